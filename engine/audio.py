@@ -1,0 +1,110 @@
+"""Decode any recording to float32 at 16 kHz, keeping its channels apart.
+
+soundfile (libsndfile) reads wav, flac, ogg and mp3 without a subprocess; PyAV (which
+faster-whisper already depends on) reads m4a/aac and anything libsndfile refuses. Every
+failure is an ``AudioError`` that names the file and says what is wrong with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from engine.schema import Audio
+
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4", ".webm"})
+MIN_SAMPLE_RATE = 4000
+
+
+class AudioError(ValueError):
+    """A recording that cannot be analysed; the message names the file and the reason."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def read_info(path: Path) -> tuple[int, int, float]:
+    """(sample_rate, channels, duration) without decoding, for the size checks."""
+    try:
+        info = sf.info(str(path))
+        return info.samplerate, info.channels, info.duration
+    except Exception:
+        import av
+
+        try:
+            with av.open(str(path)) as container:
+                stream = container.streams.audio[0]
+                duration = float(container.duration or 0) / 1e6
+                return stream.rate, stream.channels, duration
+        except Exception as e:
+            raise AudioError(path, f"not a readable audio file ({type(e).__name__}: {e})") from e
+
+
+def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (samples, channels)
+    return data.T, rate
+
+
+def _decode_av(path: Path) -> tuple[np.ndarray, int]:
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise AudioError(path, "the file holds no audio stream")
+        stream = container.streams.audio[0]
+        rate, channels = stream.rate, stream.channels
+        resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
+        chunks = []
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray())  # (channels, samples)
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray())
+    if not chunks:
+        return np.zeros((channels, 0), dtype=np.float32), rate
+    return np.concatenate(chunks, axis=1).astype(np.float32), rate
+
+
+def decode(path: str | Path, sample_rate: int = 16000, max_duration: float | None = None,
+           min_rms_dbfs: float = -70.0) -> Audio:
+    """Decode, check and resample one recording. Raises ``AudioError`` on bad input."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "file does not exist")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "file is empty (0 bytes)")
+    suffix = path.suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
+        raise AudioError(path, f"unsupported file type {suffix or '(none)'!r}; "
+                               f"expected one of {', '.join(sorted(AUDIO_SUFFIXES))}")
+    rate, _, duration = read_info(path)
+    if max_duration is not None and duration > max_duration:
+        raise AudioError(path, f"recording is {duration / 3600:.1f} h long, over the "
+                               f"{max_duration / 3600:.1f} h limit (audio.max_duration_hours)")
+    try:
+        samples, rate = _decode_soundfile(path)
+    except Exception as sf_error:
+        try:
+            samples, rate = _decode_av(path)
+        except AudioError:
+            raise
+        except Exception as e:
+            raise AudioError(path, f"corrupt or truncated audio, could not be decoded "
+                                   f"({type(sf_error).__name__}: {sf_error})") from e
+    if rate < MIN_SAMPLE_RATE:
+        raise AudioError(path, f"sample rate {rate} Hz is too low (minimum {MIN_SAMPLE_RATE} Hz)")
+    if samples.shape[1] == 0:
+        raise AudioError(path, "recording has zero length (no samples)")
+    if not np.isfinite(samples).all():
+        raise AudioError(path, "recording contains NaN or infinite samples")
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    if rms <= 10 ** (min_rms_dbfs / 20):
+        raise AudioError(path, f"recording is silent (RMS {20 * np.log10(max(rms, 1e-12)):.0f} dBFS)")
+    if rate != sample_rate:
+        samples = soxr.resample(samples.T, rate, sample_rate, quality="HQ").T.astype(np.float32)
+    return Audio(samples=np.ascontiguousarray(samples), sample_rate=sample_rate, original_sample_rate=rate)

@@ -1,0 +1,209 @@
+"""The command line: ``wocas run``, ``wocas show``, ``wocas runs``.
+
+Exit codes: 0 every call ok; 1 the run finished but some calls failed (see the summary and
+the calls table); 2 bad arguments or config; 3 the store is in use by another process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+EXIT_OK, EXIT_FAILED_CALLS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+STORE_NAME = "wocas.duckdb"
+
+
+def store_path(out_dir: Path) -> Path:
+    return out_dir / STORE_NAME
+
+
+def _setup_logging(log_path: Path | None, verbose: bool) -> None:
+    handlers: list[logging.Handler] = []
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path))
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setLevel(logging.INFO if verbose else logging.ERROR + 10)
+    handlers.append(stream)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from engine.config import ConfigError, load_config
+    from engine.pipeline import pipeline_version
+    from engine.runners.local import LocalRunner, new_run_id
+    from engine.store import Store, StoreLocked
+
+    console = Console(stderr=True)
+    overrides: dict = {}
+    if args.device:
+        overrides.setdefault("asr", {})["device"] = args.device
+    if args.workers:
+        overrides.setdefault("run", {})["workers"] = args.workers
+    if args.runner:
+        overrides.setdefault("run", {})["runner"] = args.runner
+    try:
+        config = load_config(args.config, overrides)
+    except ConfigError as e:
+        console.print(f"[red]error:[/red] {e}")
+        return EXIT_USAGE
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    run_id = new_run_id()
+    log_path = out / "logs" / f"{run_id}.log"
+    _setup_logging(log_path, args.verbose)
+    (out / "config.resolved.toml").write_text(config.to_toml())
+    try:
+        store = Store(args.store or store_path(out))
+    except StoreLocked as e:
+        console.print(f"[red]error:[/red] {e}")
+        return EXIT_LOCKED
+    version = pipeline_version(config)
+    store.start_run(run_id, version, [str(i) for i in args.inputs], config.to_toml(), str(log_path))
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[audio]}"), TimeElapsedColumn(), console=console,
+                  disable=args.quiet) as progress:
+        task = progress.add_task("calls", total=None, audio="")
+        state = {"audio": 0.0}
+        import time as _time
+        t0 = _time.perf_counter()
+
+        def on_call(call) -> None:
+            if call.ok and call.call.kind == "audio" and "skipped" not in call.flags:
+                state["audio"] += call.duration
+            elapsed = _time.perf_counter() - t0
+            rt = state["audio"] / elapsed if elapsed > 0 else 0.0
+            progress.update(task, advance=1,
+                            audio=f"{state['audio'] / 3600:.3f} h audio, {rt:.1f}x real time")
+
+        if config.run.runner == "ray":
+            from engine.runners.ray import RayRunner
+
+            runner = RayRunner(config, out, store, force=args.force, on_call=on_call, address=args.address)
+        else:
+            runner = LocalRunner(config, out, store, force=args.force, on_call=on_call)
+        status = "failed"
+        try:
+            summary = runner.run([str(i) for i in args.inputs], run_id)
+            status = "done"
+        finally:
+            if status != "done":
+                store.finish_run(run_id, "crashed", 0, 0, 0, 0.0, 0.0)
+    store.finish_run(run_id, status, summary.ok, summary.failed, summary.skipped,
+                     summary.audio_seconds, summary.wall_seconds)
+    store.close()
+
+    table = Table(title=f"wocas run {run_id}")
+    for col in ("calls ok", "failed", "skipped", "audio (h)", "wall (s)", "x real time"):
+        table.add_column(col, justify="right")
+    table.add_row(str(summary.ok), str(summary.failed), str(summary.skipped),
+                  f"{summary.audio_seconds / 3600:.3f}", f"{summary.wall_seconds:.1f}", f"{summary.x_realtime:.1f}")
+    console.print(table)
+    for call_id, error in summary.failures[:20]:
+        console.print(f"[red]failed[/red] {call_id}: {error}")
+    if len(summary.failures) > 20:
+        console.print(f"... and {len(summary.failures) - 20} more (see the calls table)")
+    console.print(f"store: {args.store or store_path(out)}   log: {log_path}")
+    return EXIT_FAILED_CALLS if summary.failed else EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from engine.store import Store
+
+    path = args.store or store_path(args.out)
+    if not Path(path).exists():
+        print(f"error: no store at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    with Store(path, read_only=True) as store:
+        call = store.load(args.call_id)
+    if call is None:
+        print(f"error: call {args.call_id!r} is not in {path}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(call.to_json(), indent=1))
+        return EXIT_OK
+    print(f"call {call.call_id}  status={call.status}  duration={call.duration:.1f}s  "
+          f"customer={call.call.customer_id or '-'}  roles={call.roles} (confidence {call.role_confidence:.2f})")
+    if call.error:
+        print(f"error: {call.error}")
+    for t in call.turns:
+        print(f"[{t.start:7.2f}-{t.end:7.2f}] {t.role:>8} ({t.speaker}): {t.text}")
+    if call.metrics:
+        m = call.metrics
+        print(f"talk share {m.talk_share}  silence {m.silence_share:.0%}  overtalk {m.overtalk_seconds:.1f}s  "
+              f"longest customer monologue {m.longest_customer_monologue:.1f}s  handle {m.handle_time:.1f}s")
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from engine.store import Store
+
+    path = args.store or store_path(args.out)
+    with Store(path, read_only=True) as store:
+        rows = store.query("SELECT * FROM runs ORDER BY started_at DESC")
+    table = Table(title=f"runs in {path}")
+    for col in ("run_id", "started", "status", "ok", "failed", "skipped", "audio h", "x RT"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["run_id"], str(r["started_at"])[:19], r["status"], str(r["calls_ok"]),
+                      str(r["calls_failed"]), str(r["calls_skipped"]),
+                      f"{(r['audio_seconds'] or 0) / 3600:.3f}", f"{r['x_realtime'] or 0:.1f}")
+    Console().print(table)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wocas", description="What Our Customers Are Saying")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="analyse recorded calls and transcripts into the store")
+    run.add_argument("inputs", nargs="+", help="folders, globs, manifests (.csv/.jsonl) or transcripts")
+    run.add_argument("--out", type=Path, required=True, help="output folder (store, per-call files, logs)")
+    run.add_argument("--config", type=Path, help="TOML config (defaults: embedded models)")
+    run.add_argument("--store", type=Path, help=f"DuckDB store (default OUT/{STORE_NAME})")
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    run.add_argument("--workers", type=int, help="worker processes (default from config: 1)")
+    run.add_argument("--runner", choices=["local", "ray"])
+    run.add_argument("--address", help="Ray cluster address (with --runner ray)")
+    run.add_argument("--force", action="store_true", help="redo calls already in the store")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
+    run.set_defaults(func=cmd_run)
+
+    show = sub.add_parser("show", help="print one call's transcript with roles and times")
+    show.add_argument("call_id")
+    show.add_argument("--out", type=Path, required=True)
+    show.add_argument("--store", type=Path)
+    show.add_argument("--json", action="store_true", help="print the full record as JSON")
+    show.set_defaults(func=cmd_show)
+
+    runs = sub.add_parser("runs", help="list the runs recorded in the store")
+    runs.add_argument("--out", type=Path, required=True)
+    runs.add_argument("--store", type=Path)
+    runs.set_defaults(func=cmd_runs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

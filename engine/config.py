@@ -1,0 +1,136 @@
+"""One TOML file, validated at start-up into typed sections (one per stage).
+
+Structure (which model, device, batch size) and tunable thresholds live side by side in
+each section; every field has a default so an empty file runs the embedded models.
+Unknown keys are errors: a typo in a nightly config must fail loudly, not be ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AudioConfig(Section):
+    sample_rate: int = 16000
+    max_duration_hours: float = 6.0  # longer files are refused as "huge"
+    min_rms_dbfs: float = -70.0  # quieter than this everywhere = silent file
+
+
+class AsrConfig(Section):
+    model: str = "tiny.en"  # registry name or a CTranslate2 Whisper directory
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = "auto"  # auto: int8 on CPU, float16 on CUDA
+    cpu_threads: int = 0  # 0 = let CTranslate2 decide
+    beam_size: int = 5
+    language: str | None = "en"
+    vad_filter: bool = True
+    batch_size: int = 0  # >0 uses faster-whisper's batched pipeline (GPU)
+    condition_on_previous_text: bool = True
+
+
+class DiarizationConfig(Section):
+    backend: Literal["embedded", "pyannote"] = "embedded"
+    num_speakers: int | None = 2  # None = estimate
+    min_speakers: int = 1
+    max_speakers: int = 4
+    pyannote_path: str | None = None  # local pyannote.audio pipeline checkpoint
+
+
+class RolesConfig(Section):
+    min_confidence: float = 0.55  # below this the role is "unknown"
+
+
+class EmotionConfig(Section):
+    enabled: bool = True
+    text_model: str = "emotion-minilm"  # registry name or transformers model dir
+    audio_model: str | None = None  # transformers audio-classification model dir
+    acoustic: bool = True
+
+
+class JobsConfig(Section):
+    enabled: bool = True
+    taxonomy: str = "contact-reasons"  # registry name or path to a TOML taxonomy
+    other_threshold: float = 0.35
+
+
+class SignalsConfig(Section):
+    enabled: bool = True
+
+
+class RedactConfig(Section):
+    enabled: bool = True
+    entities: tuple[str, ...] = (
+        "CARD", "ACCOUNT", "CVV", "EXPIRY", "IBAN", "SORT_CODE", "SSN",
+        "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME",
+    )
+    hash_key_env: str = "WOCAS_HASH_KEY"
+
+
+class RunConfig(Section):
+    workers: int = 1
+    threads_per_worker: int = 0  # 0 = cores // workers
+    batch_size: int = 8  # calls per stage batch
+    runner: Literal["local", "ray"] = "local"
+
+
+class Config(Section):
+    audio: AudioConfig = Field(default_factory=AudioConfig)
+    asr: AsrConfig = Field(default_factory=AsrConfig)
+    diarization: DiarizationConfig = Field(default_factory=DiarizationConfig)
+    roles: RolesConfig = Field(default_factory=RolesConfig)
+    emotion: EmotionConfig = Field(default_factory=EmotionConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
+    signals: SignalsConfig = Field(default_factory=SignalsConfig)
+    redact: RedactConfig = Field(default_factory=RedactConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+
+    def fingerprint(self) -> str:
+        """A short hash of everything that changes results (not how many workers run)."""
+        data = self.model_dump(mode="json", exclude={"run"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+    def to_toml(self) -> str:
+        lines: list[str] = []
+        for name, section in self.model_dump(mode="json").items():
+            lines.append(f"[{name}]")
+            for key, value in section.items():
+                if value is None:
+                    lines.append(f"# {key} = (unset)")
+                else:
+                    lines.append(f"{key} = {json.dumps(value)}")
+            lines.append("")
+        return "\n".join(lines)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
+    """Read and validate a TOML config; ``overrides`` are {section: {key: value}}."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError as e:
+            raise ConfigError(f"config file {path} does not exist") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update(values)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"invalid config{where}:\n{e}") from e

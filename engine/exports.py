@@ -1,0 +1,69 @@
+"""Per-call files in the field's own formats: the JSON record, RTTM, SRT and WebVTT."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from engine.schema import CallAnalysis
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(call_id: str) -> str:
+    """A file name for a call id that cannot escape the output folder."""
+    return SAFE_NAME.sub("_", call_id).strip(".") or "call"
+
+
+def to_rttm(call: CallAnalysis) -> str:
+    uri = safe_name(call.call_id)
+    segments = call.speaker_segments or tuple(call.turns)
+    lines = []
+    for s in segments:
+        speaker = call.roles.get(s.speaker, s.speaker) if call.roles else s.speaker
+        speaker = f"{speaker}" if speaker != "unknown" else s.speaker
+        lines.append(f"SPEAKER {uri} 1 {s.start:.3f} {s.end - s.start:.3f} <NA> <NA> {speaker} <NA> <NA>")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _clock(seconds: float, sep: str) -> str:
+    ms = int(round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def _cue_label(call: CallAnalysis, turn) -> str:
+    return turn.role if turn.role != "unknown" else turn.speaker
+
+
+def to_srt(call: CallAnalysis) -> str:
+    blocks = []
+    for i, t in enumerate(call.turns, 1):
+        blocks.append(f"{i}\n{_clock(t.start, ',')} --> {_clock(t.end, ',')}\n[{_cue_label(call, t)}] {t.text}\n")
+    return "\n".join(blocks)
+
+
+def to_vtt(call: CallAnalysis) -> str:
+    blocks = ["WEBVTT\n"]
+    for t in call.turns:
+        blocks.append(f"{_clock(t.start, '.')} --> {_clock(t.end, '.')}\n<v {_cue_label(call, t)}>{t.text}\n")
+    return "\n".join(blocks)
+
+
+def write_call_files(call: CallAnalysis, out_dir: Path) -> Path:
+    """Write calls/<id>.json (+ .rttm, .srt, .vtt for calls with turns); returns the JSON path."""
+    folder = out_dir / "calls"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = safe_name(call.call_id)
+    path = folder / f"{stem}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(call.to_json(), indent=1, ensure_ascii=False))
+    tmp.replace(path)  # atomic: a reader never sees half a file
+    if call.ok and call.turns:
+        (folder / f"{stem}.rttm").write_text(to_rttm(call))
+        (folder / f"{stem}.srt").write_text(to_srt(call))
+        (folder / f"{stem}.vtt").write_text(to_vtt(call))
+    return path

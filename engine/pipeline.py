@@ -1,0 +1,112 @@
+"""Builds the stage list from config, checks it, and runs batches with per-call isolation.
+
+A stage that raises on a batch is retried call by call, so one bad recording fails alone:
+its record gets ``status='failed'`` and an error naming the stage, the file and the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from engine import __version__
+from engine.config import Config
+from engine.schema import CallAnalysis
+from engine.stages.base import Stage
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[str, CallAnalysis], None]
+
+
+class PipelineError(ValueError):
+    pass
+
+
+def pipeline_version(config: Config) -> str:
+    """What a stored result was made with: engine version + everything in config that changes results."""
+    return f"{__version__}+{config.fingerprint()}"
+
+
+def build_stages(config: Config) -> list[Stage]:
+    """The default stage list for a config. Heavy imports happen inside each stage."""
+    from engine.stages.decode import DecodeStage
+    from engine.stages.diarize import DiarizeStage
+    from engine.stages.metrics import MetricsStage
+    from engine.stages.roles import RolesStage
+    from engine.stages.transcribe import TranscribeStage
+    from engine.stages.turns import TurnsStage
+
+    stages: list[Stage] = [
+        DecodeStage(config.audio),
+        TranscribeStage(config.asr),
+        DiarizeStage(config.diarization),
+        TurnsStage(),
+        RolesStage(config.roles),
+    ]
+    stages.append(MetricsStage())
+    return stages
+
+
+def check_order(stages: list[Stage], initial: frozenset[str] = frozenset({"call"})) -> None:
+    have = set(initial)
+    for stage in stages:
+        missing = stage.requires - have
+        if missing:
+            raise PipelineError(f"stage {stage.name!r} needs {sorted(missing)}, which no earlier stage provides")
+        have |= stage.provides
+
+
+class Pipeline:
+    def __init__(self, stages: list[Stage], config: Config):
+        check_order(stages)
+        self.stages = stages
+        self.config = config
+        self.stage_versions = {s.name: s.version() for s in stages}
+        self.version = pipeline_version(config)
+
+    @classmethod
+    def from_config(cls, config: Config) -> "Pipeline":
+        return cls(build_stages(config), config)
+
+    def process(self, calls: list[CallAnalysis], hook: Hook | None = None) -> list[CallAnalysis]:
+        """Run every stage over a batch; returns the batch in the same order, audio released."""
+        for stage in self.stages:
+            todo = [i for i, c in enumerate(calls) if c.ok and not (stage.audio_only and c.call.kind != "audio")]
+            if not todo:
+                continue
+            batch = [calls[i] for i in todo]
+            started = time.perf_counter()
+            if type(stage).process_batch is Stage.process_batch:
+                results = [self._run_one(stage, call) for call in batch]
+            else:
+                try:
+                    results = stage.process_batch(batch)
+                except Exception:  # find the bad call(s): redo one by one
+                    results = [self._run_one(stage, call) for call in batch]
+            per_call = (time.perf_counter() - started) / len(batch)
+            for i, result in zip(todo, results):
+                if result.ok:
+                    timings = {**result.timings, stage.name: round(result.timings.get(stage.name, 0) + per_call, 4)}
+                    result = result.model_copy(update={"timings": timings})
+                calls[i] = result
+                if hook is not None:
+                    hook(stage.name, result)
+        versions = {"pipeline": self.version, "config": self.config.fingerprint(), **self.stage_versions}
+        return [c.model_copy(update={"audio": None, "versions": versions}) for c in calls]
+
+    @staticmethod
+    def _run_one(stage: Stage, call: CallAnalysis) -> CallAnalysis:
+        try:
+            return stage.process_call(call)
+        except Exception as e:
+            reason = str(e)
+            if call.call.source not in reason:
+                reason = f"{call.call.source}: {reason}" if reason else f"{call.call.source}: {type(e).__name__}"
+            log.warning("call %s failed in %s: %s", call.call_id, stage.name, reason)
+            return call.failed(stage.name, reason)
+
+    def close(self) -> None:
+        for stage in self.stages:
+            stage.close()

@@ -1,0 +1,65 @@
+"""Models by short name or by path: the registry lives in ``models/registry.toml``.
+
+Nothing here downloads. A name resolves to a directory inside an installed package or
+under ``models/``; anything else must be an existing local path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    kind: str
+    path: Path
+    description: str = ""
+
+
+class ModelNotFound(LookupError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, dict]:
+    return tomllib.loads((MODELS_DIR / "registry.toml").read_text())["models"]
+
+
+def names() -> list[str]:
+    return sorted(_registry())
+
+
+def _package_path(package: str) -> Path:
+    module = importlib.import_module(package)
+    getter = getattr(module, "get_model_path", None)
+    if getter is not None:
+        return Path(getter())
+    return Path(module.__file__).resolve().parent
+
+
+def resolve(name_or_path: str) -> ModelEntry:
+    """Turn a registry name or a local path into a ``ModelEntry``; never returns None."""
+    entries = _registry()
+    if name_or_path in entries:
+        spec = entries[name_or_path]
+        if "package" in spec:
+            path = _package_path(spec["package"])
+        else:
+            path = (MODELS_DIR / spec["path"]).resolve()
+        if not path.exists():
+            raise ModelNotFound(f"model {name_or_path!r} should be at {path}, which does not exist")
+        return ModelEntry(name_or_path, spec["kind"], path, spec.get("description", ""))
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return ModelEntry(str(path), "path", path.resolve())
+    raise ModelNotFound(
+        f"unknown model {name_or_path!r}: not a registered name ({', '.join(names())}) "
+        "and not an existing path"
+    )

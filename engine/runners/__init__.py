@@ -1,0 +1,1 @@
+"""How calls are scheduled: in-process/worker processes on one machine, or Ray Data."""

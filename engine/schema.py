@@ -1,0 +1,233 @@
+"""The data model: what one call becomes as it flows through the stages.
+
+Every type is a frozen pydantic model: stages never mutate, they return copies made with
+``model_copy(update=...)``. Times are seconds from the start of the call. Everything here
+serialises to JSON (``model_dump(mode="json")``) and back (``model_validate``), which is how
+the store keeps the full record of a call and how ``wocas show`` reads it back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+Seconds = float
+Role = Literal["agent", "customer", "unknown"]
+Status = Literal["ok", "failed"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Word(Frozen):
+    text: str
+    start: Seconds
+    end: Seconds
+    probability: float = 1.0
+    speaker: str | None = None
+
+    @property
+    def duration(self) -> Seconds:
+        return self.end - self.start
+
+
+class Emotion(Frozen):
+    """One turn's emotion. ``trust`` is the mission's axis: -1 frustrated/angry, +1 trusting."""
+
+    valence: float  # [-1, 1]
+    arousal: float  # [0, 1]
+    trust: float  # [-1, 1]
+    confidence: float  # [0, 1]
+    categories: dict[str, float] = Field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+
+class Turn(Frozen):
+    index: int
+    speaker: str
+    role: Role = "unknown"
+    start: Seconds
+    end: Seconds
+    text: str
+    words: tuple[Word, ...] = ()
+    channel: int | None = None
+    emotion: Emotion | None = None
+
+    @property
+    def duration(self) -> Seconds:
+        return self.end - self.start
+
+
+class SpeakerSegment(Frozen):
+    """A stretch of audio attributed to one speaker (the diarizer's output, RTTM's unit)."""
+
+    speaker: str
+    start: Seconds
+    end: Seconds
+
+
+class TalkMetrics(Frozen):
+    handle_time: Seconds
+    talk_share: dict[str, float]  # role -> share of handle time spent talking
+    silence_share: float
+    overtalk_seconds: Seconds
+    longest_customer_monologue: Seconds
+    turns_per_role: dict[str, int] = Field(default_factory=dict)
+
+
+class Trajectory(Frozen):
+    """How one side's trust moved through the call."""
+
+    role: Role
+    opening: float
+    closing: float
+    turnaround: float  # closing - opening
+    lowest: float
+    lowest_at: Seconds
+    shape: Literal["recovered", "deteriorated", "steady-positive", "steady-negative", "volatile"]
+    points: tuple[tuple[Seconds, float], ...] = ()
+
+
+class Job(Frozen):
+    """What the customer was trying to get done, in their words, and why they called."""
+
+    statement: str  # the customer's own words
+    phrase: str  # short normalised form
+    reason: str  # contact reason from the taxonomy, or "other"
+    reason_confidence: float
+    preventable: bool = False
+    owner: str | None = None  # upstream function that owns the reason
+    turn_index: int | None = None
+    start: Seconds | None = None
+    end: Seconds | None = None
+
+
+class Signal(Frozen):
+    """A sign that the customer may leave, with the evidence for it."""
+
+    kind: str
+    strength: float  # [0, 1]
+    turn_index: int | None = None
+    start: Seconds | None = None
+    end: Seconds | None = None
+    quote: str = ""
+
+
+class Satisfaction(Frozen):
+    score: float  # CSAT-like, 1..5
+    p_satisfied: float
+    confidence: float
+    drivers: tuple[str, ...] = ()
+
+
+class Call(Frozen):
+    """Where a call comes from and what we know about it before looking inside."""
+
+    call_id: str
+    source: str  # path of the audio or transcript file
+    kind: Literal["audio", "transcript"]
+    content_hash: str = ""
+    customer_id: str | None = None
+    agent_id: str | None = None
+    started_at: str | None = None
+    channels: tuple[str, ...] = ()  # channel map, e.g. ("agent", "customer") for stereo
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Audio(BaseModel):
+    """Decoded audio: float32 samples at ``sample_rate``, shape (channels, samples)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    samples: np.ndarray
+    sample_rate: int
+    original_sample_rate: int
+
+    @property
+    def num_channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration(self) -> Seconds:
+        return self.samples.shape[1] / self.sample_rate
+
+    def mono(self) -> np.ndarray:
+        return self.samples.mean(axis=0) if self.num_channels > 1 else self.samples[0]
+
+
+class CallAnalysis(Frozen):
+    """The one container every stage receives and returns (like spaCy's ``Doc``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    schema_version: int = SCHEMA_VERSION
+    call: Call
+    status: Status = "ok"
+    error: str | None = None
+    failed_stage: str | None = None
+    duration: Seconds = 0.0
+    num_channels: int = 0
+    sample_rate: int | None = None
+    language: str | None = None
+    words: tuple[Word, ...] = ()
+    speaker_segments: tuple[SpeakerSegment, ...] = ()
+    turns: tuple[Turn, ...] = ()
+    roles: dict[str, Role] = Field(default_factory=dict)  # speaker -> role
+    role_confidence: float = 0.0
+    metrics: TalkMetrics | None = None
+    trajectories: dict[str, Trajectory] = Field(default_factory=dict)  # role -> trajectory
+    jobs: tuple[Job, ...] = ()
+    contact_reason: str | None = None
+    preventable: bool | None = None
+    signals: tuple[Signal, ...] = ()
+    satisfaction: Satisfaction | None = None
+    flags: tuple[str, ...] = ()
+    redacted: bool = False
+    timings: dict[str, float] = Field(default_factory=dict)  # stage -> seconds
+    versions: dict[str, str] = Field(default_factory=dict)
+    # Transient: decoded audio travels between audio stages but is never serialised.
+    audio: Audio | None = Field(default=None, exclude=True, repr=False)
+
+    @property
+    def call_id(self) -> str:
+        return self.call.call_id
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def failed(self, stage: str, reason: str) -> "CallAnalysis":
+        return self.model_copy(
+            update={"status": "failed", "error": reason, "failed_stage": stage, "audio": None}
+        )
+
+    def customer_turns(self) -> tuple[Turn, ...]:
+        return tuple(t for t in self.turns if t.role == "customer")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "CallAnalysis":
+        return cls.model_validate(data)
+
+
+class CustomerRecord(Frozen):
+    customer_id: str
+    contacts: int
+    first_contact: str | None = None
+    last_contact: str | None = None
+    repeat_contacts: int = 0
+    open_jobs: tuple[str, ...] = ()
+    emotion_trend: float | None = None
+    preventable_contacts: int = 0
+    defection_risk: float = 0.0
+    risk_reasons: tuple[str, ...] = ()
+    value: float | None = None
+    value_at_risk: float | None = None
+    value_rescued: float | None = None

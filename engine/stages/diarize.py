@@ -1,0 +1,91 @@
+"""Stage 3: who spoke when. Stereo with separate channels gives exact speakers (the
+transcribe stage already labelled each word by channel); mono goes to a diarizer, and
+each word takes the speaker that covers most of it."""
+
+from __future__ import annotations
+
+from engine.config import DiarizationConfig
+from engine.diarizers import Diarizer
+from engine.schema import CallAnalysis, SpeakerSegment, Word
+from engine.stages.base import Stage
+
+
+def load_diarizer(options: DiarizationConfig) -> Diarizer:
+    if options.backend == "pyannote":
+        from engine.diarizers.pyannote import PyannoteDiarizer
+
+        if not options.pyannote_path:
+            raise ValueError("diarization.backend = 'pyannote' needs diarization.pyannote_path")
+        return PyannoteDiarizer(options.pyannote_path, num_speakers=options.num_speakers)
+    from engine.diarizers.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions
+
+    return EmbeddedDiarizer(EmbeddedDiarizerOptions(
+        num_speakers=options.num_speakers, min_speakers=options.min_speakers,
+        max_speakers=options.max_speakers))
+
+
+def segments_from_words(words: tuple[Word, ...], max_gap: float = 0.5) -> list[SpeakerSegment]:
+    """Speech stretches per speaker from word timings (used when channels give the speaker)."""
+    segments: list[SpeakerSegment] = []
+    last: dict[str, SpeakerSegment] = {}
+    for w in sorted(words, key=lambda w: w.start):
+        speaker = w.speaker or "unknown"
+        prev = last.get(speaker)
+        if prev is not None and w.start - prev.end <= max_gap:
+            merged = prev.model_copy(update={"end": max(prev.end, w.end)})
+            segments[segments.index(prev)] = merged
+            last[speaker] = merged
+        else:
+            seg = SpeakerSegment(speaker=speaker, start=w.start, end=w.end)
+            segments.append(seg)
+            last[speaker] = seg
+    return sorted(segments, key=lambda s: s.start)
+
+
+def assign_speakers(words: tuple[Word, ...], segments: list[SpeakerSegment]) -> tuple[Word, ...]:
+    """Give each word the speaker whose segments overlap it most (nearest segment if none)."""
+    if not segments:
+        return tuple(w.model_copy(update={"speaker": "SPEAKER_00"}) for w in words)
+    out = []
+    for w in words:
+        overlap: dict[str, float] = {}
+        for s in segments:
+            if s.end > w.start and s.start < w.end:
+                overlap[s.speaker] = overlap.get(s.speaker, 0.0) + min(s.end, w.end) - max(s.start, w.start)
+        if overlap:
+            speaker = max(overlap, key=overlap.get)
+        else:
+            mid = (w.start + w.end) / 2
+            speaker = min(segments, key=lambda s: min(abs(s.start - mid), abs(s.end - mid))).speaker
+        out.append(w.model_copy(update={"speaker": speaker}))
+    return tuple(out)
+
+
+class DiarizeStage(Stage):
+    name = "diarize"
+    requires = frozenset({"audio", "words"})
+    provides = frozenset({"speaker_segments"})
+    audio_only = True
+
+    def __init__(self, options: DiarizationConfig):
+        self.options = options
+        self._diarizer: Diarizer | None = None
+
+    def version(self) -> str:
+        return f"{self.options.backend}:n{self.options.num_speakers}"
+
+    @property
+    def diarizer(self) -> Diarizer:
+        if self._diarizer is None:  # loaded on first mono call: stereo-only nights never pay for it
+            self._diarizer = load_diarizer(self.options)
+        return self._diarizer
+
+    def process_call(self, call: CallAnalysis) -> CallAnalysis:
+        assert call.audio is not None
+        if call.words and all(w.speaker is not None for w in call.words):
+            return call.model_copy(update={"speaker_segments": tuple(segments_from_words(call.words))})
+        segments = self.diarizer(call.audio.mono(), call.audio.sample_rate)
+        return call.model_copy(update={
+            "speaker_segments": tuple(segments),
+            "words": assign_speakers(call.words, segments),
+        })

@@ -42,7 +42,7 @@ def read_info(path: Path) -> tuple[int, int, float]:
                 duration = float(container.duration or 0) / 1e6
                 return stream.rate, stream.channels, duration
         except Exception as e:
-            raise AudioError(path, f"not a readable audio file ({type(e).__name__}: {e})") from e
+            raise AudioError(path, f"corrupt or truncated audio, could not be decoded ({type(e).__name__})") from e
 
 
 def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:

@@ -77,18 +77,20 @@ class Pipeline:
             if not todo:
                 continue
             batch = [calls[i] for i in todo]
-            started = time.perf_counter()
             if type(stage).process_batch is Stage.process_batch:
-                results = [self._run_one(stage, call) for call in batch]
+                timed = [self._run_one(stage, call) for call in batch]
             else:
+                started = time.perf_counter()
                 try:
                     results = stage.process_batch(batch)
-                except Exception:  # find the bad call(s): redo one by one
-                    results = [self._run_one(stage, call) for call in batch]
-            per_call = (time.perf_counter() - started) / len(batch)
-            for i, result in zip(todo, results):
+                except Exception:  # find the bad call(s): redo them one by one
+                    timed = [self._run_one(stage, call) for call in batch]
+                else:
+                    share = (time.perf_counter() - started) / len(batch)
+                    timed = [(r, share) for r in results]
+            for i, (result, seconds) in zip(todo, timed):
                 if result.ok:
-                    timings = {**result.timings, stage.name: round(result.timings.get(stage.name, 0) + per_call, 4)}
+                    timings = {**result.timings, stage.name: round(result.timings.get(stage.name, 0) + seconds, 4)}
                     result = result.model_copy(update={"timings": timings})
                 calls[i] = result
                 if hook is not None:
@@ -97,15 +99,17 @@ class Pipeline:
         return [c.model_copy(update={"audio": None, "versions": versions}) for c in calls]
 
     @staticmethod
-    def _run_one(stage: Stage, call: CallAnalysis) -> CallAnalysis:
+    def _run_one(stage: Stage, call: CallAnalysis) -> tuple[CallAnalysis, float]:
+        """(result, seconds): the call enriched, or failed with a reason naming its file."""
+        started = time.perf_counter()
         try:
-            return stage.process_call(call)
+            return stage.process_call(call), time.perf_counter() - started
         except Exception as e:
             reason = str(e)
             if call.call.source not in reason:
                 reason = f"{call.call.source}: {reason}" if reason else f"{call.call.source}: {type(e).__name__}"
             log.warning("call %s failed in %s: %s", call.call_id, stage.name, reason)
-            return call.failed(stage.name, reason)
+            return call.failed(stage.name, reason), time.perf_counter() - started
 
     def close(self) -> None:
         for stage in self.stages:

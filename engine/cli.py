@@ -168,6 +168,42 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The QA review app over the store; token login unless --no-auth on a loopback address."""
+    import secrets
+
+    import uvicorn
+
+    from engine.review import create_app
+    from engine.review.queries import StoreBusy
+
+    path = args.store or store_path(args.out)
+    if not Path(path).exists():
+        print(f"error: no store at {path} (run `wocas run ... --out {args.out}` first)", file=sys.stderr)
+        return EXIT_USAGE
+    token = args.token or os.environ.get("WOCAS_TOKEN") or None
+    if args.no_auth:
+        if args.host not in LOOPBACK_HOSTS:
+            print(f"error: --no-auth is allowed only on a loopback address, not {args.host}", file=sys.stderr)
+            return EXIT_USAGE
+        token = None
+    elif token is None:
+        token = secrets.token_urlsafe(18)
+        print(f"access token (set --token or WOCAS_TOKEN to choose one): {token}", file=sys.stderr)
+    _setup_logging(None, verbose=True)
+    try:
+        app = create_app(path, token)
+    except StoreBusy as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+    print(f"wocas review on http://{args.host}:{args.port}/ (store {path})", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wocas", description="What Our Customers Are Saying")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--out", type=Path, required=True)
     runs.add_argument("--store", type=Path)
     runs.set_defaults(func=cmd_runs)
+
+    serve = sub.add_parser("serve", help="the QA review web app over the store")
+    serve.add_argument("--out", type=Path, required=True, help="the run's output folder (holds the store)")
+    serve.add_argument("--store", type=Path, help=f"DuckDB store (default OUT/{STORE_NAME})")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--token", help="access token reviewers log in with (default: $WOCAS_TOKEN, else a random one)")
+    serve.add_argument("--no-auth", action="store_true", help="no login (only with a loopback --host)")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -1,0 +1,345 @@
+"""The QA review app: the flagged-call queue, one call with its evidence, customers, insights.
+
+``create_app`` builds a FastAPI app over a DuckDB store; ``wocas serve`` runs it with
+uvicorn. Pages are rendered on the server with autoescaped Jinja2 templates (a customer can
+say anything, ``<script>`` included) under a strict Content-Security-Policy. Audio is found
+only through the call id's stored source, never from a path in the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from engine.audio import AUDIO_SUFFIXES
+from engine.review import auth, charts, insights, queries
+from engine.review.flags import FLAG_KINDS, Flag, FlagRules, call_severity, derive_flags, severity_level
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+PAGE_SIZE = 100
+MAX_COMMENT = 2000
+PUBLIC_PREFIXES = ("/login", "/static/", "/healthz")
+AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".ogg": "audio/ogg",
+               ".oga": "audio/ogg", ".opus": "audio/ogg", ".m4a": "audio/mp4", ".aac": "audio/aac",
+               ".mp4": "audio/mp4", ".webm": "audio/webm"}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "media-src 'self'; connect-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def mmss(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _templates() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(["html", "svg"], default=True))
+    env.filters["mmss"] = mmss
+    env.filters["pct"] = lambda v: "–" if v is None else f"{v:.0%}"
+    env.filters["num"] = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"
+    env.filters["urlq"] = lambda v: quote(str(v), safe="")
+    env.globals["FLAG_KINDS"] = FLAG_KINDS
+    return env
+
+
+class FlagIndex:
+    """Derived flags for every call, recomputed only when a run has written to the store."""
+
+    def __init__(self, rules: FlagRules):
+        self.rules = rules
+        self._version: tuple | None = None
+        self._calls: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def calls(self, con) -> list[dict[str, Any]]:
+        version = queries.store_version(con)
+        with self._lock:
+            if version != self._version:
+                calls = queries.queue_calls(con)
+                for c in calls:
+                    c["flag_list"] = derive_flags(c["facts"], self.rules)
+                    c["severity"] = call_severity(c["flag_list"])
+                self._calls, self._version = calls, version
+            return self._calls
+
+    def flags_of(self, con, call_id: str) -> list[Flag]:
+        return next((c["flag_list"] for c in self.calls(con) if c["call_id"] == call_id), [])
+
+
+def resolve_audio(source: str, roots: tuple[Path, ...]) -> Path | None:
+    """The stored source of an audio call as an existing audio file, or None."""
+    path = Path(source)
+    candidates = [path] if path.is_absolute() else [root / path for root in roots]
+    for candidate in candidates:
+        if candidate.suffix.lower() in AUDIO_SUFFIXES and candidate.is_file():
+            return candidate
+    return None
+
+
+def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = FlagRules(),
+               session_hours: float = 12.0, audio_roots: tuple[Path, ...] = ()) -> FastAPI:
+    """The review app over one store. ``token=None`` turns login off (the CLI allows that on localhost only)."""
+    store_path = Path(store_path)
+    access = queries.StoreAccess(store_path)
+    with access.connect() as con:
+        queries.ensure_reviews_table(con)
+    # Relative sources are relative to where `wocas run` was started; try here and beside the store.
+    roots = tuple(audio_roots) + (Path.cwd(), store_path.parent, store_path.parent.parent)
+    env = _templates()
+    sessions = auth.Sessions(session_hours * 3600)
+    index = FlagIndex(rules)
+    app = FastAPI(title="wocas review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.state.sessions = sessions
+
+    def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        session = getattr(request.state, "session", None)
+        html = env.get_template(name).render(request=request, session=session, auth=token is not None,
+                                              path=request.url.path, **context)
+        return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+    def error(request: Request, status_code: int, message: str) -> HTMLResponse:
+        return render(request, "error.html", status_code=status_code, message=message)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        path = request.url.path
+        session = sessions.get(request.cookies.get(auth.COOKIE))
+        new_session = None
+        if session is None and token is None:
+            session = new_session = sessions.create("local")
+        request.state.session = session
+        public = path in ("/login", "/healthz") or path.startswith("/static/")
+        if session is None and not public:
+            if request.method == "GET" and "text/html" in request.headers.get("accept", "") and path != "/logout":
+                target = path + (f"?{request.url.query}" if request.url.query else "")
+                response: Response = RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+            else:
+                response = PlainTextResponse("login required", status_code=401)
+        else:
+            try:
+                response = await call_next(request)
+            except queries.StoreBusy as e:
+                response = error(request, 503, f"{e}; try again when it has finished")
+            except queries.StoreMissing as e:
+                response = error(request, 503, str(e))
+        if new_session is not None:
+            _set_cookie(response, new_session)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    def check_post(request: Request, csrf_token: str) -> Response | None:
+        session: auth.Session | None = request.state.session
+        if not auth.same_origin(request):
+            return PlainTextResponse("cross-site request refused", status_code=403)
+        if session is None or not auth.token_matches(csrf_token, session.csrf):
+            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
+        return None
+
+    # ---- login -----------------------------------------------------------------------------
+    @app.get("/healthz")
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.get("/login")
+    def login_form(request: Request, next: str = "/") -> HTMLResponse:
+        return render(request, "login.html", next=auth.safe_next(next), message=None)
+
+    @app.post("/login")
+    def login(request: Request, reviewer: str = Form(""), token_: str = Form("", alias="token"),
+              next: str = Form("/")) -> Response:
+        if not auth.same_origin(request):
+            return PlainTextResponse("cross-site request refused", status_code=403)
+        try:
+            name = auth.clean_reviewer(reviewer)
+        except ValueError as e:
+            return render(request, "login.html", status_code=400, next=auth.safe_next(next), message=str(e))
+        if token is not None and not auth.token_matches(token_, token):
+            log.warning("failed login for reviewer %r from %s", name, request.client.host if request.client else "?")
+            return render(request, "login.html", status_code=401, next=auth.safe_next(next),
+                          message="wrong token")
+        old = request.state.session
+        if old is not None:
+            sessions.end(old.session_id)
+        session = sessions.create(name)
+        response = RedirectResponse(auth.safe_next(next), status_code=303)
+        _set_cookie(response, session)
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, csrf_token: str = Form("")) -> Response:
+        refused = check_post(request, csrf_token)
+        if refused:
+            return refused
+        sessions.end(request.state.session.session_id)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(auth.COOKIE, path="/")
+        return response
+
+    # ---- the queue -------------------------------------------------------------------------
+    @app.get("/")
+    def queue(request: Request, flag: str = "", date_from: str = "", date_to: str = "", agent: str = "",
+              queue_name: str = "", reviewed: str = "", show: str = "flagged", page: int = 1) -> HTMLResponse:
+        with access.connect() as con:
+            calls = index.calls(con)
+            verdicts = queries.latest_verdicts(con)
+        items = []
+        for c in calls:
+            kinds = [f.kind for f in c["flag_list"]]
+            done = [k for k in kinds if (c["call_id"], k) in verdicts]
+            if show != "all" and not kinds:
+                continue
+            if flag and flag not in kinds:
+                continue
+            day = (c["started_at"] or "")[:10]
+            if date_from and (not day or day < date_from):
+                continue
+            if date_to and (not day or day > date_to):
+                continue
+            if agent and c["agent_id"] != agent:
+                continue
+            if queue_name and c["queue"] != queue_name:
+                continue
+            complete = bool(kinds) and len(done) == len(kinds)
+            if reviewed == "yes" and not complete:
+                continue
+            if reviewed == "no" and (complete or not kinds):
+                continue
+            items.append({**c, "reviewed_count": len(done),
+                          "verdicts": {k: verdicts[(c["call_id"], k)]["verdict"] for k in done},
+                          "level": severity_level(c["severity"])})
+        items.sort(key=lambda c: (-c["severity"], c["started_at"] or "", c["call_id"]))
+        page = max(1, page)
+        pages = max(1, (len(items) + PAGE_SIZE - 1) // PAGE_SIZE)
+        filters = {"flag": flag, "date_from": date_from, "date_to": date_to, "agent": agent,
+                   "queue_name": queue_name, "reviewed": reviewed, "show": show}
+        return render(request, "queue.html", items=items[(page - 1) * PAGE_SIZE: page * PAGE_SIZE],
+                      total=len(items), page=page, pages=pages, filters=filters,
+                      page_query=urlencode({k: v for k, v in filters.items() if v}),
+                      agents=sorted({c["agent_id"] for c in calls if c["agent_id"]}),
+                      queues=sorted({c["queue"] for c in calls if c["queue"]}),
+                      kinds=sorted({f.kind for c in calls for f in c["flag_list"]}))
+
+    # ---- one call --------------------------------------------------------------------------
+    @app.get("/calls/{call_id}")
+    def call_page(request: Request, call_id: str) -> HTMLResponse:
+        with access.connect() as con:
+            call = queries.call_row(con, call_id)
+            if call is None:
+                return error(request, 404, "no such call in the store")
+            flags = index.flags_of(con, call_id)
+            turns = queries.call_turns(con, call_id)
+            jobs = queries.call_jobs(con, call_id)
+            signals = queries.call_signals(con, call_id)
+            latest = queries.latest_verdicts(con, call_id)
+            history = queries.verdict_history(con, call_id)
+        record = call["record_json"]
+        has_audio = call["kind"] == "audio" and resolve_audio(call["source"] or "", roots) is not None
+        curve = charts.trust_curve(turns, signals, call["duration"] or 0.0)
+        return render(request, "call.html", call=call, flags=flags, turns=turns, jobs=jobs, signals=signals,
+                      latest={k[1]: v for k, v in latest.items()}, history=history, curve=curve,
+                      has_audio=has_audio, satisfaction=record.get("satisfaction"),
+                      metrics=record.get("metrics"), trajectory=(record.get("trajectories") or {}).get("customer"))
+
+    @app.get("/calls/{call_id}/audio")
+    def call_audio(call_id: str) -> Response:
+        with access.connect() as con:
+            found = queries.call_audio_source(con, call_id)
+        if found is None or found[0] != "audio":
+            return PlainTextResponse("no audio for this call", status_code=404)
+        path = resolve_audio(found[1] or "", roots)
+        if path is None:
+            log.warning("audio of call %s is missing at its stored source %s", call_id, found[1])
+            return PlainTextResponse("no audio for this call", status_code=404)
+        return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+                            headers={"Cache-Control": "private, max-age=300"})
+
+    @app.post("/calls/{call_id}/verdicts")
+    def add_verdict(request: Request, call_id: str, csrf_token: str = Form(""), flag: str = Form(""),
+                    verdict: str = Form(""), comment: str = Form("")) -> Response:
+        refused = check_post(request, csrf_token)
+        if refused:
+            return refused
+        if verdict not in queries.VERDICTS:
+            return error(request, 400, "the verdict must be confirm or reject")
+        if len(comment) > MAX_COMMENT:
+            return error(request, 400, f"the comment is longer than {MAX_COMMENT} characters")
+        with access.connect() as con:
+            if queries.call_row(con, call_id) is None:
+                return error(request, 404, "no such call in the store")
+            if flag not in {f.kind for f in index.flags_of(con, call_id)}:
+                return error(request, 400, "this call has no such flag")
+            queries.add_verdict(con, call_id, flag, verdict, comment.strip(), request.state.session.reviewer)
+        return RedirectResponse(f"/calls/{quote(call_id, safe='')}#flag-{flag}", status_code=303)
+
+    # ---- customers -------------------------------------------------------------------------
+    @app.get("/customers")
+    def customers(request: Request) -> HTMLResponse:
+        with access.connect() as con:
+            found = queries.customer_list(con)
+        return render(request, "customers.html", customers=found)
+
+    @app.get("/customers/{customer_id}")
+    def customer_page(request: Request, customer_id: str) -> HTMLResponse:
+        with access.connect() as con:
+            contacts = queries.customer_contacts(con, customer_id)
+            if not contacts:
+                return error(request, 404, "no such customer in the store")
+            record = queries.customer_record(con, customer_id)
+            jobs = queries.customers_jobs(con, customer_id)
+            flags = {c["call_id"]: c["flag_list"] for c in index.calls(con) if c["customer_id"] == customer_id}
+        trend = charts.trend_line([c["trust_closing"] for c in contacts], -1.0, 1.0)
+        value = queries.to_float(record.get("value")) if record else None
+        if value is None:
+            value = next((queries.to_float(c["meta"].get("customer_value")) for c in reversed(contacts)
+                          if c["meta"].get("customer_value") not in (None, "")), None)
+        open_jobs = list(record.get("open_jobs") or []) if record else _open_jobs(jobs)
+        return render(request, "customer.html", customer_id=customer_id, contacts=contacts, record=record,
+                      jobs=jobs, flags=flags, trend=trend, value=value, open_jobs=open_jobs)
+
+    # ---- insights --------------------------------------------------------------------------
+    @app.get("/insights")
+    def insights_page(request: Request) -> HTMLResponse:
+        with access.connect() as con:
+            data = insights.build(con)
+        return render(request, "insights.html", **data)
+
+    return app
+
+
+def _open_jobs(jobs: list[dict[str, Any]]) -> list[str]:
+    """Without the customers roll-up: the latest job per reason whose contact did not end well."""
+    latest: dict[str, dict[str, Any]] = {}
+    for j in jobs:
+        latest[j["reason"] or j["phrase"] or ""] = j
+    open_ = []
+    for j in latest.values():
+        closing, p = j.get("trust_closing"), j.get("p_satisfied")
+        if (p is not None and p < 0.5) or (p is None and (closing is None or closing < 0)):
+            open_.append(j["phrase"] or j["statement"] or j["reason"])
+    return open_
+
+
+def _set_cookie(response: Response, session: auth.Session) -> None:
+    response.set_cookie(auth.COOKIE, session.session_id, httponly=True, samesite="strict", path="/",
+                        max_age=int(session.expires - time.time()))

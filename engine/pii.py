@@ -1,0 +1,892 @@
+"""Finding personal data in transcript text, including the forms ASR produces.
+
+Customers read out card numbers, account numbers, dates of birth and addresses. ASR writes
+them in many shapes: "4539 1488 0343 6467", "four five three nine ...", "double four",
+"oh" for zero, fillers in between ("3 8 1 um 0 6 5"), spelled letters ("K L 9 9 3"), and
+one number split over two turns of the same speaker with an "mm-hm" from the agent between.
+
+So detection works on tokens, not on regular expressions over raw text:
+
+1. structured spans come first: e-mails (written or spoken), IBANs, street addresses,
+   names after "my name is" / titles, UK postcodes, and date expressions (a date is a DOB
+   or an expiry only when the context says so; otherwise it blocks the digits inside it
+   from being read as an account number);
+2. the rest is split into *code runs*: consecutive digit / number-word / spelled-letter
+   tokens with only fillers between them, linked across turns of the same speaker;
+3. each run is classified by its shape (Luhn-valid 13-19 digits is a card whatever is said
+   around it, "123-45-6789" an SSN, "20-32-06" a sort code, a UK postcode, an IBAN) and
+   else by the nearest keyword before it in the turn (or after it, or in the last two
+   turns: usually the agent's question). Numbers next to a currency or a unit, or after
+   "order number" / "reference" / "appointment", are not personal data.
+
+Offsets are character offsets into each turn's text, so the caller can map spans onto
+words and keep their timings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+ENTITY_TYPES = ("CARD", "ACCOUNT", "CVV", "EXPIRY", "IBAN", "SORT_CODE", "SSN",
+                "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME")
+
+
+@dataclass(frozen=True)
+class PiiSpan:
+    type: str
+    turn: int  # index of the text in the sequence given to find_pii_in_turns
+    start: int  # character offsets into that text
+    end: int
+    text: str
+    value: str = ""  # normalised value (digits, written e-mail), for keyed hashing
+
+
+# ---- vocabulary --------------------------------------------------------------------------
+UNITS = {"zero": "0", "oh": "0", "o": "0", "nought": "0", "nil": "0", "one": "1", "two": "2",
+         "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+TEENS = {"ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
+         "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19"}
+TENS = {"twenty": "2", "thirty": "3", "forty": "4", "fifty": "5", "sixty": "6", "seventy": "7",
+        "eighty": "8", "ninety": "9"}
+REPEAT = {"double": 2, "triple": 3, "treble": 3}
+# Words that do not break a run of digits being read out.
+FILLERS = {"um", "uh", "er", "erm", "ah", "eh", "hmm", "hm", "mm", "mhm", "uhm", "umm", "uhh", "em",
+           "dash", "hyphen", "space", "then", "sorry", "like", "-", "--", "—", "–", "...", "…"}
+# Words a continued number may start with in the speaker's next turn.
+LEAD_WORDS = FILLERS | {"and", "yeah", "yes", "so", "it's", "its", "ok", "okay", "right", "then"}
+UNIT_WORDS = {
+    "pound", "pounds", "quid", "p", "pence", "penny", "dollar", "dollars", "bucks", "euro", "euros",
+    "cent", "cents", "percent", "per", "%", "minute", "minutes", "mins", "min", "hour", "hours", "hrs",
+    "day", "days", "week", "weeks", "month", "months", "year", "years", "o'clock", "am", "pm", "a.m.",
+    "p.m.", "item", "items", "unit", "units", "piece", "pieces", "box", "boxes", "pack", "packs",
+    "times", "gb", "mb", "tb", "kg", "g", "grams", "kilos", "miles", "mile", "km", "metres", "meters",
+    "seconds", "secs", "people", "calls", "texts", "bottles", "pairs", "bags", "tickets", "nights",
+    "gigs", "megs", "mbps", "rooms", "quarters", "thousand", "million", "grand", "k",
+}
+CURRENCY_WORDS = {"£", "$", "€", "usd", "gbp", "eur", "costs", "cost", "price", "paid", "pay", "charged",
+                  "refund", "refunded", "balance", "owe", "credit", "bill", "total", "spent", "worth"}
+MONTH_WORDS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+               "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+ORDINAL_WORDS = ("first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
+                 "thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|"
+                 "thirtieth")
+TLDS = {"com", "co", "uk", "org", "net", "io", "edu", "gov", "me", "info", "biz", "us", "ie", "de", "fr",
+        "ac", "ca", "au", "nl", "es", "it", "eu", "online", "email", "mail"}
+US_STATES = {"AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
+             "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY",
+             "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV",
+             "WI", "WY", "DC"}
+
+# Context keywords, by what the number next to them is. NONE = not personal data.
+KEYWORDS: dict[str, str] = {
+    "CARD": r"card(?: number)?|long number|visa|master ?card|amex|american express|debit card|credit card"
+            r"|number on the front",
+    "EXPIRY": r"expiry|expiry date|expires?|expiration|exp date|valid (?:until|thru|through|to)|end date",
+    "CVV": r"security (?:code|number|digits)|cvv2?|cvc|cv2|three digits?|3 digits?|digits on the back"
+           r"|code on the back|three digit code",
+    "SORT_CODE": r"sort ?code",
+    "ACCOUNT": r"account(?: number| no\.?| id)?|acct|customer (?:number|id|reference|ref)|membership(?: number)?"
+               r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no",
+    "PHONE": r"phone(?: number)?|mobile|telephone|landline|contact number|call me|call you back|"
+             r"reach me|ring me|text me|cell|number to (?:call|reach)|call back on|whatsapp|phone's",
+    "SSN": r"social security|ssn|social",
+    "DOB": r"date of birth|birth ?date|birthday|born|d\.?o\.?b\.?|d o b",
+    "POSTCODE": r"post ?code|zip(?: code)?|postal code",
+    "NONE": r"order(?: number)?|reference|ref|ticket|case(?: number)?|tracking|invoice|confirmation|booking"
+            r"|flight|room|serial|model|extension|ext|appointment|delivery|deliver|delivered|arrive|arrives"
+            r"|scheduled|booked|book|engineer|visit|contract|version|page|step|option|press|item|line|bus"
+            r"|platform|gate|seat|aisle|store|branch|error|error code|tariff|plan|upgrade|batch|parcel"
+            r"|package|voucher|promo|coupon|discount|last (?:four|4)|ending(?: in)?|ends in|ending with"
+            r"|quantity|qty|size|ordered|order of",
+}
+_KEYWORD_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?![\w'])", re.I) for k, v in KEYWORDS.items()}
+# How a run's length fits each context; checked in this order when several contexts apply.
+CONTEXT_ORDER = ("CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PHONE", "POSTCODE", "EXPIRY", "CVV")
+
+# "my name is" lets a lower-case (ASR) name through; the bare forms need a capital letter.
+NAME_TRIGGER = re.compile(
+    r"\b(?:my (?:full |first |last |sur)?name(?: is|'s)|surname(?: is|'s)|the name is|"
+    r"name on the (?:card|account) is)\s+", re.I)
+NAME_TRIGGER_CAP = re.compile(r"\b[Nn]ame(?: is|'s)\s+(?=[A-Z])")
+# After the agent asks for a name, "it's Sarah Jones" / "yes, Sarah Jones" carries one.
+NAME_ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|hi|um|uh)\W+)*(?:it's\s+|it is\s+|its\s+)?", re.I)
+NAME_ASKED = re.compile(r"\b(?:your (?:full |first |last |sur)?name|name (?:please|on the account)|"
+                        r"who (?:am i|i'm) speaking (?:to|with)|who's calling|whom am i speaking)\b", re.I)
+NAME_STOP = {"and", "i", "i'm", "im", "calling", "not", "the", "a", "is", "it", "so", "um", "uh", "er", "but",
+             "from", "on", "in", "with", "here", "speaking", "what", "that", "this", "please", "thanks",
+             "thank", "you", "yes", "no", "okay", "ok", "just", "because", "about", "my", "your", "at",
+             "correct", "right", "spelled", "spelt", "how", "can", "may", "to", "for", "of", "back",
+             "unfortunately", "sorry", "again", "today", "now", "by", "as", "on"}
+TITLE_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s+[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?")
+SPEAKING_NAME = re.compile(r"\b(?:this is|it's|its|it is)\s+([A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+)?)"
+                           r"(?=\s+(?:speaking|calling|here)\b)")
+SPELL_CUE = re.compile(r"\b(?:spell(?:ed|t|ing)?|that's|as in)\b", re.I)
+
+_STREET = (r"Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Close|Way|Court|Ct|Crescent|Cres|Place|Pl|"
+           r"Terrace|Gardens|Grove|Boulevard|Blvd|Square|Row|Mews|Hill|Parade|Walk|Rise|Highway|Hwy")
+_STREET_ALL = "|".join(sorted({s for s in _STREET.split("|")} | {s.lower() for s in _STREET.split("|")}))
+_NUMWORD_BASE = (r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five"
+                 r"|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                 r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)")
+_NUMWORD = _NUMWORD_BASE + r"(?:\s+hundred(?:\s+and)?(?:\s+\w+)?)?"
+_HOUSE = rf"(?:\d{{1,5}}[A-Za-z]?|{_NUMWORD})"
+_FLAT = r"(?:(?:[Ff]lat|[Aa]partment|[Aa]pt\.?|[Uu]nit|[Ss]uite)\s+\w+,?\s+)?"
+ADDRESS_CAP = re.compile(rf"\b{_FLAT}{_HOUSE},?\s+(?:[A-Z][\w'’-]+\s+){{1,3}}(?:{_STREET_ALL})\b")
+ADDRESS_LOWER = re.compile(rf"\b{_FLAT}{_HOUSE},?\s+(?:[a-z][\w'’-]+\s+){{1,3}}(?:{_STREET_ALL})\b")
+ADDRESS_CUE = re.compile(r"\b(?:live (?:at|on)|address|moved to|move to|living at|house|flat|deliver(?:ed)? to|"
+                         r"send (?:it|them) to|registered at|lives at)\b", re.I)
+POSTCODE_UK = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}")
+POSTCODE_UK_TEXT = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
+ZIP_AFTER_STATE = re.compile(r"\b([A-Z]{2})\s+(\d{5}(?:-\d{4})?)\b")
+IBAN_TEXT = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,3})?\b")
+EMAIL_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+DOMAIN_TOKEN = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+$", re.I)
+
+_DAY = rf"(?:\d{{1,2}}(?:st|nd|rd|th)?|(?:(?:twenty|thirty)[- ]?)?(?:{ORDINAL_WORDS})|{_NUMWORD_BASE})"
+_YEAR = (r"(?:\d{4}|'\d{2}|\d{2}|(?:nineteen|twenty)\s+(?:oh\s+\w+|(?:twenty|thirty|forty|fifty|sixty|seventy"
+         r"|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|ten|eleven|twelve|"
+         r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)|two thousand(?: and)?(?:\s+\w+)?|"
+         r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven"
+         r"|eight|nine))?)")
+DATE_PATTERNS = [
+    re.compile(rf"\b(?:the\s+)?{_DAY}\s+(?:of\s+)?(?:{MONTH_WORDS})\b(?:,?\s+{_YEAR}\b)?", re.I),
+    re.compile(rf"\b(?:{MONTH_WORDS})\s+(?:the\s+)?{_DAY}\b(?:,?\s+{_YEAR}\b)?", re.I),
+    re.compile(rf"\b(?:{MONTH_WORDS})\s+{_YEAR}\b", re.I),
+    re.compile(r"\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b"),
+    re.compile(r"\b\d{1,2}/\d{2,4}\b"),
+]
+
+
+# ---- checks ------------------------------------------------------------------------------
+def luhn_valid(digits: str) -> bool:
+    if not digits.isdigit() or len(digits) < 2:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_valid(compact: str) -> bool:
+    compact = compact.upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", compact):
+        return False
+    moved = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+
+
+def keyed_hash(value: str, key: bytes) -> str:
+    """HMAC-SHA256 of a normalised value: joins records without keeping the clear value."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+# ---- tokens ------------------------------------------------------------------------------
+@dataclass
+class Token:
+    text: str  # the core, punctuation stripped
+    start: int
+    end: int
+    kind: str  # num, numword, repeat, hundred, letter, alnum, caps, filler, amount, date, word
+    digits: str = ""
+    plus: bool = False
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower()
+
+
+_STRIP_LEAD = "\"'([{<“‘"
+_STRIP_TRAIL = ".,;:!?\"')]}>”’"
+
+
+def _classify_token(core: str) -> tuple[str, str, bool]:
+    low = core.lower()
+    if not core:
+        return "filler", "", False
+    if low in FILLERS or re.fullmatch(r"[-–—.…_]+|u+m+|u+h+|e+r+m*|h+m+|m+-?h*m+|a+h+", low):
+        return "filler", "", False
+    if re.fullmatch(r"[£$€]\S*", core) or re.fullmatch(r"\d+(?:,\d{3})+(?:\.\d+)?|\d+\.\d+", core) \
+            or core.endswith("%"):
+        return "amount", "", False
+    if re.fullmatch(r"\d{1,2}:\d{2}(?:am|pm)?|\d{1,2}(?:am|pm|a\.m\.|p\.m\.)", low):
+        return "amount", "", False
+    if re.fullmatch(r"\d+(?:st|nd|rd|th)", low):
+        return "date", "", False
+    if re.fullmatch(r"\d{1,4}[/.]\d{1,4}(?:[/.]\d{1,4})?", core):
+        return "date", "", False
+    m = re.fullmatch(r"(\+?)\(?(\d+)\)?((?:[-\s]\(?\d+\)?)*)", core)
+    if m:
+        return "num", re.sub(r"\D", "", core), bool(m.group(1))
+    if re.fullmatch(r"\d+(?:kg|g|gb|mb|tb|k|m|p|x|s|mbps|ml|l|km|mph|mm|cm)", low):
+        return "amount", "", False
+    if low in UNITS:
+        return "numword", UNITS[low], False
+    if low in TEENS:
+        return "numword", TEENS[low], False
+    if low in TENS:
+        return "numword", TENS[low] + "0", False
+    m = re.fullmatch(r"(\w+)-(\w+)", low)
+    if m and m.group(1) in TENS and m.group(2) in UNITS and m.group(2) not in ("oh", "o", "nought", "nil"):
+        return "numword", TENS[m.group(1)] + UNITS[m.group(2)], False
+    if low in REPEAT:
+        return "repeat", "", False
+    if low == "hundred":
+        return "hundred", "", False
+    if re.fullmatch(r"[A-Za-z]", core):
+        return "letter", "", False
+    if re.fullmatch(r"[A-Za-z0-9]+", core) and re.search(r"\d", core) and re.search(r"[A-Za-z]", core):
+        if any(r.fullmatch(core) for r in _KEYWORD_RES.values()):  # "CV2" is a keyword, not a code
+            return "word", "", False
+        return "alnum", "", False
+    if re.fullmatch(r"[A-Z]{2,4}", core):
+        if any(r.fullmatch(core) for r in _KEYWORD_RES.values()):
+            return "word", "", False
+        return "caps", "", False
+    return "word", "", False
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    for m in re.finditer(r"\S+", text):
+        raw, start = m.group(), m.start()
+        lead = len(raw) - len(raw.lstrip(_STRIP_LEAD))
+        core = raw[lead:].rstrip(_STRIP_TRAIL)
+        s = start + lead
+        kind, digits, plus = _classify_token(core)
+        tokens.append(Token(core, s, s + len(core), kind, digits, plus))
+    _letters_o(tokens)
+    _join_tens(tokens)
+    _resolve_repeats(tokens)
+    return tokens
+
+
+def _letters_o(tokens: list[Token]) -> None:
+    """'K O W A L S K I': an 'O' between spelled letters is the letter, not zero."""
+    for i, t in enumerate(tokens):
+        if t.text in ("O", "o"):
+            if any(0 <= j < len(tokens) and tokens[j].kind == "letter" and tokens[j].lower not in ("a", "i")
+                   for j in (i - 1, i + 1)):
+                t.kind, t.digits = "letter", ""
+
+
+def _join_tens(tokens: list[Token]) -> None:
+    """'forty five' reads as 45: a tens word followed by a unit word becomes one value."""
+    for i in range(len(tokens) - 1):
+        a, b = tokens[i], tokens[i + 1]
+        if (a.kind == "numword" and a.lower in TENS and b.kind == "numword" and b.lower in UNITS
+                and b.lower not in ("oh", "o", "nought", "nil", "zero")):
+            a.digits = a.digits[0] + b.digits
+            b.kind, b.digits = "joined", ""
+
+
+def _resolve_repeats(tokens: list[Token]) -> None:
+    """'double four' = 44, 'triple oh' = 000, 'eight hundred' = 800."""
+    for i, t in enumerate(tokens):
+        if t.kind == "repeat" and i + 1 < len(tokens) and tokens[i + 1].kind in ("numword", "num"):
+            nxt = tokens[i + 1]
+            if len(nxt.digits) == 1:
+                nxt.digits = nxt.digits * REPEAT[t.lower]
+                t.kind = "lead"
+                continue
+        if t.kind == "repeat":
+            t.kind = "word"
+        if t.kind == "hundred":
+            prev = tokens[i - 1] if i else None
+            if prev is not None and prev.kind in ("numword", "num") and len(prev.digits) == 1:
+                prev.digits += "00"
+                t.kind = "joined"
+            else:
+                t.kind = "word"
+
+
+# ---- runs --------------------------------------------------------------------------------
+CODE_KINDS = {"num", "numword", "letter", "alnum"}
+
+
+@dataclass
+class Run:
+    turn: int
+    tokens: list[Token]
+    first: int  # index of the first token in the turn's token list
+    last: int
+
+    @property
+    def start(self) -> int:
+        return self.tokens[0].start
+
+    @property
+    def end(self) -> int:
+        return self.tokens[-1].end
+
+
+@dataclass
+class Part:
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def compact(self) -> str:
+        return "".join(_token_chars(t) for r in self.runs for t in r.tokens)
+
+    @property
+    def digits(self) -> str:
+        return "".join(t.digits for r in self.runs for t in r.tokens if t.kind in ("num", "numword"))
+
+    @property
+    def has_letters(self) -> bool:
+        return any(t.kind in ("letter", "alnum", "caps") for r in self.runs for t in r.tokens)
+
+
+def _token_chars(t: Token) -> str:
+    if t.kind in ("num", "numword", "joined"):
+        return t.digits
+    return re.sub(r"[^A-Za-z0-9]", "", t.text).upper()
+
+
+def _is_letter_ok(tokens: list[Token], i: int) -> bool:
+    """Spelled letters: 'a' and 'I' are words unless they sit next to another letter
+    (a capital 'A' may also sit next to digits: "one A one A A")."""
+    t = tokens[i]
+    if t.lower not in ("a", "i"):
+        return True
+    kinds = ("letter", "alnum", "num", "numword") if t.text == "A" else ("letter", "alnum")
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(tokens) and tokens[j].kind in kinds and (
+                tokens[j].lower not in ("a", "i") or t.text == "A" == tokens[j].text):
+            return True
+    return False
+
+
+def find_runs(tokens: list[Token], turn: int, blocked: list[tuple[int, int]]) -> list[Run]:
+    n = len(tokens)
+    def is_code(i: int) -> bool:
+        t = tokens[i]
+        if any(s <= t.start < e for s, e in blocked):
+            return False
+        if t.kind == "caps":  # "CN 4 4 8 1 2 0": a short letter prefix read before digits
+            return len(t.text) <= 3 and i + 1 < n and tokens[i + 1].kind in ("num", "numword", "lead")
+        if t.kind not in CODE_KINDS:
+            return False
+        return t.kind != "letter" or _is_letter_ok(tokens, i)
+
+    runs: list[Run] = []
+    i = 0
+    while i < n:
+        if not is_code(i):
+            i += 1
+            continue
+        members, last, j, gap = [i], i, i + 1, 0
+        while j < n:
+            if is_code(j) or tokens[j].kind == "lead" or (tokens[j].kind == "joined" and j == last + 1):
+                members.append(j)
+                last, gap = j, 0
+            elif tokens[j].kind == "filler" and gap < 3:
+                gap += 1
+            else:
+                break
+            j += 1
+        if i > 0 and tokens[i - 1].kind == "lead":  # "double five ...": the span starts at "double"
+            members.insert(0, i - 1)
+        runs.append(Run(turn, [tokens[k] for k in members], members[0], last))
+        i = last + 1
+    return [r for r in (_trim_oh(r) for r in runs) if r is not None]
+
+
+def _trim_oh(run: Run) -> Run | None:
+    """'oh' / 'one' alone are words: a run needs a digit or two letters beyond them."""
+    strong = [t for t in run.tokens if t.kind in ("num", "alnum") or
+              (t.kind == "numword" and t.lower not in ("oh", "o", "one")) or t.kind in ("letter", "caps")]
+    if not strong:
+        return None
+    return run
+
+
+# ---- context -----------------------------------------------------------------------------
+def _nearest_keyword(text: str, before: int | None = None, after: int | None = None,
+                     window: int = 80) -> str | None:
+    """The keyword category closest to a position: before it (ending last) or after it (starting first)."""
+    found = _nearest_keyword_at(text, before, after, window)
+    return found[1] if found else None
+
+
+def _nearest_keyword_at(text: str, before: int | None = None, after: int | None = None,
+                        window: int = 80) -> tuple[int, str] | None:
+    best: tuple[int, str] | None = None
+    for category, regex in _KEYWORD_RES.items():
+        if before is not None:
+            segment = text[max(0, before - window):before]
+            for m in regex.finditer(segment):
+                distance = len(segment) - m.end()
+                if best is None or distance < best[0]:
+                    best = (distance, category)
+        if after is not None:
+            segment = text[after:after + 40]
+            m = regex.search(segment)
+            if m and (best is None or m.start() < best[0]):
+                best = (m.start(), category)
+    return best
+
+
+def _categories_in(text: str) -> list[str]:
+    """Keyword categories a turn mentions, in order of appearance (for the agent's questions)."""
+    found: list[tuple[int, str]] = []
+    for category, regex in _KEYWORD_RES.items():
+        if category == "NONE":
+            continue
+        for m in regex.finditer(text):
+            found.append((m.start(), category))
+    return [c for _, c in sorted(found)]
+
+
+@dataclass
+class TurnView:
+    speaker: str
+    text: str
+    tokens: list[Token]
+
+
+def _context(turns: list[TurnView], run: Run, part_end: Run) -> tuple[str | None, list[str]]:
+    """(nearest category in the turn, categories of the two turns before)."""
+    view = turns[run.turn]
+    found = _nearest_keyword_at(view.text, before=run.start)
+    near = found[1] if found else None
+    if near == "NONE" and found[0] > 20:  # "... ending, no sorry, the full number is 4539 ..."
+        near = "WEAK_NONE"
+    if near is None:
+        near = _nearest_keyword(turns[part_end.turn].text, after=part_end.end)
+        if near == "NONE":  # "... for the delivery" after a number is weak evidence
+            near = None
+    prior: list[str] = []
+    for k in range(run.turn - 1, max(-1, run.turn - 3), -1):
+        prior.extend(_categories_in(turns[k].text))
+        if prior:
+            break
+    return near, prior
+
+
+def _next_word(tokens: list[Token], index: int) -> Token | None:
+    for t in tokens[index + 1:]:
+        if t.kind not in ("filler", "joined"):
+            return t
+    return None
+
+
+def _prev_word(tokens: list[Token], index: int) -> Token | None:
+    for t in reversed(tokens[:index]):
+        if t.kind not in ("filler", "joined"):
+            return t
+    return None
+
+
+# ---- classification ----------------------------------------------------------------------
+def _fits(category: str, digits: str, letters: bool, compact: str) -> bool:
+    n = len(digits)
+    if letters:
+        return category == "ACCOUNT" and len(compact) >= 5 and n >= 2
+    if category == "CARD":
+        return 12 <= n <= 19
+    if category == "SORT_CODE":
+        return n == 6
+    if category == "SSN":
+        return n == 9
+    if category == "ACCOUNT":
+        return 5 <= n <= 20
+    if category == "PHONE":
+        return 7 <= n <= 15
+    if category == "DOB":
+        return n in (6, 8)
+    if category == "POSTCODE":
+        return n in (5, 9)
+    if category == "EXPIRY":
+        return n in (3, 4, 6) and 1 <= int(digits[:2] if n != 3 else digits[:1]) <= 12
+    if category == "CVV":
+        return n in (3, 4)
+    return False
+
+
+def classify_part(part: Part, near: str | None, prior: list[str], unit_next: bool,
+                  money_before: bool) -> str | None:
+    digits, compact, letters = part.digits, part.compact, part.has_letters
+    tokens = [t for r in part.runs for t in r.tokens]
+    if letters:
+        if POSTCODE_UK.fullmatch(compact):
+            return "POSTCODE"
+        if iban_valid(compact):
+            return "IBAN"
+    if unit_next or money_before:
+        return None
+    if not letters and 13 <= len(digits) <= 19 and luhn_valid(digits) and near != "NONE":
+        return "CARD"
+    if near in ("NONE", "WEAK_NONE"):
+        return None
+    if len(tokens) == 1 and tokens[0].kind == "num":
+        raw = tokens[0].text
+        if re.fullmatch(r"\d{3}-\d{2}-\d{4}", raw):
+            return "SSN"
+        if re.fullmatch(r"\d{2}-\d{2}-\d{2}", raw):
+            return near if near in ("DOB",) else "SORT_CODE"
+    if near is not None:
+        return near if _fits(near, digits, letters, compact) else _fallback(part, near_only=True)
+    for category in _ordered(prior, len(digits)):
+        if _fits(category, digits, letters, compact):
+            return category
+    return _fallback(part)
+
+
+def _ordered(prior: list[str], n: int) -> list[str]:
+    cats = sorted(set(prior), key=CONTEXT_ORDER.index)
+    if n == 3 and "CVV" in cats and "EXPIRY" in cats:  # 3 digits after "expiry and security code"
+        cats.remove("EXPIRY")
+    return cats
+
+
+def _fallback(part: Part, near_only: bool = False) -> str | None:
+    """No usable context: only shapes that are personal data on their own."""
+    digits = part.digits
+    tokens = [t for r in part.runs for t in r.tokens]
+    if part.has_letters:
+        return None
+    n = len(digits)
+    plus = any(t.plus for t in tokens)
+    if plus and 8 <= n <= 15:
+        return "PHONE"
+    if digits.startswith("0") and n in (10, 11) and digits[1] in "123789":
+        return "PHONE"
+    raw = " ".join(t.text for t in tokens)
+    if re.fullmatch(r"\(?\d{3}\)?[-\s]?\d{3}-\d{4}", raw):
+        return "PHONE"
+    if near_only:
+        return None
+    if n >= 8:
+        return "ACCOUNT"
+    return None
+
+
+# ---- structured spans --------------------------------------------------------------------
+def _emails(text: str, tokens: list[Token]) -> list[tuple[int, int, str]]:
+    spans = [(m.start(), m.end(), m.group().lower()) for m in EMAIL_TEXT.finditer(text)]
+    taken = lambda s, e: any(a < e and s < b for a, b, _ in spans)  # noqa: E731
+    connectors = {"dot": ".", "underscore": "_", "dash": "-", "hyphen": "-", "point": "."}
+    stop = NAME_STOP | {"email", "e-mail", "address", "is", "it's", "its", "my", "mail", "still", "use", "me",
+                        "was", "be", "send", "to", "went"}
+    for i, t in enumerate(tokens):
+        if t.lower not in ("at", "@") or i == 0 or i + 1 >= len(tokens):
+            continue
+        # domain: "gmail dot com" or "gmail.com"
+        j, domain = i + 1, []
+        if DOMAIN_TOKEN.match(tokens[j].text) and tokens[j].text.lower().rsplit(".", 1)[-1] in TLDS:
+            domain, j = [tokens[j].lower], j + 1
+        else:
+            if tokens[j].kind in ("word", "alnum", "caps") and tokens[j].lower not in stop:
+                domain, j = [tokens[j].lower], j + 1
+                if j + 1 < len(tokens) and tokens[j].kind == "word" and tokens[j].lower not in stop \
+                        and tokens[j + 1].lower in ("dot", "point"):  # "rob smith dot net"
+                    domain, j = domain + [tokens[j].lower], j + 1
+                while j + 1 < len(tokens) and tokens[j].lower in ("dot", "point") and \
+                        re.fullmatch(r"[a-z0-9-]+", tokens[j + 1].lower):
+                    domain += [".", tokens[j + 1].lower]
+                    j += 2
+            if "." not in domain or domain[-1] not in TLDS:
+                continue
+        end = tokens[j - 1].end
+        # local part, walking back from "at"
+        k = i - 1
+        while k > 0 and tokens[k].kind == "joined":  # "... twenty three at": step back to "twenty"
+            k -= 1
+        if tokens[k].lower in stop or tokens[k].kind not in ("word", "alnum", "letter", "num", "numword", "caps"):
+            continue
+        local = [_local_chars(tokens[k])]
+        spoken_free = 0
+        while k - 1 >= 0:
+            prev = tokens[k - 1]
+            if prev.lower in connectors and k - 2 >= 0 and tokens[k - 2].lower not in stop:
+                local = [_local_chars(tokens[k - 2]), connectors[prev.lower]] + local
+                k -= 2
+            elif prev.kind == "joined" and k - 2 >= 0 and tokens[k - 2].kind == "numword":
+                local = [tokens[k - 2].digits] + local
+                k -= 2
+            elif prev.kind in ("letter", "num", "numword") and prev.lower not in ("a", "i"):
+                local = [_local_chars(prev)] + local
+                k -= 1
+            elif prev.kind == "word" and prev.lower not in stop and spoken_free < 1 and (
+                    local[0].isdigit() or k - 2 >= 0 and tokens[k - 2].lower in ("is", "it's", "address", "email",
+                                                                                 "e-mail")):
+                local = [_local_chars(prev)] + local
+                spoken_free += 1
+                k -= 1
+            else:
+                break
+        start = tokens[k].start
+        if taken(start, end):
+            continue
+        value = "".join(local) + "@" + "".join(domain)
+        spans.append((start, end, value))
+    return spans
+
+
+def _local_chars(t: Token) -> str:
+    if t.kind == "numword":
+        return t.digits
+    return re.sub(r"[^a-z0-9._+-]", "", t.lower)
+
+
+def _name_words(text: str, offset: int, capital_only: bool) -> tuple[int, int] | None:
+    """The 1-3 name words at ``offset``: capitalised ones, or (ASR lower case) at most two."""
+    rest = text[offset:]
+    words = list(re.finditer(r"[\w'’.-]+", rest))[:4]
+    if not words or words[0].start() > 1:
+        return None
+    capital = words[0].group()[0].isupper()
+    if capital_only and not capital:
+        return None
+    chosen: list[re.Match] = []
+    for w in words:
+        word = w.group().strip(".")
+        if not word or word.lower() in NAME_STOP or word[0].isdigit() or (capital and not word[0].isupper()):
+            break
+        if chosen and rest[chosen[-1].end():w.start()].strip():  # punctuation between: a new phrase
+            break
+        chosen.append(w)
+        if len(chosen) == (3 if capital else 2):
+            break
+    if not chosen:
+        return None
+    last = chosen[-1]
+    return offset + chosen[0].start(), offset + last.start() + len(last.group().rstrip(".'’"))
+
+
+def _names(text: str, asked: bool) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for regex, capital_only in ((NAME_TRIGGER, False), (NAME_TRIGGER_CAP, True)):
+        for m in regex.finditer(text):
+            span = _name_words(text, m.end(), capital_only)
+            if span:
+                spans.append(span)
+    if asked:
+        m = NAME_ANSWER.match(text)
+        span = _name_words(text, m.end(), capital_only=True) if m else None
+        if span:
+            spans.append(span)
+    for m in TITLE_NAME.finditer(text):
+        spans.append((m.start(), m.end()))
+    for m in SPEAKING_NAME.finditer(text):
+        spans.append((m.start(1), m.end(1)))
+    return spans
+
+
+def _addresses(text: str) -> list[tuple[int, int]]:
+    spans = [(m.start(), m.end()) for m in ADDRESS_CAP.finditer(text)]
+    if ADDRESS_CUE.search(text):
+        spans += [(m.start(), m.end()) for m in ADDRESS_LOWER.finditer(text)]
+    cleaned = []
+    for s, e in spans:
+        # a house number spelled out must not swallow a preceding word like "at"
+        chunk = text[s:e]
+        if re.match(r"(?:at|on|in|to)\s", chunk, re.I):
+            continue
+        cleaned.append((s, e))
+    return cleaned
+
+
+def _dates(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for regex in DATE_PATTERNS:
+        for m in regex.finditer(text):
+            s, e = m.start(), m.end()
+            if text[s:e].lower() in ("may", "march") or re.fullmatch(r"(?:the\s+)?\w+", text[s:e]):
+                continue
+            if not any(a <= s and e <= b for a, b in spans):
+                spans = [(a, b) for a, b in spans if not (s <= a and b <= e)]
+                spans.append((s, e))
+    return spans
+
+
+def _overlaps(s: int, e: int, spans: Iterable[tuple[int, int]]) -> bool:
+    return any(a < e and s < b for a, b in spans)
+
+
+def _is_may_verb(text: str, s: int, e: int) -> bool:
+    """'may' is usually the verb: '... I may 2 ...' is not a date."""
+    return bool(re.match(r"may\b", text[s:e], re.I)) and text[s:s + 1].islower()
+
+
+# ---- the entry points ----------------------------------------------------------------------
+def find_pii_in_turns(turns: Sequence[tuple[str, str]],
+                      entities: Iterable[str] = ENTITY_TYPES) -> list[PiiSpan]:
+    """Every PII span in a conversation given as (speaker, text) turns, in turn order."""
+    wanted = set(entities)
+    unknown = wanted - set(ENTITY_TYPES)
+    if unknown:
+        raise ValueError(f"unknown PII entity types {sorted(unknown)}; known: {', '.join(ENTITY_TYPES)}")
+    views = [TurnView(speaker, text, tokenize(text)) for speaker, text in turns]
+    found: list[PiiSpan] = []
+    blocked_by_turn: list[list[tuple[int, int]]] = []
+    for ti, view in enumerate(views):
+        text, spans, blocked = view.text, [], []
+        for s, e, value in _emails(text, view.tokens):
+            spans.append(PiiSpan("EMAIL", ti, s, e, text[s:e], value))
+        for m in IBAN_TEXT.finditer(text):
+            compact = re.sub(r"\s", "", m.group())
+            if iban_valid(compact) and not _overlaps(m.start(), m.end(), [(x.start, x.end) for x in spans]):
+                spans.append(PiiSpan("IBAN", ti, m.start(), m.end(), m.group(), compact))
+        taken = lambda: [(x.start, x.end) for x in spans]  # noqa: E731
+        for s, e in _addresses(text):
+            if not _overlaps(s, e, taken()):
+                spans.append(PiiSpan("ADDRESS", ti, s, e, text[s:e], text[s:e].lower()))
+        for m in POSTCODE_UK_TEXT.finditer(text):
+            if not _overlaps(m.start(), m.end(), taken()):
+                spans.append(PiiSpan("POSTCODE", ti, m.start(), m.end(), m.group(),
+                                     m.group().replace(" ", "")))
+        for m in ZIP_AFTER_STATE.finditer(text):
+            if m.group(1) in US_STATES and not _overlaps(m.start(2), m.end(2), taken()):
+                spans.append(PiiSpan("POSTCODE", ti, m.start(2), m.end(2), m.group(2), m.group(2)))
+        asked = ti > 0 and bool(NAME_ASKED.search(views[ti - 1].text))
+        for s, e in _names(text, asked):
+            if not _overlaps(s, e, taken()):
+                spans.append(PiiSpan("NAME", ti, s, e, text[s:e], text[s:e].lower()))
+        prev_text = " ".join(v.text for v in views[max(0, ti - 2):ti])
+        for s, e in _dates(text):
+            if _overlaps(s, e, taken()) or _is_may_verb(text, s, e):
+                continue
+            blocked.append((s, e))
+            near = _nearest_keyword(text, before=s) or _nearest_keyword(text, after=e)
+            kind = near if near in ("DOB", "EXPIRY") else None
+            if kind is None and near is None:
+                prior = _categories_in(prev_text)
+                kind = next((c for c in reversed(prior) if c in ("DOB", "EXPIRY")), None)
+            if kind:
+                spans.append(PiiSpan(kind, ti, s, e, text[s:e], re.sub(r"\W", "", text[s:e].lower())))
+        blocked += taken()
+        found.extend(spans)
+        blocked_by_turn.append(blocked)
+
+    parts = _link_parts(views, blocked_by_turn)
+    name_turns = {x.turn for x in found if x.type == "NAME"}
+    for part in parts:
+        first, last = part.runs[0], part.runs[-1]
+        view = views[first.turn]
+        if not part.digits and part.has_letters:  # spelled letters: a name being spelled out
+            if len(part.compact) >= 3 and all(t.kind == "letter" for r in part.runs for t in r.tokens) and (
+                    first.turn in name_turns or SPELL_CUE.search(view.text[:first.start])
+                    and _nearest_keyword(view.text, before=first.start) in (None, "NONE")):
+                for r in part.runs:
+                    t = views[r.turn].text
+                    found.append(PiiSpan("NAME", r.turn, r.start, r.end, t[r.start:r.end], part.compact.lower()))
+            continue
+        near, prior = _context(views, first, last)
+        nxt = _next_word(views[last.turn].tokens, last.last)
+        prv = _prev_word(view.tokens, first.first)
+        unit_next = nxt is not None and (nxt.lower in UNIT_WORDS or nxt.kind == "amount")
+        money_before = prv is not None and (prv.lower in CURRENCY_WORDS or prv.text in ("£", "$", "€"))
+        if (not unit_next and not money_before and len(part.runs) == 1 and not part.has_letters
+                and len(part.digits) > 16 and not (len(part.digits) <= 19 and luhn_valid(part.digits))
+                and near != "NONE" and _split_card(part, near, prior, views, found)):
+            continue
+        kind = classify_part(part, near, prior, unit_next, money_before)
+        if kind is None:
+            continue
+        value = part.digits if not part.has_letters else part.compact
+        for r in part.runs:
+            t = views[r.turn].text
+            found.append(PiiSpan(kind, r.turn, r.start, r.end, t[r.start:r.end], value))
+    found = [x for x in found if x.type in wanted]
+    return sorted(found, key=lambda x: (x.turn, x.start))
+
+
+def _split_card(part: Part, near: str | None, prior: list[str], views: list[TurnView],
+                found: list[PiiSpan]) -> bool:
+    """A card number read straight into its expiry and CVV: split at the Luhn-valid prefix."""
+    run = part.runs[0]
+    context = {near} | set(prior)
+    tokens = run.tokens
+    text = views[run.turn].text
+    digits = ""
+    for k, t in enumerate(tokens):
+        if t.kind == "joined":
+            continue
+        if t.kind not in ("num", "numword"):
+            return False
+        digits += t.digits
+        if 15 <= len(digits) <= 16 and luhn_valid(digits):
+            found.append(PiiSpan("CARD", run.turn, tokens[0].start, t.end, text[tokens[0].start:t.end], digits))
+            rest = tokens[k + 1:]
+            rest_digits = "".join(x.digits for x in rest)
+            if rest:
+                kind = None
+                if len(rest_digits) == 3:
+                    kind = "CVV"
+                elif len(rest_digits) == 4:
+                    kind = "EXPIRY" if _fits("EXPIRY", rest_digits, False, rest_digits) else "CVV"
+                elif len(rest_digits) in (7, 8):  # expiry + cvv
+                    exp_len = len(rest_digits) - 3
+                    acc = ""
+                    for m, x in enumerate(rest):
+                        acc += x.digits
+                        if len(acc) == exp_len:
+                            found.append(PiiSpan("EXPIRY", run.turn, rest[0].start, x.end,
+                                                 text[rest[0].start:x.end], acc))
+                            tail = rest[m + 1:]
+                            if tail:
+                                found.append(PiiSpan("CVV", run.turn, tail[0].start, tail[-1].end,
+                                                     text[tail[0].start:tail[-1].end], rest_digits[exp_len:]))
+                            break
+                    return True
+                if kind:
+                    found.append(PiiSpan(kind, run.turn, rest[0].start, rest[-1].end,
+                                         text[rest[0].start:rest[-1].end], rest_digits))
+            return True
+    return False
+
+
+def _link_parts(views: list[TurnView], blocked: list[list[tuple[int, int]]]) -> list[Part]:
+    """Code runs, with a run that ends a turn joined to one that opens the speaker's next turn."""
+    runs_by_turn = [find_runs(v.tokens, i, blocked[i]) for i, v in enumerate(views)]
+    parts: list[Part] = []
+    open_part: dict[str, tuple[Part, int]] = {}  # speaker -> (part ending its last turn, turn index)
+    for ti, (view, runs) in enumerate(zip(views, runs_by_turn)):
+        for si in list(open_part):
+            # a real reply or a new question ends the number; "mm-hm", "go on" do not
+            if si != view.speaker and (len(view.tokens) > 5 or _categories_in(view.text)):
+                del open_part[si]
+        starts_turn = bool(runs) and all(t.kind in ("filler", "joined") or t.lower in LEAD_WORDS
+                                         for t in view.tokens[:runs[0].first])
+        for k, run in enumerate(runs):
+            if k == 0 and starts_turn and view.speaker in open_part:
+                part, _ = open_part.pop(view.speaker)
+                part.runs.append(run)
+            else:
+                part = Part([run])
+                parts.append(part)
+            ends_turn = all(t.kind in ("filler", "joined") for t in view.tokens[run.last + 1:])
+            if k == len(runs) - 1 and ends_turn:
+                open_part[view.speaker] = (part, ti)
+        if not runs:
+            open_part.pop(view.speaker, None)
+    return parts
+
+
+def find_pii(text: str, context: Sequence[tuple[str, str]] = (),
+             entities: Iterable[str] = ENTITY_TYPES) -> list[PiiSpan]:
+    """PII spans in one line; ``context`` are the (speaker, text) turns before it."""
+    turns = list(context) + [("__line__", text)]
+    last = len(turns) - 1
+    return [x for x in find_pii_in_turns(turns, entities) if x.turn == last]
+
+
+def redact_text(text: str, spans: Iterable[PiiSpan]) -> str:
+    """Replace each span with its tag, e.g. '[CARD]'."""
+    out, cursor = [], 0
+    for span in sorted(spans, key=lambda x: x.start):
+        if span.start < cursor:
+            continue
+        out.append(text[cursor:span.start])
+        out.append(f"[{span.type}]")
+        cursor = span.end
+    out.append(text[cursor:])
+    return "".join(out)

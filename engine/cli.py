@@ -1,7 +1,8 @@
 """The command line: ``wocas run``, ``wocas show``, ``wocas runs``.
 
 Exit codes: 0 every call ok; 1 the run finished but some calls failed (see the summary and
-the calls table); 2 bad arguments or config; 3 the store is in use by another process.
+the calls table); 2 bad arguments or config; 3 the store is in use by another process;
+130 interrupted (Ctrl-C, SIGTERM): finished calls are kept, run again to do the rest.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 EXIT_OK, EXIT_FAILED_CALLS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; run again to finish
 STORE_NAME = "wocas.duckdb"
 
 
@@ -54,6 +56,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides.setdefault("run", {})["workers"] = args.workers
     if args.runner:
         overrides.setdefault("run", {})["runner"] = args.runner
+    if args.threads_per_worker:
+        overrides.setdefault("run", {})["threads_per_worker"] = args.threads_per_worker
+    if args.batch_size:
+        overrides.setdefault("run", {})["batch_size"] = args.batch_size
     try:
         config = load_config(args.config, overrides)
     except ConfigError as e:
@@ -70,7 +76,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StoreLocked as e:
         console.print(f"[red]error:[/red] {e}")
         return EXIT_LOCKED
+    for stale in store.close_stale_runs():
+        logging.getLogger(__name__).warning("run %s was killed before it finished; marked interrupted", stale)
     version = pipeline_version(config)
+    _stop_on_sigterm()
     store.start_run(run_id, version, [str(i) for i in args.inputs], config.to_toml(), str(log_path))
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -95,13 +104,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             runner = RayRunner(config, out, store, force=args.force, on_call=on_call, address=args.address)
         else:
             runner = LocalRunner(config, out, store, force=args.force, on_call=on_call)
-        status = "failed"
+        status = "crashed"
         try:
             summary = runner.run([str(i) for i in args.inputs], run_id)
             status = "done"
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (systemd stop): what is stored stays
+            status = "interrupted"
         finally:
             if status != "done":
-                store.finish_run(run_id, "crashed", 0, 0, 0, 0.0, 0.0)
+                store.finish_run(run_id, status, 0, 0, 0, 0.0, 0.0)
+                store.close()
+    if status == "interrupted":
+        console.print("[yellow]interrupted[/yellow]: finished calls are stored; run again to do the rest")
+        return EXIT_INTERRUPTED
     store.finish_run(run_id, status, summary.ok, summary.failed, summary.skipped,
                      summary.audio_seconds, summary.wall_seconds)
     store.close()
@@ -118,6 +133,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"... and {len(summary.failures) - 20} more (see the calls table)")
     console.print(f"store: {args.store or store_path(out)}   log: {log_path}")
     return EXIT_FAILED_CALLS if summary.failed else EXIT_OK
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd's stop, a batch scheduler's kill) ends the run like Ctrl-C: the
+    batch being written commits or rolls back whole, and the run is marked interrupted."""
+    import signal
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -216,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=["auto", "cpu", "cuda"])
     run.add_argument("--workers", type=int, help="worker processes (default from config: 1)")
     run.add_argument("--runner", choices=["local", "ray"])
-    run.add_argument("--address", help="Ray cluster address (with --runner ray)")
+    run.add_argument("--address", help="Ray cluster address (with --runner ray), e.g. auto or HOST:6379")
+    run.add_argument("--threads-per-worker", type=int, help="threads per worker (default: cores / workers)")
+    run.add_argument("--batch-size", type=int, help="calls per stage batch (default from config: 8)")
     run.add_argument("--force", action="store_true", help="redo calls already in the store")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")

@@ -155,6 +155,14 @@ class Store:
             "VALUES (?, ?, 'running', ?, ?, ?, ?)",
             [run_id, _now(), pipeline_version, json.dumps(inputs), config_toml, log_path])
 
+    def close_stale_runs(self) -> list[str]:
+        """Runs still marked 'running' when a new run opens the store were killed (DuckDB's
+        file lock says no other process has it): mark them 'interrupted'; returns their ids."""
+        stale = [r[0] for r in self.con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
+        if stale:
+            self.con.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+        return stale
+
     def finish_run(self, run_id: str, status: str, ok: int, failed: int, skipped: int,
                    audio_seconds: float, wall_seconds: float) -> None:
         self.con.execute(

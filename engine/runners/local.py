@@ -2,7 +2,9 @@
 this process or in worker processes, and writes each batch to the store as it completes.
 
 Only this (parent) process touches the store, so workers never contend for it; at most
-``2 × workers`` batches are in flight, so a huge manifest is never held in memory.
+``2 × workers`` batches are in flight, so a huge manifest is never held in memory. A worker
+that dies (killed, out of memory) costs only the calls it held: they are redone one at a
+time in a fresh pool, and a call that kills its worker on its own is recorded as failed.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine.config import Config
+from engine.config import Config, RunConfig
 from engine.exports import write_call_files
 from engine.ingest import iter_calls
 from engine.pipeline import Pipeline, pipeline_version
@@ -28,6 +32,7 @@ from engine.store import Store
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[CallAnalysis], None]
+WORKER_DIED = "the worker process died while analysing this call (killed, or out of memory)"
 
 
 @dataclass
@@ -60,17 +65,31 @@ def batched(items: Iterator[CallAnalysis], size: int) -> Iterator[list[CallAnaly
         yield batch
 
 
+def worker_threads(run: RunConfig, workers: int) -> int:
+    """Threads per worker: the configured number, else the cores shared out (at least one).
+    Two one-thread ASR workers beat one two-thread worker on two cores: CTranslate2 and
+    torch scale poorly past one thread on short windows, and a second process also overlaps
+    one call's CPU stages with another's ASR."""
+    return run.threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def apply_threads(threads: int) -> None:
+    """Pin this process's numeric libraries to ``threads`` (read by the ASR stage too)."""
+    os.environ["WOCAS_THREADS"] = str(threads)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 # ---- worker processes -----------------------------------------------------------------------
 _worker_pipeline: Pipeline | None = None
 
 
 def _init_worker(config: Config, threads: int) -> None:
     global _worker_pipeline
-    os.environ["WOCAS_THREADS"] = str(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
+    apply_threads(threads)
     _worker_pipeline = Pipeline.from_config(config)
 
 
@@ -106,6 +125,8 @@ class LocalRunner:
         batches = batched(self.pending(inputs, summary), self.config.run.batch_size)
         workers = max(1, self.config.run.workers)
         if workers == 1:
+            if self.config.run.threads_per_worker:
+                apply_threads(self.config.run.threads_per_worker)
             pipeline = Pipeline.from_config(self.config)
             try:
                 for batch in batches:
@@ -113,23 +134,63 @@ class LocalRunner:
             finally:
                 pipeline.close()
         else:
-            threads = self.config.run.threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
-            ctx = mp.get_context("spawn")
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(self.config, threads)) as pool:
-                in_flight: deque = deque()
-                for batch in batches:
-                    in_flight.append(pool.apply_async(_worker_process, (batch,)))
-                    while len(in_flight) >= 2 * workers:
-                        self._record(in_flight.popleft().get(), summary)
-                while in_flight:
-                    self._record(in_flight.popleft().get(), summary)
+            self._run_pool(batches, workers, worker_threads(self.config.run, workers), summary)
         summary.wall_seconds = time.perf_counter() - started
         return summary
 
+    def _new_pool(self, workers: int, threads: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(self.config, threads))
+
+    def _run_pool(self, batches: Iterator[list[CallAnalysis]], workers: int, threads: int,
+                  summary: RunSummary) -> None:
+        pool: ProcessPoolExecutor | None = None  # started with the first batch to do
+        in_flight: deque[tuple[list[CallAnalysis], Future]] = deque()
+        try:
+            for batch in batches:
+                if pool is None:
+                    log.info("%d worker processes, %d thread(s) each", workers, threads)
+                    pool = self._new_pool(workers, threads)
+                in_flight.append((batch, pool.submit(_worker_process, batch)))
+                while len(in_flight) >= 2 * workers:
+                    pool = self._collect(in_flight, pool, workers, threads, summary)
+            while in_flight:
+                pool = self._collect(in_flight, pool, workers, threads, summary)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _collect(self, in_flight: deque, pool: ProcessPoolExecutor, workers: int, threads: int,
+                 summary: RunSummary) -> ProcessPoolExecutor:
+        """Record the oldest batch; after a worker death, redo the calls then in flight one by
+        one so the call that kills a worker is found and failed, and the rest are kept."""
+        batch, future = in_flight.popleft()
+        try:
+            self._record(future.result(), summary)
+            return pool
+        except BrokenProcessPool:
+            suspects = list(batch) + [call for b, _ in in_flight for call in b]
+            in_flight.clear()
+        log.error("a worker process died; redoing its %d call(s) one at a time", len(suspects))
+        pool.shutdown(wait=False, cancel_futures=True)
+        pool = self._new_pool(workers, threads)
+        for call in suspects:
+            try:
+                results = pool.submit(_worker_process, [call]).result()
+            except BrokenProcessPool:
+                results = [call.failed("worker", f"{call.call.source}: {WORKER_DIED}")]
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = self._new_pool(workers, threads)
+            self._record(results, summary)
+        return pool
+
     def _record(self, results: list[CallAnalysis], summary: RunSummary) -> None:
-        self.store.write(results, summary.run_id, self.version)
+        # Files first, store last: the store's row is what marks a call done, so a kill in
+        # between redoes the call (and rewrites its files) instead of skipping it.
         for call in results:
             write_call_files(call, self.out_dir)
+        self.store.write(results, summary.run_id, self.version)
+        for call in results:
             if call.ok:
                 summary.ok += 1
                 summary.audio_seconds += call.duration if call.call.kind == "audio" else 0.0

@@ -1,11 +1,88 @@
-"""Stage 1: decode the recording, resample to 16 kHz, keep channels apart."""
+"""Stage 1: decode the recording, resample to 16 kHz, keep channels apart.
+
+Long recordings are read and resampled block by block into one preallocated array, so a
+two-hour call at 44.1 kHz never exists whole at its original rate in memory (about 2.5 GB
+for stereo float32); only the 16 kHz result does. Short ones take the one-shot path.
+"""
 
 from __future__ import annotations
 
-from engine.audio import decode
+import numpy as np
+
+from engine.audio import AUDIO_SUFFIXES, MIN_SAMPLE_RATE, AudioError, decode, read_info
 from engine.config import AudioConfig
-from engine.schema import CallAnalysis
+from engine.schema import Audio, CallAnalysis
 from engine.stages.base import Stage
+
+STREAM_OVER_SECONDS = 20 * 60.0  # decode longer recordings block by block
+BLOCK_SECONDS = 30.0
+
+
+def decode_streaming(path: str, sample_rate: int, max_duration: float, min_rms_dbfs: float) -> Audio | None:
+    """Block-wise decode + resample of a long file libsndfile can read; None if it cannot."""
+    import soundfile as sf
+    import soxr
+
+    try:
+        info = sf.info(path)
+    except Exception:
+        return None
+    if info.duration > max_duration:
+        raise AudioError(path, f"recording is {info.duration / 3600:.1f} h long, over the "
+                               f"{max_duration / 3600:.1f} h limit (audio.max_duration_hours)")
+    rate, channels = info.samplerate, info.channels
+    if rate < MIN_SAMPLE_RATE:
+        raise AudioError(path, f"sample rate {rate} Hz is too low (minimum {MIN_SAMPLE_RATE} Hz)")
+    capacity = int(np.ceil(info.frames * sample_rate / rate)) + sample_rate
+    flat = np.empty(channels * capacity, dtype=np.float32)
+    out = flat.reshape(channels, capacity)  # shape: (channels, samples at 16 kHz)
+    stream = soxr.ResampleStream(rate, sample_rate, channels, dtype="float32", quality="HQ") \
+        if rate != sample_rate else None
+    filled, energy = 0, 0.0
+    with sf.SoundFile(path) as f:
+        while True:
+            block = f.read(int(BLOCK_SECONDS * rate), dtype="float32", always_2d=True)  # (samples, channels)
+            last = len(block) == 0
+            if stream is not None:
+                block = stream.resample_chunk(block, last=last)
+            if len(block):
+                if not np.isfinite(block).all():
+                    raise AudioError(path, "recording contains NaN or infinite samples")
+                block = block[: capacity - filled]
+                out[:, filled:filled + len(block)] = block.T
+                energy += float(np.square(block, dtype=np.float64).sum())
+                filled += len(block)
+            if last:
+                break
+    if filled == 0:
+        raise AudioError(path, "recording has zero length (no samples)")
+    rms = float(np.sqrt(energy / (filled * channels)))
+    if rms <= 10 ** (min_rms_dbfs / 20):
+        raise AudioError(path, f"recording is silent (RMS {20 * np.log10(max(rms, 1e-12)):.0f} dBFS)")
+    return Audio(samples=compact(flat, channels, capacity, filled), sample_rate=sample_rate, original_sample_rate=rate)
+
+
+def compact(flat: np.ndarray, channels: int, capacity: int, filled: int) -> np.ndarray:
+    """(channels, filled) contiguous view of a (channels, capacity) buffer, moved in place
+    block by block: a copy of a stereo two-hour call would double its memory."""
+    step = 1 << 20
+    for c in range(1, channels):
+        for i in range(0, filled, step):
+            n = min(step, filled - i)
+            flat[c * filled + i:c * filled + i + n] = flat[c * capacity + i:c * capacity + i + n]
+    return flat[: channels * filled].reshape(channels, filled)
+
+
+def is_long(path: str, limit: float = STREAM_OVER_SECONDS) -> bool:
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size == 0 or p.suffix.lower() not in AUDIO_SUFFIXES:
+        return False  # the one-shot path gives the precise error
+    try:
+        return read_info(p)[2] > limit
+    except AudioError:
+        return False
 
 
 class DecodeStage(Stage):
@@ -21,9 +98,14 @@ class DecodeStage(Stage):
         return f"sr{self.options.sample_rate}"
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
-        audio = decode(call.call.source, self.options.sample_rate,
-                       max_duration=self.options.max_duration_hours * 3600,
-                       min_rms_dbfs=self.options.min_rms_dbfs)
+        max_duration = self.options.max_duration_hours * 3600
+        audio = None
+        if is_long(call.call.source):
+            audio = decode_streaming(call.call.source, self.options.sample_rate, max_duration,
+                                     self.options.min_rms_dbfs)
+        if audio is None:
+            audio = decode(call.call.source, self.options.sample_rate, max_duration=max_duration,
+                           min_rms_dbfs=self.options.min_rms_dbfs)
         channels = call.call.channels
         if channels and len(channels) != audio.num_channels and audio.num_channels > 1:
             raise ValueError(f"{call.call.source}: the channel map names {len(channels)} channels "

@@ -3,6 +3,13 @@
 Stereo calls with distinct channels are transcribed channel by channel, so every word
 already knows its speaker; near-identical stereo (a mono recording saved as two channels)
 and mono calls are transcribed once and left to the diarizer.
+
+Long recordings are transcribed in windows of about ``CHUNK_SECONDS``, cut at the quietest
+moment near each boundary, with word times offset back onto the call's clock: faster-whisper
+computes the features of everything it is given at once, which for a two-hour call is
+gigabytes. Audio shorter than a window goes through in one piece, exactly as before.
+On CUDA, ``batch_size = 0`` picks a batch size for faster-whisper's batched pipeline from
+the GPU memory that is free when the model loads.
 """
 
 from __future__ import annotations
@@ -36,6 +43,64 @@ def pick_compute_type(compute_type: str, device: str) -> str:
     if compute_type != "auto":
         return compute_type
     return "float16" if device == "cuda" else "int8"
+
+
+CHUNK_SECONDS = 600.0  # transcribe long audio in windows of about this length
+CUT_SEARCH_SECONDS = 10.0  # look this far either side of a window boundary for a quiet cut
+MAX_AUTO_BATCH = 64
+
+
+def free_gpu_bytes() -> int | None:
+    """Free memory on the current CUDA device, or None when it cannot be read."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return int(torch.cuda.mem_get_info()[0])
+    except Exception:
+        pass
+    try:
+        import subprocess
+
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.free", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+        return int(out.split()[0]) * 1024 * 1024
+    except Exception:
+        return None
+
+
+def pick_batch_size(free_bytes: int | None, model_bytes: int, beam_size: int) -> int:
+    """Windows per GPU batch that fit in free memory: each window in flight holds the
+    encoder output and the decoder caches for every beam, which grow with the model (about
+    a tenth of its weights per beam, measured with large-v3 and tiny.en), plus headroom."""
+    if not free_bytes:
+        return 8
+    usable = free_bytes * 0.7 - model_bytes  # weights, CUDA context and allocator slack
+    per_window = max(64 << 20, int(model_bytes * 0.1 * max(1, beam_size)))
+    return int(max(1, min(MAX_AUTO_BATCH, usable // per_window)))
+
+
+def chunk_bounds(samples: np.ndarray, sample_rate: int, chunk_seconds: float = CHUNK_SECONDS,
+                 search_seconds: float = CUT_SEARCH_SECONDS) -> list[tuple[int, int]]:
+    """[(start, end)] sample ranges of about ``chunk_seconds`` that cover the audio, each cut
+    at the quietest 100 ms near its nominal boundary so no word is split."""
+    n = samples.shape[-1]
+    size = int(chunk_seconds * sample_rate)
+    if n <= size * 1.25:  # a short tail is not worth its own window
+        return [(0, n)]
+    hop = sample_rate // 10
+    bounds, start = [], 0
+    while n - start > size * 1.25:
+        lo = max(start + hop, start + size - int(search_seconds * sample_rate))
+        hi = min(n - hop, start + size + int(search_seconds * sample_rate))
+        region = samples[lo:hi]
+        frames = region[: (len(region) // hop) * hop].reshape(-1, hop)
+        energy = np.square(frames, dtype=np.float64).mean(axis=1)
+        cut = lo + int(np.argmin(energy)) * hop + hop // 2
+        bounds.append((start, cut))
+        start = cut
+    bounds.append((start, n))
+    return bounds
 
 
 @lru_cache(maxsize=4)
@@ -77,28 +142,53 @@ class TranscribeStage(Stage):
         self.entry = resolve(options.model)
         self.device = pick_device(options.device)
         self.compute_type = pick_compute_type(options.compute_type, self.device)
-        threads = options.cpu_threads or int(os.environ.get("WOCAS_THREADS", "0"))
-        self.model = load_whisper(str(self.entry.path), self.device, self.compute_type, threads)
+        self.batch_size = options.batch_size
+        self._model = None
         self.batched = None
-        if options.batch_size > 0:
-            from faster_whisper import BatchedInferencePipeline
 
-            self.batched = BatchedInferencePipeline(self.model)
+    @property
+    def model(self):
+        """The Whisper model, loaded on first use: a worker that only ever sees transcripts
+        (or a Ray task that runs other stages) never pays for it."""
+        if self._model is None:
+            threads = self.options.cpu_threads or int(os.environ.get("WOCAS_THREADS", "0"))
+            self._model = load_whisper(str(self.entry.path), self.device, self.compute_type, threads)
+            if self.batch_size == 0 and self.device == "cuda":
+                model_bytes = sum(f.stat().st_size for f in self.entry.path.glob("*.bin"))
+                self.batch_size = pick_batch_size(free_gpu_bytes(), model_bytes, self.options.beam_size)
+                log.info("ASR batch size %d chosen from free GPU memory", self.batch_size)
+            if self.batch_size > 0:
+                from faster_whisper import BatchedInferencePipeline
+
+                self.batched = BatchedInferencePipeline(self._model)
+        return self._model
 
     def version(self) -> str:
         return f"{self.entry.name}:{self.compute_type}:beam{self.options.beam_size}"
 
-    def transcribe(self, samples: np.ndarray, speaker: str | None) -> tuple[list[Word], str | None]:
+    def transcribe(self, samples: np.ndarray, speaker: str | None,
+                   sample_rate: int = 16000) -> tuple[list[Word], str | None]:
+        """Words of one channel, window by window for long audio, on the call's clock."""
+        words: list[Word] = []
+        language = None
+        for start, end in chunk_bounds(samples, sample_rate):
+            chunk_words, language = self._transcribe_piece(samples[start:end], speaker, start / sample_rate)
+            words.extend(chunk_words)
+        return words, language
+
+    def _transcribe_piece(self, samples: np.ndarray, speaker: str | None,
+                          offset: float) -> tuple[list[Word], str | None]:
+        model = self.model
         opts = self.options
         kwargs = dict(language=opts.language, beam_size=opts.beam_size, word_timestamps=True,
                       vad_filter=opts.vad_filter)
         if self.batched is not None:
-            segments, info = self.batched.transcribe(samples, batch_size=opts.batch_size, **kwargs)
+            segments, info = self.batched.transcribe(samples, batch_size=self.batch_size, **kwargs)
         else:
-            segments, info = self.model.transcribe(
+            segments, info = model.transcribe(
                 samples, condition_on_previous_text=opts.condition_on_previous_text, **kwargs)
         words = [
-            Word(text=w.word.strip(), start=round(w.start, 3), end=round(max(w.end, w.start), 3),
+            Word(text=w.word.strip(), start=round(w.start + offset, 3), end=round(max(w.end, w.start) + offset, 3),
                  probability=round(w.probability, 4), speaker=speaker)
             for segment in segments for w in (segment.words or []) if w.word.strip()
         ]
@@ -109,7 +199,7 @@ class TranscribeStage(Stage):
         words: list[Word] = []
         language = None
         for speaker, samples in speaker_channels(call.audio, call.call.channels):
-            channel_words, language = self.transcribe(samples, speaker)
+            channel_words, language = self.transcribe(samples, speaker, call.audio.sample_rate)
             words.extend(channel_words)
         words.sort(key=lambda w: (w.start, w.end))
         return call.model_copy(update={"words": tuple(words), "language": language})

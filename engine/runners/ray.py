@@ -1,0 +1,159 @@
+"""The Ray runner: the same stages and the same records as the local runner, on a Ray cluster.
+
+The driver (this process) streams calls from the inputs, skips finished ones exactly as the
+local runner does, and hands them to Ray Data in windows of ``window`` calls. Each window
+is one Ray Data pipeline: the stage list is cut into groups of consecutive stages, model
+stages (ASR) run as an actor pool (one actor per GPU, ``num_gpus=1``, when the cluster has
+GPUs), the other stages as tasks, and calls travel between groups as pickled
+``CallAnalysis`` blobs (audio included, so the diarizer after ASR still has it). Results
+stream back to the driver, which alone writes the store, batch by batch, so a killed run
+resumes like a local one.
+
+Workers must see the recordings at the same paths as the driver (shared storage) and have
+the same wocas installed; see the README for starting a cluster of GPU nodes.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.config import Config
+from engine.pipeline import Pipeline, build_stages, check_order, pipeline_version
+from engine.runners.local import LocalRunner, ProgressFn, RunSummary, batched
+from engine.schema import CallAnalysis
+from engine.stages.base import Stage
+from engine.store import Store
+
+log = logging.getLogger(__name__)
+
+MODEL_STAGES = frozenset({"transcribe"})  # heavy models: an actor pool that loads them once
+
+
+@dataclass(frozen=True)
+class Group:
+    """Stages ``start:end`` of the stage list, run as an actor pool or as tasks."""
+
+    start: int
+    end: int
+    names: tuple[str, ...]
+    actor: bool
+
+
+def plan_groups(stages: list[Stage]) -> list[Group]:
+    """Consecutive stages with the same kind (model actor or plain task) form one group."""
+    groups: list[Group] = []
+    for i, stage in enumerate(stages):
+        actor = stage.name in MODEL_STAGES
+        if groups and groups[-1].actor == actor:
+            last = groups[-1]
+            groups[-1] = Group(last.start, i + 1, last.names + (stage.name,), actor)
+        else:
+            groups.append(Group(i, i + 1, (stage.name,), actor))
+    return groups
+
+
+class StageGroup(Pipeline):
+    """A slice of the pipeline. Reuses ``Pipeline.process`` (per-call failure isolation,
+    timings); a group that is not the last puts each call's audio back for the next one."""
+
+    def __init__(self, config: Config, start: int, end: int):
+        every = build_stages(config)
+        self.stages = every[start:end]
+        for stage in every[:start] + every[end:]:
+            stage.close()
+        have = {"call"}
+        for stage in every[:start]:
+            have |= stage.provides
+        check_order(self.stages, frozenset(have))
+        self.config = config
+        self.stage_versions = {s.name: s.version() for s in every}
+        self.version = pipeline_version(config)
+        self.last = end == len(every)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        calls = [pickle.loads(blob) for blob in batch["call"]]
+        audio: dict[str, object] = {}
+
+        def keep_audio(stage_name: str, call: CallAnalysis) -> None:  # noqa: ARG001
+            audio[call.call_id] = call.audio
+
+        done = self.process(calls, hook=None if self.last else keep_audio)
+        if not self.last:
+            done = [c.model_copy(update={"audio": audio.get(c.call_id, orig.audio) if c.ok else None,
+                                         "versions": orig.versions})
+                    for c, orig in zip(done, calls)]
+        return {"call": np.array([pickle.dumps(c) for c in done], dtype=object)}
+
+
+_task_groups: dict[tuple[str, int, int], StageGroup] = {}
+
+
+def run_group_task(batch: dict[str, np.ndarray], config_json: str, start: int, end: int) -> dict[str, np.ndarray]:
+    """A Ray task: the worker process keeps its stage group between tasks (models load once)."""
+    key = (config_json, start, end)
+    if key not in _task_groups:
+        _task_groups[key] = StageGroup(Config.model_validate_json(config_json), start, end)
+    return _task_groups[key](batch)
+
+
+class RayRunner(LocalRunner):
+    def __init__(self, config: Config, out_dir: Path, store: Store, force: bool = False,
+                 on_call: ProgressFn | None = None, address: str | None = None, window: int = 0):
+        super().__init__(config, out_dir, store, force=force, on_call=on_call)
+        self.address = address
+        self.window = window or max(256, 32 * config.run.batch_size)
+
+    def run(self, inputs: list[str], run_id: str) -> RunSummary:
+        try:
+            import ray
+        except ImportError as e:
+            raise RuntimeError("--runner ray needs Ray: pip install 'ray[data]' (see pyproject.toml)") from e
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        stages = build_stages(self.config)
+        groups = plan_groups(stages)
+        for stage in stages:
+            stage.close()
+        log.info("ray: %s; groups %s", ray.cluster_resources(),
+                 [("actor" if g.actor else "task", g.names) for g in groups])
+
+        summary = RunSummary(run_id=run_id)
+        started = time.perf_counter()
+        for window in batched(self.pending(inputs, summary), self.window):
+            for results in self._run_window(window, groups, gpus):
+                self._record(results, summary)
+        summary.wall_seconds = time.perf_counter() - started
+        return summary
+
+    def _run_window(self, calls: list[CallAnalysis], groups: list[Group], gpus: int) -> Iterator[list[CallAnalysis]]:
+        import ray
+
+        batch_size = self.config.run.batch_size
+        blocks = max(1, min(len(calls) // batch_size, 200))
+        ds = ray.data.from_items([{"call": pickle.dumps(c)} for c in calls], override_num_blocks=blocks)
+        config_json = self.config.model_dump_json()
+        for group in groups:
+            if group.actor:
+                actors = gpus or max(1, self.config.run.workers)
+                ds = ds.map_batches(StageGroup, batch_size=batch_size, batch_format="numpy",
+                                    fn_constructor_kwargs={"config": self.config, "start": group.start,
+                                                           "end": group.end},
+                                    compute=ray.data.ActorPoolStrategy(size=actors),
+                                    num_gpus=1 if gpus else 0, num_cpus=1)
+            else:
+                ds = ds.map_batches(run_group_task, batch_size=batch_size, batch_format="numpy",
+                                    fn_kwargs={"config_json": config_json, "start": group.start,
+                                               "end": group.end},
+                                    num_cpus=1)
+        for batch in ds.iter_batches(batch_size=batch_size, batch_format="numpy"):
+            yield [pickle.loads(blob) for blob in batch["call"]]

@@ -1,0 +1,226 @@
+"""Runs operations can trust: kill-and-resume, one run per store, Ray equals local, --force,
+config changes, worker pools, and long-call chunking of decode and ASR."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.config import load_config
+from engine.runners.local import LocalRunner
+from engine.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_transcripts(path: Path, data_dir: Path, n: int, start: int = 0) -> list[str]:
+    """``n`` real customer-helpdesk dialogues (STC-3) as wocas transcript JSONL; their ids."""
+    dialogues = json.loads((data_dir / "text/stc3_customer_helpdesk/train_data_en.json").read_text())
+    ids = []
+    with path.open("w") as f:
+        for d in dialogues[start:start + n]:
+            turns = [{"speaker": "customer" if t["sender"] == "customer" else "agent",
+                      "text": " ".join(t["utterances"])} for t in d["turns"]]
+            ids.append(f"stc3-{d['id']}")
+            f.write(json.dumps({"call_id": ids[-1], "customer_id": f"C-{d['id'][-4:]}", "turns": turns}) + "\n")
+    return ids
+
+
+def wocas(*args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "engine.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def check_whole(store: Store) -> None:
+    """No call is half-written and none is stored twice."""
+    dup = store.query("SELECT call_id, count(*) AS n FROM calls GROUP BY call_id HAVING n > 1")
+    assert dup == []
+    partial = store.query("""
+        SELECT c.call_id, c.n_turns, count(t.idx) AS stored FROM calls c
+        LEFT JOIN turns t USING (call_id) GROUP BY c.call_id, c.n_turns HAVING c.n_turns != stored""")
+    assert partial == []
+    dup_turns = store.query("SELECT call_id, idx FROM turns GROUP BY call_id, idx HAVING count(*) > 1")
+    assert dup_turns == []
+
+
+def test_sigkill_then_rerun_finishes_the_rest_and_a_second_run_is_refused(tmp_path, data_dir):
+    n = 400
+    inputs = tmp_path / "helpdesk.jsonl"
+    ids = write_transcripts(inputs, data_dir, n)
+    config = tmp_path / "wocas.toml"
+    config.write_text("[run]\nbatch_size = 1\n")  # one transaction per call: many chances to be cut
+    out = tmp_path / "out"
+    first = wocas("run", str(inputs), "--out", str(out), "--config", str(config), "--quiet")
+    deadline = time.time() + 90
+    while len(list((out / "calls").glob("*.json"))) < 5:
+        assert first.poll() is None, f"the run ended before it could be killed: {first.communicate()}"
+        assert time.time() < deadline, "the run made no progress"
+        time.sleep(0.05)
+
+    # A second run on the same store while the first holds it: refused, exit 3, clear reason.
+    second = wocas("run", str(inputs), "--out", str(out), "--quiet")
+    _, err = second.communicate(timeout=60)
+    assert first.poll() is None, "the first run finished too soon for this test"
+    assert second.returncode == 3, err
+    assert "in use by another wocas process" in err
+
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    with Store(out / "wocas.duckdb", read_only=True) as store:
+        done_before = store.query("SELECT count(*) AS n FROM calls")[0]["n"]
+        check_whole(store)
+    assert 0 < done_before < n
+
+    rerun = wocas("run", str(inputs), "--out", str(out), "--config", str(config), "--quiet")
+    _, err = rerun.communicate(timeout=180)
+    assert rerun.returncode == 0, err
+    with Store(out / "wocas.duckdb", read_only=True) as store:
+        check_whole(store)
+        stored = {r["call_id"] for r in store.query("SELECT call_id FROM calls WHERE status = 'ok'")}
+        assert stored == set(ids)
+        runs = store.query("SELECT * FROM runs ORDER BY started_at")
+        assert [r["status"] for r in runs] == ["interrupted", "done"]
+        killed, last = runs
+        assert last["calls_skipped"] == done_before  # done ones are skipped, not redone
+        assert last["calls_ok"] == n - done_before
+        kept = store.query("SELECT count(*) AS n FROM calls WHERE run_id = ?", [killed["run_id"]])[0]["n"]
+        assert kept == done_before
+        assert Path(last["log_path"]).exists()
+    for call_id in ids:  # every per-call file is whole JSON
+        assert json.loads((out / "calls" / f"{call_id}.json").read_text())["call"]["call_id"] == call_id
+
+
+def test_force_and_a_changed_config_redo_the_calls(tmp_path, data_dir):
+    inputs = tmp_path / "helpdesk.jsonl"
+    ids = write_transcripts(inputs, data_dir, 12, start=500)
+    config = load_config()
+
+    def run(cfg, run_id: str, force: bool = False):
+        with Store(tmp_path / "wocas.duckdb") as store:
+            summary = LocalRunner(cfg, tmp_path / "out", store, force=force).run([str(inputs)], run_id)
+            versions = {r["pipeline_version"] for r in store.query("SELECT pipeline_version FROM calls")}
+            rows = store.query("SELECT count(*) AS n FROM calls")[0]["n"]
+        return summary, versions, rows
+
+    first, v1, _ = run(config, "r1")
+    assert (first.ok, first.skipped) == (len(ids), 0)
+    again, _, _ = run(config, "r2")
+    assert (again.ok, again.skipped) == (0, len(ids))
+    forced, _, rows = run(config, "r3", force=True)
+    assert (forced.ok, forced.skipped, rows) == (len(ids), 0, len(ids))
+    changed = load_config(None, {"roles": {"min_confidence": 0.7}})
+    redone, v2, rows = run(changed, "r4")
+    assert (redone.ok, redone.skipped, rows) == (len(ids), 0, len(ids))
+    assert v1 != v2 and len(v2) == 1
+    # how many workers run is not a result-changing setting
+    more_workers = load_config(None, {"roles": {"min_confidence": 0.7}, "run": {"workers": 2}})
+    skipped, _, _ = run(more_workers, "r5")
+    assert (skipped.ok, skipped.skipped) == (0, len(ids))
+
+
+def test_two_workers_write_the_same_records_as_one(tmp_path, data_dir):
+    inputs = tmp_path / "helpdesk.jsonl"
+    write_transcripts(inputs, data_dir, 16, start=700)
+    records = []
+    for workers in (1, 2):
+        config = load_config(None, {"run": {"workers": workers, "batch_size": 3}})
+        with Store(tmp_path / f"w{workers}.duckdb") as store:
+            summary = LocalRunner(config, tmp_path / f"out{workers}", store).run([str(inputs)], f"w{workers}")
+            assert (summary.ok, summary.failed) == (16, 0)
+            records.append(_records(store))
+    assert records[0] == records[1]
+
+
+def _records(store: Store) -> dict[str, dict]:
+    out = {}
+    for row in store.query("SELECT call_id, record FROM calls"):
+        record = json.loads(row["record"])
+        record.pop("timings", None)
+        out[row["call_id"]] = record
+    return out
+
+
+def test_ray_runner_writes_the_same_records_as_the_local_runner(tmp_path, data_dir, samples_dir):
+    ray = pytest.importorskip("ray")
+    from engine.runners.ray import RayRunner
+
+    inputs = tmp_path / "helpdesk.jsonl"
+    write_transcripts(inputs, data_dir, 6, start=900)
+    audio = data_dir / "asr/faster_whisper/stereo_diarization.wav"
+    sources = [str(inputs), str(samples_dir / "chats.jsonl"), str(audio)]
+    config = load_config(None, {"run": {"batch_size": 2}})
+    with Store(tmp_path / "local.duckdb") as store:
+        local = LocalRunner(config, tmp_path / "local", store).run(sources, "local")
+        expected = _records(store)
+        expected_words = store.query("SELECT call_id, idx, start, \"end\", text, speaker FROM words ORDER BY ALL")
+    assert local.failed == 0 and local.ok == len(expected) >= 8
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        with Store(tmp_path / "ray.duckdb") as store:
+            summary = RayRunner(config, tmp_path / "ray", store).run(sources, "ray")
+            got = _records(store)
+            got_words = store.query("SELECT call_id, idx, start, \"end\", text, speaker FROM words ORDER BY ALL")
+            check_whole(store)
+    finally:
+        ray.shutdown()
+    assert (summary.ok, summary.failed, summary.audio_seconds) == (local.ok, 0, local.audio_seconds)
+    assert got == expected
+    assert got_words == expected_words and len(got_words) > 5
+
+
+# ---- long calls --------------------------------------------------------------------------------
+
+def test_streaming_decode_matches_the_one_shot_decode(data_dir):
+    from engine.audio import decode
+    from engine.stages.decode import decode_streaming
+
+    for name in ("asr/faster_whisper/jfk.flac", "asr/faster_whisper/stereo_diarization.wav"):
+        path = str(data_dir / name)
+        whole = decode(path)
+        streamed = decode_streaming(path, 16000, max_duration=3600, min_rms_dbfs=-70)
+        assert streamed.samples.shape == whole.samples.shape
+        assert streamed.samples.flags["C_CONTIGUOUS"]
+        np.testing.assert_allclose(streamed.samples, whole.samples, atol=1e-6)
+
+
+def test_long_audio_is_transcribed_in_windows_cut_at_quiet_points(data_dir, monkeypatch):
+    from engine.audio import decode
+    from engine.config import AsrConfig
+    from engine.stages import transcribe
+    from engine.stages.transcribe import TranscribeStage, chunk_bounds
+
+    audio = decode(data_dir / "calls_synthetic/dialogue_60s_mono16k.flac")
+    samples = audio.samples[0]
+    bounds = chunk_bounds(samples, 16000, chunk_seconds=20, search_seconds=3)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(samples) and len(bounds) == 3
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    loud = np.sqrt(np.mean(np.square(samples)))
+    for _, cut in bounds[:-1]:  # each cut sits in a pause, far quieter than the call
+        assert np.sqrt(np.mean(np.square(samples[cut - 800:cut + 800]))) < 0.2 * loud
+
+    stage = TranscribeStage(AsrConfig())
+    whole, _ = stage.transcribe(samples, None)
+    monkeypatch.setattr(transcribe, "chunk_bounds", lambda s, sr: chunk_bounds(s, sr, 20.0, 3.0))
+    pieces, _ = stage.transcribe(samples, None)
+    assert [w.start for w in pieces] == sorted(w.start for w in pieces)
+    assert pieces[-1].end > 40  # the last window's words are on the call's clock, not the window's
+
+    def norm(words):
+        return [w.text.lower().strip(".,?!") for w in words]
+
+    from difflib import SequenceMatcher
+
+    assert SequenceMatcher(None, norm(whole), norm(pieces)).ratio() > 0.9
+    # matched words keep their times (within a word's length)
+    shift = [abs(a.start - b.start) for a, b in zip(whole, pieces) if a.text == b.text]
+    assert np.median(shift) < 0.5

@@ -1,7 +1,7 @@
 """Decode any recording to float32 at 16 kHz, keeping its channels apart.
 
-soundfile (libsndfile) reads wav, flac, ogg and mp3 without a subprocess; PyAV (which
-faster-whisper already depends on) reads m4a/aac and anything libsndfile refuses. Every
+Mono and stereo go through faster-whisper's own decoder (PyAV), so ASR sees exactly what
+bare faster-whisper would; recordings with more channels go through soundfile + soxr. Every
 failure is an ``AudioError`` that names the file and says what is wrong with it.
 """
 
@@ -50,24 +50,15 @@ def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
     return data.T, rate
 
 
-def _decode_av(path: Path) -> tuple[np.ndarray, int]:
-    import av
+def _decode_faster_whisper(path: Path, channels: int, sample_rate: int) -> np.ndarray:
+    """faster-whisper's own decoder (PyAV, resampled to 16 kHz), so ASR sees exactly the
+    input that bare faster-whisper would; two channels are kept apart."""
+    from faster_whisper.audio import decode_audio
 
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            raise AudioError(path, "the file holds no audio stream")
-        stream = container.streams.audio[0]
-        rate, channels = stream.rate, stream.channels
-        resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
-        chunks = []
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray())  # (channels, samples)
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray())
-    if not chunks:
-        return np.zeros((channels, 0), dtype=np.float32), rate
-    return np.concatenate(chunks, axis=1).astype(np.float32), rate
+    if channels == 2:
+        left, right = decode_audio(str(path), sampling_rate=sample_rate, split_stereo=True)
+        return np.stack([left, right]).astype(np.float32)
+    return decode_audio(str(path), sampling_rate=sample_rate)[None, :].astype(np.float32)
 
 
 def decode(path: str | Path, sample_rate: int = 16000, max_duration: float | None = None,
@@ -82,22 +73,20 @@ def decode(path: str | Path, sample_rate: int = 16000, max_duration: float | Non
     if suffix not in AUDIO_SUFFIXES:
         raise AudioError(path, f"unsupported file type {suffix or '(none)'!r}; "
                                f"expected one of {', '.join(sorted(AUDIO_SUFFIXES))}")
-    rate, _, duration = read_info(path)
+    rate, channels, duration = read_info(path)
     if max_duration is not None and duration > max_duration:
         raise AudioError(path, f"recording is {duration / 3600:.1f} h long, over the "
                                f"{max_duration / 3600:.1f} h limit (audio.max_duration_hours)")
-    try:
-        samples, rate = _decode_soundfile(path)
-    except Exception as sf_error:
-        try:
-            samples, rate = _decode_av(path)
-        except AudioError:
-            raise
-        except Exception as e:
-            raise AudioError(path, f"corrupt or truncated audio, could not be decoded "
-                                   f"({type(sf_error).__name__}: {sf_error})") from e
     if rate < MIN_SAMPLE_RATE:
         raise AudioError(path, f"sample rate {rate} Hz is too low (minimum {MIN_SAMPLE_RATE} Hz)")
+    original_rate = rate
+    try:
+        if channels <= 2:
+            samples, rate = _decode_faster_whisper(path, channels, sample_rate), sample_rate
+        else:
+            samples, rate = _decode_soundfile(path)
+    except Exception as e:
+        raise AudioError(path, f"corrupt or truncated audio, could not be decoded ({type(e).__name__}: {e})") from e
     if samples.shape[1] == 0:
         raise AudioError(path, "recording has zero length (no samples)")
     if not np.isfinite(samples).all():
@@ -107,4 +96,4 @@ def decode(path: str | Path, sample_rate: int = 16000, max_duration: float | Non
         raise AudioError(path, f"recording is silent (RMS {20 * np.log10(max(rms, 1e-12)):.0f} dBFS)")
     if rate != sample_rate:
         samples = soxr.resample(samples.T, rate, sample_rate, quality="HQ").T.astype(np.float32)
-    return Audio(samples=np.ascontiguousarray(samples), sample_rate=sample_rate, original_sample_rate=rate)
+    return Audio(samples=np.ascontiguousarray(samples), sample_rate=sample_rate, original_sample_rate=original_rate)

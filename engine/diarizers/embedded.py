@@ -1,5 +1,20 @@
-"""The embedded diarizer: silero-vad speech regions, resemblyzer d-vectors on short sliding
-windows, clustering into speakers, and frame-level smoothing."""
+"""The embedded diarizer: silero-vad speech regions, resemblyzer d-vectors on short windows
+of speech, spectral clustering into speakers, and a Viterbi re-segmentation of frame-level
+speaker scores.
+
+Steps (times in seconds, one mel frame = 10 ms):
+
+1. VAD gives a speech mask; only speech frames are embedded (silence would form its own
+   "speaker" cluster and dilute every window that straddles a pause).
+2. Inside each speech region, windows of ``window`` s slide by ``step`` s (a region shorter
+   than a window gives one shorter window); each gets an L2-normalised d-vector.
+3. Windows are clustered: spectral clustering on a pruned cosine affinity (Wang et al.,
+   2018), with the speaker count given or estimated by the eigengap; then k-means-style
+   refinement of the centroids.
+4. Every decision frame of ``frame`` s scores each speaker by the cosine of the windows that
+   cover it against the speaker centroids; a two-state-per-speaker Viterbi with a switch
+   penalty picks the frame path, so a label only changes where the evidence holds.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +28,32 @@ from engine.schema import SpeakerSegment
 
 log = logging.getLogger(__name__)
 
+MEL_STEP = 0.01  # resemblyzer mel frames are 10 ms apart
+SAMPLE_RATE = 16000  # resemblyzer's and silero's native rate
+
 
 @dataclass(frozen=True)
 class EmbeddedDiarizerOptions:
-    num_speakers: int | None = 2
+    num_speakers: int | None = 2  # None = estimate between min_speakers and max_speakers
     min_speakers: int = 1
     max_speakers: int = 4
-    frame: float = 0.1  # seconds per decision frame
-    rate: float = 4.0  # resemblyzer partial windows per second
-    min_speech: float = 0.25
+    frame: float = 0.05  # seconds per decision frame
+    window: float = 1.2  # seconds of speech per embedding window
+    step: float = 0.2  # seconds between window starts
+    min_window: float = 0.4  # shorter speech regions are labelled by their neighbours only
+    min_speech: float = 0.2  # VAD regions shorter than this are dropped
+    vad_threshold: float = 0.5
+    prune: float = 0.2  # keep this share of the strongest affinities per row (at least 6)
+    refine_iterations: int = 5
+    switch_penalty: float = 0.5  # Viterbi cost of a speaker change, in cosine units
+    smoothing: float = 0.3  # seconds: Gaussian spread of a window's vote around its centre
+    fill_gap: float = 0.5  # pauses shorter than this inside one speaker's talk count as theirs
 
 
 @lru_cache(maxsize=1)
 def load_vad():
     import torch
+
     threads = torch.get_num_threads()
     from silero_vad import load_silero_vad
 
@@ -39,16 +66,202 @@ def load_vad():
 def load_encoder():
     from resemblyzer import VoiceEncoder
 
-    return VoiceEncoder(device="cpu", verbose=False)
+    encoder = VoiceEncoder(device="cpu", verbose=False)
+    encoder.eval()
+    return encoder
 
 
-def speech_regions(samples: np.ndarray, sample_rate: int) -> list[tuple[float, float]]:
+def speech_regions(samples: np.ndarray, sample_rate: int, threshold: float = 0.5,
+                   min_speech: float = 0.2) -> list[tuple[float, float]]:
     import torch
     from silero_vad import get_speech_timestamps
 
     stamps = get_speech_timestamps(torch.from_numpy(samples.astype(np.float32)), load_vad(),
-                                   sampling_rate=sample_rate, return_seconds=True)
+                                   threshold=threshold, sampling_rate=sample_rate,
+                                   min_speech_duration_ms=int(min_speech * 1000),
+                                   min_silence_duration_ms=100, return_seconds=True)
     return [(float(s["start"]), float(s["end"])) for s in stamps]
+
+
+def mel_frames(samples: np.ndarray) -> np.ndarray:
+    """Resemblyzer's (linear, not log) 40-band mel spectrogram, shape (n_frames, 40)."""
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    return wav_to_mel_spectrogram(samples)
+
+
+def normalise_volume(samples: np.ndarray, speech: list[tuple[float, float]], target_dbfs: float = -30.0,
+                     ) -> np.ndarray:
+    """Scale so speech sits at resemblyzer's training loudness; the mel is linear, so gain matters."""
+    voiced = np.concatenate([samples[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)] for a, b in speech])
+    rms = float(np.sqrt(np.mean(voiced.astype(np.float64) ** 2))) if voiced.size else 0.0
+    if rms <= 1e-8:
+        return samples
+    return (samples * (10 ** (target_dbfs / 20) / rms)).astype(np.float32)
+
+
+def window_spans(regions: list[tuple[float, float]], window: float, step: float, min_window: float,
+                 ) -> list[tuple[float, float]]:
+    """Embedding windows inside speech regions: full windows every ``step``, the last one flush
+    with the region end; a region shorter than ``window`` gives one window of its own length."""
+    spans: list[tuple[float, float]] = []
+    for start, end in regions:
+        length = end - start
+        if length < min_window:
+            continue
+        if length <= window:
+            spans.append((start, end))
+            continue
+        n = int(np.ceil((length - window) / step)) + 1
+        starts = np.minimum(start + np.arange(n) * step, end - window)
+        spans.extend((float(s), float(s) + window) for s in np.unique(np.round(starts, 3)))
+    return spans
+
+
+def embed_windows(mel: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
+    """One L2-normalised d-vector per span; windows of equal length run as one batch."""
+    import torch
+
+    encoder = load_encoder()
+    bounds = [(int(round(a / MEL_STEP)), min(len(mel), int(round(b / MEL_STEP)))) for a, b in spans]
+    out = np.zeros((len(spans), 256), dtype=np.float32)
+    by_length: dict[int, list[int]] = {}
+    for i, (a, b) in enumerate(bounds):
+        by_length.setdefault(b - a, []).append(i)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a small LSTM batch: extra threads only fight the other stages
+    try:
+        with torch.inference_mode():
+            for length, idx in by_length.items():
+                if length <= 0:
+                    continue
+                batch = np.stack([mel[bounds[i][0]:bounds[i][1]] for i in idx])
+                out[idx] = encoder(torch.from_numpy(batch)).numpy()
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+def affinity(embeddings: np.ndarray, prune: float) -> np.ndarray:
+    """Cosine affinity, row-pruned to each window's nearest neighbours and symmetrised."""
+    sim = np.clip(embeddings @ embeddings.T, 0.0, 1.0)
+    n = len(sim)
+    keep = min(n, max(6, int(np.ceil(prune * n))))
+    threshold = -np.partition(-sim, keep - 1, axis=1)[:, keep - 1:keep]
+    pruned = np.where(sim >= threshold, sim, 0.0)
+    return np.maximum(pruned, pruned.T)
+
+
+def spectral_embedding(aff: np.ndarray, max_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (ascending) and eigenvectors of the normalised Laplacian."""
+    from scipy.linalg import eigh
+
+    degree = aff.sum(axis=1)
+    d = 1.0 / np.sqrt(np.maximum(degree, 1e-10))
+    laplacian = np.eye(len(aff)) - d[:, None] * aff * d[None, :]
+    values, vectors = eigh(laplacian, subset_by_index=[0, min(len(aff), max_k + 1) - 1])
+    return values, vectors
+
+
+def estimate_speakers(values: np.ndarray, min_speakers: int, max_speakers: int) -> int:
+    """The eigengap heuristic: the count whose next Laplacian eigenvalue jumps most."""
+    gaps = np.diff(values[: max_speakers + 1])
+    lo = max(1, min_speakers)
+    hi = min(max_speakers, len(gaps))
+    if hi < lo:
+        return lo
+    return int(lo + np.argmax(gaps[lo - 1:hi]))
+
+
+def kmeans_labels(points: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(points)
+
+
+def refine(embeddings: np.ndarray, labels: np.ndarray, iterations: int) -> np.ndarray:
+    """Spherical k-means from the spectral partition: reassign to the nearest centroid."""
+    for _ in range(iterations):
+        cents = centroids(embeddings, labels)
+        new = (embeddings @ cents.T).argmax(axis=1)
+        if np.array_equal(new, labels) or len(np.unique(new)) < len(cents):
+            break
+        labels = new
+    return labels
+
+
+def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    k = int(labels.max()) + 1
+    cents = np.stack([embeddings[labels == c].mean(axis=0) if np.any(labels == c)
+                      else np.zeros(embeddings.shape[1]) for c in range(k)])
+    return cents / np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-10)
+
+
+def cluster(embeddings: np.ndarray, opts: EmbeddedDiarizerOptions) -> np.ndarray:
+    """Window labels 0..k-1 (spectral clustering, then centroid refinement)."""
+    n = len(embeddings)
+    if opts.num_speakers is not None and n <= opts.num_speakers:
+        return np.arange(n)
+    if n < 4:
+        return np.zeros(n, dtype=int)
+    aff = affinity(embeddings, opts.prune)
+    max_k = opts.num_speakers or opts.max_speakers
+    values, vectors = spectral_embedding(aff, max_k)
+    k = opts.num_speakers or estimate_speakers(values, opts.min_speakers, opts.max_speakers)
+    if k <= 1:
+        return np.zeros(n, dtype=int)
+    points = vectors[:, :k]
+    points = points / np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-10)
+    labels = kmeans_labels(points, k)
+    return refine(embeddings, labels, opts.refine_iterations)
+
+
+def frame_scores(spans: list[tuple[float, float]], embeddings: np.ndarray, cents: np.ndarray,
+                 n_frames: int, frame: float, spread: float) -> np.ndarray:
+    """Per decision frame, each speaker's cosine score: the mean over windows covering the frame
+    of cosine(window, centroid), weighted by a Gaussian of the distance to the window centre."""
+    times = (np.arange(n_frames) + 0.5) * frame
+    cos = embeddings @ cents.T  # (n_windows, k)
+    scores = np.zeros((n_frames, len(cents)))
+    weight = np.zeros(n_frames)
+    for (a, b), row in zip(spans, cos):
+        lo, hi = int(a / frame), min(n_frames, int(np.ceil(b / frame)))
+        w = np.exp(-0.5 * ((times[lo:hi] - (a + b) / 2) / spread) ** 2)
+        scores[lo:hi] += w[:, None] * row[None, :]
+        weight[lo:hi] += w
+    covered = weight > 0
+    scores[covered] /= weight[covered, None]
+    return scores, covered
+
+
+def fill_uncovered(scores: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """Frames no window covers take the scores of the nearest covered frame."""
+    if covered.all() or not covered.any():
+        return scores
+    idx = np.flatnonzero(covered)
+    pos = np.searchsorted(idx, np.arange(len(scores)))
+    left = idx[np.clip(pos - 1, 0, len(idx) - 1)]
+    right = idx[np.clip(pos, 0, len(idx) - 1)]
+    frames = np.arange(len(scores))
+    nearest = np.where(np.abs(frames - left) <= np.abs(right - frames), left, right)
+    return scores[nearest]
+
+
+def viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
+    """The label path maximising the summed scores minus ``penalty`` per label change."""
+    n, k = scores.shape
+    back = np.zeros((n, k), dtype=np.int64)
+    total = scores[0].copy()
+    switch = penalty * (1 - np.eye(k))
+    for t in range(1, n):
+        cand = total[:, None] - switch  # from row to column
+        back[t] = cand.argmax(axis=0)
+        total = cand.max(axis=0) + scores[t]
+    path = np.zeros(n, dtype=np.int64)
+    path[-1] = int(total.argmax())
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
 
 
 class EmbeddedDiarizer:
@@ -57,41 +270,65 @@ class EmbeddedDiarizer:
 
     def __call__(self, samples: np.ndarray, sample_rate: int) -> list[SpeakerSegment]:
         opts = self.options
-        regions = [r for r in speech_regions(samples, sample_rate) if r[1] - r[0] >= opts.min_speech]
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim != 1:
+            raise ValueError(f"diarizer needs mono samples, got shape {samples.shape}")
+        if sample_rate != SAMPLE_RATE:
+            import librosa
+
+            samples = librosa.resample(samples, orig_sr=sample_rate, target_sr=SAMPLE_RATE)
+        duration = len(samples) / SAMPLE_RATE
+        regions = speech_regions(samples, SAMPLE_RATE, opts.vad_threshold, opts.min_speech)
         if not regions:
             return []
-        encoder = load_encoder()
-        _, partials, slices = encoder.embed_utterance(samples.astype(np.float32), return_partials=True,
-                                                      rate=opts.rate, min_coverage=0.5)
-        # slices are in mel frames of 10 ms; window centre times in seconds
-        centres = np.array([(s.start + s.stop) / 2 * 0.01 for s in slices])
-        labels = self.cluster(partials)
-        n_frames = int(np.ceil(len(samples) / sample_rate / opts.frame))
-        times = (np.arange(n_frames) + 0.5) * opts.frame
-        nearest = np.abs(times[:, None] - centres[None, :]).argmin(axis=1)
-        frame_labels = labels[nearest]
+        samples = normalise_volume(samples, regions)
+        spans = window_spans(regions, opts.window, opts.step, opts.min_window)
+        n_frames = int(np.ceil(duration / opts.frame))
         speech = np.zeros(n_frames, dtype=bool)
         for start, end in regions:
             speech[int(start / opts.frame):int(np.ceil(end / opts.frame))] = True
-        return frames_to_segments(frame_labels, speech, opts.frame)
+        if not spans:
+            return frames_to_segments(np.zeros(n_frames, dtype=int), speech, opts.frame, duration)
+        embeddings = embed_windows(mel_frames(samples), spans)
+        labels = cluster(embeddings, opts)
+        cents = centroids(embeddings, labels)
+        scores, covered = frame_scores(spans, embeddings, cents, n_frames, opts.frame, opts.smoothing)
+        scores = fill_uncovered(scores, covered)
+        path = np.zeros(n_frames, dtype=np.int64)
+        path[speech] = viterbi(scores[speech], opts.switch_penalty)
+        log.debug("diarized %.1fs: %d regions, %d windows, %d speakers", duration, len(regions),
+                  len(spans), len(cents))
+        return frames_to_segments(path, fill_pauses(path, speech, int(opts.fill_gap / opts.frame)),
+                                  opts.frame, duration)
 
-    def cluster(self, embeddings: np.ndarray) -> np.ndarray:
-        from sklearn.cluster import AgglomerativeClustering
 
-        n = self.options.num_speakers or 2
-        if len(embeddings) <= n:
-            return np.arange(len(embeddings))
-        return AgglomerativeClustering(n_clusters=n, metric="cosine", linkage="average").fit_predict(embeddings)
+def fill_pauses(labels: np.ndarray, speech: np.ndarray, max_frames: int) -> np.ndarray:
+    """Speech mask with short non-speech runs filled when the same label is on both sides
+    (references mark a turn as one stretch, pauses between its phrases included)."""
+    filled = speech.copy()
+    idx = np.flatnonzero(speech)
+    if len(idx) < 2:
+        return filled
+    gaps = np.flatnonzero(np.diff(idx) > 1)
+    for g in gaps:
+        before, after = idx[g], idx[g + 1]
+        if after - before - 1 <= max_frames and labels[before] == labels[after]:
+            filled[before + 1:after] = True
+            labels[before + 1:after] = labels[before]
+    return filled
 
 
-def frames_to_segments(labels: np.ndarray, speech: np.ndarray, frame: float) -> list[SpeakerSegment]:
+def frames_to_segments(labels: np.ndarray, speech: np.ndarray, frame: float,
+                       duration: float | None = None) -> list[SpeakerSegment]:
+    """Runs of equal label over speech frames, as segments sorted by start (clipped to duration)."""
     segments: list[SpeakerSegment] = []
     current, start = None, 0
     for i in range(len(labels) + 1):
         label = labels[i] if i < len(labels) and speech[i] else None
         if label != current:
             if current is not None:
+                end = i * frame if duration is None else min(i * frame, duration)
                 segments.append(SpeakerSegment(speaker=f"SPEAKER_{int(current):02d}",
-                                               start=round(start * frame, 3), end=round(i * frame, 3)))
+                                               start=round(start * frame, 3), end=round(end, 3)))
             current, start = label, i
     return segments

@@ -130,12 +130,20 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
-    result = evaluate(load_records(args.data))
+    records = load_records(args.data)
+    result = evaluate(records)
+    result["splits"] = {}
+    for split in sorted({r.get("split", "dev") for r in records}):
+        part = evaluate([r for r in records if r.get("split", "dev") == split])
+        result["splits"][split] = {k: part[k] for k in ("records", "lines", "per_type", "overall")}
     machine = f"{platform.machine()} {platform.processor() or ''} ({platform.system()}, Python {platform.python_version()})"
     result["machine"] = machine
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pii.json").write_text(json.dumps(result, indent=1))
     (args.out / "pii.md").write_text(to_markdown(result, machine))
+    for split, part in result["splits"].items():
+        o = part["overall"]
+        print(f"{split}: {part['lines']} lines, recall {o['recall']} precision {o['precision']}")
     o = result["overall"]
     print(f"overall recall {o['recall']} (redacted {o['redaction_recall']}) precision {o['precision']}"
           f" (any type {o['redaction_precision']})")

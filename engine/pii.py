@@ -55,7 +55,7 @@ TENS = {"twenty": "2", "thirty": "3", "forty": "4", "fifty": "5", "sixty": "6", 
 REPEAT = {"double": 2, "triple": 3, "treble": 3}
 # Words that do not break a run of digits being read out.
 FILLERS = {"um", "uh", "er", "erm", "ah", "eh", "hmm", "hm", "mm", "mhm", "uhm", "umm", "uhh", "em",
-           "dash", "hyphen", "space", "then", "sorry", "like", "-", "--", "—", "–", "...", "…"}
+           "dash", "hyphen", "space", "slash", "then", "sorry", "like", "-", "--", "—", "–", "...", "…"}
 # Words a continued number may start with in the speaker's next turn.
 LEAD_WORDS = FILLERS | {"and", "yeah", "yes", "so", "it's", "its", "ok", "okay", "right", "then"}
 UNIT_WORDS = {
@@ -85,7 +85,8 @@ US_STATES = {"AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "
 KEYWORDS: dict[str, str] = {
     "CARD": r"card(?: number)?|long number|visa|master ?card|amex|american express|debit card|credit card"
             r"|number on the front",
-    "EXPIRY": r"expiry|expiry date|expires?|expiration|exp date|valid (?:until|thru|through|to)|end date",
+    "EXPIRY": r"expiry|expiry date|expires?|expired|expiring|expiration|exp|exp date|valid (?:until|thru|through|to)"
+              r"|end date|runs out",
     "CVV": r"security (?:code|number|digits)|cvv2?|cvc|cv2|three digits?|3 digits?|digits on the back"
            r"|code on the back|three digit code",
     "SORT_CODE": r"sort ?code",
@@ -93,7 +94,7 @@ KEYWORDS: dict[str, str] = {
                r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no",
     "PHONE": r"phone(?: number)?|mobile|telephone|landline|contact number|call me|call you back|"
              r"reach me|ring me|text me|cell|number to (?:call|reach)|call back on|whatsapp|phone's",
-    "SSN": r"social security|ssn|social",
+    "SSN": r"social security(?: number)?|ssn|social",
     "DOB": r"date of birth|birth ?date|birthday|born|d\.?o\.?b\.?|d o b",
     "POSTCODE": r"post ?code|zip(?: code)?|postal code",
     "NONE": r"order(?: number)?|reference|ref|ticket|case(?: number)?|tracking|invoice|confirmation|booking"
@@ -103,7 +104,7 @@ KEYWORDS: dict[str, str] = {
             r"|package|voucher|promo|coupon|discount|last (?:four|4)|ending(?: in)?|ends in|ending with"
             r"|quantity|qty|size|ordered|order of",
 }
-_KEYWORD_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?![\w'])", re.I) for k, v in KEYWORDS.items()}
+_KEYWORD_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?!\w)", re.I) for k, v in KEYWORDS.items()}
 # How a run's length fits each context; checked in this order when several contexts apply.
 CONTEXT_ORDER = ("CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PHONE", "POSTCODE", "EXPIRY", "CVV")
 
@@ -418,13 +419,15 @@ def _nearest_keyword(text: str, before: int | None = None, after: int | None = N
 def _nearest_keyword_at(text: str, before: int | None = None, after: int | None = None,
                         window: int = 80) -> tuple[int, str] | None:
     best: tuple[int, str] | None = None
+    best_len = 0
     for category, regex in _KEYWORD_RES.items():
         if before is not None:
             segment = text[max(0, before - window):before]
             for m in regex.finditer(segment):
                 distance = len(segment) - m.end()
-                if best is None or distance < best[0]:
-                    best = (distance, category)
+                # nearest wins; at equal distance the longer phrase ("social security number" > "security number")
+                if best is None or distance < best[0] or (distance == best[0] and len(m.group()) > best_len):
+                    best, best_len = (distance, category), len(m.group())
         if after is not None:
             segment = text[after:after + 40]
             m = regex.search(segment)
@@ -611,7 +614,8 @@ def _emails(text: str, tokens: list[Token]) -> list[tuple[int, int, str]]:
             elif prev.kind == "joined" and k - 2 >= 0 and tokens[k - 2].kind == "numword":
                 local = [tokens[k - 2].digits] + local
                 k -= 2
-            elif prev.kind in ("letter", "num", "numword") and prev.lower not in ("a", "i"):
+            elif prev.kind in ("letter", "num", "numword") and (
+                    prev.lower not in ("a", "i") or k - 2 >= 0 and tokens[k - 2].kind == "letter"):
                 local = [_local_chars(prev)] + local
                 k -= 1
             elif prev.kind == "word" and prev.lower not in stop and spoken_free < 1 and (

@@ -1,0 +1,151 @@
+"""Stage 6: personal data out of every text the later stages and the store will see.
+
+Runs right after roles, so emotion, jobs, signals (and their quotes), the store and the
+exports only ever see tags such as ``[CARD]``. Each word inside a PII span becomes the tag
+and keeps its timing, and a turn built from words stays the words joined by spaces (the
+turn invariant); a transcript turn without words gets one tag per span. Values that
+analytics need to match records (an account number, an e-mail) are kept only as keyed
+hashes (HMAC-SHA256, key from the environment) in ``call.metadata["pii_hashes"]``.
+
+With ``audio`` on, a copy of the recording with the PII words silenced on every channel is
+written as ``<audio_dir>/<call id>.redacted.wav``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from engine.config import RedactConfig
+from engine.exports import safe_name
+from engine.pii import PiiSpan, find_pii_in_turns, keyed_hash, redact_text
+from engine.schema import Audio, CallAnalysis, Turn, Word
+from engine.stages.base import Stage
+
+log = logging.getLogger(__name__)
+
+DETECTOR_VERSION = "1"
+
+
+def word_offsets(text: str, words: tuple[Word, ...]) -> list[tuple[int, int]] | None:
+    """Where each word sits in the turn text; None when the words do not spell the text."""
+    offsets, cursor = [], 0
+    for w in words:
+        at = text.find(w.text, cursor)
+        if at < 0:
+            return None
+        offsets.append((at, at + len(w.text)))
+        cursor = at + len(w.text)
+    return offsets
+
+
+def redact_word(word: Word, start: int, spans: list[PiiSpan]) -> Word:
+    """The word with the part of it inside a span replaced by the tag ('6467,' -> '[CARD],')."""
+    end = start + len(word.text)
+    hit = [s for s in spans if s.start < end and start < s.end]
+    if not hit:
+        return word
+    first, last = min(hit, key=lambda s: s.start), max(hit, key=lambda s: s.end)
+    head = word.text[:max(0, first.start - start)]
+    tail = word.text[max(0, last.end - start):] if last.end < end else ""
+    return word.model_copy(update={"text": f"{head}[{first.type}]{tail}"})
+
+
+def redact_turn(turn: Turn, spans: list[PiiSpan]) -> Turn:
+    if not spans:
+        return turn
+    offsets = word_offsets(turn.text, turn.words) if turn.words else None
+    if offsets is None:
+        if turn.words:  # words and text disagree: blank every word of the turn rather than leak one
+            log.warning("turn %d: words do not match the text; redacting all its words", turn.index)
+            words = tuple(w.model_copy(update={"text": "[REDACTED]"}) for w in turn.words)
+            return turn.model_copy(update={"text": redact_text(turn.text, spans), "words": words})
+        return turn.model_copy(update={"text": redact_text(turn.text, spans)})
+    words = tuple(redact_word(w, start, spans) for w, (start, _) in zip(turn.words, offsets))
+    joined = " ".join(w.text for w in turn.words) == turn.text
+    text = " ".join(w.text for w in words) if joined else redact_text(turn.text, spans)
+    return turn.model_copy(update={"text": text, "words": words})
+
+
+def silence(audio: Audio, spans: list[tuple[float, float]]) -> np.ndarray:
+    """A copy of the samples, shape (channels, samples), with each (start, end) second range zeroed."""
+    samples = audio.samples.copy()
+    for start, end in spans:
+        a = max(0, int(np.floor(start * audio.sample_rate)))
+        b = min(samples.shape[1], int(np.ceil(end * audio.sample_rate)))
+        samples[:, a:b] = 0.0
+    return samples
+
+
+class RedactStage(Stage):
+    name = "redact"
+    requires = frozenset({"turns"})
+    provides = frozenset({"redacted"})
+
+    def __init__(self, options: RedactConfig):
+        self.options = options
+        key = os.environ.get(options.hash_key_env, "")
+        self._key = key.encode() if key else None
+        if self._key is None and options.hash_entities:
+            log.info("%s is not set: no keyed hashes of PII values are kept", options.hash_key_env)
+        if options.audio and not options.audio_dir:
+            raise ValueError("redact.audio is on but redact.audio_dir is not set (where should the copy go?)")
+
+    def version(self) -> str:
+        entities = ",".join(sorted(self.options.entities))
+        return f"pii{DETECTOR_VERSION}:{hashlib.sha256(entities.encode()).hexdigest()[:8]}"
+
+    def process_call(self, call: CallAnalysis) -> CallAnalysis:
+        spans = find_pii_in_turns([(t.speaker, t.text) for t in call.turns], self.options.entities)
+        by_turn: dict[int, list[PiiSpan]] = {}
+        for span in spans:
+            by_turn.setdefault(span.turn, []).append(span)
+        turns = tuple(redact_turn(t, by_turn.get(i, [])) for i, t in enumerate(call.turns))
+        update: dict = {"turns": turns, "redacted": True}
+
+        # call.words holds the same words as the turns: swap in their redacted copies
+        replaced = {(w.start, w.end, w.speaker, w.text): r
+                    for old, new in zip(call.turns, turns) if old is not new
+                    for w, r in zip(old.words, new.words) if w is not r}
+        if call.words and replaced:
+            update["words"] = tuple(replaced.get((w.start, w.end, w.speaker, w.text), w) for w in call.words)
+
+        hashes = self._hashes(spans)
+        if hashes:
+            metadata = {**call.call.metadata, "pii_hashes": hashes}
+            update["call"] = call.call.model_copy(update={"metadata": metadata})
+
+        if self.options.audio and call.audio is not None and spans:
+            self._write_audio(call, turns, call.turns)
+        return call.model_copy(update=update)
+
+    def _hashes(self, spans: list[PiiSpan]) -> dict[str, list[str]]:
+        if self._key is None:
+            return {}
+        out: dict[str, list[str]] = {}
+        for span in spans:
+            if span.type in self.options.hash_entities and span.value:
+                digest = keyed_hash(f"{span.type}:{span.value}", self._key)
+                if digest not in out.setdefault(span.type, []):
+                    out[span.type].append(digest)
+        return out
+
+    def _write_audio(self, call: CallAnalysis, redacted: tuple[Turn, ...], original: tuple[Turn, ...]) -> Path:
+        import soundfile as sf
+
+        assert call.audio is not None and self.options.audio_dir
+        ranges = [(w.start, w.end) for old, new in zip(original, redacted)
+                  for w, r in zip(old.words, new.words) if w.text != r.text]
+        samples = silence(call.audio, ranges)
+        folder = Path(self.options.audio_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{safe_name(call.call_id)}.redacted.wav"
+        tmp = path.with_suffix(".tmp.wav")
+        sf.write(tmp, samples.T, call.audio.sample_rate, subtype="PCM_16")  # soundfile wants (samples, channels)
+        tmp.replace(path)
+        log.info("call %s: redacted audio (%d spans silenced) written to %s", call.call_id, len(ranges), path)
+        return path

@@ -1,0 +1,66 @@
+"""Helpers shared by the benchmarks: machine description and result writing."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    gpu = None
+    try:
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "gpu": gpu,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def write_results(name: str, data: dict, table_rows: list[dict], title: str, notes: str = "") -> Path:
+    """Write results/<name>.json and results/<name>.md (a markdown table + the machine)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = {"machine": machine(), **data}
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1, default=str))
+    lines = [f"# {title}", ""]
+    if table_rows:
+        cols = list(table_rows[0])
+        lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for row in table_rows:
+            lines.append("| " + " | ".join(_fmt(row.get(c)) for c in cols) + " |")
+    m = data["machine"]
+    lines += ["", f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB"
+              + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU") + f"; Python {m['python']}; {m['date']}."]
+    if notes:
+        lines += ["", notes]
+    path = RESULTS / f"{name}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+    return "" if value is None else str(value)

@@ -298,24 +298,21 @@ class EmbeddedDiarizer:
         path[speech] = viterbi(scores[speech], opts.switch_penalty)
         log.debug("diarized %.1fs: %d regions, %d windows, %d speakers", duration, len(regions),
                   len(spans), len(cents))
-        return frames_to_segments(path, fill_pauses(path, speech, int(opts.fill_gap / opts.frame)),
-                                  opts.frame, duration)
+        labels, speech = fill_pauses(path, speech, int(round(opts.fill_gap / opts.frame)))
+        return frames_to_segments(labels, speech, opts.frame, duration)
 
 
-def fill_pauses(labels: np.ndarray, speech: np.ndarray, max_frames: int) -> np.ndarray:
-    """Speech mask with short non-speech runs filled when the same label is on both sides
-    (references mark a turn as one stretch, pauses between its phrases included)."""
-    filled = speech.copy()
+def fill_pauses(labels: np.ndarray, speech: np.ndarray, max_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, speech mask) with non-speech runs of at most ``max_frames`` filled when the same
+    label is on both sides: references mark a turn as one stretch, pauses between phrases included."""
+    labels, filled = labels.copy(), speech.copy()
     idx = np.flatnonzero(speech)
-    if len(idx) < 2:
-        return filled
-    gaps = np.flatnonzero(np.diff(idx) > 1)
-    for g in gaps:
+    for g in np.flatnonzero(np.diff(idx) > 1):
         before, after = idx[g], idx[g + 1]
         if after - before - 1 <= max_frames and labels[before] == labels[after]:
             filled[before + 1:after] = True
             labels[before + 1:after] = labels[before]
-    return filled
+    return labels, filled
 
 
 def frames_to_segments(labels: np.ndarray, speech: np.ndarray, frame: float,
@@ -327,8 +324,11 @@ def frames_to_segments(labels: np.ndarray, speech: np.ndarray, frame: float,
         label = labels[i] if i < len(labels) and speech[i] else None
         if label != current:
             if current is not None:
-                end = i * frame if duration is None else min(i * frame, duration)
-                segments.append(SpeakerSegment(speaker=f"SPEAKER_{int(current):02d}",
-                                               start=round(start * frame, 3), end=round(end, 3)))
+                seg_start, seg_end = round(start * frame, 3), round(i * frame, 3)
+                if duration is not None:
+                    seg_end = min(seg_end, duration)
+                if seg_end > seg_start:
+                    segments.append(SpeakerSegment(speaker=f"SPEAKER_{int(current):02d}",
+                                                   start=seg_start, end=seg_end))
             current, start = label, i
     return segments

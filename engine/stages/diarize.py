@@ -16,7 +16,8 @@ def load_diarizer(options: DiarizationConfig) -> Diarizer:
 
         if not options.pyannote_path:
             raise ValueError("diarization.backend = 'pyannote' needs diarization.pyannote_path")
-        return PyannoteDiarizer(options.pyannote_path, num_speakers=options.num_speakers)
+        return PyannoteDiarizer(options.pyannote_path, num_speakers=options.num_speakers,
+                                min_speakers=options.min_speakers, max_speakers=options.max_speakers)
     from engine.diarizers.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions
 
     return EmbeddedDiarizer(EmbeddedDiarizerOptions(
@@ -61,6 +62,46 @@ def assign_speakers(words: tuple[Word, ...], segments: list[SpeakerSegment]) -> 
     return tuple(out)
 
 
+def snap_to_words(segments: list[SpeakerSegment], words: tuple[Word, ...]) -> list[SpeakerSegment]:
+    """Move speaker boundaries that cut through a word to that word's edge.
+
+    ``words`` carry the speaker ``assign_speakers`` gave them: the owner's segment is stretched
+    over the whole word and every other speaker's segment is trimmed off it. A speaker's
+    segments that then touch are merged, so the result stays sorted and non-overlapping per
+    speaker.
+    """
+    spans: dict[str, list[list[float]]] = {}
+    for seg in segments:
+        spans.setdefault(seg.speaker, []).append([seg.start, seg.end])
+    for w in words:
+        if w.speaker is None or w.end <= w.start:
+            continue
+        for speaker, items in spans.items():
+            for span in items:
+                if not (span[0] < w.end and span[1] > w.start):
+                    continue
+                if speaker == w.speaker:
+                    span[0], span[1] = min(span[0], w.start), max(span[1], w.end)
+                elif span[0] >= w.start and span[1] <= w.end:
+                    span[1] = span[0]  # wholly inside another speaker's word: drop
+                elif span[1] < w.end:
+                    span[1] = w.start  # ends inside the word
+                elif span[0] > w.start:
+                    span[0] = w.end  # starts inside the word
+    out: list[SpeakerSegment] = []
+    for speaker, items in spans.items():
+        merged: list[list[float]] = []
+        for start, end in sorted(items):
+            if end - start <= 0:
+                continue
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        out.extend(SpeakerSegment(speaker=speaker, start=round(a, 3), end=round(b, 3)) for a, b in merged)
+    return sorted(out, key=lambda s: (s.start, s.end, s.speaker))
+
+
 class DiarizeStage(Stage):
     name = "diarize"
     requires = frozenset({"audio", "words"})
@@ -72,7 +113,7 @@ class DiarizeStage(Stage):
         self._diarizer: Diarizer | None = None
 
     def version(self) -> str:
-        return f"{self.options.backend}:n{self.options.num_speakers}"
+        return f"{self.options.backend}:v2:n{self.options.num_speakers}"
 
     @property
     def diarizer(self) -> Diarizer:
@@ -85,7 +126,6 @@ class DiarizeStage(Stage):
         if call.words and all(w.speaker is not None for w in call.words):
             return call.model_copy(update={"speaker_segments": tuple(segments_from_words(call.words))})
         segments = self.diarizer(call.audio.mono(), call.audio.sample_rate)
-        return call.model_copy(update={
-            "speaker_segments": tuple(segments),
-            "words": assign_speakers(call.words, segments),
-        })
+        words = assign_speakers(call.words, segments)
+        return call.model_copy(update={"speaker_segments": tuple(snap_to_words(segments, words)),
+                                       "words": words})

@@ -230,6 +230,147 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The QA review app over the store; token login unless --no-auth on a loopback address."""
+    import secrets
+
+    import uvicorn
+
+    from engine.review import create_app
+    from engine.review.queries import StoreBusy
+
+    path = args.store or store_path(args.out)
+    if not Path(path).exists():
+        print(f"error: no store at {path} (run `wocas run ... --out {args.out}` first)", file=sys.stderr)
+        return EXIT_USAGE
+    token = args.token or os.environ.get("WOCAS_TOKEN") or None
+    if args.no_auth:
+        if args.host not in LOOPBACK_HOSTS:
+            print(f"error: --no-auth is allowed only on a loopback address, not {args.host}", file=sys.stderr)
+            return EXIT_USAGE
+        token = None
+    elif token is None:
+        token = secrets.token_urlsafe(18)
+        print(f"access token (set --token or WOCAS_TOKEN to choose one): {token}", file=sys.stderr)
+    _setup_logging(None, verbose=True)
+    try:
+        app = create_app(path, token)
+    except StoreBusy as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+    print(f"wocas review on http://{args.host}:{args.port}/ (store {path})", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
+def _rollup_customers(store, config, out: Path) -> None:
+    """Rebuild the per-customer records after a run; a failure here never loses the run."""
+    from engine.customers import export, rollup
+
+    try:
+        rollup(store, config.customers)
+        export(store, out / "customers", config.customers.period)
+    except Exception:
+        logging.getLogger(__name__).exception("customer roll-up failed; the calls are stored, "
+                                              "run `wocas customers` to retry")
+
+
+def cmd_customers(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from engine.config import ConfigError, load_config
+    from engine.customers import export, records, rollup
+    from engine.store import Store, StoreLocked
+
+    path = args.store or store_path(args.out)
+    if not Path(path).exists():
+        print(f"error: no store at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(args.config)
+        store = Store(path)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+    with store:
+        rollup(store, config.customers)
+        files = export(store, args.out / "customers", config.customers.period)
+        shown = records(store, at_risk_only=args.at_risk, top=args.top)
+    title = "customers at risk" if args.at_risk else "customers"
+    table = Table(title=f"{title} in {path} (riskiest first)")
+    for col in ("customer", "contacts", "repeats", "open jobs", "risk", "value at risk", "value rescued", "why"):
+        table.add_column(col)
+    for r in shown:
+        table.add_row(r.customer_id, str(r.contacts), str(r.repeat_contacts), ", ".join(r.open_jobs),
+                      f"{r.defection_risk:.2f}", "-" if r.value_at_risk is None else f"{r.value_at_risk:,.2f}",
+                      "-" if r.value_rescued is None else f"{r.value_rescued:,.2f}", "; ".join(r.risk_reasons[:3]))
+    console = Console(width=200)
+    console.print(table)
+    console.print("exports: " + ", ".join(str(f) for f in files))
+    return EXIT_OK
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from engine.calibration import SurveyError, calibrate, save
+    from engine.store import Store, StoreLocked
+
+    path = args.store or store_path(args.out)
+    if not Path(path).exists():
+        print(f"error: no store at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with Store(path) as store:
+            report = calibrate(store, args.surveys, tuple(args.scale) if args.scale else None,
+                               refit=not args.no_refit)
+            files = save(store, report, args.out / "calibration")
+    except SurveyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+    print(report.to_markdown())
+    print("written: " + ", ".join(str(f) for f in files))
+    return EXIT_OK
+
+
+def cmd_reasons(args: argparse.Namespace) -> int:
+    from engine.reasons import reasons_summary, summary_markdown
+    from engine.store import Store, StoreLocked
+
+    path = args.store or store_path(args.out)
+    if not Path(path).exists():
+        print(f"error: no store at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with Store(path, read_only=True) as store:
+            summary = reasons_summary(store, args.run)
+    except StoreLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+    (args.out / "reasons.json").write_text(json.dumps(summary, indent=1))
+    (args.out / "reasons.md").write_text(summary_markdown(summary))
+    print(summary_markdown(summary))
+    print(f"written: {args.out / 'reasons.json'}, {args.out / 'reasons.md'}")
+    return EXIT_OK
+
+
+def cmd_train_intents(args: argparse.Namespace) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from train_intents import train
+
+    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C)
+    print(f"intent head written to {out}; use it with [jobs] head = \"{out}\"")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wocas", description="What Our Customers Are Saying")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -261,6 +402,15 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--out", type=Path, required=True)
     runs.add_argument("--store", type=Path)
     runs.set_defaults(func=cmd_runs)
+
+    serve = sub.add_parser("serve", help="the QA review web app over the store")
+    serve.add_argument("--out", type=Path, required=True, help="the run's output folder (holds the store)")
+    serve.add_argument("--store", type=Path, help=f"DuckDB store (default OUT/{STORE_NAME})")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--token", help="access token reviewers log in with (default: $WOCAS_TOKEN, else a random one)")
+    serve.add_argument("--no-auth", action="store_true", help="no login (only with a loopback --host)")
+    serve.set_defaults(func=cmd_serve)
 
     serve = sub.add_parser("serve", help="the QA review web app over the store")
     serve.add_argument("--out", type=Path, required=True, help="the run's output folder (holds the store)")

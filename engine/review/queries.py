@@ -294,7 +294,8 @@ def customers_at_risk(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, An
             found = rows(con, f"""
                 SELECT customer_id, defection_risk AS risk, {value} AS value, {at_risk} AS value_at_risk
                 FROM customers ORDER BY value_at_risk DESC NULLS LAST, risk DESC NULLS LAST""")
-            return found, True
+            if found:  # an empty table means the roll-up has not run since these calls were stored
+                return found, True
     return [], False
 
 

@@ -1,0 +1,1 @@
+"""Factories for tests: tiny random-weight models of production architectures."""

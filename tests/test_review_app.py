@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
+import soundfile as sf
 from fastapi.testclient import TestClient
 
 from engine import cli
@@ -101,7 +103,12 @@ def store_path(tmp_path_factory) -> Path:
               turns=_turns([("agent", "Thanks for calling parcel express.", 0.2),
                             ("customer", "It still does not arrive.", -0.4)])),
         _call("evil-7", kind="audio", source="/etc/passwd", customer="C-7", started="2026-11-02T08:41:00"),
+        _call("redacted-8", kind="audio", source=str(SAMPLES / "billing-stereo-8k.flac"), customer="C-8",
+              started="2026-11-02T08:42:00"),
     ]
+    # what `wocas run --redact-audio` leaves beside the store: the recording with PII silenced
+    (path.parent / "calls").mkdir()
+    sf.write(path.parent / "calls" / "redacted-8.redacted.wav", np.zeros((800, 2), dtype=np.float32), 8000)
     with Store(path) as store:
         store.write(calls, run_id="test-run", pipeline_version="test")
     return path
@@ -268,7 +275,7 @@ def test_cross_site_posts_are_refused(app, store_path):
 
 
 # ---- a call: audio, transcript, evidence -----------------------------------------------------
-def test_audio_is_served_only_for_stored_audio_calls(app):
+def test_audio_is_served_only_for_stored_audio_calls(app, store_path):
     client = TestClient(app)
     _login(client)
     original = (SAMPLES / "delivery-mono-16k.flac").read_bytes()
@@ -276,6 +283,10 @@ def test_audio_is_served_only_for_stored_audio_calls(app):
     assert r.status_code == 200 and r.headers["content-type"] == "audio/flac" and r.content == original
     r = client.get("/calls/audio-6/audio", headers={"range": "bytes=100-199"})
     assert r.status_code == 206 and r.content == original[100:200]  # seeking needs ranges
+    r = client.get("/calls/redacted-8/audio")  # the silenced copy, never the original, when there is one
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    assert r.content == (store_path.parent / "calls" / "redacted-8.redacted.wav").read_bytes()
+    assert "personal data silenced" in client.get("/calls/redacted-8").text
     for url in ["/calls/evil-7/audio",  # a stored source that is not audio
                 "/calls/repeat-5/audio",  # a transcript
                 "/calls/no-such-call/audio",

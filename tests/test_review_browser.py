@@ -220,10 +220,11 @@ def test_review_flow_in_a_real_browser(server, browser, store, evil_site):
     # insights and the customer page render from the real store
     page.goto(server + "/insights")
     assert "long silence or overtalk" in page.inner_text("#agreement")
+    _shot(page, "4-insights")
     page.goto(server + "/customers/C-1002")
     contacts = page.inner_text("#contacts")
     assert contacts.index("delivery-0001") < contacts.index("chat-hostile")
-    _shot(page, "4-customer")
+    _shot(page, "5-customer")
 
     # log out: the app refuses the same browser afterwards
     page.goto(server + "/")
@@ -232,7 +233,7 @@ def test_review_flow_in_a_real_browser(server, browser, store, evil_site):
     page.goto(server + "/calls/delivery-0001")
     assert "/login" in page.url
     assert page.request.get(server + "/calls/delivery-0001/audio").status == 401
-    _shot(page, "5-logged-out")
+    _shot(page, "6-logged-out")
     assert not errors, errors
     context.close()
 

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.audio import AUDIO_SUFFIXES
+from engine.exports import safe_name
 from engine.review import auth, charts, insights, queries
 from engine.review.flags import FLAG_KINDS, Flag, FlagRules, call_severity, derive_flags, severity_level
 
@@ -85,8 +86,15 @@ class FlagIndex:
         return next((c["flag_list"] for c in self.calls(con) if c["call_id"] == call_id), [])
 
 
-def resolve_audio(source: str, roots: tuple[Path, ...]) -> Path | None:
-    """The stored source of an audio call as an existing audio file, or None."""
+def resolve_audio(call_id: str, source: str, roots: tuple[Path, ...], redacted_dir: Path) -> Path | None:
+    """The file to play for a stored audio call, or None.
+
+    The copy with PII silenced (``wocas run --redact-audio`` writes it beside the store) wins
+    over the original recording; otherwise the call's stored source, as an existing audio file.
+    """
+    redacted = redacted_dir / f"{safe_name(call_id)}.redacted.wav"
+    if redacted.is_file():
+        return redacted
     path = Path(source)
     candidates = [path] if path.is_absolute() else [root / path for root in roots]
     for candidate in candidates:
@@ -104,6 +112,7 @@ def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = 
         queries.ensure_reviews_table(con)
     # Relative sources are relative to where `wocas run` was started; try here and beside the store.
     roots = tuple(audio_roots) + (Path.cwd(), store_path.parent, store_path.parent.parent)
+    redacted_dir = store_path.parent / "calls"
     env = _templates()
     sessions = auth.Sessions(session_hours * 3600)
     index = FlagIndex(rules)
@@ -254,11 +263,12 @@ def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = 
             latest = queries.latest_verdicts(con, call_id)
             history = queries.verdict_history(con, call_id)
         record = call["record_json"]
-        has_audio = call["kind"] == "audio" and resolve_audio(call["source"] or "", roots) is not None
+        audio = resolve_audio(call_id, call["source"] or "", roots, redacted_dir) if call["kind"] == "audio" else None
         curve = charts.trust_curve(turns, signals, call["duration"] or 0.0)
         return render(request, "call.html", call=call, flags=flags, turns=turns, jobs=jobs, signals=signals,
                       latest={k[1]: v for k, v in latest.items()}, history=history, curve=curve,
-                      has_audio=has_audio, satisfaction=record.get("satisfaction"),
+                      has_audio=audio is not None, audio_redacted=audio is not None and audio.parent == redacted_dir,
+                      satisfaction=record.get("satisfaction"),
                       metrics=record.get("metrics"), trajectory=(record.get("trajectories") or {}).get("customer"))
 
     @app.get("/calls/{call_id}/audio")
@@ -267,7 +277,7 @@ def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = 
             found = queries.call_audio_source(con, call_id)
         if found is None or found[0] != "audio":
             return PlainTextResponse("no audio for this call", status_code=404)
-        path = resolve_audio(found[1] or "", roots)
+        path = resolve_audio(call_id, found[1] or "", roots, redacted_dir)
         if path is None:
             log.warning("audio of call %s is missing at its stored source %s", call_id, found[1])
             return PlainTextResponse("no audio for this call", status_code=404)

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+NICE_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
 @dataclass(frozen=True)
 class Marker:
     x: float
@@ -62,7 +65,7 @@ def trust_curve(turns: list[dict[str, Any]], signals: list[dict[str, Any]], dura
             dots.append(Marker(x(mid), y(t["trust"]), t["start"], f"{_mmss(t['start'])} trust {t['trust']:+.2f}"))
     marks = tuple(Marker(x(s["start"]), pad, s["start"], f"{_mmss(s['start'])} {s['kind']}")
                   for s in signals if s.get("start") is not None)
-    step = max(1, int(span // 6 // 10 * 10) or 1)
+    step = next((s for s in NICE_STEPS if s >= span / 7), NICE_STEPS[-1])  # about six labels
     ticks = tuple((x(float(t)), _mmss(t)) for t in range(0, int(span) + 1, step))
     return TrustCurve(width, height, pad, " ".join(lines["customer"]), " ".join(lines["agent"]),
                       tuple(dots), marks, y(0.0), ticks)

@@ -89,8 +89,6 @@ def test_stage_labels_words_with_the_truth_speakers(data_dir):
     agree = np.mean([mapping[t] == l for t, l in zip(truth, labels)])
     assert len(set(mapping.values())) == 2 and agree >= 0.95
     assert_segment_invariants(list(out.speaker_segments), duration=len(samples) / sr)
-    for w in out.words:  # after snapping, every word lies inside a segment of its own speaker
-        assert any(s.speaker == w.speaker and s.start <= w.start and w.end <= s.end for s in out.speaker_segments)
 
 
 def assert_segment_invariants(segments: list[SpeakerSegment], duration: float) -> None:

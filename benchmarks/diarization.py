@@ -1,0 +1,180 @@
+"""The embedded diarizer against reference RTTMs: DER and JER (collar 0 and 0.25, overlap
+scored), the speaker count found, and seconds of CPU and wall time per minute of audio.
+
+Files: the pyannote telephone sample and the synthetic 60 s call (2 speakers given, and
+estimated), and the 12 AMI debug excerpts (2-4 speakers, count estimated; also scored with
+the true count). Unless --no-asr, the two calls also run through the diarize stage with
+faster-whisper words, to score the word-boundary snapping.
+
+    .venv/bin/python benchmarks/diarization.py [--data ../shared/data] [--reps 2] [--no-asr]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from benchmarks.common import DEFAULT_DATA, write_results  # noqa: E402
+from engine.diarizers.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions  # noqa: E402
+from engine.schema import SpeakerSegment  # noqa: E402
+
+COLLARS = (0.0, 0.25)
+
+
+def references(data: Path) -> list[tuple[str, Path, Path, str, int | None]]:
+    """(name, audio, rttm, uri, speakers given to the diarizer; None = estimate)."""
+    ami = data / "diarization/pyannote_ami_debug"
+    calls = [("sample", data / "diarization/pyannote_sample/sample.wav",
+              data / "diarization/pyannote_sample/sample.rttm", "sample"),
+             ("dialogue", data / "calls_synthetic/dialogue_60s_mono16k.flac",
+              data / "calls_synthetic/dialogue_truth.rttm", "dialogue")]
+    out = [(n, a, r, u, 2) for n, a, r, u in calls] + [(f"{n}/est", a, r, u, None) for n, a, r, u in calls]
+    for uri in ["dev00", "dev01"] + [f"trn{i:02d}" for i in range(10)]:
+        rttm = ami / ("debug.development.rttm" if uri.startswith("dev") else "debug.train.rttm")
+        out.append((f"ami/{uri}", ami / f"{uri}.wav", rttm, uri, None))
+    return out
+
+
+def annotation(segments: list[SpeakerSegment], uri: str):
+    from pyannote.core import Annotation, Segment
+
+    hyp = Annotation(uri=uri)
+    for s in segments:
+        hyp[Segment(s.start, s.end)] = s.speaker
+    return hyp
+
+
+def score(reference, segments: list[SpeakerSegment], uri: str, duration: float, metrics: dict) -> dict:
+    """Per-file DER/JER at each collar; also accumulates into ``metrics`` (for totals)."""
+    from pyannote.core import Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
+
+    hyp = annotation(segments, uri)
+    uem = Timeline([Segment(0, duration)])
+    row = {}
+    for collar in COLLARS:
+        for kind, cls in (("der", DiarizationErrorRate), ("jer", JaccardErrorRate)):
+            key = f"{kind}_c{collar:g}"
+            metric = metrics.setdefault(key, cls(collar=collar, skip_overlap=False))
+            row[key] = float(metric(reference, hyp, uem=uem))
+    detail = DiarizationErrorRate(collar=0.25, skip_overlap=False)(reference, hyp, uem=uem, detailed=True)
+    total = detail["total"] or 1.0
+    row.update(miss_c0_25=detail["missed detection"] / total, false_alarm_c0_25=detail["false alarm"] / total,
+               confusion_c0_25=detail["confusion"] / total)
+    return row
+
+
+def timed(diarizer: EmbeddedDiarizer, samples: np.ndarray, sr: int, reps: int):
+    best_wall = best_cpu = float("inf")
+    segments = []
+    for _ in range(reps):
+        wall, cpu = time.perf_counter(), time.process_time()
+        segments = diarizer(samples, sr)
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return segments, best_wall, best_cpu
+
+
+def with_asr_words(files, data: Path) -> list[dict]:
+    """DER of the diarize stage on the two calls, with faster-whisper words (snapped) vs without."""
+    from engine.config import AsrConfig, DiarizationConfig
+    from engine.schema import Audio, Call, CallAnalysis
+    from engine.stages.diarize import DiarizeStage
+    from engine.stages.transcribe import TranscribeStage
+
+    asr = TranscribeStage(AsrConfig())
+    rows = []
+    for name, audio, rttm, uri, n in files:
+        if n is None or name.startswith("ami"):
+            continue
+        from pyannote.database.util import load_rttm
+
+        samples, sr = load(audio)
+        call = CallAnalysis(call=Call(call_id=uri, source=str(audio), kind="audio"),
+                            audio=Audio(samples=samples[None, :], sample_rate=sr, original_sample_rate=sr))
+        call = asr.process_call(call)
+        reference = load_rttm(rttm)[uri]
+        for snap in (False, True):
+            out = DiarizeStage(DiarizationConfig(num_speakers=2), snap_words=snap).process_call(call)
+            row = score(reference, list(out.speaker_segments), uri, len(samples) / sr, {})
+            rows.append({"file": f"{name}+words" + (" snapped" if snap else ""), "words": len(out.words),
+                         **{k: row[k] for k in ("der_c0", "der_c0.25", "jer_c0", "jer_c0.25", "miss_c0_25",
+                                                "false_alarm_c0_25", "confusion_c0_25")}})
+    return rows
+
+
+def load(path: Path) -> tuple[np.ndarray, int]:
+    samples, sr = sf.read(path, dtype="float32", always_2d=True)
+    return samples.mean(axis=1), sr
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--reps", type=int, default=2, help="timing repetitions (the best is kept)")
+    parser.add_argument("--no-asr", action="store_true", help="skip the stage run with ASR words")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    logging.basicConfig(level=logging.WARNING)
+    from pyannote.database.util import load_rttm
+
+    base = EmbeddedDiarizerOptions()
+    files = references(args.data)
+    EmbeddedDiarizer(base)(load(files[0][1])[0][:32000], 16000)  # load models outside the timing
+    rows, groups = [], {}
+    for name, audio, rttm, uri, n in files:
+        samples, sr = load(audio)
+        reference = load_rttm(rttm)[uri]
+        group = "ami" if name.startswith("ami") else ("calls/est" if n is None else "calls")
+        diarizer = EmbeddedDiarizer(replace(base, num_speakers=n))
+        segments, wall, cpu = timed(diarizer, samples, sr, args.reps)
+        minutes = len(samples) / sr / 60
+        row = {"file": name, "speakers": f"{len({s.speaker for s in segments})}/{len(reference.labels())}",
+               **score(reference, segments, uri, len(samples) / sr, groups.setdefault(group, {})),
+               "cpu_s_per_min": cpu / minutes, "wall_s_per_min": wall / minutes}
+        if group == "ami":  # the same excerpt with the true speaker count, for comparison
+            oracle = EmbeddedDiarizer(replace(base, num_speakers=len(reference.labels()) or None))
+            row["der_c0.25_true_count"] = score(reference, oracle(samples, sr), uri, len(samples) / sr,
+                                                groups.setdefault("ami/true-count", {}))["der_c0.25"]
+        rows.append(row)
+        print(f"{name:14s} " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                                         for k, v in row.items() if k != "file"), flush=True)
+    totals = [{"file": f"TOTAL {group}", **{k: abs(m) for k, m in metrics.items()}}
+              for group, metrics in groups.items()]
+    cpu = [r["cpu_s_per_min"] for r in rows]
+    wall = [r["wall_s_per_min"] for r in rows]
+    asr_rows = [] if args.no_asr else with_asr_words(files, args.data)
+    for r in asr_rows:
+        print(r, flush=True)
+    data = {"options": base.__dict__, "files": rows, "totals": totals, "stage_with_asr_words": asr_rows,
+            "cpu_s_per_audio_min_mean": float(np.mean(cpu)), "wall_s_per_audio_min_mean": float(np.mean(wall)),
+            "load_average_at_end": os.getloadavg()}
+    table = [{"file": r["file"], "speakers": r.get("speakers"), "DER c0": r.get("der_c0"),
+              "DER c0.25": r.get("der_c0.25"), "JER c0": r.get("jer_c0"), "JER c0.25": r.get("jer_c0.25"),
+              "miss": r.get("miss_c0_25"), "FA": r.get("false_alarm_c0_25"), "conf": r.get("confusion_c0_25"),
+              "DER c0.25 (true n)": r.get("der_c0.25_true_count"),
+              "CPU s/min": r.get("cpu_s_per_min"), "wall s/min": r.get("wall_s_per_min")}
+             for r in rows + totals + asr_rows]
+    notes = ("DER/JER from pyannote.metrics (skip_overlap=False, UEM = whole file); TOTAL rows pool all files "
+             "of a group. calls = 2 speakers given; calls/est and ami = count estimated (eigengap, 1-4). "
+             "'+words' rows run the diarize stage on faster-whisper tiny.en words; 'snapped' also moves "
+             "boundaries to word edges (DiarizeStage(snap_words=True), off by default). Times: best of --reps runs, one process, models already loaded; the machine is shared "
+             f"(load average at the end {os.getloadavg()[0]:.1f}), so CPU seconds are the steadier figure. "
+             f"Mean: {np.mean(cpu):.2f} CPU s / {np.mean(wall):.2f} wall s per audio minute.")
+    path = write_results("diarization", data, table, "Embedded diarizer: DER / JER and speed", notes)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

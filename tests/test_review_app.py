@@ -366,3 +366,16 @@ def test_a_store_held_by_a_run_answers_busy_not_an_error(app, store_path):
     client = TestClient(app)
     _login(client)
     assert client.get("/").status_code == 200  # and the app recovers once the run lets go
+
+
+def test_emerging_reasons_need_a_baseline_and_a_rise():
+    from engine.review.insights import emerging, reason_trends
+
+    by_day = [{"reason": "billing", "day": f"2026-10-{d:02d}", "n": 4} for d in range(1, 32)]
+    by_day += [{"reason": "outage", "day": f"2026-10-{d:02d}", "n": 3} for d in range(25, 32)]
+    by_day += [{"reason": "outage", "day": "2026-10-02", "n": 1}]
+    trends, days = reason_trends(by_day)
+    assert [t.reason for t in trends] == ["billing", "outage"] and days[0] == "2026-10-01" and len(days) == 31
+    assert [t.reason for t in emerging(trends)] == ["outage"]
+    recent_only, _ = reason_trends([r for r in by_day if r["day"] >= "2026-10-25"])
+    assert emerging(recent_only) == []  # no earlier weeks to compare with

@@ -69,7 +69,9 @@ def reason_trends(by_day: list[dict[str, Any]]) -> tuple[list[ReasonTrend], list
 
 
 def emerging(trends: list[ReasonTrend], min_rise: float = 0.05) -> list[ReasonTrend]:
-    """Reasons whose share of the last week grew against the four weeks before."""
+    """Reasons whose share of the last week grew against the four weeks before (none without a baseline)."""
+    if not any(t.baseline_share for t in trends):
+        return []
     return sorted((t for t in trends if t.rise >= min_rise and t.recent_share > 0), key=lambda t: -t.rise)
 
 
@@ -106,6 +108,7 @@ def build(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         at_risk = estimated_risk(con)
     return {
         "trends": trends[:15], "days": days, "emerging": emerging(trends),
+        "has_baseline": any(t.baseline_share for t in trends),
         "owners": owners, "preventable": queries.preventable_overall(con),
         "at_risk": at_risk[:20], "risk_from_rollup": from_rollup,
         "value_at_risk": sum(r["value_at_risk"] or 0.0 for r in at_risk),

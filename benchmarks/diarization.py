@@ -169,7 +169,8 @@ def main() -> None:
     notes = ("DER/JER from pyannote.metrics (skip_overlap=False, UEM = whole file); TOTAL rows pool all files "
              "of a group. calls = 2 speakers given; calls/est and ami = count estimated (eigengap, 1-4). "
              "'+words' rows run the diarize stage on faster-whisper tiny.en words; 'snapped' also moves "
-             "boundaries to word edges (DiarizeStage(snap_words=True), off by default). Times: best of --reps runs, one process, models already loaded; the machine is shared "
+             "boundaries to word edges (DiarizeStage(snap_words=True), off by default). "
+             "Times: best of --reps runs, one process, models already loaded; the machine is shared "
              f"(load average at the end {os.getloadavg()[0]:.1f}), so CPU seconds are the steadier figure. "
              f"Mean: {np.mean(cpu):.2f} CPU s / {np.mean(wall):.2f} wall s per audio minute.")
     path = write_results("diarization", data, table, "Embedded diarizer: DER / JER and speed", notes)

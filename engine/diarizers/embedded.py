@@ -12,8 +12,9 @@ Steps (times in seconds, one mel frame = 10 ms):
    2018), with the speaker count given or estimated by the eigengap; then k-means-style
    refinement of the centroids.
 4. Every decision frame of ``frame`` s scores each speaker by the cosine of the windows that
-   cover it against the speaker centroids; a two-state-per-speaker Viterbi with a switch
-   penalty picks the frame path, so a label only changes where the evidence holds.
+   cover it against the speaker centroids; a Viterbi pass (one state per speaker, a fixed
+   penalty per change) picks the frame path, so a label only changes where the evidence holds.
+5. Pauses up to ``fill_gap`` s inside one speaker's talk are filled, as references do.
 """
 
 from __future__ import annotations
@@ -217,9 +218,10 @@ def cluster(embeddings: np.ndarray, opts: EmbeddedDiarizerOptions) -> np.ndarray
 
 
 def frame_scores(spans: list[tuple[float, float]], embeddings: np.ndarray, cents: np.ndarray,
-                 n_frames: int, frame: float, spread: float) -> np.ndarray:
+                 n_frames: int, frame: float, spread: float) -> tuple[np.ndarray, np.ndarray]:
     """Per decision frame, each speaker's cosine score: the mean over windows covering the frame
-    of cosine(window, centroid), weighted by a Gaussian of the distance to the window centre."""
+    of cosine(window, centroid), weighted by a Gaussian of the distance to the window centre.
+    Returns scores (n_frames, k) and the mask of frames some window covers."""
     times = (np.arange(n_frames) + 0.5) * frame
     cos = embeddings @ cents.T  # (n_windows, k)
     scores = np.zeros((n_frames, len(cents)))

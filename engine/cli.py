@@ -158,6 +158,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     if call is None:
         print(f"error: call {args.call_id!r} is not in {path}", file=sys.stderr)
         return EXIT_USAGE
+    if args.plot:
+        from engine.plots import plot_trajectory
+
+        try:
+            print(f"trajectory picture: {plot_trajectory(call, args.plot)}", file=sys.stderr)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_USAGE
     if args.json:
         print(json.dumps(call.to_json(), indent=1))
         return EXIT_OK
@@ -255,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", type=Path, required=True)
     show.add_argument("--store", type=Path)
     show.add_argument("--json", action="store_true", help="print the full record as JSON")
+    show.add_argument("--plot", type=Path, help="also write the trust trajectory picture (.png or .svg)")
     show.set_defaults(func=cmd_show)
 
     runs = sub.add_parser("runs", help="list the runs recorded in the store")

@@ -52,9 +52,17 @@ class RolesConfig(Section):
 
 class EmotionConfig(Section):
     enabled: bool = True
-    text_model: str = "emotion-minilm"  # registry name or transformers model dir
+    text_model: str = "emotion-minilm"  # registry name, transformers model dir, or "lexicon" (VADER/NRC only)
     audio_model: str | None = None  # transformers audio-classification model dir
-    acoustic: bool = True
+    acoustic: bool = True  # prosody (pitch, energy, rate, pauses) against each speaker's own baseline
+    device: str = "cpu"  # where the text/audio models run ("cuda" on a GPU node)
+    batch_size: int = 64  # texts per encoder batch (pooled across the calls of a stage batch)
+    text_label_map: dict[str, tuple[float, float]] = Field(default_factory=dict)  # label -> (valence, arousal)
+    audio_label_map: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    lexicon_weight: float = 0.25  # share of VADER's compound in a turn's text valence
+    intensity_gain: float = 0.8  # how far acoustic arousal stretches or shrinks |trust|
+    shape_turnaround: float = 0.3  # |closing - opening| that makes a call recovered / deteriorated
+    shape_volatility: float = 0.5  # mean |trust step| between turns above which a call is volatile
 
 
 class JobsConfig(Section):

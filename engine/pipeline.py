@@ -45,6 +45,11 @@ def build_stages(config: Config) -> list[Stage]:
         TurnsStage(),
         RolesStage(config.roles),
     ]
+    if config.emotion.enabled:
+        from engine.stages.emotion import EmotionStage
+        from engine.stages.trajectory import TrajectoryStage
+
+        stages += [EmotionStage(config.emotion), TrajectoryStage(config.emotion)]
     stages.append(MetricsStage())
     return stages
 

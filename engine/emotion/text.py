@@ -1,0 +1,159 @@
+"""Text emotion: the shipped GoEmotions head over MiniLM, plus VADER and NRC lexicon features.
+
+The head (models/emotion-minilm) is a LoRA adapter and a 28-label linear layer trained by
+scripts/train_emotion_head.py. At load time the adapter is merged into a private copy of
+the packaged encoder's weights, so a turn costs one plain MiniLM forward pass. The lexicons
+need no model: they are a feature of every turn and the whole answer when no head loads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from engine.emotion.labels import project, resolve_label_map
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"[a-z']+")
+NRC_AFFECTS = ("anger", "fear", "sadness", "disgust", "joy", "trust", "positive", "negative")
+
+
+@dataclass(frozen=True)
+class TextScores:
+    """Per text: valence [-1, 1], arousal [0, 1], confidence [0, 1] and label probabilities."""
+
+    valence: np.ndarray  # (n,)
+    arousal: np.ndarray  # (n,)
+    confidence: np.ndarray  # (n,)
+    categories: list[dict[str, float]]
+
+
+@lru_cache(maxsize=1)
+def _vader():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def lexicon_features(texts: list[str]) -> np.ndarray:
+    """(n, 10): VADER compound, VADER pos-neg, then NRC affect shares (per token) for NRC_AFFECTS."""
+    from nrclex import NRCLex
+
+    vader = _vader()
+    rows = []
+    for text in texts:
+        scores = vader.polarity_scores(text)
+        tokens = _TOKEN.findall(text.lower())
+        affect = {a: 0.0 for a in NRC_AFFECTS}
+        if tokens:
+            nrc = NRCLex()
+            nrc.load_token_list(tokens)
+            for a in NRC_AFFECTS:
+                affect[a] = nrc.raw_emotion_scores.get(a, 0) / len(tokens)
+        rows.append([scores["compound"], scores["pos"] - scores["neg"], *(affect[a] for a in NRC_AFFECTS)])
+    return np.asarray(rows, dtype=np.float32).reshape(len(texts), 2 + len(NRC_AFFECTS))
+
+
+def lexicon_scores(texts: list[str]) -> TextScores:
+    """Valence from VADER; arousal from NRC's high-arousal affects and shouting (!, CAPS)."""
+    feats = lexicon_features(texts)
+    valence = feats[:, 0]
+    intense = feats[:, 2] + feats[:, 3] + 0.5 * feats[:, 6]  # anger + fear + joy shares
+    shout = np.array([min(1.0, t.count("!") / 3 + _caps_share(t)) for t in texts], dtype=np.float32)
+    arousal = np.clip(0.25 + 1.5 * intense + 0.4 * shout + 0.2 * np.abs(valence), 0.0, 1.0)
+    confidence = np.clip(0.3 + 0.4 * np.abs(valence), 0.0, 1.0)
+    return TextScores(valence, arousal, confidence, [{} for _ in texts])
+
+
+def _caps_share(text: str) -> float:
+    words = [w for w in text.split() if len(w) > 2 and w.isalpha()]
+    return sum(w.isupper() for w in words) / len(words) if words else 0.0
+
+
+class EmotionHead:
+    """The shipped GoEmotions head: ``probabilities(texts)`` -> (n, 28)."""
+
+    def __init__(self, head_dir: str | Path, device: str = "cpu"):
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoModel, AutoTokenizer
+
+        from engine.emotion.lora import merge_lora
+        from engine.registry import resolve
+
+        head_dir = Path(head_dir)
+        config_path = head_dir / "config.json"
+        adapter_path = head_dir / "adapter.safetensors"
+        if not config_path.exists() or not adapter_path.exists():
+            raise FileNotFoundError(f"emotion head {head_dir}: needs config.json and adapter.safetensors")
+        self.config = json.loads(config_path.read_text())
+        self.labels: list[str] = self.config["labels"]
+        self.thresholds = np.asarray(self.config["thresholds"], dtype=np.float32)
+        self.places = resolve_label_map(self.labels, None, str(head_dir))
+        self.max_length = int(self.config.get("max_length", 64))
+        encoder_dir = resolve(self.config.get("base_encoder", "minilm")).path
+        self.tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
+        self.encoder = AutoModel.from_pretrained(str(encoder_dir))
+        state = load_file(str(adapter_path))
+        head_w = state.pop("head.weight").float()
+        head_b = state.pop("head.bias").float()
+        merged = merge_lora(self.encoder, state, float(self.config["lora"]["scale"]))
+        log.info("emotion head %s: merged %d LoRA adapters into %s", head_dir, merged, encoder_dir)
+        self.head = torch.nn.Linear(head_w.shape[1], head_w.shape[0])
+        with torch.no_grad():
+            self.head.weight.copy_(head_w)
+            self.head.bias.copy_(head_b)
+        self.device = device
+        self.encoder.to(device).eval()
+        self.head.to(device).eval()
+
+    def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        import torch
+
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        with torch.inference_mode():
+            for i in range(0, len(texts), batch_size):
+                idx = order[i:i + batch_size]
+                enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True,
+                                     max_length=self.max_length, return_tensors="pt").to(self.device)
+                hidden = self.encoder(**enc).last_hidden_state  # (b, t, 384)
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                out[idx] = torch.sigmoid(self.head(pooled)).cpu().numpy()
+        return out
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """Multi-label decisions with the per-label thresholds tuned on GoEmotions dev."""
+        return self.probabilities(texts) >= self.thresholds
+
+
+def head_scores(head: EmotionHead, texts: list[str], batch_size: int = 64) -> TextScores:
+    probs = head.probabilities(texts, batch_size)  # (n, 28)
+    # Rescale each label by its own threshold so a label at its decision point weighs 0.5:
+    # rare labels (grief, relief) have low thresholds and would otherwise never count.
+    scaled = np.clip(probs / (2 * head.thresholds), 0.0, 1.0)
+    valence, arousal = project(scaled, head.places)
+    top = scaled.max(axis=1)
+    categories = [{head.labels[j]: round(float(probs[i, j]), 3)
+                   for j in np.argsort(-scaled[i])[:4] if scaled[i, j] >= 0.25} for i in range(len(texts))]
+    return TextScores(valence.astype(np.float32), arousal.astype(np.float32),
+                      np.clip(top, 0.0, 1.0).astype(np.float32), categories)
+
+
+@lru_cache(maxsize=2)
+def load_head(head_dir: str, device: str = "cpu") -> EmotionHead:
+    return EmotionHead(head_dir, device)

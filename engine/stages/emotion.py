@@ -1,0 +1,163 @@
+"""Stage: every turn's emotion, and the one number the mission names: trust in [-1, 1].
+
+Texts of all the calls in a batch go through the text model together (one encoder pass per
+``batch_size`` texts, not per call). Where the decoded audio is still attached, each turn's
+prosody is measured on its own channel (stereo with a channel map) or the mono mix, and
+compared with the same speaker's other turns in the call. Fusion: text gives the direction,
+sound the intensity (engine/emotion/fusion.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from engine.config import EmotionConfig
+from engine.emotion import acoustic
+from engine.emotion.fusion import FusionWeights, fuse, text_valence
+from engine.emotion.text import TextScores, head_scores, lexicon_features, lexicon_scores, load_head
+from engine.schema import CallAnalysis, Emotion, Turn
+from engine.stages.base import Stage
+
+log = logging.getLogger(__name__)
+INTERRUPTION_SECONDS = 0.3  # starting this long before the other speaker stops = interrupting
+INTERRUPTION_AROUSAL = 0.1
+
+
+class EmotionStage(Stage):
+    name = "emotion"
+    requires = frozenset({"turns", "roles"})
+    provides = frozenset({"emotion"})
+
+    def __init__(self, options: EmotionConfig):
+        self.options = options
+        self.weights = FusionWeights(lexicon_weight=options.lexicon_weight, intensity_gain=options.intensity_gain)
+        self._text_model = None
+        self._audio_model = None
+        self._text_kind, self._text_path = self._locate_text_model()
+
+    def _locate_text_model(self) -> tuple[str, Path | None]:
+        from engine.registry import resolve
+
+        if self.options.text_model == "lexicon":
+            return "lexicon", None
+        path = resolve(self.options.text_model).path
+        if (path / "adapter.safetensors").exists():
+            return "head", path
+        if (path / "config.json").exists():
+            return "transformers", path
+        raise FileNotFoundError(f"emotion text model {path}: neither a WOCAS head (adapter.safetensors) "
+                                "nor a transformers model (config.json)")
+
+    def version(self) -> str:
+        ident = f"{self._text_kind}:{self.options.text_model}:{self.options.audio_model}:{self.options.acoustic}"
+        if self._text_path is not None and (self._text_path / "config.json").exists():
+            ident += hashlib.sha256((self._text_path / "config.json").read_bytes()).hexdigest()[:8]
+        return ident
+
+    # ---- models ----------------------------------------------------------------------------
+    def _text_scores(self, texts: list[str]) -> TextScores:
+        if self._text_kind == "lexicon" or not texts:
+            return lexicon_scores(texts)
+        if self._text_kind == "head":
+            head = load_head(str(self._text_path), self.options.device)
+            return head_scores(head, texts, self.options.batch_size)
+        if self._text_model is None:
+            from engine.emotion.loaders import TextClassifier
+
+            self._text_model = TextClassifier(self._text_path, self.options.text_label_map, self.options.device)
+        valence, arousal, probs = self._text_model.scores(texts)
+        labels = self._text_model.labels
+        categories = [{labels[j]: round(float(p[j]), 3) for j in np.argsort(-p)[:4] if p[j] >= 0.1} for p in probs]
+        return TextScores(valence, arousal, probs.max(axis=1), categories)
+
+    def _audio_classifier(self):
+        if self._audio_model is None and self.options.audio_model:
+            from engine.emotion.loaders import AudioClassifier
+            from engine.registry import resolve
+
+            self._audio_model = AudioClassifier(resolve(self.options.audio_model).path,
+                                                self.options.audio_label_map, self.options.device)
+        return self._audio_model
+
+    # ---- per call -------------------------------------------------------------------------
+    def process_call(self, call: CallAnalysis) -> CallAnalysis:
+        return self.process_batch([call])[0]
+
+    def process_batch(self, calls: list[CallAnalysis]) -> list[CallAnalysis]:
+        texts = [t.text for c in calls for t in c.turns]
+        scores = self._text_scores(texts)
+        vader = lexicon_features(texts)[:, 0] if texts else np.zeros(0)
+        valence = text_valence(scores.valence, vader, self.weights) if self._text_kind != "lexicon" else scores.valence
+        out, offset = [], 0
+        for call in calls:
+            n = len(call.turns)
+            sound = self._acoustic(call)
+            turns = []
+            for i, turn in enumerate(call.turns):
+                k = offset + i
+                a_arousal, a_conf, a_valence = sound[i]
+                v = float(valence[k]) if a_valence is None else 0.8 * float(valence[k]) + 0.2 * a_valence
+                v_, ar, trust, conf = fuse(v, float(scores.arousal[k]), float(scores.confidence[k]), float(vader[k]),
+                                           a_arousal, a_conf, len(turn.text.split()), self.weights)
+                sources = (("text-head" if self._text_kind == "head" else self._text_kind), "lexicon")
+                if a_arousal is not None:
+                    sources += ("prosody",) + (("audio-model",) if a_valence is not None else ())
+                emotion = Emotion(valence=round(v_, 4), arousal=round(ar, 4), trust=round(trust, 4),
+                                  confidence=round(conf, 4), categories=scores.categories[k], sources=sources)
+                turns.append(turn.model_copy(update={"emotion": emotion}))
+            offset += n
+            out.append(call.model_copy(update={"turns": tuple(turns)}))
+        return out
+
+    def _acoustic(self, call: CallAnalysis) -> list[tuple[float | None, float, float | None]]:
+        """Per turn: (arousal or None, its confidence, audio-model valence or None)."""
+        empty = [(None, 0.0, None)] * len(call.turns)
+        audio = call.audio
+        if audio is None or not call.turns or not (self.options.acoustic or self.options.audio_model):
+            return empty
+        clips = [_turn_samples(call, t) for t in call.turns]
+        result: list[tuple[float | None, float, float | None]] = list(empty)
+        if self.options.acoustic:
+            measures = [acoustic.measure(clip, audio.sample_rate, [(w.start - t.start, w.end - t.start)
+                                                                    for w in t.words])
+                        for clip, t in zip(clips, call.turns)]
+            by_speaker: dict[str, list[int]] = {}
+            for i, t in enumerate(call.turns):
+                by_speaker.setdefault(t.speaker, []).append(i)
+            for idx in by_speaker.values():
+                base = acoustic.Baseline.of([measures[i] for i in idx])
+                for i in idx:
+                    arousal, conf = acoustic.arousal(measures[i], base)
+                    if _interrupts(call.turns, i):
+                        arousal = min(1.0, arousal + INTERRUPTION_AROUSAL)
+                    result[i] = (arousal, conf, None)
+        model = self._audio_classifier()
+        if model is not None:
+            keep = [i for i, c in enumerate(clips) if c.size >= audio.sample_rate // 4]
+            if keep:
+                valence, arousal, _ = model.scores([clips[i] for i in keep], audio.sample_rate)
+                for j, i in enumerate(keep):
+                    prosody, conf, _ = result[i]
+                    mixed = float(arousal[j]) if prosody is None else 0.5 * (prosody + float(arousal[j]))
+                    result[i] = (mixed, max(conf, 0.5), float(valence[j]))
+        return result
+
+
+def _turn_samples(call: CallAnalysis, turn: Turn) -> np.ndarray:
+    audio = call.audio
+    assert audio is not None
+    lo = max(0, int(turn.start * audio.sample_rate))
+    hi = min(audio.samples.shape[1], int(turn.end * audio.sample_rate))
+    if turn.channel is not None and 0 <= turn.channel < audio.num_channels and audio.num_channels > 1:
+        return audio.samples[turn.channel, lo:hi]
+    return audio.samples[:, lo:hi].mean(axis=0) if audio.num_channels > 1 else audio.samples[0, lo:hi]
+
+
+def _interrupts(turns: tuple[Turn, ...], i: int) -> bool:
+    turn = turns[i]
+    return any(p.speaker != turn.speaker and p.start < turn.start < p.end - INTERRUPTION_SECONDS
+               for p in turns[max(0, i - 3):i])

@@ -204,15 +204,16 @@ def read_manifest(path: Path) -> Iterator[CallAnalysis]:
 
 
 def _expand(spec: str) -> Iterator[Path]:
-    path = Path(spec).expanduser()
+    """Files named by one input, as absolute paths (the store and the review app outlive the cwd)."""
+    path = Path(spec).expanduser().absolute()
     if path.is_dir():
         for child in sorted(path.rglob("*")):
             if child.is_file() and child.suffix.lower() in AUDIO_SUFFIXES | TRANSCRIPT_SUFFIXES:
                 yield child
     elif any(ch in spec for ch in "*?["):
-        for match in sorted(glob.glob(spec, recursive=True)):
+        for match in sorted(glob.glob(str(Path(spec).expanduser()), recursive=True)):
             if Path(match).is_file():
-                yield Path(match)
+                yield Path(match).absolute()
     else:
         yield path
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -28,6 +29,17 @@ sys.path.insert(0, str(ROOT))
 from engine.pii import ENTITY_TYPES, PiiSpan, find_pii_in_turns  # noqa: E402
 
 DEFAULT_DATA = ROOT / "tests" / "data" / "pii_lines.jsonl"
+# The held-out lines were written after the detector was tuned on the dev lines and measured once
+# before any fix; the detector was then fixed on what they showed, so today's held-out figures
+# are no longer held out. The first measurement is kept here as the honest generalisation figure.
+HELDOUT_FIRST_RUN = {
+    "lines": 132, "overall": {"recall": 0.8955, "redaction_recall": 0.9104, "precision": 0.9836},
+    "CARD": {"gold": 14, "recall": 0.9286, "redaction_recall": 1.0, "precision": 1.0},
+    "ACCOUNT": {"gold": 12, "recall": 1.0, "redaction_recall": 1.0, "precision": 0.9231},
+    "misses": "expiry after 'expiring'/'exp'/'slash' (3 of 4), sort code after \"sort code's\", SSN after "
+              "'social security number', a spelled e-mail local part containing 'i'; one card number "
+              "mislabelled by hand (it failed Luhn; fixed in the data)",
+}
 
 
 def load_records(path: Path) -> list[dict]:
@@ -116,6 +128,20 @@ def to_markdown(result: dict, machine: str) -> str:
         "The lines were written by the engineer who wrote the detector (no independent labelled set exists "
         "in shared/data), so these figures are an upper bound on what real ASR output would give.",
     ]
+    first = HELDOUT_FIRST_RUN
+    lines += ["", "## Per split", "", "| split | lines | recall (typed) | recall (redacted) | precision (typed) |",
+              "| --- | ---: | ---: | ---: | ---: |"]
+    for split, part in result.get("splits", {}).items():
+        o = part["overall"]
+        lines.append(f"| {split} | {part['lines']} | {pct(o['recall'])} | {pct(o['redaction_recall'])} "
+                     f"| {pct(o['precision'])} |")
+    lines.append(f"| heldout, first measurement (before fixes) | {first['lines']} | "
+                 f"{first['overall']['recall']:.3f} | {first['overall']['redaction_recall']:.3f} | "
+                 f"{first['overall']['precision']:.3f} |")
+    lines += ["", f"Held-out first measurement: CARD recall {first['CARD']['recall']:.3f} typed / "
+              f"{first['CARD']['redaction_recall']:.3f} redacted ({first['CARD']['gold']} spans), ACCOUNT recall "
+              f"{first['ACCOUNT']['recall']:.3f} ({first['ACCOUNT']['gold']} spans), precision "
+              f"{first['ACCOUNT']['precision']:.3f}. What it missed: {first['misses']}."]
     if result["misses"]:
         lines += ["", "## Misses", ""] + [f"- {m['id']} {m['type']}: `{m['text']}` (got {m['got']})"
                                           for m in result["misses"]]
@@ -136,9 +162,11 @@ def main() -> None:
     for split in sorted({r.get("split", "dev") for r in records}):
         part = evaluate([r for r in records if r.get("split", "dev") == split])
         result["splits"][split] = {k: part[k] for k in ("records", "lines", "per_type", "overall")}
-    machine = f"{platform.machine()} {platform.processor() or ''} ({platform.system()}, Python {platform.python_version()})"
+    machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs "
+               f"({platform.system()}, Python {platform.python_version()})")
     result["machine"] = machine
     args.out.mkdir(parents=True, exist_ok=True)
+    result["heldout_first_run"] = HELDOUT_FIRST_RUN
     (args.out / "pii.json").write_text(json.dumps(result, indent=1))
     (args.out / "pii.md").write_text(to_markdown(result, machine))
     for split, part in result["splits"].items():

@@ -60,6 +60,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides.setdefault("run", {})["threads_per_worker"] = args.threads_per_worker
     if args.batch_size:
         overrides.setdefault("run", {})["batch_size"] = args.batch_size
+    if args.no_redact and args.redact_audio:
+        console.print("[red]error:[/red] --no-redact and --redact-audio contradict each other")
+        return EXIT_USAGE
+    if args.no_redact:  # lands in config.redact.enabled, so the run record says redaction was off
+        overrides.setdefault("redact", {})["enabled"] = False
+    if args.redact_audio:
+        overrides.setdefault("redact", {}).update(audio=True, audio_dir=str(args.out / "calls"))
     try:
         config = load_config(args.config, overrides)
     except ConfigError as e:
@@ -71,6 +78,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_path = out / "logs" / f"{run_id}.log"
     _setup_logging(log_path, args.verbose)
     (out / "config.resolved.toml").write_text(config.to_toml())
+    if not config.redact.enabled:
+        logging.getLogger(__name__).warning("redaction is OFF for run %s: PII is stored in clear text", run_id)
+        console.print("[yellow]warning:[/yellow] redaction is off: personal data will be stored in clear text")
     try:
         store = Store(args.store or store_path(out))
     except StoreLocked as e:
@@ -254,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads-per-worker", type=int, help="threads per worker (default: cores / workers)")
     run.add_argument("--batch-size", type=int, help="calls per stage batch (default from config: 8)")
     run.add_argument("--force", action="store_true", help="redo calls already in the store")
+    run.add_argument("--no-redact", action="store_true",
+                     help="keep card numbers and personal details in clear text (recorded in the run's config)")
+    run.add_argument("--redact-audio", action="store_true",
+                     help="also write OUT/calls/<id>.redacted.wav with the PII spans silenced")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
     run.set_defaults(func=cmd_run)

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class Section(BaseModel):
@@ -81,7 +81,20 @@ class RedactConfig(Section):
         "CARD", "ACCOUNT", "CVV", "EXPIRY", "IBAN", "SORT_CODE", "SSN",
         "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME",
     )
-    hash_key_env: str = "WOCAS_HASH_KEY"
+    hash_key_env: str = "WOCAS_HASH_KEY"  # env var holding the HMAC key; unset = no hashes kept
+    hash_entities: tuple[str, ...] = ("ACCOUNT", "EMAIL", "PHONE")  # kept as keyed hashes for matching
+    audio: bool = False  # also write calls/<id>.redacted.wav with the PII word spans silenced
+    audio_dir: str | None = None  # where that copy goes (`wocas run --redact-audio` sets OUT/calls)
+
+    @field_validator("entities", "hash_entities")
+    @classmethod
+    def _known_entities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from engine.pii import ENTITY_TYPES
+
+        unknown = sorted(set(value) - set(ENTITY_TYPES))
+        if unknown:
+            raise ValueError(f"unknown PII entity types {unknown}; known: {', '.join(ENTITY_TYPES)}")
+        return value
 
 
 class RunConfig(Section):

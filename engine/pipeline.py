@@ -45,6 +45,10 @@ def build_stages(config: Config) -> list[Stage]:
         TurnsStage(),
         RolesStage(config.roles),
     ]
+    if config.redact.enabled:  # right after roles: every later text stage and the store see redacted text
+        from engine.stages.redact import RedactStage
+
+        stages.append(RedactStage(config.redact))
     if config.emotion.enabled:
         from engine.stages.emotion import EmotionStage
         from engine.stages.trajectory import TrajectoryStage

@@ -39,9 +39,11 @@ def plot_trajectory(call: CallAnalysis, path: str | Path) -> Path:
                    label=role, zorder=3)
     customer = call.trajectories.get("customer")
     if customer is not None:
-        ax.scatter([customer.lowest_at], [customer.lowest], marker="v", s=120, facecolor="none",
+        # Points sit at turn midpoints; lowest_at is the lowest turn's start.
+        at = min(customer.points, key=lambda p: p[1])[0] if customer.points else customer.lowest_at
+        ax.scatter([at], [customer.lowest], marker="o", s=260, facecolor="none",
                    edgecolor="black", linewidth=1.5, zorder=4, label="customer's lowest point")
-        ax.annotate(f"lowest {customer.lowest:+.2f}", (customer.lowest_at, customer.lowest),
+        ax.annotate(f"lowest {customer.lowest:+.2f} at {customer.lowest_at:.0f}s", (at, customer.lowest),
                     textcoords="offset points", xytext=(6, -14), fontsize=8)
     shapes = ", ".join(f"{role}: {tr.shape} ({tr.turnaround:+.2f})" for role, tr in call.trajectories.items())
     ax.set_title(f"{call.call_id}   {shapes}", fontsize=9)

@@ -3,7 +3,8 @@
 Valence in [-1, 1] (unpleasant .. pleasant) and arousal in [0, 1] (calm .. intense), placed
 by hand from Russell's circumplex and the NRC VAD lexicon's values for the label words,
 then nudged for a contact centre: gratitude and relief are the strongest signs of trust,
-annoyance and disappointment the commonest signs of frustration. Model outputs become
+annoyance and disappointment the commonest signs of frustration, and remorse is nearly
+neutral because on a call it is almost always an apology ("sorry to hear that"), not distress. Model outputs become
 (valence, arousal) as the probability-weighted mean of their labels' places.
 """
 
@@ -21,7 +22,7 @@ GOEMOTIONS: dict[str, tuple[float, float]] = {
     "disgust": (-0.85, 0.7), "embarrassment": (-0.5, 0.55), "excitement": (0.7, 0.85),
     "fear": (-0.7, 0.8), "gratitude": (0.9, 0.45), "grief": (-0.9, 0.4), "joy": (0.85, 0.7),
     "love": (0.85, 0.6), "nervousness": (-0.5, 0.7), "optimism": (0.6, 0.5), "pride": (0.6, 0.55),
-    "realization": (0.1, 0.45), "relief": (0.75, 0.3), "remorse": (-0.5, 0.4), "sadness": (-0.75, 0.3),
+    "realization": (0.1, 0.45), "relief": (0.75, 0.3), "remorse": (-0.1, 0.35), "sadness": (-0.75, 0.3),
     "surprise": (0.1, 0.8), "neutral": (0.0, 0.25),
 }
 

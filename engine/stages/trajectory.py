@@ -2,7 +2,7 @@
 
 Opening and closing are confidence-weighted means of a side's first and last turns (a
 third of them rounded up, at most three), so one flat "Sure." does not decide them.
-The lowest point is taken on a two-turn running mean: one stray turn is not a crisis.
+The lowest point is the side's lowest-scored turn, and when it started.
 Shape, in order of precedence:
   recovered       closing - opening >= T and the side was negative at some point
   deteriorated    opening - closing >= T and it ends negative
@@ -37,12 +37,10 @@ def trajectory(turns: list[Turn], role: str, turnaround_threshold: float = 0.3,
     k = _ends(len(scored))
     opening = float(np.average(trust[:k], weights=weight[:k]))
     closing = float(np.average(trust[-k:], weights=weight[-k:]))
-    smooth = trust if len(trust) < 3 else np.convolve(trust, [0.5, 0.5], mode="valid")
-    low = int(np.argmin(smooth))
-    lowest_turn = scored[low + 1] if len(trust) >= 3 and trust[low + 1] < trust[low] else scored[low]
+    low = int(np.argmin(trust))
     turnaround = closing - opening
     steps = np.abs(np.diff(trust)).mean() if len(trust) > 1 else 0.0
-    if turnaround >= turnaround_threshold and min(opening, float(smooth.min())) < 0:
+    if turnaround >= turnaround_threshold and float(trust.min()) < 0:
         shape = "recovered"
     elif turnaround <= -turnaround_threshold and closing < 0:
         shape = "deteriorated"
@@ -54,7 +52,7 @@ def trajectory(turns: list[Turn], role: str, turnaround_threshold: float = 0.3,
         shape = "steady-negative"
     return Trajectory(
         role=role, opening=round(opening, 4), closing=round(closing, 4), turnaround=round(turnaround, 4),
-        lowest=round(float(smooth.min()), 4), lowest_at=round(lowest_turn.start, 3), shape=shape,
+        lowest=round(float(trust[low]), 4), lowest_at=round(scored[low].start, 3), shape=shape,
         points=tuple((round((t.start + t.end) / 2, 3), round(t.emotion.trust, 4)) for t in scored),
     )
 

@@ -248,6 +248,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reasons(args: argparse.Namespace) -> int:
+    from engine.reasons import reasons_summary, summary_markdown
+    from engine.store import Store, StoreLocked
+
+    path = args.store or store_path(args.out)
+    if not Path(path).exists():
+        print(f"error: no store at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with Store(path, read_only=True) as store:
+            summary = reasons_summary(store, args.run)
+    except StoreLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+    (args.out / "reasons.json").write_text(json.dumps(summary, indent=1))
+    (args.out / "reasons.md").write_text(summary_markdown(summary))
+    print(summary_markdown(summary))
+    print(f"written: {args.out / 'reasons.json'}, {args.out / 'reasons.md'}")
+    return EXIT_OK
+
+
+def cmd_train_intents(args: argparse.Namespace) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from train_intents import train
+
+    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C)
+    print(f"intent head written to {out}; use it with [jobs] head = \"{out}\"")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wocas", description="What Our Customers Are Saying")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -293,6 +323,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", help="access token reviewers log in with (default: $WOCAS_TOKEN, else a random one)")
     serve.add_argument("--no-auth", action="store_true", help="no login (only with a loopback --host)")
     serve.set_defaults(func=cmd_serve)
+
+    reasons = sub.add_parser("reasons", help="contact reasons: counts, share preventable, owners, emerging reasons")
+    reasons.add_argument("--out", type=Path, required=True, help="the run's output folder (reasons.json/.md go there)")
+    reasons.add_argument("--store", type=Path)
+    reasons.add_argument("--run", help="only this run id (default: every call in the store)")
+    reasons.set_defaults(func=cmd_reasons)
+
+    train = sub.add_parser("train", help="train a model head on labelled data")
+    train_sub = train.add_subparsers(dest="what", required=True)
+    intents = train_sub.add_parser("intents", help="an intent / contact-reason head over MiniLM")
+    intents.add_argument("--data", type=Path, required=True, help="CSV (text,label) or JSONL")
+    intents.add_argument("--out", type=Path, required=True, help="folder for the head")
+    intents.add_argument("--reason-map", type=Path, help="JSON {label: taxonomy reason}")
+    intents.add_argument("--no-lexical", action="store_true", help="embeddings only")
+    intents.add_argument("--C", type=float, default=30.0)
+    intents.set_defaults(func=cmd_train_intents)
     return parser
 
 

@@ -68,11 +68,18 @@ class EmotionConfig(Section):
 class JobsConfig(Section):
     enabled: bool = True
     taxonomy: str = "contact-reasons"  # registry name or path to a TOML taxonomy
-    other_threshold: float = 0.35
+    other_threshold: float = 0.35  # calibrated confidence below which the reason is "other"
+    head: str | None = None  # supervised intent head (registry name or folder) instead of the examples
+    max_jobs: int = 3  # job statements kept per call
+    max_customer_turns: int = 6  # early customer turns searched for the job (later ones only with a cue)
 
 
 class SignalsConfig(Section):
     enabled: bool = True
+    competitors: tuple[str, ...] = ()  # competitor names to spot (case-insensitive)
+    complaint_threshold: float = 0.5  # complaint score above which an implicit complaint is a signal
+    low_trust: float = 0.0  # a sale attempted while the customer's trust is below this is a signal
+    closing_turns: int = 4  # how many final turns decide whether the call ended unresolved
 
 
 class RedactConfig(Section):

@@ -54,6 +54,14 @@ def build_stages(config: Config) -> list[Stage]:
         from engine.stages.trajectory import TrajectoryStage
 
         stages += [EmotionStage(config.emotion), TrajectoryStage(config.emotion)]
+    if config.jobs.enabled:
+        from engine.stages.jobs import JobsStage
+
+        stages.append(JobsStage(config.jobs))
+    if config.signals.enabled:
+        from engine.stages.signals import SignalsStage
+
+        stages.append(SignalsStage(config.signals))
     stages.append(MetricsStage())
     return stages
 

@@ -1,0 +1,223 @@
+"""Intent, contact-reason and complaint figures, and the cost of the text stages.
+
+    python benchmarks/intents.py [--data ../shared/data] [--out benchmarks/results]
+                                 [--embeddings-cache DIR]
+
+- banking77: accuracy on test of a head trained on train (embedding-only and embedding+n-gram).
+- the default taxonomy, zero-shot, on banking77 test mapped to its reasons
+  (models/intents-banking77/reason_map.json).
+- complaints_social_media: F1 of the shipped complaint detector (zero-shot, fixed weights) and,
+  for reference, of a head cross-validated inside this benchmark (the set has no licence, so
+  nothing trained on it is shipped).
+- CLINC150: in-scope accuracy and out-of-scope recall with the `other` threshold tuned on val.
+- speed: jobs + signals stages on transcripts of 20 turns (calls per second, this machine).
+
+``--embeddings-cache`` reads MiniLM embeddings computed elsewhere (b77.npz: train, test, cmp;
+clinc_a.npz: train; clinc_b.npz: the other splits) instead of encoding here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine import reasons  # noqa: E402
+from engine.reasons import (ExampleClassifier, HeadClassifier, embed, load_taxonomy, save_head,  # noqa: E402
+                            train_head)
+
+
+def f1(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    tp = float(np.sum(pred & truth))
+    p, r = tp / max(1, pred.sum()), tp / max(1, truth.sum())
+    return {"f1": round(2 * p * r / max(1e-9, p + r), 4), "precision": round(p, 4), "recall": round(r, 4)}
+
+
+class Embeddings:
+    def __init__(self, cache: Path | None):
+        self.cache = cache
+
+    def get(self, file: str, key: str, texts: list[str]) -> np.ndarray:
+        if self.cache and (self.cache / file).exists():
+            arr = np.load(self.cache / file)[key].astype(np.float32)
+            assert len(arr) == len(texts), (file, key)
+            return arr
+        return embed(texts)
+
+
+def banking77(data: Path, emb: Embeddings) -> dict:
+    def read(split: str):
+        rows = list(csv.DictReader((data / f"text/banking77/{split}.csv").open()))
+        return [r["text"] for r in rows], [r["category"] for r in rows]
+
+    xtr, ytr = read("train")
+    xte, yte = read("test")
+    etr, ete = emb.get("b77.npz", "train", xtr), emb.get("b77.npz", "test", xte)
+    started = time.perf_counter()
+    trained = train_head(xtr, ytr, etr, lexical=True)
+    train_s = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as tmp:
+        save_head(tmp, trained, {"name": "bench"})
+        head = HeadClassifier(tmp)
+        mixed = np.mean([p.best == y for p, y in zip(head.predict(xte, ete), yte)])
+        head.mix = 1.0
+        emb_only = np.mean([p.best == y for p, y in zip(head.predict(xte, ete), yte)])
+    mapping = json.loads((ROOT / "models/intents-banking77/reason_map.json").read_text())
+    zs = ExampleClassifier(load_taxonomy("contact-reasons")).predict(xte, ete)
+    truth = [mapping[y] for y in yte]
+    return {"n_train": len(xtr), "n_test": len(xte),
+            "head_embedding_only_accuracy": round(float(emb_only), 4),
+            "head_embedding_plus_ngrams_accuracy": round(float(mixed), 4), "head_train_seconds": round(train_s, 1),
+            "taxonomy_zero_shot_accuracy": round(float(np.mean([p.best == t for p, t in zip(zs, truth)])), 4),
+            "taxonomy_zero_shot_accuracy_other_counted_wrong":
+                round(float(np.mean([p.reason == t for p, t in zip(zs, truth)])), 4),
+            "taxonomy_zero_shot_share_other": round(float(np.mean([p.reason == "other" for p in zs])), 4),
+            "taxonomy_reasons_used": len(set(truth))}
+
+
+def complaints(data: Path, emb: Embeddings) -> dict:
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from engine.config import SignalsConfig
+    from engine.stages.signals import ComplaintScorer
+
+    rows = list(csv.reader((data / "text/complaints_social_media/complaints-data.csv").open()))
+    texts, truth = [r[1] for r in rows], np.array([r[2] == "1" for r in rows])
+    support = np.array([r[3] not in ("random_tweet", "random_reply") for r in rows])
+    e = emb.get("b77.npz", "cmp", texts)
+    score = ComplaintScorer().score(texts, e)
+    threshold = SignalsConfig().complaint_threshold
+    pred = score >= threshold
+    # reference: a head cross-validated here (MiniLM + detector score + word n-grams), never shipped
+    cv_prob = np.zeros(len(texts))
+    for tr, te in StratifiedKFold(10, shuffle=True, random_state=0).split(e, truth):
+        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit([texts[i] for i in tr])
+        feats = lambda idx: sparse.hstack([sparse.csr_matrix(np.c_[e[idx], score[idx]]),  # noqa: E731
+                                           vec.transform([texts[i] for i in idx])]).tocsr()
+        cv_prob[te] = LogisticRegression(C=3, max_iter=2000).fit(feats(tr), truth[tr]).predict_proba(feats(te))[:, 1]
+    return {"n": len(texts), "n_complaints": int(truth.sum()), "threshold": threshold,
+            "shipped_detector_zero_shot": f1(pred, truth),
+            "shipped_detector_zero_shot_support_tweets_only": f1(pred[support], truth[support]),
+            "cross_validated_head_10fold": f1(cv_prob >= 0.5, truth)}
+
+
+def clinc(data: Path, emb: Embeddings) -> dict:
+    d = json.loads((data / "text/clinc150/data_full.json").read_text())
+
+    def split(name: str):
+        texts, labels = [x[0] for x in d[name]], [x[1] for x in d[name]]
+        return texts, labels, emb.get("clinc_a.npz" if name == "train" else "clinc_b.npz", name, texts)
+
+    xtr, ytr, etr = split("train")
+    started = time.perf_counter()
+    trained = train_head(xtr, ytr, etr, lexical=False)
+    train_s = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as tmp:
+        save_head(tmp, trained, {"name": "clinc"})
+        head = HeadClassifier(tmp)
+
+        def conf_and_correct(name: str):
+            x, y, e = split(name)
+            p = head.predict(x, e)
+            return np.array([q.confidence for q in p]), np.array([q.best == t for q, t in zip(p, y)])
+
+        val_c, val_ok = conf_and_correct("val")
+        oos_val_c, _ = conf_and_correct("oos_val")
+        # threshold: best accuracy on val + oos_val with out-of-scope as its own class
+        grid = np.round(np.arange(0.05, 0.95, 0.01), 2)
+        acc = [(np.sum(val_ok & (val_c >= t)) + np.sum(oos_val_c < t)) / (len(val_c) + len(oos_val_c)) for t in grid]
+        threshold = float(grid[int(np.argmax(acc))])
+        test_c, test_ok = conf_and_correct("test")
+        oos_c, _ = conf_and_correct("oos_test")
+    return {"n_train": len(xtr), "head": "embedding only (150 labels)", "head_train_seconds": round(train_s, 1),
+            "threshold_tuned_on_val": threshold,
+            "in_scope_accuracy_no_threshold": round(float(test_ok.mean()), 4),
+            "in_scope_accuracy_with_threshold": round(float(np.mean(test_ok & (test_c >= threshold))), 4),
+            "out_of_scope_recall": round(float(np.mean(oos_c < threshold)), 4),
+            "n_test": len(test_ok), "n_oos_test": len(oos_c)}
+
+
+def speed(data: Path, n_calls: int = 60, turns_per_call: int = 20) -> dict:
+    """Jobs + signals on transcripts of 20 turns whose customer turns are real banking77 queries."""
+    from engine.schema import Call, CallAnalysis, Turn
+    from engine.stages.jobs import JobsStage
+    from engine.stages.signals import SignalsStage
+
+    queries = [r["text"] for r in csv.DictReader((data / "text/banking77/test.csv").open())]
+    agent = ["Thanks for calling, how can I help?", "Let me check that for you.", "I'm sorry about that.",
+             "Is there anything else I can help with?", "I've logged a ticket for you."]
+    calls, q = [], 0
+    for c in range(n_calls):
+        turns, t = [], 0.0
+        for i in range(turns_per_call):
+            text = agent[i % len(agent)] if i % 2 == 0 else queries[q % len(queries)]
+            q += i % 2
+            turns.append(Turn(index=i, speaker=f"S{i % 2}", role="agent" if i % 2 == 0 else "customer",
+                              start=t, end=t + 3.0, text=text))
+            t += 3.5
+        calls.append(CallAnalysis(call=Call(call_id=f"s{c}", source=f"s{c}.json", kind="transcript"),
+                                  turns=tuple(turns)))
+    jobs, signals = JobsStage(), SignalsStage()
+    reasons._CACHE.clear()  # count every embedding
+    started = time.perf_counter()
+    for i in range(0, n_calls, 8):
+        signals.process_batch(jobs.process_batch(calls[i:i + 8]))
+    seconds = time.perf_counter() - started
+    return {"calls": n_calls, "turns_per_call": turns_per_call, "seconds": round(seconds, 2),
+            "calls_per_second": round(n_calls / seconds, 1), "batch_size": 8,
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--embeddings-cache", type=Path)
+    parser.add_argument("--only", nargs="*", choices=["banking77", "complaints", "clinc150", "speed"])
+    args = parser.parse_args(argv)
+    emb = Embeddings(args.embeddings_cache)
+    todo = args.only or ["banking77", "complaints", "clinc150", "speed"]
+    path = args.out / "intents.json"
+    results = json.loads(path.read_text()) if path.exists() and args.only else {}
+    results["machine"] = f"{platform.node()}: {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, no GPU"
+    results["embeddings"] = ("MiniLM, cached from " + str(args.embeddings_cache)) if args.embeddings_cache else "MiniLM on CPU"
+    for name, fn in (("banking77", banking77), ("complaints", complaints), ("clinc150", clinc)):
+        if name in todo:
+            results[name] = fn(args.data, emb)
+            print(name, json.dumps(results[name]), flush=True)
+    if "speed" in todo:
+        results["speed"] = speed(args.data)
+        print("speed", json.dumps(results["speed"]), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1))
+    (args.out / "intents.md").write_text(markdown(results))
+    return 0
+
+
+def markdown(r: dict) -> str:
+    lines = ["# Intents, contact reasons, complaints, text-stage speed", "", f"Machine: {r.get('machine')}. "
+             f"Embeddings: {r.get('embeddings')}.", "", "| figure | value |", "|---|---|"]
+    for section in ("banking77", "complaints", "clinc150", "speed"):
+        for key, value in r.get(section, {}).items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            lines.append(f"| {section}: {key} | {value} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -34,6 +34,9 @@ from engine.store import Store
 log = logging.getLogger(__name__)
 
 MODEL_STAGES = frozenset({"transcribe"})  # heavy models: an actor pool that loads them once
+# One ASR worker leaves the GPU idle while it runs VAD, features and word alignment on the
+# CPU; two per GPU gave 1.5x (large-v3 on an H100, benchmarks/results/gpu_throughput.md).
+ASR_ACTORS_PER_GPU = 2
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,11 @@ def run_group_task(batch: dict[str, np.ndarray], config_json: str, start: int, e
 
 class RayRunner(LocalRunner):
     def __init__(self, config: Config, out_dir: Path, store: Store, force: bool = False,
-                 on_call: ProgressFn | None = None, address: str | None = None, window: int = 0):
+                 on_call: ProgressFn | None = None, address: str | None = None, window: int = 0,
+                 asr_actors_per_gpu: int = ASR_ACTORS_PER_GPU):
         super().__init__(config, out_dir, store, force=force, on_call=on_call)
         self.address = address
+        self.asr_actors_per_gpu = max(1, asr_actors_per_gpu)
         self.window = window or max(256, 32 * config.run.batch_size)
 
     def run(self, inputs: list[str], run_id: str) -> RunSummary:
@@ -144,12 +149,12 @@ class RayRunner(LocalRunner):
         config_json = self.config.model_dump_json()
         for group in groups:
             if group.actor:
-                actors = gpus or max(1, self.config.run.workers)
+                actors = gpus * self.asr_actors_per_gpu if gpus else max(1, self.config.run.workers)
                 ds = ds.map_batches(StageGroup, batch_size=batch_size, batch_format="numpy",
                                     fn_constructor_kwargs={"config": self.config, "start": group.start,
                                                            "end": group.end},
                                     compute=ray.data.ActorPoolStrategy(size=actors),
-                                    num_gpus=1 if gpus else 0, num_cpus=1)
+                                    num_gpus=1 / self.asr_actors_per_gpu if gpus else 0, num_cpus=1)
             else:
                 ds = ds.map_batches(run_group_task, batch_size=batch_size, batch_format="numpy",
                                     fn_kwargs={"config_json": config_json, "start": group.start,

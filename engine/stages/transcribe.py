@@ -71,8 +71,10 @@ def free_gpu_bytes() -> int | None:
 
 def pick_batch_size(free_bytes: int | None, model_bytes: int, beam_size: int) -> int:
     """Windows per GPU batch that fit in free memory: each window in flight holds the
-    encoder output and the decoder caches for every beam, which grow with the model (about
-    a tenth of its weights per beam, measured with large-v3 and tiny.en), plus headroom."""
+    encoder output and the decoder caches for every beam, which grow with the model. A tenth
+    of the weights per beam is conservative: on an H100, large-v3 (float16, beam 5) chose 31
+    and peaked at 18 GB of 80 (benchmarks/results/gpu_throughput.md), leaving room for a
+    second ASR worker on the same GPU."""
     if not free_bytes:
         return 8
     usable = free_bytes * 0.7 - model_bytes  # weights, CUDA context and allocator slack

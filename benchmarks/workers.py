@@ -1,0 +1,264 @@
+"""How a nightly run scales on one machine: workers, call length, number of calls.
+
+    python benchmarks/workers.py workers   # 1 worker × 1 thread, 1 × 2, 2 × 1 on the same calls
+    python benchmarks/workers.py memory    # peak memory for 10, 60 and 120-minute calls
+    python benchmarks/workers.py batch     # wall time for 10, 100 and 1,000 transcript calls
+
+Each setting runs a real ``wocas run`` in a fresh process (models loaded, store written), so
+the figures are what operations would see. Long calls are built by concatenating the real
+recordings in ``../shared/data`` into a temporary folder: agent and customer on their own
+channels of a stereo file, as contact-centre recorders store them. Results go to
+``benchmarks/results/{workers,memory,batch}.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
+
+
+def machine() -> str:
+    return f"{platform.node() or 'host'}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, " \
+           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def wocas_run(inputs: list[str], out: Path, *extra: str) -> dict:
+    """One ``wocas run`` in a fresh process: its wall time, peak RSS and run record."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", *inputs, "--out", str(out), "--quiet", *extra],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    err = proc.stderr.read()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise RuntimeError(f"wocas run failed ({code}): {err[-2000:]}")
+    from engine.store import Store
+
+    with Store(out / "wocas.duckdb", read_only=True) as store:
+        run = store.query("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")[0]
+    # ru_maxrss is the largest single process among the waited-for tree's (kB on Linux)
+    return {"process_wall_seconds": round(wall, 2), "peak_rss_gb": round(usage.ru_maxrss / 2**20, 3),
+            "runner_wall_seconds": round(run["wall_seconds"], 2), "calls_ok": run["calls_ok"],
+            "calls_failed": run["calls_failed"], "audio_seconds": round(run["audio_seconds"], 1),
+            "x_realtime": round(run["x_realtime"] or 0, 2)}
+
+
+def write(name: str, payload: dict, table: list[str]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=1))
+    (RESULTS / f"{name}.md").write_text("\n".join(table) + "\n")
+    print("\n".join(table))
+
+
+# ---- workers -----------------------------------------------------------------------------------
+def bench_workers(data: Path, copies: int) -> None:
+    clips = sorted((data / "diarization/pyannote_ami_debug").glob("*.wav"))
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = Path(tmp) / "calls.csv"
+        with manifest.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["path", "call_id"])
+            for k in range(copies):  # the same recordings under other ids: more calls, same audio
+                for clip in clips:
+                    w.writerow([str(clip), f"{clip.stem}-{k}"])
+        settings = [(1, 1), (1, 2), (2, 1)]
+        rows = []
+        for workers, threads in settings:
+            out = Path(tmp) / f"out-{workers}x{threads}"
+            r = wocas_run([str(manifest)], out, "--workers", str(workers), "--threads-per-worker", str(threads))
+            rows.append({"workers": workers, "threads_per_worker": threads, **r})
+            print(rows[-1], flush=True)
+    base = rows[0]["process_wall_seconds"]
+    two_thread = rows[1]["process_wall_seconds"]
+    for r in rows:
+        r["speedup_vs_1x1"] = round(base / r["process_wall_seconds"], 2)
+        r["speedup_vs_1x2"] = round(two_thread / r["process_wall_seconds"], 2)
+    payload = {"machine": machine(), "calls": len(clips) * copies,
+               "audio": "AMI meeting excerpts from ../shared/data (30 s, 16 kHz mono, 2-4 speakers), full default pipeline",
+               "goal": "2 workers >= 1.6x one worker", "runs": rows}
+    table = [f"# Workers on one machine ({machine()})", "",
+             f"{len(clips) * copies} calls of 30 s real meeting audio (AMI excerpts), default config, fresh process each "
+             "(start-up and model loading included).", "",
+             "| workers × threads | wall (s) | runner wall (s) | × real time | peak RSS of one process (GB) | speed-up vs 1×1 | vs 1×2 |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        table.append(f"| {r['workers']} × {r['threads_per_worker']} | {r['process_wall_seconds']} | "
+                     f"{r['runner_wall_seconds']} | {r['x_realtime']} | {r['peak_rss_gb']} | "
+                     f"{r['speedup_vs_1x1']} | {r['speedup_vs_1x2']} |")
+    write("workers", payload, table)
+
+
+# ---- memory against call length -------------------------------------------------------------------
+def real_speech(data: Path) -> list[np.ndarray]:
+    from engine.audio import decode
+
+    files = sorted((data / "diarization/pyannote_ami_debug").glob("*.wav"))
+    files += [data / "diarization/pyannote_sample/sample.wav", data / "calls_synthetic/dialogue_60s_mono16k.flac"]
+    files += sorted((data / "asr/ljspeech_coqui").glob("*.flac"))
+    return [decode(f).mono() for f in files]
+
+
+def build_long_call(path: Path, minutes: float, pieces: list[np.ndarray]) -> None:
+    """A stereo 16 kHz FLAC of ``minutes``: left = the real recordings in order, right = the
+    same in reverse order, written piece by piece (never whole in memory)."""
+    import soundfile as sf
+
+    need = int(minutes * 60 * 16000)
+    left = right = 0
+    li, ri = 0, len(pieces) - 1
+    with sf.SoundFile(str(path), "w", samplerate=16000, channels=2, format="FLAC") as f:
+        written = 0
+        while written < need:
+            a, b = pieces[li % len(pieces)], pieces[ri % len(pieces)]
+            n = min(len(a), len(b), need - written)
+            f.write(np.stack([a[:n], b[:n]], axis=1))
+            written += n
+            li, ri = li + 1, ri - 1
+    del left, right
+
+
+ASR_ONLY = """
+import sys, time, json, resource
+from engine.config import AsrConfig, AudioConfig
+from engine.ingest import audio_call
+from engine.stages.decode import DecodeStage
+from engine.stages.transcribe import TranscribeStage
+from pathlib import Path
+t = time.perf_counter()
+call = DecodeStage(AudioConfig()).process_call(audio_call(Path(sys.argv[1])))
+call = TranscribeStage(AsrConfig(beam_size=int(sys.argv[2]), cpu_threads=2)).process_call(call)
+print(json.dumps({"seconds": time.perf_counter() - t, "words": len(call.words), "duration": call.duration}))
+"""
+
+
+def asr_only_run(audio: Path, beam_size: int) -> dict:
+    """Decode + ASR (the stages that chunking bounds) in a fresh process: peak RSS, wall."""
+    proc = subprocess.Popen([sys.executable, "-c", ASR_ONLY, str(audio), str(beam_size)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(err[-2000:])
+    r = json.loads(out.strip().splitlines()[-1])
+    return {"peak_rss_gb": round(usage.ru_maxrss / 2**20, 3), "wall_seconds": round(r["seconds"], 1),
+            "x_realtime": round(r["duration"] / r["seconds"], 1), "words": r["words"]}
+
+
+def bench_memory_asr(data: Path, lengths: list[float], beam_size: int) -> None:
+    import soundfile as sf
+
+    pieces = real_speech(data)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for minutes in lengths:
+            stereo = Path(tmp) / "stereo.flac"
+            build_long_call(stereo, minutes, pieces)
+            audio = Path(tmp) / f"call-{int(minutes)}min-mono.flac"
+            with sf.SoundFile(str(stereo)) as src, sf.SoundFile(str(audio), "w", 16000, 1, format="FLAC") as dst:
+                for block in src.blocks(blocksize=16000 * 60, dtype="float32"):
+                    dst.write(block[:, 0])
+            stereo.unlink()
+            rows.append({"minutes": minutes, **asr_only_run(audio, beam_size)})
+            print(rows[-1], flush=True)
+            audio.unlink()
+    payload = {"machine": machine(), "goal": "flat, and <= 2.5 GB for the 120-minute call on the embedded models",
+               "stages": "decode (block-wise above 20 min) + transcribe (10-minute windows), Whisper tiny.en int8, "
+                         f"beam {beam_size}, 2 threads", "audio": "mono 16 kHz FLAC tiled from the real recordings "
+               "in ../shared/data (AMI excerpts, pyannote sample, synthetic dialogue, LJ Speech)", "runs": rows}
+    table = [f"# Peak memory of decode + ASR against call length ({machine()})", "",
+             f"One mono call per fresh process; Whisper tiny.en int8, beam {beam_size}, 10-minute ASR windows.", "",
+             "| call length (min) | peak RSS (GB) | wall (s) | × real time | words |", "| --- | --- | --- | --- | --- |"]
+    for r in rows:
+        table.append(f"| {r['minutes']:.0f} | {r['peak_rss_gb']} | {r['wall_seconds']} | {r['x_realtime']} | {r['words']} |")
+    write("memory_asr", payload, table)
+
+
+def bench_memory(data: Path, lengths: list[float]) -> None:
+    pieces = real_speech(data)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for minutes in lengths:
+            audio = Path(tmp) / f"call-{int(minutes)}min.flac"
+            build_long_call(audio, minutes, pieces)
+            r = wocas_run([str(audio)], Path(tmp) / f"out-{int(minutes)}", "--threads-per-worker", "2")
+            rows.append({"minutes": minutes, "file_mb": round(audio.stat().st_size / 1e6, 1), **r})
+            print(rows[-1], flush=True)
+            audio.unlink()
+    payload = {"machine": machine(), "goal": "flat, and <= 2.5 GB for the 120-minute call on the embedded models",
+               "audio": "stereo 16 kHz FLAC, agent and customer channels tiled from the real recordings in "
+                        "../shared/data (AMI excerpts, pyannote sample, synthetic dialogue, LJ Speech)",
+               "runs": rows}
+    table = [f"# Peak memory against call length ({machine()})", "",
+             "One stereo call per run (channel = speaker, so the diarizer is not needed), default config "
+             "(Whisper tiny.en int8), fresh `wocas run` process each.", "",
+             "| call length (min) | peak RSS (GB) | wall (s) | × real time | calls ok |", "| --- | --- | --- | --- | --- |"]
+    for r in rows:
+        table.append(f"| {r['minutes']:.0f} | {r['peak_rss_gb']} | {r['process_wall_seconds']} | {r['x_realtime']} | {r['calls_ok']} |")
+    write("memory", payload, table)
+
+
+# ---- cost against number of calls ---------------------------------------------------------------------
+def bench_batch(data: Path, counts: list[int]) -> None:
+    dialogues = json.loads((data / "text/stc3_customer_helpdesk/train_data_en.json").read_text())
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in counts:
+            path = Path(tmp) / f"calls-{n}.jsonl"
+            with path.open("w") as f:
+                for i in range(n):
+                    d = dialogues[i % len(dialogues)]
+                    turns = [{"speaker": "customer" if t["sender"] == "customer" else "agent",
+                              "text": " ".join(t["utterances"])} for t in d["turns"]]
+                    f.write(json.dumps({"call_id": f"stc3-{d['id']}-{i}", "turns": turns}) + "\n")
+            r = wocas_run([str(path)], Path(tmp) / f"out-{n}")
+            rows.append({"calls": n, **r, "runner_ms_per_call": round(1000 * r["runner_wall_seconds"] / n, 2)})
+            print(rows[-1], flush=True)
+    payload = {"machine": machine(), "goal": "linear in the number of calls",
+               "input": "STC-3 customer-helpdesk dialogues from ../shared/data as transcript JSONL", "runs": rows}
+    table = [f"# Cost against number of calls ({machine()})", "",
+             "Transcript calls (real STC-3 helpdesk dialogues), default config and batch size, one worker.", "",
+             "| calls | process wall (s) | runner wall (s) | runner ms per call | peak RSS (GB) |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in rows:
+        table.append(f"| {r['calls']} | {r['process_wall_seconds']} | {r['runner_wall_seconds']} | "
+                     f"{r['runner_ms_per_call']} | {r['peak_rss_gb']} |")
+    write("batch", payload, table)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["workers", "memory", "memory-asr", "batch"])
+    parser.add_argument("--beam-size", type=int, default=1, help="memory-asr: beam size")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--copies", type=int, default=2, help="workers: each AMI clip this many times")
+    parser.add_argument("--minutes", default="10,60,120", help="memory: call lengths")
+    parser.add_argument("--counts", default="10,100,1000", help="batch: numbers of calls")
+    args = parser.parse_args()
+    if args.what == "workers":
+        bench_workers(args.data, args.copies)
+    elif args.what == "memory-asr":
+        bench_memory_asr(args.data, [float(m) for m in args.minutes.split(",")], args.beam_size)
+    elif args.what == "memory":
+        bench_memory(args.data, [float(m) for m in args.minutes.split(",")])
+    else:
+        bench_batch(args.data, [int(c) for c in args.counts.split(",")])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

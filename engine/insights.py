@@ -79,9 +79,10 @@ INSIGHT_TABLES = ("insights_customers", "insights_usage", "insights_chargeback",
 _TS = ("COALESCE(TRY_CAST(c.started_at AS TIMESTAMP), "
        "TRY_CAST(TRY_CAST(c.started_at AS TIMESTAMPTZ) AS TIMESTAMP), c.processed_at)")
 
-# One row per analysed call with everything the reports read, empty columns made safe.
+# One row per analysed call with everything the reports read, empty columns made safe;
+# a temp table, not a view, so the joins run once for all the reports.
 CALLS_VIEW = f"""
-CREATE OR REPLACE TEMP VIEW _ins_calls AS
+CREATE OR REPLACE TEMP TABLE _ins_calls AS
 WITH job AS (
     SELECT call_id,
         arg_min(reason, idx) FILTER (WHERE preventable) AS prev_reason,
@@ -96,6 +97,8 @@ WITH job AS (
         bool_or(kind IN {SALE_KINDS}) AS sale_to_frustrated,
         arg_max(quote, strength) FILTER (WHERE kind IN {SALE_KINDS}) AS sale_quote
     FROM signals GROUP BY call_id
+), closing AS (
+    SELECT call_id, arg_max(text, idx) AS last_words FROM turns WHERE role = 'customer' GROUP BY call_id
 )
 SELECT c.call_id, c.customer_id, c.agent_id, {_TS} AS ts, CAST({_TS} AS DATE) AS day,
     COALESCE(c.contact_reason, c.metadata->>'contact_reason', c.metadata->>'reason') AS reason,
@@ -106,8 +109,8 @@ SELECT c.call_id, c.customer_id, c.agent_id, {_TS} AS ts, CAST({_TS} AS DATE) AS
     greatest(COALESCE(c.handle_time, c.duration, 0.0), 0.0) AS handle_seconds,
     c.trust_opening, c.trust_closing, c.turnaround, c.trajectory_shape, c.p_satisfied, c.satisfaction_score,
     COALESCE(sig.defection, false) AS defection,
-    COALESCE(sig.sale_to_frustrated, false) AS sale_to_frustrated, sig.sale_quote
-FROM calls c LEFT JOIN job USING (call_id) LEFT JOIN sig USING (call_id)
+    COALESCE(sig.sale_to_frustrated, false) AS sale_to_frustrated, sig.sale_quote, closing.last_words
+FROM calls c LEFT JOIN job USING (call_id) LEFT JOIN sig USING (call_id) LEFT JOIN closing USING (call_id)
 WHERE c.status = 'ok'
 """
 
@@ -223,10 +226,10 @@ GROUP BY agent_id ORDER BY agent_id
 # Calls worth listening to: what worked, what went wrong, and a pitch to a frustrated customer.
 LISTEN_SQL = """
 WITH candidates AS (
-    SELECT agent_id, call_id, 'turned frustration into trust' AS why, turnaround AS score, quote
+    SELECT agent_id, call_id, 'turned frustration into trust' AS why, turnaround AS score, last_words AS quote
     FROM _ins_calls WHERE trust_opening <= $rescue_from AND trust_closing >= $rescue_to
     UNION ALL
-    SELECT agent_id, call_id, 'the customer ended more frustrated than they began', -turnaround, quote
+    SELECT agent_id, call_id, 'the customer ended more frustrated than they began', -turnaround, last_words
     FROM _ins_calls WHERE trajectory_shape = 'deteriorated' OR (turnaround <= -0.4 AND trust_closing < 0)
     UNION ALL
     SELECT agent_id, call_id, 'a sale was pitched while the customer was frustrated', 1.0, sale_quote
@@ -339,10 +342,26 @@ def _agents(store: Store, values: dict[str, Any]) -> list[dict[str, Any]]:
 
 # ---- early warning -----------------------------------------------------------------------
 def poisson_tail(k: int, mean: float) -> float:
-    """P(X >= k) for X ~ Poisson(mean): how surprising k contacts are on a day like the baseline."""
-    from scipy.stats import poisson
+    """P(X >= k) for X ~ Poisson(mean): how surprising k contacts are on a day like the baseline.
 
-    return float(poisson.sf(k - 1, max(mean, 1e-9))) if k > 0 else 1.0
+    Summed in log space (no scipy import on the nightly path): the upper terms when k is above
+    the mean, where the tail is small and must stay accurate; else one minus the lower terms.
+    """
+    if k <= 0:
+        return 1.0
+    mean = max(mean, 1e-12)
+
+    def term(i: int) -> float:
+        return math.exp(-mean + i * math.log(mean) - math.lgamma(i + 1))
+
+    if k > mean:
+        total, i, t = 0.0, k, term(k)
+        while t > total * 1e-16 and t > 0.0:
+            total += t
+            i += 1
+            t *= mean / i
+        return min(1.0, total)
+    return max(0.0, 1.0 - sum(term(i) for i in range(k)))
 
 
 def robust_z(n: float, median: float, mad: float, mean: float) -> float:
@@ -376,10 +395,12 @@ def _spikes(store: Store, cfg: InsightsConfig) -> tuple[list[dict[str, Any]], di
 def _is_spike(row: dict[str, Any], cfg: InsightsConfig) -> bool:
     if row["base_days"] < cfg.min_baseline_days or row["n"] < cfg.spike_min_count:
         return False
-    z = robust_z(row["n"], row["base_median"], row["base_mad"], row["base_mean"])
-    row["z"] = z
-    row["p_value"] = poisson_tail(int(row["n"]), max(row["base_mean"] or 0.0, 1.0 / max(row["base_days"], 1)))
-    return z >= cfg.spike_z and row["p_value"] <= cfg.spike_p
+    row["z"] = robust_z(row["n"], row["base_median"], row["base_mad"], row["base_mean"])
+    if row["z"] < cfg.spike_z:
+        return False
+    # A reason never seen in the window still has a small chance a day: half a contact per window.
+    row["p_value"] = poisson_tail(int(row["n"]), max(row["base_mean"] or 0.0, 0.5 / max(row["base_days"], 1)))
+    return row["p_value"] <= cfg.spike_p
 
 
 def _spike_alert(reason: str, episode: list[dict[str, Any]], last_day: date | None,

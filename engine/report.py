@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from html import escape
@@ -44,12 +45,13 @@ def _fmt(v: float) -> str:
 
 
 def _nice_max(v: float) -> float:
+    """The smallest 4 × (1, 2, 2.5 or 5 × 10^k) at or above v, so the four grid steps read cleanly."""
     if v <= 0:
-        return 1.0
+        return 4.0
+    k = math.floor(math.log10(v / 4))
     for step in (1, 2, 2.5, 5, 10):
-        magnitude = 10 ** len(str(int(v))) / 10
-        if step * magnitude >= v:
-            return step * magnitude
+        if 4 * step * 10 ** k >= v:
+            return 4 * step * 10 ** k
     return v
 
 

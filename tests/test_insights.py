@@ -48,7 +48,8 @@ HAPPY_END = [("agent", "I've sorted that out for you now, it's all fixed."),
 ANGRY_END = [("agent", "I'm afraid there is nothing I can do about that."),
              ("customer", "This is useless. I want to cancel my account, I'm switching to another provider."),
              ("agent", "I understand.")]
-SALE_END = [("agent", "While I have you, would you like to upgrade to our premium package for ten pounds more?"),
+SALE_END = [("customer", "This is ridiculous, I'm fed up with waiting for you to sort this out."),
+            ("agent", "While I have you, would you like to upgrade to our premium package for ten pounds more?"),
             ("customer", "Are you serious? No. This is ridiculous, I'm going to close my account."),
             ("agent", "Okay, I'll note that.")]
 
@@ -337,4 +338,21 @@ def test_emerging_reason_growing_night_over_night(tmp_path):
     assert "meter" in e["reason"] and [d[1] for d in json.loads(e["daily"])] == [1, 2, 4]
     assert e["count"] == 7 and e["start_day"] == day0 + timedelta(days=5) and e["examples"]
     assert store.query("SELECT count(*) AS n FROM alerts WHERE kind = 'emerging'")[0]["n"] == 1
+    store.close()
+
+
+def test_a_thin_store_gives_thin_reports_not_errors(tmp_path):
+    """Calls with no emotion, jobs, signals or satisfaction (stages off): counts only."""
+    from engine.report import write_report
+
+    store = _mini_store(tmp_path / "thin.duckdb")
+    for i, day in enumerate(("2026-01-05", "2026-01-06", "2026-01-13")):
+        store.con.execute("INSERT INTO calls (call_id, status, customer_id, started_at) VALUES (?, 'ok', ?, ?)",
+                          [f"t{i}", "C1" if i < 2 else "C2", f"{day}T10:00:00"])
+    html, _ = write_report(store, tmp_path / "report")
+    rows = store.query("SELECT period, customers, contacts, outcome_unknown FROM insights_customers ORDER BY period")
+    assert [(str(r["period"]), r["customers"], r["contacts"], r["outcome_unknown"]) for r in rows] == [
+        ("2026-01-05", 1, 2, 1), ("2026-01-12", 1, 1, 1)]
+    assert store.query("SELECT count(*) AS n FROM insights_chargeback")[0]["n"] == 0
+    assert "No preventable contacts." in html.read_text() and "No spikes" in html.read_text()
     store.close()

@@ -31,6 +31,11 @@ AGENT_CUES: dict[str, float] = {
     r"i understand": 0.5,
     r"one moment": 0.5,
     r"on the account": 0.5,
+    r"\bwe (are|will|have|can|'ll|'re|'ve|apologi[sz]e|suggest)\b": 1.0,
+    r"\bplease (send|provide|contact|check|call|tell|confirm|try|visit|hold)\b": 1.0,
+    r"\b(private message|direct message|dm us)\b": 1.0,
+    r"\bsorry for (the|your|any)\b": 1.0,
+    r"\byou (are|were) (suggested|advised|welcome)\b": 1.0,
 }
 CUSTOMER_CUES: dict[str, float] = {
     r"i('m| am) calling (because|about|to|regarding)": 3.0,
@@ -42,27 +47,36 @@ CUSTOMER_CUES: dict[str, float] = {
     r"\bsecond time\b|\bcalled (before|already|last week)\b": 1.0,
     r"\b(can|could) you (also )?(help|cancel|fix|check|tell)\b": 1.0,
     r"\bthat('s| is) (a relief|great|all)\b": 0.5,
+    r"\b(rubbish|terrible|awful|useless|worst|scam|no one|nobody)\b": 1.0,
+    r"\bwhat is wrong\b|\bwhy (is|does|do|did|can't|won't)\b": 0.5,
 }
-FIRST_SPEAKER_BONUS = 1.0
+FIRST_SPEAKER_BONUS = 1.0  # calls: the agent usually answers first; chats carry no such prior
+PRONOUN_WEIGHT = 10.0  # agents speak for the company ("we", "our"), customers for themselves ("I", "my")
+_WE = re.compile(r"\b(we|our|ours|us)\b")
+_I = re.compile(r"\b(i|my|mine|me|i'm|i've|i'd)\b")
 _AGENT = [(re.compile(p), w) for p, w in AGENT_CUES.items()]
 _CUSTOMER = [(re.compile(p), w) for p, w in CUSTOMER_CUES.items()]
 
 
 def agentness(turns: list[Turn]) -> float:
     text = " ".join(t.text.lower() for t in turns)
+    words = max(1, len(text.split()))
+    pronouns = (len(_WE.findall(text)) - len(_I.findall(text))) / words
     return (sum(w * len(p.findall(text)) for p, w in _AGENT)
-            - sum(w * len(p.findall(text)) for p, w in _CUSTOMER))
+            - sum(w * len(p.findall(text)) for p, w in _CUSTOMER)
+            + PRONOUN_WEIGHT * pronouns)
 
 
-def infer_roles(turns: tuple[Turn, ...]) -> tuple[dict[str, str], float]:
-    """(speaker -> role, confidence) from what each speaker says and who opens the call."""
+def infer_roles(turns: tuple[Turn, ...], spoken: bool = True) -> tuple[dict[str, str], float]:
+    """(speaker -> role, confidence) from what each speaker says and, on calls, who speaks first."""
     by_speaker: dict[str, list[Turn]] = {}
     for t in turns:
         by_speaker.setdefault(t.speaker, []).append(t)
     if not by_speaker:
         return {}, 0.0
     scores = {s: agentness(ts) for s, ts in by_speaker.items()}
-    scores[turns[0].speaker] += FIRST_SPEAKER_BONUS
+    if spoken:
+        scores[turns[0].speaker] += FIRST_SPEAKER_BONUS
     ranked = sorted(scores, key=scores.get, reverse=True)
     agent = ranked[0]
     roles = {s: ("agent" if s == agent else "customer") for s in by_speaker}
@@ -86,7 +100,7 @@ class RolesStage(Stage):
         if mapped and len(mapped) == len(speakers):
             roles, confidence = mapped, 1.0
         else:
-            roles, confidence = infer_roles(call.turns)
+            roles, confidence = infer_roles(call.turns, spoken=call.call.kind == "audio")
             if confidence < self.options.min_confidence:
                 roles = {s: "unknown" for s in roles}
         turns = tuple(t.model_copy(update={"role": roles.get(t.speaker, "unknown")}) for t in call.turns)

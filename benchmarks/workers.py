@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+LEAN_STAGES = ("emotion", "jobs", "signals", "redact", "satisfaction")
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT))
 
@@ -213,7 +214,7 @@ def bench_memory(data: Path, lengths: list[float]) -> None:
 
 
 # ---- cost against number of calls ---------------------------------------------------------------------
-def bench_batch(data: Path, counts: list[int]) -> None:
+def bench_batch(data: Path, counts: list[int], lean: bool) -> None:
     dialogues = json.loads((data / "text/stc3_customer_helpdesk/train_data_en.json").read_text())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -225,13 +226,23 @@ def bench_batch(data: Path, counts: list[int]) -> None:
                     turns = [{"speaker": "customer" if t["sender"] == "customer" else "agent",
                               "text": " ".join(t["utterances"])} for t in d["turns"]]
                     f.write(json.dumps({"call_id": f"stc3-{d['id']}-{i}", "turns": turns}) + "\n")
-            r = wocas_run([str(path)], Path(tmp) / f"out-{n}")
+            extra = []
+            if lean:
+                config = Path(tmp) / "lean.toml"
+                config.write_text("".join(f"[{name}]\nenabled = false\n" for name in LEAN_STAGES))
+                extra = ["--config", str(config)]
+            r = wocas_run([str(path)], Path(tmp) / f"out-{n}", *extra)
             rows.append({"calls": n, **r, "runner_ms_per_call": round(1000 * r["runner_wall_seconds"] / n, 2)})
             print(rows[-1], flush=True)
-    payload = {"machine": machine(), "goal": "linear in the number of calls",
+    stages = ("turns, roles, metrics (text-model stages off: " + ", ".join(LEAN_STAGES) + ")") if lean \
+        else "default config"
+    for r in rows:
+        r["stages"] = stages
+    payload = {"machine": machine(), "goal": "linear in the number of calls", "stages": stages,
                "input": "STC-3 customer-helpdesk dialogues from ../shared/data as transcript JSONL", "runs": rows}
     table = [f"# Cost against number of calls ({machine()})", "",
-             "Transcript calls (real STC-3 helpdesk dialogues), default config and batch size, one worker.", "",
+             f"Transcript calls (real STC-3 helpdesk dialogues), {stages}, batch size 8, one worker, "
+             "fresh `wocas run` process each (start-up included in process wall).", "",
              "| calls | process wall (s) | runner wall (s) | runner ms per call | peak RSS (GB) |",
              "| --- | --- | --- | --- | --- |"]
     for r in rows:
@@ -248,6 +259,7 @@ def main() -> int:
     parser.add_argument("--copies", type=int, default=2, help="workers: each AMI clip this many times")
     parser.add_argument("--minutes", default="10,60,120", help="memory: call lengths")
     parser.add_argument("--counts", default="10,100,1000", help="batch: numbers of calls")
+    parser.add_argument("--lean", action="store_true", help="batch: text-model stages off (runner and store cost)")
     args = parser.parse_args()
     if args.what == "workers":
         bench_workers(args.data, args.copies)
@@ -256,7 +268,7 @@ def main() -> int:
     elif args.what == "memory":
         bench_memory(args.data, [float(m) for m in args.minutes.split(",")])
     else:
-        bench_batch(args.data, [int(c) for c in args.counts.split(",")])
+        bench_batch(args.data, [int(c) for c in args.counts.split(",")], args.lean)
     return 0
 
 

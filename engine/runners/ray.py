@@ -120,9 +120,19 @@ class RayRunner(LocalRunner):
             import ray
         except ImportError as e:
             raise RuntimeError("--runner ray needs Ray: pip install 'ray[data]' (see pyproject.toml)") from e
-        if not ray.is_initialized():
+        started_here = not ray.is_initialized()
+        if started_here:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                      configure_logging=False)
+        try:
+            return self._run(inputs, run_id)
+        finally:
+            if started_here:
+                ray.shutdown()
+
+    def _run(self, inputs: list[str], run_id: str) -> RunSummary:
+        import ray
+
         ray.data.DataContext.get_current().enable_progress_bars = False
         gpus = int(ray.cluster_resources().get("GPU", 0))
         stages = build_stages(self.config)

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+# `wocas bench --out DIR` points this elsewhere so a comparison run keeps the committed results.
+RESULTS = Path(os.environ.get("WOCAS_RESULTS_DIR", ROOT / "benchmarks" / "results"))
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 
 

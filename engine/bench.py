@@ -1,0 +1,127 @@
+"""`wocas bench`: run the benchmark suites under benchmarks/ and put their figures side by side.
+
+Each suite is a script in the project's benchmarks/ folder that writes its own JSON +
+markdown into the results folder. This module runs the chosen suites against one config,
+collects their JSON into one `bench.json` (flattened metrics per suite) with a table, and
+compares two such files (`--compare A.json B.json`) metric by metric.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "benchmarks"
+HEADLINE = re.compile(r"(wer|der|jer|f1|accuracy|auc|spearman|pearson|recall|precision|x_realtime|ratio|"
+                      r"rss|seconds_per|per_second|throughput)", re.I)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    script: str
+    args: tuple[str, ...] = ()
+    takes_config: bool = False
+    takes_out: bool = False
+    takes_data: bool = True  # pii scores the project's own labelled lines, not ../shared/data
+    result_files: tuple[str, ...] = ()
+
+
+SUITES = {s.name: s for s in (
+    Suite("asr", "asr.py", takes_config=True, result_files=("asr",)),
+    Suite("diarization", "diarization.py", ("--no-asr",), result_files=("diarization",)),
+    Suite("roles", "roles.py", takes_config=True, result_files=("roles",)),
+    Suite("emotion", "emotion.py", takes_out=True, result_files=("emotion",)),
+    Suite("intents", "intents.py", ("--only", "banking77", "clinc150"), takes_out=True, result_files=("intents",)),
+    Suite("complaints", "intents.py", ("--only", "complaints"), takes_out=True, result_files=("intents",)),
+    Suite("satisfaction", "satisfaction.py", result_files=("satisfaction",)),
+    Suite("pii", "pii.py", takes_out=True, takes_data=False, result_files=("pii",)),
+    Suite("speed", "spine.py", ("--reps", "1"), result_files=("spine",)),
+)}
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def flatten(data, prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a results JSON as {"a.b.c": value} (machine info and raw runs left out)."""
+    out: dict[str, float] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("machine", "runs", "files", "texts"):
+                continue
+            out.update(flatten(value, f"{prefix}{key}."))
+    elif isinstance(data, (int, float)) and not isinstance(data, bool):
+        out[prefix.rstrip(".")] = float(data)
+    return out
+
+
+def run_suites(names: list[str], data: Path, out: Path, config: Path | None) -> dict:
+    if not BENCHMARKS.exists():
+        raise BenchError(f"no benchmarks folder at {BENCHMARKS}: `wocas bench` runs from a project checkout")
+    unknown = [n for n in names if n not in SUITES]
+    if unknown:
+        raise BenchError(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "WOCAS_RESULTS_DIR": str(out.resolve()), "PYTHONPATH": str(ROOT)}
+    collected: dict = {"config": str(config) if config else None, "data": str(data), "suites": {}}
+    for name in names:
+        suite = SUITES[name]
+        cmd = [sys.executable, str(BENCHMARKS / suite.script), *suite.args]
+        if suite.takes_data:
+            cmd += ["--data", str(data)]
+        if suite.takes_config and config:
+            cmd += ["--config", str(config)]
+        if suite.takes_out:
+            cmd += ["--out", str(out)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            collected["suites"][name] = {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"]}
+            continue
+        metrics: dict[str, float] = {}
+        for result in suite.result_files:
+            path = out / f"{result}.json"
+            if path.exists():
+                metrics.update(flatten(json.loads(path.read_text())))
+        collected["suites"][name] = metrics
+    (out / "bench.json").write_text(json.dumps(collected, indent=1))
+    (out / "bench.md").write_text(table(collected))
+    return collected
+
+
+def table(collected: dict) -> str:
+    lines = ["# wocas bench", "", f"config: {collected.get('config') or 'embedded defaults'}", "",
+             "| suite | metric | value |", "|---|---|---|"]
+    for suite, metrics in collected["suites"].items():
+        if "error" in metrics:
+            lines.append(f"| {suite} | error | {' '.join(metrics['error'])} |")
+            continue
+        for key, value in metrics.items():
+            if HEADLINE.search(key):
+                lines.append(f"| {suite} | {key} | {value:.4g} |")
+    return "\n".join(lines) + "\n"
+
+
+def compare(a_path: Path, b_path: Path) -> str:
+    a, b = json.loads(a_path.read_text()), json.loads(b_path.read_text())
+    lines = [f"# {a_path} vs {b_path}", "", f"A: {a.get('config') or 'embedded defaults'}",
+             f"B: {b.get('config') or 'embedded defaults'}", "",
+             "| suite | metric | A | B | B - A |", "|---|---|---|---|---|"]
+    for suite in sorted(set(a["suites"]) | set(b["suites"])):
+        ma, mb = a["suites"].get(suite, {}), b["suites"].get(suite, {})
+        for key in sorted(set(ma) | set(mb)):
+            if key == "error" or not HEADLINE.search(key):
+                continue
+            va, vb = ma.get(key), mb.get(key)
+            delta = f"{vb - va:+.4g}" if va is not None and vb is not None else ""
+            fa = f"{va:.4g}" if va is not None else "-"
+            fb = f"{vb:.4g}" if vb is not None else "-"
+            lines.append(f"| {suite} | {key} | {fa} | {fb} | {delta} |")
+    return "\n".join(lines) + "\n"

@@ -356,3 +356,20 @@ def test_a_thin_store_gives_thin_reports_not_errors(tmp_path):
     assert store.query("SELECT count(*) AS n FROM insights_chargeback")[0]["n"] == 0
     assert "No preventable contacts." in html.read_text() and "No spikes" in html.read_text()
     store.close()
+
+
+def test_agents_see_their_own_calls_listed_by_id(ran):
+    with _store(ran) as store:
+        agents = store.query("SELECT * FROM insights_agents")
+        calls = {r["call_id"]: r for r in store.query("SELECT call_id, agent_id, trust_opening, trust_closing FROM calls")}
+    assert [a["agent_id"] for a in agents] == ["A1", "A2", "A3"]  # by id, not by any score
+    assert sum(a["calls"] for a in agents) == len(ran["chats"])
+    for a in agents:
+        assert 0 <= a["turned"] <= a["frustrated"] <= a["calls"]
+        for item in json.loads(a["listen"]):
+            call = calls[item["call_id"]]
+            assert call["agent_id"] == a["agent_id"]
+            if item["why"] == "turned frustration into trust":
+                assert call["trust_opening"] <= -0.2 and call["trust_closing"] >= 0.2
+    # The chats where the agent pitched an upgrade to an angry customer (about one in ten).
+    assert sum(a["sales_to_frustrated"] for a in agents) >= 2

@@ -1,0 +1,342 @@
+"""Per-customer records over every run in the store: contacts, repeats, jobs, emotion trend,
+defection risk with its reasons, value at risk and value rescued.
+
+The facts come from DuckDB SQL over the call tables; the risk is a noisy-OR of named factors
+(each a probability-like push with the evidence that raised it), so the number is always in
+[0, 1], only grows when a new factor appears, and every point of it has a reason attached.
+
+Fields the input may carry (any CRM column arrives as call metadata): ``customer_value`` or
+``value`` (the customer's worth; enables value at risk / rescued), ``channel``,
+``contact_reason`` / ``reason`` / ``disposition`` (used when the jobs stage found no reason),
+``resolved`` (case status; ``false`` marks the call unresolved), ``complaint_logged``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from engine.config import CustomersConfig
+from engine.satisfaction_model import SIGNAL_ALIASES
+from engine.schema import CustomerRecord
+from engine.store import Store
+
+log = logging.getLogger(__name__)
+
+# Defection signals and how far each (at full strength) pushes the risk.
+SIGNAL_RISK = {
+    "cancel_intent": 0.5, "threat_to_leave": 0.5, "legal_threat": 0.4, "competitor": 0.3,
+    "complaint": 0.25, "escalation": 0.2, "sale_to_frustrated": 0.15,
+}
+SIGNAL_WORDS = {
+    "cancel_intent": "asked to cancel", "threat_to_leave": "threatened to leave",
+    "legal_threat": "threatened legal action", "competitor": "mentioned a competitor",
+    "complaint": "complained", "escalation": "asked for a manager",
+    "sale_to_frustrated": "was sold to while frustrated",
+}
+REPEAT_RISK, MAX_REPEAT_RISK = 0.2, 0.6  # per repeat contact
+OPEN_JOB_RISK, MAX_OPEN_JOB_RISK = 0.2, 0.4  # per job still open
+DISSATISFIED_RISK = 0.3  # × (1 - p_satisfied) of the last contact
+TREND_RISK, MAX_TREND_RISK = 0.5, 0.3  # × the fall in trust per contact
+PREVENTABLE_RISK, MAX_PREVENTABLE_RISK = 0.1, 0.2  # per preventable contact
+UNLOGGED_COMPLAINT_RISK = 0.15  # a complaint nobody logged is a complaint nobody handles
+MIN_REASON = 0.03  # factors smaller than this are not listed as reasons
+
+_TRUE = "('true', '1', 'yes', 'y')"
+_FALSE = "('false', '0', 'no', 'n')"
+
+CONTACTS_SQL = f"""
+CREATE OR REPLACE TEMP VIEW _contacts AS
+WITH sig AS (
+    SELECT call_id, bool_or(kind IN ('unresolved', 'unresolved_end')) AS unresolved,
+           bool_or(kind = 'complaint') AS complaint
+    FROM signals GROUP BY call_id
+), job AS (
+    SELECT call_id, list(DISTINCT reason) FILTER (WHERE reason IS NOT NULL AND reason <> 'other') AS reasons,
+           bool_or(preventable) AS preventable
+    FROM jobs GROUP BY call_id
+), base AS (
+    SELECT c.call_id, c.customer_id,
+        COALESCE(TRY_CAST(c.started_at AS TIMESTAMP),
+                 TRY_CAST(TRY_CAST(c.started_at AS TIMESTAMPTZ) AS TIMESTAMP), c.processed_at) AS ts,
+        COALESCE(c.metadata->>'channel', CASE c.kind WHEN 'audio' THEN 'voice' ELSE 'text' END) AS channel,
+        NULLIF(c.contact_reason, 'other') AS reason,
+        -- the CRM's own reason code, kept beside the detected one: either may match a later call
+        COALESCE(c.metadata->>'contact_reason', c.metadata->>'reason', c.metadata->>'disposition') AS crm_reason,
+        job.reasons AS job_reasons,
+        COALESCE(c.preventable, job.preventable, false) AS preventable,
+        COALESCE(sig.unresolved, false)
+            OR COALESCE(lower(c.metadata->>'resolved') IN {_FALSE}, false) AS unresolved,
+        COALESCE(sig.complaint, false) AS complaint,
+        COALESCE(lower(c.metadata->>'complaint_logged') IN {_TRUE}, false)
+            OR COALESCE(lower(c.metadata->>'disposition') LIKE '%complaint%', false)
+            OR COALESCE(lower(c.metadata->>'contact_reason') LIKE '%complaint%', false) AS complaint_logged,
+        c.trust_opening, c.trust_closing, c.trajectory_shape, c.satisfaction_score, c.p_satisfied,
+        TRY_CAST(COALESCE(c.metadata->>'customer_value', c.metadata->>'value') AS DOUBLE) AS value
+    FROM calls c LEFT JOIN sig USING (call_id) LEFT JOIN job USING (call_id)
+    WHERE c.status = 'ok' AND c.customer_id IS NOT NULL AND c.customer_id <> ''
+)
+SELECT *,
+    list_filter(list_distinct(list_concat(COALESCE(job_reasons, []), [reason, crm_reason])),
+                lambda x: x IS NOT NULL) AS reasons,
+    row_number() OVER (PARTITION BY customer_id ORDER BY ts, call_id) AS n,
+    -- the emotion a contact ended on: the customer's closing trust, else the predicted CSAT on [-1, 1]
+    COALESCE(trust_closing, (satisfaction_score - 3) / 2) AS emotion
+FROM base
+"""
+
+REPEATS_SQL = """
+CREATE OR REPLACE TEMP VIEW _repeats AS
+SELECT c.call_id, c.customer_id, c.ts,
+    (SELECT p.call_id FROM _contacts p
+     WHERE p.customer_id = c.customer_id AND p.n < c.n
+       AND epoch(c.ts) - epoch(p.ts) <= {window_days} * 86400
+       AND (list_has_any(p.reasons, c.reasons) OR p.unresolved)
+     ORDER BY p.n DESC LIMIT 1) AS repeat_of
+FROM _contacts c
+"""
+
+CUSTOMERS_SQL = """
+SELECT c.customer_id, count(*) AS contacts, min(c.ts) AS first_contact, max(c.ts) AS last_contact,
+    count(r.repeat_of) AS repeat_contacts,
+    count(*) FILTER (WHERE c.preventable) AS preventable_contacts,
+    arg_max(c.value, c.ts) FILTER (WHERE c.value IS NOT NULL) AS value,
+    count(*) FILTER (WHERE c.trust_opening <= ? AND c.trust_closing >= ?) AS rescued_calls,
+    bool_or(c.complaint AND NOT c.complaint_logged) AS unlogged_complaint,
+    arg_min(c.emotion, c.n) FILTER (WHERE c.emotion IS NOT NULL) AS emotion_first,
+    arg_max(c.emotion, c.n) FILTER (WHERE c.emotion IS NOT NULL) AS emotion_last,
+    regr_slope(c.emotion, c.n) AS emotion_trend,
+    avg(c.satisfaction_score) AS satisfaction_mean,
+    arg_max(c.satisfaction_score, c.n) FILTER (WHERE c.satisfaction_score IS NOT NULL) AS satisfaction_last,
+    arg_max(c.p_satisfied, c.n) FILTER (WHERE c.p_satisfied IS NOT NULL) AS p_satisfied_last
+FROM _contacts c JOIN _repeats r USING (call_id)
+GROUP BY c.customer_id ORDER BY c.customer_id
+"""
+
+CHANNELS_SQL = "SELECT customer_id, channel, count(*) AS n FROM _contacts GROUP BY ALL ORDER BY ALL"
+
+REPEAT_REASONS_SQL = """
+SELECT c.customer_id, c.call_id, p.call_id AS earlier, list_intersect(c.reasons, p.reasons) AS same,
+       p.unresolved AS earlier_unresolved
+FROM _repeats r JOIN _contacts c USING (call_id) JOIN _contacts p ON p.call_id = r.repeat_of
+ORDER BY c.customer_id, c.n
+"""
+
+JOBS_SQL = """
+WITH per_reason AS (
+    SELECT customer_id, UNNEST(reasons) AS reason, n, ts, call_id, unresolved FROM _contacts
+)
+SELECT customer_id, reason, count(*) AS contacts, max(ts) AS last_contact,
+       arg_max(unresolved, n) AS open, arg_max(call_id, n) AS last_call
+FROM per_reason GROUP BY ALL ORDER BY customer_id, last_contact
+"""
+
+SIGNALS_SQL = """
+SELECT c.customer_id, s.kind, s.strength, s.quote, s.call_id, c.p_satisfied
+FROM signals s JOIN _contacts c USING (call_id)
+ORDER BY c.customer_id, s.kind, s.strength DESC
+"""
+
+PERIODS_SQL = """
+SELECT date_trunc(?, ts) AS period, count(DISTINCT customer_id) AS unique_customers, count(*) AS contacts
+FROM _contacts GROUP BY ALL ORDER BY period
+"""
+
+
+@dataclass
+class Factor:
+    weight: float  # probability-like push in [0, 1]
+    reason: str
+
+
+@dataclass
+class RiskInputs:
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    repeats: list[dict[str, Any]] = field(default_factory=list)
+    open_jobs: list[str] = field(default_factory=list)
+    p_satisfied_last: float | None = None
+    satisfaction_last: float | None = None
+    emotion_trend: float | None = None
+    preventable_contacts: int = 0
+    unlogged_complaint: bool = False
+
+
+def risk_factors(inputs: RiskInputs) -> list[Factor]:
+    factors: list[Factor] = []
+    strongest: dict[str, Factor] = {}
+    for s in inputs.signals:
+        kind = SIGNAL_ALIASES.get(s["kind"], s["kind"])
+        weight = SIGNAL_RISK.get(kind)
+        if weight is None:
+            continue
+        # A complaint in a call that ended with a satisfied customer weighs half as much.
+        settled = 0.5 * (s["p_satisfied"] if s.get("p_satisfied") is not None else 0.0)
+        push = weight * max(0.0, min(1.0, s["strength"])) * (1 - settled)
+        if kind not in strongest or push > strongest[kind].weight:
+            quote = f': "{s["quote"][:80]}"' if s.get("quote") else ""
+            strongest[kind] = Factor(push, f"{SIGNAL_WORDS[kind]} (call {s['call_id']}){quote}")
+    factors.extend(strongest.values())
+    if inputs.repeats:
+        about = sorted({reason for r in inputs.repeats for reason in (r["same"] or [])})
+        why = f"about {', '.join(about)}" if about else "after an unresolved call"
+        factors.append(Factor(min(MAX_REPEAT_RISK, REPEAT_RISK * len(inputs.repeats)),
+                              f"{len(inputs.repeats)} repeat contact(s) {why}"))
+    if inputs.open_jobs:
+        factors.append(Factor(min(MAX_OPEN_JOB_RISK, OPEN_JOB_RISK * len(inputs.open_jobs)),
+                              f"still open: {', '.join(inputs.open_jobs[:3])}"
+                              + (f" and {len(inputs.open_jobs) - 3} more" if len(inputs.open_jobs) > 3 else "")))
+    if inputs.p_satisfied_last is not None:
+        score = f" (CSAT {inputs.satisfaction_last:.1f})" if inputs.satisfaction_last is not None else ""
+        factors.append(Factor(DISSATISFIED_RISK * (1 - inputs.p_satisfied_last),
+                              f"last contact predicted {inputs.p_satisfied_last:.0%} likely satisfied{score}"))
+    if inputs.emotion_trend is not None and inputs.emotion_trend < 0:
+        factors.append(Factor(min(MAX_TREND_RISK, -TREND_RISK * inputs.emotion_trend),
+                              f"emotion falling across contacts ({inputs.emotion_trend:+.2f} per contact)"))
+    if inputs.preventable_contacts:
+        factors.append(Factor(min(MAX_PREVENTABLE_RISK, PREVENTABLE_RISK * inputs.preventable_contacts),
+                              f"{inputs.preventable_contacts} preventable contact(s)"))
+    if inputs.unlogged_complaint:
+        factors.append(Factor(UNLOGGED_COMPLAINT_RISK, "complained, but no complaint was logged"))
+    return factors
+
+
+def defection_risk(factors: list[Factor]) -> tuple[float, list[str]]:
+    """Noisy-OR: the chance that at least one factor drives the customer away."""
+    stay = 1.0
+    for f in factors:
+        stay *= 1 - max(0.0, min(1.0, f.weight))
+    reasons = [f.reason for f in sorted(factors, key=lambda f: -f.weight) if f.weight >= MIN_REASON]
+    return round(1 - stay, 4), reasons
+
+
+def _group(rows: list[dict[str, Any]], key: str = "customer_id") -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row[key], []).append(row)
+    return out
+
+
+def rollup(store: Store, config: CustomersConfig | None = None) -> list[dict[str, Any]]:
+    """Rebuild the ``customers`` table from every call in the store; returns its rows."""
+    config = config or CustomersConfig()
+    store.con.execute(CONTACTS_SQL)
+    store.con.execute(REPEATS_SQL.format(window_days=float(config.repeat_window_days)))
+    customers = store.query(CUSTOMERS_SQL, [config.rescue_from, config.rescue_to])
+    channels = _group(store.query(CHANNELS_SQL))
+    repeats = _group(store.query(REPEAT_REASONS_SQL))
+    jobs = _group(store.query(JOBS_SQL))
+    signals = _group(store.query(SIGNALS_SQL))
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = []
+    for c in customers:
+        cid = c["customer_id"]
+        customer_jobs = [{"reason": j["reason"], "contacts": j["contacts"], "status": "open" if j["open"] else "resolved",
+                          "last_contact": str(j["last_contact"]), "last_call": j["last_call"]}
+                         for j in jobs.get(cid, [])]
+        open_jobs = [j["reason"] for j in customer_jobs if j["status"] == "open"]
+        inputs = RiskInputs(
+            signals=signals.get(cid, []), repeats=repeats.get(cid, []), open_jobs=open_jobs,
+            p_satisfied_last=c["p_satisfied_last"], satisfaction_last=c["satisfaction_last"],
+            emotion_trend=c["emotion_trend"] if c["contacts"] > 1 else None,
+            preventable_contacts=c["preventable_contacts"], unlogged_complaint=bool(c["unlogged_complaint"]),
+        )
+        risk, reasons = defection_risk(risk_factors(inputs))
+        value = c["value"]
+        rows.append({
+            "customer_id": cid, "contacts": c["contacts"], "first_contact": c["first_contact"],
+            "last_contact": c["last_contact"],
+            "contacts_by_channel": json.dumps({r["channel"]: r["n"] for r in channels.get(cid, [])}),
+            "usage": "heavy" if c["contacts"] >= config.heavy_user_contacts else "light",
+            "repeat_contacts": c["repeat_contacts"],
+            "repeat_rate": round(c["repeat_contacts"] / c["contacts"], 4),
+            "jobs": json.dumps(customer_jobs), "open_jobs": open_jobs,
+            "preventable_contacts": c["preventable_contacts"],
+            "emotion_first": _round(c["emotion_first"]), "emotion_last": _round(c["emotion_last"]),
+            "emotion_trend": _round(inputs.emotion_trend),
+            "satisfaction_mean": _round(c["satisfaction_mean"]), "satisfaction_last": _round(c["satisfaction_last"]),
+            "defection_risk": risk, "risk_reasons": reasons, "at_risk": risk >= config.at_risk_threshold,
+            "unlogged_complaint": bool(c["unlogged_complaint"]),
+            "value": value,
+            "value_at_risk": round(risk * value, 2) if value is not None else None,
+            "rescued_calls": c["rescued_calls"],
+            # A customer's value is counted once however many calls won them back.
+            "value_rescued": (value if c["rescued_calls"] else 0.0) if value is not None else None,
+            "updated_at": now,
+        })
+    _write_table(store, rows)
+    log.info("customers: %d records rebuilt", len(rows))
+    return rows
+
+
+def _round(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None else round(float(x), digits)
+
+
+def _write_table(store: Store, rows: list[dict[str, Any]]) -> None:
+    info = store.con.execute("PRAGMA table_info('customers')").fetchall()
+    types = {"VARCHAR": pa.string(), "DOUBLE": pa.float64(), "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(),
+             "JSON": pa.string(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR[]": pa.list_(pa.string())}
+    schema = pa.schema([(col[1], types[col[2]]) for col in info])
+    table = pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
+    store.con.execute("BEGIN TRANSACTION")
+    try:
+        store.con.execute("DELETE FROM customers")
+        store.con.register("_incoming_customers", table)
+        store.con.execute("INSERT INTO customers BY NAME SELECT * FROM _incoming_customers")
+        store.con.unregister("_incoming_customers")
+        store.con.execute("COMMIT")
+    except Exception:
+        store.con.execute("ROLLBACK")
+        raise
+
+
+def unique_customers(store: Store, period: str = "week") -> list[dict[str, Any]]:
+    """Unique customers and contacts per day, week or month (needs ``rollup``'s view)."""
+    if period not in ("day", "week", "month"):
+        raise ValueError(f"period must be day, week or month, not {period!r}")
+    store.con.execute(CONTACTS_SQL)
+    return store.query(PERIODS_SQL, [period])
+
+
+def export(store: Store, out_dir: Path, period: str = "week") -> list[Path]:
+    """customers.parquet, customers.csv and customers_per_period.csv under ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "customers.parquet", out_dir / "customers.csv"]
+    store.con.execute(f"COPY (SELECT * FROM customers ORDER BY defection_risk DESC, customer_id) "
+                      f"TO '{_sql_path(paths[0])}' (FORMAT parquet)")
+    store.con.execute(f"COPY (SELECT * EXCLUDE (risk_reasons, open_jobs), array_to_string(open_jobs, '; ') AS open_jobs, "
+                      f"array_to_string(risk_reasons, '; ') AS risk_reasons FROM customers "
+                      f"ORDER BY defection_risk DESC, customer_id) TO '{_sql_path(paths[1])}' (HEADER)")
+    periods = out_dir / "customers_per_period.csv"
+    store.con.execute(CONTACTS_SQL)
+    store.con.execute(f"COPY (SELECT date_trunc('{period}', ts) AS period, count(DISTINCT customer_id) AS "
+                      f"unique_customers, count(*) AS contacts FROM _contacts GROUP BY ALL ORDER BY period) "
+                      f"TO '{_sql_path(periods)}' (HEADER)")
+    return paths + [periods]
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def records(store: Store, at_risk_only: bool = False, top: int | None = None) -> list[CustomerRecord]:
+    """The stored customers as ``CustomerRecord``s, riskiest (then most valuable) first."""
+    where = "WHERE at_risk" if at_risk_only else ""
+    limit = f"LIMIT {int(top)}" if top else ""
+    rows = store.query(f"SELECT * FROM customers {where} "
+                       f"ORDER BY defection_risk DESC, value_at_risk DESC NULLS LAST, customer_id {limit}")
+    return [CustomerRecord(
+        customer_id=r["customer_id"], contacts=r["contacts"],
+        first_contact=str(r["first_contact"]) if r["first_contact"] else None,
+        last_contact=str(r["last_contact"]) if r["last_contact"] else None,
+        repeat_contacts=r["repeat_contacts"], open_jobs=tuple(r["open_jobs"] or ()),
+        emotion_trend=r["emotion_trend"], preventable_contacts=r["preventable_contacts"],
+        defection_risk=r["defection_risk"], risk_reasons=tuple(r["risk_reasons"] or ()),
+        value=r["value"], value_at_risk=r["value_at_risk"], value_rescued=r["value_rescued"],
+    ) for r in rows]

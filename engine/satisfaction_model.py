@@ -1,0 +1,336 @@
+"""Predicted satisfaction: the features of a conversation and the model that scores them.
+
+Two parts, kept apart on purpose:
+
+* a **text model** fitted on STC-3 (customer-helpdesk dialogues, 19 annotators rate customer
+  satisfaction S on -2..+2): ridge regression over MiniLM embeddings of the customer's turns
+  plus a handful of named features (customer trust at the opening, the close, the lowest
+  point; agent apologies and promises; how the dialogue ended). Its output is on the S scale.
+* **call facts** the text data cannot teach (defection signals, unresolved, transfers, long
+  silences, handle time, repeat contact): fixed, documented adjustments on the same scale,
+  set by hand (see ``models/satisfaction/README.md``), which ``wocas calibrate`` can check
+  against a business's real surveys.
+
+The CSAT-like score is ``3 + S`` clipped to 1..5 (S's five points map onto CSAT's five), and
+the probability of "satisfied" is a logistic curve fitted to the share of annotators who
+rated the dialogue positively. Every prediction carries the three facts that moved it most.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "satisfaction"
+MODEL_FILE = MODEL_DIR / "model.json"
+
+# Named (non-embedding) features, in the order they are stored.
+LEXICAL_FEATURES = (
+    "trust_opening", "trust_closing", "trust_lowest", "trust_mean", "turnaround",
+    "customer_turns", "customer_words", "exclaim_rate", "question_last", "thanks_last",
+    "agent_apology", "agent_promise", "customer_has_last_word", "angry_words",
+)
+
+# How each named feature is said when it is a driver: (when above average, when below).
+FEATURE_PHRASES = {
+    "trust_opening": ("customer opened calm", "customer opened upset"),
+    "trust_closing": ("customer ended positive", "customer ended negative"),
+    "trust_lowest": ("customer never hit a low", "customer hit a low point"),
+    "trust_mean": ("customer's tone positive overall", "customer's tone negative overall"),
+    "turnaround": ("customer's mood improved during the call", "customer's mood worsened during the call"),
+    "customer_turns": ("many back-and-forths", "few back-and-forths"),
+    "customer_words": ("customer had a lot to explain", "customer needed few words"),
+    "exclaim_rate": ("customer used many exclamations", "customer used few exclamations"),
+    "question_last": ("customer still asking at the end", "customer's questions answered by the end"),
+    "thanks_last": ("customer thanked the agent at the end", "customer did not thank the agent at the end"),
+    "agent_apology": ("agent apologised repeatedly", "agent did not need to apologise"),
+    "agent_promise": ("agent promised a fix, refund or callback", "agent promised no fix or refund"),
+    "customer_has_last_word": ("customer had the last word", "agent closed the conversation"),
+    "angry_words": ("customer used angry or abusive words", "customer used no angry words"),
+}
+
+# Hand-set adjustments (S units, -2..+2 scale) for facts the STC-3 text cannot teach.
+SIGNAL_WEIGHTS = {
+    "cancel_intent": -0.6, "threat_to_leave": -0.6, "legal_threat": -0.7, "unresolved": -0.6,
+    "complaint": -0.4, "escalation": -0.4, "competitor": -0.3, "repeat_contact": -0.3,
+    "sale_to_frustrated": -0.3,
+}
+SIGNAL_PHRASES = {
+    "cancel_intent": "customer asked to cancel", "threat_to_leave": "customer threatened to leave",
+    "legal_threat": "customer threatened legal action", "unresolved": "problem left unresolved",
+    "complaint": "customer complained", "escalation": "customer asked for a manager",
+    "competitor": "customer mentioned a competitor", "repeat_contact": "customer had called before about this",
+    "sale_to_frustrated": "agent tried to sell to a frustrated customer",
+}
+# Other spellings of the same kinds (the signals stage's own names) -> the names above.
+SIGNAL_ALIASES = {"escalation_request": "escalation", "sale_on_low_trust": "sale_to_frustrated",
+                  "unresolved_end": "unresolved"}
+MAX_SIGNAL_PENALTY = -1.5
+# Grievances voiced during a call that the customer ended trusting (closing trust at least
+# this) were heard and answered: they weigh half.
+SETTLED_CLOSING, SETTLED_KINDS = 0.2, frozenset({"complaint", "escalation", "repeat_contact"})
+TRANSFER_WEIGHT, MAX_TRANSFER_PENALTY = -0.2, -0.6
+SILENCE_FREE, SILENCE_WEIGHT, MAX_SILENCE_PENALTY = 0.30, -1.0, -0.3
+HANDLE_FREE_S, HANDLE_WEIGHT_PER_5MIN, MAX_HANDLE_PENALTY = 600.0, -0.1, -0.4
+REPEAT_METADATA_PENALTY = -0.3
+
+_THANKS = re.compile(r"\b(thanks?|thank you|thx|appreciate|great|perfect|solved|works now)\b", re.I)
+_APOLOGY = re.compile(r"\b(sorry|apologi[sz]e|apologies|inconvenience)\b", re.I)
+_PROMISE = re.compile(r"\b(refund|compensat\w*|credit|replace\w*|reimburs\w*|call you back|callback|"
+                      r"fix(ed)?|resolved?|sort(ed)? (it|this) out|waive\w*)\b", re.I)
+_ANGRY = re.compile(r"\b(shit|damn|fuck\w*|hell|rubbish|useless|ridiculous|disgust\w*|terrible|worst|"
+                    r"cheat\w*|liars?|scam|angry|furious|never again|unacceptable|awful)\b", re.I)
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    """The conversation as the model sees it: (role, text) in order, roles agent/customer."""
+
+    turns: tuple[tuple[str, str], ...]
+    dialogue_id: str = ""
+
+    @property
+    def customer(self) -> list[str]:
+        return [text for role, text in self.turns if role == "customer" and text.strip()]
+
+    @property
+    def agent(self) -> list[str]:
+        return [text for role, text in self.turns if role == "agent" and text.strip()]
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What the pipeline knows about a call beyond its text; every field may be missing."""
+
+    trajectory: dict[str, float] | None = None  # opening, closing, lowest, turnaround, mean
+    signals: dict[str, tuple[float, str]] = field(default_factory=dict)  # kind -> (strength, quote)
+    signals_checked: bool = False  # a signals stage ran (so no signals means none were found)
+    transfers: int | None = None
+    silence_share: float | None = None
+    handle_time: float | None = None
+    repeat_contact: bool | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    s: float  # on STC-3's -2..+2 scale, after adjustments
+    score: float  # CSAT-like 1..5
+    p_satisfied: float
+    confidence: float
+    drivers: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def _vader():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def tone(text: str) -> float:
+    """VADER compound in [-1, 1]: the text-only stand-in for trust when no emotion stage ran."""
+    return float(_vader().polarity_scores(text)["compound"])
+
+
+def lexical_features(dialogue: Dialogue) -> dict[str, float]:
+    customer, agent = dialogue.customer, dialogue.agent
+    tones = [tone(t) for t in customer] or [0.0]
+    last = customer[-1] if customer else ""
+    words = sum(len(_WORD.findall(t)) for t in customer)
+    last_role = next((role for role, text in reversed(dialogue.turns) if text.strip()), "")
+    return {
+        "trust_opening": tones[0],
+        "trust_closing": tones[-1],
+        "trust_lowest": min(tones),
+        "trust_mean": float(np.mean(tones)),
+        "turnaround": tones[-1] - tones[0],
+        "customer_turns": math.log1p(len(customer)),
+        "customer_words": math.log1p(words),
+        "exclaim_rate": min(3.0, sum(t.count("!") for t in customer) / max(1, len(customer))),
+        "question_last": float("?" in last),
+        "thanks_last": float(bool(_THANKS.search(last))),
+        "agent_apology": math.log1p(sum(len(_APOLOGY.findall(t)) for t in agent)),
+        "agent_promise": float(any(_PROMISE.search(t) for t in agent)),
+        "customer_has_last_word": float(last_role == "customer"),
+        "angry_words": math.log1p(sum(len(_ANGRY.findall(t)) for t in customer)),
+    }
+
+
+def with_trajectory(lex: dict[str, float], trajectory: dict[str, float] | None) -> dict[str, float]:
+    """The emotion stage's customer trajectory, when there is one, stands in for the text tone."""
+    if not trajectory:
+        return lex
+    out = dict(lex)
+    for key in ("opening", "closing", "lowest", "mean"):
+        if trajectory.get(key) is not None:
+            out[f"trust_{key}"] = float(trajectory[key])
+    out["turnaround"] = out["trust_closing"] - out["trust_opening"]
+    return out
+
+
+def embed_dialogues(dialogues: Sequence[Dialogue], encoder: str = "minilm") -> tuple[np.ndarray, np.ndarray]:
+    """Mean and last customer-turn embeddings, each shape (n, dim)."""
+    from engine.text_encoder import encode
+
+    texts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for d in dialogues:
+        customer = d.customer or [""]
+        spans.append((len(texts), len(texts) + len(customer)))
+        texts.extend(customer)
+    vectors = encode(texts, encoder)  # shape (n_turns, dim)
+    means = np.stack([vectors[a:b].mean(axis=0) for a, b in spans])
+    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-9)
+    lasts = np.stack([vectors[b - 1] for _, b in spans])
+    return means.astype(np.float32), lasts.astype(np.float32)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+
+
+class SatisfactionModel:
+    """The fitted text model plus the hand-set call-fact adjustments."""
+
+    def __init__(self, params: dict[str, Any]):
+        if params.get("feature_names") != list(LEXICAL_FEATURES):
+            raise ValueError("satisfaction model file does not match this engine's features "
+                             f"(expected {list(LEXICAL_FEATURES)}); retrain with scripts/train_satisfaction.py")
+        self.params = params
+        self.version = str(params["version"])
+        self.encoder = str(params.get("encoder", "minilm"))
+        self.lex_mean = np.asarray(params["lex_mean"], dtype=np.float64)
+        self.lex_scale = np.asarray(params["lex_scale"], dtype=np.float64)
+        self.w_lex = np.asarray(params["w_lex"], dtype=np.float64)
+        self.w_emb_mean = np.asarray(params["w_emb_mean"], dtype=np.float64)
+        self.w_emb_last = np.asarray(params["w_emb_last"], dtype=np.float64)
+        self.center_emb_mean = np.asarray(params["center_emb_mean"], dtype=np.float64)
+        self.center_emb_last = np.asarray(params["center_emb_last"], dtype=np.float64)
+        self.bias = float(params["bias"])
+        self.platt = (float(params["platt"][0]), float(params["platt"][1]))
+
+    @classmethod
+    def load(cls, path: str | Path = MODEL_FILE) -> "SatisfactionModel":
+        path = Path(path)
+        if path.is_dir():
+            path = path / "model.json"
+        if not path.exists():
+            raise FileNotFoundError(f"satisfaction model {path} does not exist; "
+                                    "train it with scripts/train_satisfaction.py")
+        return cls(json.loads(path.read_text()))
+
+    # ---- the text part ---------------------------------------------------------------------
+    def text_contributions(self, lex: dict[str, float], emb_mean: np.ndarray,
+                           emb_last: np.ndarray) -> tuple[float, dict[str, float]]:
+        """S from the text, and each named feature's (and the wording's) push away from average."""
+        x = np.array([lex[name] for name in LEXICAL_FEATURES])
+        z = (x - self.lex_mean) / self.lex_scale
+        parts = {name: float(w * v) for name, w, v in zip(LEXICAL_FEATURES, self.w_lex, z)}
+        parts["wording"] = float(self.w_emb_mean @ (emb_mean - self.center_emb_mean)
+                                 + self.w_emb_last @ (emb_last - self.center_emb_last))
+        return self.bias + sum(parts.values()), parts
+
+    def text_s(self, lex: np.ndarray, emb_mean: np.ndarray, emb_last: np.ndarray) -> np.ndarray:
+        """Vectorised S for many dialogues: lex (n, k), embeddings (n, dim)."""
+        z = (lex - self.lex_mean) / self.lex_scale
+        return (self.bias + z @ self.w_lex + (emb_mean - self.center_emb_mean) @ self.w_emb_mean
+                + (emb_last - self.center_emb_last) @ self.w_emb_last)
+
+    def p_satisfied(self, s: float) -> float:
+        a, b = self.platt
+        return _sigmoid(a * s + b)
+
+    # ---- the call facts ----------------------------------------------------------------------
+    @staticmethod
+    def fact_adjustments(facts: CallFacts) -> dict[str, tuple[float, str]]:
+        """Each call fact's adjustment in S units and how to say it (strongest signal per kind)."""
+        out: dict[str, tuple[float, str]] = {}
+        signal_total = 0.0
+        for kind, (strength, quote) in facts.signals.items():
+            kind = SIGNAL_ALIASES.get(kind, kind)
+            weight = SIGNAL_WEIGHTS.get(kind)
+            if weight is None:
+                continue
+            if kind in SETTLED_KINDS and facts.trajectory and facts.trajectory.get("closing", 0) >= SETTLED_CLOSING:
+                weight /= 2
+            delta = max(MAX_SIGNAL_PENALTY - signal_total, weight * max(0.0, min(1.0, strength)))
+            signal_total += delta
+            said = f': "{quote[:80]}"' if quote else ""
+            out[f"signal:{kind}"] = (delta, f"{SIGNAL_PHRASES.get(kind, kind)}{said}")
+        if facts.transfers:
+            out["transfers"] = (max(MAX_TRANSFER_PENALTY, TRANSFER_WEIGHT * facts.transfers),
+                                f"transferred {facts.transfers} time(s)")
+        if facts.silence_share is not None and facts.silence_share > SILENCE_FREE:
+            delta = max(MAX_SILENCE_PENALTY, SILENCE_WEIGHT * (facts.silence_share - SILENCE_FREE))
+            out["silence"] = (delta, f"long silences ({facts.silence_share:.0%} of the call)")
+        if facts.handle_time is not None and facts.handle_time > HANDLE_FREE_S:
+            delta = max(MAX_HANDLE_PENALTY, HANDLE_WEIGHT_PER_5MIN * (facts.handle_time - HANDLE_FREE_S) / 300)
+            out["handle_time"] = (delta, f"long call ({facts.handle_time / 60:.0f} min)")
+        if facts.repeat_contact and "signal:repeat_contact" not in out:
+            out["repeat_contact"] = (REPEAT_METADATA_PENALTY, "a repeat contact about the same problem")
+        return out
+
+    # ---- the whole prediction ------------------------------------------------------------------
+    def predict(self, dialogue: Dialogue, facts: CallFacts, emb_mean: np.ndarray,
+                emb_last: np.ndarray) -> Prediction:
+        lex = with_trajectory(lexical_features(dialogue), facts.trajectory)
+        text_s, parts = self.text_contributions(lex, emb_mean, emb_last)
+        adjustments = self.fact_adjustments(facts)
+        s = text_s + sum(delta for delta, _ in adjustments.values())
+        score = min(5.0, max(1.0, 3.0 + s))
+        p = self.p_satisfied(s)
+        drivers = self._drivers(parts, lex, adjustments, dialogue, facts)
+        return Prediction(s=round(s, 4), score=round(score, 3), p_satisfied=round(p, 4),
+                          confidence=round(self._confidence(dialogue, facts, p), 3), drivers=drivers)
+
+    def _drivers(self, parts: dict[str, float], lex: dict[str, float],
+                 adjustments: dict[str, tuple[float, str]], dialogue: Dialogue,
+                 facts: CallFacts) -> tuple[str, ...]:
+        described: list[tuple[float, str]] = []
+        for name, delta in parts.items():
+            if name == "wording":
+                quote = _telling_quote(dialogue.customer, delta)
+                text = "what the customer said" + (f': "{quote}"' if quote else "")
+            else:
+                i = LEXICAL_FEATURES.index(name)
+                above, below = FEATURE_PHRASES[name]
+                text = above if lex[name] >= self.lex_mean[i] else below
+                if name.startswith("trust_") or name == "turnaround":
+                    text += f" ({'trust' if facts.trajectory else 'tone'} {lex[name]:+.2f})"
+            described.append((delta, text))
+        described.extend(adjustments.values())
+        top = sorted(described, key=lambda item: -abs(item[0]))[:3]
+        return tuple(f"{'+' if delta >= 0 else '-'} {text}" for delta, text in top if abs(delta) > 1e-6)
+
+    @staticmethod
+    def _confidence(dialogue: Dialogue, facts: CallFacts, p: float) -> float:
+        """Evidence coverage (text, trajectory, signals, effort) times how decided the model is."""
+        words = sum(len(_WORD.findall(t)) for t in dialogue.customer)
+        coverage = 0.35 * min(1.0, words / 30)
+        coverage += 0.25 if facts.trajectory else 0.0
+        coverage += 0.2 if facts.signals_checked else 0.0
+        coverage += 0.2 if facts.handle_time is not None else 0.0
+        return coverage * (0.6 + 0.4 * abs(2 * p - 1))
+
+
+def _telling_quote(customer: list[str], delta: float) -> str:
+    """The customer turn whose tone most agrees with the direction of the push."""
+    if not customer:
+        return ""
+    pick = max(customer, key=lambda t: tone(t)) if delta >= 0 else min(customer, key=lambda t: tone(t))
+    pick = " ".join(pick.split())
+    return pick if len(pick) <= 80 else pick[:77] + "..."
+
+
+@lru_cache(maxsize=2)
+def load_model(path: str = str(MODEL_FILE)) -> SatisfactionModel:
+    return SatisfactionModel.load(path)

@@ -532,7 +532,7 @@ def refresh(store: Store, config: Config | None = None, period: str = "week", em
     return insights
 
 
-def alert_lines(alerts: list[dict[str, Any]], currency: str = "") -> list[str]:  # noqa: ARG001
+def alert_lines(alerts: list[dict[str, Any]]) -> list[str]:
     """One plain line per alert, for the terminal and the run summary."""
     lines = []
     for a in alerts:

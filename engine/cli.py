@@ -129,6 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     store.finish_run(run_id, status, summary.ok, summary.failed, summary.skipped,
                      summary.audio_seconds, summary.wall_seconds)
+    _rollup_customers(store, config, out)
     store.close()
 
     table = Table(title=f"wocas run {run_id}")
@@ -278,6 +279,81 @@ def cmd_train_intents(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _rollup_customers(store, config, out: Path) -> None:
+    """Rebuild the per-customer records after a run; a failure here never loses the run."""
+    from engine.customers import export, rollup
+
+    try:
+        rollup(store, config.customers)
+        export(store, out / "customers", config.customers.period)
+    except Exception:
+        logging.getLogger(__name__).exception("customer roll-up failed; the calls are stored, "
+                                              "run `wocas customers` to retry")
+
+
+def cmd_customers(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from engine.config import ConfigError, load_config
+    from engine.customers import export, records, rollup
+    from engine.store import Store, StoreLocked
+
+    path = args.store or store_path(args.out)
+    if not Path(path).exists():
+        print(f"error: no store at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(args.config)
+        store = Store(path)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+    with store:
+        rollup(store, config.customers)
+        files = export(store, args.out / "customers", config.customers.period)
+        shown = records(store, at_risk_only=args.at_risk, top=args.top)
+    title = "customers at risk" if args.at_risk else "customers"
+    table = Table(title=f"{title} in {path} (riskiest first)")
+    for col in ("customer", "contacts", "repeats", "open jobs", "risk", "value at risk", "value rescued", "why"):
+        table.add_column(col)
+    for r in shown:
+        table.add_row(r.customer_id, str(r.contacts), str(r.repeat_contacts), ", ".join(r.open_jobs),
+                      f"{r.defection_risk:.2f}", "-" if r.value_at_risk is None else f"{r.value_at_risk:,.2f}",
+                      "-" if r.value_rescued is None else f"{r.value_rescued:,.2f}", "; ".join(r.risk_reasons[:3]))
+    console = Console(width=200)
+    console.print(table)
+    console.print("exports: " + ", ".join(str(f) for f in files))
+    return EXIT_OK
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from engine.calibration import SurveyError, calibrate, save
+    from engine.store import Store, StoreLocked
+
+    path = args.store or store_path(args.out)
+    if not Path(path).exists():
+        print(f"error: no store at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with Store(path) as store:
+            report = calibrate(store, args.surveys, tuple(args.scale) if args.scale else None,
+                               refit=not args.no_refit)
+            files = save(store, report, args.out / "calibration")
+    except SurveyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+    print(report.to_markdown())
+    print("written: " + ", ".join(str(f) for f in files))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wocas", description="What Our Customers Are Saying")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -339,6 +415,23 @@ def build_parser() -> argparse.ArgumentParser:
     intents.add_argument("--no-lexical", action="store_true", help="embeddings only")
     intents.add_argument("--C", type=float, default=30.0)
     intents.set_defaults(func=cmd_train_intents)
+
+    customers = sub.add_parser("customers", help="per-customer records: repeats, jobs, defection risk, value at risk")
+    customers.add_argument("--out", type=Path, required=True, help="the run's output folder")
+    customers.add_argument("--store", type=Path)
+    customers.add_argument("--config", type=Path, help="TOML config ([customers] section)")
+    customers.add_argument("--at-risk", action="store_true", help="only customers at risk")
+    customers.add_argument("--top", type=int, help="show only the N riskiest")
+    customers.set_defaults(func=cmd_customers)
+
+    calibrate = sub.add_parser("calibrate", help="compare predicted satisfaction with real survey answers")
+    calibrate.add_argument("--surveys", type=Path, required=True, help="CSV (call_id,score) or JSONL")
+    calibrate.add_argument("--out", type=Path, required=True, help="the run's output folder")
+    calibrate.add_argument("--store", type=Path)
+    calibrate.add_argument("--scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                           help="the survey's scale (default: 1-5, widened to the answers seen)")
+    calibrate.add_argument("--no-refit", action="store_true", help="report only; do not refit the mapping")
+    calibrate.set_defaults(func=cmd_calibrate)
     return parser
 
 

@@ -104,6 +104,20 @@ class RedactConfig(Section):
         return value
 
 
+class SatisfactionConfig(Section):
+    enabled: bool = True
+    model: str | None = None  # None = the shipped models/satisfaction/model.json; else a path
+
+
+class CustomersConfig(Section):
+    repeat_window_days: float = 7.0  # a contact within this many days of an earlier one may be a repeat
+    heavy_user_contacts: int = 3  # this many contacts or more in the store = heavy user
+    period: Literal["day", "week", "month"] = "week"  # unique customers are counted per period
+    at_risk_threshold: float = 0.5  # defection risk at or above this = at risk
+    rescue_from: float = -0.2  # a call whose customer opened at or below this trust ...
+    rescue_to: float = 0.2  # ... and closed at or above this one turned frustration into trust
+
+
 class RunConfig(Section):
     workers: int = 1
     threads_per_worker: int = 0  # 0 = cores // workers
@@ -120,6 +134,8 @@ class Config(Section):
     jobs: JobsConfig = Field(default_factory=JobsConfig)
     signals: SignalsConfig = Field(default_factory=SignalsConfig)
     redact: RedactConfig = Field(default_factory=RedactConfig)
+    satisfaction: SatisfactionConfig = Field(default_factory=SatisfactionConfig)
+    customers: CustomersConfig = Field(default_factory=CustomersConfig)
     run: RunConfig = Field(default_factory=RunConfig)
 
     def fingerprint(self) -> str:

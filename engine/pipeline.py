@@ -63,6 +63,10 @@ def build_stages(config: Config) -> list[Stage]:
 
         stages.append(SignalsStage(config.signals))
     stages.append(MetricsStage())
+    if config.satisfaction.enabled:  # last: it reads the emotion, signals and metrics stages' facts
+        from engine.stages.satisfaction import SatisfactionStage
+
+        stages.append(SatisfactionStage(config.satisfaction))
     return stages
 
 

@@ -51,6 +51,14 @@ CREATE TABLE IF NOT EXISTS signals (
     call_id VARCHAR, idx INTEGER, kind VARCHAR, strength DOUBLE, turn_idx INTEGER,
     start DOUBLE, "end" DOUBLE, quote VARCHAR
 );
+CREATE TABLE IF NOT EXISTS customers (
+    customer_id VARCHAR PRIMARY KEY, contacts INTEGER, first_contact TIMESTAMP, last_contact TIMESTAMP,
+    contacts_by_channel JSON, usage VARCHAR, repeat_contacts INTEGER, repeat_rate DOUBLE, jobs JSON,
+    open_jobs VARCHAR[], preventable_contacts INTEGER, emotion_first DOUBLE, emotion_last DOUBLE,
+    emotion_trend DOUBLE, satisfaction_mean DOUBLE, satisfaction_last DOUBLE, defection_risk DOUBLE,
+    risk_reasons VARCHAR[], at_risk BOOLEAN, unlogged_complaint BOOLEAN, value DOUBLE,
+    value_at_risk DOUBLE, rescued_calls INTEGER, value_rescued DOUBLE, updated_at TIMESTAMP
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, ended_at TIMESTAMP, status VARCHAR,
     calls_ok INTEGER, calls_failed INTEGER, calls_skipped INTEGER, audio_seconds DOUBLE,

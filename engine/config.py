@@ -40,7 +40,7 @@ class AsrConfig(Section):
 
 class DiarizationConfig(Section):
     backend: Literal["embedded", "pyannote"] = "embedded"
-    num_speakers: int | None = 2  # None = estimate
+    num_speakers: int = 2  # 0 = estimate between min_speakers and max_speakers
     min_speakers: int = 1
     max_speakers: int = 4
     pyannote_path: str | None = None  # local pyannote.audio pipeline checkpoint
@@ -118,6 +118,23 @@ class CustomersConfig(Section):
     rescue_to: float = 0.2  # ... and closed at or above this one turned frustration into trust
 
 
+class InsightsConfig(Section):
+    currency: str = "$"  # printed before money amounts in reports
+    cost_per_contact: float = 4.0  # fixed cost of handling one contact (queueing, wrap-up, overhead)
+    cost_per_minute: float = 1.0  # loaded agent cost per minute of handle time
+    satisfied_threshold: float = 0.5  # predicted P(satisfied) at or above this = helped
+    baseline_days: int = 28  # a reason's daily count is compared with this many days before it
+    min_baseline_days: int = 7  # fewer days of history than this: no spike test yet
+    spike_z: float = 3.5  # robust z-score (median / MAD) a day must reach to be a spike ...
+    spike_p: float = 0.0001  # ... and its Poisson tail probability under the baseline mean (many reasons × days are tested)
+    spike_min_count: int = 5  # ... and at least this many contacts that day
+    recent_days: int = 7  # alerts whose last day falls within this many days of the newest call are active
+    emerging_days: int = 7  # nights of `other` statements clustered to find emerging reasons
+    emerging_nights: int = 3  # an emerging reason must grow over this many consecutive nights
+    emerging_min_count: int = 3  # ... and reach this many contacts on the last night
+    max_emerging_statements: int = 3000  # newest `other` statements clustered (bounds the time)
+
+
 class RunConfig(Section):
     workers: int = 1
     threads_per_worker: int = 0  # 0 = cores // workers
@@ -136,11 +153,12 @@ class Config(Section):
     redact: RedactConfig = Field(default_factory=RedactConfig)
     satisfaction: SatisfactionConfig = Field(default_factory=SatisfactionConfig)
     customers: CustomersConfig = Field(default_factory=CustomersConfig)
+    insights: InsightsConfig = Field(default_factory=InsightsConfig)
     run: RunConfig = Field(default_factory=RunConfig)
 
     def fingerprint(self) -> str:
         """A short hash of everything that changes results (not how many workers run)."""
-        data = self.model_dump(mode="json", exclude={"run"})
+        data = self.model_dump(mode="json", exclude={"run", "insights"})  # reports, not per-call results
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
     def to_toml(self) -> str:
@@ -151,9 +169,19 @@ class Config(Section):
                 if value is None:
                     lines.append(f"# {key} = (unset)")
                 else:
-                    lines.append(f"{key} = {json.dumps(value)}")
+                    lines.append(f"{key} = {_toml_value(value)}")
             lines.append("")
         return "\n".join(lines)
+
+
+def _toml_value(value) -> str:
+    """A TOML literal for a JSON-like value (dicts become inline tables, None entries are dropped)."""
+    if isinstance(value, dict):
+        items = ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None)
+        return "{ " + items + " }" if items else "{}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value if v is not None) + "]"
+    return json.dumps(value)  # strings, numbers and booleans are spelled the same in JSON and TOML
 
 
 class ConfigError(ValueError):

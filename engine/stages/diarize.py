@@ -16,12 +16,12 @@ def load_diarizer(options: DiarizationConfig) -> Diarizer:
 
         if not options.pyannote_path:
             raise ValueError("diarization.backend = 'pyannote' needs diarization.pyannote_path")
-        return PyannoteDiarizer(options.pyannote_path, num_speakers=options.num_speakers,
+        return PyannoteDiarizer(options.pyannote_path, num_speakers=options.num_speakers or None,
                                 min_speakers=options.min_speakers, max_speakers=options.max_speakers)
     from engine.diarizers.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions
 
     return EmbeddedDiarizer(EmbeddedDiarizerOptions(
-        num_speakers=options.num_speakers, min_speakers=options.min_speakers,
+        num_speakers=options.num_speakers or None, min_speakers=options.min_speakers,
         max_speakers=options.max_speakers))
 
 

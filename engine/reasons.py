@@ -25,6 +25,7 @@ import re
 import tomllib
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -316,15 +317,25 @@ def train_head(texts: list[str], labels: list[str], embeddings: np.ndarray | Non
         embeddings = embed(texts)
     emb = LogisticRegression(C=C, max_iter=3000).fit(embeddings, labels)
     if not lexical:
-        return TrainedHead(list(emb.classes_), emb.coef_, emb.intercept_, 1.0)
+        return TrainedHead(list(emb.classes_), *_softmax_form(emb), 1.0)
     word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df).fit(texts)
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df).fit(texts)
     lex = LogisticRegression(C=C, max_iter=3000).fit(_lexical_features((word, char), texts), labels)
     assert list(lex.classes_) == list(emb.classes_)
     vocab = lambda v: [w for w, _ in sorted(v.vocabulary_.items(), key=lambda kv: kv[1])]  # noqa: E731
-    return TrainedHead(list(emb.classes_), emb.coef_, emb.intercept_, mix, {
+    lex_coef, lex_intercept = _softmax_form(lex)
+    return TrainedHead(list(emb.classes_), *_softmax_form(emb), mix, {
         "word_vocabulary": vocab(word), "char_vocabulary": vocab(char), "idf_word": word.idf_,
-        "idf_char": char.idf_, "coef": lex.coef_, "intercept": lex.intercept_})
+        "idf_char": char.idf_, "coef": lex_coef, "intercept": lex_intercept})
+
+
+def _softmax_form(model) -> tuple[np.ndarray, np.ndarray]:
+    """One row of weights per label; a two-label model's single row w becomes (-w/2, w/2),
+    whose softmax is the model's sigmoid."""
+    coef = model.coef_.toarray() if hasattr(model.coef_, "toarray") else np.asarray(model.coef_)
+    if len(model.classes_) == 2 and coef.shape[0] == 1:
+        return np.r_[-coef / 2, coef / 2], np.r_[-model.intercept_ / 2, model.intercept_ / 2]
+    return coef, np.asarray(model.intercept_)
 
 
 def save_head(folder: str | Path, head: TrainedHead, meta: dict[str, Any]) -> Path:
@@ -374,6 +385,7 @@ def normalise_word(word: str) -> str:
     return _NUMBERS.get(w, w)
 
 
+@lru_cache(maxsize=4096)
 def parse_utterance(text: str) -> Utterance:
     words = tuple(text.split())
     tokens: list[str] = []

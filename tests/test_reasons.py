@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 
 import numpy as np
@@ -118,3 +119,25 @@ def test_reasons_summary_over_the_store(tmp_path) -> None:
     assert "I was charged twice" in top["examples"]
     [emerging] = summary["emerging"]
     assert emerging["count"] == 2 and "pet" in emerging["label"]
+    from engine.cli import main
+
+    assert main(["reasons", "--out", str(tmp_path), "--store", str(tmp_path / "w.duckdb"), "--run", "r1"]) == 0
+    written = (tmp_path / "reasons.md").read_text()
+    assert "double_charge" in written and "Emerging reasons" in written
+    assert json.loads((tmp_path / "reasons.json").read_text())["calls"] == 5
+
+
+def test_wocas_train_intents(tmp_path) -> None:
+    from engine.cli import main
+
+    rows = [("where is my parcel", "delivery"), ("my order has not arrived", "delivery"),
+            ("the courier never came", "delivery"), ("I want my money back", "refund"),
+            ("please refund me", "refund"), ("can I get a refund for this", "refund")]
+    data = tmp_path / "train.csv"
+    with data.open("w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), *rows])
+    assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "head"), "--no-lexical"]) == 0
+    head = HeadClassifier(tmp_path / "head")
+    texts = ["my parcel still hasn't turned up", "I'd like a refund please"]
+    assert [p.reason for p in head.predict(texts, embed(texts))] == ["delivery", "refund"]
+    assert (tmp_path / "head" / "README.md").exists()

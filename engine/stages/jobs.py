@@ -123,6 +123,16 @@ def find_candidates(turns: tuple[Turn, ...], max_turns: int) -> list[Candidate]:
     return found
 
 
+def shortlist(cands: list[Candidate], max_jobs: int) -> list[Candidate]:
+    """The candidates worth classifying: stated jobs and described failures in the order said
+    (a few more than are kept, since failures in a job's turn merge into it); else the first
+    substantive statement."""
+    cued = sorted((c for c in cands if c.cue > 0), key=lambda c: (-c.cue, c.order))
+    if cued:
+        return cued[: 2 * max_jobs]
+    return cands[:1]
+
+
 def build_classifier(config: JobsConfig, taxonomy: Taxonomy) -> ReasonClassifier:
     if config.head:
         from engine.registry import resolve
@@ -148,9 +158,12 @@ class JobsStage(Stage):
         return self.process_batch([call])[0]
 
     def process_batch(self, calls: list[CallAnalysis]) -> list[CallAnalysis]:
-        per_call = [find_candidates(customer_side(c), self.config.max_customer_turns) for c in calls]
-        statements = [cand.statement for cands in per_call for cand in cands]
-        predictions = iter(self.classifier.predict(statements, embed(statements)))
+        per_call = [shortlist(find_candidates(customer_side(c), self.config.max_customer_turns), self.config.max_jobs)
+                    for c in calls]
+        # The whole turn is classified (the statement is its evidence): the signals stage embeds
+        # the same customer turns, so the shared cache pays for each turn once.
+        texts = [cand.turn.text for cands in per_call for cand in cands]
+        predictions = iter(self.classifier.predict(texts, embed(texts)))
         out = []
         for call, cands in zip(calls, per_call):
             preds = [next(predictions) for _ in cands]
@@ -165,11 +178,7 @@ class JobsStage(Stage):
     def _choose(self, cands: list[Candidate], preds: list[Prediction]) -> list[Job]:
         """The stated jobs first (in the order said), then the failures described; the
         customer's first substantive statement when they state neither."""
-        ranked = sorted(zip(cands, preds), key=lambda cp: (-cp[0].cue, cp[0].order, -cp[1].confidence))
-        if ranked and ranked[0][0].cue == 0:
-            ranked = ranked[:1]
-        else:
-            ranked = [cp for cp in ranked if cp[0].cue > 0]
+        ranked = list(zip(cands, preds))  # already in order: see shortlist
         jobs: list[Job] = []
         seen_turns: set[tuple[int, int]] = set()
         for cand, pred in ranked:

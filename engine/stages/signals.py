@@ -155,16 +155,24 @@ class ComplaintScorer:
         self.neutral = embed(list(NEUTRAL_PROTOTYPES))
 
     def score(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Scores in [0, 1]. Only the texts that could be complaints are embedded (when no
+        ``embeddings`` are given): a very short or plainly happy turn ("ok thanks, perfect") scores 0."""
         if not texts:
             return np.zeros(0)
-        if embeddings is None:
-            embeddings = embed(texts)
-        top = lambda m: -np.sort(-m, axis=1)[:, :3].mean(axis=1)  # noqa: E731
-        meaning = top(embeddings @ self.complaint.T) - top(embeddings @ self.neutral.T)  # about [-0.4, 0.4]
         tone = np.array([self.vader.polarity_scores(t)["compound"] for t in texts])  # [-1, 1]
         failure = np.array([any(p.search(parse_utterance(t).text) for p, _ in PREVENTABLE_CUES) for t in texts])
+        worth = [i for i, t in enumerate(texts) if failure[i] or (tone[i] < 0.5 and len(parse_utterance(t).tokens) >= 4)]
+        if embeddings is None:
+            embeddings = np.zeros((len(texts), self.complaint.shape[1]), dtype=np.float32)
+            if worth:
+                embeddings[worth] = embed([texts[i] for i in worth])
+        top = lambda m: -np.sort(-m, axis=1)[:, :3].mean(axis=1)  # noqa: E731
+        meaning = top(embeddings @ self.complaint.T) - top(embeddings @ self.neutral.T)  # about [-0.4, 0.4]
         z = 12.0 * meaning - 1.2 * tone + 1.0 * failure - 0.3
-        return 1.0 / (1.0 + np.exp(-z))
+        scores = 1.0 / (1.0 + np.exp(-z))
+        mask = np.zeros(len(texts), dtype=bool)
+        mask[worth] = True
+        return np.where(mask, scores, 0.0)
 
 
 class SignalsStage(Stage):
@@ -187,7 +195,7 @@ class SignalsStage(Stage):
     def process_batch(self, calls: list[CallAnalysis]) -> list[CallAnalysis]:
         sides = [customer_side(c) for c in calls]
         texts = [t.text for turns in sides for t in turns]
-        scores = iter(self.complaints.score(texts, embed(texts)))
+        scores = iter(self.complaints.score(texts))
         out = []
         for call, turns in zip(calls, sides):
             complaint_scores = {t.index: float(next(scores)) for t in turns}

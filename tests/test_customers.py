@@ -185,3 +185,17 @@ def test_noisy_or_is_bounded_and_monotone():
     more, _ = defection_risk(base + [Factor(0.2, "c")])
     assert risk < more <= 1.0
     assert defection_risk([Factor(1.5, "x")])[0] == 1.0
+
+
+def test_repeat_window_is_configurable(nights):
+    from engine.config import CustomersConfig
+    from engine.customers import rollup
+    from engine.store import Store
+
+    out, _ = nights
+    with Store(out / "wocas.duckdb") as store:
+        narrow = {r["customer_id"]: r for r in rollup(store, CustomersConfig(repeat_window_days=1.0))}
+        wide = {r["customer_id"]: r for r in rollup(store, CustomersConfig())}
+    assert narrow["alice"]["repeat_contacts"] == 0  # her second call came two days later
+    assert wide["alice"]["repeat_contacts"] == 1
+    assert narrow["alice"]["defection_risk"] < wide["alice"]["defection_risk"]

@@ -79,7 +79,8 @@ def short_phrase(text: str, max_words: int = 10) -> str:
             words = words[:i]
             break
     words = words[:max_words]
-    while words and words[-1] in {"the", "a", "an", "to", "and", "my", "of", "for", "with", "on", "in", "at", "it", "is"}:
+    while words and words[-1] in {"the", "a", "an", "to", "and", "my", "of", "for", "with", "on", "in", "at", "it", "is",
+                                   "even", "just", "really", "that"}:
         words.pop()
     return " ".join(words)
 

@@ -246,3 +246,47 @@ def test_long_audio_is_transcribed_in_windows_cut_at_quiet_points(data_dir, monk
     # matched words keep their times (within a word's length)
     shift = [abs(a.start - b.start) for a, b in zip(whole, pieces) if a.text == b.text]
     assert np.median(shift) < 0.5
+
+
+def _spawned_workers() -> list[int]:
+    """Pids of this process's multiprocessing spawn workers (not its resource tracker)."""
+    pids = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
+            if b"spawn_main" in cmd:
+                pids.append(int(pid))
+    return pids
+
+
+def test_a_killed_worker_costs_no_call(tmp_path, data_dir, caplog):
+    import threading
+
+    inputs = tmp_path / "helpdesk.jsonl"
+    ids = write_transcripts(inputs, data_dir, 60, start=300)
+    config = lean(run={"workers": 2, "batch_size": 2})
+    killed: list[int] = []
+
+    def kill_one_worker() -> None:
+        deadline = time.time() + 120
+        while not killed and time.time() < deadline:
+            pids = _spawned_workers()
+            if len(list((tmp_path / "out" / "calls").glob("*.json"))) >= 4 and pids:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_one_worker)
+    killer.start()
+    with Store(tmp_path / "wocas.duckdb") as store:
+        summary = LocalRunner(config, tmp_path / "out", store).run([str(inputs)], "r1")
+        killer.join()
+        check_whole(store)
+        stored = {r["call_id"] for r in store.query("SELECT call_id FROM calls WHERE status = 'ok'")}
+    assert killed, "the run finished before a worker could be killed"
+    assert (summary.ok, summary.failed) == (len(ids), 0)
+    assert stored == set(ids)
+    assert any("worker process died" in r.message for r in caplog.records)

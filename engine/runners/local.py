@@ -98,6 +98,17 @@ def _worker_process(batch: list[CallAnalysis]) -> list[CallAnalysis]:
     return _worker_pipeline.process(batch)
 
 
+def _submit(pool: ProcessPoolExecutor, batch: list[CallAnalysis]) -> Future:
+    """Submit a batch; a pool already broken by a dead worker gives a future that says so,
+    and the batch is redone with the others in flight when its turn to be collected comes."""
+    try:
+        return pool.submit(_worker_process, batch)
+    except BrokenProcessPool as e:
+        future: Future = Future()
+        future.set_exception(e)
+        return future
+
+
 class LocalRunner:
     def __init__(self, config: Config, out_dir: Path, store: Store, force: bool = False,
                  on_call: ProgressFn | None = None):
@@ -151,7 +162,7 @@ class LocalRunner:
                 if pool is None:
                     log.info("%d worker processes, %d thread(s) each", workers, threads)
                     pool = self._new_pool(workers, threads)
-                in_flight.append((batch, pool.submit(_worker_process, batch)))
+                in_flight.append((batch, _submit(pool, batch)))
                 while len(in_flight) >= 2 * workers:
                     pool = self._collect(in_flight, pool, workers, threads, summary)
             while in_flight:

@@ -39,6 +39,7 @@ def machine() -> str:
 
 def wocas_run(inputs: list[str], out: Path, *extra: str) -> dict:
     """One ``wocas run`` in a fresh process: its wall time, peak RSS and run record."""
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", *inputs, "--out", str(out), "--quiet", *extra],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -56,7 +57,9 @@ def wocas_run(inputs: list[str], out: Path, *extra: str) -> dict:
     return {"process_wall_seconds": round(wall, 2), "peak_rss_gb": round(usage.ru_maxrss / 2**20, 3),
             "runner_wall_seconds": round(run["wall_seconds"], 2), "calls_ok": run["calls_ok"],
             "calls_failed": run["calls_failed"], "audio_seconds": round(run["audio_seconds"], 1),
-            "x_realtime": round(run["x_realtime"] or 0, 2)}
+            "x_realtime": round(run["x_realtime"] or 0, 2),
+            # the machine is shared: a load average over the core count means other work competed
+            "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 
 def write(name: str, payload: dict, table: list[str]) -> None:
@@ -95,12 +98,12 @@ def bench_workers(data: Path, copies: int) -> None:
     table = [f"# Workers on one machine ({machine()})", "",
              f"{len(clips) * copies} calls of 30 s real meeting audio (AMI excerpts), default config, fresh process each "
              "(start-up and model loading included).", "",
-             "| workers × threads | wall (s) | runner wall (s) | × real time | peak RSS of one process (GB) | speed-up vs 1×1 | vs 1×2 |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "| workers × threads | wall (s) | runner wall (s) | × real time | peak RSS of one process (GB) | speed-up vs 1×1 | vs 1×2 | load avg before/after |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         table.append(f"| {r['workers']} × {r['threads_per_worker']} | {r['process_wall_seconds']} | "
                      f"{r['runner_wall_seconds']} | {r['x_realtime']} | {r['peak_rss_gb']} | "
-                     f"{r['speedup_vs_1x1']} | {r['speedup_vs_1x2']} |")
+                     f"{r['speedup_vs_1x1']} | {r['speedup_vs_1x2']} | {r['load_average_1min']} |")
     write("workers", payload, table)
 
 

@@ -40,6 +40,7 @@ def _setup_logging(log_path: Path | None, verbose: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape as escape_markup
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -130,6 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     store.finish_run(run_id, status, summary.ok, summary.failed, summary.skipped,
                      summary.audio_seconds, summary.wall_seconds)
     _rollup_customers(store, config, out)
+    alerts = _insight_alerts(store, config)
     store.close()
 
     table = Table(title=f"wocas run {run_id}")
@@ -142,6 +144,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[red]failed[/red] {call_id}: {error}")
     if len(summary.failures) > 20:
         console.print(f"... and {len(summary.failures) - 20} more (see the calls table)")
+    for line in alerts:
+        console.print("[yellow]alert[/yellow] " + escape_markup(line))
     console.print(f"store: {args.store or store_path(out)}   log: {log_path}")
     return EXIT_FAILED_CALLS if summary.failed else EXIT_OK
 
@@ -249,36 +253,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_reasons(args: argparse.Namespace) -> int:
-    from engine.reasons import reasons_summary, summary_markdown
-    from engine.store import Store, StoreLocked
-
-    path = args.store or store_path(args.out)
-    if not Path(path).exists():
-        print(f"error: no store at {path}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        with Store(path, read_only=True) as store:
-            summary = reasons_summary(store, args.run)
-    except StoreLocked as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_LOCKED
-    (args.out / "reasons.json").write_text(json.dumps(summary, indent=1))
-    (args.out / "reasons.md").write_text(summary_markdown(summary))
-    print(summary_markdown(summary))
-    print(f"written: {args.out / 'reasons.json'}, {args.out / 'reasons.md'}")
-    return EXIT_OK
-
-
-def cmd_train_intents(args: argparse.Namespace) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-    from train_intents import train
-
-    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C)
-    print(f"intent head written to {out}; use it with [jobs] head = \"{out}\"")
-    return EXIT_OK
-
-
 def _rollup_customers(store, config, out: Path) -> None:
     """Rebuild the per-customer records after a run; a failure here never loses the run."""
     from engine.customers import export, rollup
@@ -354,6 +328,132 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reasons(args: argparse.Namespace) -> int:
+    from engine.reasons import reasons_summary, summary_markdown
+    from engine.store import Store, StoreLocked
+
+    path = args.store or store_path(args.out)
+    if not Path(path).exists():
+        print(f"error: no store at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with Store(path, read_only=True) as store:
+            summary = reasons_summary(store, args.run)
+    except StoreLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+    (args.out / "reasons.json").write_text(json.dumps(summary, indent=1))
+    (args.out / "reasons.md").write_text(summary_markdown(summary))
+    print(summary_markdown(summary))
+    print(f"written: {args.out / 'reasons.json'}, {args.out / 'reasons.md'}")
+    return EXIT_OK
+
+
+def _insight_alerts(store, config) -> list[str]:
+    """Refresh the insight tables after a run; the active alerts as lines. Never fails the run."""
+    try:
+        from engine.insights import alert_lines, refresh
+
+        return alert_lines(refresh(store, config, config.customers.period).active_alerts)
+    except Exception:
+        logging.getLogger(__name__).exception("insights failed; the calls are stored, run `wocas report` to retry")
+        return []
+
+
+def _open_for_insights(args: argparse.Namespace):
+    """(config, store) for report / alerts / validate, or an exit code after printing why."""
+    from engine.config import ConfigError, load_config
+    from engine.store import Store, StoreLocked
+
+    path = args.store or store_path(args.out)
+    if not Path(path).exists():
+        print(f"error: no store at {path} (run `wocas run ... --out {args.out}` first)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return load_config(args.config), Store(path)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from engine.report import write_report
+
+    opened = _open_for_insights(args)
+    if isinstance(opened, int):
+        return opened
+    config, store = opened
+    with store:
+        files = write_report(store, args.out / "report", config, args.period or config.customers.period)
+    print("written: " + ", ".join(str(f) for f in files))
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from engine.insights import alert_lines, refresh
+
+    opened = _open_for_insights(args)
+    if isinstance(opened, int):
+        return opened
+    config, store = opened
+    with store:
+        insights = refresh(store, config, config.customers.period)
+    shown = insights.alerts if args.all else insights.active_alerts
+    for line in alert_lines(shown):
+        print(line)
+    if not shown:
+        print("no active alerts" if not args.all else "no alerts")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from engine.outcomes import OutcomesError, report_markdown, save_report, validate
+
+    opened = _open_for_insights(args)
+    if isinstance(opened, int):
+        return opened
+    config, store = opened
+    try:
+        with store:
+            report = validate(store, args.outcomes, config)
+    except OutcomesError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    files = save_report(report, args.out / "validation")
+    print(report_markdown(report))
+    print("written: " + ", ".join(str(f) for f in files))
+    return EXIT_OK
+
+
+def cmd_train_intents(args: argparse.Namespace) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from train_intents import train
+
+    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C)
+    print(f"intent head written to {out}; use it with [jobs] head = \"{out}\"")
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from engine.bench import SUITES, BenchError, compare, run_suites
+
+    if args.compare:
+        print(compare(*args.compare))
+        return EXIT_OK
+    names = [s for s in args.suite.split(",") if s] if args.suite else list(SUITES)
+    try:
+        collected = run_suites(names, args.data, args.out, args.config)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print((args.out / "bench.md").read_text())
+    failed = [n for n, m in collected["suites"].items() if "error" in m]
+    return EXIT_FAILED_CALLS if failed else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wocas", description="What Our Customers Are Saying")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -400,22 +500,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-auth", action="store_true", help="no login (only with a loopback --host)")
     serve.set_defaults(func=cmd_serve)
 
-    reasons = sub.add_parser("reasons", help="contact reasons: counts, share preventable, owners, emerging reasons")
-    reasons.add_argument("--out", type=Path, required=True, help="the run's output folder (reasons.json/.md go there)")
-    reasons.add_argument("--store", type=Path)
-    reasons.add_argument("--run", help="only this run id (default: every call in the store)")
-    reasons.set_defaults(func=cmd_reasons)
-
-    train = sub.add_parser("train", help="train a model head on labelled data")
-    train_sub = train.add_subparsers(dest="what", required=True)
-    intents = train_sub.add_parser("intents", help="an intent / contact-reason head over MiniLM")
-    intents.add_argument("--data", type=Path, required=True, help="CSV (text,label) or JSONL")
-    intents.add_argument("--out", type=Path, required=True, help="folder for the head")
-    intents.add_argument("--reason-map", type=Path, help="JSON {label: taxonomy reason}")
-    intents.add_argument("--no-lexical", action="store_true", help="embeddings only")
-    intents.add_argument("--C", type=float, default=30.0)
-    intents.set_defaults(func=cmd_train_intents)
-
     customers = sub.add_parser("customers", help="per-customer records: repeats, jobs, defection risk, value at risk")
     customers.add_argument("--out", type=Path, required=True, help="the run's output folder")
     customers.add_argument("--store", type=Path)
@@ -432,6 +516,54 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the survey's scale (default: 1-5, widened to the answers seen)")
     calibrate.add_argument("--no-refit", action="store_true", help="report only; do not refit the mapping")
     calibrate.set_defaults(func=cmd_calibrate)
+
+    reasons = sub.add_parser("reasons", help="contact reasons: counts, share preventable, owners, emerging reasons")
+    reasons.add_argument("--out", type=Path, required=True, help="the run's output folder (reasons.json/.md go there)")
+    reasons.add_argument("--store", type=Path)
+    reasons.add_argument("--run", help="only this run id (default: every call in the store)")
+    reasons.set_defaults(func=cmd_reasons)
+
+    train = sub.add_parser("train", help="train a model head on labelled data")
+    train_sub = train.add_subparsers(dest="what", required=True)
+    intents = train_sub.add_parser("intents", help="an intent / contact-reason head over MiniLM")
+    intents.add_argument("--data", type=Path, required=True, help="CSV (text,label) or JSONL")
+    intents.add_argument("--out", type=Path, required=True, help="folder for the head")
+    intents.add_argument("--reason-map", type=Path, help="JSON {label: taxonomy reason}")
+    intents.add_argument("--no-lexical", action="store_true", help="embeddings only")
+    intents.add_argument("--C", type=float, default=30.0)
+    intents.set_defaults(func=cmd_train_intents)
+
+    report = sub.add_parser("report", help="an HTML report: customers, charge-back, early warning, agents")
+    report.add_argument("--out", type=Path, required=True, help="the run's output folder (report/ goes there)")
+    report.add_argument("--store", type=Path)
+    report.add_argument("--config", type=Path, help="TOML config ([insights] costs and thresholds)")
+    report.add_argument("--period", choices=["day", "week", "month"], help="default from [customers] period")
+    report.set_defaults(func=cmd_report)
+
+    alerts = sub.add_parser("alerts", help="print contact-reason spikes and emerging reasons")
+    alerts.add_argument("--out", type=Path, required=True, help="the run's output folder")
+    alerts.add_argument("--store", type=Path)
+    alerts.add_argument("--config", type=Path, help="TOML config ([insights] thresholds)")
+    alerts.add_argument("--all", action="store_true", help="also alerts that have ended")
+    alerts.set_defaults(func=cmd_alerts)
+
+    validate = sub.add_parser("validate", help="check defection risk against real outcomes (churn or revenue)")
+    validate.add_argument("--outcomes", type=Path, required=True,
+                          help="CSV: customer_id, outcome (churned|retained) or revenue_after, date")
+    validate.add_argument("--out", type=Path, required=True, help="the run's output folder (validation/ goes there)")
+    validate.add_argument("--store", type=Path)
+    validate.add_argument("--config", type=Path)
+    validate.set_defaults(func=cmd_validate)
+
+    bench = sub.add_parser("bench", help="score the configured models on every labelled set (benchmarks/)")
+    bench.add_argument("--suite", help="comma-separated: asr,diarization,roles,emotion,intents,complaints,"
+                                       "satisfaction,pii,speed (default: all)")
+    bench.add_argument("--config", type=Path, help="the config whose models are scored")
+    bench.add_argument("--data", type=Path, default=Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+    bench.add_argument("--out", type=Path, default=Path("bench-results"), help="where results are written")
+    bench.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"),
+                       help="put two bench.json files side by side")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

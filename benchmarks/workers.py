@@ -70,7 +70,7 @@ def write(name: str, payload: dict, table: list[str]) -> None:
 
 
 # ---- workers -----------------------------------------------------------------------------------
-def bench_workers(data: Path, copies: int) -> None:
+def bench_workers(data: Path, copies: int, batch_size: int) -> None:
     clips = sorted((data / "diarization/pyannote_ami_debug").glob("*.wav"))
     with tempfile.TemporaryDirectory() as tmp:
         manifest = Path(tmp) / "calls.csv"
@@ -84,7 +84,8 @@ def bench_workers(data: Path, copies: int) -> None:
         rows = []
         for workers, threads in settings:
             out = Path(tmp) / f"out-{workers}x{threads}"
-            r = wocas_run([str(manifest)], out, "--workers", str(workers), "--threads-per-worker", str(threads))
+            r = wocas_run([str(manifest)], out, "--workers", str(workers), "--threads-per-worker", str(threads),
+                          "--batch-size", str(batch_size))
             rows.append({"workers": workers, "threads_per_worker": threads, **r})
             print(rows[-1], flush=True)
     base = rows[0]["process_wall_seconds"]
@@ -92,12 +93,13 @@ def bench_workers(data: Path, copies: int) -> None:
     for r in rows:
         r["speedup_vs_1x1"] = round(base / r["process_wall_seconds"], 2)
         r["speedup_vs_1x2"] = round(two_thread / r["process_wall_seconds"], 2)
-    payload = {"machine": machine(), "calls": len(clips) * copies,
+    payload = {"machine": machine(), "calls": len(clips) * copies, "batch_size": batch_size,
                "audio": "AMI meeting excerpts from ../shared/data (30 s, 16 kHz mono, 2-4 speakers), full default pipeline",
                "goal": "2 workers >= 1.6x one worker", "runs": rows}
     table = [f"# Workers on one machine ({machine()})", "",
-             f"{len(clips) * copies} calls of 30 s real meeting audio (AMI excerpts), default config, fresh process each "
-             "(start-up and model loading included).", "",
+             f"{len(clips) * copies} calls of 30 s real meeting audio (AMI excerpts), default config, batch size {batch_size} "
+             "(so both workers get work), fresh process each (start-up and model loading included). The machine is shared: "
+             "the last column is its 1-minute load average before and after each run (2 cores).", "",
              "| workers × threads | wall (s) | runner wall (s) | × real time | peak RSS of one process (GB) | speed-up vs 1×1 | vs 1×2 | load avg before/after |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
@@ -260,12 +262,13 @@ def main() -> int:
     parser.add_argument("--beam-size", type=int, default=1, help="memory-asr: beam size")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--copies", type=int, default=2, help="workers: each AMI clip this many times")
+    parser.add_argument("--batch-size", type=int, default=2, help="workers: calls per batch")
     parser.add_argument("--minutes", default="10,60,120", help="memory: call lengths")
     parser.add_argument("--counts", default="10,100,1000", help="batch: numbers of calls")
     parser.add_argument("--lean", action="store_true", help="batch: text-model stages off (runner and store cost)")
     args = parser.parse_args()
     if args.what == "workers":
-        bench_workers(args.data, args.copies)
+        bench_workers(args.data, args.copies, args.batch_size)
     elif args.what == "memory-asr":
         bench_memory_asr(args.data, [float(m) for m in args.minutes.split(",")], args.beam_size)
     elif args.what == "memory":

@@ -61,7 +61,7 @@ def check_whole(store: Store) -> None:
 
 
 def test_sigkill_then_rerun_finishes_the_rest_and_a_second_run_is_refused(tmp_path, data_dir):
-    n = 400
+    n = 600
     inputs = tmp_path / "helpdesk.jsonl"
     ids = write_transcripts(inputs, data_dir, n)
     config = tmp_path / "wocas.toml"

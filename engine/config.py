@@ -34,7 +34,7 @@ class AsrConfig(Section):
     beam_size: int = 5
     language: str | None = "en"
     vad_filter: bool = True
-    batch_size: int = 0  # >0 uses faster-whisper's batched pipeline (GPU)
+    batch_size: int = 0  # >0: faster-whisper batched pipeline; 0: chosen from free GPU memory on CUDA, one call at a time on CPU
     condition_on_previous_text: bool = True
 
 

@@ -177,3 +177,18 @@ def test_assign_and_snap_invariants(data):
     for w in labelled:
         if w.end > w.start and any(s.end > w.start and s.start < w.end for s in segments):
             assert any(s.speaker == w.speaker and s.start <= w.start and w.end <= s.end for s in snapped)
+
+
+def test_long_calls_cluster_a_subsample_with_bounded_memory():
+    """Regression: the affinity matrix grew with the square of the call length (a two-hour
+    mono call needed ~7 GB); above max_cluster_windows a subsample is clustered instead."""
+    from engine.diarizers.embedded import cluster
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(2, 256))
+    truth = rng.integers(0, 2, size=5000)
+    emb = centres[truth] + 0.3 * rng.normal(size=(5000, 256))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = cluster(emb, EmbeddedDiarizerOptions(num_speakers=2, max_cluster_windows=500))
+    agreement = max(np.mean(labels == truth), np.mean(labels != truth))
+    assert len(labels) == 5000 and agreement > 0.99

@@ -49,6 +49,7 @@ class EmbeddedDiarizerOptions:
     switch_penalty: float = 0.5  # Viterbi cost of a speaker change, in cosine units
     smoothing: float = 0.3  # seconds: Gaussian spread of a window's vote around its centre
     fill_gap: float = 0.5  # pauses shorter than this inside one speaker's talk count as theirs
+    max_cluster_windows: int = 3000  # longer calls: cluster an even subsample, then assign every window
 
 
 @lru_cache(maxsize=1)
@@ -199,8 +200,18 @@ def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def cluster(embeddings: np.ndarray, opts: EmbeddedDiarizerOptions) -> np.ndarray:
-    """Window labels 0..k-1 (spectral clustering, then centroid refinement)."""
+    """Window labels 0..k-1 (spectral clustering, then centroid refinement).
+
+    The affinity matrix is n × n, so a long call (a two-hour recording has ~30,000 windows)
+    is clustered on an evenly spaced subsample and every window then takes its nearest
+    centroid: memory stays bounded at ``max_cluster_windows``² whatever the call length.
+    """
     n = len(embeddings)
+    if n > opts.max_cluster_windows:
+        picked = np.linspace(0, n - 1, opts.max_cluster_windows).round().astype(int)
+        sub_labels = cluster(embeddings[picked], opts)
+        labels = (embeddings @ centroids(embeddings[picked], sub_labels).T).argmax(axis=1)
+        return refine(embeddings, labels, opts.refine_iterations)
     if opts.num_speakers is not None and n <= opts.num_speakers:
         return np.arange(n)
     if n < 4:

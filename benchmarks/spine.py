@@ -68,9 +68,10 @@ def child(mode: str, files: list[str], threads: int) -> dict:
 
         overrides = {"asr": {"cpu_threads": threads}}
         if mode == "spine":
-            overrides |= {k: {"enabled": False} for k in ("emotion", "jobs", "signals", "redact")}
+            overrides |= {k: {"enabled": False} for k in ("emotion", "jobs", "signals", "redact", "satisfaction")}
         known = set(Config.model_fields)
         pipeline = Pipeline.from_config(Config.model_validate({k: v for k, v in overrides.items() if k in known}))
+        pipeline.warm_up()  # like the bare baseline, load models before the clock starts
         loaded = time.perf_counter()
         calls = list(iter_calls(files))
         for i in range(0, len(calls), 8):

@@ -132,6 +132,10 @@ class Pipeline:
             log.warning("call %s failed in %s: %s", call.call_id, stage.name, reason)
             return call.failed(stage.name, reason), time.perf_counter() - started
 
+    def warm_up(self) -> None:
+        for stage in self.stages:
+            stage.warm_up()
+
     def close(self) -> None:
         for stage in self.stages:
             stage.close()

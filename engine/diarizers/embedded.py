@@ -281,6 +281,16 @@ class EmbeddedDiarizer:
     def __init__(self, options: EmbeddedDiarizerOptions = EmbeddedDiarizerOptions()):
         self.options = options
 
+    def warm_up(self) -> None:
+        """Load the models and run once on a short tone: the first call also pays for
+        one-off JIT compilation (librosa's numba kernels, ONNX session set-up)."""
+        load_vad()
+        load_encoder()
+        t = np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
+        tone = (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+        speech_regions(tone, SAMPLE_RATE)
+        embed_windows(mel_frames(tone), [(0.0, 1.2), (1.0, 2.2), (1.8, 3.0)])
+
     def __call__(self, samples: np.ndarray, sample_rate: int) -> list[SpeakerSegment]:
         opts = self.options
         samples = np.asarray(samples, dtype=np.float32)

@@ -37,5 +37,8 @@ class Stage(ABC):
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         ...
 
+    def warm_up(self) -> None:
+        """Load models now rather than on the first call (benchmarks, long-lived workers)."""
+
     def close(self) -> None:
         """Release models (GPU memory) when the stage is done."""

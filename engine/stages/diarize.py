@@ -118,6 +118,11 @@ class DiarizeStage(Stage):
     def version(self) -> str:
         return f"{self.options.backend}:v2:n{self.options.num_speakers}"
 
+    def warm_up(self) -> None:
+        diarizer = self.diarizer
+        if hasattr(diarizer, "warm_up"):
+            diarizer.warm_up()
+
     @property
     def diarizer(self) -> Diarizer:
         if self._diarizer is None:  # loaded on first mono call: stereo-only nights never pay for it

@@ -165,6 +165,9 @@ class TranscribeStage(Stage):
                 self.batched = BatchedInferencePipeline(self._model)
         return self._model
 
+    def warm_up(self) -> None:
+        self.model  # noqa: B018 - the property loads the model
+
     def version(self) -> str:
         return f"{self.entry.name}:{self.compute_type}:beam{self.options.beam_size}"
 

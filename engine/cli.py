@@ -26,6 +26,18 @@ def store_path(out_dir: Path) -> Path:
     return out_dir / STORE_NAME
 
 
+class StoreMissing(LookupError):
+    pass
+
+
+def existing_store(args: argparse.Namespace) -> Path:
+    """The store a read command works on (``--store`` or OUT/wocas.duckdb); it must exist."""
+    path = Path(args.store or store_path(args.out))
+    if not path.exists():
+        raise StoreMissing(f"no store at {path} (run `wocas run ... --out {args.out}` first)")
+    return path
+
+
 def _setup_logging(log_path: Path | None, verbose: bool) -> None:
     handlers: list[logging.Handler] = []
     if log_path is not None:
@@ -164,10 +176,7 @@ def _stop_on_sigterm() -> None:
 def cmd_show(args: argparse.Namespace) -> int:
     from engine.store import Store
 
-    path = args.store or store_path(args.out)
-    if not Path(path).exists():
-        print(f"error: no store at {path}", file=sys.stderr)
-        return EXIT_USAGE
+    path = existing_store(args)
     with Store(path, read_only=True) as store:
         call = store.load(args.call_id)
     if call is None:
@@ -203,7 +212,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     from engine.store import Store
 
-    path = args.store or store_path(args.out)
+    path = existing_store(args)
     with Store(path, read_only=True) as store:
         rows = store.query("SELECT * FROM runs ORDER BY started_at DESC")
     table = Table(title=f"runs in {path}")
@@ -229,10 +238,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from engine.review import create_app
     from engine.review.queries import StoreBusy
 
-    path = args.store or store_path(args.out)
-    if not Path(path).exists():
-        print(f"error: no store at {path} (run `wocas run ... --out {args.out}` first)", file=sys.stderr)
-        return EXIT_USAGE
+    path = existing_store(args)
     token = args.token or os.environ.get("WOCAS_TOKEN") or None
     if args.no_auth:
         if args.host not in LOOPBACK_HOSTS:
@@ -273,10 +279,7 @@ def cmd_customers(args: argparse.Namespace) -> int:
     from engine.customers import export, records, rollup
     from engine.store import Store, StoreLocked
 
-    path = args.store or store_path(args.out)
-    if not Path(path).exists():
-        print(f"error: no store at {path}", file=sys.stderr)
-        return EXIT_USAGE
+    path = existing_store(args)
     try:
         config = load_config(args.config)
         store = Store(path)
@@ -308,10 +311,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from engine.calibration import SurveyError, calibrate, save
     from engine.store import Store, StoreLocked
 
-    path = args.store or store_path(args.out)
-    if not Path(path).exists():
-        print(f"error: no store at {path}", file=sys.stderr)
-        return EXIT_USAGE
+    path = existing_store(args)
     try:
         with Store(path) as store:
             report = calibrate(store, args.surveys, tuple(args.scale) if args.scale else None,
@@ -332,10 +332,7 @@ def cmd_reasons(args: argparse.Namespace) -> int:
     from engine.reasons import reasons_summary, summary_markdown
     from engine.store import Store, StoreLocked
 
-    path = args.store or store_path(args.out)
-    if not Path(path).exists():
-        print(f"error: no store at {path}", file=sys.stderr)
-        return EXIT_USAGE
+    path = existing_store(args)
     try:
         with Store(path, read_only=True) as store:
             summary = reasons_summary(store, args.run)
@@ -365,10 +362,7 @@ def _open_for_insights(args: argparse.Namespace):
     from engine.config import ConfigError, load_config
     from engine.store import Store, StoreLocked
 
-    path = args.store or store_path(args.out)
-    if not Path(path).exists():
-        print(f"error: no store at {path} (run `wocas run ... --out {args.out}` first)", file=sys.stderr)
-        return EXIT_USAGE
+    path = existing_store(args)
     try:
         return load_config(args.config), Store(path)
     except ConfigError as e:
@@ -569,7 +563,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except StoreMissing as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 The driver (this process) streams calls from the inputs, skips finished ones exactly as the
 local runner does, and hands them to Ray Data in windows of ``window`` calls. Each window
 is one Ray Data pipeline: the stage list is cut into groups of consecutive stages, model
-stages (ASR) run as an actor pool (one actor per GPU, ``num_gpus=1``, when the cluster has
+stages (ASR) run as an actor pool (two actors per GPU, ``num_gpus=0.5``, when the cluster has
 GPUs), the other stages as tasks, and calls travel between groups as pickled
 ``CallAnalysis`` blobs (audio included, so the diarizer after ASR still has it). Results
 stream back to the driver, which alone writes the store, batch by batch, so a killed run

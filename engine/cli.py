@@ -358,28 +358,18 @@ def _insight_alerts(store, config) -> list[str]:
 
 
 def _open_for_insights(args: argparse.Namespace):
-    """(config, store) for report / alerts / validate, or an exit code after printing why."""
-    from engine.config import ConfigError, load_config
-    from engine.store import Store, StoreLocked
+    """(config, store) for report / alerts / validate; ``main`` turns the errors into exit codes."""
+    from engine.config import load_config
+    from engine.store import Store
 
     path = existing_store(args)
-    try:
-        return load_config(args.config), Store(path)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except StoreLocked as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_LOCKED
+    return load_config(args.config), Store(path)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from engine.report import write_report
 
-    opened = _open_for_insights(args)
-    if isinstance(opened, int):
-        return opened
-    config, store = opened
+    config, store = _open_for_insights(args)
     with store:
         files = write_report(store, args.out / "report", config, args.period or config.customers.period)
     print("written: " + ", ".join(str(f) for f in files))
@@ -389,10 +379,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from engine.insights import alert_lines, refresh
 
-    opened = _open_for_insights(args)
-    if isinstance(opened, int):
-        return opened
-    config, store = opened
+    config, store = _open_for_insights(args)
     with store:
         insights = refresh(store, config, config.customers.period)
     shown = insights.alerts if args.all else insights.active_alerts
@@ -406,10 +393,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from engine.outcomes import OutcomesError, report_markdown, save_report, validate
 
-    opened = _open_for_insights(args)
-    if isinstance(opened, int):
-        return opened
-    config, store = opened
+    config, store = _open_for_insights(args)
     try:
         with store:
             report = validate(store, args.outcomes, config)
@@ -563,11 +547,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from engine.config import ConfigError
+    from engine.store import StoreLocked
+
     try:
         return args.func(args)
-    except StoreMissing as e:
+    except (StoreMissing, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except StoreLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
 
 
 if __name__ == "__main__":

@@ -80,6 +80,7 @@ def _now() -> datetime:
 class Store:
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
+        self._schemas: dict[str, pa.Schema] = {}
         try:
             if read_only:
                 self.con = duckdb.connect(str(self.path), read_only=True)
@@ -146,9 +147,11 @@ class Store:
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        cols = [d[0] for d in self.con.execute(f"SELECT * FROM {table} LIMIT 0").description]
-        arrow = pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows],
-                                     schema=_arrow_schema(self.con, table))
+        if table not in self._schemas:  # one catalogue lookup per table, not per batch
+            self._schemas[table] = _arrow_schema(self.con, table)
+        schema = self._schemas[table]
+        cols = schema.names
+        arrow = pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows], schema=schema)
         self.con.register("_incoming", arrow)
         try:
             quoted = ", ".join(f'"{c}"' for c in cols)

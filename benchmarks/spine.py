@@ -1,8 +1,13 @@
-"""The spine against bare faster-whisper: same model, same files, same run.
+"""The spine against bare faster-whisper and a WhisperX-style sequential pipeline: same models,
+same files, same run.
 
-Each measurement runs in a fresh subprocess (so peak memory is that mode's alone), and the
-modes are interleaved over repetitions so that a noisy neighbour hits both alike. Reports
-times real time, the ratio spine / bare, peak RSS and WER of both on the references.
+Arms: bare = faster-whisper alone; sequential = the WOCAS models and settings run the way
+WhisperX organises work (every file through ASR first, results held, the ASR model unloaded,
+then every file through the diarizer, then words given speakers by overlap); spine and full =
+the WOCAS pipeline. Each measurement runs in a fresh subprocess (so peak memory is that arm's
+alone), and the arms are interleaved over repetitions so that a noisy neighbour hits all alike.
+Reports times real time, audio hours per hour, peak RSS, WER, time ratios and whether the
+sequential arm gives words the same speakers as the spine.
 
     .venv/bin/python benchmarks/spine.py [--data ../shared/data] [--reps 2] [--threads 0]
 """
@@ -12,15 +17,21 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import DEFAULT_DATA, write_results  # noqa: E402
 
-MODES = ("bare", "spine", "full")
+MODES = ("bare", "sequential", "spine", "full")
+WOCAS = ("spine", "full")
+BASELINES = ("bare", "sequential")
+
+WordRow = list  # [start, end, text, speaker or None]: JSON-friendly, crosses the subprocess pipe
 
 
 def audio_files(data: Path) -> list[Path]:
@@ -42,46 +53,205 @@ def references(data: Path) -> dict[str, str]:
     return refs
 
 
-def child(mode: str, files: list[str], threads: int) -> dict:
-    """Runs inside the subprocess: load, transcribe everything, report."""
-    import resource
+# ---- the arms (each runs inside its own subprocess) -------------------------------------------
+
+def run_bare(files: list[str], threads: int) -> dict:
     import time
 
+    from faster_whisper import WhisperModel
+
+    from engine.registry import resolve
+
     started = time.perf_counter()
+    model = WhisperModel(str(resolve("tiny.en").path), device="cpu", compute_type="int8", cpu_threads=threads)
+    loaded = time.perf_counter()
     texts: dict[str, str] = {}
     audio_seconds = 0.0
+    for f in files:
+        segments, info = model.transcribe(f, language="en", beam_size=5, word_timestamps=True, vad_filter=True)
+        texts[Path(f).stem] = " ".join(s.text.strip() for s in segments)
+        audio_seconds += info.duration
+    return {"load_s": loaded - started, "process_s": time.perf_counter() - loaded, "audio_s": audio_seconds,
+            "texts": texts}
+
+
+def run_wocas(mode: str, files: list[str], threads: int) -> dict:
+    import time
+
+    from engine.config import Config
+    from engine.ingest import iter_calls
+    from engine.pipeline import Pipeline
+
+    started = time.perf_counter()
+    overrides = {"asr": {"cpu_threads": threads}}
+    if mode == "spine":
+        overrides |= {k: {"enabled": False} for k in ("emotion", "jobs", "signals", "redact", "satisfaction")}
+    known = set(Config.model_fields)
+    pipeline = Pipeline.from_config(Config.model_validate({k: v for k, v in overrides.items() if k in known}))
+    pipeline.warm_up()  # like the bare baseline, load models before the clock starts
+    loaded = time.perf_counter()
+    texts: dict[str, str] = {}
+    words: dict[str, list[WordRow]] = {}
+    audio_seconds = 0.0
+    calls = list(iter_calls(files))
+    for i in range(0, len(calls), 8):
+        for call in pipeline.process(calls[i:i + 8]):
+            assert call.ok, call.error
+            texts[call.call_id] = " ".join(t.text for t in call.turns)
+            words[call.call_id] = [[w.start, w.end, w.text, w.speaker] for w in call.words]
+            audio_seconds += call.duration
+    return {"load_s": loaded - started, "process_s": time.perf_counter() - loaded, "audio_s": audio_seconds,
+            "texts": texts, "words": words}
+
+
+def transcribe_words(model, asr, samples, speaker: str | None) -> list[WordRow]:
+    """One channel through faster-whisper with the WOCAS ASR settings, words as rows."""
+    segments, _ = model.transcribe(samples, language=asr.language, beam_size=asr.beam_size, word_timestamps=True,
+                                   vad_filter=asr.vad_filter,
+                                   condition_on_previous_text=asr.condition_on_previous_text)
+    return [[round(w.start, 3), round(max(w.end, w.start), 3), w.word.strip(), speaker]
+            for s in segments for w in (s.words or []) if w.word.strip()]
+
+
+def assign_word_speakers(segments, words: list[WordRow]) -> list[WordRow]:
+    """whisperx.assign_word_speakers (fill_nearest=False, its default): each word takes the
+    speaker with the largest summed overlap, and a word no segment overlaps gets no speaker."""
+    out = []
+    for start, end, text, _ in words:
+        overlap: dict[str, float] = {}
+        for s in segments:
+            inter = min(s.end, end) - max(s.start, start)
+            if inter > 0:
+                overlap[s.speaker] = overlap.get(s.speaker, 0.0) + inter
+        out.append([start, end, text, max(overlap, key=overlap.get) if overlap else None])
+    return out
+
+
+def run_sequential(files: list[str], threads: int) -> dict:
+    """WhisperX's stage order over the WOCAS models: not WOCAS's pipeline, runner or store."""
+    import gc
+    import time
+
+    from engine.audio import decode
+    from engine.config import Config
+    from engine.registry import resolve
+    from engine.stages.diarize import load_diarizer
+    from engine.stages.transcribe import load_whisper, pick_compute_type, pick_device, speaker_channels
+
+    config = Config()
+    asr, opts = config.asr, config.audio
+    max_duration = opts.max_duration_hours * 3600
+
+    def read(path: str):
+        return decode(path, opts.sample_rate, max_duration=max_duration, min_rms_dbfs=opts.min_rms_dbfs)
+
+    started = time.perf_counter()
+    device = pick_device(asr.device)
+    model = load_whisper(str(resolve(asr.model).path), device, pick_compute_type(asr.compute_type, device), threads)
+    load_s = time.perf_counter() - started
+
+    words: dict[str, list[WordRow]] = {}
+    audio_seconds = 0.0
+    for f in files:  # stage 1: decode + transcribe every file, holding the results
+        audio = read(f)
+        audio_seconds += audio.duration
+        rows: list[WordRow] = []
+        for speaker, samples in speaker_channels(audio, ()):
+            rows += transcribe_words(model, asr, samples, speaker)
+        words[Path(f).stem] = sorted(rows, key=lambda w: (w[0], w[1]))
+        del audio
+
+    del model  # WhisperX frees each stage's model before loading the next
+    load_whisper.cache_clear()
+    gc.collect()
+    diarizer_started = time.perf_counter()
+    diarizer = load_diarizer(config.diarization)
+    if hasattr(diarizer, "warm_up"):
+        diarizer.warm_up()
+    load_s += time.perf_counter() - diarizer_started
+
+    for f in files:  # stage 2: diarize every file the channels did not already split
+        stem = Path(f).stem
+        if words[stem] and all(w[3] is not None for w in words[stem]):
+            continue
+        audio = read(f)  # WhisperX reads each file again in every stage instead of holding the audio
+        words[stem] = assign_word_speakers(diarizer(audio.mono(), audio.sample_rate), words[stem])
+    texts = {stem: " ".join(w[2] for w in rows) for stem, rows in words.items()}
+    return {"load_s": load_s, "process_s": time.perf_counter() - started - load_s, "audio_s": audio_seconds,
+            "texts": texts, "words": words}
+
+
+def child(mode: str, files: list[str], threads: int) -> dict:
+    """Runs inside the subprocess: load, process everything, report."""
+    import resource
+
     if mode == "bare":
-        from faster_whisper import WhisperModel
-
-        from engine.registry import resolve
-
-        model = WhisperModel(str(resolve("tiny.en").path), device="cpu", compute_type="int8", cpu_threads=threads)
-        loaded = time.perf_counter()
-        for f in files:
-            segments, info = model.transcribe(f, language="en", beam_size=5, word_timestamps=True, vad_filter=True)
-            texts[Path(f).stem] = " ".join(s.text.strip() for s in segments)
-            audio_seconds += info.duration
+        result = run_bare(files, threads)
+    elif mode == "sequential":
+        result = run_sequential(files, threads)
     else:
-        from engine.config import Config
-        from engine.ingest import iter_calls
-        from engine.pipeline import Pipeline
+        result = run_wocas(mode, files, threads)
+    return {"mode": mode, **result, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
-        overrides = {"asr": {"cpu_threads": threads}}
-        if mode == "spine":
-            overrides |= {k: {"enabled": False} for k in ("emotion", "jobs", "signals", "redact", "satisfaction")}
-        known = set(Config.model_fields)
-        pipeline = Pipeline.from_config(Config.model_validate({k: v for k, v in overrides.items() if k in known}))
-        pipeline.warm_up()  # like the bare baseline, load models before the clock starts
-        loaded = time.perf_counter()
-        calls = list(iter_calls(files))
-        for i in range(0, len(calls), 8):
-            for call in pipeline.process(calls[i:i + 8]):
-                assert call.ok, call.error
-                texts[call.call_id] = " ".join(t.text for t in call.turns)
-                audio_seconds += call.duration
-    done = time.perf_counter()
-    return {"mode": mode, "load_s": loaded - started, "process_s": done - loaded, "audio_s": audio_seconds,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "texts": texts}
+
+# ---- comparison ---------------------------------------------------------------------------------
+
+def map_labels(pairs: list[tuple[str | None, str | None]]) -> dict[str, str]:
+    """One-to-one map of the other arm's speaker labels onto the reference's, most shared words first."""
+    counts = Counter((ref, other) for ref, other in pairs if ref is not None and other is not None)
+    mapping: dict[str, str] = {}
+    for (ref, other), _ in counts.most_common():
+        if other not in mapping and ref not in mapping.values():
+            mapping[other] = ref
+    return mapping
+
+
+def speaker_agreement(reference: dict[str, list[WordRow]], other: dict[str, list[WordRow]]) -> dict:
+    """Words matched by (start, end, text) across the two arms, and the share of the
+    reference's words that got the same speaker once labels are mapped per file."""
+    total = matched = same = unassigned = 0
+    for call_id, ref_words in reference.items():
+        keyed = {(w[0], w[1], w[2]): w[3] for w in other.get(call_id, [])}
+        pairs = [(w[3], keyed[(w[0], w[1], w[2])]) for w in ref_words if (w[0], w[1], w[2]) in keyed]
+        mapping = map_labels(pairs)
+        total += len(ref_words)
+        matched += len(pairs)
+        same += sum(1 for ref, o in pairs if o is not None and mapping.get(o) == ref)
+        unassigned += sum(1 for _, o in pairs if o is None)
+    share = (lambda n: n / total if total else 0.0)
+    return {"words": total, "matched_words_share": share(matched), "same_speaker_share": share(same),
+            "no_speaker_share": share(unassigned)}
+
+
+def summarise(runs: list[dict], refs: dict[str, str]) -> dict:
+    from engine.textnorm import wer
+
+    process = statistics.median(r["process_s"] for r in runs)
+    load = statistics.median(r["load_s"] for r in runs)
+    audio = runs[0]["audio_s"]
+    scored = [(refs[k], runs[0]["texts"][k]) for k in refs if k in runs[0]["texts"]]
+    return {"process_s": process, "load_s": load, "wall_s": load + process, "audio_s": audio,
+            "x_realtime": audio / process,
+            # named so `wocas bench` puts it in its headline table
+            "throughput_audio_hours_per_hour": audio / (load + process),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "wer": wer(scored), "wer_files": len(scored)}
+
+
+def ratios(summary: dict) -> dict:
+    """WOCAS arm / baseline for process time, wall time and peak RSS (below 1 = WOCAS better)."""
+    return {f"{w}_over_{b}": {"process_time": summary[w]["process_s"] / summary[b]["process_s"],
+                              "wall_time": summary[w]["wall_s"] / summary[b]["wall_s"],
+                              "peak_rss": summary[w]["peak_rss_mb"] / summary[b]["peak_rss_mb"]}
+            for w in WOCAS for b in BASELINES}
+
+
+def engine_revision() -> str | None:
+    """The commit the engine was measured at, "-dirty" when the tree had uncommitted changes."""
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent,
+                              capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def main() -> None:
@@ -96,40 +266,55 @@ def main() -> None:
         print(json.dumps(child(args.child, args.files, args.threads)))
         return
 
-    from engine.textnorm import wer
-
     files = [str(p) for p in audio_files(args.data)]
     refs = references(args.data)
+    load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {m: [] for m in MODES}
     for _ in range(args.reps):
         for mode in MODES:
             out = subprocess.run([sys.executable, __file__, "--child", mode, "--threads", str(args.threads),
                                   "--files", *files], capture_output=True, text=True, check=True)
             runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    rows, summary = [], {}
-    for mode in MODES:
-        process = statistics.median(r["process_s"] for r in runs[mode])
-        audio = runs[mode][0]["audio_s"]
-        texts = runs[mode][0]["texts"]
-        scored = [(refs[k], texts[k]) for k in refs if k in texts]
-        summary[mode] = {"process_s": process, "load_s": statistics.median(r["load_s"] for r in runs[mode]),
-                         "audio_s": audio, "x_realtime": audio / process,
-                         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs[mode]), "wer": wer(scored),
-                         "wer_files": len(scored)}
-    for mode in MODES:
-        s = summary[mode]
-        rows.append({"mode": mode, "audio (s)": s["audio_s"], "process (s)": s["process_s"],
-                     "load (s)": s["load_s"], "x real time": s["x_realtime"],
-                     "time vs bare": s["process_s"] / summary["bare"]["process_s"],
-                     "peak RSS (MB)": s["peak_rss_mb"], "WER (LJ+JFK)": s["wer"]})
-    notes = ("bare = faster-whisper tiny.en int8 (beam 5, word timestamps, VAD) on each file; spine = decode, "
-             "ASR per speaker channel, diarization (embedded, mono files), turns, roles, talk metrics; full = "
-             "every default stage. Median of the repetitions; models loaded once per process (load time apart). "
-             f"{len(files)} files.")
-    write_results("spine", {"files": files, "reps": args.reps, "summary": summary,
-                            "runs": {m: [{k: v for k, v in r.items() if k != 'texts'} for r in rs] for m, rs in runs.items()}},
-                  rows, "Spine vs bare faster-whisper (CPU)", notes)
-    print(json.dumps(summary, indent=1))
+    load_after = os.getloadavg()
+    revision = engine_revision()
+    summary = {mode: summarise(runs[mode], refs) for mode in MODES}
+    agreement = speaker_agreement(runs["spine"][0]["words"], runs["sequential"][0]["words"])
+    rows = [{"arm": mode, "audio (s)": s["audio_s"], "load (s)": s["load_s"], "process (s)": s["process_s"],
+             "wall (s)": s["wall_s"], "x real time": s["x_realtime"],
+             "audio h per h": s["throughput_audio_hours_per_hour"],
+             "time vs bare": s["process_s"] / summary["bare"]["process_s"],
+             "time vs sequential": s["process_s"] / summary["sequential"]["process_s"],
+             "peak RSS (MB)": s["peak_rss_mb"], "WER (LJ+JFK)": s["wer"]}
+            for mode, s in summary.items()]
+    notes = (
+        "bare = faster-whisper tiny.en int8 (beam 5, word timestamps, VAD) on each file. sequential = a "
+        "re-implementation of WhisperX's stage order, not WhisperX itself (not installable here: it pins "
+        "pyannote/ctranslate2 and fetches alignment models from a hub), run on the same models and settings "
+        "as WOCAS: decode + faster-whisper (config asr settings) on every file with stereo split by channel as "
+        "WOCAS does, results held, Whisper unloaded; then the embedded diarizer loaded and run on every file "
+        "the channels did not split (each file read again, as WhisperX does); then words get speakers by "
+        "summed overlap as whisperx.assign_word_speakers does (fill_nearest off: a word no segment overlaps "
+        "gets no speaker, where WOCAS takes the nearest). WhisperX itself would also downmix stereo to mono and "
+        "batch the ASR; here both follow WOCAS (channel split, batch_size 0 on CPU) so the work is the same. "
+        "WhisperX's wav2vec2 alignment step is left out: WOCAS has no alignment model either, word times "
+        "come from Whisper. spine = the WOCAS pipeline (decode, ASR per speaker channel, diarization for mono, "
+        "turns, roles, talk metrics) via Pipeline.process in batches of 8, no runner or store; full = every "
+        "default stage. Each arm in its own subprocess, arms interleaved over the repetitions, medians "
+        "reported, peak RSS the highest. load = model loading and warm-up (for sequential, Whisper plus the "
+        "diarizer it loads between stages); x real time = audio / process; audio h per h = audio / wall "
+        f"(load + process). {len(files)} files. Speakers, sequential vs spine: "
+        f"{agreement['matched_words_share']:.1%} of the spine's {agreement['words']} words found with the same "
+        f"times and text, {agreement['same_speaker_share']:.1%} with the same speaker after mapping labels per "
+        f"file, {agreement['no_speaker_share']:.1%} left without a speaker. Load average (1, 5, 15 min) "
+        f"{', '.join(f'{x:.2f}' for x in load_before)} before the run, "
+        f"{', '.join(f'{x:.2f}' for x in load_after)} after. Engine at {revision}.")
+    write_results("spine", {"files": files, "reps": args.reps, "engine_revision": revision,
+                            "load_average": {"before": list(load_before), "after": list(load_after)},
+                            "summary": summary, "ratios": ratios(summary), "speaker_agreement": agreement,
+                            "runs": {m: [{k: v for k, v in r.items() if k not in ("texts", "words")} for r in rs]
+                                     for m, rs in runs.items()}},
+                  rows, "Spine vs bare faster-whisper vs a WhisperX-style sequential pipeline (CPU)", notes)
+    print(json.dumps({"summary": summary, "ratios": ratios(summary), "speaker_agreement": agreement}, indent=1))
 
 
 if __name__ == "__main__":

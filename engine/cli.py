@@ -410,7 +410,7 @@ def cmd_train_intents(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
     from train_intents import train
 
-    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C)
+    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, mix=args.mix)
     print(f"intent head written to {out}; use it with [jobs] head = \"{out}\"")
     return EXIT_OK
 
@@ -509,6 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     intents.add_argument("--reason-map", type=Path, help="JSON {label: taxonomy reason}")
     intents.add_argument("--no-lexical", action="store_true", help="embeddings only")
     intents.add_argument("--C", type=float, default=30.0)
+    intents.add_argument("--mix", type=float, help="weight of the embedding part against the n-grams "
+                         "(default: chosen by 5-fold cross-validation on the training data)")
     intents.set_defaults(func=cmd_train_intents)
 
     report = sub.add_parser("report", help="an HTML report: customers, charge-back, early warning, agents")

@@ -46,6 +46,12 @@ class DiarizationConfig(Section):
     pyannote_path: str | None = None  # local pyannote.audio pipeline checkpoint
 
 
+class TextEncoderConfig(Section):
+    """The sentence encoder the jobs, signals and satisfaction stages share."""
+    model: str = "minilm"  # registry name or a sentence-transformers directory
+    backend: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"  # see engine/text_encoder.py
+
+
 class RolesConfig(Section):
     min_confidence: float = 0.55  # below this the role is "unknown"
 
@@ -56,6 +62,7 @@ class EmotionConfig(Section):
     audio_model: str | None = None  # transformers audio-classification model dir
     acoustic: bool = True  # prosody (pitch, energy, rate, pauses) against each speaker's own baseline
     device: str = "cpu"  # where the text/audio models run ("cuda" on a GPU node)
+    text_backend: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"  # how the head's encoder runs on CPU (GPU: torch)
     batch_size: int = 64  # texts per encoder batch (pooled across the calls of a stage batch)
     text_label_map: dict[str, tuple[float, float]] = Field(default_factory=dict)  # label -> (valence, arousal)
     audio_label_map: dict[str, tuple[float, float]] = Field(default_factory=dict)
@@ -147,6 +154,7 @@ class Config(Section):
     asr: AsrConfig = Field(default_factory=AsrConfig)
     diarization: DiarizationConfig = Field(default_factory=DiarizationConfig)
     roles: RolesConfig = Field(default_factory=RolesConfig)
+    text_encoder: TextEncoderConfig = Field(default_factory=TextEncoderConfig)
     emotion: EmotionConfig = Field(default_factory=EmotionConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
     signals: SignalsConfig = Field(default_factory=SignalsConfig)

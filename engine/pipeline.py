@@ -37,7 +37,9 @@ def build_stages(config: Config) -> list[Stage]:
     from engine.stages.roles import RolesStage
     from engine.stages.transcribe import TranscribeStage
     from engine.stages.turns import TurnsStage
+    from engine.text_encoder import configure
 
+    configure(config.text_encoder.model, config.text_encoder.backend)
     stages: list[Stage] = [
         DecodeStage(config.audio),
         TranscribeStage(config.asr),

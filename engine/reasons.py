@@ -105,26 +105,28 @@ def load_taxonomy(name_or_path: str) -> Taxonomy:
 
 
 # ---- embeddings ---------------------------------------------------------------------------
-_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()  # (model, backend, text) -> vector
 _CACHE_SIZE = 8192
 
 
 def embed(texts: list[str]) -> np.ndarray:
     """MiniLM embeddings, shape (len(texts), 384), with a small cache: the jobs and signals
     stages read the same customer turns, so the second stage pays nothing for them."""
-    from engine.text_encoder import encode
+    from engine.text_encoder import active, encode
 
-    missing = list(dict.fromkeys(t for t in texts if t not in _CACHE))
+    model, backend = active()
+    keys = [(model, backend, t) for t in texts]
+    missing = list(dict.fromkeys(k for k in keys if k not in _CACHE))
     if missing:
-        for text, vector in zip(missing, encode(missing)):
-            _CACHE[text] = vector
+        for key, vector in zip(missing, encode([t for _, _, t in missing])):
+            _CACHE[key] = vector
             if len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    for t in texts:
-        _CACHE.move_to_end(t)
-    return np.stack([_CACHE[t] for t in texts])
+    for k in keys:
+        _CACHE.move_to_end(k)
+    return np.stack([_CACHE[k] for k in keys])
 
 
 # ---- classifiers --------------------------------------------------------------------------
@@ -305,28 +307,73 @@ class TrainedHead:
     lexical: dict[str, Any] | None = None  # vocabularies, idf, coef, intercept of the n-gram part
 
 
-def train_head(texts: list[str], labels: list[str], embeddings: np.ndarray | None = None, lexical: bool = True,
-               C: float = 30.0, mix: float = 0.7, min_df: int = 2) -> TrainedHead:
-    """Fit the embedding head (and the n-gram head beside it when ``lexical``)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+MIX_GRID = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
+
+def train_head(texts: list[str], labels: list[str], embeddings: np.ndarray | None = None, lexical: bool = True,
+               C: float = 30.0, mix: float | None = None, min_df: int = 2, folds: int = 5) -> TrainedHead:
+    """Fit the embedding head (and the n-gram head beside it when ``lexical``). Without a
+    ``mix``, the weight of the embedding part is chosen by ``folds``-fold cross-validation on
+    the training texts themselves (see ``choose_mix``)."""
     if len(texts) != len(labels) or not texts:
         raise ValueError(f"training needs as many labels as texts (got {len(texts)} texts, {len(labels)} labels)")
     if embeddings is None:
         embeddings = embed(texts)
-    emb = LogisticRegression(C=C, max_iter=3000).fit(embeddings, labels)
-    if not lexical:
+    emb, lex, vectorizers = _fit_parts(texts, labels, embeddings, lexical, C, min_df)
+    if lex is None:
         return TrainedHead(list(emb.classes_), *_softmax_form(emb), 1.0)
-    word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df).fit(texts)
-    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df).fit(texts)
-    lex = LogisticRegression(C=C, max_iter=3000).fit(_lexical_features((word, char), texts), labels)
-    assert list(lex.classes_) == list(emb.classes_)
+    if mix is None:
+        mix = choose_mix(texts, labels, embeddings, C, min_df, folds).mix
+    word, char = vectorizers
     vocab = lambda v: [w for w, _ in sorted(v.vocabulary_.items(), key=lambda kv: kv[1])]  # noqa: E731
     lex_coef, lex_intercept = _softmax_form(lex)
     return TrainedHead(list(emb.classes_), *_softmax_form(emb), mix, {
         "word_vocabulary": vocab(word), "char_vocabulary": vocab(char), "idf_word": word.idf_,
         "idf_char": char.idf_, "coef": lex_coef, "intercept": lex_intercept})
+
+
+def _fit_parts(texts: list[str], labels: list[str], embeddings: np.ndarray, lexical: bool, C: float, min_df: int):
+    """The two logistic regressions (the n-gram one is None without ``lexical``) and the vectorizers."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    emb = LogisticRegression(C=C, max_iter=3000).fit(embeddings, labels)
+    if not lexical:
+        return emb, None, None
+    word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df).fit(texts)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df).fit(texts)
+    lex = LogisticRegression(C=C, max_iter=3000).fit(_lexical_features((word, char), texts), labels)
+    assert list(lex.classes_) == list(emb.classes_)
+    return emb, lex, (word, char)
+
+
+@dataclass(frozen=True)
+class MixChoice:
+    mix: float
+    accuracy: dict[float, float]  # cross-validated accuracy per weight tried
+
+
+def choose_mix(texts: list[str], labels: list[str], embeddings: np.ndarray, C: float = 30.0, min_df: int = 2,
+               folds: int = 5, grid: tuple[float, ...] = MIX_GRID) -> MixChoice:
+    """The embedding weight with the best cross-validated accuracy on the training data (the
+    test split never takes part). Folds are stratified; a label with fewer examples than
+    folds only ever sits in training folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(labels)
+    counts = {label: int(n) for label, n in zip(*np.unique(y, return_counts=True))}
+    k = max(2, min(folds, max(counts.values())))
+    correct = {m: 0 for m in grid}
+    for train_idx, test_idx in StratifiedKFold(k, shuffle=True, random_state=0).split(embeddings, y):
+        tr = [texts[i] for i in train_idx]
+        emb, lex, vectorizers = _fit_parts(tr, list(y[train_idx]), embeddings[train_idx], True, C, min_df)
+        te = [texts[i] for i in test_idx]
+        log_e = np.log(np.clip(emb.predict_proba(embeddings[test_idx]), 1e-12, None))
+        log_l = np.log(np.clip(lex.predict_proba(_lexical_features(vectorizers, te)), 1e-12, None))
+        for m in grid:
+            correct[m] += int(np.sum(emb.classes_[(m * log_e + (1 - m) * log_l).argmax(axis=1)] == y[test_idx]))
+    accuracy = {m: round(c / len(y), 4) for m, c in correct.items()}
+    return MixChoice(max(grid, key=lambda m: (accuracy[m], m)), accuracy)
 
 
 def _softmax_form(model) -> tuple[np.ndarray, np.ndarray]:

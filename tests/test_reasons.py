@@ -141,3 +141,25 @@ def test_wocas_train_intents(tmp_path) -> None:
     texts = ["my parcel still hasn't turned up", "I'd like a refund please"]
     assert [p.reason for p in head.predict(texts, embed(texts))] == ["delivery", "refund"]
     assert (tmp_path / "head" / "README.md").exists()
+
+
+def test_train_intents_chooses_the_mix_by_cross_validation_on_train_only(tmp_path, data_dir) -> None:
+    from engine.cli import main
+    from engine.reasons import MIX_GRID, choose_mix
+
+    rows = list(csv.DictReader((data_dir / "text/banking77/train.csv").open()))
+    keep = {"card_arrival", "exchange_rate", "terminate_account", "request_refund", "top_up_failed", "pin_blocked"}
+    picked = [r for r in rows if r["category"] in keep][:240]
+    texts, labels = [r["text"] for r in picked], [r["category"] for r in picked]
+    choice = choose_mix(texts, labels, embed(texts), C=10.0, folds=3)
+    assert set(choice.accuracy) == set(MIX_GRID) and all(0.5 < a <= 1.0 for a in choice.accuracy.values())
+    assert choice.accuracy[choice.mix] == max(choice.accuracy.values())
+    data = tmp_path / "train.csv"
+    with data.open("w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), *zip(texts, labels)])
+    assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "head"), "--C", "10"]) == 0
+    meta = json.loads((tmp_path / "head" / "head.json").read_text())
+    assert meta["mix"] in MIX_GRID and meta["encoder_backend"] == "onnx-int8"
+    assert "5-fold cross-validation" in (tmp_path / "head" / "README.md").read_text()
+    assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "fixed"), "--mix", "0.55"]) == 0
+    assert json.loads((tmp_path / "fixed" / "head.json").read_text())["mix"] == 0.55

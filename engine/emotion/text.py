@@ -82,16 +82,20 @@ def _caps_share(text: str) -> float:
 
 
 class EmotionHead:
-    """The shipped GoEmotions head: ``probabilities(texts)`` -> (n, 28)."""
+    """The shipped GoEmotions head: ``probabilities(texts)`` -> (n, 28).
 
-    def __init__(self, head_dir: str | Path, device: str = "cpu"):
-        import torch
+    On CPU the merged encoder runs through ONNX Runtime by default (``backend`` as in
+    engine/text_encoder.py: "onnx-int8", "onnx" or "torch"); on a GPU it always runs in torch."""
+
+    def __init__(self, head_dir: str | Path, device: str = "cpu", backend: str = "onnx-int8"):
         from safetensors.torch import load_file
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
-        from engine.emotion.lora import merge_lora
         from engine.registry import resolve
+        from engine.text_encoder import BACKENDS
 
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown emotion text backend {backend!r} (expected one of {', '.join(BACKENDS)})")
         head_dir = Path(head_dir)
         config_path = head_dir / "config.json"
         adapter_path = head_dir / "adapter.safetensors"
@@ -102,39 +106,61 @@ class EmotionHead:
         self.thresholds = np.asarray(self.config["thresholds"], dtype=np.float32)
         self.places = resolve_label_map(self.labels, None, str(head_dir))
         self.max_length = int(self.config.get("max_length", 64))
-        encoder_dir = resolve(self.config.get("base_encoder", "minilm")).path
-        self.tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
-        self.encoder = AutoModel.from_pretrained(str(encoder_dir))
+        self.encoder_dir = resolve(self.config.get("base_encoder", "minilm")).path
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.encoder_dir))
         state = load_file(str(adapter_path))
-        head_w = state.pop("head.weight").float()
-        head_b = state.pop("head.bias").float()
-        merged = merge_lora(self.encoder, state, float(self.config["lora"]["scale"]))
-        log.info("emotion head %s: merged %d LoRA adapters into %s", head_dir, merged, encoder_dir)
-        self.head = torch.nn.Linear(head_w.shape[1], head_w.shape[0])
-        with torch.no_grad():
-            self.head.weight.copy_(head_w)
-            self.head.bias.copy_(head_b)
+        self.head_weight = state.pop("head.weight").float().numpy()  # (28, 384)
+        self.head_bias = state.pop("head.bias").float().numpy()
         self.device = device
-        self.encoder.to(device).eval()
-        self.head.to(device).eval()
+        self.runtime = None
+        self.encoder = None
+        if backend != "torch" and device == "cpu":
+            from engine.onnx_encoder import OnnxEncoder, export_encoder, weights_digest
+
+            key = f"emotion-{weights_digest(adapter_path, self.encoder_dir / 'model.safetensors')}"
+            precision = "int8" if backend == "onnx-int8" else "fp32"
+            self.runtime = OnnxEncoder(export_encoder(lambda: self._merged_encoder(state), key, precision), precision)
+        else:
+            self.encoder = self._merged_encoder(state).to(device).eval()
+
+    def _merged_encoder(self, adapter: dict):
+        from transformers import AutoModel
+
+        from engine.emotion.lora import merge_lora
+
+        encoder = AutoModel.from_pretrained(str(self.encoder_dir))
+        merged = merge_lora(encoder, adapter, float(self.config["lora"]["scale"]))
+        log.info("emotion head: merged %d LoRA adapters into %s", merged, self.encoder_dir)
+        return encoder
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        import torch
-
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding
+        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        with torch.inference_mode():
-            for i in range(0, len(texts), batch_size):
-                idx = order[i:i + batch_size]
-                enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="pt").to(self.device)
-                hidden = self.encoder(**enc).last_hidden_state  # (b, t, 384)
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out[idx] = torch.sigmoid(self.head(pooled)).cpu().numpy()
+        if self.runtime is not None:
+            batch_size = self.runtime.batch_size(batch_size)
+        for i in range(0, len(texts), batch_size):
+            idx = order[i:i + batch_size]
+            pooled = self._pooled([texts[j] for j in idx])
+            logits = pooled @ self.head_weight.T + self.head_bias
+            out[idx] = 1.0 / (1.0 + np.exp(-logits))
         return out
+
+    def _pooled(self, texts: list[str]) -> np.ndarray:
+        """Mean-pooled hidden states, (len(texts), 384)."""
+        from engine.onnx_encoder import mean_pool
+
+        if self.runtime is not None:
+            enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+            return mean_pool(self.runtime.hidden(enc["input_ids"], enc["attention_mask"]), enc["attention_mask"])
+        import torch
+
+        with torch.inference_mode():
+            enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                                 return_tensors="pt").to(self.device)
+            hidden = self.encoder(**enc).last_hidden_state.float().cpu().numpy()  # (b, t, 384)
+        return mean_pool(hidden, enc["attention_mask"].cpu().numpy())
 
     def predict(self, texts: list[str]) -> np.ndarray:
         """Multi-label decisions with the per-label thresholds tuned on GoEmotions dev."""
@@ -155,5 +181,5 @@ def head_scores(head: EmotionHead, texts: list[str], batch_size: int = 64) -> Te
 
 
 @lru_cache(maxsize=2)
-def load_head(head_dir: str, device: str = "cpu") -> EmotionHead:
-    return EmotionHead(head_dir, device)
+def load_head(head_dir: str, device: str = "cpu", backend: str = "onnx-int8") -> EmotionHead:
+    return EmotionHead(head_dir, device, backend)

@@ -54,6 +54,8 @@ class EmotionStage(Stage):
 
     def version(self) -> str:
         ident = f"{self._text_kind}:{self.options.text_model}:{self.options.audio_model}:{self.options.acoustic}"
+        if self._text_kind == "head":
+            ident += f":{self.options.text_backend}"
         if self._text_path is not None and (self._text_path / "config.json").exists():
             ident += hashlib.sha256((self._text_path / "config.json").read_bytes()).hexdigest()[:8]
         return ident
@@ -63,7 +65,7 @@ class EmotionStage(Stage):
         if self._text_kind == "lexicon" or not texts:
             return lexicon_scores(texts)
         if self._text_kind == "head":
-            head = load_head(str(self._text_path), self.options.device)
+            head = load_head(str(self._text_path), self.options.device, self.options.text_backend)
             return head_scores(head, texts, self.options.batch_size)
         if self._text_model is None:
             from engine.emotion.loaders import TextClassifier

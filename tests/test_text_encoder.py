@@ -1,0 +1,105 @@
+"""The shared sentence encoder's backends: the ONNX ones against sentence-transformers itself,
+the export cache, and a tiny random-weight model loaded by path through the same code."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import text_encoder
+from engine.registry import resolve
+from engine.text_encoder import TextEncoderError, load_encoder
+
+SENTENCES = [
+    "I was charged twice for the same card payment and I want my money back.",
+    "hi",
+    "My new card still hasn't arrived and it's been three weeks, this is the second time I'm calling.",
+    "Can you tell me the exchange rate for euros today?",
+    "uh yeah so I I need to cancel my account",
+]
+
+
+def test_onnx_float_matches_sentence_transformers() -> None:
+    reference = load_encoder("minilm", "torch").encode(SENTENCES, 8)
+    onnx = load_encoder("minilm", "onnx").encode(SENTENCES, 8)
+    assert onnx.shape == reference.shape == (len(SENTENCES), 384)
+    np.testing.assert_allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
+    assert np.min(np.sum(onnx * reference, axis=1)) > 0.9999
+
+
+def test_int8_stays_close_to_float_and_keeps_neighbours() -> None:
+    reference = load_encoder("minilm", "torch").encode(SENTENCES, 8)
+    int8 = load_encoder("minilm", "onnx-int8").encode(SENTENCES, 8)
+    assert np.min(np.sum(int8 * reference, axis=1)) > 0.97
+    # the nearest other sentence of each sentence is the same under both encoders
+    sims = lambda e: e @ e.T - 2 * np.eye(len(e))  # noqa: E731
+    assert (sims(int8).argmax(axis=1) == sims(reference).argmax(axis=1)).all()
+
+
+def test_int8_vector_does_not_depend_on_its_batch() -> None:
+    encoder = load_encoder("minilm", "onnx-int8")
+    alone = np.stack([encoder.encode([s], 64)[0] for s in SENTENCES])
+    together = encoder.encode(SENTENCES, 64)
+    reversed_batch = encoder.encode(SENTENCES[::-1], 2)[::-1]
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+    np.testing.assert_allclose(reversed_batch, alone, atol=1e-6)
+
+
+def test_configure_switches_the_shared_encoder_and_rejects_unknown_backends() -> None:
+    model, backend = text_encoder.active()
+    try:
+        text_encoder.configure("minilm", "torch")
+        torch_vec = text_encoder.encode(SENTENCES[:1])
+        text_encoder.configure("minilm", "onnx")
+        assert float(text_encoder.encode(SENTENCES[:1])[0] @ torch_vec[0]) > 0.9999
+        with pytest.raises(TextEncoderError, match="unknown text encoder backend 'tensorrt'"):
+            text_encoder.configure("minilm", "tensorrt")
+    finally:
+        text_encoder.configure(model, backend)
+    assert text_encoder.encode([]).shape == (0, 384)
+
+
+def tiny_sentence_model(folder: Path, pooling: str = "pooling_mode_mean_tokens") -> Path:
+    """A random-weight 2-layer BERT in sentence-transformers layout, with MiniLM's tokenizer."""
+    from transformers import BertConfig, BertModel
+
+    packaged = resolve("minilm").path
+    folder.mkdir(parents=True)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                 "modules.json", "sentence_bert_config.json"):
+        shutil.copy(packaged / name, folder / name)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    BertModel(config).save_pretrained(folder)
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"word_embedding_dimension": 32, **{m: m == pooling for m in (
+            "pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens")}}))
+    return folder
+
+
+def test_model_by_path_exports_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WOCAS_CACHE", str(tmp_path / "cache"))
+    folder = tiny_sentence_model(tmp_path / "tiny")
+    torch_vecs = text_encoder.TorchSentenceEncoder(folder).encode(SENTENCES, 4)
+    first = text_encoder.OnnxSentenceEncoder(folder, "fp32")
+    exported = sorted((tmp_path / "cache" / "onnx").glob("*.onnx"))
+    assert [p.name.endswith("-fp32.onnx") for p in exported] == [True]
+    stamp = exported[0].stat().st_mtime_ns
+    vecs = first.encode(SENTENCES, 4)
+    assert vecs.shape == (len(SENTENCES), 32)
+    assert np.min(np.sum(vecs * torch_vecs, axis=1)) > 0.9999
+    text_encoder.OnnxSentenceEncoder(folder, "fp32").encode(SENTENCES[:1], 4)
+    assert exported[0].stat().st_mtime_ns == stamp  # loaded from the cache, not exported again
+    int8 = text_encoder.OnnxSentenceEncoder(folder, "int8").encode(SENTENCES, 4)
+    assert int8.shape == vecs.shape and np.isfinite(int8).all()
+
+
+def test_other_pooling_is_refused_with_the_model_named(tmp_path: Path) -> None:
+    folder = tiny_sentence_model(tmp_path / "cls-model", pooling="pooling_mode_cls_token")
+    with pytest.raises(TextEncoderError, match=r"cls-model pools by \['pooling_mode_cls_token'\].*backend = \"torch\""):
+        text_encoder.OnnxSentenceEncoder(folder, "int8")

@@ -1,12 +1,26 @@
 """pyannote.audio diarization from a local pipeline checkpoint (an optional extra).
 
-pyannote.audio is imported only when a diarizer is built, so the engine runs without it;
-the checkpoint is read from a local path and nothing is ever downloaded.
+pyannote.audio is imported only when a diarizer is built, so the engine runs without it.
+Nothing is downloaded and nothing leaves the machine:
+
+* the checkpoint is a local directory laid out like the published pipelines
+  (``config.yaml`` plus ``segmentation/``, ``embedding/`` and ``plda/`` beside it, referred
+  to as ``$model/<folder>``), and every model the config names is checked to be a local
+  file before pyannote sees it: a missing one would otherwise make pyannote fall back to a
+  hub id and try to download it;
+* ``HF_HUB_OFFLINE`` is set before the import, and pyannote's usage telemetry (on by default
+  in 4.x, sent to a remote collector) is switched off with ``PYANNOTE_METRICS_ENABLED``;
+* audio is passed as an in-memory waveform, so pyannote's own decoder (torchcodec) is never
+  needed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,25 +29,145 @@ from engine.schema import SpeakerSegment
 
 log = logging.getLogger(__name__)
 
+PIPELINE_FILE = "config.yaml"
+MODEL_FILE = "pytorch_model.bin"
+PLDA_FILES = ("xvec_transform.npz", "plda.npz")
+
+
+def ensure_torchaudio_importable() -> bool:
+    """Make ``import torchaudio`` work when its C++ extension can't load; True if it imports.
+
+    pyannote.audio 4 imports torchaudio at module level, but uses only code written in plain
+    torch from it (``compliance.kaldi.fbank`` for the WeSpeaker embedding, ``transforms.MFCC``,
+    ``functional.resample``). The only torchaudio wheels that install beside the CPU build of
+    torch 2.13 are CUDA builds: ``torchaudio/_extension`` loads ``_torchaudio.abi3.so`` at
+    import, which links ``libc10_cuda.so`` and fails with ``OSError`` on a CPU-only torch, so
+    ``import torchaudio`` fails as a whole (and so does any library that imports it, such as
+    ``transformers.audio_utils`` once torchaudio is installed).
+
+    torchaudio itself supports running without that library: its ``_extension`` sets
+    ``_IS_TORCHAUDIO_EXT_AVAILABLE = False`` when the file is absent, and the few functions
+    that need it raise when called. When, and only when, the real import fails with that
+    ``OSError``, this registers a stand-in ``torchaudio._extension`` reporting exactly that
+    state and imports torchaudio again. Installed files are not touched; a torchaudio whose
+    extension loads (a CPU wheel, or a CUDA machine) is used as it is. Idempotent and
+    process-wide: call it before anything imports torchaudio.
+    """
+    module = sys.modules.get("torchaudio")
+    if module is not None and getattr(module, "__version__", None):
+        return True
+    try:
+        import torchaudio  # noqa: F401
+        return True
+    except ImportError:
+        return False  # not installed: nothing to work around
+    except OSError as e:
+        reason = str(e.__cause__ or e)
+    for name in [m for m in sys.modules if m == "torchaudio" or m.startswith("torchaudio.")]:
+        del sys.modules[name]  # drop the half-initialised package before importing it again
+
+    def _unavailable(*_args, **_kwargs):
+        raise RuntimeError(f"this torchaudio feature needs its C++ extension, which did not load: {reason}")
+
+    stand_in = types.ModuleType("torchaudio._extension")
+    stand_in.__doc__ = "Stand-in set by engine.diarizers.pyannote: torchaudio's C++ extension did not load."
+    stand_in._IS_TORCHAUDIO_EXT_AVAILABLE = False
+    stand_in._IS_ALIGN_AVAILABLE = False
+    stand_in._load_lib = lambda lib: False  # as torchaudio's own when the library file is absent
+    stand_in._check_cuda_version = _unavailable
+    stand_in.fail_if_no_align = lambda func: _unavailable
+    sys.modules["torchaudio._extension"] = stand_in
+    try:
+        import torchaudio  # noqa: F401, F811
+    except Exception:
+        for name in [m for m in sys.modules if m == "torchaudio" or m.startswith("torchaudio.")]:
+            del sys.modules[name]
+        raise
+    log.info("torchaudio's C++ extension did not load (%s); using its pure-Python part", reason)
+    return True
+
+
+def import_pyannote():
+    """Import ``pyannote.audio`` offline; raises ImportError naming the extra when it is absent."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["PYANNOTE_METRICS_ENABLED"] = "false"  # read at each call, so this also holds later
+    try:
+        ensure_torchaudio_importable()
+        with warnings.catch_warnings():
+            # pyannote warns at import when torchcodec (its file decoder) can't load; waveforms
+            # are always passed in memory here, so the decoder is never used.
+            warnings.filterwarnings("ignore", message=r"\s*torchcodec is not installed correctly")
+            import pyannote.audio
+    except ImportError as e:
+        raise ImportError("diarization.backend = 'pyannote' needs the optional pyannote.audio package "
+                          "(install the project's 'pyannote' extra: pip install -e '.[pyannote]'), "
+                          f"or use backend = 'embedded' ({e})") from e
+    return pyannote.audio
+
+
+def pipeline_config(checkpoint_path: str | Path) -> Path:
+    """The ``config.yaml`` of a local pipeline checkpoint (a directory or the file itself).
+
+    Every model it names must be local: a ``$model/<folder>`` reference to a folder beside it,
+    or an existing path. Raises FileNotFoundError / ValueError naming the path otherwise.
+    """
+    import yaml
+
+    path = Path(checkpoint_path).expanduser()
+    config_file = path / PIPELINE_FILE if path.is_dir() else path
+    if not config_file.is_file():
+        raise FileNotFoundError(f"pyannote checkpoint not found: {config_file} (diarization.pyannote_path "
+                                "must name a local pipeline directory holding config.yaml, or that file)")
+    try:
+        config = yaml.safe_load(config_file.read_text())
+        name = config["pipeline"]["name"]
+        params = config["pipeline"].get("params") or {}
+    except Exception as e:
+        raise ValueError(f"{config_file} is not a pyannote pipeline config (needs pipeline.name): {e}") from e
+    root = config_file.parent
+    needed = {"segmentation": (MODEL_FILE,)}
+    if name.endswith("SpeakerDiarization"):
+        needed["embedding"] = (MODEL_FILE,)
+        if params.get("clustering", "VBxClustering") == "VBxClustering":
+            needed["plda"] = PLDA_FILES
+    for key, files in needed.items():
+        value = params.get(key)
+        if value is None:
+            raise ValueError(f"{config_file}: pipeline.params.{key} is missing, so pyannote would fetch its "
+                             f"default {key} model from the hub; name a local one (e.g. $model/{key})")
+        if isinstance(value, dict):
+            folder = Path(str(value.get("checkpoint", ""))).expanduser()
+            if value.get("subfolder"):
+                folder = folder / value["subfolder"]
+        elif isinstance(value, str) and value.startswith("$model/"):
+            if "@" in value:
+                raise ValueError(f"{config_file}: {key} = {value!r}: revisions need the hub; use a local folder")
+            folder = root / value.removeprefix("$model/")
+        else:
+            folder = Path(str(value)).expanduser()
+        targets = [folder] if folder.is_file() else [folder / f for f in files]
+        missing = [str(t) for t in targets if not t.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{config_file}: {key} model not found at {', '.join(missing)} "
+                                    "(only local checkpoints are loaded; nothing is downloaded)")
+    return config_file
+
 
 class PyannoteDiarizer:
     def __init__(self, checkpoint_path: str | Path, num_speakers: int | None = None,
                  min_speakers: int | None = None, max_speakers: int | None = None):
-        path = Path(checkpoint_path).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(f"pyannote checkpoint not found: {path} (diarization.pyannote_path "
-                                    "must name a local pipeline directory or config.yaml)")
-        try:
-            from pyannote.audio import Pipeline
-        except ImportError as e:
-            raise ImportError("diarization.backend = 'pyannote' needs the optional pyannote.audio package "
-                              "(install the project's 'pyannote' extra), or use backend = 'embedded'") from e
+        config_file = pipeline_config(checkpoint_path)
+        Pipeline = import_pyannote().Pipeline
         self.num_speakers = num_speakers
         self.min_speakers = min_speakers
         self.max_speakers = max_speakers
-        self.pipeline = Pipeline.from_pretrained(str(path))
+        try:
+            # the config file itself, not its folder: pyannote 3.x reads a folder as a hub id
+            self.pipeline = Pipeline.from_pretrained(config_file)
+        except Exception as e:
+            raise RuntimeError(f"pyannote.audio could not load the pipeline at {config_file.parent}: {e}") from e
         if self.pipeline is None:  # older pyannote versions return None instead of raising
-            raise RuntimeError(f"pyannote.audio could not load a pipeline from {path}")
+            raise RuntimeError(f"pyannote.audio could not load a pipeline from {config_file.parent}")
 
     def __call__(self, samples: np.ndarray, sample_rate: int) -> list[SpeakerSegment]:
         import torch
@@ -41,7 +175,7 @@ class PyannoteDiarizer:
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1:
             raise ValueError(f"pyannote diarizer needs mono samples, got shape {samples.shape}")
-        waveform = torch.from_numpy(samples).unsqueeze(0)  # (1, n)
+        waveform = torch.from_numpy(np.ascontiguousarray(samples)).unsqueeze(0)  # (1, n)
         kwargs = {}
         if self.num_speakers is not None:
             kwargs["num_speakers"] = self.num_speakers
@@ -51,9 +185,15 @@ class PyannoteDiarizer:
             if self.max_speakers is not None:
                 kwargs["max_speakers"] = self.max_speakers
         output = self.pipeline({"waveform": waveform, "sample_rate": sample_rate}, **kwargs)
-        # pyannote.audio 4 returns a DiarizeOutput; 3.x returns the Annotation itself
-        annotation = getattr(output, "exclusive_speaker_diarization", None) or getattr(
-            output, "speaker_diarization", output)
-        segments = [SpeakerSegment(speaker=str(label), start=round(turn.start, 3), end=round(turn.end, 3))
-                    for turn, _, label in annotation.itertracks(yield_label=True)]
+        # pyannote.audio 4 returns a DiarizeOutput, whose exclusive diarization (one speaker at
+        # a time) is the one meant for aligning words; 3.x returns the Annotation itself.
+        annotation = getattr(output, "exclusive_speaker_diarization", None)
+        if annotation is None:
+            annotation = getattr(output, "speaker_diarization", output)
+        duration = len(samples) / sample_rate
+        segments = []
+        for turn, _, label in annotation.itertracks(yield_label=True):
+            start, end = round(max(0.0, turn.start), 3), round(min(duration, turn.end), 3)
+            if end > start:
+                segments.append(SpeakerSegment(speaker=str(label), start=start, end=end))
         return sorted(segments, key=lambda s: (s.start, s.end))

@@ -45,3 +45,79 @@ def build_tiny_whisper_ct2(target: Path, seed: int = 0) -> Path:
         str(hf_dir), copy_files=["tokenizer.json", "preprocessor_config.json"]).convert(str(out), quantization="int8")
     assert json.loads((out / "config.json").read_text())["alignment_heads"]
     return out
+
+
+def build_tiny_pyannote_pipeline(target: Path, seed: int = 0) -> Path:
+    """A pyannote.audio 4 speaker-diarization checkpoint with random weights, laid out like the
+    published one (pyannote/speaker-diarization-community-1): ``config.yaml`` naming
+    ``$model/segmentation`` (PyanNet, powerset over 3 speakers, 2 at a time, 10 s chunks),
+    ``$model/embedding`` (WeSpeakerResNet34, the production class; only its filterbank is
+    narrowed to 16 mel bins) and ``$model/plda`` (VBx's LDA and PLDA transforms).
+
+    The PyanNet here has one 16-wide LSTM layer and the ResNet reads 16 mel bins instead of 80,
+    so the models build and run in seconds; the classes, checkpoint format and files are the
+    production ones. Returns the directory to give ``diarization.pyannote_path``.
+    """
+    import lightning
+    import numpy as np
+    import torch
+
+    from engine.diarizers.pyannote import import_pyannote
+
+    pyannote_audio = import_pyannote()
+    from pyannote.audio.core.task import Problem, Resolution, Specifications
+    from pyannote.audio.models.embedding import WeSpeakerResNet34
+    from pyannote.audio.models.segmentation import PyanNet
+
+    def save(model, folder: Path) -> None:
+        # what Lightning's Trainer.save_checkpoint writes and Model.from_pretrained reads back
+        checkpoint = {"pytorch-lightning_version": lightning.__version__, "state_dict": model.state_dict(),
+                      "hyper_parameters": dict(model.hparams)}
+        model.on_save_checkpoint(checkpoint)  # adds pyannote.audio's versions/architecture/specifications
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(checkpoint, folder / "pytorch_model.bin")
+
+    torch.manual_seed(seed)
+    segmentation = PyanNet(lstm={"hidden_size": 16, "num_layers": 1}, linear={"hidden_size": 16, "num_layers": 1})
+    segmentation.specifications = Specifications(
+        problem=Problem.MONO_LABEL_CLASSIFICATION, resolution=Resolution.FRAME, duration=10.0,
+        classes=["speaker#1", "speaker#2", "speaker#3"], powerset_max_classes=2, permutation_invariant=True)
+    segmentation.setup()  # adds the powerset classifier and activation, as after training
+    save(segmentation.eval(), target / "segmentation")
+
+    embedding = WeSpeakerResNet34(num_mel_bins=16)
+    embedding.specifications = Specifications(problem=Problem.REPRESENTATION, resolution=Resolution.CHUNK,
+                                              duration=5.0)
+    save(embedding.eval(), target / "embedding")
+
+    rng = np.random.default_rng(seed)
+    dim, lda_dim = embedding.dimension, 16
+    (target / "plda").mkdir(parents=True, exist_ok=True)
+    np.savez(target / "plda" / "xvec_transform.npz", mean1=rng.normal(size=dim) * 0.1,
+             mean2=rng.normal(size=lda_dim) * 0.1, lda=rng.normal(size=(dim, lda_dim)))
+    np.savez(target / "plda" / "plda.npz", mu=rng.normal(size=lda_dim) * 0.1,
+             tr=np.eye(lda_dim) + 0.1 * rng.normal(size=(lda_dim, lda_dim)),
+             psi=np.sort(rng.uniform(0.5, 5.0, size=lda_dim))[::-1])
+
+    (target / "config.yaml").write_text(f"""\
+dependencies:
+  pyannote.audio: {pyannote_audio.__version__}
+pipeline:
+  name: pyannote.audio.pipelines.SpeakerDiarization
+  params:
+    clustering: VBxClustering
+    segmentation: $model/segmentation
+    segmentation_batch_size: 32
+    embedding: $model/embedding
+    embedding_batch_size: 32
+    embedding_exclude_overlap: true
+    plda: $model/plda
+params:
+  clustering:
+    threshold: 0.6
+    Fa: 0.07
+    Fb: 0.8
+  segmentation:
+    min_duration_off: 0.0
+""")
+    return target

@@ -225,10 +225,13 @@ def markdown(r: dict) -> str:
     g, m, rv, pa, c = r["goemotions"], r["meld"], r["ravdess"], r["pyaudioanalysis"], r["calls"]
     lines = [
         "# Emotion benchmark", "",
-        f"Machine: {r['machine']}. Text head: models/emotion-minilm (LoRA r32 over MiniLM-L6, GoEmotions train).", "",
+        f"Machine: {r['machine']}. Text head: models/emotion-minilm (LoRA r32 over MiniLM-L6, GoEmotions train), "
+        f"{g.get('backend', 'torch')} backend (the default).", "",
         "| figure | value | goal |", "| --- | --- | --- |",
         f"| GoEmotions test macro-F1, 28 labels, dev-tuned thresholds (n={g['n']}) | {g['macro_f1']:.3f} | ≥ 0.46 |",
         f"| GoEmotions test macro-F1 at threshold 0.5 | {g['macro_f1_at_0.5']:.3f} | |",
+        *[f"| GoEmotions macro-F1 / texts per second, `{b}` backend | {v['macro_f1']:.3f} / {v['texts_per_second_cpu']} | |"
+          for b, v in g.get("backends", {}).items()],
         f"| RAVDESS acoustic arousal ROC-AUC, high vs low, per-actor neutral baseline (n={rv['n']}) | {rv['roc_auc_high_vs_low']:.3f} | ≥ 0.80 |",
         f"| pyAudioAnalysis arousal: Pearson / Spearman (n={pa['n']}) | {pa['pearson']:.3f} / {pa['spearman']:.3f} | |",
         f"| MELD test, 3-way sentiment from valence sign (band ±{m['neutral_band']} from GoEmotions dev; n={m['n']}) | {m['accuracy_3way']:.3f} (majority {m['majority_baseline']:.3f}) | |",

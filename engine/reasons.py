@@ -114,19 +114,20 @@ def embed(texts: list[str]) -> np.ndarray:
     stages read the same customer turns, so the second stage pays nothing for them."""
     from engine.text_encoder import active, encode
 
-    model, backend = active()
-    keys = [(model, backend, t) for t in texts]
-    missing = list(dict.fromkeys(k for k in keys if k not in _CACHE))
-    if missing:
-        for key, vector in zip(missing, encode([t for _, _, t in missing])):
-            _CACHE[key] = vector
-            if len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    for k in keys:
+    model, backend = active()
+    keys = [(model, backend, t) for t in texts]
+    found = {k: _CACHE[k] for k in dict.fromkeys(keys) if k in _CACHE}
+    missing = [k for k in dict.fromkeys(keys) if k not in found]
+    if missing:
+        found.update(zip(missing, encode([t for _, _, t in missing])))
+    for k, vector in found.items():  # most recently used last; a batch larger than the cache keeps its tail
+        _CACHE[k] = vector
         _CACHE.move_to_end(k)
-    return np.stack([_CACHE[k] for k in keys])
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return np.stack([found[k] for k in keys])
 
 
 # ---- classifiers --------------------------------------------------------------------------

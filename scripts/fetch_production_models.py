@@ -13,12 +13,12 @@ Then, for example:
     model = "/models/faster-whisper-large-v3"
     [diarization]
     backend = "pyannote"
-    pyannote_path = "/models/pyannote-speaker-diarization-3.1"
+    pyannote_path = "/models/speaker-diarization-community-1"
     [emotion]
     text_model = "/models/emotion-english-distilroberta-base"
 
 Licences: each model's licence is written to LICENSES.md in the output folder; check them
-against your use (pyannote's pipelines are gated and need an access token and accepted
+against your use (pyannote's pipeline is gated and need an access token and accepted
 conditions; the Whisper CTranslate2 conversions are MIT like Whisper).
 """
 
@@ -33,9 +33,9 @@ MODELS = {
     "faster-whisper-large-v3": ("Systran/faster-whisper-large-v3", "asr", "MIT"),
     "faster-whisper-large-v3-turbo": ("deepdml/faster-whisper-large-v3-turbo-ct2", "asr", "MIT"),
     "faster-distil-whisper-large-v3": ("Systran/faster-distil-whisper-large-v3", "asr", "MIT"),
-    "pyannote-speaker-diarization-3.1": ("pyannote/speaker-diarization-3.1", "diarization", "MIT (gated)"),
-    "pyannote-segmentation-3.0": ("pyannote/segmentation-3.0", "diarization", "MIT (gated)"),
-    "pyannote-wespeaker-voxceleb-resnet34-LM": ("pyannote/wespeaker-voxceleb-resnet34-LM", "diarization", "CC BY 4.0"),
+    # pyannote.audio 4's pipeline, self-contained ($model/segmentation, embedding, plda): the
+    # engine refuses configs that name hub ids, as the 3.1 pipeline's config.yaml does.
+    "speaker-diarization-community-1": ("pyannote/speaker-diarization-community-1", "diarization", "see card (gated)"),
     "emotion-english-distilroberta-base": ("j-hartmann/emotion-english-distilroberta-base", "text-emotion", "see card"),
     "wav2vec2-base-superb-er": ("superb/wav2vec2-base-superb-er", "speech-emotion", "Apache-2.0"),
 }

@@ -163,3 +163,14 @@ def test_train_intents_chooses_the_mix_by_cross_validation_on_train_only(tmp_pat
     assert "5-fold cross-validation" in (tmp_path / "head" / "README.md").read_text()
     assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "fixed"), "--mix", "0.55"]) == 0
     assert json.loads((tmp_path / "fixed" / "head.json").read_text())["mix"] == 0.55
+
+
+def test_embedding_more_texts_than_the_cache_holds(monkeypatch) -> None:
+    from engine import reasons
+
+    monkeypatch.setattr(reasons, "_CACHE_SIZE", 3)
+    texts = ["my card is lost", "where is my parcel", "I want a refund", "cancel my account", "my card is lost"]
+    vectors = embed(texts)
+    assert vectors.shape == (5, 384) and len(reasons._CACHE) == 3
+    np.testing.assert_allclose(vectors[0], vectors[4])
+    np.testing.assert_allclose(embed(texts[2:3])[0], vectors[2])

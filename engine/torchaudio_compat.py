@@ -3,8 +3,8 @@
 Installing the ``pyannote`` extra brings torchaudio 2.11, the only version that installs
 beside torch 2.13, and its wheel is a CUDA build. Once it is installed, anything that
 imports torchaudio fails on a CPU machine: pyannote.audio, and transformers' audio feature
-extractors (the audio emotion models). The engine calls ``ensure_torchaudio_importable``
-before either is loaded.
+extractors, which sentence-transformers and the audio emotion models load. ``import engine``
+calls ``ensure_torchaudio_importable`` whenever torchaudio is installed.
 """
 
 from __future__ import annotations

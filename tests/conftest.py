@@ -10,11 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from engine.torchaudio_compat import ensure_torchaudio_importable  # noqa: E402
-
-# The tests install the pyannote extra, whose torchaudio is a CUDA build; tests that build
-# tiny transformers audio models import it before any engine loader could fix it.
-ensure_torchaudio_importable()
+import engine  # noqa: E402,F401  (makes the pyannote extra's CUDA-built torchaudio importable; see engine/__init__.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("WOCAS_DATA", ROOT.parent / "shared" / "data"))

@@ -163,3 +163,18 @@ def test_config_leaving_a_model_to_the_hub_default_is_refused(tmp_path):
                             "clustering": "AgglomerativeClustering"})
     with pytest.raises(FileNotFoundError, match="segmentation model not found"):
         load_diarizer(DiarizationConfig(backend="pyannote", pyannote_path=str(tmp_path)))
+
+
+def test_text_and_audio_model_libraries_import_beside_the_extra():
+    """With the extra's CUDA-built torchaudio installed, a fresh process that imports the
+    engine first can still load sentence-transformers and transformers' audio utilities."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("torchaudio") is None:
+        pytest.skip("torchaudio is not installed (the pyannote extra is not)")
+    code = "import engine, sentence_transformers, transformers.audio_utils, torchaudio; print(torchaudio.__version__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip()

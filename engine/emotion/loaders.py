@@ -70,9 +70,6 @@ class AudioClassifier:
     """A transformers audio-classification model over 16 kHz mono arrays."""
 
     def __init__(self, path: str | Path, label_map: LabelMap | None = None, device: str = "cpu"):
-        from engine.torchaudio_compat import ensure_torchaudio_importable
-
-        ensure_torchaudio_importable()  # transformers' audio utilities import torchaudio when it is installed
         from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
         path = Path(path)

@@ -85,6 +85,9 @@ class SignalsConfig(Section):
     enabled: bool = True
     competitors: tuple[str, ...] = ()  # competitor names to spot (case-insensitive)
     complaint_threshold: float = 0.5  # complaint score above which an implicit complaint is a signal
+    # A head trained on your own labelled customer turns (`wocas train intents`, labels "complaint"
+    # and anything else) replaces the zero-shot complaint score: registry name or folder.
+    complaint_head: str | None = None
     low_trust: float = 0.0  # a sale attempted while the customer's trust is below this is a signal
     closing_turns: int = 4  # how many final turns decide whether the call ended unresolved
 

@@ -158,3 +158,42 @@ def test_complaint_detector_on_real_tweets(stage: SignalsStage, data_dir) -> Non
     precision, recall = tp / max(1, sum(pred)), tp / max(1, sum(truth))
     f1 = 2 * precision * recall / max(1e-9, precision + recall)
     assert f1 >= 0.6, (precision, recall)
+
+
+def _labelled_turns() -> tuple[list[str], list[str]]:
+    """Complaint / other turns written for this test from templates (no borrowed data)."""
+    things = ["my parcel", "the refund", "my new card", "the engineer", "my broadband", "the replacement phone"]
+    failures = ["still hasn't turned up after three weeks", "was promised last Monday and never happened",
+                "stopped working again and nobody called me back", "was cancelled without anyone telling me"]
+    asks = ["can you tell me when", "I'd like to check when", "could you let me know when", "please confirm when"]
+    events = ["my statement is sent out", "the shop opens on Sunday", "the new tariff starts", "my contract renews"]
+    complaints = [f"{t} {f}" for t in things for f in failures]
+    others = [f"{a} {e}" for a in asks for e in events] + [f"{a} {t} will be ready" for a in asks for t in things[:2]]
+    return complaints + others, ["complaint"] * len(complaints) + ["other"] * len(others)
+
+
+def test_a_complaint_head_trained_on_own_labels_replaces_the_zero_shot_score(tmp_path) -> None:
+    from engine.reasons import embed, save_head, train_head
+
+    texts, labels = _labelled_turns()
+    save_head(tmp_path / "complaints", train_head(texts, labels, embed(texts), C=10.0), {"name": "complaints"})
+    stage = SignalsStage(SignalsConfig(complaint_head=str(tmp_path / "complaints")))
+    assert "complaints:head:complaints" in stage.version()
+    lines = [("agent", "How can I help?"),
+             ("customer", "the courier was supposed to come on Friday and never showed up, again"),
+             ("agent", "Let me look."),
+             ("customer", "could you let me know when my bill is due")]
+    [out] = stage.process_batch([make_call(lines)])
+    assert [s.turn_index for s in out.signals if s.kind == "complaint"] == [1]
+    scores = stage.complaints.score([lines[1][1], lines[3][1], "", "um"])
+    assert scores[0] > 0.5 > scores[1] and scores[2] == 0.0
+
+
+def test_a_complaint_head_without_a_complaint_label_is_refused(tmp_path) -> None:
+    from engine.reasons import embed, save_head, train_head
+
+    texts = ["where is my parcel", "my order is late", "I want a refund", "refund me please"]
+    labels = ["delivery", "delivery", "refund", "refund"]
+    save_head(tmp_path / "intents", train_head(texts, labels, embed(texts), lexical=False), {"name": "intents"})
+    with pytest.raises(ValueError, match=r"complaint head .*intents: needs a 'complaint'.*\['delivery', 'refund'\]"):
+        SignalsStage(SignalsConfig(complaint_head=str(tmp_path / "intents")))

@@ -175,6 +175,33 @@ class ComplaintScorer:
         return np.where(mask, scores, 0.0)
 
 
+class ComplaintHeadScorer:
+    """The complaint score from a supervised head (``[signals] complaint_head``): the
+    probability of its ``complaint`` label (or ``1`` for 0/1-labelled data)."""
+
+    POSITIVE = ("complaint", "1", "true", "yes")
+
+    def __init__(self, head: str):
+        from engine.reasons import HeadClassifier
+        from engine.registry import resolve
+
+        self.head = HeadClassifier(resolve(head).path)
+        self.head.mapping = {}
+        found = [label for label in self.head.labels if label.lower() in self.POSITIVE]
+        if len(self.head.labels) < 2 or not found:
+            raise ValueError(f"complaint head {head}: needs a 'complaint' (or '1') label and at least one other "
+                             f"label; it has {self.head.labels}")
+        self.positive = self.head.labels.index(found[0])
+
+    def score(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros(0)
+        if embeddings is None:
+            embeddings = embed(texts)
+        scores = self.head.probabilities(texts, embeddings)[:, self.positive]
+        return np.where([bool(parse_utterance(t).tokens) for t in texts], scores, 0.0)
+
+
 class SignalsStage(Stage):
     name = "signals"
     requires = frozenset({"turns", "roles"})
@@ -182,12 +209,13 @@ class SignalsStage(Stage):
 
     def __init__(self, config: SignalsConfig | None = None):
         self.config = config or SignalsConfig()
-        self.complaints = ComplaintScorer()
+        head = self.config.complaint_head
+        self.complaints = ComplaintHeadScorer(head) if head else ComplaintScorer()
         names = [re.escape(n.lower().replace("'", "")) for n in self.config.competitors if n.strip()]
         self.competitor_names = re.compile(r"\b(?:" + "|".join(names) + r")\b") if names else None
 
     def version(self) -> str:
-        return "signals-1"
+        return "signals-1" + (f"+complaints:{self.complaints.head.version()}" if self.config.complaint_head else "")
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         return self.process_batch([call])[0]

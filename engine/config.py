@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class Section(BaseModel):
@@ -50,6 +50,13 @@ class TextEncoderConfig(Section):
     """The sentence encoder the jobs, signals and satisfaction stages share."""
     model: str = "minilm"  # registry name or a sentence-transformers directory
     backend: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"  # see engine/text_encoder.py
+    device: Literal["cpu", "cuda"] = "cpu"  # "cuda" needs backend = "torch" (the ONNX backends run on CPU)
+
+    @model_validator(mode="after")
+    def _cuda_needs_torch(self) -> "TextEncoderConfig":
+        if self.device == "cuda" and self.backend != "torch":
+            raise ValueError(f'device = "cuda" needs backend = "torch" (got backend = "{self.backend}")')
+        return self
 
 
 class RolesConfig(Section):

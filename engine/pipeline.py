@@ -39,7 +39,7 @@ def build_stages(config: Config) -> list[Stage]:
     from engine.stages.turns import TurnsStage
     from engine.text_encoder import configure
 
-    configure(config.text_encoder.model, config.text_encoder.backend)
+    configure(config.text_encoder.model, config.text_encoder.backend, config.text_encoder.device)
     stages: list[Stage] = [
         DecodeStage(config.audio),
         TranscribeStage(config.asr),

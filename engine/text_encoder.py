@@ -28,7 +28,7 @@ BACKENDS = ("onnx-int8", "onnx", "torch")
 DEFAULT_MODEL = "minilm"
 DEFAULT_BACKEND = "onnx-int8"
 
-_active = {"model": DEFAULT_MODEL, "backend": DEFAULT_BACKEND}
+_active = {"model": DEFAULT_MODEL, "backend": DEFAULT_BACKEND, "device": "cpu"}
 
 
 class TextEncoderError(ValueError):
@@ -41,11 +41,13 @@ class SentenceEncoder(Protocol):
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray: ...
 
 
-def configure(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND) -> None:
+def configure(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, device: str = "cpu") -> None:
     """Set the process's encoder (the pipeline does this from its config before any stage loads)."""
     if backend not in BACKENDS:
         raise TextEncoderError(f"unknown text encoder backend {backend!r} (expected one of {', '.join(BACKENDS)})")
-    _active.update(model=model, backend=backend)
+    if device != "cpu" and backend != "torch":
+        raise TextEncoderError(f"text encoder device {device!r} needs backend 'torch' (the ONNX backends run on CPU)")
+    _active.update(model=model, backend=backend, device=device)
 
 
 def active() -> tuple[str, str]:
@@ -54,21 +56,21 @@ def active() -> tuple[str, str]:
 
 def encode(texts: list[str], name_or_path: str | None = None, batch_size: int = 64) -> np.ndarray:
     """L2-normalised embeddings, shape (len(texts), dim), from the configured backend."""
-    encoder = load_encoder(name_or_path or _active["model"], _active["backend"])
+    encoder = load_encoder(name_or_path or _active["model"], _active["backend"], _active["device"])
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32)
     return encoder.encode(texts, batch_size)
 
 
 @lru_cache(maxsize=4)
-def load_encoder(name_or_path: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND) -> SentenceEncoder:
+def load_encoder(name_or_path: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, device: str = "cpu") -> SentenceEncoder:
     from engine.registry import resolve
 
     if backend not in BACKENDS:
         raise TextEncoderError(f"unknown text encoder backend {backend!r} (expected one of {', '.join(BACKENDS)})")
     path = resolve(name_or_path).path
     if backend == "torch":
-        return TorchSentenceEncoder(path)
+        return TorchSentenceEncoder(path, device)
     return OnnxSentenceEncoder(path, "int8" if backend == "onnx-int8" else "fp32")
 
 

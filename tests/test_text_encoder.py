@@ -103,3 +103,16 @@ def test_other_pooling_is_refused_with_the_model_named(tmp_path: Path) -> None:
     folder = tiny_sentence_model(tmp_path / "cls-model", pooling="pooling_mode_cls_token")
     with pytest.raises(TextEncoderError, match=r"cls-model pools by \['pooling_mode_cls_token'\].*backend = \"torch\""):
         text_encoder.OnnxSentenceEncoder(folder, "int8")
+
+
+def test_a_gpu_encoder_must_be_the_torch_backend(tmp_path: Path) -> None:
+    from engine.config import ConfigError, load_config
+
+    path = tmp_path / "gpu.toml"
+    path.write_text('[text_encoder]\ndevice = "cuda"\n')
+    with pytest.raises(ConfigError, match='device = "cuda" needs backend = "torch"'):
+        load_config(path)
+    path.write_text('[text_encoder]\ndevice = "cuda"\nbackend = "torch"\n')
+    assert load_config(path).text_encoder.backend == "torch"
+    with pytest.raises(TextEncoderError, match="device 'cuda' needs backend 'torch'"):
+        text_encoder.configure("minilm", "onnx-int8", "cuda")

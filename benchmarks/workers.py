@@ -2,6 +2,7 @@
 
     python benchmarks/workers.py workers   # 1 worker × 1 thread, 1 × 2, 2 × 1 on the same calls
     python benchmarks/workers.py memory    # peak memory for 10, 60 and 120-minute calls
+    python benchmarks/workers.py memory-stages --minutes 30   # peak memory of each stage, one process
     python benchmarks/workers.py batch     # wall time for 10, 100 and 1,000 transcript calls
 
 Each setting runs a real ``wocas run`` in a fresh process (models loaded, store written), so
@@ -218,6 +219,48 @@ def bench_memory(data: Path, lengths: list[float]) -> None:
     write("memory", payload, table)
 
 
+def bench_memory_stages(data: Path, minutes: float) -> None:
+    """Peak RSS of each stage on one long stereo call: the kernel's high-water mark (VmHWM) is
+    reset before the first stage and after each one (Linux ``clear_refs``), so each row is the
+    highest the process reached while that stage ran."""
+    from engine.config import Config
+    from engine.ingest import iter_calls
+    from engine.pipeline import Pipeline
+
+    def status() -> dict[str, float]:
+        fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+        return {k: round(int(fields[k].split()[0]) / 1e6, 3) for k in ("VmHWM", "VmRSS")}
+
+    def reset_peak() -> None:
+        Path("/proc/self/clear_refs").write_text("5")
+
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = Path(tmp) / f"call-{int(minutes)}min.flac"
+        build_long_call(audio, minutes, real_speech(data))
+        pipeline = Pipeline.from_config(Config())
+        pipeline.warm_up()
+        loaded = status()["VmRSS"]
+        started = time.perf_counter()
+
+        def hook(stage: str, _call) -> None:
+            s = status()
+            rows.append({"stage": stage, "peak_rss_gb": s["VmHWM"], "rss_after_gb": s["VmRSS"],
+                         "seconds_since_start": round(time.perf_counter() - started, 1)})
+            reset_peak()
+
+        reset_peak()
+        [call] = pipeline.process(list(iter_calls([str(audio)])), hook)
+    payload = {"machine": machine(), "minutes": minutes, "rss_after_model_loading_gb": loaded, "ok": call.ok,
+               "stages": rows}
+    table = [f"# Peak memory per stage, one {minutes:.0f}-minute stereo call ({machine()})", "",
+             f"Default config, models loaded and warmed up first (RSS then {loaded} GB). Each row: the highest RSS "
+             "while that stage ran (VmHWM reset between stages), and RSS when it ended.", "",
+             "| stage | peak RSS (GB) | RSS after (GB) | s since start |", "| --- | --- | --- | --- |"]
+    table += [f"| {r['stage']} | {r['peak_rss_gb']} | {r['rss_after_gb']} | {r['seconds_since_start']} |" for r in rows]
+    write("memory_stages", payload, table)
+
+
 # ---- cost against number of calls ---------------------------------------------------------------------
 def bench_batch(data: Path, counts: list[int], lean: bool) -> None:
     dialogues = json.loads((data / "text/stc3_customer_helpdesk/train_data_en.json").read_text())
@@ -258,7 +301,7 @@ def bench_batch(data: Path, counts: list[int], lean: bool) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["workers", "memory", "memory-asr", "batch"])
+    parser.add_argument("what", choices=["workers", "memory", "memory-asr", "memory-stages", "batch"])
     parser.add_argument("--beam-size", type=int, default=1, help="memory-asr: beam size")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--copies", type=int, default=2, help="workers: each AMI clip this many times")
@@ -273,6 +316,8 @@ def main() -> int:
         bench_memory_asr(args.data, [float(m) for m in args.minutes.split(",")], args.beam_size)
     elif args.what == "memory":
         bench_memory(args.data, [float(m) for m in args.minutes.split(",")])
+    elif args.what == "memory-stages":
+        bench_memory_stages(args.data, float(args.minutes.split(",")[0]))
     else:
         bench_batch(args.data, [int(c) for c in args.counts.split(",")], args.lean)
     return 0

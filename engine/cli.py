@@ -550,11 +550,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from engine.config import ConfigError
+    from engine.onnx_encoder import OnnxExportError
+    from engine.runners.local import WorkerSetupError
     from engine.store import StoreLocked
+    from engine.text_encoder import TextEncoderError
 
     try:
         return args.func(args)
-    except (StoreMissing, ConfigError) as e:
+    except (StoreMissing, ConfigError, OnnxExportError, TextEncoderError, WorkerSetupError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except StoreLocked as e:

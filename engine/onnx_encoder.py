@@ -60,7 +60,13 @@ def export_encoder(build: Callable[[], Any], key: str, precision: str = "int8") 
     target = folder / f"{key}-{precision}.onnx"
     if target.exists():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise OnnxExportError(f"cannot write the ONNX cache {folder} ({e.strerror or e}): point WOCAS_CACHE at a "
+                              'writable folder, or set the text backends to "torch"') from e
 
     class LastHidden(torch.nn.Module):
         def __init__(self, encoder):

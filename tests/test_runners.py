@@ -290,3 +290,22 @@ def test_a_killed_worker_costs_no_call(tmp_path, data_dir, caplog):
     assert (summary.ok, summary.failed) == (len(ids), 0)
     assert stored == set(ids)
     assert any("worker process died" in r.message for r in caplog.records)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_pipeline_that_cannot_load_stops_the_run_with_the_reason(tmp_path, monkeypatch, capsys, workers) -> None:
+    """An unwritable ONNX cache (a file where the folder should be) is a setup error: the run
+    exits 2 naming it, in the main process or from the workers, not 'worker died' per call."""
+    from engine.cli import main
+
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("WOCAS_CACHE", str(blocker))
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text(json.dumps({"call_id": "a", "turns": [{"speaker": "agent", "text": "hello, how can I help?"},
+                                                          {"speaker": "customer", "text": "my card was charged twice"}]}) + "\n")
+    code = main(["run", str(calls), "--out", str(tmp_path / "out"), "--quiet", "--workers", str(workers)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "cannot write the ONNX cache" in err and "cache-is-a-file" in err
+    assert ("a worker could not load the pipeline" in err) == (workers == 2)

@@ -116,3 +116,14 @@ def test_a_gpu_encoder_must_be_the_torch_backend(tmp_path: Path) -> None:
     assert load_config(path).text_encoder.backend == "torch"
     with pytest.raises(TextEncoderError, match="device 'cuda' needs backend 'torch'"):
         text_encoder.configure("minilm", "onnx-int8", "cuda")
+
+
+def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.onnx_encoder import OnnxExportError
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("WOCAS_CACHE", str(blocker))
+    folder = tiny_sentence_model(tmp_path / "tiny")
+    with pytest.raises(OnnxExportError, match=r"cannot write the ONNX cache .*not-a-folder/onnx.*WOCAS_CACHE"):
+        text_encoder.OnnxSentenceEncoder(folder, "int8")

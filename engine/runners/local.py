@@ -85,15 +85,26 @@ def apply_threads(threads: int) -> None:
 
 # ---- worker processes -----------------------------------------------------------------------
 _worker_pipeline: Pipeline | None = None
+_worker_setup_error: str | None = None
+
+
+class WorkerSetupError(RuntimeError):
+    """A worker could not build its pipeline (a model that will not load, an unwritable
+    cache): every call would fail the same way, so the run stops and says why."""
 
 
 def _init_worker(config: Config, threads: int) -> None:
-    global _worker_pipeline
+    global _worker_pipeline, _worker_setup_error
     apply_threads(threads)
-    _worker_pipeline = Pipeline.from_config(config)
+    try:
+        _worker_pipeline = Pipeline.from_config(config)
+    except Exception as e:  # raised from an initializer it would only look like a dead worker
+        _worker_setup_error = f"{type(e).__name__}: {e}"
 
 
 def _worker_process(batch: list[CallAnalysis]) -> list[CallAnalysis]:
+    if _worker_setup_error is not None:
+        raise WorkerSetupError(f"a worker could not load the pipeline: {_worker_setup_error}")
     assert _worker_pipeline is not None
     return _worker_pipeline.process(batch)
 

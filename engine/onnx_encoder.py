@@ -136,6 +136,22 @@ class OnnxEncoder:
         return self.session.run(None, {"input_ids": input_ids.astype(np.int64),
                                        "attention_mask": attention_mask.astype(np.int64)})[0]
 
+    def pooled(self, tokenizer, texts: list[str], max_length: int, batch_size: int = 64) -> np.ndarray:
+        """Mean-pooled last hidden states, (len(texts), hidden), in the order given."""
+        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
+        out: np.ndarray | None = None
+        size = self.batch_size(batch_size)
+        for i in range(0, len(texts), size):
+            idx = order[i:i + size]
+            enc = tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=max_length,
+                            return_tensors="np")
+            vectors = mean_pool(self.hidden(enc["input_ids"], enc["attention_mask"]), enc["attention_mask"])
+            if out is None:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[idx] = vectors
+        assert out is not None, "pooled() needs at least one text"
+        return out
+
 
 def mean_pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
     mask = attention_mask[..., None].astype(hidden.dtype)

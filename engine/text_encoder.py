@@ -41,10 +41,14 @@ class SentenceEncoder(Protocol):
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray: ...
 
 
-def configure(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, device: str = "cpu") -> None:
-    """Set the process's encoder (the pipeline does this from its config before any stage loads)."""
+def check_backend(backend: str) -> None:
     if backend not in BACKENDS:
         raise TextEncoderError(f"unknown text encoder backend {backend!r} (expected one of {', '.join(BACKENDS)})")
+
+
+def configure(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, device: str = "cpu") -> None:
+    """Set the process's encoder (the pipeline does this from its config before any stage loads)."""
+    check_backend(backend)
     if device != "cpu" and backend != "torch":
         raise TextEncoderError(f"text encoder device {device!r} needs backend 'torch' (the ONNX backends run on CPU)")
     _active.update(model=model, backend=backend, device=device)
@@ -66,8 +70,7 @@ def encode(texts: list[str], name_or_path: str | None = None, batch_size: int = 
 def load_encoder(name_or_path: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, device: str = "cpu") -> SentenceEncoder:
     from engine.registry import resolve
 
-    if backend not in BACKENDS:
-        raise TextEncoderError(f"unknown text encoder backend {backend!r} (expected one of {', '.join(BACKENDS)})")
+    check_backend(backend)
     path = resolve(name_or_path).path
     if backend == "torch":
         return TorchSentenceEncoder(path, device)
@@ -108,18 +111,8 @@ class OnnxSentenceEncoder:
         self.dim = int(json.loads((path / "config.json").read_text())["hidden_size"])
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        from engine.onnx_encoder import mean_pool
-
-        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        batch_size = self.runtime.batch_size(batch_size)
-        for i in range(0, len(texts), batch_size):
-            idx = order[i:i + batch_size]
-            enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True,
-                                 max_length=self.max_length, return_tensors="np")
-            pooled = mean_pool(self.runtime.hidden(enc["input_ids"], enc["attention_mask"]), enc["attention_mask"])
-            out[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return out
+        pooled = self.runtime.pooled(self.tokenizer, texts, self.max_length, batch_size)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
 def check_mean_pooling(path: Path) -> None:

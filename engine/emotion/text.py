@@ -92,10 +92,9 @@ class EmotionHead:
         from transformers import AutoTokenizer
 
         from engine.registry import resolve
-        from engine.text_encoder import BACKENDS
+        from engine.text_encoder import check_backend
 
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown emotion text backend {backend!r} (expected one of {', '.join(BACKENDS)})")
+        check_backend(backend)
         head_dir = Path(head_dir)
         config_path = head_dir / "config.json"
         adapter_path = head_dir / "adapter.safetensors"
@@ -136,31 +135,29 @@ class EmotionHead:
     def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         if self.runtime is not None:
-            batch_size = self.runtime.batch_size(batch_size)
-        for i in range(0, len(texts), batch_size):
-            idx = order[i:i + batch_size]
-            pooled = self._pooled([texts[j] for j in idx])
-            logits = pooled @ self.head_weight.T + self.head_bias
-            out[idx] = 1.0 / (1.0 + np.exp(-logits))
-        return out
+            pooled = self.runtime.pooled(self.tokenizer, texts, self.max_length, batch_size)
+        else:
+            pooled = self._torch_pooled(texts, batch_size)
+        logits = pooled @ self.head_weight.T + self.head_bias
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
-    def _pooled(self, texts: list[str]) -> np.ndarray:
-        """Mean-pooled hidden states, (len(texts), 384)."""
-        from engine.onnx_encoder import mean_pool
-
-        if self.runtime is not None:
-            enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
-            return mean_pool(self.runtime.hidden(enc["input_ids"], enc["attention_mask"]), enc["attention_mask"])
+    def _torch_pooled(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Mean-pooled hidden states of the merged encoder in torch (GPU, or backend "torch")."""
         import torch
 
+        from engine.onnx_encoder import mean_pool
+
+        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
+        out = np.zeros((len(texts), self.head_weight.shape[1]), dtype=np.float32)
         with torch.inference_mode():
-            enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                                 return_tensors="pt").to(self.device)
-            hidden = self.encoder(**enc).last_hidden_state.float().cpu().numpy()  # (b, t, 384)
-        return mean_pool(hidden, enc["attention_mask"].cpu().numpy())
+            for i in range(0, len(texts), batch_size):
+                idx = order[i:i + batch_size]
+                enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True,
+                                     max_length=self.max_length, return_tensors="pt").to(self.device)
+                hidden = self.encoder(**enc).last_hidden_state.float().cpu().numpy()  # (b, t, 384)
+                out[idx] = mean_pool(hidden, enc["attention_mask"].cpu().numpy())
+        return out
 
     def predict(self, texts: list[str]) -> np.ndarray:
         """Multi-label decisions with the per-label thresholds tuned on GoEmotions dev."""

@@ -46,10 +46,13 @@ class DiarizationConfig(Section):
     pyannote_path: str | None = None  # local pyannote.audio pipeline checkpoint
 
 
+TextBackend = Literal["onnx-int8", "onnx", "torch"]  # see engine/text_encoder.py
+
+
 class TextEncoderConfig(Section):
     """The sentence encoder the jobs, signals and satisfaction stages share."""
     model: str = "minilm"  # registry name or a sentence-transformers directory
-    backend: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"  # see engine/text_encoder.py
+    backend: TextBackend = "onnx-int8"
     device: Literal["cpu", "cuda"] = "cpu"  # "cuda" needs backend = "torch" (the ONNX backends run on CPU)
 
     @model_validator(mode="after")
@@ -69,7 +72,7 @@ class EmotionConfig(Section):
     audio_model: str | None = None  # transformers audio-classification model dir
     acoustic: bool = True  # prosody (pitch, energy, rate, pauses) against each speaker's own baseline
     device: str = "cpu"  # where the text/audio models run ("cuda" on a GPU node)
-    text_backend: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"  # how the head's encoder runs on CPU (GPU: torch)
+    text_backend: TextBackend = "onnx-int8"  # how the head's encoder runs on CPU (GPU: torch)
     batch_size: int = 64  # texts per encoder batch (pooled across the calls of a stage batch)
     text_label_map: dict[str, tuple[float, float]] = Field(default_factory=dict)  # label -> (valence, arousal)
     audio_label_map: dict[str, tuple[float, float]] = Field(default_factory=dict)

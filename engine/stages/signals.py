@@ -186,7 +186,6 @@ class ComplaintHeadScorer:
         from engine.registry import resolve
 
         self.head = HeadClassifier(resolve(head).path)
-        self.head.mapping = {}
         found = [label for label in self.head.labels if label.lower() in self.POSITIVE]
         if len(self.head.labels) < 2 or not found:
             raise ValueError(f"complaint head {head}: needs a 'complaint' (or '1') label and at least one other "

@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from engine.finetune import add_arguments as add_finetune_arguments
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -410,7 +412,10 @@ def cmd_train_intents(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
     from train_intents import train
 
-    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, mix=args.mix)
+    from engine.finetune import settings_from
+
+    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, mix=args.mix,
+                finetune=settings_from(args), dev_share=args.dev_share, device=args.device)
     print(f"intent head written to {out}; use it with [jobs] head = \"{out}\"")
     return EXIT_OK
 
@@ -511,6 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     intents.add_argument("--C", type=float, default=30.0)
     intents.add_argument("--mix", type=float, help="weight of the embedding part against the n-grams "
                          "(default: chosen by 5-fold cross-validation on the training data)")
+    add_finetune_arguments(intents)
     intents.set_defaults(func=cmd_train_intents)
 
     report = sub.add_parser("report", help="an HTML report: customers, charge-back, early warning, agents")

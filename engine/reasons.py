@@ -105,23 +105,24 @@ def load_taxonomy(name_or_path: str) -> Taxonomy:
 
 
 # ---- embeddings ---------------------------------------------------------------------------
-_CACHE: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()  # (model, backend, text) -> vector
+_CACHE: OrderedDict[tuple[str, str, str, str], np.ndarray] = OrderedDict()  # (model, backend, adapter, text)
 _CACHE_SIZE = 8192
 
 
-def embed(texts: list[str]) -> np.ndarray:
+def embed(texts: list[str], adapter: str | None = None) -> np.ndarray:
     """MiniLM embeddings, shape (len(texts), 384), with a small cache: the jobs and signals
-    stages read the same customer turns, so the second stage pays nothing for them."""
+    stages read the same customer turns, so the second stage pays nothing for them. With
+    ``adapter``, from the encoder fine-tuned by that LoRA adapter (a head's own encoder)."""
     from engine.text_encoder import active, encode
 
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     model, backend = active()
-    keys = [(model, backend, t) for t in texts]
+    keys = [(model, backend, adapter or "", t) for t in texts]
     found = {k: _CACHE[k] for k in dict.fromkeys(keys) if k in _CACHE}
     missing = [k for k in dict.fromkeys(keys) if k not in found]
     if missing:
-        found.update(zip(missing, encode([t for _, _, t in missing])))
+        found.update(zip(missing, encode([k[-1] for k in missing], adapter=adapter)))
     for k, vector in found.items():  # most recently used last; a batch larger than the cache keeps its tail
         _CACHE[k] = vector
         _CACHE.move_to_end(k)
@@ -227,6 +228,10 @@ class HeadClassifier:
     Two logistic regressions, one on the embedding and one on TF-IDF character and word
     n-grams, mixed as a weighted geometric mean of their probabilities: the embedding knows
     paraphrase, the n-grams know the exact product words ("top up", "PIN", "apple pay").
+
+    A head folder that also holds ``adapter.safetensors`` (``wocas train intents --finetune``)
+    reads its embeddings from MiniLM fine-tuned by that LoRA adapter rather than from the
+    shared encoder: one more MiniLM pass over the texts it classifies.
     """
 
     def __init__(self, folder: str | Path, other_threshold: float | None = None):
@@ -238,6 +243,8 @@ class HeadClassifier:
             raise TaxonomyError(f"intent head {folder} needs head.json and head.npz ({e.filename} is missing)") from e
         self.folder = folder
         self.meta = meta
+        adapter = folder / "adapter.safetensors"
+        self.adapter = str(adapter) if adapter.exists() else None
         self.labels: list[str] = list(meta["labels"])
         self.coef = arrays["coef"].astype(np.float32)  # (n_labels, 384)
         self.intercept = arrays["intercept"].astype(np.float32)  # (n_labels,)
@@ -254,6 +261,10 @@ class HeadClassifier:
             raise TaxonomyError(f"intent head {folder}: coef/intercept shapes do not match {len(self.labels)} labels")
 
     def probabilities(self, texts: list[str], embeddings: np.ndarray) -> np.ndarray:
+        """(n, labels); ``embeddings`` are the shared encoder's, replaced by the head's own
+        encoder's when it has an adapter."""
+        if self.adapter is not None:
+            embeddings = embed(texts, adapter=self.adapter)
         logp = self.mix * _log_softmax(embeddings @ self.coef.T + self.intercept)
         if self.lexical is not None and self.mix < 1.0:
             x = _lexical_features(self.lexical, texts)
@@ -311,40 +322,62 @@ class TrainedHead:
 MIX_GRID = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
+@dataclass(frozen=True)
+class LinearPart:
+    """An embedding head trained elsewhere (with the encoder, by ``engine.finetune``)."""
+
+    labels: list[str]
+    coef: np.ndarray  # (labels, dim)
+    intercept: np.ndarray  # (labels,)
+
+    def log_proba(self, embeddings: np.ndarray) -> np.ndarray:
+        return _log_softmax(embeddings @ self.coef.T + self.intercept)
+
+
 def train_head(texts: list[str], labels: list[str], embeddings: np.ndarray | None = None, lexical: bool = True,
-               C: float = 30.0, mix: float | None = None, min_df: int = 2, folds: int = 5) -> TrainedHead:
+               C: float = 30.0, mix: float | None = None, min_df: int = 2, folds: int = 5,
+               fixed: LinearPart | None = None) -> TrainedHead:
     """Fit the embedding head (and the n-gram head beside it when ``lexical``). Without a
     ``mix``, the weight of the embedding part is chosen by ``folds``-fold cross-validation on
-    the training texts themselves (see ``choose_mix``)."""
+    the training texts themselves (see ``choose_mix``). With ``fixed``, that is the embedding
+    part and only the n-gram part is fitted here (give ``mix``: see ``choose_mix_on_holdout``)."""
     if len(texts) != len(labels) or not texts:
         raise ValueError(f"training needs as many labels as texts (got {len(texts)} texts, {len(labels)} labels)")
     if embeddings is None:
         embeddings = embed(texts)
-    emb, lex, vectorizers = _fit_parts(texts, labels, embeddings, lexical, C, min_df)
+    emb, lex, vectorizers = _fit_parts(texts, labels, embeddings, lexical, C, min_df, fit_embedding=fixed is None)
+    classes, (coef, intercept) = (fixed.labels, (fixed.coef, fixed.intercept)) if fixed else \
+        (list(emb.classes_), _softmax_form(emb))
     if lex is None:
-        return TrainedHead(list(emb.classes_), *_softmax_form(emb), 1.0)
+        return TrainedHead(classes, coef, intercept, 1.0)
+    if list(lex.classes_) != list(classes):
+        raise ValueError("the n-gram part and the given embedding part have different labels")
     if mix is None:
+        if fixed is not None:
+            raise ValueError("a fixed embedding part needs a mix (choose it on held-out texts)")
         mix = choose_mix(texts, labels, embeddings, C, min_df, folds).mix
     word, char = vectorizers
     vocab = lambda v: [w for w, _ in sorted(v.vocabulary_.items(), key=lambda kv: kv[1])]  # noqa: E731
     lex_coef, lex_intercept = _softmax_form(lex)
-    return TrainedHead(list(emb.classes_), *_softmax_form(emb), mix, {
+    return TrainedHead(classes, coef, intercept, mix, {
         "word_vocabulary": vocab(word), "char_vocabulary": vocab(char), "idf_word": word.idf_,
         "idf_char": char.idf_, "coef": lex_coef, "intercept": lex_intercept})
 
 
-def _fit_parts(texts: list[str], labels: list[str], embeddings: np.ndarray, lexical: bool, C: float, min_df: int):
-    """The two logistic regressions (the n-gram one is None without ``lexical``) and the vectorizers."""
+def _fit_parts(texts: list[str], labels: list[str], embeddings: np.ndarray, lexical: bool, C: float, min_df: int,
+               fit_embedding: bool = True):
+    """The two logistic regressions (the n-gram one is None without ``lexical``, the embedding
+    one without ``fit_embedding``) and the vectorizers."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    emb = LogisticRegression(C=C, max_iter=3000).fit(embeddings, labels)
+    emb = LogisticRegression(C=C, max_iter=3000).fit(embeddings, labels) if fit_embedding else None
     if not lexical:
         return emb, None, None
     word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df).fit(texts)
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df).fit(texts)
     lex = LogisticRegression(C=C, max_iter=3000).fit(_lexical_features((word, char), texts), labels)
-    assert list(lex.classes_) == list(emb.classes_)
+    assert emb is None or list(lex.classes_) == list(emb.classes_)
     return emb, lex, (word, char)
 
 
@@ -366,15 +399,43 @@ def choose_mix(texts: list[str], labels: list[str], embeddings: np.ndarray, C: f
     k = max(2, min(folds, max(counts.values())))
     correct = {m: 0 for m in grid}
     for train_idx, test_idx in StratifiedKFold(k, shuffle=True, random_state=0).split(embeddings, y):
-        tr = [texts[i] for i in train_idx]
-        emb, lex, vectorizers = _fit_parts(tr, list(y[train_idx]), embeddings[train_idx], True, C, min_df)
-        te = [texts[i] for i in test_idx]
-        log_e = np.log(np.clip(emb.predict_proba(embeddings[test_idx]), 1e-12, None))
-        log_l = np.log(np.clip(lex.predict_proba(_lexical_features(vectorizers, te)), 1e-12, None))
-        for m in grid:
-            correct[m] += int(np.sum(emb.classes_[(m * log_e + (1 - m) * log_l).argmax(axis=1)] == y[test_idx]))
+        for m, n in _mix_correct(texts, y, embeddings, train_idx, test_idx, C, min_df, grid).items():
+            correct[m] += n
     accuracy = {m: round(c / len(y), 4) for m, c in correct.items()}
     return MixChoice(max(grid, key=lambda m: (accuracy[m], m)), accuracy)
+
+
+def choose_mix_on_holdout(texts: list[str], labels: list[str], embeddings: np.ndarray, holdout: np.ndarray,
+                          C: float = 30.0, min_df: int = 2, grid: tuple[float, ...] = MIX_GRID,
+                          fixed: LinearPart | None = None) -> MixChoice:
+    """The embedding weight with the best accuracy on the rows in ``holdout`` (indices), the
+    head fitted on the others. For a fine-tuned encoder (and its ``fixed`` head), which knows
+    its own training texts too well for cross-validation over them to be fair, ``holdout``
+    is the texts it did not train on."""
+    y = np.asarray(labels)
+    train_idx = np.setdiff1d(np.arange(len(y)), holdout)
+    correct = _mix_correct(texts, y, embeddings, train_idx, np.asarray(holdout), C, min_df, grid, fixed)
+    accuracy = {m: round(c / len(holdout), 4) for m, c in correct.items()}
+    return MixChoice(max(grid, key=lambda m: (accuracy[m], m)), accuracy)
+
+
+def _mix_correct(texts: list[str], y: np.ndarray, embeddings: np.ndarray, train_idx: np.ndarray,
+                 test_idx: np.ndarray, C: float, min_df: int, grid: tuple[float, ...],
+                 fixed: LinearPart | None = None) -> dict[float, int]:
+    """How many ``test_idx`` rows each weight gets right, the parts fitted on ``train_idx``
+    (the embedding part is ``fixed`` when given)."""
+    emb, lex, vectorizers = _fit_parts([texts[i] for i in train_idx], list(y[train_idx]), embeddings[train_idx],
+                                       True, C, min_df, fit_embedding=fixed is None)
+    if fixed is not None:
+        if list(lex.classes_) != list(fixed.labels):
+            raise ValueError("every label needs training texts outside the held-out ones")
+        log_e = fixed.log_proba(embeddings[test_idx])
+    else:
+        log_e = np.log(np.clip(emb.predict_proba(embeddings[test_idx]), 1e-12, None))
+    log_l = np.log(np.clip(lex.predict_proba(_lexical_features(vectorizers, [texts[i] for i in test_idx])),
+                           1e-12, None))
+    return {m: int(np.sum(lex.classes_[(m * log_e + (1 - m) * log_l).argmax(axis=1)] == y[test_idx]))
+            for m in grid}
 
 
 def _softmax_form(model) -> tuple[np.ndarray, np.ndarray]:

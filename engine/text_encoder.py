@@ -58,30 +58,65 @@ def active() -> tuple[str, str]:
     return _active["model"], _active["backend"]
 
 
-def encode(texts: list[str], name_or_path: str | None = None, batch_size: int = 64) -> np.ndarray:
-    """L2-normalised embeddings, shape (len(texts), dim), from the configured backend."""
-    encoder = load_encoder(name_or_path or _active["model"], _active["backend"], _active["device"])
+def encode(texts: list[str], name_or_path: str | None = None, batch_size: int = 64,
+           adapter: str | None = None) -> np.ndarray:
+    """L2-normalised embeddings, shape (len(texts), dim), from the configured backend; with
+    ``adapter`` (a LoRA adapter file from ``engine.finetune``), from the adapted encoder."""
+    encoder = load_encoder(name_or_path or _active["model"], _active["backend"], _active["device"], adapter)
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32)
     return encoder.encode(texts, batch_size)
 
 
 @lru_cache(maxsize=4)
-def load_encoder(name_or_path: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, device: str = "cpu") -> SentenceEncoder:
+def load_encoder(name_or_path: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, device: str = "cpu",
+                 adapter: str | None = None) -> SentenceEncoder:
     from engine.registry import resolve
 
     check_backend(backend)
     path = resolve(name_or_path).path
     if backend == "torch":
-        return TorchSentenceEncoder(path, device)
-    return OnnxSentenceEncoder(path, "int8" if backend == "onnx-int8" else "fp32")
+        return TorchSentenceEncoder(path, device, adapter)
+    return OnnxSentenceEncoder(path, "int8" if backend == "onnx-int8" else "fp32", adapter)
+
+
+def read_adapter(adapter: str | Path) -> tuple[dict, float]:
+    """A LoRA adapter file's tensors and its scale (kept in the file's metadata)."""
+    from safetensors import SafetensorError, safe_open
+
+    adapter = Path(adapter)
+    try:
+        with safe_open(str(adapter), framework="pt") as f:
+            scale = (f.metadata() or {}).get("lora_scale")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (OSError, SafetensorError) as e:
+        raise TextEncoderError(f"encoder adapter {adapter}: cannot read it ({e})") from e
+    if scale is None or not any(k.endswith(".lora_A") for k in tensors):
+        raise TextEncoderError(f"encoder adapter {adapter}: not a LoRA adapter (needs lora_A/lora_B tensors and a "
+                               "lora_scale in its metadata; engine.finetune.save_adapter writes one)")
+    return tensors, float(scale)
+
+
+def merge_adapter(encoder, adapter: str | Path):
+    """``encoder`` (a transformers model) with the adapter's ``scale * B @ A`` added to its weights."""
+    from engine.emotion.lora import merge_lora
+
+    tensors, scale = read_adapter(adapter)
+    try:
+        merge_lora(encoder, tensors, scale)
+    except (KeyError, RuntimeError) as e:
+        raise TextEncoderError(f"encoder adapter {adapter} does not fit this encoder: {e}") from e
+    return encoder
 
 
 class TorchSentenceEncoder:
-    def __init__(self, path: Path, device: str = "cpu"):
+    def __init__(self, path: Path, device: str = "cpu", adapter: str | None = None):
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(str(path), device=device)
+        self.model = SentenceTransformer(str(path), device="cpu")
+        if adapter:
+            merge_adapter(self.model[0].auto_model, adapter)
+        self.model.to(device)
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(dimension())
 
@@ -93,7 +128,7 @@ class TorchSentenceEncoder:
 class OnnxSentenceEncoder:
     """Tokenizer + ONNX Runtime transformer + mean pooling + L2 normalisation."""
 
-    def __init__(self, path: Path, precision: str = "int8"):
+    def __init__(self, path: Path, precision: str = "int8", adapter: str | None = None):
         from transformers import AutoModel, AutoTokenizer
 
         from engine.onnx_encoder import OnnxEncoder, export_encoder, weights_digest
@@ -105,9 +140,16 @@ class OnnxSentenceEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))
         settings = path / "sentence_bert_config.json"
         self.max_length = int(json.loads(settings.read_text()).get("max_seq_length", 256)) if settings.exists() else 256
-        key = f"text-{weights_digest(weights, (path / 'config.json').read_text())}"
-        self.runtime = OnnxEncoder(export_encoder(lambda: AutoModel.from_pretrained(str(path)), key, precision),
-                                   precision)
+        parts = (weights, (path / "config.json").read_text(), *([Path(adapter)] if adapter else []))
+        key = f"text-{weights_digest(*parts)}"
+
+        def build():
+            encoder = AutoModel.from_pretrained(str(path))
+            return merge_adapter(encoder, adapter) if adapter else encoder
+
+        if adapter:
+            read_adapter(adapter)  # a bad file fails here, named, not deep inside the exporter
+        self.runtime = OnnxEncoder(export_encoder(build, key, precision), precision)
         self.dim = int(json.loads((path / "config.json").read_text())["hidden_size"])
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:

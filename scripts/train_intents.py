@@ -22,7 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.reasons import choose_mix, embed, save_head, train_head  # noqa: E402
+from dataclasses import asdict  # noqa: E402
+
+from tqdm import tqdm  # noqa: E402
+
+from engine.finetune import FinetuneSettings, add_arguments, settings_from  # noqa: E402
+from engine.finetune import finetune as run_finetune, save_adapter  # noqa: E402
+from engine.reasons import (LinearPart, choose_mix, choose_mix_on_holdout, embed, save_head,  # noqa: E402
+                            train_head)
 
 log = logging.getLogger("train_intents")
 LABEL_COLUMNS = ("label", "category", "intent")
@@ -54,35 +61,96 @@ def read_labelled(path: Path) -> tuple[list[str], list[str]]:
 
 
 def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool = True, C: float = 30.0,
-          name: str | None = None, embeddings: Path | None = None, mix: float | None = None) -> Path:
+          name: str | None = None, embeddings: Path | None = None, mix: float | None = None,
+          finetune: FinetuneSettings | None = None, dev_share: float = 0.1, device: str = "cpu") -> Path:
+    """Train a head on ``data`` into ``out``. With ``finetune``, first a LoRA adapter for the
+    encoder on all but a stratified ``dev_share`` of the data (that share chooses the
+    n-gram weight, since the adapted encoder knows its own training texts too well for
+    cross-validation over them to be fair); the head is then fitted on all of it."""
     import numpy as np
 
     from engine.text_encoder import active
 
     texts, labels = read_labelled(data)
     log.info("training on %d texts, %d labels", len(texts), len(set(labels)))
-    vectors = np.load(embeddings).astype(np.float32) if embeddings else embed(texts)
+    encoder, backend = active()
+    adapter_note, holdout, tuned = "", np.zeros(0, dtype=int), None
+    if finetune is not None:
+        from engine.registry import resolve
+
+        holdout = holdout_indices(labels, dev_share, finetune.seed)
+        keep = np.setdiff1d(np.arange(len(texts)), holdout)
+        log.info("fine-tuning %s with a LoRA adapter on %d texts (%d held out), %d epochs, on %s",
+                 encoder, len(keep), len(holdout), finetune.epochs, device)
+        with tqdm(desc="fine-tune", unit="step", disable=None) as bar:
+            def progress(step: int, total: int) -> None:
+                bar.total = total
+                bar.update(step - bar.n)
+
+            dev = ([texts[i] for i in holdout], [labels[i] for i in holdout]) if len(holdout) else None
+            tuned = run_finetune([texts[i] for i in keep], [labels[i] for i in keep], resolve(encoder).path,
+                                 finetune, dev=dev, device=device, progress=progress)
+        adapter = save_adapter(out / "adapter.safetensors", tuned)
+        vectors = embed(texts, adapter=str(adapter))
+        adapter_note = (f" The encoder is fine-tuned by `adapter.safetensors` with the embedding head beside it"
+                        f" (LoRA rank {finetune.rank}, "
+                        f"{finetune.epochs} epochs on {len(keep)} texts, {tuned.seconds:.0f} s on {device}; "
+                        f"per epoch: {tuned.history}).")
+    else:
+        vectors = np.load(embeddings).astype(np.float32) if embeddings else embed(texts)
     if len(vectors) != len(texts):
         raise SystemExit(f"error: {embeddings} has {len(vectors)} rows for {len(texts)} texts")
+    fixed = LinearPart(tuned.labels, tuned.coef, tuned.intercept) if tuned is not None else None
     cv = ""
     if lexical and mix is None:
-        log.info("choosing the embedding weight by 5-fold cross-validation on the training data")
-        choice = choose_mix(texts, labels, vectors, C)
+        if len(holdout):
+            log.info("choosing the embedding weight on the %d held-out texts", len(holdout))
+            choice = choose_mix_on_holdout(texts, labels, vectors, holdout, C, fixed=fixed)
+            cv = f" The weight was chosen on the {len(holdout)} texts held out of fine-tuning: {choice.accuracy}."
+        elif fixed is not None:
+            raise SystemExit("error: with --finetune and --dev-share 0, give --mix (or --no-lexical): nothing is "
+                             "left to choose the n-gram weight on")
+        else:
+            log.info("choosing the embedding weight by 5-fold cross-validation on the training data")
+            choice = choose_mix(texts, labels, vectors, C)
+            cv = f" The weight was chosen by 5-fold cross-validation on the training data: {choice.accuracy}."
         mix = choice.mix
-        cv = f" The weight was chosen by 5-fold cross-validation on the training data: {choice.accuracy}."
-    trained = train_head(texts, labels, vectors, lexical=lexical, C=C, mix=mix)
+    trained = train_head(texts, labels, vectors, lexical=lexical, C=C, mix=mix, fixed=fixed)
     mapping = json.loads(reason_map.read_text()) if reason_map else {}
-    encoder, backend = active()
     meta = {"name": name or out.name, "version": "1", "encoder": encoder, "encoder_backend": backend,
             "trained_on": data.name, "n_train": len(texts), "C": C, "reason_map": mapping}
+    if tuned is not None:
+        meta["finetune"] = {**asdict(tuned.settings), "n_texts": len(texts) - len(holdout),
+                            "n_held_out": len(holdout), "seconds": tuned.seconds, "device": device,
+                            "history": tuned.history}
     save_head(out, trained, meta)
     (out / "README.md").write_text(
         f"# {meta['name']}\n\nLogistic-regression intent head over all-MiniLM-L6-v2 sentence embeddings"
         f" ({backend} backend)"
         f"{' mixed with one over TF-IDF char 2-5-grams and word 1-2-grams (weight %.1f on the embedding)' % trained.mix if lexical else ''},"
         f" trained by `scripts/train_intents.py` on `{data.name}` ({len(texts)} texts, {len(set(labels))} labels,"
-        f" C={C}). Only the head is stored (float16); the encoder is the packaged `minilm`.{cv}\n")
+        f" C={C}). Only the head{' and the adapter are' if tuned else ' is'} stored (float16); the encoder is the"
+        f" packaged `minilm`.{adapter_note}{cv}\n")
     return out
+
+
+def holdout_indices(labels: list[str], share: float, seed: int) -> "np.ndarray":
+    """A stratified ``share`` of the rows (labels with a single example always stay in training)."""
+    import numpy as np
+
+    if share <= 0:
+        return np.zeros(0, dtype=int)
+    if not 0 < share < 1:
+        raise SystemExit(f"error: --dev-share must be in [0, 1) (got {share})")
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    out: list[int] = []
+    for rows in by_label.values():
+        if len(rows) >= 2:
+            out.extend(rng.choice(rows, size=max(1, round(share * len(rows))), replace=False).tolist())
+    return np.sort(np.asarray(out, dtype=int))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,10 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--C", type=float, default=30.0, help="inverse regularisation strength")
     parser.add_argument("--mix", type=float, help="weight of the embedding part (default: chosen by 5-fold CV)")
     parser.add_argument("--embeddings", type=Path, help=".npy of the texts' MiniLM embeddings, in file order (optional cache)")
+    add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, embeddings=args.embeddings,
-                mix=args.mix)
+                mix=args.mix, finetune=settings_from(args), dev_share=args.dev_share, device=args.device)
     log.info("wrote %s", out)
     return 0
 

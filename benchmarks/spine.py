@@ -60,15 +60,20 @@ def run_bare(files: list[str], threads: int) -> dict:
 
     from faster_whisper import WhisperModel
 
+    from engine.config import AsrConfig
     from engine.registry import resolve
 
+    asr = AsrConfig()  # the same model and decoding settings as the WOCAS arms (their defaults)
+    compute_type = "int8" if asr.compute_type == "auto" else asr.compute_type
     started = time.perf_counter()
-    model = WhisperModel(str(resolve("tiny.en").path), device="cpu", compute_type="int8", cpu_threads=threads)
+    model = WhisperModel(str(resolve(asr.model).path), device="cpu", compute_type=compute_type, cpu_threads=threads)
     loaded = time.perf_counter()
     texts: dict[str, str] = {}
     audio_seconds = 0.0
     for f in files:
-        segments, info = model.transcribe(f, language="en", beam_size=5, word_timestamps=True, vad_filter=True)
+        segments, info = model.transcribe(f, language=asr.language, beam_size=asr.beam_size, word_timestamps=True,
+                                          vad_filter=asr.vad_filter,
+                                          condition_on_previous_text=asr.condition_on_previous_text)
         texts[Path(f).stem] = " ".join(s.text.strip() for s in segments)
         audio_seconds += info.duration
     return {"load_s": loaded - started, "process_s": time.perf_counter() - loaded, "audio_s": audio_seconds,
@@ -287,7 +292,7 @@ def main() -> None:
              "peak RSS (MB)": s["peak_rss_mb"], "WER (LJ+JFK)": s["wer"]}
             for mode, s in summary.items()]
     notes = (
-        "bare = faster-whisper tiny.en int8 (beam 5, word timestamps, VAD) on each file. sequential = a "
+        "bare = faster-whisper with the engine's ASR defaults (tiny.en int8, beam 5, word timestamps, VAD) on each file. sequential = a "
         "re-implementation of WhisperX's stage order, not WhisperX itself (not installable here: it pins "
         "pyannote/ctranslate2 and fetches alignment models from a hub), run on the same models and settings "
         "as WOCAS: decode + faster-whisper (config asr settings) on every file with stereo split by channel as "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
-HEADLINE = re.compile(r"(wer|der|jer|f1|accuracy|auc|spearman|pearson|recall|precision|x_realtime|ratio|"
+HEADLINE = re.compile(r"(wer|der|jer|f1|accuracy|auc|spearman|pearson|recall|precision|x_realtime|ratio|same_speaker|"
                       r"rss|seconds_per|per_second|throughput)", re.I)
 
 

@@ -292,7 +292,8 @@ def main() -> None:
              "peak RSS (MB)": s["peak_rss_mb"], "WER (LJ+JFK)": s["wer"]}
             for mode, s in summary.items()]
     notes = (
-        "bare = faster-whisper with the engine's ASR defaults (tiny.en int8, beam 5, word timestamps, VAD) on each file. sequential = a "
+        "bare = faster-whisper with the engine's ASR defaults (tiny.en int8, beam 5, word timestamps, VAD) on "
+        "each file. sequential = a "
         "re-implementation of WhisperX's stage order, not WhisperX itself (not installable here: it pins "
         "pyannote/ctranslate2 and fetches alignment models from a hub), run on the same models and settings "
         "as WOCAS: decode + faster-whisper (config asr settings) on every file with stereo split by channel as "

@@ -33,6 +33,8 @@ from engine.reasons import (LinearPart, choose_mix, choose_mix_on_holdout, embed
 
 log = logging.getLogger("train_intents")
 LABEL_COLUMNS = ("label", "category", "intent")
+NO_HOLDOUT = ("error: with --finetune and --dev-share 0, give --mix (or --no-lexical): no texts are left out of "
+              "fine-tuning to choose the n-gram weight on")
 
 
 def read_labelled(path: Path) -> tuple[list[str], list[str]]:
@@ -73,6 +75,8 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
 
     texts, labels = read_labelled(data)
     log.info("training on %d texts, %d labels", len(texts), len(set(labels)))
+    if finetune is not None and lexical and mix is None and dev_share <= 0:
+        raise SystemExit(NO_HOLDOUT)
     encoder, backend = active()
     adapter_note, holdout, tuned = "", np.zeros(0, dtype=int), None
     if finetune is not None:
@@ -108,8 +112,7 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
             choice = choose_mix_on_holdout(texts, labels, vectors, holdout, C, fixed=fixed)
             cv = f" The weight was chosen on the {len(holdout)} texts held out of fine-tuning: {choice.accuracy}."
         elif fixed is not None:
-            raise SystemExit("error: with --finetune and --dev-share 0, give --mix (or --no-lexical): nothing is "
-                             "left to choose the n-gram weight on")
+            raise SystemExit(NO_HOLDOUT)
         else:
             log.info("choosing the embedding weight by 5-fold cross-validation on the training data")
             choice = choose_mix(texts, labels, vectors, C)

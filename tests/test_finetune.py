@@ -78,3 +78,39 @@ def test_a_bad_adapter_is_named(tmp_path) -> None:
                "decoder.layer.0.q_proj.lora_B": torch.zeros(384, 4)}, str(foreign), metadata={"lora_scale": "2.0"})
     with pytest.raises(TextEncoderError, match="foreign.safetensors does not fit"):
         load_encoder("minilm", "torch", "cpu", str(foreign))
+
+
+def test_a_fine_tuned_complaint_head_in_the_signals_stage(tmp_path) -> None:
+    from test_signals import _labelled_turns, make_call
+
+    from engine.config import SignalsConfig
+    from engine.stages.signals import SignalsStage
+    from engine.cli import main
+
+    texts, labels = _labelled_turns()
+    data = tmp_path / "turns.csv"
+    with data.open("w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), *zip(texts, labels)])
+    assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "complaints"), "--C", "10",
+                 "--finetune", "--epochs", "2", "--rank", "4"]) == 0
+    stage = SignalsStage(SignalsConfig(complaint_head=str(tmp_path / "complaints")))
+    assert stage.complaints.head.adapter is not None
+    lines = [("agent", "How can I help?"),
+             ("customer", "the courier was supposed to come on Friday and never showed up, again"),
+             ("agent", "Let me look."),
+             ("customer", "could you let me know when my bill is due")]
+    [out] = stage.process_batch([make_call(lines)])
+    assert [s.turn_index for s in out.signals if s.kind == "complaint"] == [1]
+
+
+def test_finetune_without_held_out_texts_needs_a_mix(tmp_path) -> None:
+    from engine.cli import main
+
+    data = tmp_path / "train.csv"
+    with data.open("w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), ("where is my parcel", "delivery"),
+                                 ("my order is late", "delivery"), ("refund me please", "refund"),
+                                 ("I want my money back", "refund")])
+    with pytest.raises(SystemExit, match="--dev-share 0, give --mix"):
+        main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "h"), "--finetune",
+              "--epochs", "1", "--dev-share", "0"])

@@ -414,8 +414,12 @@ def cmd_train_intents(args: argparse.Namespace) -> int:
 
     from engine.finetune import settings_from
 
-    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, mix=args.mix,
-                finetune=settings_from(args), dev_share=args.dev_share, device=args.device)
+    try:
+        out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, mix=args.mix,
+                    finetune=settings_from(args), dev_share=args.dev_share, device=args.device)
+    except ValueError as e:
+        print(f"error: {args.data}: {e}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"intent head written to {out}; use it with [jobs] head = \"{out}\"")
     return EXIT_OK
 

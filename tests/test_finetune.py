@@ -114,3 +114,23 @@ def test_finetune_without_held_out_texts_needs_a_mix(tmp_path) -> None:
     with pytest.raises(SystemExit, match="--dev-share 0, give --mix"):
         main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "h"), "--finetune",
               "--epochs", "1", "--dev-share", "0"])
+
+
+def test_finetune_refuses_one_label_and_a_missing_gpu(tmp_path, capsys) -> None:
+    import torch
+
+    from engine.cli import main
+
+    data = tmp_path / "train.csv"
+    with data.open("w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), ("where is my parcel", "delivery"),
+                                 ("my order is late", "delivery"), ("the courier never came", "delivery")])
+    assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "h"), "--finetune",
+                 "--no-lexical"]) == 2
+    assert "train.csv: fine-tuning needs at least two labels" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with data.open("a", newline="") as f:
+            csv.writer(f).writerows([("refund me please", "refund"), ("I want my money back", "refund")])
+        assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "h"), "--finetune",
+                     "--no-lexical", "--device", "cuda"]) == 2
+        assert "sees no CUDA GPU" in capsys.readouterr().err

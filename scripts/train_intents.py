@@ -1,7 +1,7 @@
 """Train a supervised intent head over the shared MiniLM encoder.
 
     python scripts/train_intents.py --data train.csv --out models/my-head [--reason-map map.json]
-    wocas train intents --data train.csv --out models/my-head
+    wocas train intents --data train.csv --out models/my-head [--finetune --epochs 6]
 
 The data is a CSV with a ``text`` column and a ``label`` (or ``category``/``intent``)
 column, or a JSONL file of {"text": ..., "label": ...}. The head is two logistic regressions,
@@ -9,6 +9,11 @@ one on the MiniLM embedding and one on TF-IDF character and word n-grams, mixed 
 geometric mean; what is saved is the head only (float16 weights, the n-gram vocabularies, a
 card), never the encoder. Point ``[jobs] head`` at the folder to use
 it instead of the taxonomy's examples; ``--reason-map`` maps its labels onto taxonomy reasons.
+
+With ``--finetune`` the encoder is first adapted to the labels (``engine/finetune.py``): a
+LoRA adapter and the embedding part are trained together on all but ``--dev-share`` of the
+texts, and that share chooses the n-gram weight. ``adapter.safetensors`` is saved beside the
+head, which then embeds its texts with the adapted encoder.
 """
 
 from __future__ import annotations

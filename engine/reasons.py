@@ -260,11 +260,13 @@ class HeadClassifier:
         if self.coef.shape[0] != len(self.labels) or self.intercept.shape != (len(self.labels),):
             raise TaxonomyError(f"intent head {folder}: coef/intercept shapes do not match {len(self.labels)} labels")
 
-    def probabilities(self, texts: list[str], embeddings: np.ndarray) -> np.ndarray:
-        """(n, labels); ``embeddings`` are the shared encoder's, replaced by the head's own
-        encoder's when it has an adapter."""
+    def probabilities(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """(n, labels). ``embeddings`` are the shared encoder's (computed here when not given);
+        a head with an adapter ignores them and embeds with its own encoder."""
         if self.adapter is not None:
             embeddings = embed(texts, adapter=self.adapter)
+        elif embeddings is None:
+            embeddings = embed(texts)
         logp = self.mix * _log_softmax(embeddings @ self.coef.T + self.intercept)
         if self.lexical is not None and self.mix < 1.0:
             x = _lexical_features(self.lexical, texts)

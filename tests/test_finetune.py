@@ -81,7 +81,7 @@ def test_a_bad_adapter_is_named(tmp_path) -> None:
 
 
 def test_a_fine_tuned_complaint_head_in_the_signals_stage(tmp_path) -> None:
-    from test_signals import _labelled_turns, make_call
+    from test_signals import COMPLAINT_THEN_QUESTION, _labelled_turns, make_call
 
     from engine.config import SignalsConfig
     from engine.stages.signals import SignalsStage
@@ -95,11 +95,7 @@ def test_a_fine_tuned_complaint_head_in_the_signals_stage(tmp_path) -> None:
                  "--finetune", "--epochs", "2", "--rank", "4"]) == 0
     stage = SignalsStage(SignalsConfig(complaint_head=str(tmp_path / "complaints")))
     assert stage.complaints.head.adapter is not None
-    lines = [("agent", "How can I help?"),
-             ("customer", "the courier was supposed to come on Friday and never showed up, again"),
-             ("agent", "Let me look."),
-             ("customer", "could you let me know when my bill is due")]
-    [out] = stage.process_batch([make_call(lines)])
+    [out] = stage.process_batch([make_call(COMPLAINT_THEN_QUESTION)])
     assert [s.turn_index for s in out.signals if s.kind == "complaint"] == [1]
 
 

@@ -172,6 +172,13 @@ def _labelled_turns() -> tuple[list[str], list[str]]:
     return complaints + others, ["complaint"] * len(complaints) + ["other"] * len(others)
 
 
+# A call whose first customer turn is an implicit complaint and whose second is not.
+COMPLAINT_THEN_QUESTION = [("agent", "How can I help?"),
+                           ("customer", "the courier was supposed to come on Friday and never showed up, again"),
+                           ("agent", "Let me look."),
+                           ("customer", "could you let me know when my bill is due")]
+
+
 def test_a_complaint_head_trained_on_own_labels_replaces_the_zero_shot_score(tmp_path) -> None:
     from engine.reasons import embed, save_head, train_head
 
@@ -179,10 +186,7 @@ def test_a_complaint_head_trained_on_own_labels_replaces_the_zero_shot_score(tmp
     save_head(tmp_path / "complaints", train_head(texts, labels, embed(texts), C=10.0), {"name": "complaints"})
     stage = SignalsStage(SignalsConfig(complaint_head=str(tmp_path / "complaints")))
     assert "complaints:head:complaints" in stage.version()
-    lines = [("agent", "How can I help?"),
-             ("customer", "the courier was supposed to come on Friday and never showed up, again"),
-             ("agent", "Let me look."),
-             ("customer", "could you let me know when my bill is due")]
+    lines = COMPLAINT_THEN_QUESTION
     [out] = stage.process_batch([make_call(lines)])
     assert [s.turn_index for s in out.signals if s.kind == "complaint"] == [1]
     scores = stage.complaints.score([lines[1][1], lines[3][1], "", "um"])

@@ -195,9 +195,7 @@ class ComplaintHeadScorer:
     def score(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         if not texts:
             return np.zeros(0)
-        if embeddings is None:
-            embeddings = embed(texts)
-        scores = self.head.probabilities(texts, embeddings)[:, self.positive]
+        scores = self.head.probabilities(texts, embeddings)[:, self.positive]  # embeds only what the head needs
         return np.where([bool(parse_utterance(t).tokens) for t in texts], scores, 0.0)
 
 

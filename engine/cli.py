@@ -416,7 +416,8 @@ def cmd_train_intents(args: argparse.Namespace) -> int:
 
     try:
         out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, mix=args.mix,
-                    finetune=settings_from(args), dev_share=args.dev_share, device=args.device)
+                    finetune=settings_from(args), dev_share=args.dev_share, device=args.device,
+                    encoder=args.encoder)
     except ValueError as e:
         print(f"error: {args.data}: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -512,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model head on labelled data")
     train_sub = train.add_subparsers(dest="what", required=True)
-    intents = train_sub.add_parser("intents", help="an intent / contact-reason head over MiniLM")
+    intents = train_sub.add_parser("intents", help="an intent / contact-reason head over MiniLM (or --encoder)")
     intents.add_argument("--data", type=Path, required=True, help="CSV (text,label) or JSONL")
     intents.add_argument("--out", type=Path, required=True, help="folder for the head")
     intents.add_argument("--reason-map", type=Path, help="JSON {label: taxonomy reason}")

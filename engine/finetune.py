@@ -198,8 +198,11 @@ def save_adapter(path: Path, result: FinetuneResult) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The fine-tuning options of ``wocas train intents`` and ``scripts/train_intents.py``."""
+    """The encoder options of ``wocas train intents`` and ``scripts/train_intents.py``: which
+    encoder the head reads, and whether to fine-tune it first."""
     defaults = FinetuneSettings()
+    parser.add_argument("--encoder", help="the head's encoder, a registry name or a path (default: the shared "
+                        "minilm); e.g. mpnet, which is slower but reads intents better")
     parser.add_argument("--finetune", action="store_true",
                         help="fine-tune the encoder with a LoRA adapter first (a few MB, saved beside the head)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="fine-tuning epochs")

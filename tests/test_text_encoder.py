@@ -4,14 +4,13 @@ the export cache, and a tiny random-weight model loaded by path through the same
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine import text_encoder
-from engine.registry import resolve
+from engine.testing.tiny_models import build_tiny_sentence_model as tiny_sentence_model
 from engine.text_encoder import TextEncoderError, load_encoder
 
 SENTENCES = [
@@ -61,25 +60,6 @@ def test_configure_switches_the_shared_encoder_and_rejects_unknown_backends() ->
     finally:
         text_encoder.configure(model, backend)
     assert text_encoder.encode([]).shape == (0, 384)
-
-
-def tiny_sentence_model(folder: Path, pooling: str = "pooling_mode_mean_tokens") -> Path:
-    """A random-weight 2-layer BERT in sentence-transformers layout, with MiniLM's tokenizer."""
-    from transformers import BertConfig, BertModel
-
-    packaged = resolve("minilm").path
-    folder.mkdir(parents=True)
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                 "modules.json", "sentence_bert_config.json"):
-        shutil.copy(packaged / name, folder / name)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
-    BertModel(config).save_pretrained(folder)
-    (folder / "1_Pooling").mkdir()
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps(
-        {"word_embedding_dimension": 32, **{m: m == pooling for m in (
-            "pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens")}}))
-    return folder
 
 
 def test_model_by_path_exports_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

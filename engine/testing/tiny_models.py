@@ -7,6 +7,7 @@ directory, say) without any download: the architecture is real, the weights are 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from engine.registry import resolve
@@ -121,3 +122,22 @@ params:
     min_duration_off: 0.0
 """)
     return target
+
+
+def build_tiny_sentence_model(folder: Path, pooling: str = "pooling_mode_mean_tokens") -> Path:
+    """A random-weight 2-layer BERT in sentence-transformers layout, with MiniLM's tokenizer."""
+    from transformers import BertConfig, BertModel
+
+    packaged = resolve("minilm").path
+    folder.mkdir(parents=True)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                 "modules.json", "sentence_bert_config.json"):
+        shutil.copy(packaged / name, folder / name)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    BertModel(config).save_pretrained(folder)
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"word_embedding_dimension": 32, **{m: m == pooling for m in (
+            "pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens")}}))
+    return folder

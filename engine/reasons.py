@@ -212,11 +212,6 @@ class ExampleClassifier:
         y = np.r_[correct, np.zeros(len(OFF_TOPIC), dtype=int)]
         return LogisticRegression(C=10.0).fit(x, y)
 
-    def has_own_encoder(self) -> bool:
-        from engine.text_encoder import active
-
-        return self.adapter is not None or self.encoder not in (None, active()[0])
-
     def predict(self, texts: list[str], embeddings: np.ndarray) -> list[Prediction]:
         if len(embeddings) == 0:
             return []
@@ -256,6 +251,13 @@ class HeadClassifier:
         adapter = folder / "adapter.safetensors"
         self.adapter = str(adapter) if adapter.exists() else None
         self.encoder: str | None = meta.get("encoder")
+        if self.has_own_encoder() and self.encoder:
+            from engine.registry import ModelNotFound, resolve
+
+            try:
+                resolve(self.encoder)  # a missing encoder fails here, at load, not on every call
+            except ModelNotFound as e:
+                raise TaxonomyError(f"intent head {folder} reads its texts with encoder {self.encoder!r}: {e}") from e
         self.labels: list[str] = list(meta["labels"])
         self.coef = arrays["coef"].astype(np.float32)  # (n_labels, encoder dim)
         self.intercept = arrays["intercept"].astype(np.float32)  # (n_labels,)

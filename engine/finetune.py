@@ -1,4 +1,5 @@
-"""Fine-tune the shared MiniLM encoder for a labelled task with a LoRA adapter.
+"""Fine-tune a sentence encoder (the shared MiniLM, or a head's own: ``--encoder``) for a
+labelled task with a LoRA adapter.
 
 A frozen encoder misses cues that no single embedding direction holds. Letting the encoder
 adapt to the labels helps there: a complaint head goes from 0.791 to 0.841 F1 in 10-fold
@@ -8,7 +9,7 @@ against 0.939; benchmarks/results/intents.md).
 What is trained is a low-rank adapter on the encoder's linear layers
 (``engine/emotion/lora.py``) plus a linear head, with cross-entropy, on CPU or GPU. What
 ships is the adapter (fp16, about 1.3 MB at rank 16) and the head. At load time the adapter
-is merged into the packaged encoder's weights, so inference costs one plain MiniLM pass
+is merged into the packaged encoder's weights, so inference costs one plain pass of it
 (``text_encoder.load_encoder(..., adapter=...)``).
 
 Used by ``wocas train intents --finetune`` (scripts/train_intents.py).

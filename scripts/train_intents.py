@@ -90,9 +90,6 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
     if finetune is not None and lexical and mix is None and dev_share <= 0:
         raise SystemExit(NO_HOLDOUT)
     shared, backend = active()
-    if encoder not in (None, shared) and finetune is not None:
-        raise ValueError(f"--finetune adapts the shared encoder ({shared}) only; train over {encoder} "
-                         "without --finetune")
     encoder = encoder or shared
     adapter_note, holdout, tuned = "", np.zeros(0, dtype=int), None
     if finetune is not None:
@@ -111,7 +108,7 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
             tuned = run_finetune([texts[i] for i in keep], [labels[i] for i in keep], resolve(encoder).path,
                                  finetune, dev=dev, device=device, progress=progress)
         adapter = save_adapter(out / "adapter.safetensors", tuned)
-        vectors = embed(texts, adapter=str(adapter))
+        vectors = embed(texts, adapter=str(adapter), encoder=encoder)
         adapter_note = (f" The encoder is fine-tuned by `adapter.safetensors` with the embedding head beside it"
                         f" (LoRA rank {finetune.rank}, "
                         f"{finetune.epochs} epochs on {len(keep)} texts, {tuned.seconds:.0f} s on {device}; "

@@ -130,3 +130,34 @@ def test_finetune_refuses_one_label_and_a_missing_gpu(tmp_path, capsys) -> None:
         assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "h"), "--finetune",
                      "--no-lexical", "--device", "cuda"]) == 2
         assert "sees no CUDA GPU" in capsys.readouterr().err
+
+
+def test_finetuning_a_heads_own_mpnet_encoder(tmp_path, data_dir) -> None:
+    """``--finetune --encoder`` adapts the head's own encoder: here a tiny random-weight MPNet
+    (all-mpnet-base-v2's architecture), whose attention layers have other names than BERT's."""
+    from safetensors import safe_open
+
+    from engine.cli import main
+    from engine.testing.tiny_models import build_tiny_sentence_model
+
+    encoder = build_tiny_sentence_model(tmp_path / "tiny-mpnet", architecture="mpnet")
+    rows = list(csv.DictReader((data_dir / "text/banking77/train.csv").open()))
+    data = tmp_path / "train.csv"
+    with data.open("w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), *((r["text"], k) for k in KEEP[:3]
+                                                      for r in [r for r in rows if r["category"] == k][:20])])
+    assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "head"), "--encoder", str(encoder),
+                 "--finetune", "--epochs", "1", "--rank", "2", "--no-lexical"]) == 0
+    adapter = tmp_path / "head" / "adapter.safetensors"
+    with safe_open(str(adapter), framework="pt") as f:
+        wrapped = {k.rsplit(".", 2)[-2] for k in f.keys() if k.endswith(".lora_A")}
+    assert {"q", "k", "v", "o", "dense"} <= wrapped  # attention (attn.q/k/v/o) and feed-forward layers
+    head = HeadClassifier(tmp_path / "head")
+    assert head.encoder == str(encoder) and head.adapter == str(adapter) and head.coef.shape == (3, 32)
+    texts = [r["text"] for r in rows[:6]]
+    tuned_torch = load_encoder(str(encoder), "torch", "cpu", str(adapter)).encode(texts)
+    tuned_onnx = load_encoder(str(encoder), "onnx", "cpu", str(adapter)).encode(texts)
+    plain = load_encoder(str(encoder), "torch").encode(texts)
+    assert np.min(np.sum(tuned_onnx * tuned_torch, axis=1)) > 0.9999  # merged the same way on both backends
+    assert np.abs(plain - tuned_torch).max() > 1e-4  # and the adapter moved them (one short epoch: a little)
+    np.testing.assert_allclose(head.probabilities(texts), head.probabilities(texts, embed(texts)), atol=1e-6)

@@ -99,8 +99,7 @@ def test_mpnet_is_registered_as_parts_with_a_digest() -> None:
     assert "WOCAS_EXTRAS=dev,mpnet" in spec["install"]
 
 
-def test_a_head_over_another_encoder_runs_that_encoder_itself(parts, tmp_path: Path, data_dir: Path,
-                                                              capsys: pytest.CaptureFixture) -> None:
+def test_a_head_over_another_encoder_runs_that_encoder_itself(parts, tmp_path: Path, data_dir: Path) -> None:
     """Trained with ``--encoder``, the head records the encoder and embeds its texts with it, not
     with the shared MiniLM (whose 384-d vectors it could not even read: this one is 32-d)."""
     from engine.cli import main
@@ -127,10 +126,6 @@ def test_a_head_over_another_encoder_runs_that_encoder_itself(parts, tmp_path: P
     own = embed(SENTENCES, encoder=str(folder))
     assert own.shape == (3, 32)
     assert [p.best for p in head.predict(SENTENCES, shared)] == [head.labels[i] for i in with_shared_given.argmax(1)]
-
-    assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "tuned"),
-                 "--encoder", str(folder), "--finetune"]) == 2
-    assert "--finetune adapts the shared encoder (minilm) only" in capsys.readouterr().err
 
 
 def test_a_head_whose_encoder_is_missing_fails_at_load_naming_both(tmp_path: Path) -> None:

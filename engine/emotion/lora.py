@@ -1,4 +1,4 @@
-"""A minimal LoRA (low-rank adapter) for the linear layers of a BERT encoder.
+"""A minimal LoRA (low-rank adapter) for the linear layers of a BERT or MPNet encoder.
 
 Written here rather than taken from peft so that training (scripts/train_emotion_head.py)
 and inference share one tiny, dependency-free definition, and so that the shipped adapter
@@ -14,8 +14,10 @@ import math
 import torch
 from torch import nn
 
-# BERT's linear layers, by the suffix of their module name.
-DEFAULT_TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
+# The linear layers of BERT (MiniLM) and MPNet, by the suffix of their module name: BERT's attention
+# is query/key/value/attention.output.dense, MPNet's attn.q/k/v/o; both share the feed-forward names.
+DEFAULT_TARGETS = ("query", "key", "value", "attention.output.dense", "attn.q", "attn.k", "attn.v", "attn.o",
+                   "intermediate.dense", "output.dense")
 
 
 class LoRALinear(nn.Module):

@@ -124,18 +124,22 @@ params:
     return target
 
 
-def build_tiny_sentence_model(folder: Path, pooling: str = "pooling_mode_mean_tokens") -> Path:
-    """A random-weight 2-layer BERT in sentence-transformers layout, with MiniLM's tokenizer."""
-    from transformers import BertConfig, BertModel
+def build_tiny_sentence_model(folder: Path, pooling: str = "pooling_mode_mean_tokens",
+                              architecture: str = "bert") -> Path:
+    """A random-weight 2-layer BERT (MiniLM's architecture) or MPNet (all-mpnet-base-v2's) in
+    sentence-transformers layout, with MiniLM's vocabulary."""
+    from transformers import BertConfig, BertModel, MPNetConfig, MPNetModel
 
     packaged = resolve("minilm").path
     folder.mkdir(parents=True)
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                  "modules.json", "sentence_bert_config.json"):
         shutil.copy(packaged / name, folder / name)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
-    BertModel(config).save_pretrained(folder)
+    sizes = dict(vocab_size=30527, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    if architecture == "mpnet":
+        MPNetModel(MPNetConfig(**sizes, max_position_embeddings=514)).save_pretrained(folder)
+    else:
+        BertModel(BertConfig(**sizes, max_position_embeddings=512)).save_pretrained(folder)
     (folder / "1_Pooling").mkdir()
     (folder / "1_Pooling" / "config.json").write_text(json.dumps(
         {"word_embedding_dimension": 32, **{m: m == pooling for m in (

@@ -467,7 +467,7 @@ def markdown(r: dict) -> str:
               "scripts/setup.sh`), which the head runs itself on the texts it classifies; skipped when not installed.",
               "- `*_finetuned`: `wocas train intents --finetune` (LoRA adapter on MiniLM, trained on 90% of the "
               "training texts; the other 10% choose the n-gram weight), run only when named: minutes on CPU. A run that "
-              "does not name them keeps the figures of the run that last did (same machine, third session).",
+              "does not name them keeps the figures of the run that last named them.",
               "- CLINC150: embedding-only head; the `other` threshold maximises accuracy on val + oos_val with "
               "out-of-scope as its own class.",
               "- speed: `seconds` is cold (every customer turn embedded by MiniLM on this CPU); "

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 import zipfile
 from importlib import metadata
@@ -80,5 +79,4 @@ def assemble(name: str, distributions: list[str], folder: str, sha256: str, inst
         except OSError:  # another process unpacked it first
             if not (target / folder).is_dir():
                 raise
-        shutil.rmtree(unpacked, ignore_errors=True)
-    return target / folder
+    return target / folder  # the temporary folder, with anything left in it, is removed on leaving

@@ -58,10 +58,10 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS))
     args = parser.parse_args()
 
-    from engine.config import load_config
-    from engine.ingest import iter_calls
-    from engine.pipeline import Pipeline
-    from engine.textnorm import wer
+    from wocas.config import load_config
+    from wocas.io.ingest import iter_calls
+    from wocas.pipeline import Pipeline
+    from wocas.text.normalize import wer
 
     config = load_config(args.config, {k: {"enabled": False} for k in ("emotion", "jobs", "signals", "redact")})
     pipeline = Pipeline.from_config(config)

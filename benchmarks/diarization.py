@@ -26,8 +26,8 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from benchmarks.common import DEFAULT_DATA, write_results  # noqa: E402
-from engine.diarizers.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions  # noqa: E402
-from engine.schema import SpeakerSegment  # noqa: E402
+from wocas.diarizers.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions  # noqa: E402
+from wocas.schema import SpeakerSegment  # noqa: E402
 
 COLLARS = (0.0, 0.25)
 
@@ -88,10 +88,10 @@ def timed(diarizer: EmbeddedDiarizer, samples: np.ndarray, sr: int, reps: int):
 
 def with_asr_words(files, data: Path) -> list[dict]:
     """DER of the diarize stage on the two calls, with faster-whisper words (snapped) vs without."""
-    from engine.config import AsrConfig, DiarizationConfig
-    from engine.schema import Audio, Call, CallAnalysis
-    from engine.stages.diarize import DiarizeStage
-    from engine.stages.transcribe import TranscribeStage
+    from wocas.config import AsrConfig, DiarizationConfig
+    from wocas.schema import Audio, Call, CallAnalysis
+    from wocas.stages.diarize import DiarizeStage
+    from wocas.stages.transcribe import TranscribeStage
 
     asr = TranscribeStage(AsrConfig())
     rows = []

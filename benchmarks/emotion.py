@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from engine.emotion import acoustic  # noqa: E402
-from engine.emotion.fusion import FusionWeights, text_valence  # noqa: E402
-from engine.emotion.text import head_scores, lexicon_features, load_head  # noqa: E402
+from wocas.emotion import acoustic  # noqa: E402
+from wocas.emotion.fusion import FusionWeights, text_valence  # noqa: E402
+from wocas.emotion.text import head_scores, lexicon_features, load_head  # noqa: E402
 
 HIGH = {"angry", "fearful", "happy", "surprised"}
 LOW = {"neutral", "calm", "sad"}
@@ -168,7 +168,7 @@ def bench_pyaudioanalysis(data: Path) -> dict:
 
 
 def _config(emotion: bool):
-    from engine.config import Config, load_config
+    from wocas.config import Config, load_config
 
     overrides = {"emotion": {"enabled": emotion}}
     for section in ("redact", "jobs", "signals", "satisfaction"):
@@ -179,8 +179,8 @@ def _config(emotion: bool):
 
 def bench_calls(data: Path, repeats: int) -> dict:
     """Spine with and without emotion on the same calls; second and later runs timed (models warm)."""
-    from engine.ingest import audio_call
-    from engine.pipeline import Pipeline
+    from wocas.io.ingest import audio_call
+    from wocas.pipeline import Pipeline
 
     def calls():
         return [audio_call(data / "calls_synthetic" / "dialogue_60s_stereo16k.flac", {"channels": "agent,customer"}),

@@ -102,8 +102,8 @@ def tiled_calls(clip: np.ndarray, minutes: float, n: int) -> list[np.ndarray]:
 
 
 def asr_stage(model: str, batch_size: int, beam_size: int, max_new_tokens: int | None, own_model: bool):
-    from engine.config import AsrConfig
-    from engine.stages import transcribe as tr
+    from wocas.config import AsrConfig
+    from wocas.stages import transcribe as tr
 
     stage = tr.TranscribeStage(AsrConfig(model=model, device="cuda", batch_size=batch_size,
                                          beam_size=beam_size))

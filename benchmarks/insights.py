@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import write_results  # noqa: E402
-from engine import insights as ins  # noqa: E402
-from engine.config import Config  # noqa: E402
-from engine.store import Store  # noqa: E402
+from wocas.analytics import insights as ins  # noqa: E402
+from wocas.config import Config  # noqa: E402
+from wocas.store.store import Store  # noqa: E402
 
 
 def _timed(fn, *args, **kwargs):
@@ -33,8 +33,8 @@ def _timed(fn, *args, **kwargs):
 
 
 def run(store_path: Path, outcomes: Path | None, out_dir: Path, period: str) -> dict:
-    from engine.outcomes import validate
-    from engine.report import render
+    from wocas.analytics.outcomes import validate
+    from wocas.analytics.report import render
 
     config = Config()
     values = {"period": period, "heavy": config.customers.heavy_user_contacts, "satisfied": 0.5, "top": 5,

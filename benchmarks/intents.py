@@ -39,9 +39,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import reasons  # noqa: E402
-from engine.text_encoder import BACKENDS, DEFAULT_BACKEND, configure  # noqa: E402
-from engine.reasons import (ExampleClassifier, HeadClassifier, choose_mix, embed, load_taxonomy,  # noqa: E402
+from wocas.reasons import core as reasons  # noqa: E402
+from wocas.models.text_encoder import BACKENDS, DEFAULT_BACKEND, configure  # noqa: E402
+from wocas.reasons.core import (ExampleClassifier, HeadClassifier, choose_mix, embed, load_taxonomy,  # noqa: E402
                             save_head, train_head)
 
 
@@ -114,7 +114,7 @@ def test_accuracy(trained, xte: list[str], yte: list[str], ete: np.ndarray, enco
 
 
 def mpnet_installed() -> bool:
-    from engine.registry import ModelNotFound, resolve
+    from wocas.models.registry import ModelNotFound, resolve
 
     try:
         return resolve("mpnet").path.is_dir()
@@ -160,8 +160,8 @@ def banking77_mpnet(data: Path, emb: Embeddings) -> dict:
 
 
 def complaints(data: Path, emb: Embeddings) -> dict:
-    from engine.config import SignalsConfig
-    from engine.stages.signals import ComplaintScorer
+    from wocas.config import SignalsConfig
+    from wocas.stages.signals import ComplaintScorer
 
     rows = list(csv.reader((data / "text/complaints_social_media/complaints-data.csv").open()))
     texts, truth = [r[1] for r in rows], np.array([r[2] == "1" for r in rows])
@@ -187,7 +187,7 @@ def own_labels_cv(texts: list[str], labels: list[str], e: np.ndarray) -> np.ndar
     as complaints_finetuned)."""
     from sklearn.model_selection import StratifiedKFold
 
-    from engine.stages.signals import ComplaintHeadScorer
+    from wocas.stages.signals import ComplaintHeadScorer
 
     prob = np.zeros(len(texts))
     truth = np.array([label == "complaint" for label in labels])  # stratified on it, as complaints_finetuned is
@@ -202,7 +202,7 @@ def own_labels_cv(texts: list[str], labels: list[str], e: np.ndarray) -> np.ndar
 def banking77_finetuned(data: Path, emb: Embeddings, epochs: int = 8) -> dict:
     """`wocas train intents --finetune` on banking77 train (LoRA adapter on 90%, the n-gram
     weight chosen on the other 10%), scored once on test. Slow on CPU (about 12 minutes)."""
-    from engine.finetune import FinetuneSettings
+    from wocas.models.finetune import FinetuneSettings
 
     sys.path.insert(0, str(ROOT / "scripts"))
     from train_intents import train
@@ -235,9 +235,9 @@ def complaints_finetuned(data: Path, emb: Embeddings, folds: int = 10, epochs: i
     Slow on CPU: minutes a fold with MiniLM, about five times that with mpnet."""
     from sklearn.model_selection import StratifiedKFold
 
-    from engine.config import SignalsConfig
-    from engine.finetune import FinetuneSettings
-    from engine.stages.signals import ComplaintHeadScorer
+    from wocas.config import SignalsConfig
+    from wocas.models.finetune import FinetuneSettings
+    from wocas.stages.signals import ComplaintHeadScorer
 
     sys.path.insert(0, str(ROOT / "scripts"))
     from train_intents import train
@@ -276,8 +276,8 @@ def complaints_finetuned(data: Path, emb: Embeddings, folds: int = 10, epochs: i
 def quick_finetuned_head(texts: list[str], labels: list[str], out: Path) -> Path:
     """A head with a LoRA adapter fitted for one epoch: good for timing the extra encoder
     pass, not for scoring."""
-    from engine.finetune import FinetuneSettings, finetune, save_adapter
-    from engine.registry import resolve
+    from wocas.models.finetune import FinetuneSettings, finetune, save_adapter
+    from wocas.models.registry import resolve
 
     tuned = finetune(texts, labels, resolve("minilm").path, FinetuneSettings(epochs=1))
     save_adapter(out / "adapter.safetensors", tuned)
@@ -325,10 +325,10 @@ def clinc(data: Path, emb: Embeddings) -> dict:
 
 def speed(data: Path, n_calls: int = 60, turns_per_call: int = 20) -> dict:
     """Jobs + signals on transcripts of 20 turns whose customer turns are real banking77 queries."""
-    from engine.schema import Call, CallAnalysis, Turn
-    from engine.config import JobsConfig, SignalsConfig
-    from engine.stages.jobs import JobsStage
-    from engine.stages.signals import SignalsStage
+    from wocas.schema import Call, CallAnalysis, Turn
+    from wocas.config import JobsConfig, SignalsConfig
+    from wocas.stages.jobs import JobsStage
+    from wocas.stages.signals import SignalsStage
 
     rows = list(csv.DictReader((data / "text/banking77/test.csv").open()))
     queries, categories = [r["text"] for r in rows], [r["category"] for r in rows]

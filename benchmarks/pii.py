@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.pii import ENTITY_TYPES, PiiSpan, find_pii_in_turns  # noqa: E402
+from wocas.text.pii import ENTITY_TYPES, PiiSpan, find_pii_in_turns  # noqa: E402
 
 DEFAULT_DATA = ROOT / "tests" / "data" / "pii_lines.jsonl"
 # The held-out lines were written after the detector was tuned on the dev lines and measured once

@@ -48,10 +48,10 @@ def main() -> None:
     parser.add_argument("--config", type=Path)
     args = parser.parse_args()
 
-    from engine.config import load_config
-    from engine.ingest import iter_calls, transcript_to_call
-    from engine.pipeline import Pipeline
-    from engine.stages.roles import RolesStage
+    from wocas.config import load_config
+    from wocas.io.ingest import iter_calls, transcript_to_call
+    from wocas.pipeline import Pipeline
+    from wocas.stages.roles import RolesStage
 
     config = load_config(args.config, {k: {"enabled": False} for k in ("emotion", "jobs", "signals", "redact")})
     pipeline = Pipeline.from_config(config)

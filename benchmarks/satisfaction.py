@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import DEFAULT_DATA, write_results  # noqa: E402
-from engine.satisfaction_model import (  # noqa: E402
+from wocas.satisfaction.model import (  # noqa: E402
     LEXICAL_FEATURES, Dialogue, embed_dialogues, lexical_features, load_model,
 )
 from scripts.train_satisfaction import load_stc3  # noqa: E402
@@ -75,9 +75,9 @@ def text_predictions(dialogues: list[Dialogue]) -> tuple[np.ndarray, np.ndarray]
 
 def stage_predictions(dialogues: list[Dialogue]) -> tuple[np.ndarray, list[str]]:
     """Predicted CSAT (1-5) from the real text stages of the pipeline, then the satisfaction stage."""
-    from engine.config import load_config
-    from engine.ingest import transcript_to_call
-    from engine.pipeline import Pipeline, build_stages
+    from wocas.config import load_config
+    from wocas.io.ingest import transcript_to_call
+    from wocas.pipeline import Pipeline, build_stages
 
     config = load_config()
     stages = build_stages(config)  # audio-only stages pass transcripts through untouched

@@ -60,8 +60,8 @@ def run_bare(files: list[str], threads: int) -> dict:
 
     from faster_whisper import WhisperModel
 
-    from engine.config import AsrConfig
-    from engine.registry import resolve
+    from wocas.config import AsrConfig
+    from wocas.models.registry import resolve
 
     asr = AsrConfig()  # the same model and decoding settings as the WOCAS arms (their defaults)
     compute_type = "int8" if asr.compute_type == "auto" else asr.compute_type
@@ -83,9 +83,9 @@ def run_bare(files: list[str], threads: int) -> dict:
 def run_wocas(mode: str, files: list[str], threads: int) -> dict:
     import time
 
-    from engine.config import Config
-    from engine.ingest import iter_calls
-    from engine.pipeline import Pipeline
+    from wocas.config import Config
+    from wocas.io.ingest import iter_calls
+    from wocas.pipeline import Pipeline
 
     started = time.perf_counter()
     overrides = {"asr": {"cpu_threads": threads}}
@@ -137,11 +137,11 @@ def run_sequential(files: list[str], threads: int) -> dict:
     import gc
     import time
 
-    from engine.audio import decode
-    from engine.config import Config
-    from engine.registry import resolve
-    from engine.stages.diarize import load_diarizer
-    from engine.stages.transcribe import load_whisper, pick_compute_type, pick_device, speaker_channels
+    from wocas.io.audio import decode
+    from wocas.config import Config
+    from wocas.models.registry import resolve
+    from wocas.stages.diarize import load_diarizer
+    from wocas.stages.transcribe import load_whisper, pick_compute_type, pick_device, speaker_channels
 
     config = Config()
     asr, opts = config.asr, config.audio
@@ -229,7 +229,7 @@ def speaker_agreement(reference: dict[str, list[WordRow]], other: dict[str, list
 
 
 def summarise(runs: list[dict], refs: dict[str, str]) -> dict:
-    from engine.textnorm import wer
+    from wocas.text.normalize import wer
 
     process = statistics.median(r["process_s"] for r in runs)
     load = statistics.median(r["load_s"] for r in runs)

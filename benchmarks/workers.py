@@ -42,7 +42,7 @@ def wocas_run(inputs: list[str], out: Path, *extra: str) -> dict:
     """One ``wocas run`` in a fresh process: its wall time, peak RSS and run record."""
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", *inputs, "--out", str(out), "--quiet", *extra],
+    proc = subprocess.Popen([sys.executable, "-m", "wocas.cli", "run", *inputs, "--out", str(out), "--quiet", *extra],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
@@ -50,7 +50,7 @@ def wocas_run(inputs: list[str], out: Path, *extra: str) -> dict:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise RuntimeError(f"wocas run failed ({code}): {err[-2000:]}")
-    from engine.store import Store
+    from wocas.store.store import Store
 
     with Store(out / "wocas.duckdb", read_only=True) as store:
         run = store.query("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")[0]
@@ -112,7 +112,7 @@ def bench_workers(data: Path, copies: int, batch_size: int) -> None:
 
 # ---- memory against call length -------------------------------------------------------------------
 def real_speech(data: Path) -> list[np.ndarray]:
-    from engine.audio import decode
+    from wocas.io.audio import decode
 
     files = sorted((data / "diarization/pyannote_ami_debug").glob("*.wav"))
     files += [data / "diarization/pyannote_sample/sample.wav", data / "calls_synthetic/dialogue_60s_mono16k.flac"]
@@ -141,10 +141,10 @@ def build_long_call(path: Path, minutes: float, pieces: list[np.ndarray]) -> Non
 
 ASR_ONLY = """
 import sys, time, json, resource
-from engine.config import AsrConfig, AudioConfig
-from engine.ingest import audio_call
-from engine.stages.decode import DecodeStage
-from engine.stages.transcribe import TranscribeStage
+from wocas.config import AsrConfig, AudioConfig
+from wocas.io.ingest import audio_call
+from wocas.stages.decode import DecodeStage
+from wocas.stages.transcribe import TranscribeStage
 from pathlib import Path
 t = time.perf_counter()
 call = DecodeStage(AudioConfig()).process_call(audio_call(Path(sys.argv[1])))
@@ -223,9 +223,9 @@ def bench_memory_stages(data: Path, minutes: float) -> None:
     """Peak RSS of each stage on one long stereo call: the kernel's high-water mark (VmHWM) is
     reset before the first stage and after each one (Linux ``clear_refs``), so each row is the
     highest the process reached while that stage ran."""
-    from engine.config import Config
-    from engine.ingest import iter_calls
-    from engine.pipeline import Pipeline
+    from wocas.config import Config
+    from wocas.io.ingest import iter_calls
+    from wocas.pipeline import Pipeline
 
     def status() -> dict[str, float]:
         fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())

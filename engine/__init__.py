@@ -8,6 +8,6 @@ __version__ = "0.1.0"
 # a CPU-only torch, and transformers (so sentence-transformers, the audio models) imports it:
 # make it importable before anything else does. Costs nothing when torchaudio is absent.
 if importlib.util.find_spec("torchaudio") is not None:
-    from engine.torchaudio_compat import ensure_torchaudio_importable
+    from wocas.models.torchaudio_compat import ensure_torchaudio_importable
 
     ensure_torchaudio_importable()

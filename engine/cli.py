@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from engine.finetune import add_arguments as add_finetune_arguments
+from wocas.models.finetune import add_arguments as add_finetune_arguments
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -58,10 +58,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from engine.config import ConfigError, load_config
-    from engine.pipeline import pipeline_version
-    from engine.runners.local import LocalRunner, new_run_id
-    from engine.store import Store, StoreLocked
+    from wocas.config import ConfigError, load_config
+    from wocas.pipeline import pipeline_version
+    from wocas.runners.local import LocalRunner, new_run_id
+    from wocas.store.store import Store, StoreLocked
 
     console = Console(stderr=True)
     overrides: dict = {}
@@ -124,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                             audio=f"{state['audio'] / 3600:.3f} h audio, {rt:.1f}x real time")
 
         if config.run.runner == "ray":
-            from engine.runners.ray import RayRunner
+            from wocas.runners.ray import RayRunner
 
             runner = RayRunner(config, out, store, force=args.force, on_call=on_call, address=args.address)
         else:
@@ -176,7 +176,7 @@ def _stop_on_sigterm() -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from engine.store import Store
+    from wocas.store.store import Store
 
     path = existing_store(args)
     with Store(path, read_only=True) as store:
@@ -185,7 +185,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"error: call {args.call_id!r} is not in {path}", file=sys.stderr)
         return EXIT_USAGE
     if args.plot:
-        from engine.plots import plot_trajectory
+        from wocas.analytics.plots import plot_trajectory
 
         try:
             print(f"trajectory picture: {plot_trajectory(call, args.plot)}", file=sys.stderr)
@@ -212,7 +212,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from engine.store import Store
+    from wocas.store.store import Store
 
     path = existing_store(args)
     with Store(path, read_only=True) as store:
@@ -237,8 +237,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from engine.review import create_app
-    from engine.review.queries import StoreBusy
+    from wocas.review import create_app
+    from wocas.review.queries import StoreBusy
 
     path = existing_store(args)
     token = args.token or os.environ.get("WOCAS_TOKEN") or None
@@ -263,7 +263,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _rollup_customers(store, config, out: Path) -> None:
     """Rebuild the per-customer records after a run; a failure here never loses the run."""
-    from engine.customers import export, rollup
+    from wocas.analytics.customers import export, rollup
 
     try:
         rollup(store, config.customers)
@@ -277,9 +277,9 @@ def cmd_customers(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from engine.config import ConfigError, load_config
-    from engine.customers import export, records, rollup
-    from engine.store import Store, StoreLocked
+    from wocas.config import ConfigError, load_config
+    from wocas.analytics.customers import export, records, rollup
+    from wocas.store.store import Store, StoreLocked
 
     path = existing_store(args)
     try:
@@ -310,8 +310,8 @@ def cmd_customers(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from engine.calibration import SurveyError, calibrate, save
-    from engine.store import Store, StoreLocked
+    from wocas.analytics.calibration import SurveyError, calibrate, save
+    from wocas.store.store import Store, StoreLocked
 
     path = existing_store(args)
     try:
@@ -331,8 +331,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_reasons(args: argparse.Namespace) -> int:
-    from engine.reasons import reasons_summary, summary_markdown
-    from engine.store import Store, StoreLocked
+    from wocas.reasons.core import reasons_summary, summary_markdown
+    from wocas.store.store import Store, StoreLocked
 
     path = existing_store(args)
     try:
@@ -351,7 +351,7 @@ def cmd_reasons(args: argparse.Namespace) -> int:
 def _insight_alerts(store, config) -> list[str]:
     """Refresh the insight tables after a run; the active alerts as lines. Never fails the run."""
     try:
-        from engine.insights import alert_lines, refresh
+        from wocas.analytics.insights import alert_lines, refresh
 
         return alert_lines(refresh(store, config, config.customers.period).active_alerts)
     except Exception:
@@ -361,15 +361,15 @@ def _insight_alerts(store, config) -> list[str]:
 
 def _open_for_insights(args: argparse.Namespace):
     """(config, store) for report / alerts / validate; ``main`` turns the errors into exit codes."""
-    from engine.config import load_config
-    from engine.store import Store
+    from wocas.config import load_config
+    from wocas.store.store import Store
 
     path = existing_store(args)
     return load_config(args.config), Store(path)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from engine.report import write_report
+    from wocas.analytics.report import write_report
 
     config, store = _open_for_insights(args)
     with store:
@@ -379,7 +379,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from engine.insights import alert_lines, refresh
+    from wocas.analytics.insights import alert_lines, refresh
 
     config, store = _open_for_insights(args)
     with store:
@@ -393,7 +393,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from engine.outcomes import OutcomesError, report_markdown, save_report, validate
+    from wocas.analytics.outcomes import OutcomesError, report_markdown, save_report, validate
 
     config, store = _open_for_insights(args)
     try:
@@ -412,7 +412,7 @@ def cmd_train_intents(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
     from train_intents import train
 
-    from engine.finetune import settings_from
+    from wocas.models.finetune import settings_from
 
     try:
         out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, mix=args.mix,
@@ -426,7 +426,7 @@ def cmd_train_intents(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from engine.bench import SUITES, BenchError, compare, run_suites
+    from wocas.bench import SUITES, BenchError, compare, run_suites
 
     if args.compare:
         print(compare(*args.compare))
@@ -560,11 +560,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from engine.config import ConfigError
-    from engine.onnx_encoder import OnnxExportError
-    from engine.runners.local import WorkerSetupError
-    from engine.store import StoreLocked
-    from engine.text_encoder import TextEncoderError
+    from wocas.config import ConfigError
+    from wocas.models.onnx_encoder import OnnxExportError
+    from wocas.runners.local import WorkerSetupError
+    from wocas.store.store import StoreLocked
+    from wocas.models.text_encoder import TextEncoderError
 
     try:
         return args.func(args)

@@ -116,7 +116,7 @@ class RedactConfig(Section):
     @field_validator("entities", "hash_entities")
     @classmethod
     def _known_entities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from engine.pii import ENTITY_TYPES
+        from wocas.text.pii import ENTITY_TYPES
 
         unknown = sorted(set(value) - set(ENTITY_TYPES))
         if unknown:

@@ -10,10 +10,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from engine import __version__
-from engine.config import Config
-from engine.schema import CallAnalysis
-from engine.stages.base import Stage
+from wocas import __version__
+from wocas.config import Config
+from wocas.schema import CallAnalysis
+from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,13 @@ def pipeline_version(config: Config) -> str:
 
 def build_stages(config: Config) -> list[Stage]:
     """The default stage list for a config. Heavy imports happen inside each stage."""
-    from engine.stages.decode import DecodeStage
-    from engine.stages.diarize import DiarizeStage
-    from engine.stages.metrics import MetricsStage
-    from engine.stages.roles import RolesStage
-    from engine.stages.transcribe import TranscribeStage
-    from engine.stages.turns import TurnsStage
-    from engine.text_encoder import configure
+    from wocas.stages.decode import DecodeStage
+    from wocas.stages.diarize import DiarizeStage
+    from wocas.stages.metrics import MetricsStage
+    from wocas.stages.roles import RolesStage
+    from wocas.stages.transcribe import TranscribeStage
+    from wocas.stages.turns import TurnsStage
+    from wocas.models.text_encoder import configure
 
     configure(config.text_encoder.model, config.text_encoder.backend, config.text_encoder.device)
     stages: list[Stage] = [
@@ -48,25 +48,25 @@ def build_stages(config: Config) -> list[Stage]:
         RolesStage(config.roles),
     ]
     if config.redact.enabled:  # right after roles: every later text stage and the store see redacted text
-        from engine.stages.redact import RedactStage
+        from wocas.stages.redact import RedactStage
 
         stages.append(RedactStage(config.redact))
     if config.emotion.enabled:
-        from engine.stages.emotion import EmotionStage
-        from engine.stages.trajectory import TrajectoryStage
+        from wocas.stages.emotion import EmotionStage
+        from wocas.stages.trajectory import TrajectoryStage
 
         stages += [EmotionStage(config.emotion), TrajectoryStage(config.emotion)]
     if config.jobs.enabled:
-        from engine.stages.jobs import JobsStage
+        from wocas.stages.jobs import JobsStage
 
         stages.append(JobsStage(config.jobs))
     if config.signals.enabled:
-        from engine.stages.signals import SignalsStage
+        from wocas.stages.signals import SignalsStage
 
         stages.append(SignalsStage(config.signals))
     stages.append(MetricsStage())
     if config.satisfaction.enabled:  # last: it reads the emotion, signals and metrics stages' facts
-        from engine.stages.satisfaction import SatisfactionStage
+        from wocas.stages.satisfaction import SatisfactionStage
 
         stages.append(SatisfactionStage(config.satisfaction))
     return stages

@@ -25,8 +25,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.reasons import load_taxonomy  # noqa: E402
-from engine.store import Store  # noqa: E402
+from wocas.reasons.core import load_taxonomy  # noqa: E402
+from wocas.store.store import Store  # noqa: E402
 
 START = datetime(2026, 1, 5)
 DAYS = 91
@@ -137,7 +137,7 @@ def build(out: Path, n_calls: int, seed: int = 7, rollup: bool = True) -> Path:
             store.con.unregister("_big")
         store.con.execute("UPDATE calls SET processed_at = now()::TIMESTAMP")
         if rollup:
-            from engine.customers import rollup as rollup_customers
+            from wocas.analytics.customers import rollup as rollup_customers
 
             t0 = time.perf_counter()
             rollup_customers(store)

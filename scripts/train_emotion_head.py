@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from engine.emotion.lora import add_lora, lora_state  # noqa: E402
+from wocas.models.lora import add_lora, lora_state  # noqa: E402
 
 log = logging.getLogger("train_emotion_head")
 

@@ -36,9 +36,9 @@ from dataclasses import asdict  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
-from engine.finetune import FinetuneSettings, add_arguments, settings_from  # noqa: E402
-from engine.finetune import finetune as run_finetune, save_adapter  # noqa: E402
-from engine.reasons import (LinearPart, choose_mix, choose_mix_on_holdout, embed, save_head,  # noqa: E402
+from wocas.models.finetune import FinetuneSettings, add_arguments, settings_from  # noqa: E402
+from wocas.models.finetune import finetune as run_finetune, save_adapter  # noqa: E402
+from wocas.reasons.core import (LinearPart, choose_mix, choose_mix_on_holdout, embed, save_head,  # noqa: E402
                             train_head)
 
 log = logging.getLogger("train_intents")
@@ -83,7 +83,7 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
     for cross-validation over them to be fair); the head is then fitted on all of it."""
     import numpy as np
 
-    from engine.text_encoder import active
+    from wocas.models.text_encoder import active
 
     texts, labels = read_labelled(data)
     log.info("training on %d texts, %d labels", len(texts), len(set(labels)))
@@ -93,7 +93,7 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
     encoder = encoder or shared
     adapter_note, holdout, tuned = "", np.zeros(0, dtype=int), None
     if finetune is not None:
-        from engine.registry import resolve
+        from wocas.models.registry import resolve
 
         holdout = holdout_indices(labels, dev_share, finetune.seed)
         keep = np.setdiff1d(np.arange(len(texts)), holdout)

@@ -29,7 +29,7 @@ from sklearn.linear_model import RidgeCV
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.satisfaction_model import (  # noqa: E402
+from wocas.satisfaction.model import (  # noqa: E402
     LEXICAL_FEATURES, MODEL_DIR, Dialogue, SatisfactionModel, embed_dialogues, lexical_features,
 )
 

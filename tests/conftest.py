@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import engine  # noqa: E402,F401  (makes the pyannote extra's CUDA-built torchaudio importable; see engine/__init__.py)
+import wocas  # noqa: E402,F401  (makes the pyannote extra's CUDA-built torchaudio importable; see engine/__init__.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("WOCAS_DATA", ROOT.parent / "shared" / "data"))

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.audio import AudioError, decode
-from engine.cli import main
-from engine.config import ConfigError, load_config
-from engine.store import Store
+from wocas.io.audio import AudioError, decode
+from wocas.cli import main
+from wocas.config import ConfigError, load_config
+from wocas.store.store import Store
 
 
 def make_bad_inputs(folder: Path, data_dir: Path) -> dict[str, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from engine.bench import flatten
-from engine.cli import main
+from wocas.bench import flatten
+from wocas.cli import main
 
 
 def test_bench_runs_a_suite_and_compares(tmp_path, data_dir, capsys):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from engine.config import Config, load_config
+from wocas.config import Config, load_config
 
 
 def test_resolved_config_round_trips(tmp_path):

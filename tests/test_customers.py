@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from engine.cli import main
-from engine.config import load_config
-from engine.customers import Factor, defection_risk
-from engine.pipeline import build_stages
+from wocas.cli import main
+from wocas.config import load_config
+from wocas.analytics.customers import Factor, defection_risk
+from wocas.pipeline import build_stages
 
 
 def _call(call_id, customer, started_at, turns, **meta):
@@ -188,9 +188,9 @@ def test_noisy_or_is_bounded_and_monotone():
 
 
 def test_repeat_window_is_configurable(nights):
-    from engine.config import CustomersConfig
-    from engine.customers import rollup
-    from engine.store import Store
+    from wocas.config import CustomersConfig
+    from wocas.analytics.customers import rollup
+    from wocas.store.store import Store
 
     out, _ = nights
     with Store(out / "wocas.duckdb") as store:

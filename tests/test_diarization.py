@@ -12,11 +12,11 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config import DiarizationConfig
-from engine.diarizers.embedded import (EmbeddedDiarizer, EmbeddedDiarizerOptions, fill_pauses,
+from wocas.config import DiarizationConfig
+from wocas.diarizers.embedded import (EmbeddedDiarizer, EmbeddedDiarizerOptions, fill_pauses,
                                        frames_to_segments, viterbi)
-from engine.schema import Audio, Call, CallAnalysis, SpeakerSegment, Word
-from engine.stages.diarize import DiarizeStage, assign_speakers, snap_to_words
+from wocas.schema import Audio, Call, CallAnalysis, SpeakerSegment, Word
+from wocas.stages.diarize import DiarizeStage, assign_speakers, snap_to_words
 
 COLLAR = 0.25
 
@@ -182,7 +182,7 @@ def test_assign_and_snap_invariants(data):
 def test_long_calls_cluster_a_subsample_with_bounded_memory():
     """Regression: the affinity matrix grew with the square of the call length (a two-hour
     mono call needed ~7 GB); above max_cluster_windows a subsample is clustered instead."""
-    from engine.diarizers.embedded import cluster
+    from wocas.diarizers.embedded import cluster
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(2, 256))

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.config import EmotionConfig
-from engine.emotion import acoustic
-from engine.emotion.fusion import FusionWeights, fuse
-from engine.emotion.text import lexicon_scores, load_head
-from engine.schema import Audio, Call, CallAnalysis, Turn
-from engine.stages.emotion import EmotionStage
-from engine.stages.trajectory import TrajectoryStage, trajectory
+from wocas.config import EmotionConfig
+from wocas.emotion import acoustic
+from wocas.emotion.fusion import FusionWeights, fuse
+from wocas.emotion.text import lexicon_scores, load_head
+from wocas.schema import Audio, Call, CallAnalysis, Turn
+from wocas.stages.emotion import EmotionStage
+from wocas.stages.trajectory import TrajectoryStage, trajectory
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAD = ROOT / "models" / "emotion-minilm"
@@ -157,7 +157,7 @@ def test_lexicon_fallback_without_a_head() -> None:
 
 def test_trajectory_shapes_from_trust_sequences() -> None:
     def turns(values: list[float]) -> list[Turn]:
-        from engine.schema import Emotion
+        from wocas.schema import Emotion
 
         return [Turn(index=i, speaker="c", role="customer", start=float(i), end=i + 0.5, text="x",
                      emotion=Emotion(valence=v, arousal=0.5, trust=v, confidence=1.0)) for i, v in enumerate(values)]

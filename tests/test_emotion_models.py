@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.config import EmotionConfig
-from engine.emotion.labels import LabelMapError
-from engine.emotion.loaders import AudioClassifier, TextClassifier
-from engine.stages.emotion import EmotionStage
-from engine.stages.trajectory import TrajectoryStage
+from wocas.config import EmotionConfig
+from wocas.emotion.labels import LabelMapError
+from wocas.emotion.loaders import AudioClassifier, TextClassifier
+from wocas.stages.emotion import EmotionStage
+from wocas.stages.trajectory import TrajectoryStage
 from tests.test_emotion import DETERIORATING, transcript_call
 
 WORDS = "thank you so much this is ridiculous my bill is wrong great help cancel".split()
@@ -91,9 +91,9 @@ def test_audio_classifier_by_path_on_a_real_clip(tmp_path: Path, data_dir: Path)
 
 
 def test_plot_store_and_show(tmp_path: Path) -> None:
-    from engine.cli import main
-    from engine.plots import plot_trajectory
-    from engine.store import Store
+    from wocas.cli import main
+    from wocas.analytics.plots import plot_trajectory
+    from wocas.store.store import Store
 
     stage = EmotionStage(EmotionConfig(text_model="lexicon"))
     call = TrajectoryStage(EmotionConfig()).process_call(stage.process_call(transcript_call(DETERIORATING, "angry-1")))

@@ -11,8 +11,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from engine.reasons import HeadClassifier, embed
-from engine.text_encoder import TextEncoderError, load_encoder
+from wocas.reasons.core import HeadClassifier, embed
+from wocas.models.text_encoder import TextEncoderError, load_encoder
 
 KEEP = ("card_arrival", "exchange_rate", "terminate_account", "request_refund", "top_up_failed", "pin_blocked")
 
@@ -20,7 +20,7 @@ KEEP = ("card_arrival", "exchange_rate", "terminate_account", "request_refund", 
 @pytest.fixture(scope="module")
 def finetuned(tmp_path_factory, data_dir):
     """A head fine-tuned for two epochs on 30 queries of each of six banking77 intents."""
-    from engine.cli import main
+    from wocas.cli import main
 
     rows = list(csv.DictReader((data_dir / "text/banking77/train.csv").open()))
     per: dict[str, list[str]] = defaultdict(list)
@@ -83,9 +83,9 @@ def test_a_bad_adapter_is_named(tmp_path) -> None:
 def test_a_fine_tuned_complaint_head_in_the_signals_stage(tmp_path) -> None:
     from test_signals import COMPLAINT_THEN_QUESTION, _labelled_turns, make_call
 
-    from engine.config import SignalsConfig
-    from engine.stages.signals import SignalsStage
-    from engine.cli import main
+    from wocas.config import SignalsConfig
+    from wocas.stages.signals import SignalsStage
+    from wocas.cli import main
 
     texts, labels = _labelled_turns()
     data = tmp_path / "turns.csv"
@@ -100,7 +100,7 @@ def test_a_fine_tuned_complaint_head_in_the_signals_stage(tmp_path) -> None:
 
 
 def test_finetune_without_held_out_texts_needs_a_mix(tmp_path) -> None:
-    from engine.cli import main
+    from wocas.cli import main
 
     data = tmp_path / "train.csv"
     with data.open("w", newline="") as f:
@@ -115,7 +115,7 @@ def test_finetune_without_held_out_texts_needs_a_mix(tmp_path) -> None:
 def test_finetune_refuses_one_label_and_a_missing_gpu(tmp_path, capsys) -> None:
     import torch
 
-    from engine.cli import main
+    from wocas.cli import main
 
     data = tmp_path / "train.csv"
     with data.open("w", newline="") as f:
@@ -137,8 +137,8 @@ def test_finetuning_a_heads_own_mpnet_encoder(tmp_path, data_dir) -> None:
     (all-mpnet-base-v2's architecture), whose attention layers have other names than BERT's."""
     from safetensors import safe_open
 
-    from engine.cli import main
-    from engine.testing.tiny_models import build_tiny_sentence_model
+    from wocas.cli import main
+    from wocas.testing.tiny_models import build_tiny_sentence_model
 
     encoder = build_tiny_sentence_model(tmp_path / "tiny-mpnet", architecture="mpnet")
     rows = list(csv.DictReader((data_dir / "text/banking77/train.csv").open()))

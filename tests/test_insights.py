@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli
-from engine.config import load_config
-from engine.insights import compute, poisson_tail, refresh, robust_z
-from engine.outcomes import OutcomesError, read_outcomes, roc_auc, validate
-from engine.store import Store
+from wocas import cli
+from wocas.config import load_config
+from wocas.analytics.insights import compute, poisson_tail, refresh, robust_z
+from wocas.analytics.outcomes import OutcomesError, read_outcomes, roc_auc, validate
+from wocas.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -343,7 +343,7 @@ def test_emerging_reason_growing_night_over_night(tmp_path):
 
 def test_a_thin_store_gives_thin_reports_not_errors(tmp_path):
     """Calls with no emotion, jobs, signals or satisfaction (stages off): counts only."""
-    from engine.report import write_report
+    from wocas.analytics.report import write_report
 
     store = _mini_store(tmp_path / "thin.duckdb")
     for i, day in enumerate(("2026-01-05", "2026-01-06", "2026-01-13")):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import JobsConfig
-from engine.pipeline import check_order
-from engine.schema import Call, CallAnalysis, Turn
-from engine.stages.jobs import JobsStage, short_phrase
-from engine.store import Store
+from wocas.config import JobsConfig
+from wocas.pipeline import check_order
+from wocas.schema import Call, CallAnalysis, Turn
+from wocas.stages.jobs import JobsStage, short_phrase
+from wocas.store.store import Store
 
 
 def make_call(lines: list[tuple[str, str]], call_id: str = "c1") -> CallAnalysis:
@@ -89,7 +89,7 @@ def test_supervised_head_replaces_the_examples() -> None:
 
 
 def test_pipeline_order_and_store_tables(stage: JobsStage, tmp_path) -> None:
-    from engine.stages.signals import SignalsStage
+    from wocas.stages.signals import SignalsStage
 
     signals_stage = SignalsStage()
     check_order([stage, signals_stage], initial=frozenset({"call", "turns", "roles"}))

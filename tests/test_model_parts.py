@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import registry
-from engine.model_parts import ModelPartsError, assemble
-from engine.reasons import HeadClassifier, embed
-from engine.testing.tiny_models import build_tiny_sentence_model
-from engine.text_encoder import OnnxSentenceEncoder, TorchSentenceEncoder
+from wocas.models import registry
+from wocas.models.parts import ModelPartsError, assemble
+from wocas.reasons.core import HeadClassifier, embed
+from wocas.testing.tiny_models import build_tiny_sentence_model
+from wocas.models.text_encoder import OnnxSentenceEncoder, TorchSentenceEncoder
 
 SENTENCES = ["my card hasn't arrived yet", "I want to close my account", "what's the exchange rate today"]
 PARTS = ["tiny-st-part-001", "tiny-st-part-002", "tiny-st-part-003"]
@@ -102,7 +102,7 @@ def test_mpnet_is_registered_as_parts_with_a_digest() -> None:
 def test_a_head_over_another_encoder_runs_that_encoder_itself(parts, tmp_path: Path, data_dir: Path) -> None:
     """Trained with ``--encoder``, the head records the encoder and embeds its texts with it, not
     with the shared MiniLM (whose 384-d vectors it could not even read: this one is 32-d)."""
-    from engine.cli import main
+    from wocas.cli import main
 
     folder = assemble("tiny", PARTS, "tiny-st", parts["sha256"])
     keep = ("card_arrival", "terminate_account")
@@ -129,7 +129,7 @@ def test_a_head_over_another_encoder_runs_that_encoder_itself(parts, tmp_path: P
 
 
 def test_a_head_whose_encoder_is_missing_fails_at_load_naming_both(tmp_path: Path) -> None:
-    from engine.reasons import TaxonomyError, save_head, train_head
+    from wocas.reasons.core import TaxonomyError, save_head, train_head
 
     texts = ["where is my card", "my card never came", "close my account", "I want to leave the bank"]
     labels = ["card_arrival", "card_arrival", "terminate_account", "terminate_account"]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.pii import find_pii, find_pii_in_turns, iban_valid, keyed_hash, luhn_valid, redact_text
+from wocas.text.pii import find_pii, find_pii_in_turns, iban_valid, keyed_hash, luhn_valid, redact_text
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = "zero one two three four five six seven eight nine".split()

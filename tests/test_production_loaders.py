@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import Config
-from engine.ingest import iter_calls
-from engine.pipeline import Pipeline
-from engine.registry import ModelNotFound, resolve
-from engine.testing.tiny_models import build_tiny_whisper_ct2
+from wocas.config import Config
+from wocas.io.ingest import iter_calls
+from wocas.pipeline import Pipeline
+from wocas.models.registry import ModelNotFound, resolve
+from wocas.testing.tiny_models import build_tiny_whisper_ct2
 
 
 def test_ctranslate2_whisper_directory_runs_through_the_pipeline(tmp_path, data_dir):

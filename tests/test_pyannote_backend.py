@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.config import Config, DiarizationConfig
-from engine.diarizers.pyannote import import_pyannote
-from engine.stages.diarize import DiarizeStage, load_diarizer
+from wocas.config import Config, DiarizationConfig
+from wocas.diarizers.pyannote import import_pyannote
+from wocas.stages.diarize import DiarizeStage, load_diarizer
 
 SAMPLE = "diarization/pyannote_sample/sample.wav"  # 30 s, 16 kHz mono, two-party phone call
 CLIP_SECONDS = 12  # two of the segmentation model's 10 s windows: enough plumbing, seconds to run
@@ -43,7 +43,7 @@ def tiny_pipeline(tmp_path_factory):
         pytest.skip(f"pyannote.audio not importable (the optional 'pyannote' extra): {e}")
     import torch
 
-    from engine.testing.tiny_models import build_tiny_pyannote_pipeline
+    from wocas.testing.tiny_models import build_tiny_pyannote_pipeline
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the test machines share two cores
@@ -76,9 +76,9 @@ def write_config(root, params: dict) -> None:
 
 
 def test_tiny_pipeline_diarizes_a_real_call_through_the_engine(tiny_pipeline, clip, tmp_path, no_network):
-    from engine.ingest import iter_calls
-    from engine.pipeline import Pipeline
-    from engine.store import Store
+    from wocas.io.ingest import iter_calls
+    from wocas.pipeline import Pipeline
+    from wocas.store.store import Store
 
     path, _, _ = clip
     config = Config.model_validate({
@@ -174,7 +174,7 @@ def test_text_and_audio_model_libraries_import_beside_the_extra():
 
     if importlib.util.find_spec("torchaudio") is None:
         pytest.skip("torchaudio is not installed (the pyannote extra is not)")
-    code = "import engine, sentence_transformers, transformers.audio_utils, torchaudio; print(torchaudio.__version__)"
+    code = "import wocas, sentence_transformers, transformers.audio_utils, torchaudio; print(torchaudio.__version__)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip()

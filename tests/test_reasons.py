@@ -9,10 +9,10 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from engine.reasons import (OTHER, ExampleClassifier, HeadClassifier, TaxonomyError, discover_reasons, embed,
+from wocas.reasons.core import (OTHER, ExampleClassifier, HeadClassifier, TaxonomyError, discover_reasons, embed,
                             load_taxonomy, parse_utterance, reasons_summary, save_head, train_head)
-from engine.schema import Call, CallAnalysis, Job
-from engine.store import Store
+from wocas.schema import Call, CallAnalysis, Job
+from wocas.store.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_reasons_summary_over_the_store(tmp_path) -> None:
     assert "I was charged twice" in top["examples"]
     [emerging] = summary["emerging"]
     assert emerging["count"] == 2 and "pet" in emerging["label"]
-    from engine.cli import main
+    from wocas.cli import main
 
     assert main(["reasons", "--out", str(tmp_path), "--store", str(tmp_path / "w.duckdb"), "--run", "r1"]) == 0
     written = (tmp_path / "reasons.md").read_text()
@@ -128,7 +128,7 @@ def test_reasons_summary_over_the_store(tmp_path) -> None:
 
 
 def test_wocas_train_intents(tmp_path) -> None:
-    from engine.cli import main
+    from wocas.cli import main
 
     rows = [("where is my parcel", "delivery"), ("my order has not arrived", "delivery"),
             ("the courier never came", "delivery"), ("I want my money back", "refund"),
@@ -144,8 +144,8 @@ def test_wocas_train_intents(tmp_path) -> None:
 
 
 def test_train_intents_chooses_the_mix_by_cross_validation_on_train_only(tmp_path, data_dir) -> None:
-    from engine.cli import main
-    from engine.reasons import MIX_GRID, choose_mix
+    from wocas.cli import main
+    from wocas.reasons.core import MIX_GRID, choose_mix
 
     rows = list(csv.DictReader((data_dir / "text/banking77/train.csv").open()))
     keep = {"card_arrival", "exchange_rate", "terminate_account", "request_refund", "top_up_failed", "pin_blocked"}
@@ -166,7 +166,7 @@ def test_train_intents_chooses_the_mix_by_cross_validation_on_train_only(tmp_pat
 
 
 def test_embedding_more_texts_than_the_cache_holds(monkeypatch) -> None:
-    from engine import reasons
+    from wocas.reasons import core as reasons
 
     monkeypatch.setattr(reasons, "_CACHE_SIZE", 3)
     texts = ["my card is lost", "where is my parcel", "I want a refund", "cancel my account", "my card is lost"]

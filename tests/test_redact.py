@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.config import Config, RedactConfig
-from engine.ingest import iter_calls, transcript_to_call
-from engine.pii import find_pii
-from engine.pipeline import build_stages
-from engine.schema import CallAnalysis
-from engine.stages.redact import RedactStage
-from engine.stages.roles import RolesStage
+from wocas.config import Config, RedactConfig
+from wocas.io.ingest import iter_calls, transcript_to_call
+from wocas.text.pii import find_pii
+from wocas.pipeline import build_stages
+from wocas.schema import CallAnalysis
+from wocas.stages.redact import RedactStage
+from wocas.stages.roles import RolesStage
 
 # Test calls: real-sounding contact-centre exchanges with PII read out the ways ASR writes it.
 CALLS = [
@@ -124,7 +124,7 @@ def _pii_turn(call: CallAnalysis, index: int) -> bool:
 
 
 def test_analytics_agree_with_and_without_redaction(stages, tmp_path):
-    from engine.exports import write_call_files
+    from wocas.io.exports import write_call_files
 
     redacted = run_text_stages(stages, [_call(c) for c in CALLS])
     clear = run_text_stages([s for s in stages if s.name != "redact"], [_call(c) for c in CALLS])
@@ -190,8 +190,8 @@ def test_redacted_audio_is_silent_exactly_where_the_tags_are(billing_run, sample
 
 
 def test_cli_no_redact_says_so_in_the_run_record(tmp_path):
-    from engine.cli import main
-    from engine.store import Store
+    from wocas.cli import main
+    from wocas.store.store import Store
 
     pii_chat = tmp_path / "pii.jsonl"
     pii_chat.write_text(json.dumps(CALLS[1]) + "\n")

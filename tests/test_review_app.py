@@ -18,12 +18,12 @@ import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
 
-from engine import cli
-from engine.review import create_app
-from engine.review.flags import CallFacts, FlagRules, SignalFact, derive_flags
-from engine.schema import (Call, CallAnalysis, Emotion, Job, Satisfaction, Signal, TalkMetrics, Trajectory,
+from wocas import cli
+from wocas.review import create_app
+from wocas.review.flags import CallFacts, FlagRules, SignalFact, derive_flags
+from wocas.schema import (Call, CallAnalysis, Emotion, Job, Satisfaction, Signal, TalkMetrics, Trajectory,
                            Turn)
-from engine.store import Store
+from wocas.store.store import Store
 
 TOKEN = "s3cret-token"
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -369,7 +369,7 @@ def test_a_store_held_by_a_run_answers_busy_not_an_error(app, store_path):
 
 
 def test_emerging_reasons_need_a_baseline_and_a_rise():
-    from engine.review.insights import emerging, reason_trends
+    from wocas.review.insights import emerging, reason_trends
 
     by_day = [{"reason": "billing", "day": f"2026-10-{d:02d}", "n": 4} for d in range(1, 32)]
     by_day += [{"reason": "outage", "day": f"2026-10-{d:02d}", "n": 3} for d in range(25, 32)]

@@ -28,8 +28,8 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (
 import duckdb  # noqa: E402
 import uvicorn  # noqa: E402
 
-from engine import cli  # noqa: E402
-from engine.review import create_app  # noqa: E402
+from wocas import cli  # noqa: E402
+from wocas.review import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.config import load_config
-from engine.runners.local import LocalRunner
-from engine.store import Store
+from wocas.config import load_config
+from wocas.runners.local import LocalRunner
+from wocas.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 # The runner's guarantees do not depend on which analysis stages run: the text-model stages
@@ -44,7 +44,7 @@ def write_transcripts(path: Path, data_dir: Path, n: int, start: int = 0) -> lis
 
 def wocas(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "wocas.cli", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
@@ -168,7 +168,7 @@ def _records(store: Store) -> dict[str, dict]:
 
 def test_ray_runner_writes_the_same_records_as_the_local_runner(tmp_path, data_dir, samples_dir):
     ray = pytest.importorskip("ray")
-    from engine.runners.ray import RayRunner
+    from wocas.runners.ray import RayRunner
 
     inputs = tmp_path / "helpdesk.jsonl"
     write_transcripts(inputs, data_dir, 6, start=900)
@@ -198,8 +198,8 @@ def test_ray_runner_writes_the_same_records_as_the_local_runner(tmp_path, data_d
 # ---- long calls --------------------------------------------------------------------------------
 
 def test_streaming_decode_matches_the_one_shot_decode(data_dir):
-    from engine.audio import decode
-    from engine.stages.decode import decode_streaming
+    from wocas.io.audio import decode
+    from wocas.stages.decode import decode_streaming
 
     for name in ("asr/faster_whisper/jfk.flac", "asr/faster_whisper/stereo_diarization.wav",
                  "calls_synthetic/dialogue_60s_stereo16k.flac"):
@@ -216,10 +216,10 @@ def test_streaming_decode_matches_the_one_shot_decode(data_dir):
 
 
 def test_long_audio_is_transcribed_in_windows_cut_at_quiet_points(data_dir, monkeypatch):
-    from engine.audio import decode
-    from engine.config import AsrConfig
-    from engine.stages import transcribe
-    from engine.stages.transcribe import TranscribeStage, chunk_bounds
+    from wocas.io.audio import decode
+    from wocas.config import AsrConfig
+    from wocas.stages import transcribe
+    from wocas.stages.transcribe import TranscribeStage, chunk_bounds
 
     audio = decode(data_dir / "calls_synthetic/dialogue_60s_mono16k.flac")
     samples = audio.samples[0]
@@ -298,7 +298,7 @@ def test_a_worker_that_cannot_load_the_pipeline_stops_the_run_with_the_reason(tm
     of failing every call as 'worker died'. (In this process the encoder may already be
     loaded by earlier tests, so only spawned workers are sure to meet the cache.)"""
     workers = 2
-    from engine.cli import main
+    from wocas.cli import main
 
     blocker = tmp_path / "cache-is-a-file"
     blocker.write_text("")

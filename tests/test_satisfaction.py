@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from engine.calibration import SurveyError, apply_mapping, calibrate, read_surveys
-from engine.cli import main
-from engine.ingest import transcript_to_call
-from engine.satisfaction_model import LEXICAL_FEATURES, embed_dialogues, lexical_features, load_model
-from engine.schema import Signal, Trajectory
-from engine.stages.metrics import MetricsStage
-from engine.stages.satisfaction import SatisfactionStage
-from engine.store import Store
+from wocas.analytics.calibration import SurveyError, apply_mapping, calibrate, read_surveys
+from wocas.cli import main
+from wocas.io.ingest import transcript_to_call
+from wocas.satisfaction.model import LEXICAL_FEATURES, embed_dialogues, lexical_features, load_model
+from wocas.schema import Signal, Trajectory
+from wocas.stages.metrics import MetricsStage
+from wocas.stages.satisfaction import SatisfactionStage
+from wocas.store.store import Store
 
 STC3 = "text/stc3_customer_helpdesk/train_data_en.json"
 

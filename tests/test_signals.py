@@ -6,9 +6,9 @@ import csv
 
 import pytest
 
-from engine.config import SignalsConfig
-from engine.schema import Call, CallAnalysis, Emotion, Turn, Word
-from engine.stages.signals import SignalsStage
+from wocas.config import SignalsConfig
+from wocas.schema import Call, CallAnalysis, Emotion, Turn, Word
+from wocas.stages.signals import SignalsStage
 
 
 def make_call(lines: list[tuple[str, str]], trust: dict[int, float] | None = None, words: bool = False,
@@ -180,7 +180,7 @@ COMPLAINT_THEN_QUESTION = [("agent", "How can I help?"),
 
 
 def test_a_complaint_head_trained_on_own_labels_replaces_the_zero_shot_score(tmp_path) -> None:
-    from engine.reasons import embed, save_head, train_head
+    from wocas.reasons.core import embed, save_head, train_head
 
     texts, labels = _labelled_turns()
     save_head(tmp_path / "complaints", train_head(texts, labels, embed(texts), C=10.0), {"name": "complaints"})
@@ -194,7 +194,7 @@ def test_a_complaint_head_trained_on_own_labels_replaces_the_zero_shot_score(tmp
 
 
 def test_a_complaint_head_without_a_complaint_label_is_refused(tmp_path) -> None:
-    from engine.reasons import embed, save_head, train_head
+    from wocas.reasons.core import embed, save_head, train_head
 
     texts = ["where is my parcel", "my order is late", "I want a refund", "refund me please"]
     labels = ["delivery", "delivery", "refund", "refund"]

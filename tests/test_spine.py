@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.config import Config
-from engine.ingest import iter_calls
-from engine.pipeline import Pipeline
-from engine.registry import resolve
-from engine.store import Store
-from engine.textnorm import wer
+from wocas.cli import main
+from wocas.config import Config
+from wocas.io.ingest import iter_calls
+from wocas.pipeline import Pipeline
+from wocas.models.registry import resolve
+from wocas.store.store import Store
+from wocas.text.normalize import wer
 
 
 @pytest.fixture(scope="module")

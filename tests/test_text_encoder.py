@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import text_encoder
-from engine.testing.tiny_models import build_tiny_sentence_model as tiny_sentence_model
-from engine.text_encoder import TextEncoderError, load_encoder
+from wocas.models import text_encoder
+from wocas.testing.tiny_models import build_tiny_sentence_model as tiny_sentence_model
+from wocas.models.text_encoder import TextEncoderError, load_encoder
 
 SENTENCES = [
     "I was charged twice for the same card payment and I want my money back.",
@@ -86,7 +86,7 @@ def test_other_pooling_is_refused_with_the_model_named(tmp_path: Path) -> None:
 
 
 def test_a_gpu_encoder_must_be_the_torch_backend(tmp_path: Path) -> None:
-    from engine.config import ConfigError, load_config
+    from wocas.config import ConfigError, load_config
 
     path = tmp_path / "gpu.toml"
     path.write_text('[text_encoder]\ndevice = "cuda"\n')
@@ -99,7 +99,7 @@ def test_a_gpu_encoder_must_be_the_torch_backend(tmp_path: Path) -> None:
 
 
 def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.onnx_encoder import OnnxExportError
+    from wocas.models.onnx_encoder import OnnxExportError
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be")

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from engine.schema import SpeakerSegment
+from wocas.schema import SpeakerSegment
 
 
 class Diarizer(Protocol):

@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from engine.schema import SpeakerSegment
+from wocas.schema import SpeakerSegment
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.schema import SpeakerSegment
-from engine.torchaudio_compat import ensure_torchaudio_importable
+from wocas.schema import SpeakerSegment
+from wocas.models.torchaudio_compat import ensure_torchaudio_importable
 
 log = logging.getLogger(__name__)
 

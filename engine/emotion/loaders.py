@@ -3,7 +3,7 @@ audio-classification (speech emotion) model, its labels mapped to valence/arousa
 
 The label map comes from config (``[emotion.text_label_map]`` / ``[emotion.audio_label_map]``,
 label = [valence, arousal]); labels the config does not name fall back to the common
-emotion and sentiment names in ``engine.emotion.labels``. A label found in neither is an
+emotion and sentiment names in ``wocas.emotion.labels``. A label found in neither is an
 error at load time, not a silent zero at scoring time.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.emotion.labels import project, resolve_label_map
+from wocas.emotion.labels import project, resolve_label_map
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.emotion.labels import project, resolve_label_map
+from wocas.emotion.labels import project, resolve_label_map
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -91,8 +91,8 @@ class EmotionHead:
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
-        from engine.registry import resolve
-        from engine.text_encoder import check_backend
+        from wocas.models.registry import resolve
+        from wocas.models.text_encoder import check_backend
 
         check_backend(backend)
         head_dir = Path(head_dir)
@@ -114,7 +114,7 @@ class EmotionHead:
         self.runtime = None
         self.encoder = None
         if backend != "torch" and device == "cpu":
-            from engine.onnx_encoder import OnnxEncoder, export_encoder, weights_digest
+            from wocas.models.onnx_encoder import OnnxEncoder, export_encoder, weights_digest
 
             key = f"emotion-{weights_digest(adapter_path, self.encoder_dir / 'model.safetensors')}"
             precision = "int8" if backend == "onnx-int8" else "fp32"
@@ -125,7 +125,7 @@ class EmotionHead:
     def _merged_encoder(self, adapter: dict):
         from transformers import AutoModel
 
-        from engine.emotion.lora import merge_lora
+        from wocas.models.lora import merge_lora
 
         encoder = AutoModel.from_pretrained(str(self.encoder_dir))
         merged = merge_lora(encoder, adapter, float(self.config["lora"]["scale"]))
@@ -146,7 +146,7 @@ class EmotionHead:
         """Mean-pooled hidden states of the merged encoder in torch (GPU, or backend "torch")."""
         import torch
 
-        from engine.onnx_encoder import mean_pool
+        from wocas.models.onnx_encoder import mean_pool
 
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
         out = np.zeros((len(texts), self.head_weight.shape[1]), dtype=np.float32)

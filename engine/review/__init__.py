@@ -1,5 +1,5 @@
 """The QA review app (``wocas serve``): flagged calls, their evidence, and reviewers' verdicts."""
 
-from engine.review.app import create_app
+from wocas.review.app import create_app
 
 __all__ = ["create_app"]

@@ -20,10 +20,10 @@ from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Red
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from engine.audio import AUDIO_SUFFIXES
-from engine.exports import safe_name
-from engine.review import auth, charts, insights, queries
-from engine.review.flags import FLAG_KINDS, Flag, FlagRules, call_severity, derive_flags, severity_level
+from wocas.io.audio import AUDIO_SUFFIXES
+from wocas.io.exports import safe_name
+from wocas.review import auth, charts, insights, queries
+from wocas.review.flags import FLAG_KINDS, Flag, FlagRules, call_severity, derive_flags, severity_level
 
 log = logging.getLogger(__name__)
 

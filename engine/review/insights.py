@@ -9,9 +9,9 @@ from typing import Any
 
 import duckdb
 
-from engine.review import queries
-from engine.review.charts import sparkline
-from engine.review.flags import DEFECTION_WORDS, FLAG_KINDS
+from wocas.review import queries
+from wocas.review.charts import sparkline
+from wocas.review.flags import DEFECTION_WORDS, FLAG_KINDS
 
 EMERGING_DAYS = 7  # the recent window, compared with the 28 days before it
 BASELINE_DAYS = 28

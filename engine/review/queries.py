@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from engine.review.flags import CallFacts, SignalFact
+from wocas.review.flags import CallFacts, SignalFact
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine.config import Config, RunConfig
-from engine.exports import write_call_files
-from engine.ingest import iter_calls
-from engine.pipeline import Pipeline, pipeline_version
-from engine.schema import CallAnalysis
-from engine.store import Store
+from wocas.config import Config, RunConfig
+from wocas.io.exports import write_call_files
+from wocas.io.ingest import iter_calls
+from wocas.pipeline import Pipeline, pipeline_version
+from wocas.schema import CallAnalysis
+from wocas.store.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.config import Config
-from engine.pipeline import Pipeline, build_stages, check_order, pipeline_version
-from engine.runners.local import LocalRunner, ProgressFn, RunSummary, batched
-from engine.schema import CallAnalysis
-from engine.stages.base import Stage
-from engine.store import Store
+from wocas.config import Config
+from wocas.pipeline import Pipeline, build_stages, check_order, pipeline_version
+from wocas.runners.local import LocalRunner, ProgressFn, RunSummary, batched
+from wocas.schema import CallAnalysis
+from wocas.stages.base import Stage
+from wocas.store.store import Store
 
 log = logging.getLogger(__name__)
 

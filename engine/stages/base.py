@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from engine.schema import CallAnalysis
+from wocas.schema import CallAnalysis
 
 
 class StageError(RuntimeError):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.audio import AUDIO_SUFFIXES, MIN_SAMPLE_RATE, AudioError, decode, read_info
-from engine.config import AudioConfig
-from engine.schema import Audio, CallAnalysis
-from engine.stages.base import Stage
+from wocas.io.audio import AUDIO_SUFFIXES, MIN_SAMPLE_RATE, AudioError, decode, read_info
+from wocas.config import AudioConfig
+from wocas.schema import Audio, CallAnalysis
+from wocas.stages.base import Stage
 
 STREAM_OVER_SECONDS = 20 * 60.0  # decode longer recordings block by block
 BLOCK_SECONDS = 30.0

@@ -4,21 +4,21 @@ each word takes the speaker that covers most of it."""
 
 from __future__ import annotations
 
-from engine.config import DiarizationConfig
-from engine.diarizers import Diarizer
-from engine.schema import CallAnalysis, SpeakerSegment, Word
-from engine.stages.base import Stage
+from wocas.config import DiarizationConfig
+from wocas.diarizers import Diarizer
+from wocas.schema import CallAnalysis, SpeakerSegment, Word
+from wocas.stages.base import Stage
 
 
 def load_diarizer(options: DiarizationConfig) -> Diarizer:
     if options.backend == "pyannote":
-        from engine.diarizers.pyannote import PyannoteDiarizer
+        from wocas.diarizers.pyannote import PyannoteDiarizer
 
         if not options.pyannote_path:
             raise ValueError("diarization.backend = 'pyannote' needs diarization.pyannote_path")
         return PyannoteDiarizer(options.pyannote_path, num_speakers=options.num_speakers or None,
                                 min_speakers=options.min_speakers, max_speakers=options.max_speakers)
-    from engine.diarizers.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions
+    from wocas.diarizers.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions
 
     return EmbeddedDiarizer(EmbeddedDiarizerOptions(
         num_speakers=options.num_speakers or None, min_speakers=options.min_speakers,

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.config import EmotionConfig
-from engine.emotion import acoustic
-from engine.emotion.fusion import FusionWeights, fuse, text_valence
-from engine.emotion.text import TextScores, head_scores, lexicon_features, lexicon_scores, load_head
-from engine.schema import CallAnalysis, Emotion, Turn
-from engine.stages.base import Stage
+from wocas.config import EmotionConfig
+from wocas.emotion import acoustic
+from wocas.emotion.fusion import FusionWeights, fuse, text_valence
+from wocas.emotion.text import TextScores, head_scores, lexicon_features, lexicon_scores, load_head
+from wocas.schema import CallAnalysis, Emotion, Turn
+from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
 INTERRUPTION_SECONDS = 0.3  # starting this long before the other speaker stops = interrupting
@@ -40,7 +40,7 @@ class EmotionStage(Stage):
         self._text_kind, self._text_path = self._locate_text_model()
 
     def _locate_text_model(self) -> tuple[str, Path | None]:
-        from engine.registry import resolve
+        from wocas.models.registry import resolve
 
         if self.options.text_model == "lexicon":
             return "lexicon", None
@@ -68,7 +68,7 @@ class EmotionStage(Stage):
             head = load_head(str(self._text_path), self.options.device, self.options.text_backend)
             return head_scores(head, texts, self.options.batch_size)
         if self._text_model is None:
-            from engine.emotion.loaders import TextClassifier
+            from wocas.emotion.loaders import TextClassifier
 
             self._text_model = TextClassifier(self._text_path, self.options.text_label_map, self.options.device)
         valence, arousal, probs = self._text_model.scores(texts)
@@ -78,8 +78,8 @@ class EmotionStage(Stage):
 
     def _audio_classifier(self):
         if self._audio_model is None and self.options.audio_model:
-            from engine.emotion.loaders import AudioClassifier
-            from engine.registry import resolve
+            from wocas.emotion.loaders import AudioClassifier
+            from wocas.models.registry import resolve
 
             self._audio_model = AudioClassifier(resolve(self.options.audio_model).path,
                                                 self.options.audio_label_map, self.options.device)

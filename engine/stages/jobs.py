@@ -15,11 +15,11 @@ import logging
 import re
 from dataclasses import dataclass
 
-from engine.config import JobsConfig
-from engine.reasons import (ExampleClassifier, HeadClassifier, Prediction, ReasonClassifier, Taxonomy,
+from wocas.config import JobsConfig
+from wocas.reasons.core import (ExampleClassifier, HeadClassifier, Prediction, ReasonClassifier, Taxonomy,
                             Utterance, embed, load_taxonomy, parse_utterance, quote_for, span_times)
-from engine.schema import CallAnalysis, Job, Turn
-from engine.stages.base import Stage
+from wocas.schema import CallAnalysis, Job, Turn
+from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def shortlist(cands: list[Candidate], max_jobs: int) -> list[Candidate]:
 
 def build_classifier(config: JobsConfig, taxonomy: Taxonomy) -> ReasonClassifier:
     if config.head:
-        from engine.registry import resolve
+        from wocas.models.registry import resolve
 
         return HeadClassifier(resolve(config.head).path, config.other_threshold)
     return ExampleClassifier(taxonomy, config.other_threshold)

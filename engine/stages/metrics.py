@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.schema import CallAnalysis, SpeakerSegment, TalkMetrics
-from engine.stages.base import Stage
+from wocas.schema import CallAnalysis, SpeakerSegment, TalkMetrics
+from wocas.stages.base import Stage
 
 
 def union_length(spans: list[tuple[float, float]]) -> float:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.config import RedactConfig
-from engine.exports import safe_name
-from engine.pii import PiiSpan, find_pii_in_turns, keyed_hash, redact_text
-from engine.schema import Audio, CallAnalysis, Turn, Word
-from engine.stages.base import Stage
+from wocas.config import RedactConfig
+from wocas.io.exports import safe_name
+from wocas.text.pii import PiiSpan, find_pii_in_turns, keyed_hash, redact_text
+from wocas.schema import Audio, CallAnalysis, Turn, Word
+from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import re
 
-from engine.config import RolesConfig
-from engine.schema import CallAnalysis, Turn
-from engine.stages.base import Stage
+from wocas.config import RolesConfig
+from wocas.schema import CallAnalysis, Turn
+from wocas.stages.base import Stage
 
 AGENT_CUES: dict[str, float] = {
     r"thank(s| you) for (calling|contacting|holding|waiting)": 3.0,

@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from engine.config import SatisfactionConfig
-from engine.satisfaction_model import (
+from wocas.config import SatisfactionConfig
+from wocas.satisfaction.model import (
     MODEL_FILE, SIGNAL_ALIASES, CallFacts, Dialogue, SatisfactionModel, embed_dialogues, load_model,
 )
-from engine.schema import CallAnalysis, Satisfaction
-from engine.stages.base import Stage
+from wocas.schema import CallAnalysis, Satisfaction
+from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.config import SignalsConfig
-from engine.reasons import Utterance, embed, parse_utterance, quote_for, span_times
-from engine.schema import CallAnalysis, Signal, Turn
-from engine.stages.base import Stage
-from engine.stages.jobs import PREVENTABLE_CUES, customer_side
+from wocas.config import SignalsConfig
+from wocas.reasons.core import Utterance, embed, parse_utterance, quote_for, span_times
+from wocas.schema import CallAnalysis, Signal, Turn
+from wocas.stages.base import Stage
+from wocas.stages.jobs import PREVENTABLE_CUES, customer_side
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +182,8 @@ class ComplaintHeadScorer:
     POSITIVE = ("complaint", "1", "true", "yes")
 
     def __init__(self, head: str):
-        from engine.reasons import HeadClassifier
-        from engine.registry import resolve
+        from wocas.reasons.core import HeadClassifier
+        from wocas.models.registry import resolve
 
         self.head = HeadClassifier(resolve(head).path)
         found = [label for label in self.head.labels if label.lower() in self.POSITIVE]

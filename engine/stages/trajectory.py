@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.config import EmotionConfig
-from engine.schema import CallAnalysis, Trajectory, Turn
-from engine.stages.base import Stage
+from wocas.config import EmotionConfig
+from wocas.schema import CallAnalysis, Trajectory, Turn
+from wocas.stages.base import Stage
 
 SIDES = ("customer", "agent")
 CLEAR = 0.25  # |trust| beyond which a turn clearly leans one way

@@ -20,10 +20,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from engine.config import AsrConfig
-from engine.registry import resolve
-from engine.schema import Audio, CallAnalysis, Word
-from engine.stages.base import Stage
+from wocas.config import AsrConfig
+from wocas.models.registry import resolve
+from wocas.schema import Audio, CallAnalysis, Word
+from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
 

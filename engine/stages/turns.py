@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.schema import CallAnalysis, Turn, Word
-from engine.stages.base import Stage
+from wocas.schema import CallAnalysis, Turn, Word
+from wocas.stages.base import Stage
 
 MAX_PAUSE_IN_TURN = 3.0  # seconds of silence that end a turn even without a speaker change
 

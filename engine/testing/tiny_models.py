@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from engine.registry import resolve
+from wocas.models.registry import resolve
 
 
 def build_tiny_whisper_ct2(target: Path, seed: int = 0) -> Path:
@@ -63,7 +63,7 @@ def build_tiny_pyannote_pipeline(target: Path, seed: int = 0) -> Path:
     import numpy as np
     import torch
 
-    from engine.diarizers.pyannote import import_pyannote
+    from wocas.diarizers.pyannote import import_pyannote
 
     pyannote_audio = import_pyannote()
     from pyannote.audio.core.task import Problem, Resolution, Specifications

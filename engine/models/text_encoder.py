@@ -61,7 +61,7 @@ def active() -> tuple[str, str]:
 def encode(texts: list[str], name_or_path: str | None = None, batch_size: int = 64,
            adapter: str | None = None) -> np.ndarray:
     """L2-normalised embeddings, shape (len(texts), dim), from the configured backend; with
-    ``adapter`` (a LoRA adapter file from ``engine.finetune``), from the adapted encoder."""
+    ``adapter`` (a LoRA adapter file from ``wocas.models.finetune``), from the adapted encoder."""
     encoder = load_encoder(name_or_path or _active["model"], _active["backend"], _active["device"], adapter)
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32)
@@ -71,7 +71,7 @@ def encode(texts: list[str], name_or_path: str | None = None, batch_size: int = 
 @lru_cache(maxsize=4)
 def load_encoder(name_or_path: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, device: str = "cpu",
                  adapter: str | None = None) -> SentenceEncoder:
-    from engine.registry import resolve
+    from wocas.models.registry import resolve
 
     check_backend(backend)
     path = resolve(name_or_path).path
@@ -93,13 +93,13 @@ def read_adapter(adapter: str | Path) -> tuple[dict, float]:
         raise TextEncoderError(f"encoder adapter {adapter}: cannot read it ({e})") from e
     if scale is None or not any(k.endswith(".lora_A") for k in tensors):
         raise TextEncoderError(f"encoder adapter {adapter}: not a LoRA adapter (needs lora_A/lora_B tensors and a "
-                               "lora_scale in its metadata; engine.finetune.save_adapter writes one)")
+                               "lora_scale in its metadata; wocas.models.finetune.save_adapter writes one)")
     return tensors, float(scale)
 
 
 def merge_adapter(encoder, adapter: str | Path):
     """``encoder`` (a transformers model) with the adapter's ``scale * B @ A`` added to its weights."""
-    from engine.emotion.lora import merge_lora
+    from wocas.models.lora import merge_lora
 
     tensors, scale = read_adapter(adapter)
     try:
@@ -131,7 +131,7 @@ class OnnxSentenceEncoder:
     def __init__(self, path: Path, precision: str = "int8", adapter: str | None = None):
         from transformers import AutoModel, AutoTokenizer
 
-        from engine.onnx_encoder import OnnxEncoder, export_encoder, weights_digest
+        from wocas.models.onnx_encoder import OnnxEncoder, export_encoder, weights_digest
 
         check_mean_pooling(path)
         weights = next((path / n for n in ("model.safetensors", "pytorch_model.bin") if (path / n).exists()), None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def _package_path(package: str) -> Path:
 
 
 def _joined_path(name: str, spec: dict) -> Path:
-    from engine.model_parts import ModelPartsError, assemble
+    from wocas.models.parts import ModelPartsError, assemble
 
     try:
         return assemble(name, spec["parts"], spec["folder"], spec["sha256"], spec.get("install", ""))

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.store import Store
+from wocas.store.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from engine.schema import Audio
+from wocas.schema import Audio
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4", ".webm"})
 MIN_SAMPLE_RATE = 4000

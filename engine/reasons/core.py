@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from engine.schema import Turn
+from wocas.schema import Turn
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Taxonomy:
 
 def load_taxonomy(name_or_path: str) -> Taxonomy:
     """Read a taxonomy by registry name or path; errors name the file and the bad reason."""
-    from engine.registry import resolve
+    from wocas.models.registry import resolve
 
     path = resolve(name_or_path).path
     try:
@@ -115,7 +115,7 @@ def embed(texts: list[str], adapter: str | None = None, encoder: str | None = No
     stage pays nothing for them. With ``adapter`` (a LoRA adapter file), from the encoder
     fine-tuned by it; with ``encoder`` (a registry name or path), from that encoder instead of
     the shared one: both are a head's own encoder."""
-    from engine.text_encoder import active, encode
+    from wocas.models.text_encoder import active, encode
 
     model, backend = active()
     model = encoder or model
@@ -252,7 +252,7 @@ class HeadClassifier:
         self.adapter = str(adapter) if adapter.exists() else None
         self.encoder: str | None = meta.get("encoder")
         if self.has_own_encoder() and self.encoder:
-            from engine.registry import ModelNotFound, resolve
+            from wocas.models.registry import ModelNotFound, resolve
 
             try:
                 resolve(self.encoder)  # a missing encoder fails here, at load, not on every call
@@ -287,7 +287,7 @@ class HeadClassifier:
         return np.exp(_log_softmax(logp))
 
     def has_own_encoder(self) -> bool:
-        from engine.text_encoder import active
+        from wocas.models.text_encoder import active
 
         return self.adapter is not None or self.encoder not in (None, active()[0])
 
@@ -344,7 +344,7 @@ MIX_GRID = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 @dataclass(frozen=True)
 class LinearPart:
-    """An embedding head trained elsewhere (with the encoder, by ``engine.finetune``)."""
+    """An embedding head trained elsewhere (with the encoder, by ``wocas.models.finetune``)."""
 
     labels: list[str]
     coef: np.ndarray  # (labels, dim)

@@ -19,9 +19,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from engine.config import Config
-from engine.insights import Insights, alert_lines, refresh
-from engine.store import Store
+from wocas.config import Config
+from wocas.analytics.insights import Insights, alert_lines, refresh
+from wocas.store.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.config import Config
-from engine.insights import insert_rows
-from engine.store import Store
+from wocas.config import Config
+from wocas.analytics.insights import insert_rows
+from wocas.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def validate(store: Store, outcomes_path: Path, config: Config | None = None) ->
     rows = read_outcomes(outcomes_path)
     store.con.execute(TABLES)
     if not store.con.execute("SELECT count(*) FROM customers").fetchone()[0]:
-        from engine.customers import rollup
+        from wocas.analytics.customers import rollup
 
         rollup(store, config.customers)
     _load(store, rows, str(outcomes_path))

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "satisfaction"
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "satisfaction"
 MODEL_FILE = MODEL_DIR / "model.json"
 
 # Named (non-embedding) features, in the order they are stored.
@@ -179,7 +179,7 @@ def with_trajectory(lex: dict[str, float], trajectory: dict[str, float] | None) 
 
 def embed_dialogues(dialogues: Sequence[Dialogue], encoder: str = "minilm") -> tuple[np.ndarray, np.ndarray]:
     """Mean and last customer-turn embeddings, each shape (n, dim)."""
-    from engine.text_encoder import encode
+    from wocas.models.text_encoder import encode
 
     texts: list[str] = []
     spans: list[tuple[int, int]] = []

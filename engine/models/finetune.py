@@ -79,7 +79,7 @@ def finetune(texts: list[str], labels: list[str], encoder_dir: Path, settings: F
     from torch import nn
     from transformers import AutoModel, AutoTokenizer
 
-    from engine.emotion.lora import add_lora, lora_state
+    from wocas.models.lora import add_lora, lora_state
 
     if len(texts) != len(labels) or not texts:
         raise ValueError(f"fine-tuning needs as many labels as texts (got {len(texts)} texts, {len(labels)} labels)")

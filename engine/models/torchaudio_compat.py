@@ -52,7 +52,7 @@ def ensure_torchaudio_importable() -> bool:
         raise RuntimeError(f"this torchaudio feature needs its C++ extension, which did not load: {reason}")
 
     stand_in = types.ModuleType("torchaudio._extension")
-    stand_in.__doc__ = "Stand-in set by engine.diarizers.pyannote: torchaudio's C++ extension did not load."
+    stand_in.__doc__ = "Stand-in set by wocas.diarizers.pyannote: torchaudio's C++ extension did not load."
     stand_in._IS_TORCHAUDIO_EXT_AVAILABLE = False
     stand_in._IS_ALIGN_AVAILABLE = False
     stand_in._load_lib = lambda lib: False  # as torchaudio's own when the library file is absent

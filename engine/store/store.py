@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from engine.schema import CallAnalysis
+from wocas.schema import CallAnalysis
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.schema import CallAnalysis
+from wocas.schema import CallAnalysis
 
 ROLE_COLOURS = {"customer": "#d1495b", "agent": "#00798c", "unknown": "#8d8d8d"}
 

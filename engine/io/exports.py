@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from engine.schema import CallAnalysis
+from wocas.schema import CallAnalysis
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from engine.config import CustomersConfig
-from engine.satisfaction_model import SIGNAL_ALIASES
-from engine.schema import CustomerRecord
-from engine.store import Store
+from wocas.config import CustomersConfig
+from wocas.satisfaction.model import SIGNAL_ALIASES
+from wocas.schema import CustomerRecord
+from wocas.store.store import Store
 
 log = logging.getLogger(__name__)
 

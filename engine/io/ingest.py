@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from engine.audio import AUDIO_SUFFIXES
-from engine.schema import Call, CallAnalysis, Turn
+from wocas.io.audio import AUDIO_SUFFIXES
+from wocas.schema import Call, CallAnalysis, Turn
 
 TRANSCRIPT_SUFFIXES = frozenset({".json", ".jsonl"})
 MANIFEST_COLUMNS = ("path", "call_id", "customer_id", "agent_id", "started_at", "channels")

@@ -1,0 +1,1 @@
+"""Roll-ups over the store: customers, insights, outcomes, calibration, reports."""

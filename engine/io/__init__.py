@@ -1,0 +1,1 @@
+"""Reading inputs (audio, manifests, transcripts) and writing exports."""

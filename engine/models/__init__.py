@@ -1,0 +1,1 @@
+"""Model loading: the registry, packaged parts, text encoders, LoRA and fine-tuning."""

@@ -1,0 +1,1 @@
+"""Contact reasons: taxonomy, classifiers and heads."""

@@ -158,12 +158,24 @@ def test_two_workers_write_the_same_records_as_one(tmp_path, data_dir):
 
 
 def _records(store: Store) -> dict[str, dict]:
+    """Each call's record, less what legitimately differs between processes: stage timings, and
+    the ASR's word probabilities (int8 matrix products sum in another order with another thread
+    count, so they move in the second or third decimal; the words and their times do not)."""
     out = {}
     for row in store.query("SELECT call_id, record FROM calls"):
         record = json.loads(row["record"])
         record.pop("timings", None)
-        out[row["call_id"]] = record
+        out[row["call_id"]] = _without_word_probabilities(record)
     return out
+
+
+def _without_word_probabilities(value):
+    if isinstance(value, dict):
+        return {k: _without_word_probabilities(v) for k, v in value.items()
+                if not (k == "probability" and "start" in value and "text" in value)}
+    if isinstance(value, list):
+        return [_without_word_probabilities(v) for v in value]
+    return value
 
 
 def test_ray_runner_writes_the_same_records_as_the_local_runner(tmp_path, data_dir, samples_dir):

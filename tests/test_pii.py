@@ -148,3 +148,19 @@ def test_any_luhn_valid_card_read_out_any_way_is_redacted(prefix, body, seed):
 def test_prices_and_quantities_are_never_redacted(a, b, shape):
     text = "it came to " + shape.format(a=a, b=b) + " in the end"
     assert find_pii(text) == []
+
+
+@pytest.mark.parametrize("answer, leaked", [
+    # a number read in chunks with "and" between them is one number: no chunk stays in clear
+    ("yes it's four four seven and nine one two eight", ("four four seven", "nine one two eight")),
+    # Whisper writes digits read with pauses as "4 -4 -7"
+    ("yeah it's 4 -4 -7 -9 -1 -2 -8", ("4 -4 -7 -9 -1 -2 -8",)),
+])
+def test_account_number_read_in_chunks_is_redacted_whole(answer, leaked):
+    turns = [("agent", "can I have your account number please"), ("customer", answer)]
+    spans = find_pii_in_turns(turns)
+    redacted = redact_text(answer, [s for s in spans if s.turn == 1])
+    assert all(s.type == "ACCOUNT" for s in spans)
+    for clear in leaked:
+        assert clear not in redacted
+    assert not any(ch.isdigit() for ch in redacted)

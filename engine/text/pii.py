@@ -223,6 +223,8 @@ def _classify_token(core: str) -> tuple[str, str, bool]:
     if re.fullmatch(r"\d{1,4}[/.]\d{1,4}(?:[/.]\d{1,4})?", core):
         return "date", "", False
     m = re.fullmatch(r"(\+?)\(?(\d+)\)?((?:[-\s]\(?\d+\)?)*)", core)
+    if m is None and re.fullmatch(r"[-–—]\d{1,4}", core):  # ASR writes "4, 4, 7" read with pauses as "4 -4 -7"
+        return "num", core[1:], False
     if m:
         return "num", re.sub(r"\D", "", core), bool(m.group(1))
     if re.fullmatch(r"\d+(?:kg|g|gb|mb|tb|k|m|p|x|s|mbps|ml|l|km|mph|mm|cm)", low):
@@ -534,6 +536,8 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
             return "SSN"
         if re.fullmatch(r"\d{2}-\d{2}-\d{2}", raw):
             return near if near in ("DOB",) else "SORT_CODE"
+    if (near == "ACCOUNT" or (near is None and prior[:1] == ["ACCOUNT"])) and not letters and 3 <= len(digits) < 5:
+        return "ACCOUNT"  # a chunk of an identifier given in answer to the question (the rest misheard)
     if near is not None:
         return near if _fits(near, digits, letters, compact) else _fallback(part, near_only=True)
     for category in _ordered(prior, len(digits)):
@@ -848,6 +852,13 @@ def _split_card(part: Part, near: str | None, prior: list[str], views: list[Turn
     return False
 
 
+def _joined_by_connectives(tokens: list[Token], before: Run, after: Run) -> bool:
+    """At most two words between two code runs, each a filler or a word a continued number
+    starts with ("and", "then", "so", "it's")."""
+    between = tokens[before.last + 1:after.first]
+    return len(between) <= 2 and all(t.kind in ("filler", "joined") or t.lower in LEAD_WORDS for t in between)
+
+
 def _link_parts(views: list[TurnView], blocked: list[list[tuple[int, int]]]) -> list[Part]:
     """Code runs, with a run that ends a turn joined to one that opens the speaker's next turn."""
     runs_by_turn = [find_runs(v.tokens, i, blocked[i]) for i, v in enumerate(views)]
@@ -864,6 +875,8 @@ def _link_parts(views: list[TurnView], blocked: list[list[tuple[int, int]]]) -> 
             if k == 0 and starts_turn and view.speaker in open_part:
                 part, _ = open_part.pop(view.speaker)
                 part.runs.append(run)
+            elif k > 0 and _joined_by_connectives(view.tokens, runs[k - 1], run):
+                part.runs.append(run)  # "four four seven, and nine one two": one number read in chunks
             else:
                 part = Part([run])
                 parts.append(part)

@@ -17,7 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from wocas.errors import StoreLocked, StoreMissing
 from wocas.review.flags import CallFacts, SignalFact
 from wocas.store import Store
 from wocas.store import queries as store_queries
@@ -26,7 +25,6 @@ from wocas.store.rows import CallSummary, CustomerRow
 log = logging.getLogger(__name__)
 
 VERDICTS = ("confirm", "reject")
-__all__ = ["StoreAccess", "StoreLocked", "StoreMissing"]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import write_results  # noqa: E402
 from wocas.analytics import insights as ins  # noqa: E402
 from wocas.config import Config  # noqa: E402
-from wocas.store.store import Store  # noqa: E402
+from wocas.store import Store  # noqa: E402
 
 
 def _timed(fn, *args, **kwargs):
@@ -43,8 +43,8 @@ def run(store_path: Path, outcomes: Path | None, out_dir: Path, period: str) -> 
               "rescue_to": config.customers.rescue_to, "per_kind": 1}
     steps: dict[str, float] = {}
     with Store(store_path) as store:
-        n_calls = store.con.execute("SELECT count(*) FROM calls").fetchone()[0]
-        _, steps["calls view"] = _timed(store.con.execute, ins.CALLS_VIEW)
+        n_calls = store.scalar("SELECT count(*) FROM calls")
+        _, steps["calls view"] = _timed(store.execute, ins.CALLS_VIEW)
         customers, steps["customers per period"] = _timed(ins._q, store, ins.CUSTOMER_PERIODS_SQL, values)
         _, steps["heavy/light reasons"] = _timed(ins._q, store, ins.USAGE_REASONS_SQL, values)
         chargeback, steps["charge-back per owner"] = _timed(ins._q, store, ins.CHARGEBACK_SQL, values)

@@ -50,7 +50,7 @@ def wocas_run(inputs: list[str], out: Path, *extra: str) -> dict:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise RuntimeError(f"wocas run failed ({code}): {err[-2000:]}")
-    from wocas.store.store import Store
+    from wocas.store import Store
 
     with Store(out / "wocas.duckdb", read_only=True) as store:
         run = store.query("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")[0]

@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from wocas.errors import StoreMissing
 from wocas.models.finetune import add_arguments as add_finetune_arguments
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,10 +27,6 @@ STORE_NAME = "wocas.duckdb"
 
 def store_path(out_dir: Path) -> Path:
     return out_dir / STORE_NAME
-
-
-class StoreMissing(LookupError):
-    pass
 
 
 def existing_store(args: argparse.Namespace) -> Path:
@@ -61,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from wocas.config import ConfigError, load_config
     from wocas.pipeline import pipeline_version
     from wocas.runners.local import LocalRunner, new_run_id
-    from wocas.store.store import Store, StoreLocked
+    from wocas.store import Store, StoreLocked
 
     console = Console(stderr=True)
     overrides: dict = {}
@@ -176,7 +173,7 @@ def _stop_on_sigterm() -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from wocas.store.store import Store
+    from wocas.store import Store
 
     path = existing_store(args)
     with Store(path, read_only=True) as store:
@@ -212,7 +209,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from wocas.store.store import Store
+    from wocas.store import Store
 
     path = existing_store(args)
     with Store(path, read_only=True) as store:
@@ -238,7 +235,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from wocas.review import create_app
-    from wocas.review.queries import StoreBusy
+    from wocas.store import StoreLocked
 
     path = existing_store(args)
     token = args.token or os.environ.get("WOCAS_TOKEN") or None
@@ -253,7 +250,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _setup_logging(None, verbose=True)
     try:
         app = create_app(path, token)
-    except StoreBusy as e:
+    except StoreLocked as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_LOCKED
     print(f"wocas review on http://{args.host}:{args.port}/ (store {path})", file=sys.stderr)
@@ -279,7 +276,7 @@ def cmd_customers(args: argparse.Namespace) -> int:
 
     from wocas.config import ConfigError, load_config
     from wocas.analytics.customers import export, records, rollup
-    from wocas.store.store import Store, StoreLocked
+    from wocas.store import Store, StoreLocked
 
     path = existing_store(args)
     try:
@@ -311,7 +308,7 @@ def cmd_customers(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from wocas.analytics.calibration import SurveyError, calibrate, save
-    from wocas.store.store import Store, StoreLocked
+    from wocas.store import Store, StoreLocked
 
     path = existing_store(args)
     try:
@@ -332,7 +329,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_reasons(args: argparse.Namespace) -> int:
     from wocas.reasons.core import reasons_summary, summary_markdown
-    from wocas.store.store import Store, StoreLocked
+    from wocas.store import Store, StoreLocked
 
     path = existing_store(args)
     try:
@@ -362,7 +359,7 @@ def _insight_alerts(store, config) -> list[str]:
 def _open_for_insights(args: argparse.Namespace):
     """(config, store) for report / alerts / validate; ``main`` turns the errors into exit codes."""
     from wocas.config import load_config
-    from wocas.store.store import Store
+    from wocas.store import Store
 
     path = existing_store(args)
     return load_config(args.config), Store(path)
@@ -563,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     from wocas.config import ConfigError
     from wocas.models.onnx_encoder import OnnxExportError
     from wocas.runners.local import WorkerSetupError
-    from wocas.store.store import StoreLocked
+    from wocas.store import StoreLocked
     from wocas.models.text_encoder import TextEncoderError
 
     try:

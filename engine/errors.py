@@ -48,6 +48,10 @@ class StoreError(WocasError):
     """The store cannot be opened or written."""
 
 
+class StoreMissing(UsageError, FileNotFoundError):
+    """A command that reads the store was pointed at a store that does not exist."""
+
+
 class StoreLocked(StoreError):
     """Another wocas process holds the store."""
 

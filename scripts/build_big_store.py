@@ -26,7 +26,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wocas.reasons.core import load_taxonomy  # noqa: E402
-from wocas.store.store import Store  # noqa: E402
+from wocas.store import Store  # noqa: E402
 
 START = datetime(2026, 1, 5)
 DAYS = 91
@@ -132,10 +132,8 @@ def build(out: Path, n_calls: int, seed: int = 7, rollup: bool = True) -> Path:
         path.unlink()
     with Store(path) as store:
         for name, table in (("calls", calls), ("jobs", jobs), ("signals", signals), ("turns", turns)):
-            store.con.register("_big", table)
-            store.con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _big")
-            store.con.unregister("_big")
-        store.con.execute("UPDATE calls SET processed_at = now()::TIMESTAMP")
+            store.append_arrow(name, table)
+        store.execute("UPDATE calls SET processed_at = now()::TIMESTAMP")
         if rollup:
             from wocas.analytics.customers import rollup as rollup_customers
 

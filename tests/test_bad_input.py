@@ -13,7 +13,7 @@ import soundfile as sf
 from wocas.io.audio import AudioError, decode
 from wocas.cli import main
 from wocas.config import ConfigError, load_config
-from wocas.store.store import Store
+from wocas.store import Store
 
 
 def make_bad_inputs(folder: Path, data_dir: Path) -> dict[str, str]:

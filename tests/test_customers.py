@@ -190,7 +190,7 @@ def test_noisy_or_is_bounded_and_monotone():
 def test_repeat_window_is_configurable(nights):
     from wocas.config import CustomersConfig
     from wocas.analytics.customers import rollup
-    from wocas.store.store import Store
+    from wocas.store import Store
 
     out, _ = nights
     with Store(out / "wocas.duckdb") as store:

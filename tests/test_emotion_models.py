@@ -93,7 +93,7 @@ def test_audio_classifier_by_path_on_a_real_clip(tmp_path: Path, data_dir: Path)
 def test_plot_store_and_show(tmp_path: Path) -> None:
     from wocas.cli import main
     from wocas.analytics.plots import plot_trajectory
-    from wocas.store.store import Store
+    from wocas.store import Store
 
     stage = EmotionStage(EmotionConfig(text_model="lexicon"))
     call = TrajectoryStage(EmotionConfig()).process_call(stage.process_call(transcript_call(DETERIORATING, "angry-1")))

@@ -23,7 +23,7 @@ from wocas import cli
 from wocas.config import load_config
 from wocas.analytics.insights import compute, poisson_tail, refresh, robust_z
 from wocas.analytics.outcomes import OutcomesError, read_outcomes, roc_auc, validate
-from wocas.store.store import Store
+from wocas.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -249,7 +249,7 @@ def test_report_renders_in_headless_chromium(ran):
 def _mini_store(path: Path) -> Store:
     """A store filled by hand (for exact numbers the pipeline cannot promise)."""
     store = Store(path)
-    store.con.execute("DELETE FROM calls")
+    store.execute("DELETE FROM calls")
     return store
 
 
@@ -264,9 +264,9 @@ def test_recovered_calls_and_value_rescued_are_measured(tmp_path):
         rows.append((f"c{i}", cid, "recovered" if recovered else "deteriorated", 0.2 if recovered else 0.7, 1000.0))
         outcomes.append((cid, "retained" if stays else "churned"))
     for call_id, cid, shape, risk, value in rows:
-        store.con.execute("INSERT INTO calls (call_id, status, customer_id, started_at, trajectory_shape) "
+        store.execute("INSERT INTO calls (call_id, status, customer_id, started_at, trajectory_shape) "
                           "VALUES (?, 'ok', ?, '2026-01-10T10:00:00', ?)", [call_id, cid, shape])
-        store.con.execute("INSERT INTO customers (customer_id, contacts, defection_risk, value, last_contact) "
+        store.execute("INSERT INTO customers (customer_id, contacts, defection_risk, value, last_contact) "
                           "VALUES (?, 1, ?, ?, '2026-01-10 10:00:00')", [cid, risk, value])
     csv_path = tmp_path / "outcomes.csv"
     csv_path.write_text("customer_id,outcome,date\n" + "\n".join(f"{c},{o},2026-02-01" for c, o in outcomes) + "\n")
@@ -321,15 +321,15 @@ def test_emerging_reason_growing_night_over_night(tmp_path):
     for day, count in ((5, 1), (6, 2), (7, 4)):
         for k in range(count):
             n += 1
-            store.con.execute("INSERT INTO calls (call_id, status, customer_id, started_at, contact_reason) "
+            store.execute("INSERT INTO calls (call_id, status, customer_id, started_at, contact_reason) "
                               "VALUES (?, 'ok', ?, ?, 'other')", [f"g{n}", f"C{n}", f"{day0 + timedelta(days=day)}T10:0{k}:00"])
-            store.con.execute("INSERT INTO jobs (call_id, idx, statement, reason) VALUES (?, 0, ?, 'other')",
+            store.execute("INSERT INTO jobs (call_id, idx, statement, reason) VALUES (?, 0, ?, 'other')",
                               [f"g{n}", growing[(n - 1) % len(growing)]])
     for day in (5, 6, 7):  # the same one statement a night: not growing
         n += 1
-        store.con.execute("INSERT INTO calls (call_id, status, customer_id, started_at, contact_reason) "
+        store.execute("INSERT INTO calls (call_id, status, customer_id, started_at, contact_reason) "
                           "VALUES (?, 'ok', ?, ?, 'other')", [f"f{n}", f"C{n}", f"{day0 + timedelta(days=day)}T11:00:00"])
-        store.con.execute("INSERT INTO jobs (call_id, idx, statement, reason) VALUES (?, 0, ?, 'other')",
+        store.execute("INSERT INTO jobs (call_id, idx, statement, reason) VALUES (?, 0, ?, 'other')",
                           [f"f{n}", flat[day - 5]])
     alerts = refresh(store, load_config(None, {"insights": {"emerging_min_count": 3}})).alerts
     emerging = [a for a in alerts if a["kind"] == "emerging"]
@@ -347,7 +347,7 @@ def test_a_thin_store_gives_thin_reports_not_errors(tmp_path):
 
     store = _mini_store(tmp_path / "thin.duckdb")
     for i, day in enumerate(("2026-01-05", "2026-01-06", "2026-01-13")):
-        store.con.execute("INSERT INTO calls (call_id, status, customer_id, started_at) VALUES (?, 'ok', ?, ?)",
+        store.execute("INSERT INTO calls (call_id, status, customer_id, started_at) VALUES (?, 'ok', ?, ?)",
                           [f"t{i}", "C1" if i < 2 else "C2", f"{day}T10:00:00"])
     html, _ = write_report(store, tmp_path / "report")
     rows = store.query("SELECT period, customers, contacts, outcome_unknown FROM insights_customers ORDER BY period")

@@ -8,7 +8,7 @@ from wocas.config import JobsConfig
 from wocas.pipeline import check_order
 from wocas.schema import Call, CallAnalysis, Turn
 from wocas.stages.jobs import JobsStage, short_phrase
-from wocas.store.store import Store
+from wocas.store import Store
 
 
 def make_call(lines: list[tuple[str, str]], call_id: str = "c1") -> CallAnalysis:

@@ -78,7 +78,7 @@ def write_config(root, params: dict) -> None:
 def test_tiny_pipeline_diarizes_a_real_call_through_the_engine(tiny_pipeline, clip, tmp_path, no_network):
     from wocas.io.ingest import iter_calls
     from wocas.pipeline import Pipeline
-    from wocas.store.store import Store
+    from wocas.store import Store
 
     path, _, _ = clip
     config = Config.model_validate({

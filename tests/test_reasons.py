@@ -12,7 +12,7 @@ import pytest
 from wocas.reasons.core import (OTHER, ExampleClassifier, HeadClassifier, TaxonomyError, discover_reasons, embed,
                             load_taxonomy, parse_utterance, reasons_summary, save_head, train_head)
 from wocas.schema import Call, CallAnalysis, Job
-from wocas.store.store import Store
+from wocas.store import Store
 
 
 @pytest.fixture(scope="module")

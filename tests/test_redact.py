@@ -191,7 +191,7 @@ def test_redacted_audio_is_silent_exactly_where_the_tags_are(billing_run, sample
 
 def test_cli_no_redact_says_so_in_the_run_record(tmp_path):
     from wocas.cli import main
-    from wocas.store.store import Store
+    from wocas.store import Store
 
     pii_chat = tmp_path / "pii.jsonl"
     pii_chat.write_text(json.dumps(CALLS[1]) + "\n")

@@ -23,7 +23,7 @@ from wocas.review import create_app
 from wocas.review.flags import CallFacts, FlagRules, SignalFact, derive_flags
 from wocas.schema import (Call, CallAnalysis, Emotion, Job, Satisfaction, Signal, TalkMetrics, Trajectory,
                            Turn)
-from wocas.store.store import Store
+from wocas.store import Store
 
 TOKEN = "s3cret-token"
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

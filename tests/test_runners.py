@@ -16,7 +16,7 @@ import pytest
 
 from wocas.config import load_config
 from wocas.runners.local import LocalRunner
-from wocas.store.store import Store
+from wocas.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 # The runner's guarantees do not depend on which analysis stages run: the text-model stages

@@ -16,7 +16,7 @@ from wocas.satisfaction.model import LEXICAL_FEATURES, embed_dialogues, lexical_
 from wocas.schema import Signal, Trajectory
 from wocas.stages.metrics import MetricsStage
 from wocas.stages.satisfaction import SatisfactionStage
-from wocas.store.store import Store
+from wocas.store import Store
 
 STC3 = "text/stc3_customer_helpdesk/train_data_en.json"
 

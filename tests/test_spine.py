@@ -14,7 +14,7 @@ from wocas.config import Config
 from wocas.io.ingest import iter_calls
 from wocas.pipeline import Pipeline
 from wocas.models.registry import resolve
-from wocas.store.store import Store
+from wocas.store import Store
 from wocas.text.normalize import wer
 
 

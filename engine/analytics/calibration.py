@@ -21,18 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from wocas.store.store import Store
+from wocas.store import Store, queries
 
 log = logging.getLogger(__name__)
 
 CLASSES = ("dissatisfied", "neutral", "satisfied")
 MIN_REFIT = 10  # fewer answers than this: report only, no refit
-CALIBRATIONS_TABLE = """
-CREATE TABLE IF NOT EXISTS satisfaction_calibrations (
-    created_at TIMESTAMP, surveys VARCHAR, n INTEGER, scale_low DOUBLE, scale_high DOUBLE,
-    spearman DOUBLE, mae DOUBLE, mae_refit_cv DOUBLE, mapping JSON
-)
-"""
 
 
 class SurveyError(ValueError):
@@ -159,9 +153,7 @@ def calibrate(store: Store, surveys_path: Path, scale: tuple[float, float] | Non
 
     surveys = read_surveys(surveys_path)
     answers = {s.call_id: s.score for s in surveys}  # a later answer for the same call wins
-    rows = store.query("SELECT call_id, satisfaction_score FROM calls WHERE call_id IN (SELECT UNNEST(?)) "
-                       "AND satisfaction_score IS NOT NULL ORDER BY call_id", [list(answers)])
-    predicted = {r["call_id"]: r["satisfaction_score"] for r in rows}
+    predicted = queries.satisfaction_scores(store, list(answers))
     matched = sorted(predicted)
     unmatched = sorted(set(answers) - set(predicted))
     y_all = np.array(list(answers.values()))
@@ -207,9 +199,9 @@ def save(store: Store, report: CalibrationReport, out_dir: Path) -> list[Path]:
         mapping_path = out_dir / "mapping.json"
         mapping_path.write_text(json.dumps({"scale": list(report.scale), **report.mapping}, indent=1))
         paths.append(mapping_path)
-    store.con.execute(CALIBRATIONS_TABLE)
-    store.con.execute("INSERT INTO satisfaction_calibrations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      [datetime.now(timezone.utc).replace(tzinfo=None), report.surveys, report.n_matched,
-                       report.scale[0], report.scale[1], report.spearman, report.mae, report.mae_refit_cv,
-                       json.dumps(report.mapping) if report.mapping else None])
+    store.append_rows("satisfaction_calibrations", [{
+        "created_at": datetime.now(timezone.utc).replace(tzinfo=None), "surveys": report.surveys,
+        "n": report.n_matched, "scale_low": report.scale[0], "scale_high": report.scale[1],
+        "spearman": report.spearman, "mae": report.mae, "mae_refit_cv": report.mae_refit_cv,
+        "mapping": json.dumps(report.mapping) if report.mapping else None}])
     return paths

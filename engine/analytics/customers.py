@@ -20,12 +20,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from wocas.config import CustomersConfig
 from wocas.satisfaction.model import SIGNAL_ALIASES
 from wocas.schema import CustomerRecord
-from wocas.store.store import Store
+from wocas.store import ExportFormat, Store
+from wocas.store import queries
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +224,8 @@ def _group(rows: list[dict[str, Any]], key: str = "customer_id") -> dict[str, li
 def rollup(store: Store, config: CustomersConfig | None = None) -> list[dict[str, Any]]:
     """Rebuild the ``customers`` table from every call in the store; returns its rows."""
     config = config or CustomersConfig()
-    store.con.execute(CONTACTS_SQL)
-    store.con.execute(REPEATS_SQL.format(window_days=float(config.repeat_window_days)))
+    store.execute(CONTACTS_SQL)
+    store.execute(REPEATS_SQL.format(window_days=float(config.repeat_window_days)))
     customers = store.query(CUSTOMERS_SQL, [config.rescue_from, config.rescue_to])
     channels = _group(store.query(CHANNELS_SQL))
     repeats = _group(store.query(REPEAT_REASONS_SQL))
@@ -269,7 +268,7 @@ def rollup(store: Store, config: CustomersConfig | None = None) -> list[dict[str
             "value_rescued": (value if c["rescued_calls"] else 0.0) if value is not None else None,
             "updated_at": now,
         })
-    _write_table(store, rows)
+    store.replace_table("customers", rows)
     log.info("customers: %d records rebuilt", len(rows))
     return rows
 
@@ -278,29 +277,11 @@ def _round(x: float | None, digits: int = 4) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-def _write_table(store: Store, rows: list[dict[str, Any]]) -> None:
-    info = store.con.execute("PRAGMA table_info('customers')").fetchall()
-    types = {"VARCHAR": pa.string(), "DOUBLE": pa.float64(), "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(),
-             "JSON": pa.string(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR[]": pa.list_(pa.string())}
-    schema = pa.schema([(col[1], types[col[2]]) for col in info])
-    table = pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
-    store.con.execute("BEGIN TRANSACTION")
-    try:
-        store.con.execute("DELETE FROM customers")
-        store.con.register("_incoming_customers", table)
-        store.con.execute("INSERT INTO customers BY NAME SELECT * FROM _incoming_customers")
-        store.con.unregister("_incoming_customers")
-        store.con.execute("COMMIT")
-    except Exception:
-        store.con.execute("ROLLBACK")
-        raise
-
-
 def unique_customers(store: Store, period: str = "week") -> list[dict[str, Any]]:
     """Unique customers and contacts per day, week or month (needs ``rollup``'s view)."""
     if period not in ("day", "week", "month"):
         raise ValueError(f"period must be day, week or month, not {period!r}")
-    store.con.execute(CONTACTS_SQL)
+    store.execute(CONTACTS_SQL)
     return store.query(PERIODS_SQL, [period])
 
 
@@ -308,35 +289,27 @@ def export(store: Store, out_dir: Path, period: str = "week") -> list[Path]:
     """customers.parquet, customers.csv and customers_per_period.csv under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "customers.parquet", out_dir / "customers.csv"]
-    store.con.execute(f"COPY (SELECT * FROM customers ORDER BY defection_risk DESC, customer_id) "
-                      f"TO '{_sql_path(paths[0])}' (FORMAT parquet)")
-    store.con.execute(f"COPY (SELECT * EXCLUDE (risk_reasons, open_jobs), array_to_string(open_jobs, '; ') AS open_jobs, "
-                      f"array_to_string(risk_reasons, '; ') AS risk_reasons FROM customers "
-                      f"ORDER BY defection_risk DESC, customer_id) TO '{_sql_path(paths[1])}' (HEADER)")
+    store.export_query("SELECT * FROM customers ORDER BY defection_risk DESC, customer_id", paths[0],
+                       ExportFormat.PARQUET)
+    store.export_query("SELECT * EXCLUDE (risk_reasons, open_jobs), array_to_string(open_jobs, '; ') AS open_jobs, "
+                       "array_to_string(risk_reasons, '; ') AS risk_reasons FROM customers "
+                       "ORDER BY defection_risk DESC, customer_id", paths[1], ExportFormat.CSV)
     periods = out_dir / "customers_per_period.csv"
-    store.con.execute(CONTACTS_SQL)
-    store.con.execute(f"COPY (SELECT date_trunc('{period}', ts) AS period, count(DISTINCT customer_id) AS "
-                      f"unique_customers, count(*) AS contacts FROM _contacts GROUP BY ALL ORDER BY period) "
-                      f"TO '{_sql_path(periods)}' (HEADER)")
+    store.execute(CONTACTS_SQL)
+    store.export_query(f"SELECT date_trunc('{period}', ts) AS period, count(DISTINCT customer_id) AS "
+                       f"unique_customers, count(*) AS contacts FROM _contacts GROUP BY ALL ORDER BY period",
+                       periods, ExportFormat.CSV)
     return paths + [periods]
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def records(store: Store, at_risk_only: bool = False, top: int | None = None) -> list[CustomerRecord]:
     """The stored customers as ``CustomerRecord``s, riskiest (then most valuable) first."""
-    where = "WHERE at_risk" if at_risk_only else ""
-    limit = f"LIMIT {int(top)}" if top else ""
-    rows = store.query(f"SELECT * FROM customers {where} "
-                       f"ORDER BY defection_risk DESC, value_at_risk DESC NULLS LAST, customer_id {limit}")
     return [CustomerRecord(
-        customer_id=r["customer_id"], contacts=r["contacts"],
-        first_contact=str(r["first_contact"]) if r["first_contact"] else None,
-        last_contact=str(r["last_contact"]) if r["last_contact"] else None,
-        repeat_contacts=r["repeat_contacts"], open_jobs=tuple(r["open_jobs"] or ()),
-        emotion_trend=r["emotion_trend"], preventable_contacts=r["preventable_contacts"],
-        defection_risk=r["defection_risk"], risk_reasons=tuple(r["risk_reasons"] or ()),
-        value=r["value"], value_at_risk=r["value_at_risk"], value_rescued=r["value_rescued"],
-    ) for r in rows]
+        customer_id=r.customer_id, contacts=r.contacts,
+        first_contact=str(r.first_contact) if r.first_contact else None,
+        last_contact=str(r.last_contact) if r.last_contact else None,
+        repeat_contacts=r.repeat_contacts, open_jobs=tuple(r.open_jobs or ()),
+        emotion_trend=r.emotion_trend, preventable_contacts=r.preventable_contacts,
+        defection_risk=r.defection_risk, risk_reasons=tuple(r.risk_reasons or ()),
+        value=r.value, value_at_risk=r.value_at_risk, value_rescued=r.value_rescued,
+    ) for r in queries.customers(store, at_risk_only, top)]

@@ -31,10 +31,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-import pyarrow as pa
-
 from wocas.config import Config, InsightsConfig
-from wocas.store.store import Store
+from wocas.store import Store, queries
 
 log = logging.getLogger(__name__)
 
@@ -43,38 +41,6 @@ DEFECTION_KINDS = ("cancel_intent", "threat_to_leave", "competitor", "legal_thre
 # The signals stage writes ``sale_on_low_trust``; older records and other modules say ``sale_to_frustrated``.
 SALE_KINDS = ("sale_on_low_trust", "sale_to_frustrated")
 N_EXAMPLES = 3
-
-TABLES = """
-CREATE TABLE IF NOT EXISTS insights_customers (
-    period_kind VARCHAR, period DATE, customers INTEGER, contacts INTEGER, contacts_per_customer DOUBLE,
-    helped INTEGER, at_risk INTEGER, outcome_unknown INTEGER, heavy_customers INTEGER,
-    light_customers INTEGER, heavy_contacts INTEGER, light_contacts INTEGER, updated_at TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS insights_usage (
-    period_kind VARCHAR, period DATE, usage VARCHAR, reason VARCHAR, contacts INTEGER, customers INTEGER,
-    rank INTEGER
-);
-CREATE TABLE IF NOT EXISTS insights_chargeback (
-    period_kind VARCHAR, period DATE, owner VARCHAR, contacts INTEGER, minutes DOUBLE, cost DOUBLE,
-    previous_cost DOUBLE, change DOUBLE, share_of_contacts DOUBLE
-);
-CREATE TABLE IF NOT EXISTS insights_chargeback_reasons (
-    owner VARCHAR, reason VARCHAR, contacts INTEGER, minutes DOUBLE, cost DOUBLE, examples VARCHAR[],
-    call_ids VARCHAR[], rank INTEGER
-);
-CREATE TABLE IF NOT EXISTS alerts (
-    alert_id VARCHAR, kind VARCHAR, reason VARCHAR, owner VARCHAR, start_day DATE, end_day DATE,
-    days INTEGER, count INTEGER, expected DOUBLE, excess DOUBLE, ratio DOUBLE, z DOUBLE, p_value DOUBLE,
-    active BOOLEAN, examples VARCHAR[], call_ids VARCHAR[], daily JSON, raised_at TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS insights_agents (
-    agent_id VARCHAR, calls INTEGER, frustrated INTEGER, turned INTEGER, share_turned DOUBLE,
-    sales_to_frustrated INTEGER, recovered INTEGER, deteriorated INTEGER, mean_turnaround DOUBLE,
-    listen JSON
-);
-"""
-INSIGHT_TABLES = ("insights_customers", "insights_usage", "insights_chargeback", "insights_chargeback_reasons",
-                  "alerts", "insights_agents")
 
 _TS = ("COALESCE(TRY_CAST(c.started_at AS TIMESTAMP), "
        "TRY_CAST(TRY_CAST(c.started_at AS TIMESTAMPTZ) AS TIMESTAMP), c.processed_at)")
@@ -271,9 +237,7 @@ def _params(sql: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _q(store: Store, sql: str, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    cursor = store.con.execute(sql, _params(sql, values or {}))
-    cols = [d[0] for d in cursor.description]
-    return [dict(zip(cols, row)) for row in cursor.fetchall()]
+    return store.query(sql, _params(sql, values or {}))
 
 
 def compute(store: Store, config: Config | None = None, period: str = "week",
@@ -287,7 +251,7 @@ def compute(store: Store, config: Config | None = None, period: str = "week",
         "per_minute": ins_cfg.cost_per_minute, "examples": N_EXAMPLES,
         "rescue_from": config.customers.rescue_from, "rescue_to": config.customers.rescue_to, "per_kind": 1,
     }
-    store.con.execute(CALLS_VIEW)
+    store.execute(CALLS_VIEW)
     out = Insights(period=period)
     out.customers = _q(store, CUSTOMER_PERIODS_SQL, values)
     out.usage = _q(store, USAGE_REASONS_SQL, values)
@@ -319,13 +283,9 @@ def _totals(store: Store, values: dict[str, Any]) -> dict[str, Any]:
         FROM _ins_calls""")[0]
     row["preventable_cost"] = round(row["preventable"] * values["per_contact"]
                                     + row["preventable_minutes"] * values["per_minute"], 2)
-    has_customers = store.con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'customers'").fetchone()[0]
-    if has_customers:
-        risk = store.con.execute("SELECT count(*) FILTER (WHERE at_risk), sum(value_at_risk), sum(value_rescued), "
-                                 "count(*) FROM customers").fetchone()
-        row.update(customers_at_risk_now=risk[0], value_at_risk=risk[1], value_rescued=risk[2],
-                   customer_records=risk[3])
+    risk = queries.risk_totals(store)
+    row.update(customers_at_risk_now=risk.at_risk, value_at_risk=risk.value_at_risk,
+               value_rescued=risk.value_rescued, customer_records=risk.customers)
     return row
 
 
@@ -478,32 +438,8 @@ def _emerging(store: Store, cfg: InsightsConfig) -> list[dict[str, Any]]:
 
 
 # ---- the tables --------------------------------------------------------------------------
-def ensure_tables(store: Store) -> None:
-    store.con.execute(TABLES)
-
-
-_ARROW = {"VARCHAR": pa.string(), "DOUBLE": pa.float64(), "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(),
-          "JSON": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(),
-          "VARCHAR[]": pa.list_(pa.string())}
-
-
-def insert_rows(store: Store, table: str, rows: list[dict[str, Any]]) -> None:
-    """Append rows (dicts keyed by column name; missing keys are NULL) through Arrow."""
-    if not rows:
-        return
-    info = store.con.execute(f"PRAGMA table_info('{table}')").fetchall()
-    schema = pa.schema([(col[1], _ARROW[col[2]]) for col in info])
-    arrow = pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
-    store.con.register("_incoming_insights", arrow)
-    try:
-        store.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming_insights")
-    finally:
-        store.con.unregister("_incoming_insights")
-
-
 def save(store: Store, insights: Insights) -> None:
     """Replace the insight tables with this computation, in one transaction."""
-    ensure_tables(store)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     rows = {
         "insights_customers": insights.customers, "insights_usage": insights.usage,
@@ -511,15 +447,9 @@ def save(store: Store, insights: Insights) -> None:
         "alerts": [{**a, "raised_at": now} for a in insights.alerts],
         "insights_agents": [{**a, "listen": json.dumps(a["listen"])} for a in insights.agents],
     }
-    store.con.execute("BEGIN TRANSACTION")
-    try:
+    with store.transaction():
         for table, data in rows.items():
-            store.con.execute(f"DELETE FROM {table}")
-            insert_rows(store, table, data)
-        store.con.execute("COMMIT")
-    except Exception:
-        store.con.execute("ROLLBACK")
-        raise
+            store.replace_table(table, data)
 
 
 def refresh(store: Store, config: Config | None = None, period: str = "week", emerging: bool = True) -> Insights:

@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from wocas.config import Config
-from wocas.analytics.insights import insert_rows
-from wocas.store.store import Store
+from wocas.store import Store, queries
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +33,6 @@ CHURNED = {"churned", "churn", "left", "lost", "cancelled", "canceled", "true", 
 RETAINED = {"retained", "stayed", "kept", "active", "false", "0", "no", "n"}
 TOP_FRACTIONS = (0.05, 0.10)
 BOOTSTRAP = 500
-
-TABLES = """
-CREATE TABLE IF NOT EXISTS outcomes (
-    customer_id VARCHAR PRIMARY KEY, churned BOOLEAN, revenue_after DOUBLE, outcome_date VARCHAR,
-    source VARCHAR, loaded_at TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS outcome_validations (
-    validated_at TIMESTAMP, source VARCHAR, customers INTEGER, roc_auc DOUBLE, metrics JSON
-);
-"""
 
 # Each customer with a known outcome, their stored risk and value, and the shape of their last
 # call (before the outcome date when there is one) that has a trajectory.
@@ -165,8 +154,7 @@ def validate(store: Store, outcomes_path: Path, config: Config | None = None) ->
     """Load the outcomes into the store and score the stored predictions against them."""
     config = config or Config()
     rows = read_outcomes(outcomes_path)
-    store.con.execute(TABLES)
-    if not store.con.execute("SELECT count(*) FROM customers").fetchone()[0]:
+    if not queries.customer_count(store):
         from wocas.analytics.customers import rollup
 
         rollup(store, config.customers)
@@ -241,20 +229,14 @@ def _revenue_effect(joined: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _load(store: Store, rows: list[dict[str, Any]], source: str) -> None:
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    store.con.execute("BEGIN TRANSACTION")
-    try:
-        store.con.execute("DELETE FROM outcomes")
-        insert_rows(store, "outcomes", [{**r, "source": source, "loaded_at": now} for r in rows])
-        store.con.execute("COMMIT")
-    except Exception:
-        store.con.execute("ROLLBACK")
-        raise
+    store.replace_table("outcomes", [{**r, "source": source, "loaded_at": now} for r in rows])
 
 
 def _record(store: Store, report: dict[str, Any]) -> None:
-    store.con.execute("INSERT INTO outcome_validations VALUES (?, ?, ?, ?, ?)",
-                      [datetime.now(timezone.utc).replace(tzinfo=None), report["source"], report["matched"],
-                       report.get("roc_auc"), json.dumps(report, default=str)])
+    store.append_rows("outcome_validations", [{
+        "validated_at": datetime.now(timezone.utc).replace(tzinfo=None), "source": report["source"],
+        "customers": report["matched"], "roc_auc": report.get("roc_auc"),
+        "metrics": json.dumps(report, default=str)}])
 
 
 def report_markdown(report: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from wocas.config import Config
 from wocas.analytics.insights import Insights, alert_lines, refresh
-from wocas.store.store import Store
+from wocas.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,12 @@ from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Red
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from wocas.errors import StoreLocked, StoreMissing
 from wocas.io.audio import AUDIO_SUFFIXES
 from wocas.io.exports import safe_name
 from wocas.review import auth, charts, insights, queries
 from wocas.review.flags import FLAG_KINDS, Flag, FlagRules, call_severity, derive_flags, severity_level
+from wocas.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +73,19 @@ class FlagIndex:
         self._calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    def calls(self, con) -> list[dict[str, Any]]:
-        version = queries.store_version(con)
+    def calls(self, store: Store) -> list[dict[str, Any]]:
+        version = queries.store_version(store)
         with self._lock:
             if version != self._version:
-                calls = queries.queue_calls(con)
+                calls = queries.queue_calls(store)
                 for c in calls:
                     c["flag_list"] = derive_flags(c["facts"], self.rules)
                     c["severity"] = call_severity(c["flag_list"])
                 self._calls, self._version = calls, version
             return self._calls
 
-    def flags_of(self, con, call_id: str) -> list[Flag]:
-        return next((c["flag_list"] for c in self.calls(con) if c["call_id"] == call_id), [])
+    def flags_of(self, store: Store, call_id: str) -> list[Flag]:
+        return next((c["flag_list"] for c in self.calls(store) if c["call_id"] == call_id), [])
 
 
 def resolve_audio(call_id: str, source: str, roots: tuple[Path, ...], redacted_dir: Path) -> Path | None:
@@ -108,8 +110,8 @@ def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = 
     """The review app over one store. ``token=None`` turns login off (the CLI allows that on localhost only)."""
     store_path = Path(store_path)
     access = queries.StoreAccess(store_path)
-    with access.connect() as con:
-        queries.ensure_reviews_table(con)
+    with access.connect():  # fails early on a missing or busy store; upgrades an older one
+        pass
     # Relative sources are relative to where `wocas run` was started; try here and beside the store.
     roots = tuple(audio_roots) + (Path.cwd(), store_path.parent, store_path.parent.parent)
     redacted_dir = store_path.parent / "calls"
@@ -147,9 +149,10 @@ def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = 
         else:
             try:
                 response = await call_next(request)
-            except queries.StoreBusy as e:
-                response = error(request, 503, f"{e}; try again when it has finished")
-            except queries.StoreMissing as e:
+            except StoreLocked:
+                response = error(request, 503, "the store is in use by another process (a wocas run?); "
+                                               "try again when it has finished")
+            except StoreMissing as e:
                 response = error(request, 503, str(e))
         if new_session is not None:
             _set_cookie(response, new_session)
@@ -209,9 +212,9 @@ def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = 
     @app.get("/")
     def queue(request: Request, flag: str = "", date_from: str = "", date_to: str = "", agent: str = "",
               queue_name: str = "", reviewed: str = "", show: str = "flagged", page: int = 1) -> HTMLResponse:
-        with access.connect() as con:
-            calls = index.calls(con)
-            verdicts = queries.latest_verdicts(con)
+        with access.connect() as store:
+            calls = index.calls(store)
+            verdicts = queries.latest_verdicts(store)
         items = []
         for c in calls:
             kinds = [f.kind for f in c["flag_list"]]
@@ -252,16 +255,16 @@ def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = 
     # ---- one call --------------------------------------------------------------------------
     @app.get("/calls/{call_id}")
     def call_page(request: Request, call_id: str) -> HTMLResponse:
-        with access.connect() as con:
-            call = queries.call_row(con, call_id)
+        with access.connect() as store:
+            call = queries.call_row(store, call_id)
             if call is None:
                 return error(request, 404, "no such call in the store")
-            flags = index.flags_of(con, call_id)
-            turns = queries.call_turns(con, call_id)
-            jobs = queries.call_jobs(con, call_id)
-            signals = queries.call_signals(con, call_id)
-            latest = queries.latest_verdicts(con, call_id)
-            history = queries.verdict_history(con, call_id)
+            flags = index.flags_of(store, call_id)
+            turns = queries.call_turns(store, call_id)
+            jobs = queries.call_jobs(store, call_id)
+            signals = queries.call_signals(store, call_id)
+            latest = queries.latest_verdicts(store, call_id)
+            history = queries.verdict_history(store, call_id)
         record = call["record_json"]
         audio = resolve_audio(call_id, call["source"] or "", roots, redacted_dir) if call["kind"] == "audio" else None
         curve = charts.trust_curve(turns, signals, call["duration"] or 0.0)
@@ -273,8 +276,8 @@ def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = 
 
     @app.get("/calls/{call_id}/audio")
     def call_audio(call_id: str) -> Response:
-        with access.connect() as con:
-            found = queries.call_audio_source(con, call_id)
+        with access.connect() as store:
+            found = queries.call_audio_source(store, call_id)
         if found is None or found[0] != "audio":
             return PlainTextResponse("no audio for this call", status_code=404)
         path = resolve_audio(call_id, found[1] or "", roots, redacted_dir)
@@ -294,44 +297,44 @@ def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = 
             return error(request, 400, "the verdict must be confirm or reject")
         if len(comment) > MAX_COMMENT:
             return error(request, 400, f"the comment is longer than {MAX_COMMENT} characters")
-        with access.connect() as con:
-            if queries.call_row(con, call_id) is None:
+        with access.connect() as store:
+            if queries.call_row(store, call_id) is None:
                 return error(request, 404, "no such call in the store")
-            if flag not in {f.kind for f in index.flags_of(con, call_id)}:
+            if flag not in {f.kind for f in index.flags_of(store, call_id)}:
                 return error(request, 400, "this call has no such flag")
-            queries.add_verdict(con, call_id, flag, verdict, comment.strip(), request.state.session.reviewer)
+            queries.add_verdict(store, call_id, flag, verdict, comment.strip(), request.state.session.reviewer)
         return RedirectResponse(f"/calls/{quote(call_id, safe='')}#flag-{flag}", status_code=303)
 
     # ---- customers -------------------------------------------------------------------------
     @app.get("/customers")
     def customers(request: Request) -> HTMLResponse:
-        with access.connect() as con:
-            found = queries.customer_list(con)
+        with access.connect() as store:
+            found = queries.customer_list(store)
         return render(request, "customers.html", customers=found)
 
     @app.get("/customers/{customer_id}")
     def customer_page(request: Request, customer_id: str) -> HTMLResponse:
-        with access.connect() as con:
-            contacts = queries.customer_contacts(con, customer_id)
+        with access.connect() as store:
+            contacts = queries.customer_contacts(store, customer_id)
             if not contacts:
                 return error(request, 404, "no such customer in the store")
-            record = queries.customer_record(con, customer_id)
-            jobs = queries.customers_jobs(con, customer_id)
-            flags = {c["call_id"]: c["flag_list"] for c in index.calls(con) if c["customer_id"] == customer_id}
-        trend = charts.trend_line([c["trust_closing"] for c in contacts], -1.0, 1.0)
-        value = queries.to_float(record.get("value")) if record else None
+            record = queries.customer_record(store, customer_id)
+            jobs = queries.customers_jobs(store, customer_id)
+            flags = {c["call_id"]: c["flag_list"] for c in index.calls(store) if c["customer_id"] == customer_id}
+        trend = charts.trend_line([c.trust_closing for c in contacts], -1.0, 1.0)
+        value = record.value if record else None
         if value is None:
-            value = next((queries.to_float(c["meta"].get("customer_value")) for c in reversed(contacts)
-                          if c["meta"].get("customer_value") not in (None, "")), None)
-        open_jobs = list(record.get("open_jobs") or []) if record else _open_jobs(jobs)
+            value = next((queries.to_float(c.meta.get("customer_value")) for c in reversed(contacts)
+                          if c.meta.get("customer_value") not in (None, "")), None)
+        open_jobs = list(record.open_jobs or []) if record else _open_jobs(jobs)
         return render(request, "customer.html", customer_id=customer_id, contacts=contacts, record=record,
                       jobs=jobs, flags=flags, trend=trend, value=value, open_jobs=open_jobs)
 
     # ---- insights --------------------------------------------------------------------------
     @app.get("/insights")
     def insights_page(request: Request) -> HTMLResponse:
-        with access.connect() as con:
-            data = insights.build(con)
+        with access.connect() as store:
+            data = insights.build(store)
         return render(request, "insights.html", **data)
 
     return app

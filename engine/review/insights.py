@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import duckdb
-
 from wocas.review import queries
 from wocas.review.charts import sparkline
 from wocas.review.flags import DEFECTION_WORDS, FLAG_KINDS
+from wocas.store import Store
 
 EMERGING_DAYS = 7  # the recent window, compared with the 28 days before it
 BASELINE_DAYS = 28
@@ -75,13 +74,13 @@ def emerging(trends: list[ReasonTrend], min_rise: float = 0.05) -> list[ReasonTr
     return sorted((t for t in trends if t.rise >= min_rise and t.recent_share > 0), key=lambda t: -t.rise)
 
 
-def estimated_risk(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+def estimated_risk(store: Store) -> list[dict[str, Any]]:
     """Without the customers roll-up: each customer's strongest defection signal times their value."""
     value: dict[str, float | None] = {}
-    for c in queries.customer_list(con):
+    for c in queries.customer_list(store):
         value[c["customer_id"]] = c["value"]
     risk: dict[str, float] = {}
-    for s in queries.signal_rows(con):
+    for s in queries.signal_rows(store):
         if s["customer_id"] and any(w in (s["kind"] or "").lower() for w in DEFECTION_WORDS):
             risk[s["customer_id"]] = max(risk.get(s["customer_id"], 0.0), float(s["strength"] or 0.0))
     out = [{"customer_id": cid, "risk": r, "value": value.get(cid),
@@ -89,29 +88,29 @@ def estimated_risk(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (-(r["value_at_risk"] or 0.0), -r["risk"]))
 
 
-def agreement(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+def agreement(store: Store) -> list[dict[str, Any]]:
     out = []
-    for r in queries.review_agreement(con):
+    for r in queries.review_agreement(store):
         r["label"] = FLAG_KINDS.get(r["flag"], r["flag"].replace("_", " "))
         r["rate"] = r["confirmed"] / r["reviewed"] if r["reviewed"] else None
         out.append(r)
     return out
 
 
-def build(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    trends, days = reason_trends(queries.reason_counts_by_day(con))
-    owners = queries.preventable_by_owner(con)
+def build(store: Store) -> dict[str, Any]:
+    trends, days = reason_trends(queries.reason_counts_by_day(store))
+    owners = queries.preventable_by_owner(store)
     for o in owners:
         o["share"] = o["preventable"] / o["contacts"] if o["contacts"] else 0.0
-    at_risk, from_rollup = queries.customers_at_risk(con)
+    at_risk, from_rollup = queries.customers_at_risk(store)
     if not from_rollup:
-        at_risk = estimated_risk(con)
+        at_risk = estimated_risk(store)
     return {
         "trends": trends[:15], "days": days, "emerging": emerging(trends),
         "has_baseline": any(t.baseline_share for t in trends),
-        "owners": owners, "preventable": queries.preventable_overall(con),
+        "owners": owners, "preventable": queries.preventable_overall(store),
         "at_risk": at_risk[:20], "risk_from_rollup": from_rollup,
         "value_at_risk": sum(r["value_at_risk"] or 0.0 for r in at_risk),
         "customers_at_risk": sum(1 for r in at_risk if (r["risk"] or 0.0) >= 0.5),
-        "agreement": agreement(con),
+        "agreement": agreement(store),
     }

@@ -27,7 +27,7 @@ from wocas.io.exports import write_call_files
 from wocas.io.ingest import iter_calls
 from wocas.pipeline import Pipeline, pipeline_version
 from wocas.schema import CallAnalysis
-from wocas.store.store import Store
+from wocas.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from wocas.pipeline import Pipeline, build_stages, check_order, pipeline_version
 from wocas.runners.local import LocalRunner, ProgressFn, RunSummary, batched
 from wocas.schema import CallAnalysis
 from wocas.stages.base import Stage
-from wocas.store.store import Store
+from wocas.store import Store
 
 log = logging.getLogger(__name__)
 

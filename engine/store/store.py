@@ -9,68 +9,27 @@ run skip what an earlier run already finished.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from wocas.errors import StoreLocked, StoreMissing
 from wocas.schema import CallAnalysis
+from wocas.store import schema
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    call_id VARCHAR PRIMARY KEY, content_hash VARCHAR, pipeline_version VARCHAR, run_id VARCHAR,
-    status VARCHAR, error VARCHAR, failed_stage VARCHAR, kind VARCHAR, source VARCHAR,
-    customer_id VARCHAR, agent_id VARCHAR, started_at VARCHAR, duration DOUBLE,
-    num_channels INTEGER, sample_rate INTEGER, language VARCHAR, n_turns INTEGER, n_words INTEGER,
-    role_confidence DOUBLE, handle_time DOUBLE, agent_talk_share DOUBLE, customer_talk_share DOUBLE,
-    silence_share DOUBLE, overtalk_seconds DOUBLE, longest_customer_monologue DOUBLE,
-    trust_opening DOUBLE, trust_closing DOUBLE, turnaround DOUBLE, trust_lowest DOUBLE,
-    trust_lowest_at DOUBLE, trajectory_shape VARCHAR, agent_trajectory_shape VARCHAR,
-    contact_reason VARCHAR, preventable BOOLEAN, satisfaction_score DOUBLE, p_satisfied DOUBLE,
-    flags VARCHAR[], redacted BOOLEAN, metadata JSON, versions JSON, record JSON,
-    processed_at TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS turns (
-    call_id VARCHAR, idx INTEGER, speaker VARCHAR, role VARCHAR, start DOUBLE, "end" DOUBLE,
-    text VARCHAR, channel INTEGER, valence DOUBLE, arousal DOUBLE, trust DOUBLE,
-    emotion_confidence DOUBLE, categories JSON
-);
-CREATE TABLE IF NOT EXISTS words (
-    call_id VARCHAR, turn_idx INTEGER, idx INTEGER, start DOUBLE, "end" DOUBLE, text VARCHAR,
-    probability DOUBLE, speaker VARCHAR
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    call_id VARCHAR, idx INTEGER, statement VARCHAR, phrase VARCHAR, reason VARCHAR,
-    reason_confidence DOUBLE, preventable BOOLEAN, owner VARCHAR, turn_idx INTEGER,
-    start DOUBLE, "end" DOUBLE
-);
-CREATE TABLE IF NOT EXISTS signals (
-    call_id VARCHAR, idx INTEGER, kind VARCHAR, strength DOUBLE, turn_idx INTEGER,
-    start DOUBLE, "end" DOUBLE, quote VARCHAR
-);
-CREATE TABLE IF NOT EXISTS customers (
-    customer_id VARCHAR PRIMARY KEY, contacts INTEGER, first_contact TIMESTAMP, last_contact TIMESTAMP,
-    contacts_by_channel JSON, usage VARCHAR, repeat_contacts INTEGER, repeat_rate DOUBLE, jobs JSON,
-    open_jobs VARCHAR[], preventable_contacts INTEGER, emotion_first DOUBLE, emotion_last DOUBLE,
-    emotion_trend DOUBLE, satisfaction_mean DOUBLE, satisfaction_last DOUBLE, defection_risk DOUBLE,
-    risk_reasons VARCHAR[], at_risk BOOLEAN, unlogged_complaint BOOLEAN, value DOUBLE,
-    value_at_risk DOUBLE, rescued_calls INTEGER, value_rescued DOUBLE, updated_at TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, ended_at TIMESTAMP, status VARCHAR,
-    calls_ok INTEGER, calls_failed INTEGER, calls_skipped INTEGER, audio_seconds DOUBLE,
-    wall_seconds DOUBLE, x_realtime DOUBLE, pipeline_version VARCHAR, inputs VARCHAR,
-    config VARCHAR, log_path VARCHAR
-);
-"""
-CHILD_TABLES = ("turns", "words", "jobs", "signals")
+Row = dict[str, Any]  # one result row, keyed by column name
+Params = list[Any] | dict[str, Any] | None  # positional (?) or named ($name) parameters
 
 
-class StoreLocked(RuntimeError):
-    pass
+class ExportFormat(str, Enum):
+    CSV = "csv"  # with a header row
+    PARQUET = "parquet"
 
 
 def _now() -> datetime:
@@ -78,24 +37,44 @@ def _now() -> datetime:
 
 
 class Store:
-    def __init__(self, path: str | Path, read_only: bool = False):
+    """The one way to open the store. A write open creates a missing store (unless
+    ``create=False``) and upgrades an older one to ``schema.SCHEMA_VERSION``; a read-only open
+    needs an existing store (``StoreMissing``) and reads it as it is. Either raises
+    ``StoreLocked`` while another process holds the store."""
+
+    def __init__(self, path: str | Path, read_only: bool = False, create: bool = True):
         self.path = Path(path)
+        self.read_only = read_only
         self._schemas: dict[str, pa.Schema] = {}
+        self._in_transaction = False
+        if (read_only or not create) and not self.path.exists():
+            raise StoreMissing(f"no store at {self.path}")
         try:
             if read_only:
-                self.con = duckdb.connect(str(self.path), read_only=True)
+                self._con = duckdb.connect(str(self.path), read_only=True)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.con = duckdb.connect(str(self.path))
-                self.con.execute(SCHEMA)
+                self._con = duckdb.connect(str(self.path))
         except duckdb.IOException as e:
             if "lock" in str(e).lower():
                 raise StoreLocked(f"the store {self.path} is in use by another wocas process "
                                   f"(another run or `wocas serve`); wait for it to finish") from e
             raise
+        try:
+            if read_only:
+                schema.check_readable(schema.read_version(self._con))
+            else:
+                schema.prepare(self._con)
+        except Exception:
+            self._con.close()
+            raise
+
+    @classmethod
+    def open(cls, path: str | Path, read_only: bool = False, create: bool = True) -> "Store":
+        return cls(path, read_only=read_only, create=create)
 
     def close(self) -> None:
-        self.con.close()
+        self._con.close()
 
     def __enter__(self) -> "Store":
         return self
@@ -103,65 +82,117 @@ class Store:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @property
+    def version(self) -> int | None:
+        """The schema version of the file (1 for a store an older release wrote and nobody upgraded)."""
+        return schema.read_version(self._con)
+
     # ---- reading -------------------------------------------------------------------------
     def is_done(self, call_id: str, content_hash: str, pipeline_version: str) -> bool:
-        row = self.con.execute(
+        row = self._con.execute(
             "SELECT 1 FROM calls WHERE call_id = ? AND content_hash = ? AND pipeline_version = ? "
             "AND status = 'ok'", [call_id, content_hash, pipeline_version]).fetchone()
         return row is not None
 
     def load(self, call_id: str) -> CallAnalysis | None:
-        row = self.con.execute("SELECT record FROM calls WHERE call_id = ?", [call_id]).fetchone()
+        row = self._con.execute("SELECT record FROM calls WHERE call_id = ?", [call_id]).fetchone()
         return CallAnalysis.from_json(json.loads(row[0])) if row else None
 
-    def query(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
-        cursor = self.con.execute(sql, params or [])
+    def query(self, sql: str, params: Params = None) -> list[Row]:
+        cursor = self._con.execute(sql, params if params is not None else [])
         cols = [d[0] for d in cursor.description]
         return [dict(zip(cols, row)) for row in cursor.fetchall()]
 
+    def scalar(self, sql: str, params: Params = None) -> Any:
+        """The first column of the first row (None when there is no row)."""
+        row = self._con.execute(sql, params if params is not None else []).fetchone()
+        return row[0] if row else None
+
+    def has_table(self, table: str) -> bool:
+        return bool(self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]))
+
+    def columns(self, table: str) -> list[str]:
+        return [r[1] for r in self._con.execute(f"PRAGMA table_info('{table}')").fetchall()]
+
+    def export_query(self, sql: str, path: Path, fmt: ExportFormat) -> Path:
+        """Write a query's result to a CSV (with a header) or Parquet file."""
+        options = "(HEADER)" if fmt is ExportFormat.CSV else "(FORMAT parquet)"
+        self._con.execute(f"COPY ({sql}) TO '{_sql_path(path)}' {options}")
+        return path
+
     # ---- writing -------------------------------------------------------------------------
+    def execute(self, sql: str, params: Params = None) -> None:
+        """A statement without a result: a temporary view for later queries, an UPDATE, an INSERT."""
+        self._con.execute(sql, params if params is not None else [])
+
+    @contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        """Everything inside commits together or not at all; a nested use joins the outer one."""
+        if self._in_transaction:
+            yield self
+            return
+        self._con.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield self
+            self._con.execute("COMMIT")
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        finally:
+            self._in_transaction = False
+
+    def append_rows(self, table: str, rows: list[Row]) -> None:
+        """Append rows (dicts keyed by column name; a missing key is NULL), typed by the table's columns."""
+        if not rows:
+            return
+        schema_ = self._arrow_schema(table)
+        cols = schema_.names
+        self.append_arrow(table, pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows], schema=schema_))
+
+    def append_arrow(self, table: str, data: pa.Table) -> None:
+        """Append an Arrow table by column name; columns it lacks are NULL."""
+        self._con.register("_incoming", data)
+        try:
+            quoted = ", ".join(f'"{c}"' for c in data.column_names)
+            self._con.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM _incoming")
+        finally:
+            self._con.unregister("_incoming")
+
+    def replace_table(self, table: str, rows: list[Row]) -> None:
+        """Replace every row of a table, in one transaction."""
+        with self.transaction():
+            self._con.execute(f"DELETE FROM {table}")
+            self.append_rows(table, rows)
+
+    def _arrow_schema(self, table: str) -> pa.Schema:
+        if table not in self._schemas:  # one catalogue lookup per table, not per batch
+            info = self._con.execute(f"PRAGMA table_info('{table}')").fetchall()
+            self._schemas[table] = pa.schema([(row[1], _ARROW_TYPES[row[2]]) for row in info])
+        return self._schemas[table]
+
     def write(self, calls: Iterable[CallAnalysis], run_id: str, pipeline_version: str) -> None:
         """Replace each call's rows in one transaction per batch."""
         calls = list(calls)
         if not calls:
             return
         ids = [c.call_id for c in calls]
-        rows = {name: [] for name in CHILD_TABLES}
+        rows: dict[str, list[Row]] = {name: [] for name in schema.CALL_CHILD_TABLES}
         call_rows = []
         for c in calls:
             call_rows.append(_call_row(c, run_id, pipeline_version))
             for name, child in _child_rows(c).items():
                 rows[name].extend(child)
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            for table in ("calls",) + CHILD_TABLES:
-                self.con.execute(f"DELETE FROM {table} WHERE call_id IN (SELECT UNNEST(?))", [ids])
-            self._insert("calls", call_rows)
-            for name in CHILD_TABLES:
-                self._insert(name, rows[name])
-            self.con.execute("COMMIT")
-        except Exception:
-            self.con.execute("ROLLBACK")
-            raise
-
-    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        if table not in self._schemas:  # one catalogue lookup per table, not per batch
-            self._schemas[table] = _arrow_schema(self.con, table)
-        schema = self._schemas[table]
-        cols = schema.names
-        arrow = pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows], schema=schema)
-        self.con.register("_incoming", arrow)
-        try:
-            quoted = ", ".join(f'"{c}"' for c in cols)
-            self.con.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM _incoming")
-        finally:
-            self.con.unregister("_incoming")
+        with self.transaction():
+            for table in ("calls",) + schema.CALL_CHILD_TABLES:
+                self._con.execute(f"DELETE FROM {table} WHERE call_id IN (SELECT UNNEST(?))", [ids])
+            self.append_rows("calls", call_rows)
+            for name in schema.CALL_CHILD_TABLES:
+                self.append_rows(name, rows[name])
 
     def start_run(self, run_id: str, pipeline_version: str, inputs: list[str], config_toml: str,
                   log_path: str) -> None:
-        self.con.execute(
+        self._con.execute(
             "INSERT INTO runs (run_id, started_at, status, pipeline_version, inputs, config, log_path) "
             "VALUES (?, ?, 'running', ?, ?, ?, ?)",
             [run_id, _now(), pipeline_version, json.dumps(inputs), config_toml, log_path])
@@ -169,14 +200,14 @@ class Store:
     def close_stale_runs(self) -> list[str]:
         """Runs still marked 'running' when a new run opens the store were killed (DuckDB's
         file lock says no other process has it): mark them 'interrupted'; returns their ids."""
-        stale = [r[0] for r in self.con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
+        stale = [r[0] for r in self._con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
         if stale:
-            self.con.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+            self._con.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
         return stale
 
     def finish_run(self, run_id: str, status: str, ok: int, failed: int, skipped: int,
                    audio_seconds: float, wall_seconds: float) -> None:
-        self.con.execute(
+        self._con.execute(
             "UPDATE runs SET ended_at = ?, status = ?, calls_ok = ?, calls_failed = ?, calls_skipped = ?, "
             "audio_seconds = ?, wall_seconds = ?, x_realtime = ? WHERE run_id = ?",
             [_now(), status, ok, failed, skipped, audio_seconds, wall_seconds,
@@ -185,12 +216,11 @@ class Store:
 
 _ARROW_TYPES = {"VARCHAR": pa.string(), "DOUBLE": pa.float64(), "INTEGER": pa.int32(),
                 "BOOLEAN": pa.bool_(), "JSON": pa.string(), "TIMESTAMP": pa.timestamp("us"),
-                "VARCHAR[]": pa.list_(pa.string())}
+                "DATE": pa.date32(), "VARCHAR[]": pa.list_(pa.string())}
 
 
-def _arrow_schema(con: duckdb.DuckDBPyConnection, table: str) -> pa.Schema:
-    info = con.execute(f"PRAGMA table_info('{table}')").fetchall()
-    return pa.schema([(row[1], _ARROW_TYPES[row[2]]) for row in info])
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _call_row(c: CallAnalysis, run_id: str, pipeline_version: str) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def satisfaction_band(score: float | None) -> str | None:
 def analyse(calls: list[ChallengeCall], out: Path) -> dict[str, dict]:
     """Run ``wocas run`` on the calls; returns call_id -> what the engine said."""
     from wocas.cli import main as wocas_main
-    from wocas.store.store import Store
+    from wocas.store import Store
 
     inputs = out / "challenge.jsonl"
     inputs.write_text("".join(json.dumps(c.transcript()) + "\n" for c in calls))

@@ -37,9 +37,9 @@ def build_stages(config: Config) -> list[Stage]:
     from wocas.stages.roles import RolesStage
     from wocas.stages.transcribe import TranscribeStage
     from wocas.stages.turns import TurnsStage
-    from wocas.models.text_encoder import configure
+    from wocas.models.text_encoder import TextEncoder
 
-    configure(config.text_encoder.model, config.text_encoder.backend, config.text_encoder.device)
+    encoder = TextEncoder.from_config(config.text_encoder)  # one object, shared by the text stages
     stages: list[Stage] = [
         DecodeStage(config.audio),
         TranscribeStage(config.asr),
@@ -59,16 +59,16 @@ def build_stages(config: Config) -> list[Stage]:
     if config.jobs.enabled:
         from wocas.stages.jobs import JobsStage
 
-        stages.append(JobsStage(config.jobs))
+        stages.append(JobsStage(config.jobs, encoder))
     if config.signals.enabled:
         from wocas.stages.signals import SignalsStage
 
-        stages.append(SignalsStage(config.signals))
+        stages.append(SignalsStage(config.signals, encoder))
     stages.append(MetricsStage())
     if config.satisfaction.enabled:  # last: it reads the emotion, signals and metrics stages' facts
         from wocas.stages.satisfaction import SatisfactionStage
 
-        stages.append(SatisfactionStage(config.satisfaction))
+        stages.append(SatisfactionStage(config.satisfaction, encoder))
     return stages
 
 

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from wocas.config import SatisfactionConfig
+from wocas.models.text_encoder import TextEncoder
 from wocas.satisfaction.model import (
     MODEL_FILE, SIGNAL_ALIASES, CallFacts, Dialogue, SatisfactionModel, embed_dialogues, load_model,
 )
@@ -77,9 +78,11 @@ class SatisfactionStage(Stage):
     requires = frozenset({"turns", "roles", "metrics"})
     provides = frozenset({"satisfaction"})
 
-    def __init__(self, config: SatisfactionConfig | None = None):
+    def __init__(self, config: SatisfactionConfig | None = None, encoder: TextEncoder | None = None):
         self.config = config or SatisfactionConfig()
         self.model: SatisfactionModel = load_model(self.config.model or str(MODEL_FILE))
+        # the model's own encoder (named in its file), on the shared encoder's backend and device
+        self.encoder = (encoder or TextEncoder()).variant(self.model.encoder)
 
     def version(self) -> str:
         return self.model.version
@@ -89,7 +92,7 @@ class SatisfactionStage(Stage):
 
     def process_batch(self, calls: list[CallAnalysis]) -> list[CallAnalysis]:
         dialogues = [dialogue_of(c) for c in calls]
-        emb_mean, emb_last = embed_dialogues(dialogues, self.model.encoder)  # (n, dim) each
+        emb_mean, emb_last = embed_dialogues(dialogues, self.encoder)  # (n, dim) each
         out = []
         for i, (call, dialogue) in enumerate(zip(calls, dialogues)):
             if not dialogue.turns:

@@ -23,6 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
+from wocas.models.libraries import prepare_model_libraries
+
 BACKENDS = ("onnx-int8", "onnx", "torch")
 DEFAULT_MODEL = "minilm"
 DEFAULT_BACKEND = "onnx-int8"
@@ -144,6 +146,7 @@ def merge_adapter(encoder, adapter: str | Path):
 
 class TorchSentenceEncoder:
     def __init__(self, path: Path, device: str = "cpu", adapter: str | None = None):
+        prepare_model_libraries()
         from sentence_transformers import SentenceTransformer
 
         self.model = SentenceTransformer(str(path), device="cpu")
@@ -162,6 +165,7 @@ class OnnxSentenceEncoder:
     """Tokenizer + ONNX Runtime transformer + mean pooling + L2 normalisation."""
 
     def __init__(self, path: Path, precision: str = "int8", adapter: str | None = None):
+        prepare_model_libraries()
         from transformers import AutoModel, AutoTokenizer
 
         from wocas.models.onnx_encoder import OnnxEncoder, export_encoder, weights_digest

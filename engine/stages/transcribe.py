@@ -107,6 +107,9 @@ def chunk_bounds(samples: np.ndarray, sample_rate: int, chunk_seconds: float = C
 
 @lru_cache(maxsize=4)
 def load_whisper(path: str, device: str, compute_type: str, cpu_threads: int):
+    from wocas.models.libraries import prepare_model_libraries
+
+    prepare_model_libraries()
     from faster_whisper import WhisperModel
 
     return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)

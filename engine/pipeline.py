@@ -29,8 +29,10 @@ def pipeline_version(config: Config) -> str:
     return f"{__version__}+{config.fingerprint()}"
 
 
-def build_stages(config: Config) -> list[Stage]:
-    """The default stage list for a config. Heavy imports happen inside each stage."""
+def build_stages(config: Config, threads: int = 0) -> list[Stage]:
+    """The default stage list for a config. Heavy imports happen inside each stage.
+    ``threads`` (the runner's per-process thread budget; 0 = the libraries decide) goes to the
+    ASR stage when ``[asr] cpu_threads`` does not set its own."""
     from wocas.stages.decode import DecodeStage
     from wocas.stages.diarize import DiarizeStage
     from wocas.stages.metrics import MetricsStage
@@ -42,7 +44,7 @@ def build_stages(config: Config) -> list[Stage]:
     encoder = TextEncoder.from_config(config.text_encoder)  # one object, shared by the text stages
     stages: list[Stage] = [
         DecodeStage(config.audio),
-        TranscribeStage(config.asr),
+        TranscribeStage(config.asr, threads),
         DiarizeStage(config.diarization),
         TurnsStage(),
         RolesStage(config.roles),
@@ -90,8 +92,8 @@ class Pipeline:
         self.version = pipeline_version(config)
 
     @classmethod
-    def from_config(cls, config: Config) -> "Pipeline":
-        return cls(build_stages(config), config)
+    def from_config(cls, config: Config, threads: int = 0) -> "Pipeline":
+        return cls(build_stages(config, threads), config)
 
     def process(self, calls: list[CallAnalysis], hook: Hook | None = None) -> list[CallAnalysis]:
         """Run every stage over a batch; returns the batch in the same order, audio released."""

@@ -15,7 +15,6 @@ the GPU memory that is free when the model loads.
 from __future__ import annotations
 
 import logging
-import os
 from functools import lru_cache
 
 import numpy as np
@@ -147,8 +146,9 @@ class TranscribeStage(Stage):
     provides = frozenset({"words"})
     audio_only = True
 
-    def __init__(self, options: AsrConfig):
+    def __init__(self, options: AsrConfig, threads: int = 0):
         self.options = options
+        self.threads = options.cpu_threads or threads  # 0 = CTranslate2 decides
         self.entry = resolve(options.model)
         self.device = pick_device(options.device)
         self.compute_type = pick_compute_type(options.compute_type, self.device)
@@ -161,8 +161,7 @@ class TranscribeStage(Stage):
         """The Whisper model, loaded on first use: a worker that only ever sees transcripts
         (or a Ray task that runs other stages) never pays for it."""
         if self._model is None:
-            threads = self.options.cpu_threads or int(os.environ.get("WOCAS_THREADS", "0"))
-            self._model = load_whisper(str(self.entry.path), self.device, self.compute_type, threads)
+            self._model = load_whisper(str(self.entry.path), self.device, self.compute_type, self.threads)
             if self.batch_size == 0 and self.device == "cuda":
                 model_bytes = sum(f.stat().st_size for f in self.entry.path.glob("*.bin"))
                 self.batch_size = pick_batch_size(free_gpu_bytes(), model_bytes, self.options.beam_size)

@@ -77,8 +77,8 @@ class TextEncoder:
         return TextEncoder(model, self.backend, self.device, adapter, self.cache_size)
 
     def identity(self) -> str:
-        """What the vectors depend on (for stage versions): model, backend and adapter file."""
-        ident = f"{self.model}:{self.backend}"
+        """What the vectors depend on (for stage versions): model, backend, device, adapter file."""
+        ident = f"{self.model}:{self.backend}" + (f":{self.device}" if self.device != "cpu" else "")
         return f"{ident}:{Path(self.adapter).name}" if self.adapter else ident
 
     def loaded(self) -> SentenceEncoder:

@@ -20,7 +20,7 @@ from wocas.reasons.core import (ExampleClassifier, HeadClassifier, Prediction, R
                             Utterance, load_taxonomy, parse_utterance, quote_for, span_times)
 from wocas.models.text_encoder import TextEncoder
 from wocas.schema import CallAnalysis, Job, Turn
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,20 @@ class JobsStage(Stage):
         self.taxonomy = load_taxonomy(self.config.taxonomy)
         self.classifier = build_classifier(self.config, self.taxonomy, self.encoder)
 
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        from wocas.models.registry import resolve
+
+        section = section or JobsConfig()
+        taxonomy = resolve(section.taxonomy).path
+        model = f"examples:{taxonomy.stem}:{file_digest(taxonomy)}"
+        if section.head:
+            folder = resolve(section.head).path
+            model += f"+head:{folder.name}:{file_digest(folder / 'head.json')}{file_digest(folder / 'head.npz')}"
+        return f"jobs-1+{model}+{(encoder or TextEncoder()).identity()}"
+
     def version(self) -> str:
-        return f"jobs-1+{self.classifier.version()}"
+        return self.version_for(self.config, self.encoder)
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         return self.process_batch([call])[0]

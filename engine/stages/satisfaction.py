@@ -10,6 +10,7 @@ which lowers the confidence rather than failing the call.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from wocas.config import SatisfactionConfig
@@ -18,7 +19,7 @@ from wocas.satisfaction.model import (
     MODEL_FILE, SIGNAL_ALIASES, CallFacts, Dialogue, SatisfactionModel, embed_dialogues, load_model,
 )
 from wocas.schema import CallAnalysis, Satisfaction
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,15 @@ class SatisfactionStage(Stage):
         # the model's own encoder (named in its file), on the shared encoder's backend and device
         self.encoder = (encoder or TextEncoder()).variant(self.model.encoder)
 
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        path = Path((section or SatisfactionConfig()).model or MODEL_FILE)
+        model = load_model(str(path))
+        shared = encoder or TextEncoder()
+        return f"{model.version}:{file_digest(path)}+{shared.variant(model.encoder).identity()}"
+
     def version(self) -> str:
-        return self.model.version
+        return self.version_for(self.config, self.encoder)
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         return self.process_batch([call])[0]

@@ -24,7 +24,7 @@ from wocas.config import SignalsConfig
 from wocas.models.text_encoder import TextEncoder
 from wocas.reasons.core import Utterance, parse_utterance, quote_for, span_times
 from wocas.schema import CallAnalysis, Signal, Turn
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
 from wocas.stages.jobs import PREVENTABLE_CUES, customer_side
 
 log = logging.getLogger(__name__)
@@ -214,8 +214,19 @@ class SignalsStage(Stage):
         names = [re.escape(n.lower().replace("'", "")) for n in self.config.competitors if n.strip()]
         self.competitor_names = re.compile(r"\b(?:" + "|".join(names) + r")\b") if names else None
 
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        from wocas.models.registry import resolve
+
+        section = section or SignalsConfig()
+        scorer = "prototypes"
+        if section.complaint_head:
+            folder = resolve(section.complaint_head).path
+            scorer = f"head:{folder.name}:{file_digest(folder / 'head.json')}{file_digest(folder / 'head.npz')}"
+        return f"signals-1+{scorer}+{(encoder or TextEncoder()).identity()}"
+
     def version(self) -> str:
-        return "signals-1" + (f"+complaints:{self.complaints.head.version()}" if self.config.complaint_head else "")
+        return self.version_for(self.config, self.encoder)
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         return self.process_batch([call])[0]

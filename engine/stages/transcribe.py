@@ -22,7 +22,7 @@ import numpy as np
 from wocas.config import AsrConfig
 from wocas.models.registry import resolve
 from wocas.schema import Audio, CallAnalysis, Word
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,21 @@ class TranscribeStage(Stage):
     def warm_up(self) -> None:
         self.model  # noqa: B018 - the property loads the model
 
+    # ``device`` and ``compute_type`` count through their resolved values (in ``identity``): "auto"
+    # and "cpu" on a CPU machine are the same run. ``batch_size`` stays: the batched pipeline
+    # segments audio differently from the sequential one.
+    scheduling = frozenset({"cpu_threads", "device", "compute_type"})
+
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        section = section or AsrConfig()
+        entry = resolve(section.model)
+        device = pick_device(section.device)
+        compute_type = pick_compute_type(section.compute_type, device)
+        return f"{entry.name}:{file_digest(entry.path / 'config.json')}:{device}:{compute_type}"
+
     def version(self) -> str:
-        return f"{self.entry.name}:{self.compute_type}:beam{self.options.beam_size}"
+        return self.version_for(self.options)
 
     def transcribe(self, samples: np.ndarray, speaker: str | None,
                    sample_rate: int = 16000) -> tuple[list[Word], str | None]:

@@ -153,7 +153,7 @@ def test_finetuning_a_heads_own_mpnet_encoder(tmp_path, data_dir) -> None:
         wrapped = {k.rsplit(".", 2)[-2] for k in f.keys() if k.endswith(".lora_A")}
     assert {"q", "k", "v", "o", "dense"} <= wrapped  # attention (attn.q/k/v/o) and feed-forward layers
     head = HeadClassifier(tmp_path / "head", TextEncoder())
-    assert head.encoder == str(encoder) and head.adapter == str(adapter) and head.coef.shape == (3, 32)
+    assert head.encoder.model == str(encoder) and head.encoder.adapter == head.adapter == str(adapter) and head.coef.shape == (3, 32)
     texts = [r["text"] for r in rows[:6]]
     tuned_torch = load_encoder(str(encoder), "torch", "cpu", str(adapter)).encode(texts)
     tuned_onnx = load_encoder(str(encoder), "onnx", "cpu", str(adapter)).encode(texts)

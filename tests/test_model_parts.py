@@ -154,7 +154,7 @@ def test_the_shipped_mpnet_head_answers_with_taxonomy_reasons(data_dir: Path) ->
     folder = registry.resolve("intents-banking77-mpnet").path
     mapping = json.loads((folder / "reason_map.json").read_text())
     head = HeadClassifier(folder, TextEncoder())
-    assert head.encoder == "mpnet" and head.coef.shape == (77, 768)
+    assert head.encoder.model == "mpnet" and head.coef.shape == (77, 768)
     texts = [r["text"] for r in rows]
     preds = head.predict(texts, TextEncoder().encode(texts))
     assert np.mean([p.reason == mapping[r["category"]] for p, r in zip(preds, rows)]) >= 0.9

@@ -222,7 +222,7 @@ class SignalsStage(Stage):
         scorer = "prototypes"
         if section.complaint_head:
             folder = resolve(section.complaint_head).path
-            scorer = f"head:{folder.name}:{file_digest(folder / 'head.json')}{file_digest(folder / 'head.npz')}"
+            scorer = f"complaints:head:{folder.name}:{file_digest(folder / 'head.json')}{file_digest(folder / 'head.npz')}"
         return f"signals-1+{scorer}+{(encoder or TextEncoder()).identity()}"
 
     def version(self) -> str:

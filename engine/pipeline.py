@@ -11,65 +11,100 @@ import time
 from collections.abc import Callable
 
 from wocas import __version__
-from wocas.config import Config
+from wocas.config import Config, Section
 from wocas.schema import CallAnalysis
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, digest
 
 log = logging.getLogger(__name__)
 
 Hook = Callable[[str, CallAnalysis], None]
+TEXT_ENCODER_STAGES = frozenset({"jobs", "signals", "satisfaction"})  # built with the shared TextEncoder
 
 
 class PipelineError(ValueError):
     pass
 
 
-def pipeline_version(config: Config) -> str:
-    """What a stored result was made with: engine version + everything in config that changes results."""
-    return f"{__version__}+{config.fingerprint()}"
-
-
-def build_stages(config: Config) -> list[Stage]:
-    """The default stage list for a config. Heavy imports happen inside each stage."""
+def stage_plan(config: Config) -> list[tuple[type[Stage], Section | None]]:
+    """The default stages for a config, in order, each with its config section. Importing a
+    stage module loads no model (heavy imports happen inside each stage)."""
     from wocas.stages.decode import DecodeStage
     from wocas.stages.diarize import DiarizeStage
     from wocas.stages.metrics import MetricsStage
     from wocas.stages.roles import RolesStage
     from wocas.stages.transcribe import TranscribeStage
     from wocas.stages.turns import TurnsStage
-    from wocas.models.text_encoder import configure
 
-    configure(config.text_encoder.model, config.text_encoder.backend, config.text_encoder.device)
-    stages: list[Stage] = [
-        DecodeStage(config.audio),
-        TranscribeStage(config.asr),
-        DiarizeStage(config.diarization),
-        TurnsStage(),
-        RolesStage(config.roles),
+    plan: list[tuple[type[Stage], Section | None]] = [
+        (DecodeStage, config.audio),
+        (TranscribeStage, config.asr),
+        (DiarizeStage, config.diarization),
+        (TurnsStage, None),
+        (RolesStage, config.roles),
     ]
     if config.redact.enabled:  # right after roles: every later text stage and the store see redacted text
         from wocas.stages.redact import RedactStage
 
-        stages.append(RedactStage(config.redact))
+        plan.append((RedactStage, config.redact))
     if config.emotion.enabled:
         from wocas.stages.emotion import EmotionStage
         from wocas.stages.trajectory import TrajectoryStage
 
-        stages += [EmotionStage(config.emotion), TrajectoryStage(config.emotion)]
+        plan += [(EmotionStage, config.emotion), (TrajectoryStage, config.emotion)]
     if config.jobs.enabled:
         from wocas.stages.jobs import JobsStage
 
-        stages.append(JobsStage(config.jobs))
+        plan.append((JobsStage, config.jobs))
     if config.signals.enabled:
         from wocas.stages.signals import SignalsStage
 
-        stages.append(SignalsStage(config.signals))
-    stages.append(MetricsStage())
+        plan.append((SignalsStage, config.signals))
+    plan.append((MetricsStage, None))
     if config.satisfaction.enabled:  # last: it reads the emotion, signals and metrics stages' facts
         from wocas.stages.satisfaction import SatisfactionStage
 
-        stages.append(SatisfactionStage(config.satisfaction))
+        plan.append((SatisfactionStage, config.satisfaction))
+    return plan
+
+
+def build_stages(config: Config, threads: int = 0) -> list[Stage]:
+    """The default stage list for a config. ``threads`` (the runner's per-process thread
+    budget; 0 = the libraries decide) goes to the ASR stage when ``[asr] cpu_threads`` does
+    not set its own. One ``TextEncoder`` is built here and shared by the text stages."""
+    from wocas.models.text_encoder import TextEncoder
+
+    encoder = TextEncoder.from_config(config.text_encoder)
+    stages: list[Stage] = []
+    for cls, section in stage_plan(config):
+        if section is None:
+            stages.append(cls())
+        elif cls.name == "transcribe":
+            stages.append(cls(section, threads))
+        elif cls.name in TEXT_ENCODER_STAGES:
+            stages.append(cls(section, encoder))
+        else:
+            stages.append(cls(section))
     return stages
+
+
+def stage_versions(config: Config) -> dict[str, str]:
+    """Each stage's version for a config, without building any stage (no model is loaded)."""
+    from wocas.models.text_encoder import TextEncoder
+
+    encoder = TextEncoder.from_config(config.text_encoder)
+    return {cls.name: cls.version_for(section, encoder) for cls, section in stage_plan(config)}
+
+
+def version_of(versions: dict[str, str]) -> str:
+    """The pipeline's version: the engine's version + a hash of its stages' versions, so only
+    a setting that changes some stage's results (never threads, batch sizes, workers, or the
+    ``[customers]``/``[insights]`` roll-ups) makes stored calls out of date."""
+    return f"{__version__}+{digest(versions)}"
+
+
+def pipeline_version(config: Config) -> str:
+    """What a stored result was made with (see ``version_of``)."""
+    return version_of(stage_versions(config))
 
 
 def check_order(stages: list[Stage], initial: frozenset[str] = frozenset({"call"})) -> None:
@@ -87,11 +122,11 @@ class Pipeline:
         self.stages = stages
         self.config = config
         self.stage_versions = {s.name: s.version() for s in stages}
-        self.version = pipeline_version(config)
+        self.version = version_of(self.stage_versions)
 
     @classmethod
-    def from_config(cls, config: Config) -> "Pipeline":
-        return cls(build_stages(config), config)
+    def from_config(cls, config: Config, threads: int = 0) -> "Pipeline":
+        return cls(build_stages(config, threads), config)
 
     def process(self, calls: list[CallAnalysis], hook: Hook | None = None) -> list[CallAnalysis]:
         """Run every stage over a batch; returns the batch in the same order, audio released."""

@@ -38,7 +38,7 @@ from tqdm import tqdm  # noqa: E402
 
 from wocas.models.finetune import FinetuneSettings, add_arguments, settings_from  # noqa: E402
 from wocas.models.finetune import finetune as run_finetune, save_adapter  # noqa: E402
-from wocas.reasons.core import (LinearPart, choose_mix, choose_mix_on_holdout, embed, save_head,  # noqa: E402
+from wocas.reasons.core import (LinearPart, choose_mix, choose_mix_on_holdout, save_head,  # noqa: E402
                             train_head)
 
 log = logging.getLogger("train_intents")
@@ -83,14 +83,15 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
     for cross-validation over them to be fair); the head is then fitted on all of it."""
     import numpy as np
 
-    from wocas.models.text_encoder import active
+    from wocas.models.text_encoder import DEFAULT_MODEL, TextEncoder
 
     texts, labels = read_labelled(data)
     log.info("training on %d texts, %d labels", len(texts), len(set(labels)))
     if finetune is not None and lexical and mix is None and dev_share <= 0:
         raise SystemExit(NO_HOLDOUT)
-    shared, backend = active()
-    encoder = encoder or shared
+    encoder = encoder or DEFAULT_MODEL
+    text_encoder = TextEncoder(encoder)
+    backend = text_encoder.backend
     adapter_note, holdout, tuned = "", np.zeros(0, dtype=int), None
     if finetune is not None:
         from wocas.models.registry import resolve
@@ -108,13 +109,13 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
             tuned = run_finetune([texts[i] for i in keep], [labels[i] for i in keep], resolve(encoder).path,
                                  finetune, dev=dev, device=device, progress=progress)
         adapter = save_adapter(out / "adapter.safetensors", tuned)
-        vectors = embed(texts, adapter=str(adapter), encoder=encoder)
+        vectors = text_encoder.variant(adapter=str(adapter)).encode(texts)
         adapter_note = (f" The encoder is fine-tuned by `adapter.safetensors` with the embedding head beside it"
                         f" (LoRA rank {finetune.rank}, "
                         f"{finetune.epochs} epochs on {len(keep)} texts, {tuned.seconds:.0f} s on {device}; "
                         f"per epoch: {tuned.history}).")
     else:
-        vectors = np.load(embeddings).astype(np.float32) if embeddings else embed(texts, encoder=encoder)
+        vectors = np.load(embeddings).astype(np.float32) if embeddings else text_encoder.encode(texts)
     if len(vectors) != len(texts):
         raise SystemExit(f"error: {embeddings} has {len(vectors)} rows for {len(texts)} texts")
     fixed = LinearPart(tuned.labels, tuned.coef, tuned.intercept) if tuned is not None else None

@@ -29,6 +29,7 @@ from sklearn.linear_model import RidgeCV
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from wocas.models.text_encoder import TextEncoder  # noqa: E402
 from wocas.satisfaction.model import (  # noqa: E402
     LEXICAL_FEATURES, MODEL_DIR, Dialogue, SatisfactionModel, embed_dialogues, lexical_features,
 )
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("STC-3: %d dialogues, %d train, %d held out", len(dialogues), len(train), len(test))
 
     lex = np.array([[lexical_features(d)[k] for k in LEXICAL_FEATURES] for d in dialogues])
-    emb_mean, emb_last = embed_dialogues(dialogues, ENCODER)
+    emb_mean, emb_last = embed_dialogues(dialogues, TextEncoder(ENCODER))
 
     lex_mean = lex[train].mean(axis=0)
     lex_scale = np.where(lex[train].std(axis=0) > 1e-9, lex[train].std(axis=0), 1.0)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from wocas.models.libraries import prepare_model_libraries
 
-import wocas  # noqa: E402,F401  (makes the pyannote extra's CUDA-built torchaudio importable; see engine/__init__.py)
+# Offline, and the pyannote extra's CUDA-built torchaudio importable, before any test imports
+# transformers or sentence-transformers itself (the engine's loaders call this on their own).
+prepare_model_libraries()
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("WOCAS_DATA", ROOT.parent / "shared" / "data"))

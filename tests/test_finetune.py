@@ -11,8 +11,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from wocas.reasons.core import HeadClassifier, embed
-from wocas.models.text_encoder import TextEncoderError, load_encoder
+from wocas.models.text_encoder import TextEncoder, TextEncoderError, load_encoder
+from wocas.reasons.core import HeadClassifier
 
 KEEP = ("card_arrival", "exchange_rate", "terminate_account", "request_refund", "top_up_failed", "pin_blocked")
 
@@ -47,10 +47,10 @@ def test_finetuned_head_ships_a_small_adapter_and_classifies_held_out_queries(fi
     assert [h["epoch"] for h in tuned["history"]] == [1, 2] and all("dev_accuracy" in h for h in tuned["history"])
     assert "held out of fine-tuning" in (folder / "README.md").read_text()
 
-    head = HeadClassifier(folder)
+    head = HeadClassifier(folder, TextEncoder())
     assert head.adapter == str(adapter)
     texts = [t for t, _ in held]
-    preds = head.predict(texts, embed(texts))
+    preds = head.predict(texts, TextEncoder().encode(texts))
     assert np.mean([p.reason == k for p, (_, k) in zip(preds, held)]) >= 0.8
 
 
@@ -152,12 +152,12 @@ def test_finetuning_a_heads_own_mpnet_encoder(tmp_path, data_dir) -> None:
     with safe_open(str(adapter), framework="pt") as f:
         wrapped = {k.rsplit(".", 2)[-2] for k in f.keys() if k.endswith(".lora_A")}
     assert {"q", "k", "v", "o", "dense"} <= wrapped  # attention (attn.q/k/v/o) and feed-forward layers
-    head = HeadClassifier(tmp_path / "head")
-    assert head.encoder == str(encoder) and head.adapter == str(adapter) and head.coef.shape == (3, 32)
+    head = HeadClassifier(tmp_path / "head", TextEncoder())
+    assert head.encoder.model == str(encoder) and head.encoder.adapter == head.adapter == str(adapter) and head.coef.shape == (3, 32)
     texts = [r["text"] for r in rows[:6]]
     tuned_torch = load_encoder(str(encoder), "torch", "cpu", str(adapter)).encode(texts)
     tuned_onnx = load_encoder(str(encoder), "onnx", "cpu", str(adapter)).encode(texts)
     plain = load_encoder(str(encoder), "torch").encode(texts)
     assert np.min(np.sum(tuned_onnx * tuned_torch, axis=1)) > 0.9999  # merged the same way on both backends
     assert np.abs(plain - tuned_torch).max() > 1e-4  # and the adapter moved them (one short epoch: a little)
-    np.testing.assert_allclose(head.probabilities(texts), head.probabilities(texts, embed(texts)), atol=1e-6)
+    np.testing.assert_allclose(head.probabilities(texts), head.probabilities(texts, TextEncoder().encode(texts)), atol=1e-6)

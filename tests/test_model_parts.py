@@ -17,9 +17,9 @@ import pytest
 
 from wocas.models import registry
 from wocas.models.parts import ModelPartsError, assemble
-from wocas.reasons.core import HeadClassifier, embed
+from wocas.reasons.core import HeadClassifier
 from wocas.testing.tiny_models import build_tiny_sentence_model
-from wocas.models.text_encoder import OnnxSentenceEncoder, TorchSentenceEncoder
+from wocas.models.text_encoder import OnnxSentenceEncoder, TextEncoder, TorchSentenceEncoder
 
 SENTENCES = ["my card hasn't arrived yet", "I want to close my account", "what's the exchange rate today"]
 PARTS = ["tiny-st-part-001", "tiny-st-part-002", "tiny-st-part-003"]
@@ -117,13 +117,13 @@ def test_a_head_over_another_encoder_runs_that_encoder_itself(parts, tmp_path: P
     assert meta["encoder"] == str(folder)
     assert f"`{folder}` encoder" in (tmp_path / "head" / "README.md").read_text()
 
-    head = HeadClassifier(tmp_path / "head")
+    head = HeadClassifier(tmp_path / "head", TextEncoder())
     assert head.has_own_encoder() and head.coef.shape == (2, 32)
-    shared = embed(SENTENCES)
+    shared = TextEncoder().encode(SENTENCES)
     assert shared.shape == (3, 384)
     with_shared_given = head.probabilities(SENTENCES, shared)
     np.testing.assert_allclose(with_shared_given, head.probabilities(SENTENCES), atol=1e-6)
-    own = embed(SENTENCES, encoder=str(folder))
+    own = TextEncoder(str(folder)).encode(SENTENCES)
     assert own.shape == (3, 32)
     assert [p.best for p in head.predict(SENTENCES, shared)] == [head.labels[i] for i in with_shared_given.argmax(1)]
 
@@ -133,10 +133,10 @@ def test_a_head_whose_encoder_is_missing_fails_at_load_naming_both(tmp_path: Pat
 
     texts = ["where is my card", "my card never came", "close my account", "I want to leave the bank"]
     labels = ["card_arrival", "card_arrival", "terminate_account", "terminate_account"]
-    save_head(tmp_path / "head", train_head(texts, labels, lexical=False), {"encoder": str(tmp_path / "gone")})
+    save_head(tmp_path / "head", train_head(texts, labels, np.eye(4, 384, dtype=np.float32), lexical=False), {"encoder": str(tmp_path / "gone")})
     with pytest.raises(TaxonomyError, match=rf"intent head {tmp_path / 'head'} reads its texts with encoder "
                                             rf"'{tmp_path / 'gone'}': unknown model"):
-        HeadClassifier(tmp_path / "head")
+        HeadClassifier(tmp_path / "head", TextEncoder())
 
 
 def _mpnet_installed() -> bool:
@@ -153,8 +153,8 @@ def test_the_shipped_mpnet_head_answers_with_taxonomy_reasons(data_dir: Path) ->
     rows = list(csv.DictReader((data_dir / "text/banking77/test.csv").open()))[::20]
     folder = registry.resolve("intents-banking77-mpnet").path
     mapping = json.loads((folder / "reason_map.json").read_text())
-    head = HeadClassifier(folder)
-    assert head.encoder == "mpnet" and head.coef.shape == (77, 768)
+    head = HeadClassifier(folder, TextEncoder())
+    assert head.encoder.model == "mpnet" and head.coef.shape == (77, 768)
     texts = [r["text"] for r in rows]
-    preds = head.predict(texts, embed(texts))
+    preds = head.predict(texts, TextEncoder().encode(texts))
     assert np.mean([p.reason == mapping[r["category"]] for p, r in zip(preds, rows)]) >= 0.9

@@ -166,15 +166,22 @@ def test_config_leaving_a_model_to_the_hub_default_is_refused(tmp_path):
 
 
 def test_text_and_audio_model_libraries_import_beside_the_extra():
-    """With the extra's CUDA-built torchaudio installed, a fresh process that imports the
-    engine first can still load sentence-transformers and transformers' audio utilities."""
+    """With the extra's CUDA-built torchaudio installed, a fresh process that readies the model
+    libraries first (``prepare_model_libraries``, as every engine loader does) can still load
+    sentence-transformers and transformers' audio utilities; ``import wocas`` alone patches nothing."""
     import importlib.util
+    import os
     import subprocess
     import sys
 
     if importlib.util.find_spec("torchaudio") is None:
         pytest.skip("torchaudio is not installed (the pyannote extra is not)")
-    code = "import wocas, sentence_transformers, transformers.audio_utils, torchaudio; print(torchaudio.__version__)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    code = ("import sys, wocas; assert 'torchaudio' not in sys.modules, 'import wocas patched torchaudio'; "
+            "from wocas.models.libraries import prepare_model_libraries; prepare_model_libraries(); "
+            "import os, sentence_transformers, transformers.audio_utils, torchaudio; "
+            "print(torchaudio.__version__, os.environ['HF_HUB_OFFLINE'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip()
+    version, offline = done.stdout.split()
+    assert version and offline == "1"

@@ -9,10 +9,14 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from wocas.reasons.core import (OTHER, ExampleClassifier, HeadClassifier, TaxonomyError, discover_reasons, embed,
+from wocas.models.text_encoder import TextEncoder
+from wocas.reasons.core import (OTHER, ExampleClassifier, HeadClassifier, TaxonomyError, discover_reasons,
                             load_taxonomy, parse_utterance, reasons_summary, save_head, train_head)
 from wocas.schema import Call, CallAnalysis, Job
 from wocas.store import Store
+
+
+ENCODER = TextEncoder()  # the default shared encoder (minilm, onnx-int8)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +26,7 @@ def taxonomy():
 
 @pytest.fixture(scope="module")
 def classifier(taxonomy):
-    return ExampleClassifier(taxonomy, other_threshold=0.35)
+    return ExampleClassifier(taxonomy, ENCODER, other_threshold=0.35)
 
 
 def test_default_taxonomy(taxonomy) -> None:
@@ -47,7 +51,7 @@ def test_known_utterances_and_calibrated_confidence(classifier) -> None:
     texts = ["where is my refund, it still hasn't come through", "the app crashes every time I open it",
              "I lost my wallet with my card in it", "what's the exchange rate for euros",
              "can we talk about the football score from last night"]
-    preds = classifier.predict(texts, embed(texts))
+    preds = classifier.predict(texts, ENCODER.encode(texts))
     assert [p.reason for p in preds[:4]] == ["refund_not_received", "app_or_website_error", "lost_or_stolen",
                                              "exchange_rate_query"]
     assert preds[4].reason == OTHER and preds[4].best != OTHER
@@ -90,10 +94,10 @@ def test_head_trained_on_real_data(tmp_path, data_dir) -> None:
     texts = [t for k in keep for t in per[k][:20]]
     labels = [k for k in keep for _ in per[k][:20]]
     held = [(t, k) for k in keep for t in per[k][20:]]
-    save_head(tmp_path / "head", train_head(texts, labels, embed(texts), lexical=True, C=10.0),
+    save_head(tmp_path / "head", train_head(texts, labels, ENCODER.encode(texts), lexical=True, C=10.0),
               {"name": "t", "reason_map": {"card_arrival": "card_delivery"}})
-    head = HeadClassifier(tmp_path / "head")
-    preds = head.predict([t for t, _ in held], embed([t for t, _ in held]))
+    head = HeadClassifier(tmp_path / "head", ENCODER)
+    preds = head.predict([t for t, _ in held], ENCODER.encode([t for t, _ in held]))
     expected = [{"card_arrival": "card_delivery"}.get(k, k) for _, k in held]
     assert np.mean([p.reason == e for p, e in zip(preds, expected)]) >= 0.8
 
@@ -137,9 +141,9 @@ def test_wocas_train_intents(tmp_path) -> None:
     with data.open("w", newline="") as f:
         csv.writer(f).writerows([("text", "label"), *rows])
     assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "head"), "--no-lexical"]) == 0
-    head = HeadClassifier(tmp_path / "head")
+    head = HeadClassifier(tmp_path / "head", ENCODER)
     texts = ["my parcel still hasn't turned up", "I'd like a refund please"]
-    assert [p.reason for p in head.predict(texts, embed(texts))] == ["delivery", "refund"]
+    assert [p.reason for p in head.predict(texts, ENCODER.encode(texts))] == ["delivery", "refund"]
     assert (tmp_path / "head" / "README.md").exists()
 
 
@@ -151,7 +155,7 @@ def test_train_intents_chooses_the_mix_by_cross_validation_on_train_only(tmp_pat
     keep = {"card_arrival", "exchange_rate", "terminate_account", "request_refund", "top_up_failed", "pin_blocked"}
     picked = [r for r in rows if r["category"] in keep][:240]
     texts, labels = [r["text"] for r in picked], [r["category"] for r in picked]
-    choice = choose_mix(texts, labels, embed(texts), C=10.0, folds=3)
+    choice = choose_mix(texts, labels, ENCODER.encode(texts), C=10.0, folds=3)
     assert set(choice.accuracy) == set(MIX_GRID) and all(0.5 < a <= 1.0 for a in choice.accuracy.values())
     assert choice.accuracy[choice.mix] == max(choice.accuracy.values())
     data = tmp_path / "train.csv"
@@ -163,14 +167,3 @@ def test_train_intents_chooses_the_mix_by_cross_validation_on_train_only(tmp_pat
     assert "5-fold cross-validation" in (tmp_path / "head" / "README.md").read_text()
     assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "fixed"), "--mix", "0.55"]) == 0
     assert json.loads((tmp_path / "fixed" / "head.json").read_text())["mix"] == 0.55
-
-
-def test_embedding_more_texts_than_the_cache_holds(monkeypatch) -> None:
-    from wocas.reasons import core as reasons
-
-    monkeypatch.setattr(reasons, "_CACHE_SIZE", 3)
-    texts = ["my card is lost", "where is my parcel", "I want a refund", "cancel my account", "my card is lost"]
-    vectors = embed(texts)
-    assert vectors.shape == (5, 384) and len(reasons._CACHE) == 3
-    np.testing.assert_allclose(vectors[0], vectors[4])
-    np.testing.assert_allclose(embed(texts[2:3])[0], vectors[2])

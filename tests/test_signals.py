@@ -180,10 +180,11 @@ COMPLAINT_THEN_QUESTION = [("agent", "How can I help?"),
 
 
 def test_a_complaint_head_trained_on_own_labels_replaces_the_zero_shot_score(tmp_path) -> None:
-    from wocas.reasons.core import embed, save_head, train_head
+    from wocas.models.text_encoder import TextEncoder
+    from wocas.reasons.core import save_head, train_head
 
     texts, labels = _labelled_turns()
-    save_head(tmp_path / "complaints", train_head(texts, labels, embed(texts), C=10.0), {"name": "complaints"})
+    save_head(tmp_path / "complaints", train_head(texts, labels, TextEncoder().encode(texts), C=10.0), {"name": "complaints"})
     stage = SignalsStage(SignalsConfig(complaint_head=str(tmp_path / "complaints")))
     assert "complaints:head:complaints" in stage.version()
     lines = COMPLAINT_THEN_QUESTION
@@ -194,10 +195,11 @@ def test_a_complaint_head_trained_on_own_labels_replaces_the_zero_shot_score(tmp
 
 
 def test_a_complaint_head_without_a_complaint_label_is_refused(tmp_path) -> None:
-    from wocas.reasons.core import embed, save_head, train_head
+    from wocas.models.text_encoder import TextEncoder
+    from wocas.reasons.core import save_head, train_head
 
     texts = ["where is my parcel", "my order is late", "I want a refund", "refund me please"]
     labels = ["delivery", "delivery", "refund", "refund"]
-    save_head(tmp_path / "intents", train_head(texts, labels, embed(texts), lexical=False), {"name": "intents"})
+    save_head(tmp_path / "intents", train_head(texts, labels, TextEncoder().encode(texts), lexical=False), {"name": "intents"})
     with pytest.raises(ValueError, match=r"complaint head .*intents: needs a 'complaint'.*\['delivery', 'refund'\]"):
         SignalsStage(SignalsConfig(complaint_head=str(tmp_path / "intents")))

@@ -11,7 +11,7 @@ import pytest
 
 from wocas.models import text_encoder
 from wocas.testing.tiny_models import build_tiny_sentence_model as tiny_sentence_model
-from wocas.models.text_encoder import TextEncoderError, load_encoder
+from wocas.models.text_encoder import TextEncoder, TextEncoderError, load_encoder
 
 SENTENCES = [
     "I was charged twice for the same card payment and I want my money back.",
@@ -48,18 +48,38 @@ def test_int8_vector_does_not_depend_on_its_batch() -> None:
     np.testing.assert_allclose(reversed_batch, alone, atol=1e-6)
 
 
-def test_configure_switches_the_shared_encoder_and_rejects_unknown_backends() -> None:
-    model, backend = text_encoder.active()
-    try:
-        text_encoder.configure("minilm", "torch")
-        torch_vec = text_encoder.encode(SENTENCES[:1])
-        text_encoder.configure("minilm", "onnx")
-        assert float(text_encoder.encode(SENTENCES[:1])[0] @ torch_vec[0]) > 0.9999
-        with pytest.raises(TextEncoderError, match="unknown text encoder backend 'tensorrt'"):
-            text_encoder.configure("minilm", "tensorrt")
-    finally:
-        text_encoder.configure(model, backend)
-    assert text_encoder.encode([]).shape == (0, 384)
+def test_each_encoder_object_runs_its_own_backend_and_rejects_unknown_ones() -> None:
+    from wocas.config import TextEncoderConfig
+
+    torch_vec = TextEncoder("minilm", "torch").encode(SENTENCES[:1])
+    onnx = TextEncoder.from_config(TextEncoderConfig(backend="onnx"))
+    assert (onnx.model, onnx.backend, onnx.device) == ("minilm", "onnx", "cpu")
+    assert float(onnx.encode(SENTENCES[:1])[0] @ torch_vec[0]) > 0.9999
+    with pytest.raises(TextEncoderError, match="unknown text encoder backend 'tensorrt'"):
+        TextEncoder("minilm", "tensorrt")
+    assert TextEncoder().encode([]).shape == (0, 384)
+
+
+def test_the_embedding_cache_is_the_encoders_own_and_bounded() -> None:
+    texts = ["my card is lost", "where is my parcel", "I want a refund", "cancel my account", "my card is lost"]
+    small = TextEncoder(cache_size=3)
+    vectors = small.encode(texts)
+    assert vectors.shape == (5, 384) and len(small._cache) == 3
+    np.testing.assert_allclose(vectors[0], vectors[4])
+    np.testing.assert_allclose(small.encode(texts[2:3])[0], vectors[2])
+    other = TextEncoder()
+    assert len(other._cache) == 0  # nothing shared between encoder objects but the loaded weights
+    np.testing.assert_allclose(other.encode(texts[:1])[0], vectors[0], atol=1e-6)
+    assert small.encode(texts[:2], cache=False).shape == (2, 384) and len(small._cache) == 3
+
+
+def test_a_variant_is_the_same_encoder_unless_model_or_adapter_differ(tmp_path: Path) -> None:
+    shared = TextEncoder("minilm", "onnx")
+    assert shared.variant() is shared and shared.variant("minilm") is shared
+    other = shared.variant("mpnet")
+    assert (other.model, other.backend, other.device) == ("mpnet", "onnx", "cpu")
+    tuned = shared.variant(adapter=str(tmp_path / "adapter.safetensors"))
+    assert tuned is not shared and tuned.identity() == "minilm:onnx:adapter.safetensors"
 
 
 def test_model_by_path_exports_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,7 +115,7 @@ def test_a_gpu_encoder_must_be_the_torch_backend(tmp_path: Path) -> None:
     path.write_text('[text_encoder]\ndevice = "cuda"\nbackend = "torch"\n')
     assert load_config(path).text_encoder.backend == "torch"
     with pytest.raises(TextEncoderError, match="device 'cuda' needs backend 'torch'"):
-        text_encoder.configure("minilm", "onnx-int8", "cuda")
+        TextEncoder("minilm", "onnx-int8", "cuda")
 
 
 def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ Nothing is downloaded and nothing leaves the machine:
   to as ``$model/<folder>``), and every model the config names is checked to be a local
   file before pyannote sees it: a missing one would otherwise make pyannote fall back to a
   hub id and try to download it;
-* ``HF_HUB_OFFLINE`` is set before the import, and pyannote's usage telemetry (on by default
+* the hub is switched offline (``prepare_model_libraries``) before the import, and pyannote's usage telemetry (on by default
   in 4.x, sent to a remote collector) is switched off with ``PYANNOTE_METRICS_ENABLED``;
 * audio is passed as an in-memory waveform, so pyannote's own decoder (torchcodec) is never
   needed.
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from wocas.schema import SpeakerSegment
-from wocas.models.torchaudio_compat import ensure_torchaudio_importable
+from wocas.models.libraries import prepare_model_libraries
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,10 @@ PLDA_FILES = ("xvec_transform.npz", "plda.npz")
 
 def import_pyannote():
     """Import ``pyannote.audio`` offline; raises ImportError naming the extra when it is absent."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["PYANNOTE_METRICS_ENABLED"] = "false"  # read at each call, so this also holds later
+    # pyannote has no API to switch its telemetry off; it reads this variable at each call
+    os.environ["PYANNOTE_METRICS_ENABLED"] = "false"
     try:
-        ensure_torchaudio_importable()
+        prepare_model_libraries()  # offline, and torchaudio importable
         with warnings.catch_warnings():
             # pyannote warns at import when torchcodec (its file decoder) can't load; waveforms
             # are always passed in memory here, so the decoder is never used.

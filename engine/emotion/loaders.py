@@ -10,16 +10,13 @@ error at load time, not a silent zero at scoring time.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from wocas.emotion.labels import project, resolve_label_map
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from wocas.models.libraries import prepare_model_libraries
 
 log = logging.getLogger(__name__)
 LabelMap = Mapping[str, tuple[float, float]]
@@ -35,6 +32,7 @@ class TextClassifier:
 
     def __init__(self, path: str | Path, label_map: LabelMap | None = None, device: str = "cpu",
                  max_length: int = 128):
+        prepare_model_libraries()
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         path = Path(path)
@@ -70,6 +68,7 @@ class AudioClassifier:
     """A transformers audio-classification model over 16 kHz mono arrays."""
 
     def __init__(self, path: str | Path, label_map: LabelMap | None = None, device: str = "cpu"):
+        prepare_model_libraries()
         from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
         path = Path(path)

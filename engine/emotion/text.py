@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,9 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from wocas.emotion.labels import project, resolve_label_map
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from wocas.models.libraries import prepare_model_libraries
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +85,7 @@ class EmotionHead:
     engine/text_encoder.py: "onnx-int8", "onnx" or "torch"); on a GPU it always runs in torch."""
 
     def __init__(self, head_dir: str | Path, device: str = "cpu", backend: str = "onnx-int8"):
+        prepare_model_libraries()
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 

@@ -75,6 +75,9 @@ def finetune(texts: list[str], labels: list[str], encoder_dir: Path, settings: F
     Batches are formed from texts of similar length, so little of each batch is padding, and
     are taken in random order.
     """
+    from wocas.models.libraries import prepare_model_libraries
+
+    prepare_model_libraries()
     import torch
     from torch import nn
     from transformers import AutoModel, AutoTokenizer

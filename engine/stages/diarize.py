@@ -115,8 +115,12 @@ class DiarizeStage(Stage):
         self.snap_words = snap_words
         self._diarizer: Diarizer | None = None
 
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        return f"{section.backend}:v2" if section is not None else "diarize:v2"
+
     def version(self) -> str:
-        return f"{self.options.backend}:v2:n{self.options.num_speakers}"
+        return self.version_for(self.options) + (":snap" if self.snap_words else "")
 
     def warm_up(self) -> None:
         diarizer = self.diarizer

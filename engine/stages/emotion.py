@@ -9,7 +9,6 @@ sound the intensity (engine/emotion/fusion.py).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -20,11 +19,26 @@ from wocas.emotion import acoustic
 from wocas.emotion.fusion import FusionWeights, fuse, text_valence
 from wocas.emotion.text import TextScores, head_scores, lexicon_features, lexicon_scores, load_head
 from wocas.schema import CallAnalysis, Emotion, Turn
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
 
 log = logging.getLogger(__name__)
 INTERRUPTION_SECONDS = 0.3  # starting this long before the other speaker stops = interrupting
 INTERRUPTION_AROUSAL = 0.1
+
+
+def locate_text_model(text_model: str) -> tuple[str, Path | None]:
+    """The kind of text model ("lexicon", "head" or "transformers") and its folder."""
+    from wocas.models.registry import resolve
+
+    if text_model == "lexicon":
+        return "lexicon", None
+    path = resolve(text_model).path
+    if (path / "adapter.safetensors").exists():
+        return "head", path
+    if (path / "config.json").exists():
+        return "transformers", path
+    raise FileNotFoundError(f"emotion text model {path}: neither a WOCAS head (adapter.safetensors) "
+                            "nor a transformers model (config.json)")
 
 
 class EmotionStage(Stage):
@@ -37,28 +51,30 @@ class EmotionStage(Stage):
         self.weights = FusionWeights(lexicon_weight=options.lexicon_weight, intensity_gain=options.intensity_gain)
         self._text_model = None
         self._audio_model = None
-        self._text_kind, self._text_path = self._locate_text_model()
+        self._text_kind, self._text_path = locate_text_model(options.text_model)
 
-    def _locate_text_model(self) -> tuple[str, Path | None]:
+    scheduling = frozenset({"batch_size"})  # a turn's vector does not depend on its batch
+
+    @classmethod
+    def results_settings(cls, section) -> dict:
+        settings = super().results_settings(section)
+        for key in ("shape_turnaround", "shape_volatility"):  # the trajectory stage's, not this one's
+            settings.pop(key, None)
+        return settings
+
+    @classmethod
+    def identity(cls, section, encoder) -> str:
         from wocas.models.registry import resolve
 
-        if self.options.text_model == "lexicon":
-            return "lexicon", None
-        path = resolve(self.options.text_model).path
-        if (path / "adapter.safetensors").exists():
-            return "head", path
-        if (path / "config.json").exists():
-            return "transformers", path
-        raise FileNotFoundError(f"emotion text model {path}: neither a WOCAS head (adapter.safetensors) "
-                                "nor a transformers model (config.json)")
+        section = section or EmotionConfig()
+        kind, path = locate_text_model(section.text_model)
+        ident = f"{kind}:{section.text_model}:{file_digest(path / 'config.json') if path else 'none'}"
+        if section.audio_model:
+            ident += f":{section.audio_model}:{file_digest(resolve(section.audio_model).path / 'config.json')}"
+        return ident
 
     def version(self) -> str:
-        ident = f"{self._text_kind}:{self.options.text_model}:{self.options.audio_model}:{self.options.acoustic}"
-        if self._text_kind == "head":
-            ident += f":{self.options.text_backend}"
-        if self._text_path is not None and (self._text_path / "config.json").exists():
-            ident += hashlib.sha256((self._text_path / "config.json").read_bytes()).hexdigest()[:8]
-        return ident
+        return self.version_for(self.options)
 
     # ---- models ----------------------------------------------------------------------------
     def _text_scores(self, texts: list[str]) -> TextScores:

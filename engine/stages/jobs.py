@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from wocas.config import JobsConfig
 from wocas.reasons.core import (ExampleClassifier, HeadClassifier, Prediction, ReasonClassifier, Taxonomy,
-                            Utterance, embed, load_taxonomy, parse_utterance, quote_for, span_times)
+                            Utterance, load_taxonomy, parse_utterance, quote_for, span_times)
+from wocas.models.text_encoder import TextEncoder
 from wocas.schema import CallAnalysis, Job, Turn
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +135,12 @@ def shortlist(cands: list[Candidate], max_jobs: int) -> list[Candidate]:
     return cands[:1]
 
 
-def build_classifier(config: JobsConfig, taxonomy: Taxonomy) -> ReasonClassifier:
+def build_classifier(config: JobsConfig, taxonomy: Taxonomy, encoder: TextEncoder) -> ReasonClassifier:
     if config.head:
         from wocas.models.registry import resolve
 
-        return HeadClassifier(resolve(config.head).path, config.other_threshold)
-    return ExampleClassifier(taxonomy, config.other_threshold)
+        return HeadClassifier(resolve(config.head).path, encoder, config.other_threshold)
+    return ExampleClassifier(taxonomy, encoder, config.other_threshold)
 
 
 class JobsStage(Stage):
@@ -147,13 +148,26 @@ class JobsStage(Stage):
     requires = frozenset({"turns", "roles"})
     provides = frozenset({"jobs", "contact_reason", "preventable"})
 
-    def __init__(self, config: JobsConfig | None = None):
+    def __init__(self, config: JobsConfig | None = None, encoder: TextEncoder | None = None):
         self.config = config or JobsConfig()
+        self.encoder = encoder or TextEncoder()  # the pipeline passes the one the text stages share
         self.taxonomy = load_taxonomy(self.config.taxonomy)
-        self.classifier = build_classifier(self.config, self.taxonomy)
+        self.classifier = build_classifier(self.config, self.taxonomy, self.encoder)
+
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        from wocas.models.registry import resolve
+
+        section = section or JobsConfig()
+        taxonomy = resolve(section.taxonomy).path
+        model = f"examples:{taxonomy.stem}:{file_digest(taxonomy)}"
+        if section.head:
+            folder = resolve(section.head).path
+            model += f"+head:{folder.name}:{file_digest(folder / 'head.json')}{file_digest(folder / 'head.npz')}"
+        return f"jobs-1+{model}+{(encoder or TextEncoder()).identity()}"
 
     def version(self) -> str:
-        return f"jobs-1+{self.classifier.version()}"
+        return self.version_for(self.config, self.encoder)
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         return self.process_batch([call])[0]
@@ -162,9 +176,9 @@ class JobsStage(Stage):
         per_call = [shortlist(find_candidates(customer_side(c), self.config.max_customer_turns), self.config.max_jobs)
                     for c in calls]
         # The whole turn is classified (the statement is its evidence): the signals stage embeds
-        # the same customer turns, so the shared cache pays for each turn once.
+        # the same customer turns, so the shared encoder's cache pays for each turn once.
         texts = [cand.turn.text for cands in per_call for cand in cands]
-        predictions = iter(self.classifier.predict(texts, embed(texts)))
+        predictions = iter(self.classifier.predict(texts, self.encoder.encode(texts)))
         out = []
         for call, cands in zip(calls, per_call):
             preds = [next(predictions) for _ in cands]

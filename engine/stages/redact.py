@@ -13,7 +13,6 @@ written as ``<audio_dir>/<call id>.redacted.wav``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -95,9 +94,12 @@ class RedactStage(Stage):
         if options.audio and not options.audio_dir:
             raise ValueError("redact.audio is on but redact.audio_dir is not set (where should the copy go?)")
 
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        return f"pii{DETECTOR_VERSION}"
+
     def version(self) -> str:
-        entities = ",".join(sorted(self.options.entities))
-        return f"pii{DETECTOR_VERSION}:{hashlib.sha256(entities.encode()).hexdigest()[:8]}"
+        return self.version_for(self.options)
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         spans = find_pii_in_turns([(t.speaker, t.text) for t in call.turns], self.options.entities)

@@ -94,6 +94,9 @@ class RolesStage(Stage):
     def __init__(self, options: RolesConfig):
         self.options = options
 
+    def version(self) -> str:
+        return self.version_for(self.options)
+
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         speakers = {t.speaker for t in call.turns}
         mapped = {s: s for s in speakers if s in ("agent", "customer")}

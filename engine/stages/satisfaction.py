@@ -10,14 +10,16 @@ which lowers the confidence rather than failing the call.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from wocas.config import SatisfactionConfig
+from wocas.models.text_encoder import TextEncoder
 from wocas.satisfaction.model import (
     MODEL_FILE, SIGNAL_ALIASES, CallFacts, Dialogue, SatisfactionModel, embed_dialogues, load_model,
 )
 from wocas.schema import CallAnalysis, Satisfaction
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +79,28 @@ class SatisfactionStage(Stage):
     requires = frozenset({"turns", "roles", "metrics"})
     provides = frozenset({"satisfaction"})
 
-    def __init__(self, config: SatisfactionConfig | None = None):
+    def __init__(self, config: SatisfactionConfig | None = None, encoder: TextEncoder | None = None):
         self.config = config or SatisfactionConfig()
         self.model: SatisfactionModel = load_model(self.config.model or str(MODEL_FILE))
+        # the model's own encoder (named in its file), on the shared encoder's backend and device
+        self.encoder = (encoder or TextEncoder()).variant(self.model.encoder)
+
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        path = Path((section or SatisfactionConfig()).model or MODEL_FILE)
+        model = load_model(str(path))
+        shared = encoder or TextEncoder()
+        return f"{model.version}:{file_digest(path)}+{shared.variant(model.encoder).identity()}"
 
     def version(self) -> str:
-        return self.model.version
+        return self.version_for(self.config, self.encoder)
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         return self.process_batch([call])[0]
 
     def process_batch(self, calls: list[CallAnalysis]) -> list[CallAnalysis]:
         dialogues = [dialogue_of(c) for c in calls]
-        emb_mean, emb_last = embed_dialogues(dialogues, self.model.encoder)  # (n, dim) each
+        emb_mean, emb_last = embed_dialogues(dialogues, self.encoder)  # (n, dim) each
         out = []
         for i, (call, dialogue) in enumerate(zip(calls, dialogues)):
             if not dialogue.turns:

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from wocas.config import SignalsConfig
-from wocas.reasons.core import Utterance, embed, parse_utterance, quote_for, span_times
+from wocas.models.text_encoder import TextEncoder
+from wocas.reasons.core import Utterance, parse_utterance, quote_for, span_times
 from wocas.schema import CallAnalysis, Signal, Turn
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
 from wocas.stages.jobs import PREVENTABLE_CUES, customer_side
 
 log = logging.getLogger(__name__)
@@ -147,12 +148,13 @@ class ComplaintScorer:
     """Implicit complaint score in [0, 1] from meaning (prototypes), tone (VADER) and
     upstream-failure phrases; fixed weights, not fitted to any evaluation set."""
 
-    def __init__(self) -> None:
+    def __init__(self, encoder: TextEncoder) -> None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.vader = SentimentIntensityAnalyzer()
-        self.complaint = embed(list(COMPLAINT_PROTOTYPES))
-        self.neutral = embed(list(NEUTRAL_PROTOTYPES))
+        self.encoder = encoder
+        self.complaint = encoder.encode(list(COMPLAINT_PROTOTYPES))
+        self.neutral = encoder.encode(list(NEUTRAL_PROTOTYPES))
 
     def score(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         """Scores in [0, 1]. Only the texts that could be complaints are embedded (when no
@@ -165,7 +167,7 @@ class ComplaintScorer:
         if embeddings is None:
             embeddings = np.zeros((len(texts), self.complaint.shape[1]), dtype=np.float32)
             if worth:
-                embeddings[worth] = embed([texts[i] for i in worth])
+                embeddings[worth] = self.encoder.encode([texts[i] for i in worth])
         top = lambda m: -np.sort(-m, axis=1)[:, :3].mean(axis=1)  # noqa: E731
         meaning = top(embeddings @ self.complaint.T) - top(embeddings @ self.neutral.T)  # about [-0.4, 0.4]
         z = 12.0 * meaning - 1.2 * tone + 1.0 * failure - 0.3
@@ -181,11 +183,11 @@ class ComplaintHeadScorer:
 
     POSITIVE = ("complaint", "1", "true", "yes")
 
-    def __init__(self, head: str):
+    def __init__(self, head: str, encoder: TextEncoder):
         from wocas.reasons.core import HeadClassifier
         from wocas.models.registry import resolve
 
-        self.head = HeadClassifier(resolve(head).path)
+        self.head = HeadClassifier(resolve(head).path, encoder)
         found = [label for label in self.head.labels if label.lower() in self.POSITIVE]
         if len(self.head.labels) < 2 or not found:
             raise ValueError(f"complaint head {head}: needs a 'complaint' (or '1') label and at least one other "
@@ -204,15 +206,27 @@ class SignalsStage(Stage):
     requires = frozenset({"turns", "roles"})
     provides = frozenset({"signals"})
 
-    def __init__(self, config: SignalsConfig | None = None):
+    def __init__(self, config: SignalsConfig | None = None, encoder: TextEncoder | None = None):
         self.config = config or SignalsConfig()
+        self.encoder = encoder or TextEncoder()  # the pipeline passes the one the text stages share
         head = self.config.complaint_head
-        self.complaints = ComplaintHeadScorer(head) if head else ComplaintScorer()
+        self.complaints = ComplaintHeadScorer(head, self.encoder) if head else ComplaintScorer(self.encoder)
         names = [re.escape(n.lower().replace("'", "")) for n in self.config.competitors if n.strip()]
         self.competitor_names = re.compile(r"\b(?:" + "|".join(names) + r")\b") if names else None
 
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        from wocas.models.registry import resolve
+
+        section = section or SignalsConfig()
+        scorer = "prototypes"
+        if section.complaint_head:
+            folder = resolve(section.complaint_head).path
+            scorer = f"complaints:head:{folder.name}:{file_digest(folder / 'head.json')}{file_digest(folder / 'head.npz')}"
+        return f"signals-1+{scorer}+{(encoder or TextEncoder()).identity()}"
+
     def version(self) -> str:
-        return "signals-1" + (f"+complaints:{self.complaints.head.version()}" if self.config.complaint_head else "")
+        return self.version_for(self.config, self.encoder)
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         return self.process_batch([call])[0]

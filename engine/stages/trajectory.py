@@ -65,8 +65,14 @@ class TrajectoryStage(Stage):
     def __init__(self, options: EmotionConfig):
         self.options = options
 
+    @classmethod
+    def results_settings(cls, section) -> dict:
+        """Only the shape thresholds of the ``[emotion]`` section it shares with the emotion stage."""
+        return {"shape_turnaround": section.shape_turnaround, "shape_volatility": section.shape_volatility} \
+            if section is not None else {}
+
     def version(self) -> str:
-        return f"1:{self.options.shape_turnaround}:{self.options.shape_volatility}"
+        return self.version_for(self.options)
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         trajectories = {}

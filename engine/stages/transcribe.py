@@ -15,7 +15,6 @@ the GPU memory that is free when the model loads.
 from __future__ import annotations
 
 import logging
-import os
 from functools import lru_cache
 
 import numpy as np
@@ -23,7 +22,7 @@ import numpy as np
 from wocas.config import AsrConfig
 from wocas.models.registry import resolve
 from wocas.schema import Audio, CallAnalysis, Word
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +106,9 @@ def chunk_bounds(samples: np.ndarray, sample_rate: int, chunk_seconds: float = C
 
 @lru_cache(maxsize=4)
 def load_whisper(path: str, device: str, compute_type: str, cpu_threads: int):
+    from wocas.models.libraries import prepare_model_libraries
+
+    prepare_model_libraries()
     from faster_whisper import WhisperModel
 
     return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
@@ -144,8 +146,9 @@ class TranscribeStage(Stage):
     provides = frozenset({"words"})
     audio_only = True
 
-    def __init__(self, options: AsrConfig):
+    def __init__(self, options: AsrConfig, threads: int = 0):
         self.options = options
+        self.threads = options.cpu_threads or threads  # 0 = CTranslate2 decides
         self.entry = resolve(options.model)
         self.device = pick_device(options.device)
         self.compute_type = pick_compute_type(options.compute_type, self.device)
@@ -158,8 +161,7 @@ class TranscribeStage(Stage):
         """The Whisper model, loaded on first use: a worker that only ever sees transcripts
         (or a Ray task that runs other stages) never pays for it."""
         if self._model is None:
-            threads = self.options.cpu_threads or int(os.environ.get("WOCAS_THREADS", "0"))
-            self._model = load_whisper(str(self.entry.path), self.device, self.compute_type, threads)
+            self._model = load_whisper(str(self.entry.path), self.device, self.compute_type, self.threads)
             if self.batch_size == 0 and self.device == "cuda":
                 model_bytes = sum(f.stat().st_size for f in self.entry.path.glob("*.bin"))
                 self.batch_size = pick_batch_size(free_gpu_bytes(), model_bytes, self.options.beam_size)
@@ -173,8 +175,21 @@ class TranscribeStage(Stage):
     def warm_up(self) -> None:
         self.model  # noqa: B018 - the property loads the model
 
+    # ``device`` and ``compute_type`` count through their resolved values (in ``identity``): "auto"
+    # and "cpu" on a CPU machine are the same run. ``batch_size`` stays: the batched pipeline
+    # segments audio differently from the sequential one.
+    scheduling = frozenset({"cpu_threads", "device", "compute_type"})
+
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        section = section or AsrConfig()
+        entry = resolve(section.model)
+        device = pick_device(section.device)
+        compute_type = pick_compute_type(section.compute_type, device)
+        return f"{entry.name}:{file_digest(entry.path / 'config.json')}:{device}:{compute_type}"
+
     def version(self) -> str:
-        return f"{self.entry.name}:{self.compute_type}:beam{self.options.beam_size}"
+        return self.version_for(self.options)
 
     def transcribe(self, samples: np.ndarray, speaker: str | None,
                    sample_rate: int = 16000) -> tuple[list[Word], str | None]:

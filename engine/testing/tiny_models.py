@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+from wocas.models.libraries import prepare_model_libraries
 from wocas.models.registry import resolve
 
 
@@ -21,6 +22,7 @@ def build_tiny_whisper_ct2(target: Path, seed: int = 0) -> Path:
     """
     import ctranslate2
     import torch
+    prepare_model_libraries()
     from transformers import (GenerationConfig, WhisperConfig, WhisperFeatureExtractor,
                               WhisperForConditionalGeneration, WhisperTokenizerFast)
 
@@ -128,6 +130,7 @@ def build_tiny_sentence_model(folder: Path, pooling: str = "pooling_mode_mean_to
                               architecture: str = "bert") -> Path:
     """A random-weight 2-layer BERT (MiniLM's architecture) or MPNet (all-mpnet-base-v2's) in
     sentence-transformers layout, with MiniLM's vocabulary."""
+    prepare_model_libraries()
     from transformers import BertConfig, BertModel, MPNetConfig, MPNetModel
 
     packaged = resolve("minilm").path

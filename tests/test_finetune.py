@@ -11,7 +11,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from wocas.reasons.core import HeadClassifier, embed
+from wocas.reasons.classify import HeadClassifier
+from wocas.reasons.embeddings import embed
 from wocas.models.text_encoder import TextEncoderError, load_encoder
 
 KEEP = ("card_arrival", "exchange_rate", "terminate_account", "request_refund", "top_up_failed", "pin_blocked")

@@ -9,10 +9,14 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from wocas.reasons.core import (OTHER, ExampleClassifier, HeadClassifier, TaxonomyError, discover_reasons, embed,
-                            load_taxonomy, parse_utterance, reasons_summary, save_head, train_head)
+from wocas.reasons.classify import ExampleClassifier, HeadClassifier
+from wocas.reasons.clustering import discover_reasons, reasons_summary
+from wocas.reasons.embeddings import embed
+from wocas.reasons.taxonomy import OTHER, TaxonomyError, load_taxonomy
+from wocas.reasons.training import save_head, train_head
 from wocas.schema import Call, CallAnalysis, Job
 from wocas.store.store import Store
+from wocas.text.utterance import parse_utterance
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +149,7 @@ def test_wocas_train_intents(tmp_path) -> None:
 
 def test_train_intents_chooses_the_mix_by_cross_validation_on_train_only(tmp_path, data_dir) -> None:
     from wocas.cli import main
-    from wocas.reasons.core import MIX_GRID, choose_mix
+    from wocas.reasons.training import MIX_GRID, choose_mix
 
     rows = list(csv.DictReader((data_dir / "text/banking77/train.csv").open()))
     keep = {"card_arrival", "exchange_rate", "terminate_account", "request_refund", "top_up_failed", "pin_blocked"}
@@ -166,11 +170,11 @@ def test_train_intents_chooses_the_mix_by_cross_validation_on_train_only(tmp_pat
 
 
 def test_embedding_more_texts_than_the_cache_holds(monkeypatch) -> None:
-    from wocas.reasons import core as reasons
+    from wocas.reasons import embeddings
 
-    monkeypatch.setattr(reasons, "_CACHE_SIZE", 3)
+    monkeypatch.setattr(embeddings, "_CACHE_SIZE", 3)
     texts = ["my card is lost", "where is my parcel", "I want a refund", "cancel my account", "my card is lost"]
     vectors = embed(texts)
-    assert vectors.shape == (5, 384) and len(reasons._CACHE) == 3
+    assert vectors.shape == (5, 384) and len(embeddings._CACHE) == 3
     np.testing.assert_allclose(vectors[0], vectors[4])
     np.testing.assert_allclose(embed(texts[2:3])[0], vectors[2])

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from wocas.config import SignalsConfig
-from wocas.reasons.core import Utterance, embed, parse_utterance, quote_for, span_times
+from wocas.reasons.embeddings import embed
+from wocas.reasons.statements import PREVENTABLE_CUES, customer_side
 from wocas.schema import CallAnalysis, Signal, Turn
 from wocas.stages.base import Stage
-from wocas.stages.jobs import PREVENTABLE_CUES, customer_side
+from wocas.text.utterance import Utterance, parse_utterance, quote_for, span_times
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class ComplaintHeadScorer:
     POSITIVE = ("complaint", "1", "true", "yes")
 
     def __init__(self, head: str):
-        from wocas.reasons.core import HeadClassifier
+        from wocas.reasons.classify import HeadClassifier
         from wocas.models.registry import resolve
 
         self.head = HeadClassifier(resolve(head).path)

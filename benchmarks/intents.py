@@ -39,10 +39,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wocas.reasons import core as reasons  # noqa: E402
 from wocas.models.text_encoder import BACKENDS, DEFAULT_BACKEND, configure  # noqa: E402
-from wocas.reasons.core import (ExampleClassifier, HeadClassifier, choose_mix, embed, load_taxonomy,  # noqa: E402
-                            save_head, train_head)
+from wocas.reasons import embeddings  # noqa: E402
+from wocas.reasons.classify import ExampleClassifier, HeadClassifier  # noqa: E402
+from wocas.reasons.embeddings import embed  # noqa: E402
+from wocas.reasons.taxonomy import load_taxonomy  # noqa: E402
+from wocas.reasons.training import LinearPart, choose_mix, save_head, train_head  # noqa: E402
 
 
 def f1(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -281,7 +283,7 @@ def quick_finetuned_head(texts: list[str], labels: list[str], out: Path) -> Path
 
     tuned = finetune(texts, labels, resolve("minilm").path, FinetuneSettings(epochs=1))
     save_adapter(out / "adapter.safetensors", tuned)
-    fixed = reasons.LinearPart(tuned.labels, tuned.coef, tuned.intercept)
+    fixed = LinearPart(tuned.labels, tuned.coef, tuned.intercept)
     save_head(out, train_head(texts, labels, embed(texts, adapter=str(out / "adapter.safetensors")), lexical=False,
                               fixed=fixed), {"name": "timing-only"})
     return out
@@ -358,7 +360,7 @@ def speed(data: Path, n_calls: int = 60, turns_per_call: int = 20) -> dict:
                 signals.process_batch(jobs.process_batch(calls[i:i + 8]))
             return time.perf_counter() - started
 
-        reasons._CACHE.clear()  # cold: every customer turn is embedded
+        embeddings._CACHE.clear()  # cold: every customer turn is embedded
         cold = run()
         warm = run()  # embeddings cached: the stages' own logic (patterns, VADER, classifiers)
         texts = [f"{t} (timing)" for t in queries[:256]]
@@ -371,7 +373,7 @@ def speed(data: Path, n_calls: int = 60, turns_per_call: int = 20) -> dict:
     configure("minilm", DEFAULT_BACKEND)
 
     def cold_run(jobs, signals) -> float:
-        reasons._CACHE.clear()
+        embeddings._CACHE.clear()
         started = time.perf_counter()
         for i in range(0, n_calls, 8):
             signals.process_batch(jobs.process_batch(calls[i:i + 8]))

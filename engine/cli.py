@@ -328,7 +328,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_reasons(args: argparse.Namespace) -> int:
-    from wocas.reasons.core import reasons_summary, summary_markdown
+    from wocas.reasons.clustering import reasons_summary, summary_markdown
     from wocas.store import Store, StoreLocked
 
     path = existing_store(args)

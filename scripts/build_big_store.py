@@ -25,7 +25,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wocas.reasons.core import load_taxonomy  # noqa: E402
+from wocas.reasons.taxonomy import load_taxonomy  # noqa: E402
 from wocas.store import Store  # noqa: E402
 
 START = datetime(2026, 1, 5)

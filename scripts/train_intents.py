@@ -38,8 +38,7 @@ from tqdm import tqdm  # noqa: E402
 
 from wocas.models.finetune import FinetuneSettings, add_arguments, settings_from  # noqa: E402
 from wocas.models.finetune import finetune as run_finetune, save_adapter  # noqa: E402
-from wocas.reasons.core import (LinearPart, choose_mix, choose_mix_on_holdout, save_head,  # noqa: E402
-                            train_head)
+from wocas.reasons.training import LinearPart, choose_mix, choose_mix_on_holdout, save_head, train_head  # noqa: E402
 
 log = logging.getLogger("train_intents")
 LABEL_COLUMNS = ("label", "category", "intent")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from wocas.models.text_encoder import TextEncoder, TextEncoderError, load_encoder
-from wocas.reasons.core import HeadClassifier
+from wocas.reasons.classify import HeadClassifier
 
 KEEP = ("card_arrival", "exchange_rate", "terminate_account", "request_refund", "top_up_failed", "pin_blocked")
 

@@ -17,7 +17,7 @@ import pytest
 
 from wocas.models import registry
 from wocas.models.parts import ModelPartsError, assemble
-from wocas.reasons.core import HeadClassifier
+from wocas.reasons.classify import HeadClassifier
 from wocas.testing.tiny_models import build_tiny_sentence_model
 from wocas.models.text_encoder import OnnxSentenceEncoder, TextEncoder, TorchSentenceEncoder
 
@@ -129,7 +129,8 @@ def test_a_head_over_another_encoder_runs_that_encoder_itself(parts, tmp_path: P
 
 
 def test_a_head_whose_encoder_is_missing_fails_at_load_naming_both(tmp_path: Path) -> None:
-    from wocas.reasons.core import TaxonomyError, save_head, train_head
+    from wocas.reasons.taxonomy import TaxonomyError
+    from wocas.reasons.training import save_head, train_head
 
     texts = ["where is my card", "my card never came", "close my account", "I want to leave the bank"]
     labels = ["card_arrival", "card_arrival", "terminate_account", "terminate_account"]

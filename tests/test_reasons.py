@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 
 from wocas.models.text_encoder import TextEncoder
-from wocas.reasons.core import (OTHER, ExampleClassifier, HeadClassifier, TaxonomyError, discover_reasons,
-                            load_taxonomy, parse_utterance, reasons_summary, save_head, train_head)
+from wocas.reasons.classify import ExampleClassifier, HeadClassifier
+from wocas.reasons.clustering import discover_reasons, reasons_summary
+from wocas.reasons.taxonomy import OTHER, TaxonomyError, load_taxonomy
+from wocas.reasons.training import save_head, train_head
 from wocas.schema import Call, CallAnalysis, Job
 from wocas.store import Store
+from wocas.text.utterance import parse_utterance
 
 
 ENCODER = TextEncoder()  # the default shared encoder (minilm, onnx-int8)
@@ -149,7 +152,7 @@ def test_wocas_train_intents(tmp_path) -> None:
 
 def test_train_intents_chooses_the_mix_by_cross_validation_on_train_only(tmp_path, data_dir) -> None:
     from wocas.cli import main
-    from wocas.reasons.core import MIX_GRID, choose_mix
+    from wocas.reasons.training import MIX_GRID, choose_mix
 
     rows = list(csv.DictReader((data_dir / "text/banking77/train.csv").open()))
     keep = {"card_arrival", "exchange_rate", "terminate_account", "request_refund", "top_up_failed", "pin_blocked"}

@@ -181,7 +181,7 @@ COMPLAINT_THEN_QUESTION = [("agent", "How can I help?"),
 
 def test_a_complaint_head_trained_on_own_labels_replaces_the_zero_shot_score(tmp_path) -> None:
     from wocas.models.text_encoder import TextEncoder
-    from wocas.reasons.core import save_head, train_head
+    from wocas.reasons.training import save_head, train_head
 
     texts, labels = _labelled_turns()
     save_head(tmp_path / "complaints", train_head(texts, labels, TextEncoder().encode(texts), C=10.0), {"name": "complaints"})
@@ -196,7 +196,7 @@ def test_a_complaint_head_trained_on_own_labels_replaces_the_zero_shot_score(tmp
 
 def test_a_complaint_head_without_a_complaint_label_is_refused(tmp_path) -> None:
     from wocas.models.text_encoder import TextEncoder
-    from wocas.reasons.core import save_head, train_head
+    from wocas.reasons.training import save_head, train_head
 
     texts = ["where is my parcel", "my order is late", "I want a refund", "refund me please"]
     labels = ["delivery", "delivery", "refund", "refund"]

@@ -12,7 +12,7 @@ Four views, each rebuilt from the call tables into ``insights_*`` / ``alerts`` t
   baseline (median and MAD of the ``baseline_days`` before it). A day is a spike when its
   robust z-score, its Poisson tail probability under the baseline mean and its count all pass
   their thresholds; consecutive spike days make one alert with its start, size and quotes.
-  Statements that matched no reason are clustered (``wocas.reasons.core.discover_reasons``) and a
+  Statements that matched no reason are clustered (``wocas.reasons.clustering.discover_reasons``) and a
   cluster that grows night over night is raised as an emerging reason;
 - **agents**: per agent, the share of frustrated openings that ended in trust, sales pitched
   to frustrated customers, and the calls worth listening to. For self-coaching: agents are
@@ -408,7 +408,7 @@ def _emerging(store: Store, cfg: InsightsConfig) -> list[dict[str, Any]]:
     if len(rows) < cfg.emerging_min_count:
         return []
     try:
-        from wocas.reasons.core import discover_reasons
+        from wocas.reasons.clustering import discover_reasons
 
         clusters = discover_reasons([r["statement"] for r in rows], min_count=cfg.emerging_min_count)
     except Exception:  # discovery needs the sentence encoder; the other alerts stand without it

@@ -16,11 +16,13 @@ import re
 from dataclasses import dataclass
 
 from wocas.config import JobsConfig
-from wocas.reasons.core import (ExampleClassifier, HeadClassifier, Prediction, ReasonClassifier, Taxonomy,
-                            Utterance, load_taxonomy, parse_utterance, quote_for, span_times)
 from wocas.models.text_encoder import TextEncoder
+from wocas.reasons.classify import ExampleClassifier, HeadClassifier, Prediction, ReasonClassifier
+from wocas.reasons.statements import PREVENTABLE_CUES, customer_side
+from wocas.reasons.taxonomy import Taxonomy, load_taxonomy
 from wocas.schema import CallAnalysis, Job, Turn
 from wocas.stages.base import Stage, file_digest
+from wocas.text.utterance import Utterance, parse_utterance, quote_for, span_times
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +37,6 @@ JOB_CUES = [re.compile(p) for p in (
     r"\b(?:can|could) (?:you|someone) (?:please )?help me (?:to |with )?(?P<job>.+)",
     r"\b(?:im|i am|were|we are) (?:buying|moving|selling|getting married|going abroad|travelling|traveling|starting) (?P<job>.*)",
     r"\bhow (?:do|can) (?:i|we) (?P<job>.+)",
-)]
-
-# Upstream failures in the customer's words -> the function that owns them.
-PREVENTABLE_CUES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), owner) for p, owner in (
-    (r"\b(?:charged|billed|taken) (?:me )?(?:twice|two times|double)\b|\bdouble (?:charged|billed)\b", "billing"),
-    (r"\bover ?charged\b|\bwrong (?:amount|charge|bill|price|rate)\b|\bbill is wrong\b|\bshouldnt have been charged\b", "billing"),
-    (r"\b(?:never|still not|still hasnt|still havent|hasnt|hasnt yet|didnt|not yet) (?:been )?(?:arrived?|came|come|turned up|delivered|received (?:it|my|the|anything))\b", "logistics"),
-    (r"\bstill waiting (?:for|on)\b|\b(?:late|lost|missing) (?:delivery|parcel|package|order|item)\b", "logistics"),
-    (r"\bout of stock\b|\bwrong (?:item|size|colour|color|product|order)\b|\barrived (?:damaged|broken|smashed)\b", "logistics"),
-    (r"\b(?:stopped|isnt|not|doesnt|wont|never) work(?:ing|ed|s)?\b|\bfaulty\b|\bdefective\b|\bbroken\b|\bkeeps (?:crashing|dropping|restarting|freezing|cutting out)\b", "product"),
-    (r"\b(?:confusing|doesnt make (?:any )?sense|dont understand (?:why|the|what|how)|nobody (?:told|explained))\b", "policy"),
-    (r"\b(?:you|they|he|she|your colleague|the agent) (?:said|promised|told me)\b.*\b(?:would|will|wasnt|didnt|never)\b", "service"),
-    (r"\b(?:was|were) supposed to\b|\bnever (?:called|rang|got back)\b|\bdidnt (?:call|ring|get) (?:me )?back\b", "service"),
-    (r"\b(?:second|third|fourth|fifth|two|three|four|five|several|multiple|many) (?:times?|calls?)\b|\bcalled (?:before|already|yesterday|last week)\b|\balready (?:called|rang|phoned|spoken)\b", "service"),
-    (r"\bstill (?:not )?(?:fixed|resolved|sorted)\b|\bstill (?:isnt|hasnt been) (?:fixed|resolved|sorted)\b", "service"),
 )]
 
 _NOT_A_JOB = re.compile(r"(?:speak|talk|be put through|be transferred) (?:to|with) (?:a |the |your )?(?:manager|supervisor|someone|somebody|team leader|boss)|complain\b|make a complaint")
@@ -220,10 +207,3 @@ class JobsStage(Stage):
                 break
         return jobs
 
-
-def customer_side(call: CallAnalysis) -> tuple[Turn, ...]:
-    """The customer's turns; when roles are unknown, every turn not marked agent."""
-    turns = call.customer_turns()
-    if not turns:
-        turns = tuple(t for t in call.turns if t.role != "agent")
-    return turns

@@ -22,10 +22,10 @@ import numpy as np
 
 from wocas.config import SignalsConfig
 from wocas.models.text_encoder import TextEncoder
-from wocas.reasons.core import Utterance, parse_utterance, quote_for, span_times
+from wocas.reasons.statements import PREVENTABLE_CUES, customer_side
 from wocas.schema import CallAnalysis, Signal, Turn
 from wocas.stages.base import Stage, file_digest
-from wocas.stages.jobs import PREVENTABLE_CUES, customer_side
+from wocas.text.utterance import Utterance, parse_utterance, quote_for, span_times
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class ComplaintHeadScorer:
     POSITIVE = ("complaint", "1", "true", "yes")
 
     def __init__(self, head: str, encoder: TextEncoder):
-        from wocas.reasons.core import HeadClassifier
+        from wocas.reasons.classify import HeadClassifier
         from wocas.models.registry import resolve
 
         self.head = HeadClassifier(resolve(head).path, encoder)

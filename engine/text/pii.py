@@ -31,6 +31,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from wocas.text import normalize
+
 ENTITY_TYPES = ("CARD", "ACCOUNT", "CVV", "EXPIRY", "IBAN", "SORT_CODE", "SSN",
                 "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME")
 
@@ -46,18 +48,18 @@ class PiiSpan:
 
 
 # ---- vocabulary --------------------------------------------------------------------------
-UNITS = {"zero": "0", "oh": "0", "o": "0", "nought": "0", "nil": "0", "one": "1", "two": "2",
-         "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
-TEENS = {"ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
-         "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19"}
-TENS = {"twenty": "2", "thirty": "3", "forty": "4", "fifty": "5", "sixty": "6", "seventy": "7",
-        "eighty": "8", "ninety": "9"}
+# Number words read back into digits: the same words ``wocas.text.normalize`` writes, plus the
+# ways people say zero when reading digits out.
+UNITS = {w: str(i) for i, w in enumerate(normalize.ONES[:10])} | {"oh": "0", "o": "0", "nought": "0", "nil": "0"}
+TEENS = {w: str(i) for i, w in enumerate(normalize.ONES) if i >= 10}
+TENS = {w: str(i) for i, w in enumerate(normalize.TENS) if i >= 2}
 REPEAT = {"double": 2, "triple": 3, "treble": 3}
-# Words that do not break a run of digits being read out.
-FILLERS = {"um", "uh", "er", "erm", "ah", "eh", "hmm", "hm", "mm", "mhm", "uhm", "umm", "uhh", "em",
-           "dash", "hyphen", "space", "slash", "then", "sorry", "like", "-", "--", "—", "–", "...", "…"}
+# Words that do not break a run of digits being read out: the hesitation fillers, "em" (a
+# filler here, "them" elsewhere), and what people say between groups of digits.
+DIGIT_GAP_WORDS = normalize.FILLERS | {"em", "dash", "hyphen", "space", "slash", "then", "sorry", "like",
+                                          "-", "--", "—", "–", "...", "…"}
 # Words a continued number may start with in the speaker's next turn.
-LEAD_WORDS = FILLERS | {"and", "yeah", "yes", "so", "it's", "its", "ok", "okay", "right", "then"}
+LEAD_WORDS = DIGIT_GAP_WORDS | {"and", "yeah", "yes", "so", "it's", "its", "ok", "okay", "right", "then"}
 UNIT_WORDS = {
     "pound", "pounds", "quid", "p", "pence", "penny", "dollar", "dollars", "bucks", "euro", "euros",
     "cent", "cents", "percent", "per", "%", "minute", "minutes", "mins", "min", "hour", "hours", "hrs",
@@ -211,7 +213,7 @@ def _classify_token(core: str) -> tuple[str, str, bool]:
     low = core.lower()
     if not core:
         return "filler", "", False
-    if low in FILLERS or re.fullmatch(r"[-–—.…_]+|u+m+|u+h+|e+r+m*|h+m+|m+-?h*m+|a+h+", low):
+    if low in DIGIT_GAP_WORDS or re.fullmatch(r"[-–—.…_]+|u+m+|u+h+|e+r+m*|h+m+|m+-?h*m+|a+h+", low):
         return "filler", "", False
     if re.fullmatch(r"[£$€]\S*", core) or re.fullmatch(r"\d+(?:,\d{3})+(?:\.\d+)?|\d+\.\d+", core) \
             or core.endswith("%"):

@@ -4,8 +4,9 @@ Runs right after roles, so emotion, jobs, signals (and their quotes), the store 
 exports only ever see tags such as ``[CARD]``. Each word inside a PII span becomes the tag
 and keeps its timing (turns are the only home of words, so redacting them is enough), and a
 turn built from words stays the words joined by spaces (the turn invariant); a transcript
-turn without words gets one tag per span. Values that analytics need to match records (an account number, an e-mail) are kept only as keyed
-hashes (HMAC-SHA256, key from the environment) in ``call.metadata["pii_hashes"]``.
+turn without words gets one tag per span. Values that analytics need to match records (an
+account number, an e-mail) are kept only as keyed hashes (HMAC-SHA256, key from the
+environment) in ``call.metadata["pii_hashes"]``.
 
 With ``audio`` on, a copy of the recording with the PII words silenced on every channel is
 written as ``<audio_dir>/<call id>.redacted.wav``.

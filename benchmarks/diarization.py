@@ -108,7 +108,7 @@ def with_asr_words(files, data: Path) -> list[dict]:
         for snap in (False, True):
             out = DiarizeStage(DiarizationConfig(num_speakers=2), snap_words=snap).process_call(call)
             row = score(reference, list(out.speaker_segments), uri, len(samples) / sr, {})
-            rows.append({"file": f"{name}+words" + (" snapped" if snap else ""), "words": len(out.words),
+            rows.append({"file": f"{name}+words" + (" snapped" if snap else ""), "words": len(out.asr_words),
                          **{k: row[k] for k in ("der_c0", "der_c0.25", "jer_c0", "jer_c0.25", "miss_c0_25",
                                                 "false_alarm_c0_25", "confusion_c0_25")}})
     return rows

@@ -103,7 +103,7 @@ def run_wocas(mode: str, files: list[str], threads: int) -> dict:
         for call in pipeline.process(calls[i:i + 8]):
             assert call.ok, call.error
             texts[call.call_id] = " ".join(t.text for t in call.turns)
-            words[call.call_id] = [[w.start, w.end, w.text, w.speaker] for w in call.words]
+            words[call.call_id] = [[w.start, w.end, w.text, w.speaker] for w in call.turn_words()]
             audio_seconds += call.duration
     return {"load_s": loaded - started, "process_s": time.perf_counter() - loaded, "audio_s": audio_seconds,
             "texts": texts, "words": words}

@@ -149,7 +149,7 @@ from pathlib import Path
 t = time.perf_counter()
 call = DecodeStage(AudioConfig()).process_call(audio_call(Path(sys.argv[1])))
 call = TranscribeStage(AsrConfig(beam_size=int(sys.argv[2]), cpu_threads=2)).process_call(call)
-print(json.dumps({"seconds": time.perf_counter() - t, "words": len(call.words), "duration": call.duration}))
+print(json.dumps({"seconds": time.perf_counter() - t, "words": len(call.asr_words), "duration": call.duration}))
 """
 
 

@@ -149,12 +149,12 @@ class Pipeline:
             for i, (result, seconds) in zip(todo, timed):
                 if result.ok:
                     timings = {**result.timings, stage.name: round(result.timings.get(stage.name, 0) + seconds, 4)}
-                    result = result.model_copy(update={"timings": timings})
+                    result = result.replace(timings=timings)
                 calls[i] = result
                 if hook is not None:
                     hook(stage.name, result)
         versions = {"pipeline": self.version, "config": self.config.fingerprint(), **self.stage_versions}
-        return [c.model_copy(update={"audio": None, "versions": versions}) for c in calls]
+        return [c.replace(audio=None, versions=versions) for c in calls]
 
     @staticmethod
     def _run_one(stage: Stage, call: CallAnalysis) -> tuple[CallAnalysis, float]:

@@ -1,19 +1,20 @@
 """The data model: what one call becomes as it flows through the stages.
 
 Every type is a frozen pydantic model: stages never mutate, they return copies made with
-``model_copy(update=...)``. Times are seconds from the start of the call. Everything here
-serialises to JSON (``model_dump(mode="json")``) and back (``model_validate``), which is how
-the store keeps the full record of a call and how ``wocas show`` reads it back.
+``replace(...)``, which validates the change. Times are seconds from the start of the call.
+Everything here serialises to JSON (``to_json``) and back (``from_json``), which is how the
+store keeps the full record of a call and how ``wocas show`` reads it back. Words live in
+one place in a record: inside their turn.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: words are held only inside turns (v1 also kept a call-level copy)
 
 Seconds = float
 Role = Literal["agent", "customer", "unknown"]
@@ -22,6 +23,13 @@ Status = Literal["ok", "failed"]
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` applied, built through the constructor: an unknown field or a
+        value of the wrong type raises ``ValidationError`` (``model_copy(update=...)`` takes both
+        silently). Cheap: the other fields go in as they are, and pydantic accepts nested models
+        that are already instances without validating them again."""
+        return type(self)(**{**self.__dict__, **changes})
 
 
 class Word(Frozen):
@@ -174,7 +182,6 @@ class CallAnalysis(Frozen):
     num_channels: int = 0
     sample_rate: int | None = None
     language: str | None = None
-    words: tuple[Word, ...] = ()
     speaker_segments: tuple[SpeakerSegment, ...] = ()
     turns: tuple[Turn, ...] = ()
     roles: dict[str, Role] = Field(default_factory=dict)  # speaker -> role
@@ -190,8 +197,11 @@ class CallAnalysis(Frozen):
     redacted: bool = False
     timings: dict[str, float] = Field(default_factory=dict)  # stage -> seconds
     versions: dict[str, str] = Field(default_factory=dict)
-    # Transient: decoded audio travels between audio stages but is never serialised.
+    # Transient, never serialised: decoded audio travels between the audio stages, and the
+    # recogniser's words (speakers filled in by diarize) wait here until the turns stage moves
+    # them into turns, their one home in a record, and clears this.
     audio: Audio | None = Field(default=None, exclude=True, repr=False)
+    asr_words: tuple[Word, ...] = Field(default=(), exclude=True, repr=False)
 
     @property
     def call_id(self) -> str:
@@ -202,18 +212,23 @@ class CallAnalysis(Frozen):
         return self.status == "ok"
 
     def failed(self, stage: str, reason: str) -> "CallAnalysis":
-        return self.model_copy(
-            update={"status": "failed", "error": reason, "failed_stage": stage, "audio": None}
-        )
+        return self.replace(status="failed", error=reason, failed_stage=stage, audio=None, asr_words=())
 
     def customer_turns(self) -> tuple[Turn, ...]:
         return tuple(t for t in self.turns if t.role == "customer")
+
+    def turn_words(self) -> tuple[Word, ...]:
+        """Every word of the call, turn by turn (turns hold the record's words)."""
+        return tuple(w for t in self.turns for w in t.words)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "CallAnalysis":
+        if data.get("schema_version", 1) < 2:
+            # v1 layout: a top-level "words" key held a copy of the words already in the turns
+            data = {k: v for k, v in data.items() if k != "words"} | {"schema_version": SCHEMA_VERSION}
         return cls.model_validate(data)
 
 

@@ -81,9 +81,9 @@ def test_stage_labels_words_with_the_truth_speakers(data_dir):
             truth.append(turn["speaker"])
     call = CallAnalysis(call=Call(call_id="dialogue", source="dialogue_60s_mono16k.flac", kind="audio"),
                         audio=Audio(samples=samples[None, :], sample_rate=sr, original_sample_rate=sr),
-                        words=tuple(words))
+                        asr_words=tuple(words))
     out = DiarizeStage(DiarizationConfig(num_speakers=2)).process_call(call)
-    labels = [w.speaker for w in out.words]
+    labels = [w.speaker for w in out.asr_words]
     mapping = {t: max(set(labels), key=lambda s: sum(1 for l, u in zip(labels, truth) if l == s and u == t))
                for t in set(truth)}
     agree = np.mean([mapping[t] == l for t, l in zip(truth, labels)])
@@ -164,7 +164,7 @@ def test_assign_and_snap_invariants(data):
     segments = sorted(segments, key=lambda s: (s.start, s.end))
     labelled = assign_speakers(words, segments)
     speakers = {s.speaker for s in segments}
-    assert [w.model_copy(update={"speaker": None}) for w in labelled] == list(words)
+    assert [w.replace(speaker=None) for w in labelled] == list(words)
     assert all(w.speaker in speakers for w in labelled)
     for w in labelled:  # a word overlapping segments takes the speaker that covers most of it
         cover = {sp: sum(max(0.0, min(s.end, w.end) - max(s.start, w.start)) for s in segments if s.speaker == sp)

@@ -20,7 +20,7 @@ def test_ctranslate2_whisper_directory_runs_through_the_pipeline(tmp_path, data_
     assert pipeline.stage_versions["transcribe"].startswith(str(model_dir))
     calls = pipeline.process(list(iter_calls([str(data_dir / "asr/ljspeech_coqui/LJ001-0002.flac")])))
     assert calls[0].ok, calls[0].error  # random weights: the words are noise, the plumbing is real
-    assert all(w.start <= w.end for w in calls[0].words)
+    assert all(w.start <= w.end for w in calls[0].turn_words())
 
 
 def test_unknown_model_name_lists_the_valid_ones():

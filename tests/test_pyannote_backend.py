@@ -96,8 +96,8 @@ def test_tiny_pipeline_diarizes_a_real_call_through_the_engine(tiny_pipeline, cl
         assert 0.0 <= s.start < s.end <= CLIP_SECONDS, s
         assert LABEL.fullmatch(s.speaker), s.speaker
     speakers = {s.speaker for s in segments}
-    assert call.words, "the real tiny.en transcribes the clip"
-    assert {w.speaker for w in call.words} <= speakers
+    assert call.turn_words(), "the real tiny.en transcribes the clip"
+    assert {w.speaker for w in call.turn_words()} <= speakers
     assert {t.speaker for t in call.turns} <= speakers
     assert set(call.roles) <= speakers
 

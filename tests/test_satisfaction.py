@@ -82,8 +82,8 @@ def test_call_facts_move_the_score_and_the_confidence(stage):
                Signal(kind="unresolved_end", strength=0.8, turn_index=2, quote="nothing more I can do"))
     trajectory = Trajectory(role="customer", opening=-0.6, closing=-0.8, turnaround=-0.2, lowest=-0.8,
                             lowest_at=15.0, shape="steady-negative")
-    informed = plain.model_copy(update={"signals": signals, "trajectories": {"customer": trajectory},
-                                        "timings": {"signals": 0.01, "trajectory": 0.01}})
+    informed = plain.replace(signals=signals, trajectories={"customer": trajectory},
+                             timings={"signals": 0.01, "trajectory": 0.01})
     repeat = _transcript("repeat", ANGRY, repeat_contact=True)
     base, with_facts, with_repeat = _score(stage, [plain, informed, repeat])
     assert with_facts.satisfaction.score < base.satisfaction.score
@@ -93,7 +93,7 @@ def test_call_facts_move_the_score_and_the_confidence(stage):
 
 
 def test_a_call_with_no_turns_gets_no_prediction(stage):
-    empty = _transcript("x", HAPPY).model_copy(update={"turns": ()})
+    empty = _transcript("x", HAPPY).replace(turns=())
     assert stage.process_batch([empty])[0].satisfaction is None
 
 

@@ -77,15 +77,15 @@ def test_stereo_channels_give_exact_speakers(pipeline, data_dir):
     assert wer([("he began a confused complaint against the wizard who had vanished behind the curtain on the left",
                  by_speaker["ch0"])]) < 0.15
     assert wer([("the horizon seems extremely distant", by_speaker["ch1"])]) < 0.2
-    for w in call.words:  # every word of a channel belongs to that channel's speaker
+    for w in call.turn_words():  # every word of a channel belongs to that channel's speaker
         assert w.speaker in ("ch0", "ch1")
 
 
 def test_near_identical_stereo_is_treated_as_mono(pipeline, data_dir):
     call = run_files(pipeline, [str(data_dir / "asr/faster_whisper/jfk.flac")])["jfk"]
     assert call.num_channels == 2
-    assert {w.speaker for w in call.words} <= {s.speaker for s in call.speaker_segments}
-    assert not any(w.speaker in ("ch0", "ch1") for w in call.words)
+    assert {w.speaker for w in call.turn_words()} <= {s.speaker for s in call.speaker_segments}
+    assert not any(w.speaker in ("ch0", "ch1") for w in call.turn_words())
 
 
 def _synthetic_truth(data_dir: Path) -> list[dict]:

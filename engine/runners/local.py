@@ -138,7 +138,7 @@ class LocalRunner:
                     and self.store.is_done(call.call_id, call.call.content_hash, self.version)):
                 summary.skipped += 1
                 if self.on_call:
-                    self.on_call(call.model_copy(update={"flags": ("skipped",)}))
+                    self.on_call(call.replace(flags=("skipped",)))
                 continue
             yield call
 

@@ -89,8 +89,7 @@ class StageGroup(Pipeline):
 
         done = self.process(calls, hook=None if self.last else keep_audio)
         if not self.last:
-            done = [c.model_copy(update={"audio": audio.get(c.call_id, orig.audio) if c.ok else None,
-                                         "versions": orig.versions})
+            done = [c.replace(audio=audio.get(c.call_id, orig.audio) if c.ok else None, versions=orig.versions)
                     for c, orig in zip(done, calls)]
         return {"call": np.array([pickle.dumps(c) for c in done], dtype=object)}
 

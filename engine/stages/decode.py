@@ -110,7 +110,7 @@ class DecodeStage(Stage):
         if channels and len(channels) != audio.num_channels and audio.num_channels > 1:
             raise ValueError(f"{call.call.source}: the channel map names {len(channels)} channels "
                              f"({','.join(channels)}) but the recording has {audio.num_channels}")
-        return call.model_copy(update={
-            "audio": audio, "duration": audio.duration, "num_channels": audio.num_channels,
-            "sample_rate": audio.original_sample_rate,
-        })
+        return call.replace(
+            audio=audio, duration=audio.duration, num_channels=audio.num_channels,
+            sample_rate=audio.original_sample_rate,
+        )

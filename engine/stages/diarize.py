@@ -33,7 +33,7 @@ def segments_from_words(words: tuple[Word, ...], max_gap: float = 0.5) -> list[S
         speaker = w.speaker or "unknown"
         prev = last.get(speaker)
         if prev is not None and w.start - prev.end <= max_gap:
-            merged = prev.model_copy(update={"end": max(prev.end, w.end)})
+            merged = prev.replace(end=max(prev.end, w.end))
             segments[segments.index(prev)] = merged
             last[speaker] = merged
         else:
@@ -46,7 +46,7 @@ def segments_from_words(words: tuple[Word, ...], max_gap: float = 0.5) -> list[S
 def assign_speakers(words: tuple[Word, ...], segments: list[SpeakerSegment]) -> tuple[Word, ...]:
     """Give each word the speaker whose segments overlap it most (nearest segment if none)."""
     if not segments:
-        return tuple(w.model_copy(update={"speaker": "SPEAKER_00"}) for w in words)
+        return tuple(w.replace(speaker="SPEAKER_00") for w in words)
     out = []
     for w in words:
         overlap: dict[str, float] = {}
@@ -58,7 +58,7 @@ def assign_speakers(words: tuple[Word, ...], segments: list[SpeakerSegment]) -> 
         else:
             mid = (w.start + w.end) / 2
             speaker = min(segments, key=lambda s: min(abs(s.start - mid), abs(s.end - mid))).speaker
-        out.append(w.model_copy(update={"speaker": speaker}))
+        out.append(w.replace(speaker=speaker))
     return tuple(out)
 
 
@@ -104,7 +104,7 @@ def snap_to_words(segments: list[SpeakerSegment], words: tuple[Word, ...]) -> li
 
 class DiarizeStage(Stage):
     name = "diarize"
-    requires = frozenset({"audio", "words"})
+    requires = frozenset({"audio", "asr_words"})
     provides = frozenset({"speaker_segments"})
     audio_only = True
 
@@ -135,10 +135,10 @@ class DiarizeStage(Stage):
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         assert call.audio is not None
-        if call.words and all(w.speaker is not None for w in call.words):
-            return call.model_copy(update={"speaker_segments": tuple(segments_from_words(call.words))})
+        if call.asr_words and all(w.speaker is not None for w in call.asr_words):
+            return call.replace(speaker_segments=tuple(segments_from_words(call.asr_words)))
         segments = self.diarizer(call.audio.mono(), call.audio.sample_rate)
-        words = assign_speakers(call.words, segments)
+        words = assign_speakers(call.asr_words, segments)
         if self.snap_words:
             segments = snap_to_words(segments, words)
-        return call.model_copy(update={"speaker_segments": tuple(segments), "words": words})
+        return call.replace(speaker_segments=tuple(segments), asr_words=words)

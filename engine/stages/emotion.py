@@ -126,9 +126,9 @@ class EmotionStage(Stage):
                     sources += ("prosody",) + (("audio-model",) if a_valence is not None else ())
                 emotion = Emotion(valence=round(v_, 4), arousal=round(ar, 4), trust=round(trust, 4),
                                   confidence=round(conf, 4), categories=scores.categories[k], sources=sources)
-                turns.append(turn.model_copy(update={"emotion": emotion}))
+                turns.append(turn.replace(emotion=emotion))
             offset += n
-            out.append(call.model_copy(update={"turns": tuple(turns)}))
+            out.append(call.replace(turns=tuple(turns)))
         return out
 
     def _acoustic(self, call: CallAnalysis) -> list[tuple[float | None, float, float | None]]:

@@ -170,11 +170,11 @@ class JobsStage(Stage):
         for call, cands in zip(calls, per_call):
             preds = [next(predictions) for _ in cands]
             jobs = self._choose(cands, preds)
-            out.append(call.model_copy(update={
-                "jobs": tuple(jobs),
-                "contact_reason": jobs[0].reason if jobs else None,
-                "preventable": any(j.preventable for j in jobs) if jobs else None,
-            }))
+            out.append(call.replace(
+                jobs=tuple(jobs),
+                contact_reason=jobs[0].reason if jobs else None,
+                preventable=any(j.preventable for j in jobs) if jobs else None,
+            ))
         return out
 
     def _choose(self, cands: list[Candidate], preds: list[Prediction]) -> list[Job]:
@@ -190,7 +190,7 @@ class JobsStage(Stage):
             seen_turns.add(key)
             if cand.cue == 1 and any(j.turn_index == cand.turn.index for j in jobs):
                 # the failure is in a turn that is already a job: it is that job's evidence
-                jobs = [j.model_copy(update={"preventable": True, "owner": j.owner or cand.preventable_owner})
+                jobs = [j.replace(preventable=True, owner=j.owner or cand.preventable_owner)
                         if j.turn_index == cand.turn.index else j for j in jobs]
                 continue
             reason = self.taxonomy.get(pred.reason)

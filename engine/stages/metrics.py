@@ -63,4 +63,4 @@ class MetricsStage(Stage):
     provides = frozenset({"metrics"})
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
-        return call.model_copy(update={"metrics": talk_metrics(call)})
+        return call.replace(metrics=talk_metrics(call))

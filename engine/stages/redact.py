@@ -2,10 +2,11 @@
 
 Runs right after roles, so emotion, jobs, signals (and their quotes), the store and the
 exports only ever see tags such as ``[CARD]``. Each word inside a PII span becomes the tag
-and keeps its timing, and a turn built from words stays the words joined by spaces (the
-turn invariant); a transcript turn without words gets one tag per span. Values that
-analytics need to match records (an account number, an e-mail) are kept only as keyed
-hashes (HMAC-SHA256, key from the environment) in ``call.metadata["pii_hashes"]``.
+and keeps its timing (turns are the only home of words, so redacting them is enough), and a
+turn built from words stays the words joined by spaces (the turn invariant); a transcript
+turn without words gets one tag per span. Values that analytics need to match records (an
+account number, an e-mail) are kept only as keyed hashes (HMAC-SHA256, key from the
+environment) in ``call.metadata["pii_hashes"]``.
 
 With ``audio`` on, a copy of the recording with the PII words silenced on every channel is
 written as ``<audio_dir>/<call id>.redacted.wav``.
@@ -51,7 +52,7 @@ def redact_word(word: Word, start: int, spans: list[PiiSpan]) -> Word:
     first, last = min(hit, key=lambda s: s.start), max(hit, key=lambda s: s.end)
     head = word.text[:max(0, first.start - start)]
     tail = word.text[max(0, last.end - start):] if last.end < end else ""
-    return word.model_copy(update={"text": f"{head}[{first.type}]{tail}"})
+    return word.replace(text=f"{head}[{first.type}]{tail}")
 
 
 def redact_turn(turn: Turn, spans: list[PiiSpan]) -> Turn:
@@ -61,13 +62,13 @@ def redact_turn(turn: Turn, spans: list[PiiSpan]) -> Turn:
     if offsets is None:
         if turn.words:  # words and text disagree: blank every word of the turn rather than leak one
             log.warning("turn %d: words do not match the text; redacting all its words", turn.index)
-            words = tuple(w.model_copy(update={"text": "[REDACTED]"}) for w in turn.words)
-            return turn.model_copy(update={"text": redact_text(turn.text, spans), "words": words})
-        return turn.model_copy(update={"text": redact_text(turn.text, spans)})
+            words = tuple(w.replace(text="[REDACTED]") for w in turn.words)
+            return turn.replace(text=redact_text(turn.text, spans), words=words)
+        return turn.replace(text=redact_text(turn.text, spans))
     words = tuple(redact_word(w, start, spans) for w, (start, _) in zip(turn.words, offsets))
     joined = " ".join(w.text for w in turn.words) == turn.text
     text = " ".join(w.text for w in words) if joined else redact_text(turn.text, spans)
-    return turn.model_copy(update={"text": text, "words": words})
+    return turn.replace(text=text, words=words)
 
 
 def silence(audio: Audio, spans: list[tuple[float, float]]) -> np.ndarray:
@@ -108,22 +109,14 @@ class RedactStage(Stage):
             by_turn.setdefault(span.turn, []).append(span)
         turns = tuple(redact_turn(t, by_turn.get(i, [])) for i, t in enumerate(call.turns))
         update: dict = {"turns": turns, "redacted": True}
-
-        # call.words holds the same words as the turns: swap in their redacted copies
-        replaced = {(w.start, w.end, w.speaker, w.text): r
-                    for old, new in zip(call.turns, turns) if old is not new
-                    for w, r in zip(old.words, new.words) if w is not r}
-        if call.words and replaced:
-            update["words"] = tuple(replaced.get((w.start, w.end, w.speaker, w.text), w) for w in call.words)
-
         hashes = self._hashes(spans)
         if hashes:
             metadata = {**call.call.metadata, "pii_hashes": hashes}
-            update["call"] = call.call.model_copy(update={"metadata": metadata})
+            update["call"] = call.call.replace(metadata=metadata)
 
         if self.options.audio and call.audio is not None and spans:
             self._write_audio(call, turns, call.turns)
-        return call.model_copy(update=update)
+        return call.replace(**update)
 
     def _hashes(self, spans: list[PiiSpan]) -> dict[str, list[str]]:
         if self._key is None:

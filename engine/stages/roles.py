@@ -106,5 +106,5 @@ class RolesStage(Stage):
             roles, confidence = infer_roles(call.turns, spoken=call.call.kind == "audio")
             if confidence < self.options.min_confidence:
                 roles = {s: "unknown" for s in roles}
-        turns = tuple(t.model_copy(update={"role": roles.get(t.speaker, "unknown")}) for t in call.turns)
-        return call.model_copy(update={"turns": turns, "roles": roles, "role_confidence": confidence})
+        turns = tuple(t.replace(role=roles.get(t.speaker, "unknown")) for t in call.turns)
+        return call.replace(turns=turns, roles=roles, role_confidence=confidence)

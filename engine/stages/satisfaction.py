@@ -109,5 +109,5 @@ class SatisfactionStage(Stage):
             p = self.model.predict(dialogue, facts_of(call), emb_mean[i], emb_last[i])
             sat = Satisfaction(score=p.score, p_satisfied=p.p_satisfied, confidence=p.confidence,
                                drivers=p.drivers)
-            out.append(call.model_copy(update={"satisfaction": sat}))
+            out.append(call.replace(satisfaction=sat))
         return out

@@ -239,7 +239,7 @@ class SignalsStage(Stage):
         for call, turns in zip(calls, sides):
             complaint_scores = {t.index: float(next(scores)) for t in turns}
             signals = self.detect(call, turns, complaint_scores)
-            out.append(call.model_copy(update={"signals": tuple(signals)}))
+            out.append(call.replace(signals=tuple(signals)))
         return out
 
     def detect(self, call: CallAnalysis, customer: tuple[Turn, ...], complaint_scores: dict[int, float]) -> list[Signal]:

@@ -81,4 +81,4 @@ class TrajectoryStage(Stage):
                             self.options.shape_turnaround, self.options.shape_volatility)
             if tr is not None:
                 trajectories[role] = tr
-        return call.model_copy(update={"trajectories": {**call.trajectories, **trajectories}})
+        return call.replace(trajectories={**call.trajectories, **trajectories})

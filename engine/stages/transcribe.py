@@ -143,7 +143,7 @@ def channels_are_duplicates(samples: np.ndarray, threshold: float = 0.9, max_poi
 class TranscribeStage(Stage):
     name = "transcribe"
     requires = frozenset({"audio"})
-    provides = frozenset({"words"})
+    provides = frozenset({"asr_words"})
     audio_only = True
 
     def __init__(self, options: AsrConfig, threads: int = 0):
@@ -227,4 +227,4 @@ class TranscribeStage(Stage):
             channel_words, language = self.transcribe(samples, speaker, call.audio.sample_rate)
             words.extend(channel_words)
         words.sort(key=lambda w: (w.start, w.end))
-        return call.model_copy(update={"words": tuple(words), "language": language})
+        return call.replace(asr_words=tuple(words), language=language)

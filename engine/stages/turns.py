@@ -1,4 +1,4 @@
-"""Stage 4: words with speakers become speaker turns."""
+"""Stage 4: the recogniser's words, with speakers, become speaker turns (and live there from now on)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,10 @@ def words_to_turns(words: tuple[Word, ...], channel_map: tuple[str, ...] = ()) -
 
 class TurnsStage(Stage):
     name = "turns"
-    requires = frozenset({"words", "speaker_segments"})
+    requires = frozenset({"asr_words", "speaker_segments"})
     provides = frozenset({"turns"})
     audio_only = True
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
-        return call.model_copy(update={"turns": words_to_turns(call.words, call.call.channels)})
+        # the turns become the words' one home in the record: the transient copy goes
+        return call.replace(turns=words_to_turns(call.asr_words, call.call.channels), asr_words=())

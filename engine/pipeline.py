@@ -65,10 +65,13 @@ def build_stages(config: Config) -> list[Stage]:
 
         stages.append(SignalsStage(config.signals))
     stages.append(MetricsStage())
-    if config.satisfaction.enabled:  # last: it reads the emotion, signals and metrics stages' facts
+    if config.satisfaction.enabled:  # near the end: it reads the emotion, signals and metrics stages' facts
         from wocas.stages.satisfaction import SatisfactionStage
 
         stages.append(SatisfactionStage(config.satisfaction))
+    from wocas.stages.flags import FlagsStage  # after satisfaction: its flags read every other stage's facts
+
+    stages.append(FlagsStage(config.flags))
     return stages
 
 

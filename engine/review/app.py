@@ -23,7 +23,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from wocas.io.audio import AUDIO_SUFFIXES
 from wocas.io.exports import safe_name
 from wocas.review import auth, charts, insights, queries
-from wocas.review.flags import FLAG_KINDS, Flag, FlagRules, call_severity, derive_flags, severity_level
+from wocas.kinds import FLAG_LABELS
+from wocas.schema import Flag, severity_level
+from wocas.stages.flags import call_severity
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +60,14 @@ def _templates() -> Environment:
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.0%}"
     env.filters["num"] = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"
     env.filters["urlq"] = lambda v: quote(str(v), safe="")
-    env.globals["FLAG_KINDS"] = FLAG_KINDS
+    env.globals["FLAG_KINDS"] = FLAG_LABELS
     return env
 
 
 class FlagIndex:
-    """Derived flags for every call, recomputed only when a run has written to the store."""
+    """The stored QA flags of every call, read again only when a run has written to the store."""
 
-    def __init__(self, rules: FlagRules):
-        self.rules = rules
+    def __init__(self) -> None:
         self._version: tuple | None = None
         self._calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -77,7 +78,7 @@ class FlagIndex:
             if version != self._version:
                 calls = queries.queue_calls(con)
                 for c in calls:
-                    c["flag_list"] = derive_flags(c["facts"], self.rules)
+                    c["flag_list"] = list(c["flags"])
                     c["severity"] = call_severity(c["flag_list"])
                 self._calls, self._version = calls, version
             return self._calls
@@ -103,7 +104,7 @@ def resolve_audio(call_id: str, source: str, roots: tuple[Path, ...], redacted_d
     return None
 
 
-def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = FlagRules(),
+def create_app(store_path: str | Path, token: str | None, *,
                session_hours: float = 12.0, audio_roots: tuple[Path, ...] = ()) -> FastAPI:
     """The review app over one store. ``token=None`` turns login off (the CLI allows that on localhost only)."""
     store_path = Path(store_path)
@@ -115,7 +116,7 @@ def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = 
     redacted_dir = store_path.parent / "calls"
     env = _templates()
     sessions = auth.Sessions(session_hours * 3600)
-    index = FlagIndex(rules)
+    index = FlagIndex()
     app = FastAPI(title="wocas review", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.state.sessions = sessions

@@ -234,7 +234,7 @@ class CallAnalysis(Frozen):
 
     def failed(self, stage: str, reason: str) -> "CallAnalysis":
         return self.model_copy(
-            update={"status": "failed", "error": reason, "failed_stage": stage, "audio": None}
+            update={"status": CallStatus.FAILED, "error": reason, "failed_stage": stage, "audio": None}
         )
 
     def customer_turns(self) -> tuple[Turn, ...]:

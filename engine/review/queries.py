@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
 from pydantic import TypeAdapter
 
 from wocas.schema import Flag

@@ -129,6 +129,20 @@ class SatisfactionConfig(Section):
     model: str | None = None  # None = the shipped models/satisfaction/model.json; else a path
 
 
+class FlagsConfig(Section):
+    """Thresholds of the QA flags (stages/flags.py); tune them against reviewer agreement on /insights."""
+
+    min_signal_strength: float = 0.3  # weaker defection signals are shown but do not flag
+    deteriorated_turnaround: float = -0.4  # turnaround at or below this flags even without a shape
+    frustrated_trust: float = -0.3  # customer trust at or below this counts as frustrated
+    repeat_window_days: float = 7.0  # an earlier contact this recent makes this one a repeat
+    low_satisfaction_score: float = 2.5  # CSAT-like 1..5
+    low_p_satisfied: float = 0.35
+    long_silence_share: float = 0.4
+    overtalk_share: float = 0.1  # overtalk seconds / handle time
+    overtalk_seconds: float = 8.0
+
+
 class CustomersConfig(Section):
     repeat_window_days: float = 7.0  # a contact within this many days of an earlier one may be a repeat
     heavy_user_contacts: int = 3  # this many contacts or more in the store = heavy user
@@ -173,6 +187,7 @@ class Config(Section):
     signals: SignalsConfig = Field(default_factory=SignalsConfig)
     redact: RedactConfig = Field(default_factory=RedactConfig)
     satisfaction: SatisfactionConfig = Field(default_factory=SatisfactionConfig)
+    flags: FlagsConfig = Field(default_factory=FlagsConfig)
     customers: CustomersConfig = Field(default_factory=CustomersConfig)
     insights: InsightsConfig = Field(default_factory=InsightsConfig)
     run: RunConfig = Field(default_factory=RunConfig)

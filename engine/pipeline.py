@@ -60,10 +60,13 @@ def stage_plan(config: Config) -> list[tuple[type[Stage], Section | None]]:
 
         plan.append((SignalsStage, config.signals))
     plan.append((MetricsStage, None))
-    if config.satisfaction.enabled:  # last: it reads the emotion, signals and metrics stages' facts
+    if config.satisfaction.enabled:  # near the end: it reads the emotion, signals and metrics stages' facts
         from wocas.stages.satisfaction import SatisfactionStage
 
         plan.append((SatisfactionStage, config.satisfaction))
+    from wocas.stages.flags import FlagsStage  # after satisfaction: its flags read every other stage's facts
+
+    plan.append((FlagsStage, config.flags))
     return plan
 
 

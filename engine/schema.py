@@ -9,16 +9,18 @@ one place in a record: inside their turn.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from wocas.kinds import CallKind, CallStatus, FlagKind, Role, Shape, SignalKind
 
 SCHEMA_VERSION = 2  # 2: words are held only inside turns (v1 also kept a call-level copy)
 
 Seconds = float
-Role = Literal["agent", "customer", "unknown"]
-Status = Literal["ok", "failed"]
+# Old spellings of a signal kind load as the one spelling; an unknown kind fails validation.
+SignalKindField = Annotated[SignalKind, BeforeValidator(SignalKind.parse)]
 
 
 class Frozen(BaseModel):
@@ -58,7 +60,7 @@ class Emotion(Frozen):
 class Turn(Frozen):
     index: int
     speaker: str
-    role: Role = "unknown"
+    role: Role = Role.UNKNOWN
     start: Seconds
     end: Seconds
     text: str
@@ -97,7 +99,7 @@ class Trajectory(Frozen):
     turnaround: float  # closing - opening
     lowest: float
     lowest_at: Seconds
-    shape: Literal["recovered", "deteriorated", "steady-positive", "steady-negative", "volatile"]
+    shape: Shape
     points: tuple[tuple[Seconds, float], ...] = ()
 
 
@@ -118,12 +120,41 @@ class Job(Frozen):
 class Signal(Frozen):
     """A sign that the customer may leave, with the evidence for it."""
 
-    kind: str
+    kind: SignalKindField
     strength: float  # [0, 1]
     turn_index: int | None = None
     start: Seconds | None = None
     end: Seconds | None = None
     quote: str = ""
+
+
+Level = Literal["high", "medium", "low"]
+
+
+def severity_level(severity: float) -> Level:
+    if severity >= 75:
+        return "high"
+    if severity >= 50:
+        return "medium"
+    return "low"
+
+
+class Flag(Frozen):
+    """A QA flag for a reviewer, with why it was raised and where in the call the evidence is."""
+
+    kind: FlagKind
+    severity: float  # 0..100
+    reason: str
+    turn_index: int | None = None
+    at: Seconds | None = None  # seconds into the call, when known
+
+    @property
+    def label(self) -> str:
+        return self.kind.label
+
+    @property
+    def level(self) -> Level:
+        return severity_level(self.severity)
 
 
 class Satisfaction(Frozen):
@@ -138,7 +169,7 @@ class Call(Frozen):
 
     call_id: str
     source: str  # path of the audio or transcript file
-    kind: Literal["audio", "transcript"]
+    kind: CallKind
     content_hash: str = ""
     customer_id: str | None = None
     agent_id: str | None = None
@@ -175,7 +206,7 @@ class CallAnalysis(Frozen):
 
     schema_version: int = SCHEMA_VERSION
     call: Call
-    status: Status = "ok"
+    status: CallStatus = CallStatus.OK
     error: str | None = None
     failed_stage: str | None = None
     duration: Seconds = 0.0
@@ -193,7 +224,7 @@ class CallAnalysis(Frozen):
     preventable: bool | None = None
     signals: tuple[Signal, ...] = ()
     satisfaction: Satisfaction | None = None
-    flags: tuple[str, ...] = ()
+    flags: tuple[Flag, ...] = ()  # QA flags (the flags stage), most severe first
     redacted: bool = False
     timings: dict[str, float] = Field(default_factory=dict)  # stage -> seconds
     versions: dict[str, str] = Field(default_factory=dict)
@@ -212,10 +243,10 @@ class CallAnalysis(Frozen):
         return self.status == "ok"
 
     def failed(self, stage: str, reason: str) -> "CallAnalysis":
-        return self.replace(status="failed", error=reason, failed_stage=stage, audio=None, asr_words=())
+        return self.replace(status=CallStatus.FAILED, error=reason, failed_stage=stage, audio=None, asr_words=())
 
     def customer_turns(self) -> tuple[Turn, ...]:
-        return tuple(t for t in self.turns if t.role == "customer")
+        return tuple(t for t in self.turns if t.role == Role.CUSTOMER)
 
     def turn_words(self) -> tuple[Word, ...]:
         """Every word of the call, turn by turn (turns hold the record's words)."""

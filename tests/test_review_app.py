@@ -20,9 +20,10 @@ from fastapi.testclient import TestClient
 
 from wocas import cli
 from wocas.review import create_app
-from wocas.review.flags import CallFacts, FlagRules, SignalFact, derive_flags
+from wocas.config import FlagsConfig
 from wocas.schema import (Call, CallAnalysis, Emotion, Job, Satisfaction, Signal, TalkMetrics, Trajectory,
                            Turn)
+from wocas.stages.flags import CallFacts, FlagsStage, derive_flags
 from wocas.store import Store
 
 TOKEN = "s3cret-token"
@@ -109,6 +110,7 @@ def store_path(tmp_path_factory) -> Path:
     # what `wocas run --redact-audio` leaves beside the store: the recording with PII silenced
     (path.parent / "calls").mkdir()
     sf.write(path.parent / "calls" / "redacted-8.redacted.wav", np.zeros((800, 2), dtype=np.float32), 8000)
+    calls = [FlagsStage().process_call(c) for c in calls]  # the pipeline's last stage
     with Store(path) as store:
         store.write(calls, run_id="test-run", pipeline_version="test")
     return path
@@ -140,9 +142,9 @@ def test_flag_rules_raise_each_kind_with_its_evidence():
                       trust_lowest_at=20.0, preventable=True, contact_reason="billing_error",
                       satisfaction_score=1.5, p_satisfied=0.1, silence_share=0.55, overtalk_seconds=1.0,
                       handle_time=60.0, days_since_previous_contact=2.0,
-                      signals=(SignalFact("cancel_intent", 0.9, 18.0, "cancel my account"),
-                               SignalFact("sale_on_low_trust", 0.8, 12.0, "premium plan"),
-                               SignalFact("repeat_contact", 0.85, 3.0, "second time")))
+                      signals=(Signal(kind="cancel_intent", strength=0.9, start=18.0, quote="cancel my account"),
+                               Signal(kind="sale_on_low_trust", strength=0.8, start=12.0, quote="premium plan"),
+                               Signal(kind="repeat_contact", strength=0.85, start=3.0, quote="second time")))
     flags = {f.kind: f for f in derive_flags(facts)}
     assert set(flags) == {"defection_risk", "frustrated_sale", "deteriorated", "preventable_repeat",
                           "low_satisfaction", "silence_overtalk"}
@@ -151,15 +153,14 @@ def test_flag_rules_raise_each_kind_with_its_evidence():
     assert flags["silence_overtalk"].severity < flags["defection_risk"].severity
     calm = CallFacts(call_id="y", trajectory_shape="recovered", turnaround=0.5, satisfaction_score=4.5,
                      p_satisfied=0.9, silence_share=0.1, overtalk_seconds=0.0, handle_time=60.0,
-                     signals=(SignalFact("cancel_intent", 0.1),), stored_flags=("skipped",))
+                     signals=(Signal(kind="cancel_intent", strength=0.1),))
     assert derive_flags(calm) == []
 
 
-def test_flag_rules_follow_their_thresholds_and_keep_pipeline_flags():
-    facts = CallFacts(call_id="z", silence_share=0.3, stored_flags=("needs-coaching",))
-    assert [f.kind for f in derive_flags(facts)] == ["needs_coaching"]
-    assert {f.kind for f in derive_flags(facts, FlagRules(long_silence_share=0.25))} == {
-        "needs_coaching", "silence_overtalk"}
+def test_flag_rules_follow_their_thresholds():
+    facts = CallFacts(call_id="z", silence_share=0.3)
+    assert derive_flags(facts) == []
+    assert [f.kind for f in derive_flags(facts, FlagsConfig(long_silence_share=0.25))] == ["silence_overtalk"]
     # an explicit "not preventable" repeat is not a preventable repeat contact
     repeat = CallFacts(call_id="r", preventable=False, days_since_previous_contact=1.0)
     assert derive_flags(repeat) == []

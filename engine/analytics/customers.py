@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from wocas.config import CustomersConfig
-from wocas.satisfaction.model import SIGNAL_ALIASES
+from wocas.kinds import SignalKind
 from wocas.schema import CustomerRecord
 from wocas.store import ExportFormat, Store
 from wocas.store import queries
@@ -29,15 +29,16 @@ from wocas.store import queries
 log = logging.getLogger(__name__)
 
 # Defection signals and how far each (at full strength) pushes the risk.
-SIGNAL_RISK = {
-    "cancel_intent": 0.5, "threat_to_leave": 0.5, "legal_threat": 0.4, "competitor": 0.3,
-    "complaint": 0.25, "escalation": 0.2, "sale_to_frustrated": 0.15,
+SIGNAL_RISK: dict[SignalKind, float] = {
+    SignalKind.CANCEL_INTENT: 0.5, SignalKind.THREAT_TO_LEAVE: 0.5, SignalKind.LEGAL_THREAT: 0.4,
+    SignalKind.COMPETITOR: 0.3, SignalKind.COMPLAINT: 0.25, SignalKind.ESCALATION_REQUEST: 0.2,
+    SignalKind.SALE_ON_LOW_TRUST: 0.15,
 }
-SIGNAL_WORDS = {
-    "cancel_intent": "asked to cancel", "threat_to_leave": "threatened to leave",
-    "legal_threat": "threatened legal action", "competitor": "mentioned a competitor",
-    "complaint": "complained", "escalation": "asked for a manager",
-    "sale_to_frustrated": "was sold to while frustrated",
+SIGNAL_WORDS: dict[SignalKind, str] = {
+    SignalKind.CANCEL_INTENT: "asked to cancel", SignalKind.THREAT_TO_LEAVE: "threatened to leave",
+    SignalKind.LEGAL_THREAT: "threatened legal action", SignalKind.COMPETITOR: "mentioned a competitor",
+    SignalKind.COMPLAINT: "complained", SignalKind.ESCALATION_REQUEST: "asked for a manager",
+    SignalKind.SALE_ON_LOW_TRUST: "was sold to while frustrated",
 }
 REPEAT_RISK, MAX_REPEAT_RISK = 0.2, 0.6  # per repeat contact
 OPEN_JOB_RISK, MAX_OPEN_JOB_RISK = 0.2, 0.4  # per job still open
@@ -50,10 +51,11 @@ MIN_REASON = 0.03  # factors smaller than this are not listed as reasons
 _TRUE = "('true', '1', 'yes', 'y')"
 _FALSE = "('false', '0', 'no', 'n')"
 
+_SQL_UNRESOLVED = ", ".join(f"'{k}'" for k in SignalKind.UNRESOLVED_END.spellings())
 CONTACTS_SQL = f"""
 CREATE OR REPLACE TEMP VIEW _contacts AS
 WITH sig AS (
-    SELECT call_id, bool_or(kind IN ('unresolved', 'unresolved_end')) AS unresolved,
+    SELECT call_id, bool_or(kind IN ({_SQL_UNRESOLVED})) AS unresolved,
            bool_or(kind = 'complaint') AS complaint
     FROM signals GROUP BY call_id
 ), job AS (
@@ -168,9 +170,9 @@ class RiskInputs:
 
 def risk_factors(inputs: RiskInputs) -> list[Factor]:
     factors: list[Factor] = []
-    strongest: dict[str, Factor] = {}
+    strongest: dict[SignalKind, Factor] = {}
     for s in inputs.signals:
-        kind = SIGNAL_ALIASES.get(s["kind"], s["kind"])
+        kind = SignalKind.parse(s["kind"])
         weight = SIGNAL_RISK.get(kind)
         if weight is None:
             continue

@@ -32,14 +32,16 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from wocas.config import Config, InsightsConfig
+from wocas.kinds import SignalKind
 from wocas.store import Store, queries
 
 log = logging.getLogger(__name__)
 
 PERIODS = ("day", "week", "month")
-DEFECTION_KINDS = ("cancel_intent", "threat_to_leave", "competitor", "legal_threat")
-# The signals stage writes ``sale_on_low_trust``; older records and other modules say ``sale_to_frustrated``.
-SALE_KINDS = ("sale_on_low_trust", "sale_to_frustrated")
+# Plain-string tuples: their repr is the SQL list the queries below splice in.
+DEFECTION_KINDS = tuple(k.value for k in (SignalKind.CANCEL_INTENT, SignalKind.THREAT_TO_LEAVE,
+                                          SignalKind.COMPETITOR, SignalKind.LEGAL_THREAT))
+SALE_KINDS = SignalKind.SALE_ON_LOW_TRUST.spellings()  # old stores spelt it sale_to_frustrated
 N_EXAMPLES = 3
 
 _TS = ("COALESCE(TRY_CAST(c.started_at AS TIMESTAMP), "

@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from wocas.config import Config
 from wocas.analytics.insights import Insights, alert_lines, refresh
+from wocas.kinds import FLAG_LABELS
 from wocas.store import Store
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,21 @@ def _money(value: float | None, currency: str) -> str:
     return "-" if value is None else f"{currency}{value:,.0f}"
 
 
-def context(insights: Insights, config: Config, store_path: str) -> dict[str, Any]:
+QA_FLAGS_SQL = """
+SELECT flag, count(*) AS calls FROM (SELECT unnest(flags) AS flag FROM calls WHERE status = 'ok')
+GROUP BY flag ORDER BY calls DESC, flag
+"""
+
+
+def qa_flags(store: Store) -> list[dict[str, Any]]:
+    """Calls per QA flag kind, as the flags stage stored them (calls.flags), most frequent first."""
+    total = store.query("SELECT count(*) AS n FROM calls WHERE status = 'ok'")[0]["n"]
+    return [{"flag": r["flag"], "label": FLAG_LABELS.get(r["flag"], r["flag"]), "calls": r["calls"],
+             "share": r["calls"] / total if total else None} for r in store.query(QA_FLAGS_SQL)]
+
+
+def context(insights: Insights, config: Config, store_path: str,
+            flags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything the template shows, charts drawn."""
     cur = config.insights.currency
     periods = [r["period"] for r in insights.customers]
@@ -210,24 +225,27 @@ def context(insights: Insights, config: Config, store_path: str) -> dict[str, An
         "usage": usage, "chargeback_chart": chargeback_chart, "owners": owner_rows, "latest_period": latest,
         "alerts": alerts, "agents": insights.agents, "agent_top": agent_top, "hbar": hbar, "money": _money,
         "cost_per_contact": config.insights.cost_per_contact, "cost_per_minute": config.insights.cost_per_minute,
+        "flags": flags or [], "flag_top": max((f["calls"] for f in flags or []), default=0),
     }
 
 
-def render(insights: Insights, config: Config, store_path: str = "") -> str:
+def render(insights: Insights, config: Config, store_path: str = "",
+           flags: list[dict[str, Any]] | None = None) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     css = (TEMPLATES / "report.css").read_text()
-    return env.get_template("report.html").render(**context(insights, config, store_path), css=Markup(css))
+    return env.get_template("report.html").render(**context(insights, config, store_path, flags), css=Markup(css))
 
 
 def write_report(store: Store, out_dir: Path, config: Config | None = None, period: str = "week") -> list[Path]:
     """Refresh the insight tables and write report.html (+ report.json with the numbers)."""
     config = config or Config()
     insights = refresh(store, config, period)
+    flags = qa_flags(store)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path, json_path = out_dir / "report.html", out_dir / "report.json"
-    html_path.write_text(render(insights, config, str(store.path)), encoding="utf-8")
+    html_path.write_text(render(insights, config, str(store.path), flags), encoding="utf-8")
     data = {"period": insights.period, "totals": insights.totals, "customers": insights.customers,
             "usage": insights.usage, "chargeback": insights.chargeback,
-            "chargeback_reasons": insights.chargeback_reasons, "alerts": insights.alerts, "agents": insights.agents}
+            "chargeback_reasons": insights.chargeback_reasons, "alerts": insights.alerts, "agents": insights.agents, "flags": flags}
     json_path.write_text(json.dumps(data, indent=1, default=str))
     return [html_path, json_path]

@@ -24,7 +24,9 @@ from wocas.errors import StoreLocked, StoreMissing
 from wocas.io.audio import AUDIO_SUFFIXES
 from wocas.io.exports import safe_name
 from wocas.review import auth, charts, insights, queries
-from wocas.review.flags import FLAG_KINDS, Flag, FlagRules, call_severity, derive_flags, severity_level
+from wocas.kinds import FLAG_LABELS
+from wocas.schema import Flag, severity_level
+from wocas.stages.flags import call_severity
 from wocas.store import Store
 
 log = logging.getLogger(__name__)
@@ -60,15 +62,14 @@ def _templates() -> Environment:
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.0%}"
     env.filters["num"] = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"
     env.filters["urlq"] = lambda v: quote(str(v), safe="")
-    env.globals["FLAG_KINDS"] = FLAG_KINDS
+    env.globals["FLAG_KINDS"] = FLAG_LABELS
     return env
 
 
 class FlagIndex:
-    """Derived flags for every call, recomputed only when a run has written to the store."""
+    """The stored QA flags of every call, read again only when a run has written to the store."""
 
-    def __init__(self, rules: FlagRules):
-        self.rules = rules
+    def __init__(self) -> None:
         self._version: tuple | None = None
         self._calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -79,7 +80,7 @@ class FlagIndex:
             if version != self._version:
                 calls = queries.queue_calls(store)
                 for c in calls:
-                    c["flag_list"] = derive_flags(c["facts"], self.rules)
+                    c["flag_list"] = list(c["flags"])
                     c["severity"] = call_severity(c["flag_list"])
                 self._calls, self._version = calls, version
             return self._calls
@@ -105,7 +106,7 @@ def resolve_audio(call_id: str, source: str, roots: tuple[Path, ...], redacted_d
     return None
 
 
-def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = FlagRules(),
+def create_app(store_path: str | Path, token: str | None, *,
                session_hours: float = 12.0, audio_roots: tuple[Path, ...] = ()) -> FastAPI:
     """The review app over one store. ``token=None`` turns login off (the CLI allows that on localhost only)."""
     store_path = Path(store_path)
@@ -117,7 +118,7 @@ def create_app(store_path: str | Path, token: str | None, *, rules: FlagRules = 
     redacted_dir = store_path.parent / "calls"
     env = _templates()
     sessions = auth.Sessions(session_hours * 3600)
-    index = FlagIndex(rules)
+    index = FlagIndex()
     app = FastAPI(title="wocas review", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.state.sessions = sessions

@@ -9,7 +9,8 @@ from typing import Any
 
 from wocas.review import queries
 from wocas.review.charts import sparkline
-from wocas.review.flags import DEFECTION_WORDS, FLAG_KINDS
+from wocas.kinds import FLAG_LABELS, SignalKind
+from wocas.stages.flags import DEFECTION_SIGNALS
 from wocas.store import Store
 
 EMERGING_DAYS = 7  # the recent window, compared with the 28 days before it
@@ -81,7 +82,7 @@ def estimated_risk(store: Store) -> list[dict[str, Any]]:
         value[c["customer_id"]] = c["value"]
     risk: dict[str, float] = {}
     for s in queries.signal_rows(store):
-        if s["customer_id"] and any(w in (s["kind"] or "").lower() for w in DEFECTION_WORDS):
+        if s["customer_id"] and SignalKind.parse(s["kind"]) in DEFECTION_SIGNALS:
             risk[s["customer_id"]] = max(risk.get(s["customer_id"], 0.0), float(s["strength"] or 0.0))
     out = [{"customer_id": cid, "risk": r, "value": value.get(cid),
             "value_at_risk": r * value[cid] if value.get(cid) is not None else None} for cid, r in risk.items()]
@@ -91,7 +92,7 @@ def estimated_risk(store: Store) -> list[dict[str, Any]]:
 def agreement(store: Store) -> list[dict[str, Any]]:
     out = []
     for r in queries.review_agreement(store):
-        r["label"] = FLAG_KINDS.get(r["flag"], r["flag"].replace("_", " "))
+        r["label"] = FLAG_LABELS.get(r["flag"], r["flag"].replace("_", " "))
         r["rate"] = r["confirmed"] / r["reviewed"] if r["reviewed"] else None
         out.append(r)
     return out

@@ -17,7 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from wocas.review.flags import CallFacts, SignalFact
+from pydantic import TypeAdapter
+
+from wocas.schema import Flag
 from wocas.store import Store
 from wocas.store import queries as store_queries
 from wocas.store.rows import CallSummary, CustomerRow
@@ -43,16 +45,6 @@ def store_version(store: Store) -> tuple:
     return tuple(store.query("SELECT count(*) AS n, max(processed_at) AS at FROM calls")[0].values())
 
 
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo else t
-
-
 def metadata_of(row: dict[str, Any]) -> dict[str, Any]:
     raw = row.get("metadata")
     if not raw:
@@ -72,46 +64,19 @@ def to_float(value: Any) -> float | None:
 
 
 # ---- the queue ---------------------------------------------------------------------------
-QUEUE_COLUMNS = """call_id, kind, customer_id, agent_id, started_at, duration, metadata, flags,
-    trajectory_shape, turnaround, trust_lowest, trust_lowest_at, preventable, contact_reason,
-    satisfaction_score, p_satisfied, silence_share, overtalk_seconds, handle_time"""
+QUEUE_COLUMNS = """call_id, kind, customer_id, agent_id, started_at, duration, metadata,
+    CAST(json_extract(record, '$.flags') AS VARCHAR) AS flag_record"""
+_FLAGS = TypeAdapter(tuple[Flag, ...])
 
 
 def queue_calls(store: Store) -> list[dict[str, Any]]:
-    """Every analysed call with the fields the flag rules and the queue filters need."""
+    """Every analysed call with the fields the queue filters need and the QA flags the flags stage stored."""
     calls = store.query(f"SELECT {QUEUE_COLUMNS} FROM calls WHERE status = 'ok'")
-    signals: dict[str, list[SignalFact]] = {}
-    for s in store.query('SELECT call_id, kind, strength, start, quote FROM signals ORDER BY call_id, idx'):
-        signals.setdefault(s["call_id"], []).append(
-            SignalFact(kind=s["kind"] or "", strength=float(s["strength"] or 0.0),
-                       start=s["start"], quote=s["quote"] or ""))
-    previous = previous_contacts(store)
     for c in calls:
         c["meta"] = metadata_of(c)
         c["queue"] = str(c["meta"].get("queue") or "") or None
-        c["facts"] = CallFacts(
-            call_id=c["call_id"], trajectory_shape=c["trajectory_shape"], turnaround=c["turnaround"],
-            trust_lowest=c["trust_lowest"], trust_lowest_at=c["trust_lowest_at"], preventable=c["preventable"],
-            contact_reason=c["contact_reason"], satisfaction_score=c["satisfaction_score"],
-            p_satisfied=c["p_satisfied"], silence_share=c["silence_share"],
-            overtalk_seconds=c["overtalk_seconds"], handle_time=c["handle_time"],
-            days_since_previous_contact=previous.get(c["call_id"]), stored_flags=tuple(c["flags"] or ()),
-            signals=tuple(signals.get(c["call_id"], ())))
+        c["flags"] = _FLAGS.validate_json(c.pop("flag_record") or "[]")
     return calls
-
-
-def previous_contacts(store: Store) -> dict[str, float]:
-    """call_id -> days since the same customer's previous contact (calls with a known time only)."""
-    out: dict[str, float] = {}
-    found = store.query("""
-        SELECT call_id, started_at,
-               lag(started_at) OVER (PARTITION BY customer_id ORDER BY started_at) AS previous
-        FROM calls WHERE status = 'ok' AND customer_id IS NOT NULL AND started_at IS NOT NULL""")
-    for r in found:
-        now, before = parse_time(r["started_at"]), parse_time(r["previous"])
-        if now and before:
-            out[r["call_id"]] = (now - before).total_seconds() / 86400
-    return out
 
 
 def latest_verdicts(store: Store, call_id: str | None = None) -> dict[tuple[str, str], dict]:

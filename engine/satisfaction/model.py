@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from wocas.kinds import SignalKind
+
 if TYPE_CHECKING:
     from wocas.models.text_encoder import TextEncoder
 
@@ -61,25 +63,24 @@ FEATURE_PHRASES = {
 }
 
 # Hand-set adjustments (S units, -2..+2 scale) for facts the STC-3 text cannot teach.
-SIGNAL_WEIGHTS = {
-    "cancel_intent": -0.6, "threat_to_leave": -0.6, "legal_threat": -0.7, "unresolved": -0.6,
-    "complaint": -0.4, "escalation": -0.4, "competitor": -0.3, "repeat_contact": -0.3,
-    "sale_to_frustrated": -0.3,
+SIGNAL_WEIGHTS: dict[SignalKind, float] = {
+    SignalKind.CANCEL_INTENT: -0.6, SignalKind.THREAT_TO_LEAVE: -0.6, SignalKind.LEGAL_THREAT: -0.7,
+    SignalKind.UNRESOLVED_END: -0.6, SignalKind.COMPLAINT: -0.4, SignalKind.ESCALATION_REQUEST: -0.4,
+    SignalKind.COMPETITOR: -0.3, SignalKind.REPEAT_CONTACT: -0.3, SignalKind.SALE_ON_LOW_TRUST: -0.3,
 }
-SIGNAL_PHRASES = {
-    "cancel_intent": "customer asked to cancel", "threat_to_leave": "customer threatened to leave",
-    "legal_threat": "customer threatened legal action", "unresolved": "problem left unresolved",
-    "complaint": "customer complained", "escalation": "customer asked for a manager",
-    "competitor": "customer mentioned a competitor", "repeat_contact": "customer had called before about this",
-    "sale_to_frustrated": "agent tried to sell to a frustrated customer",
+SIGNAL_PHRASES: dict[SignalKind, str] = {
+    SignalKind.CANCEL_INTENT: "customer asked to cancel", SignalKind.THREAT_TO_LEAVE: "customer threatened to leave",
+    SignalKind.LEGAL_THREAT: "customer threatened legal action", SignalKind.UNRESOLVED_END: "problem left unresolved",
+    SignalKind.COMPLAINT: "customer complained", SignalKind.ESCALATION_REQUEST: "customer asked for a manager",
+    SignalKind.COMPETITOR: "customer mentioned a competitor",
+    SignalKind.REPEAT_CONTACT: "customer had called before about this",
+    SignalKind.SALE_ON_LOW_TRUST: "agent tried to sell to a frustrated customer",
 }
-# Other spellings of the same kinds (the signals stage's own names) -> the names above.
-SIGNAL_ALIASES = {"escalation_request": "escalation", "sale_on_low_trust": "sale_to_frustrated",
-                  "unresolved_end": "unresolved"}
 MAX_SIGNAL_PENALTY = -1.5
 # Grievances voiced during a call that the customer ended trusting (closing trust at least
 # this) were heard and answered: they weigh half.
-SETTLED_CLOSING, SETTLED_KINDS = 0.2, frozenset({"complaint", "escalation", "repeat_contact"})
+SETTLED_CLOSING = 0.2
+SETTLED_KINDS = frozenset({SignalKind.COMPLAINT, SignalKind.ESCALATION_REQUEST, SignalKind.REPEAT_CONTACT})
 TRANSFER_WEIGHT, MAX_TRANSFER_PENALTY = -0.2, -0.6
 SILENCE_FREE, SILENCE_WEIGHT, MAX_SILENCE_PENALTY = 0.30, -1.0, -0.3
 HANDLE_FREE_S, HANDLE_WEIGHT_PER_5MIN, MAX_HANDLE_PENALTY = 600.0, -0.1, -0.4
@@ -115,7 +116,7 @@ class CallFacts:
     """What the pipeline knows about a call beyond its text; every field may be missing."""
 
     trajectory: dict[str, float] | None = None  # opening, closing, lowest, turnaround, mean
-    signals: dict[str, tuple[float, str]] = field(default_factory=dict)  # kind -> (strength, quote)
+    signals: dict[SignalKind, tuple[float, str]] = field(default_factory=dict)  # kind -> (strength, quote)
     signals_checked: bool = False  # a signals stage ran (so no signals means none were found)
     transfers: int | None = None
     silence_share: float | None = None
@@ -256,8 +257,8 @@ class SatisfactionModel:
         """Each call fact's adjustment in S units and how to say it (strongest signal per kind)."""
         out: dict[str, tuple[float, str]] = {}
         signal_total = 0.0
-        for kind, (strength, quote) in facts.signals.items():
-            kind = SIGNAL_ALIASES.get(kind, kind)
+        for name, (strength, quote) in facts.signals.items():
+            kind = SignalKind.parse(name)
             weight = SIGNAL_WEIGHTS.get(kind)
             if weight is None:
                 continue

@@ -12,6 +12,7 @@ import math
 import re
 
 from wocas.config import RolesConfig
+from wocas.kinds import Role
 from wocas.schema import CallAnalysis, Turn
 from wocas.stages.base import Stage
 
@@ -67,7 +68,7 @@ def agentness(turns: list[Turn]) -> float:
             + PRONOUN_WEIGHT * pronouns)
 
 
-def infer_roles(turns: tuple[Turn, ...], spoken: bool = True) -> tuple[dict[str, str], float]:
+def infer_roles(turns: tuple[Turn, ...], spoken: bool = True) -> tuple[dict[str, Role], float]:
     """(speaker -> role, confidence) from what each speaker says and, on calls, who speaks first."""
     by_speaker: dict[str, list[Turn]] = {}
     for t in turns:
@@ -79,7 +80,7 @@ def infer_roles(turns: tuple[Turn, ...], spoken: bool = True) -> tuple[dict[str,
         scores[turns[0].speaker] += FIRST_SPEAKER_BONUS
     ranked = sorted(scores, key=scores.get, reverse=True)
     agent = ranked[0]
-    roles = {s: ("agent" if s == agent else "customer") for s in by_speaker}
+    roles = {s: (Role.AGENT if s == agent else Role.CUSTOMER) for s in by_speaker}
     if len(ranked) == 1:
         return roles, 0.5
     margin = scores[ranked[0]] - scores[ranked[1]]
@@ -99,12 +100,12 @@ class RolesStage(Stage):
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         speakers = {t.speaker for t in call.turns}
-        mapped = {s: s for s in speakers if s in ("agent", "customer")}
+        mapped = {s: Role(s) for s in speakers if s in (Role.AGENT, Role.CUSTOMER)}
         if mapped and len(mapped) == len(speakers):
             roles, confidence = mapped, 1.0
         else:
             roles, confidence = infer_roles(call.turns, spoken=call.call.kind == "audio")
             if confidence < self.options.min_confidence:
-                roles = {s: "unknown" for s in roles}
-        turns = tuple(t.replace(role=roles.get(t.speaker, "unknown")) for t in call.turns)
+                roles = {s: Role.UNKNOWN for s in roles}
+        turns = tuple(t.replace(role=roles.get(t.speaker, Role.UNKNOWN)) for t in call.turns)
         return call.replace(turns=turns, roles=roles, role_confidence=confidence)

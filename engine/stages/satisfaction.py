@@ -1,7 +1,7 @@
 """Predicted satisfaction per call: the score that stands where the post-call survey used to.
 
 Reads what earlier stages found (the customer's trust trajectory, defection signals including
-``unresolved``, talk metrics) and the customer's own words, and writes a CSAT-like 1-5 score,
+``unresolved_end``, talk metrics) and the customer's own words, and writes a CSAT-like 1-5 score,
 the probability the customer would call themselves satisfied, a confidence, and the three
 facts that moved the score most. Stages that did not run simply leave their facts missing,
 which lowers the confidence rather than failing the call.
@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from wocas.config import SatisfactionConfig
+from wocas.kinds import SignalKind
 from wocas.models.text_encoder import TextEncoder
 from wocas.satisfaction.model import (
-    MODEL_FILE, SIGNAL_ALIASES, CallFacts, Dialogue, SatisfactionModel, embed_dialogues, load_model,
+    MODEL_FILE, CallFacts, Dialogue, SatisfactionModel, embed_dialogues, load_model,
 )
 from wocas.schema import CallAnalysis, Satisfaction
 from wocas.stages.base import Stage, file_digest
@@ -48,11 +49,10 @@ def facts_of(call: CallAnalysis) -> CallFacts:
         points = [v for _, v in trajectory.points]
         traj = {"opening": trajectory.opening, "closing": trajectory.closing, "lowest": trajectory.lowest,
                 "mean": sum(points) / len(points) if points else (trajectory.opening + trajectory.closing) / 2}
-    signals: dict[str, tuple[float, str]] = {}
+    signals: dict[SignalKind, tuple[float, str]] = {}
     for s in call.signals:
-        kind = SIGNAL_ALIASES.get(s.kind, s.kind)
-        if kind not in signals or s.strength > signals[kind][0]:
-            signals[kind] = (s.strength, s.quote)
+        if s.kind not in signals or s.strength > signals[s.kind][0]:
+            signals[s.kind] = (s.strength, s.quote)
     meta = call.call.metadata
     transfers = meta.get("transfers")
     if transfers is None:

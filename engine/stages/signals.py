@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wocas.config import SignalsConfig
+from wocas.kinds import SignalKind
 from wocas.models.text_encoder import TextEncoder
 from wocas.reasons.statements import PREVENTABLE_CUES, customer_side
 from wocas.schema import CallAnalysis, Signal, Turn
@@ -34,26 +35,26 @@ NEGATORS = frozenset({"not", "dont", "never", "wont", "no", "didnt", "doesnt", "
 
 @dataclass(frozen=True)
 class Rule:
-    kind: str
+    kind: SignalKind
     pattern: re.Pattern[str]
     strength: float
     negatable: bool = True  # a negator just before the match ("i dont want to cancel") cancels it
 
 
-def _rules(kind: str, negatable: bool, *pairs: tuple[str, float]) -> list[Rule]:
+def _rules(kind: SignalKind, negatable: bool, *pairs: tuple[str, float]) -> list[Rule]:
     return [Rule(kind, re.compile(p), s, negatable) for p, s in pairs]
 
 
 _THING = r"(?:account|accounts|subscription|contract|service|membership|card|policy|plan|package|broadband|line|insurance|direct debit|mortgage|loan|order|booking|everything)"
 
 CUSTOMER_RULES: list[Rule] = [
-    *_rules("cancel_intent", True,
+    *_rules(SignalKind.CANCEL_INTENT, True,
             (rf"\b(?:cancel|close|terminate|end|stop|shut) (?:down )?(?:my|our|the|this|all my|all of my|your) (?:\w+ )?{_THING}\b", 0.9),
             (rf"\b(?:cancel|close|terminate) (?:it|everything)\b", 0.7),
             (r"\b(?:want|like|need|going|looking|planning) to (?:cancel|close|terminate|leave)\b", 0.85),
             (r"\bcancell?ation (?:form|fee|process|request|notice)\b|\bhow (?:do|can) i cancel\b", 0.7),
             (r"\bport (?:my|our) number\b|\bpac code\b", 0.8)),
-    *_rules("threat_to_leave", True,
+    *_rules(SignalKind.THREAT_TO_LEAVE, True,
             (r"\b(?:ill|i will|im going to|im going|i am going to|we will|well) (?:just )?(?:leave|switch|move|go elsewhere|take my business)\b", 0.85),
             (r"\btake (?:my|our) (?:business|money|custom) (?:elsewhere|somewhere else)\b", 0.9),
             (r"\b(?:thinking|think) (?:about|of) (?:leaving|switching|cancelling|canceling|moving|going elsewhere)\b", 0.7),
@@ -61,29 +62,29 @@ CUSTOMER_RULES: list[Rule] = [
             (r"\bnever (?:use|shop|buy|fly|bank|order|deal)\b.{0,30}\bagain\b", 0.8),
             (r"\b(?:done|finished) with (?:you|your|this company)\b|\bhad enough of (?:you|your|this)\b", 0.8),
             (r"\b(?:last|final) (?:chance|straw)\b", 0.7)),
-    *_rules("competitor", True,
+    *_rules(SignalKind.COMPETITOR, True,
             (r"\b(?:another|a different|other|a new) (?:provider|bank|company|supplier|network|carrier|airline|insurer|retailer|shop|store|broadband)s?\b", 0.6),
             (r"\bcompetitors?\b|\bsomewhere else\b|\belsewhere\b", 0.5),
             (r"\b(?:cheaper|better) (?:deal|offer|price|rate|tariff)s? (?:elsewhere|somewhere else|with|from|at)\b", 0.75),
             (r"\b(?:they|someone else|somebody else|others?) (?:offered|are offering|is offering|offer|gave) me\b", 0.65),
             (r"\b\w+ (?:offered|are offering|is offering|gave|quoted) me (?:a |an )?(?:better|cheaper|lower|bigger)\b", 0.75),
             (r"\b(?:switch|switching|move|moving|go|going) (?:over )?to (?:a )?(?:cheaper|better) (?:one|provider|deal|company|bank)\b", 0.75)),
-    *_rules("complaint", False,
+    *_rules(SignalKind.COMPLAINT, False,
             (r"\b(?:make|making|file|filing|log|raise|lodge|register) (?:a |an )?(?:formal |official )?complaint\b", 0.95),
             (r"\bi (?:want|wish|would like|d like) to complain\b|\bcomplain(?:ing)? about\b", 0.9),
             (r"\b(?:unacceptable|ridiculous|disgraceful|disgusting|outrageous|appalling|pathetic|shocking|useless|incompetent)\b", 0.8),
             (r"\b(?:terrible|awful|horrible|worst|poor|bad|rubbish) (?:service|experience|customer service|company)\b", 0.85),
             (r"\bfed up\b|\bsick (?:and tired )?of\b|\bwaste of (?:my )?time\b|\bnot good enough\b|\bnot happy\b", 0.75)),
-    *_rules("repeat_contact", False,
+    *_rules(SignalKind.REPEAT_CONTACT, False,
             (r"\b(?:second|third|fourth|fifth|sixth|two|three|four|five|six|seven|ten|several|multiple|many|umpteen|countless) (?:times?|calls?)\b", 0.85),
             (r"\b(?:called|rang|phoned|contacted you|spoken to you|spoke to (?:someone|you)|been on the phone) (?:already|before|yesterday|last week|last month|earlier|twice|again)\b", 0.8),
             (r"\b(?:already|i have|ive) (?:called|rang|phoned|spoken|contacted)\b", 0.7),
             (r"\b(?:calling|ringing|phoning) (?:back )?again\b|\bkeep (?:calling|ringing|phoning)\b|\bevery time i (?:call|ring)\b|\b(?:once|yet) again\b", 0.75)),
-    *_rules("escalation_request", True,
+    *_rules(SignalKind.ESCALATION_REQUEST, True,
             (r"\b(?:speak|talk|put me through|transfer me|get me|want|need) (?:to |with )?(?:a |the |your |someone )?(?:supervisor|manager|team leader|someone senior|someone in charge|boss)\b", 0.9),
             (r"\b(?:supervisor|manager|team leader) please\b|\bescalate (?:this|it|my)\b", 0.85),
             (r"\b(?:someone|somebody) (?:else|more senior|higher up)\b", 0.6)),
-    *_rules("legal_threat", True,
+    *_rules(SignalKind.LEGAL_THREAT, True,
             (r"\b(?:lawyer|lawyers|solicitor|solicitors|attorney|legal action|take you to court|small claims|sue|suing|lawsuit)\b", 0.9),
             (r"\b(?:ombudsman|regulator|fca|ofcom|ofgem|ofwat|cfpb|ftc|fcc|trading standards|better business bureau|bbb|consumer protection)\b", 0.85),
             (r"\breport (?:you|this|your company) to\b", 0.8)),
@@ -248,7 +249,7 @@ class SignalsStage(Stage):
             utt = parse_utterance(turn.text)
             if not utt.tokens:
                 continue
-            kinds: set[str] = set()
+            kinds: set[SignalKind] = set()
             for rule in CUSTOMER_RULES:
                 if rule.kind in kinds:
                     continue
@@ -258,13 +259,13 @@ class SignalsStage(Stage):
                     found.append(_signal(rule.kind, rule.strength, turn, utt, m.start(), m.end()))
                     kinds.add(rule.kind)
                     break
-            if self.competitor_names is not None and "competitor" not in kinds:
+            if self.competitor_names is not None and SignalKind.COMPETITOR not in kinds:
                 m = self.competitor_names.search(utt.text)
                 if m:
-                    found.append(_signal("competitor", 0.9, turn, utt, m.start(), m.end()))
+                    found.append(_signal(SignalKind.COMPETITOR, 0.9, turn, utt, m.start(), m.end()))
             score = complaint_scores.get(turn.index, 0.0)
-            if "complaint" not in kinds and score >= self.config.complaint_threshold:
-                found.append(_signal("complaint", round(score, 3), turn, utt, 0, len(utt.text)))
+            if SignalKind.COMPLAINT not in kinds and score >= self.config.complaint_threshold:
+                found.append(_signal(SignalKind.COMPLAINT, round(score, 3), turn, utt, 0, len(utt.text)))
         found += self._sales_on_low_trust(call)
         found += self._unresolved_end(call)
         return sorted(found, key=lambda s: (s.start or 0.0, s.kind))
@@ -282,7 +283,7 @@ class SignalsStage(Stage):
             utt = parse_utterance(turn.text)
             m = SALES_CUES.search(utt.text)
             if m:
-                out.append(_signal("sale_on_low_trust", round(min(1.0, 0.5 + abs(trust) / 2), 3), turn, utt,
+                out.append(_signal(SignalKind.SALE_ON_LOW_TRUST, round(min(1.0, 0.5 + abs(trust) / 2), 3), turn, utt,
                                    m.start(), m.end()))
         return out
 
@@ -305,10 +306,10 @@ class SignalsStage(Stage):
         last_customer = [t for t in call.customer_turns() if t.emotion is not None]
         if last_customer and last_customer[-1].emotion is not None:
             strength = 0.6 + 0.3 * max(0.0, -last_customer[-1].emotion.trust)
-        return [_signal("unresolved_end", round(strength, 3), turn, utt, m.start(), m.end())]
+        return [_signal(SignalKind.UNRESOLVED_END, round(strength, 3), turn, utt, m.start(), m.end())]
 
 
-def _signal(kind: str, strength: float, turn: Turn, utt: Utterance, start: int, end: int) -> Signal:
+def _signal(kind: SignalKind, strength: float, turn: Turn, utt: Utterance, start: int, end: int) -> Signal:
     first, last = quote_for(utt, start, end)
     t0, t1 = span_times(turn, first, last, len(utt.words))
     return Signal(kind=kind, strength=float(strength), turn_index=turn.index, start=t0, end=t1,

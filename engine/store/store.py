@@ -250,7 +250,7 @@ def _call_row(c: CallAnalysis, run_id: str, pipeline_version: str) -> dict[str, 
         "contact_reason": c.contact_reason, "preventable": c.preventable,
         "satisfaction_score": c.satisfaction.score if c.satisfaction else None,
         "p_satisfied": c.satisfaction.p_satisfied if c.satisfaction else None,
-        "flags": list(c.flags), "redacted": c.redacted,
+        "flags": [f.kind.value for f in c.flags], "redacted": c.redacted,
         "metadata": json.dumps(c.call.metadata, default=str), "versions": json.dumps(c.versions),
         "record": json.dumps(c.to_json()), "processed_at": _now(),
     }

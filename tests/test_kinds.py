@@ -54,7 +54,7 @@ def test_a_record_with_old_spellings_loads_to_the_one_spelling(tmp_path):
     # an old store: the record column still says "escalation"; Store.load reads the one spelling
     with Store(tmp_path / "old.duckdb") as store:
         store.write([loaded], run_id="r", pipeline_version="v")
-        store.con.execute("UPDATE calls SET record = ? WHERE call_id = 'old-1'", [json.dumps(old)])
+        store.execute("UPDATE calls SET record = ? WHERE call_id = 'old-1'", [json.dumps(old)])
         assert store.load("old-1").signals[0].kind == "escalation_request"
     # the satisfaction model's hand-set weights answer to either spelling alike
     new = SatisfactionModel.fact_adjustments(CallFacts(signals={"escalation_request": (0.8, "x")}))

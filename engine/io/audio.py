@@ -51,7 +51,7 @@ def read_info(path: Path) -> tuple[int, int, float]:
             raise AudioError(path, f"{NOT_AUDIO}, could not be decoded ({type(e).__name__})") from e
     if not rate or not channels or rate < 0 or channels < 0:
         # random bytes can pass a demuxer's probe and come back as a stream of 0 Hz, 0 channels
-        raise AudioError(path, f"{NOT_AUDIO}: no audio stream found ({rate} Hz, {channels} channels)")
+        raise AudioError(path, f"{NOT_AUDIO}: no audio stream found in it")
     return rate, channels, duration
 
 

@@ -214,9 +214,11 @@ def read_transcripts(path: Path) -> Iterator[CallAnalysis]:
     source = str(path)
     if path.suffix.lower() == ".jsonl":
         with path.open(encoding="utf-8", errors="replace") as f:
+            empty = True
             for line_no, line in enumerate(f, 1):
                 if not line.strip():
                     continue
+                empty = False
                 where = f"{source}:{line_no}"
                 try:
                     obj = loads_strict(line)
@@ -224,6 +226,8 @@ def read_transcripts(path: Path) -> Iterator[CallAnalysis]:
                     yield _failed(f"{path.stem}-{line_no}", where, "transcript", f"{where}: malformed transcript: {e}")
                     continue
                 yield transcript_to_call(obj, where, f"{path.stem}-{line_no}")
+        if empty:
+            log.warning("%s: the file is empty: no calls in it", path)
         return
     try:
         obj = loads_strict(path.read_text(encoding="utf-8", errors="replace"))

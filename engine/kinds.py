@@ -64,6 +64,9 @@ class FlagKind(StrEnum):
     PREVENTABLE_REPEAT = "preventable_repeat"
     LOW_SATISFACTION = "low_satisfaction"
     SILENCE_OVERTALK = "silence_overtalk"
+    # input quality, raised by the decode stage: the call was analysed, but check the recording
+    TRUNCATED_AUDIO = "truncated_audio"
+    CHANNEL_MAP_IGNORED = "channel_map_ignored"
 
     @property
     def label(self) -> str:
@@ -77,6 +80,8 @@ FLAG_LABELS: dict[FlagKind, str] = {
     FlagKind.PREVENTABLE_REPEAT: "preventable repeat contact",
     FlagKind.LOW_SATISFACTION: "low predicted satisfaction",
     FlagKind.SILENCE_OVERTALK: "long silence or overtalk",
+    FlagKind.TRUNCATED_AUDIO: "recording shorter than its header says",
+    FlagKind.CHANNEL_MAP_IGNORED: "channel map ignored (mono recording)",
 }
 
 

@@ -36,6 +36,22 @@ class TextScores:
     categories: list[dict[str, float]]
 
 
+# VADER's time grows with the square of a text's words (it looks words up with list.index):
+# a 1 MB turn would take hours. The lexicon scorers see at most this many words of a turn,
+# its first and last halves (where a speaker's tone is set and resolved); a real turn is far
+# shorter, so only pathological ones (a pasted log, a runaway ASR loop) are cut.
+LEXICON_MAX_WORDS = 400
+
+
+def lexicon_text(text: str, max_words: int = LEXICON_MAX_WORDS) -> str:
+    """``text`` itself, or its first and last ``max_words // 2`` words when it is longer."""
+    words = text.split()
+    if len(words) <= max_words:
+        return text
+    half = max_words // 2
+    return " ".join(words[:half] + words[-half:])
+
+
 @lru_cache(maxsize=1)
 def _vader():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -43,14 +59,18 @@ def _vader():
     return SentimentIntensityAnalyzer()
 
 
+def vader_scores(text: str, analyzer=None) -> dict[str, float]:
+    """VADER's polarity scores of a turn, in time linear in its length (see LEXICON_MAX_WORDS)."""
+    return (analyzer or _vader()).polarity_scores(lexicon_text(text))
+
+
 def lexicon_features(texts: list[str]) -> np.ndarray:
     """(n, 10): VADER compound, VADER pos-neg, then NRC affect shares (per token) for NRC_AFFECTS."""
     from nrclex import NRCLex
 
-    vader = _vader()
     rows = []
     for text in texts:
-        scores = vader.polarity_scores(text)
+        scores = vader_scores(text)
         tokens = _TOKEN.findall(text.lower())
         affect = {a: 0.0 for a in NRC_AFFECTS}
         if tokens:

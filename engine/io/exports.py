@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -9,11 +10,18 @@ from pathlib import Path
 from wocas.schema import CallAnalysis
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+HASHED = re.compile(r"-[0-9a-f]{8}$")
 
 
 def safe_name(call_id: str) -> str:
-    """A file name for a call id that cannot escape the output folder."""
-    return SAFE_NAME.sub("_", call_id).strip(".") or "call"
+    """A file name for a call id that cannot escape the output folder, and that no other id
+    gets: an id that is already a plain file name is kept as it is; any other (``x/y``, ``.x``,
+    or one that ends like a hash) gets its characters escaped and 8 hex digits of its SHA-1, so
+    ``x/y`` and ``x_y`` write different files."""
+    name = SAFE_NAME.sub("_", call_id).strip(".")[:120]
+    if name == call_id and not HASHED.search(call_id):
+        return name
+    return f"{name or 'call'}-{hashlib.sha1(call_id.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
 
 
 def to_rttm(call: CallAnalysis) -> str:

@@ -142,7 +142,9 @@ def _vader():
 
 def tone(text: str) -> float:
     """VADER compound in [-1, 1]: the text-only stand-in for trust when no emotion stage ran."""
-    return float(_vader().polarity_scores(text)["compound"])
+    from wocas.emotion.text import vader_scores  # capped: VADER is quadratic in a turn's words
+
+    return float(vader_scores(text, _vader())["compound"])
 
 
 def lexical_features(dialogue: Dialogue) -> dict[str, float]:

@@ -7,12 +7,17 @@ for stereo float32); only the 16 kHz result does. Short ones take the one-shot p
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-from wocas.io.audio import AUDIO_SUFFIXES, MIN_SAMPLE_RATE, AudioError, decode, read_info
+from wocas.io.audio import AUDIO_SUFFIXES, MIN_SAMPLE_RATE, AudioError, decode, read_info, truncation_warning
 from wocas.config import AudioConfig
-from wocas.schema import Audio, CallAnalysis
+from wocas.kinds import FlagKind
+from wocas.schema import Audio, CallAnalysis, Flag
 from wocas.stages.base import Stage
+
+log = logging.getLogger(__name__)
 
 STREAM_OVER_SECONDS = 20 * 60.0  # decode longer recordings block by block
 BLOCK_SECONDS = 30.0
@@ -108,9 +113,29 @@ class DecodeStage(Stage):
                            min_rms_dbfs=self.options.min_rms_dbfs)
         channels = call.call.channels
         if channels and len(channels) != audio.num_channels and audio.num_channels > 1:
-            raise ValueError(f"{call.call.source}: the channel map names {len(channels)} channels "
-                             f"({','.join(channels)}) but the recording has {audio.num_channels}")
-        return call.replace(
+            raise AudioError(call.call.source, f"the channel map names {len(channels)} channels "
+                                               f"({','.join(channels)}) but the recording has {audio.num_channels}")
+        warnings: list[Flag] = []
+        truncated = truncation_warning(call.call.source, audio.duration)
+        if truncated:
+            warnings.append(Flag(kind=FlagKind.TRUNCATED_AUDIO, severity=40, reason=truncated))
+        if channels and audio.num_channels == 1:
+            warnings.append(Flag(kind=FlagKind.CHANNEL_MAP_IGNORED, severity=30, reason=(
+                f"{call.call.source}: the channel map ({','.join(channels)}) was ignored: the "
+                f"recording is mono, so speakers and roles are inferred from the audio")))
+        return with_warnings(call, warnings).replace(
             audio=audio, duration=audio.duration, num_channels=audio.num_channels,
             sample_rate=audio.original_sample_rate,
         )
+
+
+def with_warnings(call: CallAnalysis, warnings: list[Flag]) -> CallAnalysis:
+    """The call with each warning recorded: as a flag (the review queue shows it) and its message
+    in the call's ``metadata["warnings"]``. The call stays ok."""
+    if not warnings:
+        return call
+    for flag in warnings:
+        log.warning("call %s: %s", call.call_id, flag.reason)
+    metadata = {**call.call.metadata,
+                "warnings": [*call.call.metadata.get("warnings", []), *(f.reason for f in warnings)]}
+    return call.replace(call=call.call.replace(metadata=metadata), flags=(*call.flags, *warnings))

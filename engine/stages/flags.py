@@ -175,6 +175,9 @@ def call_severity(flags: tuple[Flag, ...] | list[Flag]) -> float:
     return max(f.severity for f in flags) + 0.5 * (len(flags) - 1)
 
 
+INPUT_FLAGS = frozenset({FlagKind.TRUNCATED_AUDIO, FlagKind.CHANNEL_MAP_IGNORED})
+
+
 class FlagsStage(Stage):
     name = "flags"
     # signals, trajectories, jobs and satisfaction are read when their (optional) stages ran
@@ -188,4 +191,6 @@ class FlagsStage(Stage):
         return self.version_for(self.rules)
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
-        return call.replace(flags=tuple(derive_flags(facts_of(call), self.rules)))
+        derived = derive_flags(facts_of(call), self.rules)
+        earlier = tuple(f for f in call.flags if f.kind in INPUT_FLAGS)  # raised by earlier stages
+        return call.replace(flags=(*sorted(derived + list(earlier), key=lambda f: -f.severity),))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wocas.config import SignalsConfig
+from wocas.emotion.text import vader_scores
 from wocas.kinds import SignalKind
 from wocas.models.text_encoder import TextEncoder
 from wocas.reasons.statements import PREVENTABLE_CUES, customer_side
@@ -162,7 +163,7 @@ class ComplaintScorer:
         ``embeddings`` are given): a very short or plainly happy turn ("ok thanks, perfect") scores 0."""
         if not texts:
             return np.zeros(0)
-        tone = np.array([self.vader.polarity_scores(t)["compound"] for t in texts])  # [-1, 1]
+        tone = np.array([vader_scores(t, self.vader)["compound"] for t in texts])  # [-1, 1]
         failure = np.array([any(p.search(parse_utterance(t).text) for p, _ in PREVENTABLE_CUES) for t in texts])
         worth = [i for i, t in enumerate(texts) if failure[i] or (tone[i] < 0.5 and len(parse_utterance(t).tokens) >= 4)]
         if embeddings is None:

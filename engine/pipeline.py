@@ -53,9 +53,8 @@ def build_stages(config: Config) -> list[Stage]:
         stages.append(RedactStage(config.redact))
     if config.emotion.enabled:
         from wocas.stages.emotion import EmotionStage
-        from wocas.stages.trajectory import TrajectoryStage
 
-        stages += [EmotionStage(config.emotion), TrajectoryStage(config.emotion)]
+        stages.append(EmotionStage(config.emotion))
     if config.jobs.enabled:
         from wocas.stages.jobs import JobsStage
 
@@ -64,6 +63,13 @@ def build_stages(config: Config) -> list[Stage]:
         from wocas.stages.signals import SignalsStage
 
         stages.append(SignalsStage(config.signals))
+    from wocas.stages.resolution import ResolutionStage
+
+    stages.append(ResolutionStage())
+    if config.emotion.enabled:  # after resolution and signals: the closing weighs the outcome
+        from wocas.stages.trajectory import TrajectoryStage
+
+        stages.append(TrajectoryStage(config.emotion))
     stages.append(MetricsStage())
     if config.satisfaction.enabled:  # last: it reads the emotion, signals and metrics stages' facts
         from wocas.stages.satisfaction import SatisfactionStage

@@ -8,6 +8,7 @@ the store keeps the full record of a call and how ``wocas show`` reads it back.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Literal
 
 import numpy as np
@@ -125,6 +126,26 @@ class Satisfaction(Frozen):
     drivers: tuple[str, ...] = ()
 
 
+class Resolution(StrEnum):
+    """How the customer's problem stood when the call ended."""
+
+    RESOLVED = "resolved"
+    PARTLY_RESOLVED = "partly_resolved"
+    UNRESOLVED = "unresolved"
+    TRANSFERRED = "transferred"
+    CALLBACK_PROMISED = "callback_promised"
+    CUSTOMER_GAVE_UP = "customer_gave_up"
+
+
+class ResolutionState(Frozen):
+    """The call's outcome for the customer's problem, with the turn that shows it."""
+
+    state: Resolution
+    confidence: float  # [0, 1]
+    turn_index: int | None = None
+    quote: str = ""
+
+
 class Call(Frozen):
     """Where a call comes from and what we know about it before looking inside."""
 
@@ -181,11 +202,14 @@ class CallAnalysis(Frozen):
     role_confidence: float = 0.0
     metrics: TalkMetrics | None = None
     trajectories: dict[str, Trajectory] = Field(default_factory=dict)  # role -> trajectory
+    # Why the customer has no trajectory although the emotion stage ran (too little said to shape).
+    trajectory_state: Literal["not_enough_customer_speech"] | None = None
     jobs: tuple[Job, ...] = ()
     contact_reason: str | None = None
     preventable: bool | None = None
     signals: tuple[Signal, ...] = ()
     satisfaction: Satisfaction | None = None
+    resolution: ResolutionState | None = None
     flags: tuple[str, ...] = ()
     redacted: bool = False
     timings: dict[str, float] = Field(default_factory=dict)  # stage -> seconds

@@ -92,6 +92,7 @@ class Trajectory(Frozen):
     lowest_at: Seconds
     shape: Literal["recovered", "deteriorated", "steady-positive", "steady-negative", "volatile"]
     points: tuple[tuple[Seconds, float], ...] = ()
+    resolution_at: Seconds | None = None  # when the turn that shows the call's resolution started
 
 
 class Job(Frozen):

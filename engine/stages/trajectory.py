@@ -76,11 +76,12 @@ def trajectory(turns: list[Turn], role: str, turnaround_threshold: float = 0.3,
     weight = np.array([max(t.emotion.confidence, 0.05) for t in scored]) * np.maximum(substance, 0.05)
     k = _ends(len(scored))
     opening = float(np.average(trust[:k], weights=weight[:k]))
-    # the last turns holding k turns' worth of substance (at least the last k turns)
-    cumulative = np.cumsum(substance[::-1])
-    last = max(k, int(np.searchsorted(cumulative, k)) + 1)
-    last = min(last, len(scored))
-    closing = float(np.average(trust[-last:], weights=weight[-last:]))
+    # the last turns holding k turns' worth of substance; the earliest of them counts in part
+    back = substance[::-1]
+    before = np.concatenate([[0.0], np.cumsum(back)[:-1]])
+    share = np.clip(k - before, 0.0, back) / np.maximum(back, 1e-9)
+    share[:k] = np.maximum(share[:k], 1e-3)  # the last k turns always count a little
+    closing = float(np.average(trust[::-1], weights=weight[::-1] * share))
     if outcome is not None:
         closing = (1.0 - outcome_weight) * closing + outcome_weight * outcome
     low = int(np.argmin(trust))

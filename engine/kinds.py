@@ -109,3 +109,14 @@ class CallStatus(StrEnum):
 class CallKind(StrEnum):
     AUDIO = "audio"
     TRANSCRIPT = "transcript"
+
+
+class Resolution(StrEnum):
+    """How the customer's problem stood when the call ended."""
+
+    RESOLVED = "resolved"
+    PARTLY_RESOLVED = "partly_resolved"
+    UNRESOLVED = "unresolved"
+    TRANSFERRED = "transferred"
+    CALLBACK_PROMISED = "callback_promised"
+    CUSTOMER_GAVE_UP = "customer_gave_up"

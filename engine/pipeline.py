@@ -18,7 +18,7 @@ from wocas.stages.base import Stage, digest
 log = logging.getLogger(__name__)
 
 Hook = Callable[[str, CallAnalysis], None]
-TEXT_ENCODER_STAGES = frozenset({"jobs", "signals", "satisfaction"})  # built with the shared TextEncoder
+TEXT_ENCODER_STAGES = frozenset({"jobs", "signals", "resolution", "satisfaction"})  # built with the shared TextEncoder
 
 
 class PipelineError(ValueError):
@@ -48,9 +48,8 @@ def stage_plan(config: Config) -> list[tuple[type[Stage], Section | None]]:
         plan.append((RedactStage, config.redact))
     if config.emotion.enabled:
         from wocas.stages.emotion import EmotionStage
-        from wocas.stages.trajectory import TrajectoryStage
 
-        plan += [(EmotionStage, config.emotion), (TrajectoryStage, config.emotion)]
+        plan.append((EmotionStage, config.emotion))
     if config.jobs.enabled:
         from wocas.stages.jobs import JobsStage
 
@@ -59,6 +58,13 @@ def stage_plan(config: Config) -> list[tuple[type[Stage], Section | None]]:
         from wocas.stages.signals import SignalsStage
 
         plan.append((SignalsStage, config.signals))
+    from wocas.stages.resolution import ResolutionStage
+
+    plan.append((ResolutionStage, None))
+    if config.emotion.enabled:  # after resolution and signals: the closing weighs the outcome
+        from wocas.stages.trajectory import TrajectoryStage
+
+        plan.append((TrajectoryStage, config.emotion))
     plan.append((MetricsStage, None))
     if config.satisfaction.enabled:  # near the end: it reads the emotion, signals and metrics stages' facts
         from wocas.stages.satisfaction import SatisfactionStage
@@ -79,12 +85,12 @@ def build_stages(config: Config, threads: int = 0) -> list[Stage]:
     encoder = TextEncoder.from_config(config.text_encoder)
     stages: list[Stage] = []
     for cls, section in stage_plan(config):
-        if section is None:
+        if cls.name in TEXT_ENCODER_STAGES:
+            stages.append(cls(section, encoder))
+        elif section is None:
             stages.append(cls())
         elif cls.name == "transcribe":
             stages.append(cls(section, threads))
-        elif cls.name in TEXT_ENCODER_STAGES:
-            stages.append(cls(section, encoder))
         else:
             stages.append(cls(section))
     return stages

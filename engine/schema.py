@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Self
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from wocas.kinds import CallKind, CallStatus, FlagKind, Role, Shape, SignalKind
+from wocas.kinds import CallKind, CallStatus, FlagKind, Resolution, Role, Shape, SignalKind
 
 SCHEMA_VERSION = 2  # 2: words are held only inside turns (v1 also kept a call-level copy)
 
@@ -101,6 +101,7 @@ class Trajectory(Frozen):
     lowest_at: Seconds
     shape: Shape
     points: tuple[tuple[Seconds, float], ...] = ()
+    resolution_at: Seconds | None = None  # when the turn that shows the call's resolution started
 
 
 class Job(Frozen):
@@ -164,6 +165,17 @@ class Satisfaction(Frozen):
     drivers: tuple[str, ...] = ()
 
 
+
+
+class ResolutionState(Frozen):
+    """The call's outcome for the customer's problem, with the turn that shows it."""
+
+    state: Resolution
+    confidence: float  # [0, 1]
+    turn_index: int | None = None
+    quote: str = ""
+
+
 class Call(Frozen):
     """Where a call comes from and what we know about it before looking inside."""
 
@@ -219,11 +231,14 @@ class CallAnalysis(Frozen):
     role_confidence: float = 0.0
     metrics: TalkMetrics | None = None
     trajectories: dict[str, Trajectory] = Field(default_factory=dict)  # role -> trajectory
+    # Why the customer has no trajectory although the emotion stage ran (too little said to shape).
+    trajectory_state: Literal["not_enough_customer_speech"] | None = None
     jobs: tuple[Job, ...] = ()
     contact_reason: str | None = None
     preventable: bool | None = None
     signals: tuple[Signal, ...] = ()
     satisfaction: Satisfaction | None = None
+    resolution: ResolutionState | None = None
     flags: tuple[Flag, ...] = ()  # QA flags (the flags stage), most severe first
     redacted: bool = False
     timings: dict[str, float] = Field(default_factory=dict)  # stage -> seconds

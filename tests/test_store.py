@@ -54,8 +54,11 @@ def test_a_v1_store_is_upgraded_in_place_and_its_calls_still_load(tmp_path):
     with Store(path) as store:
         assert store.version == schema.SCHEMA_VERSION
         assert _tables(store) == set(schema.TABLES) | {"schema_meta"}
+        columns["calls"] += ["resolution", "resolution_confidence"]  # v3's new columns, added at the end
         assert {t: store.columns(t) for t in schema.TABLES} == columns  # same tables, same columns
-        assert {t: _rows(store, t) for t in before} == before
+        after = {t: _rows(store, t) for t in before}
+        assert all(r.pop("resolution") is None and r.pop("resolution_confidence") is None for r in after["calls"])
+        assert after == before
         call = store.load("v1-angry")
         assert call is not None and call.call.customer_id == "C-1" and len(call.turns) == 4
         assert call.jobs[0].reason == "billing_error" and call.signals[0].kind == "cancel_intent"
@@ -174,3 +177,20 @@ def test_no_code_outside_the_store_package_reaches_for_the_connection():
                 if pattern.search(line):
                     offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert offenders == []
+
+
+def test_a_v2_store_gains_the_resolution_columns_and_keeps_its_calls(tmp_path):
+    path = tmp_path / "wocas.duckdb"
+    with duckdb.connect(str(path)) as con:  # a v2 store: today's tables without the v3 columns
+        for ddl in schema.TABLES.values():
+            con.execute(ddl)
+        con.execute("ALTER TABLE calls DROP COLUMN resolution")
+        con.execute("ALTER TABLE calls DROP COLUMN resolution_confidence")
+        con.execute(schema.META_TABLE)
+        con.execute("INSERT INTO schema_meta VALUES ('version', '2')")
+        con.execute("INSERT INTO calls (call_id, status) VALUES ('old-call', 'ok')")
+    with Store(path) as store:
+        assert store.version == schema.SCHEMA_VERSION == 3
+        assert store.columns("calls")[-2:] == ["resolution", "resolution_confidence"]
+        assert store.query("SELECT call_id, resolution, resolution_confidence FROM calls") == [
+            {"call_id": "old-call", "resolution": None, "resolution_confidence": None}]

@@ -85,6 +85,13 @@ TRANSFER_WEIGHT, MAX_TRANSFER_PENALTY = -0.2, -0.6
 SILENCE_FREE, SILENCE_WEIGHT, MAX_SILENCE_PENALTY = 0.30, -1.0, -0.3
 HANDLE_FREE_S, HANDLE_WEIGHT_PER_5MIN, MAX_HANDLE_PENALTY = 600.0, -0.1, -0.4
 REPEAT_METADATA_PENALTY = -0.3
+# The call's resolution (S units, times its confidence): an outcome the text alone can read as polite.
+RESOLUTION_WEIGHTS = {"resolved": 0.0, "partly_resolved": -0.3, "unresolved": -0.6, "transferred": -0.3,
+                      "callback_promised": -0.2, "customer_gave_up": -0.8}
+RESOLUTION_PHRASES = {"partly_resolved": "problem only partly resolved", "unresolved": "problem not resolved",
+                      "transferred": "customer was passed to another team",
+                      "callback_promised": "customer left waiting for a callback",
+                      "customer_gave_up": "customer gave up"}
 
 _THANKS = re.compile(r"\b(thanks?|thank you|thx|appreciate|great|perfect|solved|works now)\b", re.I)
 _APOLOGY = re.compile(r"\b(sorry|apologi[sz]e|apologies|inconvenience)\b", re.I)
@@ -122,6 +129,7 @@ class CallFacts:
     silence_share: float | None = None
     handle_time: float | None = None
     repeat_contact: bool | None = None
+    resolution: tuple[str, float] | None = None  # (state, confidence)
 
 
 @dataclass(frozen=True)
@@ -279,6 +287,15 @@ class SatisfactionModel:
         if facts.handle_time is not None and facts.handle_time > HANDLE_FREE_S:
             delta = max(MAX_HANDLE_PENALTY, HANDLE_WEIGHT_PER_5MIN * (facts.handle_time - HANDLE_FREE_S) / 300)
             out["handle_time"] = (delta, f"long call ({facts.handle_time / 60:.0f} min)")
+        if facts.resolution is not None:
+            state, confidence = facts.resolution
+            weight = RESOLUTION_WEIGHTS.get(state, 0.0)
+            # the unresolved_end signal says the same thing: count the stronger of the two only
+            if weight < 0:
+                delta = weight * max(0.5, min(1.0, confidence * 2))
+                if "signal:unresolved" in out and state == "unresolved":
+                    delta = min(delta, out.pop("signal:unresolved")[0])
+                out["resolution"] = (delta, RESOLUTION_PHRASES.get(state, state))
         if facts.repeat_contact and "signal:repeat_contact" not in out:
             out["repeat_contact"] = (REPEAT_METADATA_PENALTY, "a repeat contact about the same problem")
         return out

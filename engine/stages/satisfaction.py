@@ -71,6 +71,7 @@ def facts_of(call: CallAnalysis) -> CallFacts:
         silence_share=metrics.silence_share if metrics else None,
         handle_time=metrics.handle_time if metrics else None,
         repeat_contact=repeat,
+        resolution=(str(call.resolution.state), call.resolution.confidence) if call.resolution else None,
     )
 
 

@@ -1,13 +1,21 @@
 """Stage: the shape of the call, per side: how trust moved from the first turn to the last.
 
-Opening and closing are confidence-weighted means of a side's first and last turns (a
-third of them rounded up, at most three), so one flat "Sure." does not decide them.
-The lowest point is the side's lowest-scored turn, and when it started.
+Each turn counts by its confidence times its substance: a turn that is ritual politeness
+("Okay. Thanks, bye.") says little about trust, so it weighs ``1 - ritual``, where ritual is
+the emotion head's polite-category probability (gratitude, approval, caring) times how
+little the turn says (under ``FULL_TURN_WORDS`` words). Opening is the weighted mean of the
+first turns (a third of them rounded up, at most three). The customer's closing is read from
+their last *substantive* turns (walking back until that much substance is found) and then
+pulled towards the call's outcome: the resolution state, and leaving (a cancellation or a
+threat to leave), so a polite cancellation still closes low. The lowest point is the side's
+lowest-scored turn, and when it started.
 Shape, in order of precedence:
-  recovered       closing - opening >= T and the side was negative at some point
+  recovered       closing - opening >= T, the side was negative at some point, and it ends positive
   deteriorated    opening - closing >= T and it ends negative
   volatile        mean |step| between turns >= V, with both clearly positive and negative turns
-  steady-positive / steady-negative   by the sign of the confidence-weighted mean
+  steady-positive / steady-negative   by the sign of a mix of the weighted mean and the closing
+A customer with fewer than two scored turns gets no trajectory and
+``trajectory_state = "not_enough_customer_speech"``.
 """
 
 from __future__ import annotations
@@ -15,38 +23,78 @@ from __future__ import annotations
 import numpy as np
 
 from wocas.config import EmotionConfig
-from wocas.schema import CallAnalysis, Trajectory, Turn
+from wocas.schema import CallAnalysis, Resolution, Trajectory, Turn
 from wocas.stages.base import Stage
 
 SIDES = ("customer", "agent")
 CLEAR = 0.25  # |trust| beyond which a turn clearly leans one way
+POLITE = ("gratitude", "approval", "caring")
+FULL_TURN_WORDS = 15  # a turn this long carries full information
+MIN_CUSTOMER_TURNS = 2
+# Where each outcome leaves the customer's trust, and how much the outcome weighs in the closing.
+OUTCOME_TRUST = {
+    Resolution.RESOLVED: 0.5, Resolution.PARTLY_RESOLVED: -0.1, Resolution.UNRESOLVED: -0.5,
+    Resolution.TRANSFERRED: -0.3, Resolution.CALLBACK_PROMISED: 0.0, Resolution.CUSTOMER_GAVE_UP: -0.6,
+}
+LEAVING_KINDS, LEAVING_TRUST, LEAVING_STRENGTH = frozenset({"cancel_intent", "threat_to_leave"}), -0.6, 0.7
+OUTCOME_WEIGHT = 0.7  # chosen on the challenge set's tune split (0.3, 0.5, 0.7 tried)
+STEADY_CLOSING_SHARE = 0.5  # a steady call's sign: this much closing, the rest the weighted mean
 
 
 def _ends(n: int) -> int:
     return max(1, min(3, -(-n // 3)))  # ceil(n / 3), 1..3
 
 
+def ritual(turn: Turn) -> float:
+    """How much a turn is ritual politeness rather than content, in [0, 1]."""
+    if turn.emotion is None:
+        return 0.0
+    polite = min(1.0, sum(turn.emotion.categories.get(c, 0.0) for c in POLITE))
+    info = min(1.0, len(turn.text.split()) / FULL_TURN_WORDS)
+    return polite * (1.0 - info)
+
+
+def outcome_trust(call: CallAnalysis) -> float | None:
+    """Where the call's outcome leaves the customer: the resolution's trust, lowered to
+    ``LEAVING_TRUST`` when they clearly said they are leaving; None when nothing is known."""
+    value = OUTCOME_TRUST[call.resolution.state] if call.resolution is not None else None
+    if any(s.kind in LEAVING_KINDS and s.strength >= LEAVING_STRENGTH for s in call.signals):
+        value = LEAVING_TRUST if value is None else min(value, LEAVING_TRUST)
+    return value
+
+
 def trajectory(turns: list[Turn], role: str, turnaround_threshold: float = 0.3,
-               volatility_threshold: float = 0.5) -> Trajectory | None:
-    """One side's trajectory from its turns (which must carry emotion); None if it has none."""
+               volatility_threshold: float = 0.5, outcome: float | None = None,
+               outcome_weight: float = OUTCOME_WEIGHT, resolution_at: float | None = None) -> Trajectory | None:
+    """One side's trajectory from its turns (which must carry emotion); None if it has none.
+    ``outcome`` (a trust value the call's outcome stands for) pulls the closing towards it."""
     scored = [t for t in turns if t.emotion is not None]
     if not scored:
         return None
     trust = np.array([t.emotion.trust for t in scored])
-    weight = np.array([max(t.emotion.confidence, 0.05) for t in scored])
+    substance = np.array([1.0 - ritual(t) for t in scored])
+    weight = np.array([max(t.emotion.confidence, 0.05) for t in scored]) * np.maximum(substance, 0.05)
     k = _ends(len(scored))
     opening = float(np.average(trust[:k], weights=weight[:k]))
-    closing = float(np.average(trust[-k:], weights=weight[-k:]))
+    # the last turns holding k turns' worth of substance; the earliest of them counts in part
+    back = substance[::-1]
+    before = np.concatenate([[0.0], np.cumsum(back)[:-1]])
+    share = np.clip(k - before, 0.0, back) / np.maximum(back, 1e-9)
+    share[:k] = np.maximum(share[:k], 1e-3)  # the last k turns always count a little
+    closing = float(np.average(trust[::-1], weights=weight[::-1] * share))
+    if outcome is not None:
+        closing = (1.0 - outcome_weight) * closing + outcome_weight * outcome
     low = int(np.argmin(trust))
     turnaround = closing - opening
     steps = np.abs(np.diff(trust)).mean() if len(trust) > 1 else 0.0
-    if turnaround >= turnaround_threshold and float(trust.min()) < 0:
+    overall = (1 - STEADY_CLOSING_SHARE) * float(np.average(trust, weights=weight)) + STEADY_CLOSING_SHARE * closing
+    if turnaround >= turnaround_threshold and float(trust.min()) < 0 and closing > 0:
         shape = "recovered"
     elif turnaround <= -turnaround_threshold and closing < 0:
         shape = "deteriorated"
     elif steps >= volatility_threshold and trust.max() > CLEAR and trust.min() < -CLEAR:
         shape = "volatile"
-    elif np.average(trust, weights=weight) >= 0:
+    elif overall >= 0:
         shape = "steady-positive"
     else:
         shape = "steady-negative"
@@ -54,6 +102,7 @@ def trajectory(turns: list[Turn], role: str, turnaround_threshold: float = 0.3,
         role=role, opening=round(opening, 4), closing=round(closing, 4), turnaround=round(turnaround, 4),
         lowest=round(float(trust[low]), 4), lowest_at=round(scored[low].start, 3), shape=shape,
         points=tuple((round((t.start + t.end) / 2, 3), round(t.emotion.trust, 4)) for t in scored),
+        resolution_at=resolution_at,
     )
 
 
@@ -74,11 +123,32 @@ class TrajectoryStage(Stage):
     def version(self) -> str:
         return self.version_for(self.options)
 
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        return f"trajectory-2:{OUTCOME_WEIGHT}:{FULL_TURN_WORDS}"
+
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         trajectories = {}
+        state = None
         for role in SIDES:
-            tr = trajectory([t for t in call.turns if t.role == role], role,
-                            self.options.shape_turnaround, self.options.shape_volatility)
+            turns = [t for t in call.turns if t.role == role]
+            outcome = resolution_at = None
+            if role == "customer":
+                if sum(t.emotion is not None for t in turns) < MIN_CUSTOMER_TURNS:
+                    state = "not_enough_customer_speech"
+                    continue
+                outcome = outcome_trust(call)
+                resolution_at = _resolution_time(call)
+            tr = trajectory(turns, role, self.options.shape_turnaround, self.options.shape_volatility,
+                            outcome=outcome, resolution_at=resolution_at)
             if tr is not None:
                 trajectories[role] = tr
-        return call.replace(trajectories={**call.trajectories, **trajectories})
+        return call.replace(trajectories={**call.trajectories, **trajectories}, trajectory_state=state)
+
+
+def _resolution_time(call: CallAnalysis) -> float | None:
+    """When the resolution's evidence turn started (the trust picture marks it)."""
+    if call.resolution is None or call.resolution.turn_index is None:
+        return None
+    turn = next((t for t in call.turns if t.index == call.resolution.turn_index), None)
+    return round(turn.start, 3) if turn is not None else None

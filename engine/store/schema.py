@@ -4,6 +4,7 @@ Version 1 is what releases before the version table wrote: the call tables, ``cu
 ``runs`` made when the store was opened, and the analytics tables (calibrations, outcomes,
 insights, alerts, reviews) made by whichever command first needed them. Version 2 has the
 same tables and columns, all made at once, and records its version in ``schema_meta``.
+Version 3 adds the call's resolution (``resolution``, ``resolution_confidence``) to ``calls``.
 
 A migration is a function from one version to the next, run on the open connection inside
 the transaction that also records the new version, so a store is upgraded all or not at all.
@@ -17,7 +18,7 @@ import duckdb
 
 from wocas.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES: dict[str, str] = {
     "calls": """
@@ -31,7 +32,7 @@ CREATE TABLE IF NOT EXISTS calls (
     trust_opening DOUBLE, trust_closing DOUBLE, turnaround DOUBLE, trust_lowest DOUBLE,
     trust_lowest_at DOUBLE, trajectory_shape VARCHAR, agent_trajectory_shape VARCHAR,
     contact_reason VARCHAR, preventable BOOLEAN, satisfaction_score DOUBLE, p_satisfied DOUBLE,
-    flags VARCHAR[], redacted BOOLEAN, metadata JSON, versions JSON, record JSON,
+    resolution VARCHAR, resolution_confidence DOUBLE, flags VARCHAR[], redacted BOOLEAN, metadata JSON, versions JSON, record JSON,
     processed_at TIMESTAMP
 )""",
     "turns": """
@@ -181,8 +182,16 @@ def _expected_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[
         con.execute(f"DROP TABLE temp._expected_{table}")
 
 
+def _v2_to_v3(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the resolution columns to ``calls`` (NULL for calls analysed before there was one)."""
+    have = {c for c, _ in _columns(con, "calls")}
+    for column, kind in (("resolution", "VARCHAR"), ("resolution_confidence", "DOUBLE")):
+        if column not in have:
+            con.execute(f'ALTER TABLE calls ADD COLUMN "{column}" {kind}')
+
+
 # MIGRATIONS[v] takes a store at version v to version v + 1.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def _set_version(con: duckdb.DuckDBPyConnection, version: int) -> None:

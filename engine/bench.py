@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from wocas.errors import UsageError
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
 HEADLINE = re.compile(r"(wer|der|jer|f1|accuracy|auc|spearman|pearson|recall|precision|x_realtime|ratio|same_speaker|"
@@ -46,7 +48,7 @@ SUITES = {s.name: s for s in (
 )}
 
 
-class BenchError(RuntimeError):
+class BenchError(UsageError, RuntimeError):
     pass
 
 

@@ -14,13 +14,14 @@ from wocas import __version__
 from wocas.config import Config
 from wocas.schema import CallAnalysis
 from wocas.stages.base import Stage
+from wocas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 Hook = Callable[[str, CallAnalysis], None]
 
 
-class PipelineError(ValueError):
+class PipelineError(ConfigError):
     pass
 
 

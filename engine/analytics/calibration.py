@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from wocas.store.store import Store
+from wocas.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS satisfaction_calibrations (
 """
 
 
-class SurveyError(ValueError):
+class SurveyError(UsageError, ValueError):
     pass
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from wocas.config import Config
 from wocas.analytics.insights import insert_rows
 from wocas.store.store import Store
+from wocas.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ ORDER BY o.customer_id
 """
 
 
-class OutcomesError(ValueError):
+class OutcomesError(UsageError, ValueError):
     pass
 
 

@@ -14,12 +14,13 @@ import soundfile as sf
 import soxr
 
 from wocas.schema import Audio
+from wocas.errors import InputError
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4", ".webm"})
 MIN_SAMPLE_RATE = 4000
 
 
-class AudioError(ValueError):
+class AudioError(InputError):
     """A recording that cannot be analysed; the message names the file and the reason."""
 
     def __init__(self, path: str | Path, reason: str):

@@ -17,16 +17,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from wocas.errors import InputError
 from wocas.io.audio import AUDIO_SUFFIXES
 from wocas.schema import Call, CallAnalysis, Turn
 
 TRANSCRIPT_SUFFIXES = frozenset({".json", ".jsonl"})
 MANIFEST_COLUMNS = ("path", "call_id", "customer_id", "agent_id", "started_at", "channels")
 ROLE_NAMES = {"agent": "agent", "customer": "customer"}
-
-
-class InputError(ValueError):
-    pass
 
 
 class TranscriptTurn(BaseModel):

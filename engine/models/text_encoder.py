@@ -21,6 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
+from wocas.errors import ModelError
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -31,7 +33,7 @@ DEFAULT_BACKEND = "onnx-int8"
 _active = {"model": DEFAULT_MODEL, "backend": DEFAULT_BACKEND, "device": "cpu"}
 
 
-class TextEncoderError(ValueError):
+class TextEncoderError(ModelError, ValueError):
     pass
 
 

@@ -32,13 +32,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from wocas.schema import Turn
+from wocas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 OTHER = "other"
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(ConfigError):
     pass
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from wocas.review.flags import CallFacts, SignalFact
+from wocas.errors import StoreLocked, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,11 @@ CREATE TABLE IF NOT EXISTS reviews (
 VERDICTS = ("confirm", "reject")
 
 
-class StoreBusy(RuntimeError):
+class StoreBusy(StoreLocked, RuntimeError):
     """Another process (a ``wocas run``) holds the store."""
 
 
-class StoreMissing(FileNotFoundError):
+class StoreMissing(UsageError, FileNotFoundError):
     pass
 
 

@@ -28,6 +28,7 @@ from wocas.io.ingest import iter_calls
 from wocas.pipeline import Pipeline, pipeline_version
 from wocas.schema import CallAnalysis
 from wocas.store.store import Store
+from wocas.errors import WocasError
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ _worker_pipeline: Pipeline | None = None
 _worker_setup_error: str | None = None
 
 
-class WorkerSetupError(RuntimeError):
+class WorkerSetupError(WocasError, RuntimeError):
     """A worker could not build its pipeline (a model that will not load, an unwritable
     cache): every call would fail the same way, so the run stops and says why."""
 

@@ -6,9 +6,10 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from wocas.schema import CallAnalysis
+from wocas.errors import WocasError
 
 
-class StageError(RuntimeError):
+class StageError(WocasError, RuntimeError):
     pass
 
 

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from wocas.schema import CallAnalysis
+from wocas import errors
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -69,7 +70,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CHILD_TABLES = ("turns", "words", "jobs", "signals")
 
 
-class StoreLocked(RuntimeError):
+class StoreLocked(errors.StoreLocked, RuntimeError):
     pass
 
 

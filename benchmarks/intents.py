@@ -1,6 +1,6 @@
 """Intent, contact-reason and complaint figures, and the cost of the text stages.
 
-    python benchmarks/intents.py [--data ../shared/data] [--out benchmarks/results]
+    python -m benchmarks.intents [--data ../shared/data] [--out benchmarks/results]
                                  [--embeddings-cache DIR]
 
 - banking77: accuracy on test of a head trained on train (embedding-only and embedding+n-gram),
@@ -37,11 +37,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from wocas.reasons import core as reasons  # noqa: E402
-from wocas.models.text_encoder import BACKENDS, DEFAULT_BACKEND, configure  # noqa: E402
-from wocas.reasons.core import (ExampleClassifier, HeadClassifier, choose_mix, embed, load_taxonomy,  # noqa: E402
+from wocas.reasons import core as reasons
+from wocas.models.text_encoder import BACKENDS, DEFAULT_BACKEND, configure
+from wocas.reasons.core import (ExampleClassifier, HeadClassifier, choose_mix, embed, load_taxonomy,
                             save_head, train_head)
 
 
@@ -204,8 +202,7 @@ def banking77_finetuned(data: Path, emb: Embeddings, epochs: int = 8) -> dict:
     weight chosen on the other 10%), scored once on test. Slow on CPU (about 12 minutes)."""
     from wocas.models.finetune import FinetuneSettings
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from train_intents import train
+    from wocas.reasons.training import train
 
     rows = list(csv.DictReader((data / "text/banking77/test.csv").open()))
     xte, yte = [r["text"] for r in rows], [r["category"] for r in rows]
@@ -239,8 +236,7 @@ def complaints_finetuned(data: Path, emb: Embeddings, folds: int = 10, epochs: i
     from wocas.models.finetune import FinetuneSettings
     from wocas.stages.signals import ComplaintHeadScorer
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from train_intents import train
+    from wocas.reasons.training import train
 
     rows = list(csv.reader((data / "text/complaints_social_media/complaints-data.csv").open()))
     texts, truth = [r[1] for r in rows], np.array([r[2] == "1" for r in rows])

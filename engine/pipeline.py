@@ -94,9 +94,11 @@ class Pipeline:
     def from_config(cls, config: Config) -> "Pipeline":
         return cls(build_stages(config), config)
 
-    def process(self, calls: list[CallAnalysis], hook: Hook | None = None) -> list[CallAnalysis]:
-        """Run every stage over a batch; returns the batch in the same order, audio released."""
-        for stage in self.stages:
+    def process(self, calls: list[CallAnalysis], hook: Hook | None = None,
+                stages: list[Stage] | None = None) -> list[CallAnalysis]:
+        """Run every stage (or only ``stages``, a slice a distributed runner runs on one worker)
+        over a batch; returns the batch in the same order, audio released."""
+        for stage in self.stages if stages is None else stages:
             todo = [i for i, c in enumerate(calls) if c.ok and not (stage.audio_only and c.call.kind != "audio")]
             if not todo:
                 continue

@@ -7,19 +7,17 @@ Sets (all real speech with reference text in ../shared/data):
 - ravdess: the acted RAVDESS statements (emotional speech, 2 sentences, 240 clips)
 - pyannote_sample: the two-party phone conversation (reference: the STM transcript)
 
-    .venv/bin/python benchmarks/asr.py [--data ../shared/data] [--config my.toml] [--sets ljspeech,jfk]
+    .venv/bin/python -m benchmarks.asr [--data ../shared/data] [--config my.toml] [--sets ljspeech,jfk]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import DEFAULT_DATA, write_results  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, write_results
 
 SETS = ("ljspeech", "jfk", "stereo_channels", "ravdess", "pyannote_sample")
 

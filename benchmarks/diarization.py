@@ -6,7 +6,7 @@ estimated), and the 12 AMI debug excerpts (2-4 speakers, count estimated; also s
 the true count). Unless --no-asr, the two calls also run through the diarize stage with
 faster-whisper words, to score the word-boundary snapping.
 
-    .venv/bin/python benchmarks/diarization.py [--data ../shared/data] [--reps 2] [--no-asr]
+    .venv/bin/python -m benchmarks.diarization [--data ../shared/data] [--reps 2] [--no-asr]
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import time
 import warnings
 from dataclasses import replace
@@ -23,11 +22,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-from benchmarks.common import DEFAULT_DATA, write_results  # noqa: E402
-from wocas.diarizers.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions  # noqa: E402
-from wocas.schema import SpeakerSegment  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, write_results
+from wocas.diarizers.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions
+from wocas.schema import SpeakerSegment
 
 COLLARS = (0.0, 0.25)
 

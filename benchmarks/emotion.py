@@ -1,6 +1,6 @@
 """Emotion benchmark: text head, acoustic arousal, valence sign, call shapes, and cost.
 
-    .venv/bin/python benchmarks/emotion.py [--data ../shared/data] [--out benchmarks/results]
+    .venv/bin/python -m benchmarks.emotion [--data ../shared/data] [--out benchmarks/results]
 
 Writes benchmarks/results/emotion.json and emotion.md. Figures:
 - GoEmotions test macro-F1 over 28 labels (shipped head, per-label thresholds from dev);
@@ -27,12 +27,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from wocas.emotion import acoustic  # noqa: E402
-from wocas.emotion.fusion import FusionWeights, text_valence  # noqa: E402
-from wocas.emotion.text import head_scores, lexicon_features, load_head  # noqa: E402
+from wocas.emotion import acoustic
+from wocas.emotion.fusion import FusionWeights, text_valence
+from wocas.emotion.text import head_scores, lexicon_features, load_head
 
 HIGH = {"angry", "fearful", "happy", "surprised"}
 LOW = {"neutral", "calm", "sad"}

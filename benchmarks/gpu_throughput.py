@@ -9,7 +9,7 @@ CTranslate2 (float16) when no real production weights are at hand. Random weight
 garbage, so they would run every window to the 448-token limit; ``--max-new-tokens`` caps
 them at about what real speech needs, and the report says so.
 
-    python benchmarks/gpu_throughput.py --model tiny.en --audio clip.npy --out gpu_tiny.json
+    python -m benchmarks.gpu_throughput --model tiny.en --audio clip.npy --out gpu_tiny.json
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 log = logging.getLogger("gpu_throughput")
 

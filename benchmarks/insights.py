@@ -6,7 +6,7 @@ step on a fresh connection: the customers-per-period, charge-back, early-warning
 and agents SQL; emerging-reason discovery (MiniLM + clustering over the newest `other`
 statements); writing the tables; the HTML report; and `validate` against the outcomes file.
 
-    .venv/bin/python benchmarks/insights.py [--calls 100000] [--store PATH --outcomes CSV]
+    .venv/bin/python -m benchmarks.insights [--calls 100000] [--store PATH --outcomes CSV]
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import write_results  # noqa: E402
-from wocas.analytics import insights as ins  # noqa: E402
-from wocas.config import Config  # noqa: E402
-from wocas.store import Store  # noqa: E402
+from benchmarks.common import write_results
+from wocas.analytics import insights as ins
+from wocas.config import Config
+from wocas.store import Store
 
 
 def _timed(fn, *args, **kwargs):
@@ -83,8 +81,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         store, outcomes, build_s = args.store, args.outcomes, None
         if store is None:
-            sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-            from build_big_store import build
+            from scripts.build_big_store import build  # run from the checkout: python -m benchmarks.insights
 
             t0 = time.perf_counter()
             store = build(Path(tmp), args.calls)

@@ -1,6 +1,6 @@
 """Recall and precision of PII detection on the labelled transcript lines.
 
-    .venv/bin/python benchmarks/pii.py [--data tests/data/pii_lines.jsonl]
+    .venv/bin/python -m benchmarks.pii [--data tests/data/pii_lines.jsonl]
 
 Writes benchmarks/results/pii.json and pii.md. Three views of the same predictions:
 
@@ -18,15 +18,12 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from wocas.text.pii import ENTITY_TYPES, PiiSpan, find_pii_in_turns  # noqa: E402
+from wocas.text.pii import ENTITY_TYPES, PiiSpan, find_pii_in_turns
 
 DEFAULT_DATA = ROOT / "tests" / "data" / "pii_lines.jsonl"
 # The held-out lines were written after the detector was tuned on the dev lines and measured once

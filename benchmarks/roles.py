@@ -7,18 +7,16 @@ customer-helpdesk dialogues whose speaker labels are hidden.
 - stc3: STC-3 customer-helpdesk dialogues (real text, translated Weibo threads) and the
   ABCD sample chats, speakers renamed S1/S2: share of dialogues whose roles come out right.
 
-    .venv/bin/python benchmarks/roles.py [--data ../shared/data] [--config my.toml]
+    .venv/bin/python -m benchmarks.roles [--data ../shared/data] [--config my.toml]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import DEFAULT_DATA, ROOT, write_results  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, ROOT, write_results
 
 
 def accuracy_by_time(call, truth: list[dict], names: dict[str, str]) -> float:

@@ -1,6 +1,6 @@
 """Predicted satisfaction against human satisfaction ratings.
 
-    .venv/bin/python benchmarks/satisfaction.py [--data ../shared/data] [--no-stages]
+    .venv/bin/python -m benchmarks.satisfaction [--data ../shared/data] [--no-stages]
 
 - STC-3 (CC BY 4.0): the dialogues held out from training (their ids are in the shipped model
   file); Spearman between predicted S and the mean of 19 annotators' S, MAE on S's -2..+2 scale.
@@ -32,13 +32,11 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.common import DEFAULT_DATA, write_results  # noqa: E402
-from wocas.satisfaction.model import (  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, write_results
+from wocas.satisfaction.model import (
     LEXICAL_FEATURES, Dialogue, embed_dialogues, lexical_features, load_model,
 )
-from scripts.train_satisfaction import load_stc3  # noqa: E402
+from scripts.train_satisfaction import load_stc3
 
 log = logging.getLogger("bench_satisfaction")
 USS = Path("text/user_satisfaction_simulation")

@@ -9,7 +9,7 @@ alone), and the arms are interleaved over repetitions so that a noisy neighbour 
 Reports times real time, audio hours per hour, peak RSS, WER, time ratios and whether the
 sequential arm gives words the same speakers as the spine.
 
-    .venv/bin/python benchmarks/spine.py [--data ../shared/data] [--reps 2] [--threads 0]
+    .venv/bin/python -m benchmarks.spine [--data ../shared/data] [--reps 2] [--threads 0]
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import DEFAULT_DATA, write_results  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, write_results
 
 MODES = ("bare", "sequential", "spine", "full")
 WOCAS = ("spine", "full")
@@ -277,8 +276,9 @@ def main() -> None:
     runs: dict[str, list[dict]] = {m: [] for m in MODES}
     for _ in range(args.reps):
         for mode in MODES:
-            out = subprocess.run([sys.executable, __file__, "--child", mode, "--threads", str(args.threads),
-                                  "--files", *files], capture_output=True, text=True, check=True)
+            out = subprocess.run([sys.executable, "-m", "benchmarks.spine", "--child", mode, "--threads",
+                                  str(args.threads), "--files", *files],
+                                 cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, check=True)
             runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
     load_after = os.getloadavg()
     revision = engine_revision()

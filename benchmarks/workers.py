@@ -1,9 +1,9 @@
 """How a nightly run scales on one machine: workers, call length, number of calls.
 
-    python benchmarks/workers.py workers   # 1 worker × 1 thread, 1 × 2, 2 × 1 on the same calls
-    python benchmarks/workers.py memory    # peak memory for 10, 60 and 120-minute calls
-    python benchmarks/workers.py memory-stages --minutes 30   # peak memory of each stage, one process
-    python benchmarks/workers.py batch     # wall time for 10, 100 and 1,000 transcript calls
+    python -m benchmarks.workers workers   # 1 worker × 1 thread, 1 × 2, 2 × 1 on the same calls
+    python -m benchmarks.workers memory    # peak memory for 10, 60 and 120-minute calls
+    python -m benchmarks.workers memory-stages --minutes 30   # peak memory of each stage, one process
+    python -m benchmarks.workers batch     # wall time for 10, 100 and 1,000 transcript calls
 
 Each setting runs a real ``wocas run`` in a fresh process (models loaded, store written), so
 the figures are what operations would see. Long calls are built by concatenating the real
@@ -30,7 +30,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 LEAN_STAGES = ("emotion", "jobs", "signals", "redact", "satisfaction")
 RESULTS = ROOT / "benchmarks" / "results"
-sys.path.insert(0, str(ROOT))
 
 
 def machine() -> str:

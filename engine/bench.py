@@ -1,13 +1,14 @@
 """`wocas bench`: run the benchmark suites under benchmarks/ and put their figures side by side.
 
-Each suite is a script in the project's benchmarks/ folder that writes its own JSON +
-markdown into the results folder. This module runs the chosen suites against one config,
+Each suite is a module of the project's ``benchmarks`` package (run as ``python -m
+benchmarks.X`` from the checkout) that writes its own JSON + markdown into the results folder. This module runs the chosen suites against one config,
 collects their JSON into one `bench.json` (flattened metrics per suite) with a table, and
 compares two such files (`--compare A.json B.json`) metric by metric.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -16,8 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ROOT / "benchmarks"
+from wocas.errors import UsageError
+
 HEADLINE = re.compile(r"(wer|der|jer|f1|accuracy|auc|spearman|pearson|recall|precision|x_realtime|ratio|same_speaker|"
                       r"rss|seconds_per|per_second|throughput)", re.I)
 
@@ -25,7 +26,7 @@ HEADLINE = re.compile(r"(wer|der|jer|f1|accuracy|auc|spearman|pearson|recall|pre
 @dataclass(frozen=True)
 class Suite:
     name: str
-    script: str
+    module: str  # benchmarks.<module>
     args: tuple[str, ...] = ()
     takes_config: bool = False
     takes_out: bool = False
@@ -34,19 +35,19 @@ class Suite:
 
 
 SUITES = {s.name: s for s in (
-    Suite("asr", "asr.py", takes_config=True, result_files=("asr",)),
-    Suite("diarization", "diarization.py", ("--no-asr",), result_files=("diarization",)),
-    Suite("roles", "roles.py", takes_config=True, result_files=("roles",)),
-    Suite("emotion", "emotion.py", takes_out=True, result_files=("emotion",)),
-    Suite("intents", "intents.py", ("--only", "banking77", "banking77_mpnet", "clinc150"), takes_out=True, result_files=("intents",)),
-    Suite("complaints", "intents.py", ("--only", "complaints"), takes_out=True, result_files=("intents",)),
-    Suite("satisfaction", "satisfaction.py", result_files=("satisfaction",)),
-    Suite("pii", "pii.py", takes_out=True, takes_data=False, result_files=("pii",)),
-    Suite("speed", "spine.py", ("--reps", "1"), result_files=("spine",)),
+    Suite("asr", "asr", takes_config=True, result_files=("asr",)),
+    Suite("diarization", "diarization", ("--no-asr",), result_files=("diarization",)),
+    Suite("roles", "roles", takes_config=True, result_files=("roles",)),
+    Suite("emotion", "emotion", takes_out=True, result_files=("emotion",)),
+    Suite("intents", "intents", ("--only", "banking77", "banking77_mpnet", "clinc150"), takes_out=True, result_files=("intents",)),
+    Suite("complaints", "intents", ("--only", "complaints"), takes_out=True, result_files=("intents",)),
+    Suite("satisfaction", "satisfaction", result_files=("satisfaction",)),
+    Suite("pii", "pii", takes_out=True, takes_data=False, result_files=("pii",)),
+    Suite("speed", "spine", ("--reps", "1"), result_files=("spine",)),
 )}
 
 
-class BenchError(RuntimeError):
+class BenchError(UsageError, RuntimeError):
     pass
 
 
@@ -63,25 +64,38 @@ def flatten(data, prefix: str = "") -> dict[str, float]:
     return out
 
 
+def checkout_root() -> Path:
+    """The folder holding the ``benchmarks`` package: where it imports from, else the current
+    folder when it is a checkout (the ``wocas`` script does not put the current folder on the path)."""
+    spec = importlib.util.find_spec("benchmarks")
+    if spec is not None and spec.submodule_search_locations:
+        root = Path(next(iter(spec.submodule_search_locations))).resolve().parent
+        if (root / "benchmarks" / "common.py").exists():
+            return root
+    if (Path.cwd() / "benchmarks" / "__init__.py").exists() and (Path.cwd() / "benchmarks" / "common.py").exists():
+        return Path.cwd()
+    raise BenchError("the benchmarks package is not importable: run `wocas bench` from a project "
+                     "checkout (the folder holding benchmarks/)")
+
+
 def run_suites(names: list[str], data: Path, out: Path, config: Path | None) -> dict:
-    if not BENCHMARKS.exists():
-        raise BenchError(f"no benchmarks folder at {BENCHMARKS}: `wocas bench` runs from a project checkout")
     unknown = [n for n in names if n not in SUITES]
     if unknown:
         raise BenchError(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
+    root = checkout_root()
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "WOCAS_RESULTS_DIR": str(out.resolve()), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "WOCAS_RESULTS_DIR": str(out.resolve())}
     collected: dict = {"config": str(config) if config else None, "data": str(data), "suites": {}}
     for name in names:
         suite = SUITES[name]
-        cmd = [sys.executable, str(BENCHMARKS / suite.script), *suite.args]
+        cmd = [sys.executable, "-m", f"benchmarks.{suite.module}", *suite.args]
         if suite.takes_data:
-            cmd += ["--data", str(data)]
+            cmd += ["--data", str(data.resolve())]  # the suites run in the checkout folder
         if suite.takes_config and config:
-            cmd += ["--config", str(config)]
+            cmd += ["--config", str(config.resolve())]
         if suite.takes_out:
-            cmd += ["--out", str(out)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            cmd += ["--out", str(out.resolve())]
+        proc = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True)
         if proc.returncode != 0:
             collected["suites"][name] = {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"]}
             continue

@@ -1,32 +1,25 @@
 """The command line: ``wocas run``, ``wocas show``, ``wocas runs``.
 
-Exit codes: 0 every call ok; 1 the run finished but some calls failed (see the summary and
-the calls table); 2 bad arguments or config; 3 the store is in use by another process;
+Exit codes (``wocas.errors.ExitCode``): 0 every call ok; 1 the run finished but some calls
+failed (see the summary and the calls table); 2 bad arguments, config, model or input path
+(nothing was run); 3 the store is in use by another process; 4 the inputs hold no call;
 130 interrupted (Ctrl-C, SIGTERM): finished calls are kept, run again to do the rest.
+Errors become exit codes at one place, ``main``: a ``WocasError`` prints one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
 
-from wocas.errors import StoreMissing
+from wocas.errors import ExitCode, StoreMissing, UsageError, WocasError
 from wocas.models.finetune import add_arguments as add_finetune_arguments
+from wocas.runs import STORE_NAME, store_path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-EXIT_OK, EXIT_FAILED_CALLS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; run again to finish
-STORE_NAME = "wocas.duckdb"
-
-
-def store_path(out_dir: Path) -> Path:
-    return out_dir / STORE_NAME
+EXIT_OK, EXIT_FAILED_CALLS, EXIT_USAGE = ExitCode.OK, ExitCode.CALLS_FAILED, ExitCode.USAGE
 
 
 def existing_store(args: argparse.Namespace) -> Path:
@@ -37,30 +30,8 @@ def existing_store(args: argparse.Namespace) -> Path:
     return path
 
 
-def _setup_logging(log_path: Path | None, verbose: bool) -> None:
-    handlers: list[logging.Handler] = []
-    if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path))
-    stream = logging.StreamHandler(sys.stderr)
-    stream.setLevel(logging.INFO if verbose else logging.ERROR + 10)
-    handlers.append(stream)
-    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.markup import escape as escape_markup
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from wocas.config import ConfigError, load_config
-    from wocas.pipeline import pipeline_version
-    from wocas.runners.local import LocalRunner, new_run_id
-    from wocas.store import Store, StoreLocked
-
-    console = Console(stderr=True)
+def run_overrides(args: argparse.Namespace) -> dict:
+    """The config sections the ``wocas run`` flags override."""
     overrides: dict = {}
     if args.device:
         overrides.setdefault("asr", {})["device"] = args.device
@@ -73,103 +44,70 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.batch_size:
         overrides.setdefault("run", {})["batch_size"] = args.batch_size
     if args.no_redact and args.redact_audio:
-        console.print("[red]error:[/red] --no-redact and --redact-audio contradict each other")
-        return EXIT_USAGE
+        raise UsageError("--no-redact and --redact-audio contradict each other")
     if args.no_redact:  # lands in config.redact.enabled, so the run record says redaction was off
         overrides.setdefault("redact", {})["enabled"] = False
     if args.redact_audio:
         overrides.setdefault("redact", {}).update(audio=True, audio_dir=str(args.out / "calls"))
-    try:
-        config = load_config(args.config, overrides)
-    except ConfigError as e:
-        console.print(f"[red]error:[/red] {e}")
-        return EXIT_USAGE
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    run_id = new_run_id()
-    log_path = out / "logs" / f"{run_id}.log"
-    _setup_logging(log_path, args.verbose)
-    (out / "config.resolved.toml").write_text(config.to_toml())
+    return overrides
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import time
+
+    from rich.console import Console
+    from rich.markup import escape as escape_markup
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from wocas.config import load_config
+    from wocas.runs import RunRequest, RunStatus, execute_run
+
+    console = Console(stderr=True)
+    config = load_config(args.config, run_overrides(args))
     if not config.redact.enabled:
-        logging.getLogger(__name__).warning("redaction is OFF for run %s: PII is stored in clear text", run_id)
         console.print("[yellow]warning:[/yellow] redaction is off: personal data will be stored in clear text")
+    # The bar appears with the first call: a run refused before it (bad input, locked store) prints none.
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[audio]}"), TimeElapsedColumn(), console=console,
+                        disable=args.quiet)
+    task = progress.add_task("calls", total=None, audio="")
+    state = {"audio": 0.0, "t0": time.perf_counter(), "started": False}
+
+    def on_call(call, skipped: bool) -> None:
+        if not state["started"]:
+            state["started"] = True
+            progress.start()
+        if call.ok and call.call.kind == "audio" and not skipped:
+            state["audio"] += call.duration
+        elapsed = time.perf_counter() - state["t0"]
+        rt = state["audio"] / elapsed if elapsed > 0 else 0.0
+        progress.update(task, advance=1, audio=f"{state['audio'] / 3600:.3f} h audio, {rt:.1f}x real time")
+
     try:
-        store = Store(args.store or store_path(out))
-    except StoreLocked as e:
-        console.print(f"[red]error:[/red] {e}")
-        return EXIT_LOCKED
-    for stale in store.close_stale_runs():
-        logging.getLogger(__name__).warning("run %s was killed before it finished; marked interrupted", stale)
-    version = pipeline_version(config)
-    _stop_on_sigterm()
-    store.start_run(run_id, version, [str(i) for i in args.inputs], config.to_toml(), str(log_path))
-
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[audio]}"), TimeElapsedColumn(), console=console,
-                  disable=args.quiet) as progress:
-        task = progress.add_task("calls", total=None, audio="")
-        state = {"audio": 0.0}
-        import time as _time
-        t0 = _time.perf_counter()
-
-        def on_call(call) -> None:
-            if call.ok and call.call.kind == "audio" and "skipped" not in call.flags:
-                state["audio"] += call.duration
-            elapsed = _time.perf_counter() - t0
-            rt = state["audio"] / elapsed if elapsed > 0 else 0.0
-            progress.update(task, advance=1,
-                            audio=f"{state['audio'] / 3600:.3f} h audio, {rt:.1f}x real time")
-
-        if config.run.runner == "ray":
-            from wocas.runners.ray import RayRunner
-
-            runner = RayRunner(config, out, store, force=args.force, on_call=on_call, address=args.address)
-        else:
-            runner = LocalRunner(config, out, store, force=args.force, on_call=on_call)
-        status = "crashed"
-        try:
-            summary = runner.run([str(i) for i in args.inputs], run_id)
-            status = "done"
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (systemd stop): what is stored stays
-            status = "interrupted"
-        finally:
-            if status != "done":
-                store.finish_run(run_id, status, 0, 0, 0, 0.0, 0.0)
-                store.close()
-    if status == "interrupted":
+        result = execute_run(RunRequest(inputs=tuple(str(i) for i in args.inputs), out=args.out,
+                                        config=config, store=args.store, force=args.force,
+                                        address=args.address, verbose=args.verbose, on_call=on_call))
+    finally:
+        progress.stop()
+    if result.status == RunStatus.INTERRUPTED:
         console.print("[yellow]interrupted[/yellow]: finished calls are stored; run again to do the rest")
-        return EXIT_INTERRUPTED
-    store.finish_run(run_id, status, summary.ok, summary.failed, summary.skipped,
-                     summary.audio_seconds, summary.wall_seconds)
-    _rollup_customers(store, config, out)
-    alerts = _insight_alerts(store, config)
-    store.close()
-
-    table = Table(title=f"wocas run {run_id}")
+        return ExitCode.INTERRUPTED
+    summary = result.summary
+    table = Table(title=f"wocas run {result.run_id}")
     for col in ("calls ok", "failed", "skipped", "audio (h)", "wall (s)", "x real time"):
         table.add_column(col, justify="right")
     table.add_row(str(summary.ok), str(summary.failed), str(summary.skipped),
                   f"{summary.audio_seconds / 3600:.3f}", f"{summary.wall_seconds:.1f}", f"{summary.x_realtime:.1f}")
     console.print(table)
     for call_id, error in summary.failures[:20]:
-        console.print(f"[red]failed[/red] {call_id}: {error}")
+        console.print(f"[red]failed[/red] {call_id}: {escape_markup(error)}")
     if len(summary.failures) > 20:
         console.print(f"... and {len(summary.failures) - 20} more (see the calls table)")
-    for line in alerts:
+    for line in result.alerts:
         console.print("[yellow]alert[/yellow] " + escape_markup(line))
-    console.print(f"store: {args.store or store_path(out)}   log: {log_path}")
+    console.print(f"store: {result.store}   log: {result.log}")
     return EXIT_FAILED_CALLS if summary.failed else EXIT_OK
-
-
-def _stop_on_sigterm() -> None:
-    """SIGTERM (systemd's stop, a batch scheduler's kill) ends the run like Ctrl-C: the
-    batch being written commits or rolls back whole, and the run is marked interrupted."""
-    import signal
-
-    def handler(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -179,16 +117,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     with Store(path, read_only=True) as store:
         call = store.load(args.call_id)
     if call is None:
-        print(f"error: call {args.call_id!r} is not in {path}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"call {args.call_id!r} is not in {path}")
     if args.plot:
         from wocas.analytics.plots import plot_trajectory
 
         try:
-            print(f"trajectory picture: {plot_trajectory(call, args.plot)}", file=sys.stderr)
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return EXIT_USAGE
+            picture = plot_trajectory(call, args.plot)
+        except ValueError as e:  # a wrong suffix, a call without emotion scores
+            raise UsageError(str(e)) from e
+        print(f"trajectory picture: {picture}", file=sys.stderr)
     if args.json:
         print(json.dumps(call.to_json(), indent=1))
         return EXIT_OK
@@ -235,60 +172,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from wocas.review import create_app
-    from wocas.store import StoreLocked
+    from wocas.runs import setup_logging
 
     path = existing_store(args)
     token = args.token or os.environ.get("WOCAS_TOKEN") or None
     if args.no_auth:
         if args.host not in LOOPBACK_HOSTS:
-            print(f"error: --no-auth is allowed only on a loopback address, not {args.host}", file=sys.stderr)
-            return EXIT_USAGE
+            raise UsageError(f"--no-auth is allowed only on a loopback address, not {args.host}")
         token = None
     elif token is None:
         token = secrets.token_urlsafe(18)
         print(f"access token (set --token or WOCAS_TOKEN to choose one): {token}", file=sys.stderr)
-    _setup_logging(None, verbose=True)
-    try:
-        app = create_app(path, token)
-    except StoreLocked as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_LOCKED
+    setup_logging(None, verbose=True)
+    app = create_app(path, token)  # StoreLocked when a run holds the store
     print(f"wocas review on http://{args.host}:{args.port}/ (store {path})", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return EXIT_OK
-
-
-def _rollup_customers(store, config, out: Path) -> None:
-    """Rebuild the per-customer records after a run; a failure here never loses the run."""
-    from wocas.analytics.customers import export, rollup
-
-    try:
-        rollup(store, config.customers)
-        export(store, out / "customers", config.customers.period)
-    except Exception:
-        logging.getLogger(__name__).exception("customer roll-up failed; the calls are stored, "
-                                              "run `wocas customers` to retry")
 
 
 def cmd_customers(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from wocas.config import ConfigError, load_config
     from wocas.analytics.customers import export, records, rollup
-    from wocas.store import Store, StoreLocked
+    from wocas.config import load_config
+    from wocas.store import Store
 
     path = existing_store(args)
-    try:
-        config = load_config(args.config)
-        store = Store(path)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except StoreLocked as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_LOCKED
-    with store:
+    config = load_config(args.config)
+    with Store(path) as store:
         rollup(store, config.customers)
         files = export(store, args.out / "customers", config.customers.period)
         shown = records(store, at_risk_only=args.at_risk, top=args.top)
@@ -307,21 +219,14 @@ def cmd_customers(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from wocas.analytics.calibration import SurveyError, calibrate, save
-    from wocas.store import Store, StoreLocked
+    from wocas.analytics.calibration import calibrate, save
+    from wocas.store import Store
 
     path = existing_store(args)
-    try:
-        with Store(path) as store:
-            report = calibrate(store, args.surveys, tuple(args.scale) if args.scale else None,
-                               refit=not args.no_refit)
-            files = save(store, report, args.out / "calibration")
-    except SurveyError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except StoreLocked as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_LOCKED
+    with Store(path) as store:
+        report = calibrate(store, args.surveys, tuple(args.scale) if args.scale else None,
+                           refit=not args.no_refit)
+        files = save(store, report, args.out / "calibration")
     print(report.to_markdown())
     print("written: " + ", ".join(str(f) for f in files))
     return EXIT_OK
@@ -329,31 +234,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_reasons(args: argparse.Namespace) -> int:
     from wocas.reasons.clustering import reasons_summary, summary_markdown
-    from wocas.store import Store, StoreLocked
+    from wocas.store import Store
 
     path = existing_store(args)
-    try:
-        with Store(path, read_only=True) as store:
-            summary = reasons_summary(store, args.run)
-    except StoreLocked as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_LOCKED
+    with Store(path, read_only=True) as store:
+        summary = reasons_summary(store, args.run)
     (args.out / "reasons.json").write_text(json.dumps(summary, indent=1))
     (args.out / "reasons.md").write_text(summary_markdown(summary))
     print(summary_markdown(summary))
     print(f"written: {args.out / 'reasons.json'}, {args.out / 'reasons.md'}")
     return EXIT_OK
-
-
-def _insight_alerts(store, config) -> list[str]:
-    """Refresh the insight tables after a run; the active alerts as lines. Never fails the run."""
-    try:
-        from wocas.analytics.insights import alert_lines, refresh
-
-        return alert_lines(refresh(store, config, config.customers.period).active_alerts)
-    except Exception:
-        logging.getLogger(__name__).exception("insights failed; the calls are stored, run `wocas report` to retry")
-        return []
 
 
 def _open_for_insights(args: argparse.Namespace):
@@ -390,15 +280,11 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from wocas.analytics.outcomes import OutcomesError, report_markdown, save_report, validate
+    from wocas.analytics.outcomes import report_markdown, save_report, validate
 
     config, store = _open_for_insights(args)
-    try:
-        with store:
-            report = validate(store, args.outcomes, config)
-    except OutcomesError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+    with store:
+        report = validate(store, args.outcomes, config)
     files = save_report(report, args.out / "validation")
     print(report_markdown(report))
     print("written: " + ", ".join(str(f) for f in files))
@@ -406,34 +292,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_train_intents(args: argparse.Namespace) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-    from train_intents import train
-
     from wocas.models.finetune import settings_from
+    from wocas.reasons.train_intents import train
 
     try:
         out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, mix=args.mix,
                     finetune=settings_from(args), dev_share=args.dev_share, device=args.device,
                     encoder=args.encoder)
-    except ValueError as e:
-        print(f"error: {args.data}: {e}", file=sys.stderr)
-        return EXIT_USAGE
+    except WocasError:
+        raise
+    except ValueError as e:  # labels the head cannot be fitted on (too few texts per label, ...)
+        raise UsageError(f"{args.data}: {e}") from e
     print(f"intent head written to {out}; use it with [jobs] head = \"{out}\"")
     return EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from wocas.bench import SUITES, BenchError, compare, run_suites
+    from wocas.bench import SUITES, compare, run_suites
 
     if args.compare:
         print(compare(*args.compare))
         return EXIT_OK
     names = [s for s in args.suite.split(",") if s] if args.suite else list(SUITES)
-    try:
-        collected = run_suites(names, args.data, args.out, args.config)
-    except BenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+    collected = run_suites(names, args.data, args.out, args.config)
     print((args.out / "bench.md").read_text())
     failed = [n for n, m in collected["suites"].items() if "error" in m]
     return EXIT_FAILED_CALLS if failed else EXIT_OK
@@ -556,21 +437,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse, run the command, and turn errors into exit codes (the only place that does)."""
     args = build_parser().parse_args(argv)
-    from wocas.config import ConfigError
-    from wocas.models.onnx_encoder import OnnxExportError
-    from wocas.runners.local import WorkerSetupError
-    from wocas.store import StoreLocked
-    from wocas.models.text_encoder import TextEncoderError
-
     try:
-        return args.func(args)
-    except (StoreMissing, ConfigError, OnnxExportError, TextEncoderError, WorkerSetupError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except StoreLocked as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_LOCKED
+        return int(args.func(args))
+    except WocasError as e:  # one line per problem (a config with two typos gives two), no traceback
+        kind = "warning" if e.exit_code == ExitCode.NO_INPUT else "error"  # nothing arrived: not a fault
+        for line in str(e).splitlines() or [type(e).__name__]:
+            if line.strip():
+                print(f"wocas: {kind}: {line.strip()}", file=sys.stderr)
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        print("wocas: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 
 Structure (which model, device, batch size) and tunable thresholds live side by side in
 each section; every field has a default so an empty file runs the embedded models.
-Unknown keys are errors: a typo in a nightly config must fail loudly, not be ignored.
+Unknown keys are errors: a typo in a nightly config must fail loudly, not be ignored. Every
+model name and path is resolved when the config loads, so a misspelt model stops the run
+before anything is written, with a suggestion.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import tomllib
@@ -14,6 +17,10 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from wocas.errors import ConfigError, ModelError
+
+__all__ = ["Config", "ConfigError", "load_config"]
 
 
 class Section(BaseModel):
@@ -220,12 +227,17 @@ def _toml_value(value) -> str:
     return json.dumps(value)  # strings, numbers and booleans are spelled the same in JSON and TOML
 
 
-class ConfigError(ValueError):
-    pass
+# (section, key) of every field naming a model (registry name or path) or a file to read.
+MODEL_FIELDS = (("asr", "model"), ("text_encoder", "model"), ("emotion", "text_model"),
+                ("emotion", "audio_model"), ("jobs", "taxonomy"), ("jobs", "head"),
+                ("signals", "complaint_head"))
+PATH_FIELDS = (("satisfaction", "model"), ("diarization", "pyannote_path"))
+NOT_A_MODEL = {("emotion", "text_model"): "lexicon"}  # a value that names no model
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
-    """Read and validate a TOML config; ``overrides`` are {section: {key: value}}."""
+    """Read and validate a TOML config; ``overrides`` are {section: {key: value}}. Every model
+    name and path in it is resolved here: a typo is a ``ConfigError`` naming key and file."""
     data: dict = {}
     if path is not None:
         path = Path(path)
@@ -237,8 +249,51 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
             raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
     for section, values in (overrides or {}).items():
         data.setdefault(section, {}).update(values)
+    where = str(path) if path is not None else "the config"
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as e:
-        where = f" in {path}" if path else ""
-        raise ConfigError(f"invalid config{where}:\n{e}") from e
+        raise ConfigError("\n".join(_explain(error, where) for error in e.errors())) from e
+    check_models(config, where)
+    return config
+
+
+def check_models(config: Config, where: str = "the config") -> None:
+    """Raise ``ConfigError`` for a model name that is not registered and is not an existing path,
+    or a file path that does not exist. Nothing is loaded: this only looks names up."""
+    from wocas.models.registry import check
+
+    for section, key in MODEL_FIELDS:
+        value = getattr(getattr(config, section), key)
+        if value is None or NOT_A_MODEL.get((section, key)) == value:
+            continue
+        try:
+            check(value)
+        except ModelError as e:
+            raise ConfigError(f"{where}: [{section}] {key} = {json.dumps(value)}: {e}") from e
+    for section, key in PATH_FIELDS:
+        value = getattr(getattr(config, section), key)
+        if value is not None and not Path(value).expanduser().exists():
+            raise ConfigError(f"{where}: [{section}] {key} = {json.dumps(value)}: no such file or folder")
+
+
+def _explain(error: dict, where: str) -> str:
+    """One line for one pydantic error: the file, the key, the reason, a suggestion for a typo."""
+    loc = [str(part) for part in error["loc"]]
+    if error["type"] == "extra_forbidden":
+        if len(loc) == 1:
+            known = list(Config.model_fields)
+            return f"{where}: unknown section [{loc[0]}]{_did_you_mean(loc[0], known)}"
+        section_model = Config.model_fields[loc[0]].annotation
+        known = list(section_model.model_fields) if isinstance(section_model, type) else []
+        return f"{where}: unknown key {loc[-1]!r} in [{loc[0]}]{_did_you_mean(loc[-1], known)}"
+    key = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else f"[{loc[0]}]" if loc else "config"
+    message = error["msg"].removeprefix("Value error, ")
+    if "input" in error and len(loc) > 1 and error["type"] not in ("value_error", "missing"):
+        message = f"{message} (got {error['input']!r})"
+    return f"{where}: {key}: {message}"
+
+
+def _did_you_mean(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from wocas import __version__
 from wocas.config import Config, Section
 from wocas.schema import CallAnalysis
+from wocas.errors import ConfigError
 from wocas.stages.base import Stage, digest
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ Hook = Callable[[str, CallAnalysis], None]
 TEXT_ENCODER_STAGES = frozenset({"jobs", "signals", "resolution", "satisfaction"})  # built with the shared TextEncoder
 
 
-class PipelineError(ValueError):
+class PipelineError(ConfigError):
     pass
 
 
@@ -137,9 +138,11 @@ class Pipeline:
     def from_config(cls, config: Config, threads: int = 0) -> "Pipeline":
         return cls(build_stages(config, threads), config)
 
-    def process(self, calls: list[CallAnalysis], hook: Hook | None = None) -> list[CallAnalysis]:
-        """Run every stage over a batch; returns the batch in the same order, audio released."""
-        for stage in self.stages:
+    def process(self, calls: list[CallAnalysis], hook: Hook | None = None,
+                stages: list[Stage] | None = None) -> list[CallAnalysis]:
+        """Run every stage (or only ``stages``, a slice a distributed runner runs on one worker)
+        over a batch; returns the batch in the same order, audio released."""
+        for stage in self.stages if stages is None else stages:
             todo = [i for i, c in enumerate(calls) if c.ok and not (stage.audio_only and c.call.kind != "audio")]
             if not todo:
                 continue

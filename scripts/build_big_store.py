@@ -23,10 +23,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from wocas.reasons.taxonomy import load_taxonomy  # noqa: E402
-from wocas.store import Store  # noqa: E402
+from wocas.reasons.taxonomy import load_taxonomy
+from wocas.store import Store
 
 START = datetime(2026, 1, 5)
 DAYS = 91

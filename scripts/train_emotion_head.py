@@ -28,11 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from wocas.models.lora import add_lora, lora_state  # noqa: E402
+from wocas.models.lora import add_lora, lora_state
 
 log = logging.getLogger("train_emotion_head")
 

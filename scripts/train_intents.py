@@ -11,7 +11,7 @@ geometric mean; what is saved is the head only (float16 weights, the n-gram voca
 card), never the encoder. Point ``[jobs] head`` at the folder to use
 it instead of the taxonomy's examples; ``--reason-map`` maps its labels onto taxonomy reasons.
 
-With ``--finetune`` the encoder is first adapted to the labels (``engine/finetune.py``): a
+With ``--finetune`` the encoder is first adapted to the labels (``wocas.models.finetune``): a
 LoRA adapter and the embedding part are trained together on all but ``--dev-share`` of the
 texts, and that share chooses the n-gram weight. ``adapter.safetensors`` is saved beside the
 head, which then embeds its texts with the adapted encoder.
@@ -19,154 +19,23 @@ head, which then embeds its texts with the adapted encoder.
 With ``--encoder`` (a registry name such as ``mpnet``, or a sentence-transformers folder) the
 head is fitted over that encoder's embeddings instead, and runs that encoder itself on the
 texts it classifies: more accurate with a stronger encoder, at the cost of its pass.
+
+The training code lives in ``wocas.reasons.train_intents``; this script is its command line.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import logging
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from wocas.errors import WocasError
+from wocas.models.finetune import add_arguments, settings_from
+from wocas.reasons.train_intents import holdout_indices, read_labelled, train
 
-from dataclasses import asdict  # noqa: E402
-
-from tqdm import tqdm  # noqa: E402
-
-from wocas.models.finetune import FinetuneSettings, add_arguments, settings_from  # noqa: E402
-from wocas.models.finetune import finetune as run_finetune, save_adapter  # noqa: E402
-from wocas.reasons.training import LinearPart, choose_mix, choose_mix_on_holdout, save_head, train_head  # noqa: E402
-
+__all__ = ["holdout_indices", "main", "read_labelled", "train"]
 log = logging.getLogger("train_intents")
-LABEL_COLUMNS = ("label", "category", "intent")
-NO_HOLDOUT = ("error: with --finetune and --dev-share 0, give --mix (or --no-lexical): no texts are left out of "
-              "fine-tuning to choose the n-gram weight on")
-
-
-def read_labelled(path: Path) -> tuple[list[str], list[str]]:
-    """Texts and labels from a CSV (text + label/category/intent) or JSONL file."""
-    if not path.exists():
-        raise SystemExit(f"error: training data {path} does not exist")
-    texts, labels = [], []
-    if path.suffix == ".jsonl":
-        for n, line in enumerate(path.read_text().splitlines(), start=1):
-            if line.strip():
-                row = json.loads(line)
-                if "text" not in row or not any(k in row for k in LABEL_COLUMNS):
-                    raise SystemExit(f"error: {path} line {n} needs 'text' and 'label'")
-                texts.append(str(row["text"]))
-                labels.append(str(next(row[k] for k in LABEL_COLUMNS if k in row)))
-        return texts, labels
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        label_col = next((c for c in LABEL_COLUMNS if c in (reader.fieldnames or [])), None)
-        if "text" not in (reader.fieldnames or []) or label_col is None:
-            raise SystemExit(f"error: {path} needs a 'text' column and one of {LABEL_COLUMNS} (has {reader.fieldnames})")
-        for row in reader:
-            texts.append(row["text"])
-            labels.append(row[label_col])
-    return texts, labels
-
-
-def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool = True, C: float = 30.0,
-          name: str | None = None, embeddings: Path | None = None, mix: float | None = None,
-          finetune: FinetuneSettings | None = None, dev_share: float = 0.1, device: str = "cpu",
-          encoder: str | None = None) -> Path:
-    """Train a head on ``data`` into ``out``, over the shared encoder or over ``encoder`` (a
-    registry name or path, which the head then runs itself). With ``finetune``, first a LoRA
-    adapter for the encoder on all but a stratified ``dev_share`` of the data (that share
-    chooses the n-gram weight, since the adapted encoder knows its own training texts too well
-    for cross-validation over them to be fair); the head is then fitted on all of it."""
-    import numpy as np
-
-    from wocas.models.text_encoder import DEFAULT_MODEL, TextEncoder
-
-    texts, labels = read_labelled(data)
-    log.info("training on %d texts, %d labels", len(texts), len(set(labels)))
-    if finetune is not None and lexical and mix is None and dev_share <= 0:
-        raise SystemExit(NO_HOLDOUT)
-    encoder = encoder or DEFAULT_MODEL
-    text_encoder = TextEncoder(encoder)
-    backend = text_encoder.backend
-    adapter_note, holdout, tuned = "", np.zeros(0, dtype=int), None
-    if finetune is not None:
-        from wocas.models.registry import resolve
-
-        holdout = holdout_indices(labels, dev_share, finetune.seed)
-        keep = np.setdiff1d(np.arange(len(texts)), holdout)
-        log.info("fine-tuning %s with a LoRA adapter on %d texts (%d held out), %d epochs, on %s",
-                 encoder, len(keep), len(holdout), finetune.epochs, device)
-        with tqdm(desc="fine-tune", unit="step", disable=None) as bar:
-            def progress(step: int, total: int) -> None:
-                bar.total = total
-                bar.update(step - bar.n)
-
-            dev = ([texts[i] for i in holdout], [labels[i] for i in holdout]) if len(holdout) else None
-            tuned = run_finetune([texts[i] for i in keep], [labels[i] for i in keep], resolve(encoder).path,
-                                 finetune, dev=dev, device=device, progress=progress)
-        adapter = save_adapter(out / "adapter.safetensors", tuned)
-        vectors = text_encoder.variant(adapter=str(adapter)).encode(texts)
-        adapter_note = (f" The encoder is fine-tuned by `adapter.safetensors` with the embedding head beside it"
-                        f" (LoRA rank {finetune.rank}, "
-                        f"{finetune.epochs} epochs on {len(keep)} texts, {tuned.seconds:.0f} s on {device}; "
-                        f"per epoch: {tuned.history}).")
-    else:
-        vectors = np.load(embeddings).astype(np.float32) if embeddings else text_encoder.encode(texts)
-    if len(vectors) != len(texts):
-        raise SystemExit(f"error: {embeddings} has {len(vectors)} rows for {len(texts)} texts")
-    fixed = LinearPart(tuned.labels, tuned.coef, tuned.intercept) if tuned is not None else None
-    cv = ""
-    if lexical and mix is None:
-        if len(holdout):
-            log.info("choosing the embedding weight on the %d held-out texts", len(holdout))
-            choice = choose_mix_on_holdout(texts, labels, vectors, holdout, C, fixed=fixed)
-            cv = f" The weight was chosen on the {len(holdout)} texts held out of fine-tuning: {choice.accuracy}."
-        elif fixed is not None:
-            raise SystemExit(NO_HOLDOUT)
-        else:
-            log.info("choosing the embedding weight by 5-fold cross-validation on the training data")
-            choice = choose_mix(texts, labels, vectors, C)
-            cv = f" The weight was chosen by 5-fold cross-validation on the training data: {choice.accuracy}."
-        mix = choice.mix
-    trained = train_head(texts, labels, vectors, lexical=lexical, C=C, mix=mix, fixed=fixed)
-    mapping = json.loads(reason_map.read_text()) if reason_map else {}
-    meta = {"name": name or out.name, "version": "1", "encoder": encoder, "encoder_backend": backend,
-            "trained_on": data.name, "n_train": len(texts), "C": C, "reason_map": mapping}
-    if tuned is not None:
-        meta["finetune"] = {**asdict(tuned.settings), "n_texts": len(texts) - len(holdout),
-                            "n_held_out": len(holdout), "seconds": tuned.seconds, "device": device,
-                            "history": tuned.history}
-    save_head(out, trained, meta)
-    (out / "README.md").write_text(
-        f"# {meta['name']}\n\nLogistic-regression intent head over the `{encoder}` encoder's sentence embeddings"
-        f" ({backend} backend)"
-        f"{' mixed with one over TF-IDF char 2-5-grams and word 1-2-grams (weight %.1f on the embedding)' % trained.mix if lexical else ''},"
-        f" trained by `scripts/train_intents.py` on `{data.name}` ({len(texts)} texts, {len(set(labels))} labels,"
-        f" C={C}). Only the head{' and the adapter are' if tuned else ' is'} stored (float16); the encoder is the"
-        f" packaged `{encoder}`.{adapter_note}{cv}\n")
-    return out
-
-
-def holdout_indices(labels: list[str], share: float, seed: int) -> "np.ndarray":
-    """A stratified ``share`` of the rows (labels with a single example always stay in training)."""
-    import numpy as np
-
-    if share <= 0:
-        return np.zeros(0, dtype=int)
-    if not 0 < share < 1:
-        raise SystemExit(f"error: --dev-share must be in [0, 1) (got {share})")
-    rng = np.random.default_rng(seed)
-    by_label: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        by_label.setdefault(label, []).append(i)
-    out: list[int] = []
-    for rows in by_label.values():
-        if len(rows) >= 2:
-            out.extend(rng.choice(rows, size=max(1, round(share * len(rows))), replace=False).tolist())
-    return np.sort(np.asarray(out, dtype=int))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,8 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, embeddings=args.embeddings,
-                mix=args.mix, finetune=settings_from(args), dev_share=args.dev_share, device=args.device, encoder=args.encoder)
+    try:
+        out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, embeddings=args.embeddings,
+                    mix=args.mix, finetune=settings_from(args), dev_share=args.dev_share, device=args.device,
+                    encoder=args.encoder)
+    except WocasError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return int(e.exit_code)
     log.info("wrote %s", out)
     return 0
 

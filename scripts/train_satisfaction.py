@@ -27,10 +27,8 @@ from scipy.stats import spearmanr
 from sklearn.linear_model import RidgeCV
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from wocas.models.text_encoder import TextEncoder  # noqa: E402
-from wocas.satisfaction.model import (  # noqa: E402
+from wocas.models.text_encoder import TextEncoder
+from wocas.satisfaction.model import (
     LEXICAL_FEATURES, MODEL_DIR, Dialogue, SatisfactionModel, embed_dialogues, lexical_features,
 )
 

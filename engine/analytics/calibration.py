@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from wocas.errors import UsageError
 from wocas.store import Store, queries
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ CLASSES = ("dissatisfied", "neutral", "satisfied")
 MIN_REFIT = 10  # fewer answers than this: report only, no refit
 
 
-class SurveyError(ValueError):
+class SurveyError(UsageError, ValueError):
     pass
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from wocas.config import Config
+from wocas.errors import UsageError
 from wocas.store import Store, queries
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ ORDER BY o.customer_id
 """
 
 
-class OutcomesError(ValueError):
+class OutcomesError(UsageError, ValueError):
     pass
 
 

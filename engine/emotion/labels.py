@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from wocas.errors import ConfigError
+
 # GoEmotions' 28 labels (ids 0..27 in emotions.txt order).
 GOEMOTIONS: dict[str, tuple[float, float]] = {
     "admiration": (0.7, 0.5), "amusement": (0.6, 0.6), "anger": (-0.9, 0.9), "annoyance": (-0.7, 0.65),
@@ -37,7 +39,7 @@ COMMON: dict[str, tuple[float, float]] = {
 }
 
 
-class LabelMapError(KeyError):
+class LabelMapError(ConfigError, KeyError):
     pass
 
 

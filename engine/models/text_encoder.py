@@ -23,6 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
+from wocas.errors import ModelError
 from wocas.models.libraries import prepare_model_libraries
 
 BACKENDS = ("onnx-int8", "onnx", "torch")
@@ -31,7 +32,7 @@ DEFAULT_BACKEND = "onnx-int8"
 CACHE_SIZE = 8192  # embeddings kept per TextEncoder
 
 
-class TextEncoderError(ValueError):
+class TextEncoderError(ModelError, ValueError):
     pass
 
 

@@ -13,56 +13,24 @@ import logging
 import multiprocessing as mp
 import os
 import time
-import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from wocas.config import Config, RunConfig
-from wocas.io.exports import write_call_files
-from wocas.io.ingest import iter_calls
-from wocas.pipeline import Pipeline, pipeline_version
+from wocas.pipeline import Pipeline
 from wocas.schema import CallAnalysis
 from wocas.store import Store
+from wocas.errors import WocasError
+from wocas.runners.recording import CallRecorder, ProgressFn, RunSummary, batched, new_run_id
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[CallAnalysis], None]
+__all__ = ["LocalRunner", "RunSummary", "WorkerSetupError", "new_run_id"]  # RunSummary, new_run_id: from recording
+
 WORKER_DIED = "the worker process died while analysing this call (killed, or out of memory)"
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    ok: int = 0
-    failed: int = 0
-    skipped: int = 0
-    audio_seconds: float = 0.0
-    wall_seconds: float = 0.0
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (call_id, error)
-
-    @property
-    def x_realtime(self) -> float:
-        return self.audio_seconds / self.wall_seconds if self.wall_seconds else 0.0
-
-
-def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-
-
-def batched(items: Iterator[CallAnalysis], size: int) -> Iterator[list[CallAnalysis]]:
-    batch: list[CallAnalysis] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def worker_threads(run: RunConfig, workers: int) -> int:
@@ -89,7 +57,7 @@ _worker_pipeline: Pipeline | None = None
 _worker_setup_error: str | None = None
 
 
-class WorkerSetupError(RuntimeError):
+class WorkerSetupError(WocasError, RuntimeError):
     """A worker could not build its pipeline (a model that will not load, an unwritable
     cache): every call would fail the same way, so the run stops and says why."""
 
@@ -122,30 +90,18 @@ def _submit(pool: ProcessPoolExecutor, batch: list[CallAnalysis]) -> Future:
 
 
 class LocalRunner:
+    """Runs the pipeline here (one worker) or in a pool of worker processes; the recorder skips
+    finished calls and writes each batch's files and store rows."""
+
     def __init__(self, config: Config, out_dir: Path, store: Store, force: bool = False,
                  on_call: ProgressFn | None = None):
         self.config = config
-        self.out_dir = out_dir
-        self.store = store
-        self.force = force
-        self.on_call = on_call
-        self.version = pipeline_version(config)
-
-    def pending(self, inputs: list[str], summary: RunSummary) -> Iterator[CallAnalysis]:
-        """Calls still to do; finished ones are counted as skipped and reported."""
-        for call in iter_calls(inputs):
-            if (not self.force and call.ok
-                    and self.store.is_done(call.call_id, call.call.content_hash, self.version)):
-                summary.skipped += 1
-                if self.on_call:
-                    self.on_call(call.replace(flags=("skipped",)))
-                continue
-            yield call
+        self.recorder = CallRecorder(config, out_dir, store, force=force, on_call=on_call)
 
     def run(self, inputs: list[str], run_id: str) -> RunSummary:
         summary = RunSummary(run_id=run_id)
         started = time.perf_counter()
-        batches = batched(self.pending(inputs, summary), self.config.run.batch_size)
+        batches = batched(self.recorder.pending(inputs, summary), self.config.run.batch_size)
         workers = max(1, self.config.run.workers)
         if workers == 1:
             threads = self.config.run.threads_per_worker
@@ -154,7 +110,7 @@ class LocalRunner:
             pipeline = Pipeline.from_config(self.config, threads)
             try:
                 for batch in batches:
-                    self._record(pipeline.process(batch), summary)
+                    self.recorder.record(pipeline.process(batch), summary)
             finally:
                 pipeline.close()
         else:
@@ -190,7 +146,7 @@ class LocalRunner:
         one so the call that kills a worker is found and failed, and the rest are kept."""
         batch, future = in_flight.popleft()
         try:
-            self._record(future.result(), summary)
+            self.recorder.record(future.result(), summary)
             return pool
         except BrokenProcessPool:
             suspects = list(batch) + [call for b, _ in in_flight for call in b]
@@ -205,22 +161,5 @@ class LocalRunner:
                 results = [call.failed("worker", f"{call.call.source}: {WORKER_DIED}")]
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = self._new_pool(workers, threads)
-            self._record(results, summary)
+            self.recorder.record(results, summary)
         return pool
-
-    def _record(self, results: list[CallAnalysis], summary: RunSummary) -> None:
-        # Files first, store last: the store's row is what marks a call done, so a kill in
-        # between redoes the call (and rewrites its files) instead of skipping it.
-        for call in results:
-            write_call_files(call, self.out_dir)
-        self.store.write(results, summary.run_id, self.version)
-        for call in results:
-            if call.ok:
-                summary.ok += 1
-                summary.audio_seconds += call.duration if call.call.kind == "audio" else 0.0
-            else:
-                summary.failed += 1
-                summary.failures.append((call.call_id, call.error or "unknown error"))
-                log.error("call %s failed: %s", call.call_id, call.error)
-            if self.on_call:
-                self.on_call(call)

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from wocas.config import Config
-from wocas.pipeline import Pipeline, build_stages, check_order, pipeline_version
-from wocas.runners.local import LocalRunner, ProgressFn, RunSummary, batched
+from wocas.errors import UsageError
+from wocas.pipeline import Pipeline, build_stages
+from wocas.runners.recording import CallRecorder, ProgressFn, RunSummary, batched
 from wocas.schema import CallAnalysis
 from wocas.stages.base import Stage
 from wocas.store import Store
@@ -62,22 +63,17 @@ def plan_groups(stages: list[Stage]) -> list[Group]:
     return groups
 
 
-class StageGroup(Pipeline):
-    """A slice of the pipeline. Reuses ``Pipeline.process`` (per-call failure isolation,
-    timings); a group that is not the last puts each call's audio back for the next one."""
+class StageGroup:
+    """A slice of the pipeline, run by ``Pipeline.process`` over stages ``start:end`` only
+    (per-call failure isolation, timings, every stage's version in the record); a group that
+    is not the last puts each call's audio back for the next one."""
 
     def __init__(self, config: Config, start: int, end: int):
         every = build_stages(config)
+        self.pipeline = Pipeline(every, config)  # checks the whole order; knows every version
         self.stages = every[start:end]
         for stage in every[:start] + every[end:]:
             stage.close()
-        have = {"call"}
-        for stage in every[:start]:
-            have |= stage.provides
-        check_order(self.stages, frozenset(have))
-        self.config = config
-        self.stage_versions = {s.name: s.version() for s in every}
-        self.version = pipeline_version(config)
         self.last = end == len(every)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -87,7 +83,7 @@ class StageGroup(Pipeline):
         def keep_audio(stage_name: str, call: CallAnalysis) -> None:  # noqa: ARG001
             audio[call.call_id] = call.audio
 
-        done = self.process(calls, hook=None if self.last else keep_audio)
+        done = self.pipeline.process(calls, hook=None if self.last else keep_audio, stages=self.stages)
         if not self.last:
             done = [c.replace(audio=audio.get(c.call_id, orig.audio) if c.ok else None, versions=orig.versions)
                     for c, orig in zip(done, calls)]
@@ -105,11 +101,15 @@ def run_group_task(batch: dict[str, np.ndarray], config_json: str, start: int, e
     return _task_groups[key](batch)
 
 
-class RayRunner(LocalRunner):
+class RayRunner:
+    """Runs the stage groups on Ray Data in windows of calls; the recorder (the same as the
+    local runner's) skips finished calls and writes each result batch."""
+
     def __init__(self, config: Config, out_dir: Path, store: Store, force: bool = False,
                  on_call: ProgressFn | None = None, address: str | None = None, window: int = 0,
                  asr_actors_per_gpu: int = ASR_ACTORS_PER_GPU):
-        super().__init__(config, out_dir, store, force=force, on_call=on_call)
+        self.config = config
+        self.recorder = CallRecorder(config, out_dir, store, force=force, on_call=on_call)
         self.address = address
         self.asr_actors_per_gpu = max(1, asr_actors_per_gpu)
         self.window = window or max(256, 32 * config.run.batch_size)
@@ -118,7 +118,7 @@ class RayRunner(LocalRunner):
         try:
             import ray
         except ImportError as e:
-            raise RuntimeError("--runner ray needs Ray: pip install 'ray[data]' (see pyproject.toml)") from e
+            raise UsageError("--runner ray needs Ray: pip install 'ray[data]' (see pyproject.toml)") from e
         started_here = not ray.is_initialized()
         if started_here:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
@@ -143,9 +143,9 @@ class RayRunner(LocalRunner):
 
         summary = RunSummary(run_id=run_id)
         started = time.perf_counter()
-        for window in batched(self.pending(inputs, summary), self.window):
+        for window in batched(self.recorder.pending(inputs, summary), self.window):
             for results in self._run_window(window, groups, gpus):
-                self._record(results, summary)
+                self.recorder.record(results, summary)
         summary.wall_seconds = time.perf_counter() - started
         return summary
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel
 
 from wocas.schema import CallAnalysis
+from wocas.errors import WocasError
 
 if TYPE_CHECKING:
     from wocas.models.text_encoder import TextEncoder
@@ -26,7 +27,7 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:8] if path.is_file() else "none"
 
 
-class StageError(RuntimeError):
+class StageError(WocasError, RuntimeError):
     pass
 
 

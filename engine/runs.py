@@ -1,0 +1,186 @@
+"""The nightly run's lifecycle, behind one call: ``execute_run(RunRequest) -> RunResult``.
+
+It checks the inputs (a missing path is a ``UsageError``; inputs that hold no call are
+``NoInput``; either way nothing is written), opens the store (``StoreLocked`` if another
+process holds it), marks runs killed earlier as interrupted, starts the run row, turns SIGTERM
+into an interrupt, runs the chosen runner, finishes the run row, and refreshes the customer and
+insight roll-ups. The CLI only parses arguments, shows progress and prints the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wocas.errors import NoInput, UsageError
+
+if TYPE_CHECKING:  # the CLI imports this module for every command; the run's imports wait for a run
+    from wocas.config import Config
+    from wocas.runners.recording import ProgressFn, RunSummary
+
+log = logging.getLogger(__name__)
+
+STORE_NAME = "wocas.duckdb"
+GLOB_CHARS = "*?["
+
+
+def store_path(out_dir: Path) -> Path:
+    return out_dir / STORE_NAME
+
+
+class RunStatus(StrEnum):
+    DONE = "done"
+    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM: finished calls are stored
+    CRASHED = "crashed"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    inputs: tuple[str, ...]  # folders, globs, manifests, transcripts, audio files
+    out: Path  # per-call files, logs, the resolved config, the store by default
+    config: Config
+    store: Path | None = None  # default OUT/wocas.duckdb
+    force: bool = False  # redo calls already in the store
+    address: str | None = None  # Ray cluster address (runner = "ray")
+    verbose: bool = False  # log to the terminal too
+    on_call: ProgressFn | None = None  # called once per call recorded or skipped
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.store) if self.store else store_path(self.out)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: RunStatus
+    summary: RunSummary | None  # None when the run was interrupted
+    alerts: tuple[str, ...]
+    store: Path
+    log: Path
+
+
+def setup_logging(log_path: Path | None, verbose: bool) -> None:
+    handlers: list[logging.Handler] = []
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path))
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setLevel(logging.INFO if verbose else logging.ERROR + 10)
+    handlers.append(stream)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def check_inputs(inputs: tuple[str, ...] | list[str]) -> None:
+    """``UsageError`` naming every input path that does not exist; ``NoInput`` when the inputs
+    exist but hold no call. Reads at most the first call (a manifest is not read whole)."""
+    from wocas.io.ingest import iter_calls
+
+    if not inputs:
+        raise UsageError("no inputs given")
+    missing = [spec for spec in inputs
+               if not any(ch in spec for ch in GLOB_CHARS) and not Path(spec).expanduser().exists()]
+    if missing:
+        raise UsageError(f"input does not exist: {', '.join(missing)} (nothing was run)")
+    if next(iter(iter_calls(list(inputs))), None) is None:
+        raise NoInput(f"no calls in {', '.join(inputs)} (nothing was run)")
+
+
+def execute_run(request: RunRequest) -> RunResult:
+    from wocas.pipeline import pipeline_version
+    from wocas.runners.recording import new_run_id
+    from wocas.store.store import Store
+
+    check_inputs(request.inputs)
+    config, out = request.config, request.out
+    out.mkdir(parents=True, exist_ok=True)
+    run_id = new_run_id()
+    log_path = out / "logs" / f"{run_id}.log"
+    setup_logging(log_path, request.verbose)
+    (out / "config.resolved.toml").write_text(config.to_toml())
+    if not config.redact.enabled:
+        log.warning("redaction is OFF for run %s: PII is stored in clear text", run_id)
+    store = Store(request.store_path)  # StoreLocked: another wocas process holds it
+    for stale in store.close_stale_runs():
+        log.warning("run %s was killed before it finished; marked interrupted", stale)
+    inputs = [str(i) for i in request.inputs]
+    store.start_run(run_id, pipeline_version(config), inputs, config.to_toml(), str(log_path))
+    status = RunStatus.CRASHED
+    try:
+        with _sigterm_interrupts():
+            summary = _runner(request, store).run(inputs, run_id)
+        status = RunStatus.DONE
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (systemd stop): what is stored stays
+        status = RunStatus.INTERRUPTED
+    finally:
+        if status != RunStatus.DONE:
+            store.finish_run(run_id, status.value, 0, 0, 0, 0.0, 0.0)
+            store.close()
+    if status == RunStatus.INTERRUPTED:
+        return RunResult(run_id, status, None, (), request.store_path, log_path)
+    with store:
+        store.finish_run(run_id, status.value, summary.ok, summary.failed, summary.skipped,
+                         summary.audio_seconds, summary.wall_seconds)
+        _rollup_customers(store, config, out)
+        alerts = tuple(_insight_alerts(store, config))
+    return RunResult(run_id, status, summary, alerts, request.store_path, log_path)
+
+
+def _runner(request: RunRequest, store):
+    if request.config.run.runner == "ray":
+        from wocas.runners.ray import RayRunner
+
+        return RayRunner(request.config, request.out, store, force=request.force,
+                         on_call=request.on_call, address=request.address)
+    from wocas.runners.local import LocalRunner
+
+    return LocalRunner(request.config, request.out, store, force=request.force, on_call=request.on_call)
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (systemd's stop, a batch scheduler's kill) ends the run like Ctrl-C: the batch
+    being written commits or rolls back whole, and the run is marked interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _rollup_customers(store, config: Config, out: Path) -> None:
+    """Rebuild the per-customer records after a run; a failure here never loses the run."""
+    from wocas.analytics.customers import export, rollup
+
+    try:
+        rollup(store, config.customers)
+        export(store, out / "customers", config.customers.period)
+    except Exception:
+        log.exception("customer roll-up failed; the calls are stored, run `wocas customers` to retry")
+
+
+def _insight_alerts(store, config: Config) -> list[str]:
+    """Refresh the insight tables after a run; the active alerts as lines. Never fails the run."""
+    try:
+        from wocas.analytics.insights import alert_lines, refresh
+
+        return alert_lines(refresh(store, config, config.customers.period).active_alerts)
+    except Exception:
+        log.exception("insights failed; the calls are stored, run `wocas report` to retry")
+        return []

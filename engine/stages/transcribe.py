@@ -21,7 +21,8 @@ import numpy as np
 
 from wocas.config import AsrConfig
 from wocas.models.registry import resolve
-from wocas.schema import Audio, CallAnalysis, Word
+from wocas.kinds import FlagKind
+from wocas.schema import Audio, CallAnalysis, Flag, Word
 from wocas.stages.base import Stage, file_digest
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,28 @@ def chunk_bounds(samples: np.ndarray, sample_rate: int, chunk_seconds: float = C
         start = cut
     bounds.append((start, n))
     return bounds
+
+
+SPEECH_LEVEL_DBFS = -45.0  # loudest frames above this: the audio has energy worth transcribing
+FALLBACK_PEAK = 0.5  # the level the no-VAD retry brings a piece to (Whisper and silero like ~-6 dBFS peaks)
+
+
+def speech_level_dbfs(samples: np.ndarray, sample_rate: int = 16000) -> float:
+    """The level of the loudest 5 % of 30 ms frames, in dBFS: high for any audio with speech
+    in it, however much silence surrounds it; low for silence and faint line noise."""
+    hop = max(1, int(0.03 * sample_rate))
+    usable = (len(samples) // hop) * hop
+    if usable == 0:
+        return -120.0
+    frames = samples[:usable].reshape(-1, hop).astype(np.float64)
+    rms = np.sqrt(np.mean(np.square(frames), axis=1))
+    return float(20 * np.log10(max(float(np.quantile(rms, 0.95)), 1e-6)))
+
+
+def at_level(samples: np.ndarray, peak: float = FALLBACK_PEAK) -> np.ndarray:
+    """``samples`` scaled so their peak is ``peak`` (clipped audio stays clipped, but no quieter)."""
+    top = float(np.max(np.abs(samples))) if samples.size else 0.0
+    return (samples * (peak / top)).astype(np.float32) if top > 0 else samples
 
 
 @lru_cache(maxsize=4)
@@ -212,19 +235,40 @@ class TranscribeStage(Stage):
         else:
             segments, info = model.transcribe(
                 samples, condition_on_previous_text=opts.condition_on_previous_text, **kwargs)
-        words = [
+        words = self._words(segments, speaker, offset)
+        if not words and opts.vad_filter and opts.vad_fallback and speech_level_dbfs(samples) > SPEECH_LEVEL_DBFS:
+            # Silero keeps nothing of some shouted, clipped, whispered or 8 kHz speech (its
+            # probability never reaches the threshold), and faster-whisper then returns no
+            # segment at all, silently. Retry the piece whole, at a standard level, with
+            # Whisper's own no-speech and log-probability checks as the only gate.
+            log.info("VAD kept no speech in a piece at %.0f dBFS; transcribing it without VAD",
+                     speech_level_dbfs(samples))
+            segments, info = model.transcribe(at_level(samples), condition_on_previous_text=False,
+                                              **{**kwargs, "vad_filter": False})
+            words = self._words(segments, speaker, offset)
+        return words, info.language
+
+    @staticmethod
+    def _words(segments, speaker: str | None, offset: float) -> list[Word]:
+        return [
             Word(text=w.word.strip(), start=round(w.start + offset, 3), end=round(max(w.end, w.start) + offset, 3),
                  probability=round(w.probability, 4), speaker=speaker)
             for segment in segments for w in (segment.words or []) if w.word.strip()
         ]
-        return words, info.language
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         assert call.audio is not None
         words: list[Word] = []
         language = None
+        unheard: list[str] = []  # channels with speech energy that gave no word
         for speaker, samples in speaker_channels(call.audio, call.call.channels):
             channel_words, language = self.transcribe(samples, speaker, call.audio.sample_rate)
             words.extend(channel_words)
+            if not channel_words and speech_level_dbfs(samples, call.audio.sample_rate) > SPEECH_LEVEL_DBFS:
+                unheard.append(speaker or "mono")
         words.sort(key=lambda w: (w.start, w.end))
+        if unheard:  # never silent: the reviewer sees that words may be missing
+            reason = f"no words from {', '.join(unheard)}, which has speech energy"
+            log.warning("call %s: %s", call.call_id, reason)
+            call = call.replace(flags=(*call.flags, Flag(kind=FlagKind.ASR_NO_WORDS, severity=45, reason=reason)))
         return call.replace(asr_words=tuple(words), language=language)

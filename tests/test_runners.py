@@ -323,3 +323,27 @@ def test_a_worker_that_cannot_load_the_pipeline_stops_the_run_with_the_reason(tm
     assert code == 2
     assert "cannot write the ONNX cache" in err and "cache-is-a-file" in err
     assert "a worker could not load the pipeline: OnnxExportError" in err
+
+
+def test_an_in_process_run_gives_the_process_its_thread_settings_back(tmp_path, data_dir):
+    """A run with one thread per worker pins the numeric libraries while it runs and restores
+    them after: ASR results depend on the BLAS thread count, so a run must not change it for
+    whatever the process does next."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    inputs = tmp_path / "t.jsonl"
+    write_transcripts(inputs, data_dir, 2)
+    before = (torch.get_num_threads(), blas_threads())
+    seen = []
+    config = lean(run={"workers": 1, "threads_per_worker": 1})
+    with Store(tmp_path / "s.duckdb") as store:
+        summary = LocalRunner(config, tmp_path / "out", store,
+                              on_call=lambda call, skipped: seen.append((torch.get_num_threads(), blas_threads()))
+                              ).run([str(inputs)], "r")
+    assert summary.ok == 2
+    assert all(t == 1 and all(n == 1 for n in b) for t, b in seen)  # pinned while it ran
+    assert (torch.get_num_threads(), blas_threads()) == before  # and given back

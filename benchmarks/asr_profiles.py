@@ -12,7 +12,7 @@ alone (decode -> VAD + Whisper), on:
 WER uses wocas.text.normalize (lowercase, no punctuation, numbers as words): jiwer and
 openai-whisper's English normaliser are not installed.
 
-    .venv/bin/python benchmarks/asr_profiles.py [--profiles fast,accurate] [--sets ...]
+    .venv/bin/python -m benchmarks.asr_profiles [--profiles fast,accurate] [--sets ...]
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.asr import load_sets  # noqa: E402
-from benchmarks.common import DEFAULT_DATA, ROOT, write_results  # noqa: E402
+from benchmarks.asr import load_sets
+from benchmarks.common import DEFAULT_DATA, ROOT, write_results
 
 SETS = ("ljspeech", "jfk", "ravdess", "pyannote_sample", "samples",
         "ljspeech_ulaw8k", "jfk_ulaw8k", "pyannote_sample_ulaw8k")
@@ -147,8 +146,8 @@ def main() -> None:
         return
     results = {}
     for profile in [p for p in args.profiles.split(",") if p]:
-        done = subprocess.run([sys.executable, __file__, "--worker", profile, "--sets", args.sets,
-                               "--data", str(args.data)], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "benchmarks.asr_profiles", "--worker", profile, "--sets",
+                               args.sets, "--data", str(args.data)], capture_output=True, text=True, cwd=ROOT)
         sys.stderr.write(done.stderr[-2000:])
         results[profile] = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else \
             {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}

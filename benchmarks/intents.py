@@ -37,12 +37,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from wocas.models.text_encoder import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, TextEncoder  # noqa: E402
-from wocas.reasons.classify import ExampleClassifier, HeadClassifier  # noqa: E402
-from wocas.reasons.taxonomy import load_taxonomy  # noqa: E402
-from wocas.reasons.training import LinearPart, choose_mix, save_head, train_head  # noqa: E402
+from wocas.models.text_encoder import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, TextEncoder
+from wocas.reasons.classify import ExampleClassifier, HeadClassifier
+from wocas.reasons.taxonomy import load_taxonomy
+from wocas.reasons.training import LinearPart, choose_mix, save_head, train_head
 
 
 def f1(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -221,8 +220,7 @@ def banking77_finetuned(data: Path, emb: Embeddings, epochs: int = 8) -> dict:
     weight chosen on the other 10%), scored once on test. Slow on CPU (about 12 minutes)."""
     from wocas.models.finetune import FinetuneSettings
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from train_intents import train
+    from wocas.reasons.train_intents import train
 
     rows = list(csv.DictReader((data / "text/banking77/test.csv").open()))
     xte, yte = [r["text"] for r in rows], [r["category"] for r in rows]
@@ -256,8 +254,7 @@ def complaints_finetuned(data: Path, emb: Embeddings, folds: int = 10, epochs: i
     from wocas.models.finetune import FinetuneSettings
     from wocas.stages.signals import ComplaintHeadScorer
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from train_intents import train
+    from wocas.reasons.train_intents import train
 
     rows = list(csv.reader((data / "text/complaints_social_media/complaints-data.csv").open()))
     texts, truth = [r[1] for r in rows], np.array([r[2] == "1" for r in rows])

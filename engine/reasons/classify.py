@@ -180,8 +180,6 @@ class HeadClassifier:
     def has_own_encoder(self) -> bool:
         return self.encoder is not self.shared
 
-        return self.adapter is not None or self.encoder not in (None, active()[0])
-
     def predict(self, texts: list[str], embeddings: np.ndarray) -> list[Prediction]:
         if len(embeddings) == 0:
             return []

@@ -134,7 +134,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps(call.to_json(), indent=1))
         return EXIT_OK
     print(f"call {call.call_id}  status={call.status}  duration={call.duration:.1f}s  "
-          f"customer={call.call.customer_id or '-'}  roles={call.roles} (confidence {call.role_confidence:.2f})")
+          f"customer={call.call.customer_id or '-'}  roles={', '.join(f'{k}={v}' for k, v in call.roles.items())} (confidence {call.role_confidence:.2f})")
     if call.error:
         print(f"error: {call.error}")
     for t in call.turns:
@@ -143,6 +143,18 @@ def cmd_show(args: argparse.Namespace) -> int:
         m = call.metrics
         print(f"talk share {m.talk_share}  silence {m.silence_share:.0%}  overtalk {m.overtalk_seconds:.1f}s  "
               f"longest customer monologue {m.longest_customer_monologue:.1f}s  handle {m.handle_time:.1f}s")
+    customer = call.trajectories.get("customer")
+    if customer is not None:
+        print(f"customer trust {customer.opening:+.2f} -> {customer.closing:+.2f}  shape {customer.shape}")
+    elif call.trajectory_state:
+        print(f"customer trust: {call.trajectory_state}")
+    if call.resolution is not None:
+        r = call.resolution
+        print(f"resolution {r.state} (confidence {r.confidence:.2f}, turn {r.turn_index}: {r.quote!r})")
+    if call.satisfaction is not None:
+        print(f"predicted satisfaction {call.satisfaction.score:.1f}/5  drivers: {'; '.join(call.satisfaction.drivers)}")
+    for f in call.flags:
+        print(f"flag {f.kind} (severity {f.severity:.0f}): {f.reason}")
     return EXIT_OK
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from wocas.config import EmotionConfig
+from wocas.kinds import SignalKind
 from wocas.schema import CallAnalysis, Resolution, Trajectory, Turn
 from wocas.stages.base import Stage
 
@@ -36,7 +37,8 @@ OUTCOME_TRUST = {
     Resolution.RESOLVED: 0.5, Resolution.PARTLY_RESOLVED: -0.1, Resolution.UNRESOLVED: -0.5,
     Resolution.TRANSFERRED: -0.3, Resolution.CALLBACK_PROMISED: 0.0, Resolution.CUSTOMER_GAVE_UP: -0.6,
 }
-LEAVING_KINDS, LEAVING_TRUST, LEAVING_STRENGTH = frozenset({"cancel_intent", "threat_to_leave"}), -0.6, 0.7
+LEAVING_KINDS = frozenset({SignalKind.CANCEL_INTENT, SignalKind.THREAT_TO_LEAVE})
+LEAVING_TRUST, LEAVING_STRENGTH = -0.6, 0.7
 OUTCOME_WEIGHT = 0.7  # chosen on the challenge set's tune split (0.3, 0.5, 0.7 tried)
 STEADY_CLOSING_SHARE = 0.5  # a steady call's sign: this much closing, the rest the weighted mean
 

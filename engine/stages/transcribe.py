@@ -236,13 +236,13 @@ class TranscribeStage(Stage):
             segments, info = model.transcribe(
                 samples, condition_on_previous_text=opts.condition_on_previous_text, **kwargs)
         words = self._words(segments, speaker, offset)
-        if not words and opts.vad_filter and opts.vad_fallback and speech_level_dbfs(samples) > SPEECH_LEVEL_DBFS:
+        level = speech_level_dbfs(samples) if not words and opts.vad_filter and opts.vad_fallback else None
+        if level is not None and level > SPEECH_LEVEL_DBFS:
             # Silero keeps nothing of some shouted, clipped, whispered or 8 kHz speech (its
             # probability never reaches the threshold), and faster-whisper then returns no
             # segment at all, silently. Retry the piece whole, at a standard level, with
             # Whisper's own no-speech and log-probability checks as the only gate.
-            log.info("VAD kept no speech in a piece at %.0f dBFS; transcribing it without VAD",
-                     speech_level_dbfs(samples))
+            log.info("VAD kept no speech in a piece at %.0f dBFS; transcribing it without VAD", level)
             segments, info = model.transcribe(at_level(samples), condition_on_previous_text=False,
                                               **{**kwargs, "vad_filter": False})
             words = self._words(segments, speaker, offset)

@@ -2,8 +2,9 @@
 
 Exit codes (``wocas.errors.ExitCode``): 0 every call ok; 1 the run finished but some calls
 failed (see the summary and the calls table); 2 bad arguments, config, model or input path
-(nothing was run); 3 the store is in use by another process; 4 the inputs hold no call;
-130 interrupted (Ctrl-C, SIGTERM): finished calls are kept, run again to do the rest.
+(nothing was run); 3 the store is in use by another process (nothing was written); 4 the inputs
+hold no call; 5 internal error (a bug outside any one call: the run row says 'crashed' with the
+counts so far, the traceback is in the run's log); 6 disk full (the path is named); 130 interrupted (Ctrl-C, SIGTERM): finished calls are kept, run again to do the rest.
 Errors become exit codes at one place, ``main``: a ``WocasError`` prints one line.
 """
 
@@ -15,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from wocas.errors import ExitCode, StoreMissing, UsageError, WocasError
+from wocas.errors import ExitCode, StoreMissing, UsageError, WocasError, disk_full
 from wocas.models.finetune import add_arguments as add_finetune_arguments
 from wocas.runs import STORE_NAME, store_path
 
@@ -468,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wocas: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+    except OSError as e:  # a full disk anywhere outside a run (a run turns it into DiskFull)
+        if (full := disk_full(e)) is None:
+            raise
+        print(f"wocas: error: {full}", file=sys.stderr)
+        return int(full.exit_code)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad arguments, config, model or input path: nothing was run
     STORE_LOCKED = 3  # the store is in use by another wocas process: nothing was run
     NO_INPUT = 4  # the inputs exist but hold no call
+    INTERNAL = 5  # a bug outside any one call: the run row says 'crashed' with the counts so far
+    DISK_FULL = 6  # a write failed for want of space (store, per-call files, exports): the path is named
     INTERRUPTED = 130  # Ctrl-C or SIGTERM: finished calls are stored
 
 
@@ -62,3 +64,35 @@ class NoInput(WocasError):
     """The inputs exist but hold no call (the day's recordings never arrived)."""
 
     exit_code = ExitCode.NO_INPUT
+
+
+class DiskFull(WocasError, OSError):
+    """A write failed because the disk (or quota) is full; the message names the path."""
+
+    exit_code = ExitCode.DISK_FULL
+
+
+def disk_full(error: OSError, path: object = None) -> DiskFull | None:
+    """A ``DiskFull`` naming the path for an ``OSError`` that is ENOSPC or EDQUOT, else None."""
+    import errno
+
+    if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    where = error.filename or path or "?"
+    return DiskFull(f"disk full writing {where}: {error.strerror or error}")
+
+
+class InternalError(WocasError, RuntimeError):
+    """A bug outside any one call; the traceback is in the run's log, the run row says 'crashed'."""
+
+    exit_code = ExitCode.INTERNAL
+
+
+def store_disk_full(error: Exception, path: object) -> DiskFull | None:
+    """The store's engine reports a full disk as its own error type: a ``DiskFull`` for it, else None."""
+    if isinstance(error, OSError):
+        return disk_full(error, path)
+    text = str(error)
+    if "No space left on device" in text or "Disk quota exceeded" in text:
+        return DiskFull(f"disk full writing {path}: {text.splitlines()[0] if text else type(error).__name__}")
+    return None

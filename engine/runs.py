@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wocas.errors import NoInput, UsageError
+from wocas.errors import InternalError, NoInput, UsageError, WocasError, disk_full, store_disk_full
 
 if TYPE_CHECKING:  # the CLI imports this module for every command; the run's imports wait for a run
     from wocas.config import Config
@@ -97,41 +97,68 @@ def check_inputs(inputs: tuple[str, ...] | list[str]) -> None:
 
 def execute_run(request: RunRequest) -> RunResult:
     from wocas.pipeline import pipeline_version
-    from wocas.runners.recording import new_run_id
+    from wocas.runners.recording import RunSummary, new_run_id
     from wocas.store.store import Store
 
     check_inputs(request.inputs)
     config, out = request.config, request.out
     out.mkdir(parents=True, exist_ok=True)
+    # The lock first: a refused run (StoreLocked) writes no log and no config.resolved.toml.
+    store = Store(request.store_path)
     run_id = new_run_id()
     log_path = out / "logs" / f"{run_id}.log"
-    setup_logging(log_path, request.verbose)
-    (out / "config.resolved.toml").write_text(config.to_toml())
+    try:
+        setup_logging(log_path, request.verbose)
+        (out / "config.resolved.toml").write_text(config.to_toml())
+    except OSError as e:
+        store.close()
+        raise disk_full(e, out) or e
     if not config.redact.enabled:
         log.warning("redaction is OFF for run %s: PII is stored in clear text", run_id)
-    store = Store(request.store_path)  # StoreLocked: another wocas process holds it
     for stale in store.close_stale_runs():
         log.warning("run %s was killed before it finished; marked interrupted", stale)
     inputs = [str(i) for i in request.inputs]
     store.start_run(run_id, pipeline_version(config), inputs, config.to_toml(), str(log_path))
+    summary = RunSummary(run_id=run_id)
     status = RunStatus.CRASHED
     try:
         with _sigterm_interrupts():
-            summary = _runner(request, store).run(inputs, run_id)
+            _runner(request, store).run(inputs, run_id, summary)
         status = RunStatus.DONE
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (systemd stop): what is stored stays
         status = RunStatus.INTERRUPTED
+    except WocasError:
+        log.exception("run %s stopped", run_id)
+        raise
+    except Exception as e:
+        full = store_disk_full(e, request.store_path if not isinstance(e, OSError) else out)
+        if full is not None:
+            log.error("run %s: %s", run_id, full)
+            raise full from e
+        log.exception("run %s crashed", run_id)
+        raise InternalError(f"internal error, run {run_id} stopped: {type(e).__name__}: {e} "
+                            f"(traceback in {log_path})") from e
     finally:
-        if status != RunStatus.DONE:
-            store.finish_run(run_id, status.value, 0, 0, 0, 0.0, 0.0)
+        if status != RunStatus.DONE:  # the counts so far, whatever stopped the run
+            try:
+                store.finish_run(run_id, status.value, summary.ok, summary.failed, summary.skipped,
+                                 summary.audio_seconds, summary.wall_seconds)
+            except Exception:
+                log.exception("could not record the end of run %s", run_id)
             store.close()
     if status == RunStatus.INTERRUPTED:
         return RunResult(run_id, status, None, (), request.store_path, log_path)
-    with store:
-        store.finish_run(run_id, status.value, summary.ok, summary.failed, summary.skipped,
-                         summary.audio_seconds, summary.wall_seconds)
-        _rollup_customers(store, config, out)
-        alerts = tuple(_insight_alerts(store, config))
+    try:
+        with store:
+            store.finish_run(run_id, status.value, summary.ok, summary.failed, summary.skipped,
+                             summary.audio_seconds, summary.wall_seconds)
+            _rollup_customers(store, config, out)
+            alerts = tuple(_insight_alerts(store, config))
+    except Exception as e:
+        full = store_disk_full(e, request.store_path if not isinstance(e, OSError) else out)
+        if full is None:
+            raise
+        raise full from e
     return RunResult(run_id, status, summary, alerts, request.store_path, log_path)
 
 
@@ -171,6 +198,10 @@ def _rollup_customers(store, config: Config, out: Path) -> None:
     try:
         rollup(store, config.customers)
         export(store, out / "customers", config.customers.period)
+    except OSError as e:
+        if (full := disk_full(e, out / "customers")) is not None:
+            raise full from e
+        log.exception("customer roll-up failed; the calls are stored, run `wocas customers` to retry")
     except Exception:
         log.exception("customer roll-up failed; the calls are stored, run `wocas customers` to retry")
 

@@ -85,8 +85,34 @@ class WorkerSetupError(WocasError, RuntimeError):
     cache): every call would fail the same way, so the run stops and says why."""
 
 
-def _init_worker(config: Config, threads: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """End this worker when the run process dies, even by SIGKILL (which runs no clean-up):
+    the kernel's parent-death signal on Linux, and a watch thread everywhere (it also covers
+    a parent that died before the signal was armed)."""
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="wocas-parent-watch", daemon=True).start()
+
+
+def _init_worker(config: Config, threads: int, parent_pid: int | None = None) -> None:
     global _worker_pipeline, _worker_setup_error
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     apply_threads(threads)
     try:
         _worker_pipeline = Pipeline.from_config(config, threads)
@@ -121,8 +147,9 @@ class LocalRunner:
         self.config = config
         self.recorder = CallRecorder(config, out_dir, store, force=force, on_call=on_call)
 
-    def run(self, inputs: list[str], run_id: str) -> RunSummary:
-        summary = RunSummary(run_id=run_id)
+    def run(self, inputs: list[str], run_id: str, summary: RunSummary | None = None) -> RunSummary:
+        """Counts land in ``summary`` (a new one if None) as calls are recorded, so a crash keeps them."""
+        summary = summary if summary is not None else RunSummary(run_id=run_id)
         started = time.perf_counter()
         batches = batched(self.recorder.pending(inputs, summary), self.config.run.batch_size)
         workers = max(1, self.config.run.workers)
@@ -142,7 +169,7 @@ class LocalRunner:
 
     def _new_pool(self, workers: int, threads: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(self.config, threads))
+                                   initializer=_init_worker, initargs=(self.config, threads, os.getpid()))
 
     def _run_pool(self, batches: Iterator[list[CallAnalysis]], workers: int, threads: int,
                   summary: RunSummary) -> None:

@@ -114,7 +114,8 @@ class RayRunner:
         self.asr_actors_per_gpu = max(1, asr_actors_per_gpu)
         self.window = window or max(256, 32 * config.run.batch_size)
 
-    def run(self, inputs: list[str], run_id: str) -> RunSummary:
+    def run(self, inputs: list[str], run_id: str, summary: RunSummary | None = None) -> RunSummary:
+        """Counts land in ``summary`` (a new one if None) as calls are recorded, so a crash keeps them."""
         try:
             import ray
         except ImportError as e:
@@ -141,7 +142,7 @@ class RayRunner:
         log.info("ray: %s; groups %s", ray.cluster_resources(),
                  [("actor" if g.actor else "task", g.names) for g in groups])
 
-        summary = RunSummary(run_id=run_id)
+        summary = summary if summary is not None else RunSummary(run_id=run_id)
         started = time.perf_counter()
         for window in batched(self.recorder.pending(inputs, summary), self.window):
             for results in self._run_window(window, groups, gpus):

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from wocas.config import Config
+from wocas.errors import disk_full, store_disk_full
 from wocas.io.exports import write_call_files
 from wocas.io.ingest import iter_calls
 from wocas.pipeline import pipeline_version
@@ -81,9 +82,15 @@ class CallRecorder:
     def record(self, results: list[CallAnalysis], summary: RunSummary) -> None:
         # Files first, store last: the store's row is what marks a call done, so a kill in
         # between redoes the call (and rewrites its files) instead of skipping it.
-        for call in results:
-            write_call_files(call, self.out_dir)
-        self.store.write(results, summary.run_id, self.version)
+        try:
+            for call in results:
+                write_call_files(call, self.out_dir)
+        except OSError as e:
+            raise disk_full(e, self.out_dir / "calls") or e
+        try:
+            self.store.write(results, summary.run_id, self.version)
+        except Exception as e:
+            raise store_disk_full(e, self.store.path) or e
         for call in results:
             if call.ok:
                 summary.ok += 1

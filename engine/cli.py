@@ -91,7 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         result = execute_run(RunRequest(inputs=tuple(str(i) for i in args.inputs), out=args.out,
-                                        config=config, store=args.store, force=args.force,
+                                        config=config, store=args.store, force=args.force, replace=args.replace,
                                         address=args.address, verbose=args.verbose, on_call=on_call))
     finally:
         progress.stop()
@@ -355,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads-per-worker", type=int, help="threads per worker (default: cores / workers)")
     run.add_argument("--batch-size", type=int, help="calls per stage batch (default from config: 8)")
     run.add_argument("--force", action="store_true", help="redo calls already in the store")
+    run.add_argument("--replace", action="store_true",
+                     help="let a call id already stored with other content overwrite it (else it is refused)")
     run.add_argument("--no-redact", action="store_true",
                      help="keep card numbers and personal details in clear text (recorded in the run's config)")
     run.add_argument("--redact-audio", action="store_true",

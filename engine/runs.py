@@ -49,6 +49,7 @@ class RunRequest:
     config: Config
     store: Path | None = None  # default OUT/wocas.duckdb
     force: bool = False  # redo calls already in the store
+    replace: bool = False  # a stored call id that arrives with other content overwrites it (else refused)
     address: str | None = None  # Ray cluster address (runner = "ray")
     verbose: bool = False  # log to the terminal too
     on_call: ProgressFn | None = None  # called once per call recorded or skipped
@@ -167,10 +168,11 @@ def _runner(request: RunRequest, store):
         from wocas.runners.ray import RayRunner
 
         return RayRunner(request.config, request.out, store, force=request.force,
-                         on_call=request.on_call, address=request.address)
+                         on_call=request.on_call, address=request.address, replace=request.replace)
     from wocas.runners.local import LocalRunner
 
-    return LocalRunner(request.config, request.out, store, force=request.force, on_call=request.on_call)
+    return LocalRunner(request.config, request.out, store, force=request.force, on_call=request.on_call,
+                       replace=request.replace)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ refused run that writes nothing, and workers that die with their parent."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -155,3 +156,42 @@ def test_workers_exit_when_their_parent_is_sigkilled(tmp_path, data_dir):
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert left == [], "worker processes outlived their SIGKILLed parent"
+
+
+def _stored(out: Path, call_id: str) -> dict:
+    with Store(out / "wocas.duckdb") as store:
+        return store.query("SELECT content_hash, source, kind FROM calls WHERE call_id = ?", [call_id])[0]
+
+
+def test_a_call_id_seen_again_with_other_content_is_refused_unless_replace(tmp_path, data_dir, samples_dir, capsys):
+    night1, config, out = _setup(tmp_path, data_dir, n=2)
+    ids = write_transcripts(night1, data_dir, 2)
+    assert _run(night1, out, config) == ExitCode.OK
+    first = _stored(out, ids[0])
+
+    night2 = tmp_path / "night2.jsonl"  # the same ids, other dialogues
+    lines = night1.read_text().splitlines()
+    write_transcripts(night2, data_dir, 2, start=10)
+    rows = [json.loads(line) for line in night2.read_text().splitlines()]
+    rows[0]["call_id"] = ids[0]
+    rows[1] = json.loads(lines[1])  # the same content again: skipped, not refused
+    night2.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    capsys.readouterr()
+    assert _run(night2, out, config) == ExitCode.CALLS_FAILED
+    err = capsys.readouterr().err
+    assert f"duplicate call_id '{ids[0]}', first from {night1}" in " ".join(err.split()), err
+    assert _stored(out, ids[0]) == first  # the good call is not overwritten
+    with Store(out / "wocas.duckdb") as store:
+        assert store.query("SELECT calls_ok, calls_failed, calls_skipped FROM runs ORDER BY started_at")[-1] == {
+            "calls_ok": 0, "calls_failed": 1, "calls_skipped": 1}
+
+    # a recording whose name is a chat's id is the same rule
+    audio = tmp_path / "audio" / f"{ids[1]}.flac"
+    audio.parent.mkdir()
+    audio.write_bytes((samples_dir / "delivery-mono-16k.flac").read_bytes())
+    assert _run(audio.parent, out, config) == ExitCode.CALLS_FAILED
+    assert _stored(out, ids[1])["kind"] != "audio"
+
+    assert _run(night2, out, config, "--replace") == ExitCode.OK
+    assert _stored(out, ids[0])["source"].startswith(str(night2))
+    assert _stored(out, ids[0])["content_hash"] != first["content_hash"]

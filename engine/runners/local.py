@@ -143,9 +143,9 @@ class LocalRunner:
     finished calls and writes each batch's files and store rows."""
 
     def __init__(self, config: Config, out_dir: Path, store: Store, force: bool = False,
-                 on_call: ProgressFn | None = None):
+                 on_call: ProgressFn | None = None, replace: bool = False):
         self.config = config
-        self.recorder = CallRecorder(config, out_dir, store, force=force, on_call=on_call)
+        self.recorder = CallRecorder(config, out_dir, store, force=force, on_call=on_call, replace=replace)
 
     def run(self, inputs: list[str], run_id: str, summary: RunSummary | None = None) -> RunSummary:
         """Counts land in ``summary`` (a new one if None) as calls are recorded, so a crash keeps them."""

@@ -106,10 +106,11 @@ class RayRunner:
     local runner's) skips finished calls and writes each result batch."""
 
     def __init__(self, config: Config, out_dir: Path, store: Store, force: bool = False,
-                 on_call: ProgressFn | None = None, address: str | None = None, window: int = 0,
+                 on_call: ProgressFn | None = None, replace: bool = False,
+                 address: str | None = None, window: int = 0,
                  asr_actors_per_gpu: int = ASR_ACTORS_PER_GPU):
         self.config = config
-        self.recorder = CallRecorder(config, out_dir, store, force=force, on_call=on_call)
+        self.recorder = CallRecorder(config, out_dir, store, force=force, on_call=on_call, replace=replace)
         self.address = address
         self.asr_actors_per_gpu = max(1, asr_actors_per_gpu)
         self.window = window or max(256, 32 * config.run.batch_size)

@@ -61,16 +61,26 @@ class CallRecorder:
     """Skips finished calls and records results. Only the process that owns it touches the store."""
 
     def __init__(self, config: Config, out_dir: Path, store: Store, force: bool = False,
-                 on_call: ProgressFn | None = None):
+                 on_call: ProgressFn | None = None, replace: bool = False):
         self.out_dir = out_dir
         self.store = store
         self.force = force
+        self.replace = replace
         self.on_call = on_call
         self.version = pipeline_version(config)
 
     def pending(self, inputs: list[str], summary: RunSummary) -> Iterator[CallAnalysis]:
         """Calls still to do; finished ones are counted as skipped and reported."""
         for call in iter_calls(inputs):
+            if call.ok and not self.replace and (first := self._stored_elsewhere(call)) is not None:
+                # Not stored: its row would overwrite the good call that has this id.
+                reason = f"{call.call.source}: duplicate call_id {call.call_id!r}, first from {first} (--replace to overwrite)"
+                log.error("call %s refused: %s", call.call_id, reason)
+                summary.failed += 1
+                summary.failures.append((call.call_id, reason))
+                if self.on_call:
+                    self.on_call(call.failed("ingest", reason), False)
+                continue
             if (not self.force and call.ok
                     and self.store.is_done(call.call_id, call.call.content_hash, self.version)):
                 summary.skipped += 1
@@ -78,6 +88,15 @@ class CallRecorder:
                     self.on_call(call, True)
                 continue
             yield call
+
+    def _stored_elsewhere(self, call: CallAnalysis) -> str | None:
+        """The source of a good call already stored under this id with other content, else None
+        (the same content is skipped or redone as usual; a failed one may be replaced)."""
+        rows = self.store.query("SELECT content_hash, source FROM calls WHERE call_id = ? AND status = 'ok'",
+                                [call.call_id])
+        if rows and rows[0]["content_hash"] != call.call.content_hash:
+            return rows[0]["source"] or "an earlier run"
+        return None
 
     def record(self, results: list[CallAnalysis], summary: RunSummary) -> None:
         # Files first, store last: the store's row is what marks a call done, so a kill in

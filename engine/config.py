@@ -200,6 +200,13 @@ class RunConfig(Section):
     threads_per_worker: int = 0  # 0 = cores // workers
     batch_size: int = 8  # calls per stage batch
     runner: Literal["local", "ray"] = "local"
+    # Wall-clock limit per call: a call past it fails alone ("exceeded time limit N s in stage X").
+    # 0 = sized to the call: max(call_time_min_s, call_time_factor x audio seconds, or for a
+    # transcript 1 s per 1,000 characters). Local runner only; a stage stuck inside native code
+    # is stopped when it next returns to Python.
+    call_time_limit_s: float = Field(default=0.0, ge=0)
+    call_time_min_s: float = Field(default=120.0, gt=0)
+    call_time_factor: float = Field(default=3.0, gt=0)
 
 
 class Config(Section):

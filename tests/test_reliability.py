@@ -195,3 +195,48 @@ def test_a_call_id_seen_again_with_other_content_is_refused_unless_replace(tmp_p
     assert _run(night2, out, config, "--replace") == ExitCode.OK
     assert _stored(out, ids[0])["source"].startswith(str(night2))
     assert _stored(out, ids[0])["content_hash"] != first["content_hash"]
+
+
+def test_a_stuck_call_fails_alone_at_its_time_limit(tmp_path, data_dir, monkeypatch):
+    from wocas.stages.metrics import MetricsStage
+
+    inputs, config, out = _setup(tmp_path, data_dir, n=4)
+    config.write_text(LEAN_TOML + "[run]\nbatch_size = 4\ncall_time_limit_s = 1\n")
+    stuck = json.loads(inputs.read_text().splitlines()[1])["call_id"]
+    real = MetricsStage.process_call
+
+    def process_call(self, call):
+        while call.call_id == stuck:  # a stage caught in a loop on one input
+            pass
+        return real(self, call)
+
+    monkeypatch.setattr(MetricsStage, "process_call", process_call)
+    started = time.perf_counter()
+    assert _run(inputs, out, config) == ExitCode.CALLS_FAILED
+    assert time.perf_counter() - started < 30
+    with Store(out / "wocas.duckdb") as store:
+        rows = {r["call_id"]: r for r in store.query("SELECT call_id, status, error, failed_stage FROM calls")}
+    assert len(rows) == 4 and [i for i, r in rows.items() if r["status"] != "ok"] == [stuck]
+    assert rows[stuck]["failed_stage"] == "metrics"
+    assert rows[stuck]["error"].endswith("exceeded time limit 1 s in stage metrics"), rows[stuck]["error"]
+    assert str(inputs) in rows[stuck]["error"]
+
+
+def test_the_default_time_limit_is_sized_to_the_call(samples_dir, tmp_path):
+    from wocas.config import RunConfig
+    from wocas.io.ingest import iter_calls
+    from wocas.runners.limits import call_limit
+
+    run = RunConfig()
+    audio = next(iter(iter_calls([str(samples_dir / "delivery-mono-16k.flac")])))
+    import soundfile
+
+    seconds = soundfile.info(str(samples_dir / "delivery-mono-16k.flac")).duration
+    assert call_limit(audio, run) == max(120.0, 3 * seconds)
+    long = RunConfig(call_time_min_s=1.0)
+    assert call_limit(audio, long) == 3 * seconds
+    chat = tmp_path / "big.jsonl"
+    chat.write_text(json.dumps({"call_id": "big", "turns": [{"speaker": "customer", "text": "word " * 400_000}]}) + "\n")
+    (big,) = list(iter_calls([str(chat)]))
+    if big.ok:  # a turn this long may be refused at ingest; if it is taken, its limit grows with it
+        assert call_limit(big, long) >= 1000

@@ -26,6 +26,7 @@ from wocas.pipeline import Pipeline
 from wocas.schema import CallAnalysis
 from wocas.store import Store
 from wocas.errors import WocasError
+from wocas.runners.limits import process_within_limits
 from wocas.runners.recording import CallRecorder, ProgressFn, RunSummary, batched, new_run_id
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def _worker_process(batch: list[CallAnalysis]) -> list[CallAnalysis]:
     if _worker_setup_error is not None:
         raise WorkerSetupError(f"a worker could not load the pipeline: {_worker_setup_error}")
     assert _worker_pipeline is not None
-    return _worker_pipeline.process(batch)
+    return process_within_limits(_worker_pipeline, batch, _worker_pipeline.config.run)
 
 
 def _submit(pool: ProcessPoolExecutor, batch: list[CallAnalysis]) -> Future:
@@ -159,7 +160,7 @@ class LocalRunner:
                 pipeline = Pipeline.from_config(self.config, threads)
                 try:
                     for batch in batches:
-                        self.recorder.record(pipeline.process(batch), summary)
+                        self.recorder.record(process_within_limits(pipeline, batch, self.config.run), summary)
                 finally:
                     pipeline.close()
         else:

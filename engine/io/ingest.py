@@ -234,6 +234,8 @@ def read_transcripts(path: Path) -> Iterator[CallAnalysis]:
     except InputError as e:
         yield _failed(path.stem, source, "transcript", f"{source}: malformed transcript: {e}")
         return
+    if obj == []:
+        log.warning("%s: the file holds an empty list: no calls in it", path)
     for i, item in enumerate(obj if isinstance(obj, list) else [obj]):
         yield transcript_to_call(item, source, path.stem if i == 0 else f"{path.stem}-{i}")
 

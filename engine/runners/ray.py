@@ -126,12 +126,12 @@ class RayRunner:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                      configure_logging=False)
         try:
-            return self._run(inputs, run_id)
+            return self._run(inputs, run_id, summary)
         finally:
             if started_here:
                 ray.shutdown()
 
-    def _run(self, inputs: list[str], run_id: str) -> RunSummary:
+    def _run(self, inputs: list[str], run_id: str, summary: RunSummary | None) -> RunSummary:
         import ray
 
         ray.data.DataContext.get_current().enable_progress_bars = False

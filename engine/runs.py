@@ -4,7 +4,11 @@ It checks the inputs (a missing path is a ``UsageError``; inputs that hold no ca
 ``NoInput``; either way nothing is written), opens the store (``StoreLocked`` if another
 process holds it), marks runs killed earlier as interrupted, starts the run row, turns SIGTERM
 into an interrupt, runs the chosen runner, finishes the run row, and refreshes the customer and
-insight roll-ups. The CLI only parses arguments, shows progress and prints the result.
+insight roll-ups. A refused run writes no file (the lock is taken before the log and the resolved
+config). Whatever stops a run leaves its row with the counts so far: a full disk becomes
+``DiskFull`` (exit 6, the path named), any other unexpected exception ``InternalError`` (exit 5,
+status ``crashed``, the traceback in the run's log). The CLI only parses arguments, shows
+progress and prints the result.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ It checks the inputs (a missing path is a ``UsageError``; inputs that hold no ca
 ``NoInput``; either way nothing is written), opens the store (``StoreLocked`` if another
 process holds it), marks runs killed earlier as interrupted, starts the run row, turns SIGTERM
 into an interrupt, runs the chosen runner, finishes the run row, and refreshes the customer and
-insight roll-ups. The CLI only parses arguments, shows progress and prints the result.
+insight roll-ups, and publishes the snapshot the review app reads. The CLI only parses arguments, shows progress and prints the result.
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ def execute_run(request: RunRequest) -> RunResult:
                          summary.audio_seconds, summary.wall_seconds)
         _rollup_customers(store, config, out)
         alerts = tuple(_insight_alerts(store, config))
+        _publish_snapshot(store)
     return RunResult(run_id, status, summary, alerts, request.store_path, log_path)
 
 
@@ -173,6 +174,16 @@ def _rollup_customers(store, config: Config, out: Path) -> None:
         export(store, out / "customers", config.customers.period)
     except Exception:
         log.exception("customer roll-up failed; the calls are stored, run `wocas customers` to retry")
+
+
+def _publish_snapshot(store) -> None:
+    """The read-only copy the review app serves (wocas.store.snapshot); never fails the run."""
+    from wocas.store import snapshot
+
+    try:
+        log.info("published the review snapshot %s", snapshot.publish(store))
+    except Exception:
+        log.exception("publishing the review snapshot failed; run `wocas snapshot` to retry")
 
 
 def _insight_alerts(store, config: Config) -> list[str]:

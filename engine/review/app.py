@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -276,7 +276,8 @@ def create_app(store_path: str | Path, token: str | None, *, session_hours: floa
                       kinds=sorted({f.kind for c in calls for f in c["flag_list"]}))
 
     @app.get("/calls/{call_id:path}/audio")
-    def call_audio(call_id: str) -> Response:
+    def call_audio(request: Request, call_id: str) -> Response:
+        call_id = _raw_call_id(request, call_id, "/audio")
         with access.connect() as store:
             found = queries.call_audio_source(store, call_id)
         if found is None or found[0] != "audio":
@@ -291,6 +292,7 @@ def create_app(store_path: str | Path, token: str | None, *, session_hours: floa
     @app.post("/calls/{call_id:path}/verdicts")
     def add_verdict(request: Request, call_id: str, csrf_token: str = Form(""), flag: str = Form(""),
                     verdict: str = Form(""), comment: str = Form("")) -> Response:
+        call_id = _raw_call_id(request, call_id, "/verdicts")
         refused = check_post(request, csrf_token)
         if refused:
             return refused
@@ -309,6 +311,7 @@ def create_app(store_path: str | Path, token: str | None, *, session_hours: floa
     # ---- one call (ids may hold "/": the audio and verdict routes come first) ------------
     @app.get("/calls/{call_id:path}")
     def call_page(request: Request, call_id: str) -> HTMLResponse:
+        call_id = _raw_call_id(request, call_id, "")
         with access.connect() as store:
             call = queries.call_row(store, call_id)
             if call is None:
@@ -378,6 +381,18 @@ def _open_jobs(jobs: list[dict[str, Any]]) -> list[str]:
 def _set_cookie(response: Response, session: auth.Session, secure: bool) -> None:
     response.set_cookie(auth.COOKIE, session.session_id, httponly=True, samesite="strict", path="/",
                         max_age=int(session.expires - time.time()), secure=secure)
+
+
+def _raw_call_id(request: Request, decoded: str, suffix: str) -> str:
+    """The call id decoded exactly once from the raw request path, so an id that itself holds
+    ``%2F`` or ``%20`` opens too (some servers hand routes a path decoded twice)."""
+    raw = request.scope.get("raw_path")
+    if not raw:
+        return decoded
+    raw_path = raw.decode("latin-1").split("?", 1)[0]
+    if not raw_path.startswith("/calls/") or not raw_path.endswith(suffix):
+        return decoded
+    return unquote(raw_path[len("/calls/"):len(raw_path) - len(suffix)])
 
 
 def _legacy_verdicts(store_path: Path) -> list[dict[str, Any]]:

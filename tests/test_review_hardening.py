@@ -20,7 +20,7 @@ from wocas.stages.flags import FlagsStage
 from wocas.store import Store, snapshot
 
 TOKEN = "a-long-enough-token-for-tests"
-ODD_IDS = ("2026/11/03/call 1", "café-ñ-日本", "a%2Fb?x=1#y", "ends/audio-not", "plain")
+ODD_IDS = ("2026/11/03/call 1", "café-ñ-日本", "a%2Fb?x=1#y", "ends/audio", "plain")
 
 
 def _call(call_id: str) -> CallAnalysis:

@@ -280,6 +280,9 @@ def create_app(store_path: str | Path, token: str | None, *, session_hours: floa
         call_id = _raw_call_id(request, call_id, "/audio")
         with access.connect() as store:
             found = queries.call_audio_source(store, call_id)
+            own_page = found is None and queries.call_audio_source(store, call_id + "/audio") is not None
+        if own_page:  # a call whose id itself ends in /audio
+            return call_page(request, call_id + "/audio")
         if found is None or found[0] != "audio":
             return PlainTextResponse("no audio for this call", status_code=404)
         path = resolve_audio(call_id, found[1] or "", roots, redacted_dir)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -119,7 +120,6 @@ def test_any_call_id_opens_and_takes_a_verdict(store_path):
     assert _login(client).status_code == 303
     queue = client.get("/?show=all").text
     for call_id in ODD_IDS:
-        from urllib.parse import quote
         url = "/calls/" + quote(call_id, safe="")
         assert url in queue, call_id  # the queue links to it
         page = client.get(url)

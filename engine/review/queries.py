@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from pydantic import TypeAdapter
 
-from wocas.errors import StoreMissing
 from wocas.schema import Flag
 from wocas.store import Store
 from wocas.store import queries as store_queries
@@ -30,40 +27,16 @@ log = logging.getLogger(__name__)
 
 
 class SnapshotAccess:
-    """The newest snapshot a run published (``wocas.store.snapshot``), opened read-only once per
-    snapshot and shared: each request reads through its own cursor. The store itself is never
-    opened, so a browser left open never holds a lock a run needs."""
+    """The newest snapshot a run published, read-only (``wocas.store.snapshot``). The store
+    itself is never opened, so a browser left open never holds a lock a run needs."""
 
     def __init__(self, store_path: Path):
-        self.store_path = Path(store_path)
-        self._lock = threading.Lock()
-        self._current: tuple[Path, duckdb.DuckDBPyConnection] | None = None
-
-    def _connection(self) -> tuple[Path, duckdb.DuckDBPyConnection]:
-        newest = snapshot.latest_snapshot(self.store_path)
-        with self._lock:
-            if newest is None:
-                if self._current is not None:
-                    return self._current
-                raise StoreMissing(f"no snapshot of the store {self.store_path} yet: it is published at the "
-                                   f"end of each `wocas run` (or now with `wocas snapshot --out ...`)")
-            if self._current is None or self._current[0] != newest:
-                # the older connection closes when the last request reading it lets go
-                self._current = (newest, duckdb.connect(str(newest), read_only=True))
-            return self._current
+        self._reader = snapshot.SnapshotReader(store_path)
 
     @contextmanager
     def connect(self) -> Iterator[Store]:
-        path, con = self._connection()
-        cursor = con.cursor()
-        try:
-            yield Store.over(cursor, path)
-        finally:
-            cursor.close()
-
-    @property
-    def snapshot(self) -> Path | None:
-        return self._current[0] if self._current else None
+        with self._reader.read() as store:
+            yield store
 
 
 def store_version(store: Store) -> tuple:

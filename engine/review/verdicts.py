@@ -46,13 +46,13 @@ class Verdicts:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = getattr(self._local, "con", None)  # one connection per thread
+        con = getattr(self._local, "connection", None)  # one connection per thread
         if con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             con.row_factory = sqlite3.Row
             con.execute("PRAGMA busy_timeout=30000")
-            self._local.con = con
+            self._local.connection = con
         yield con
 
     def _rows(self, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:

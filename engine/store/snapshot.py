@@ -12,8 +12,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+
+import duckdb
+
+from wocas.errors import StoreMissing
+from wocas.store.store import Store
 
 KEEP = 3
 SUFFIX = ".duckdb"
@@ -51,3 +59,35 @@ def publish(store) -> Path:
     for old in sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIX))[:-KEEP]:
         old.unlink(missing_ok=True)
     return final
+
+
+class SnapshotReader:
+    """The newest snapshot of a store, opened read-only once per snapshot and shared between
+    threads: each ``read()`` gets its own cursor. A newer snapshot is picked up on the next
+    ``read()``; the older connection closes when the last reader lets go."""
+
+    def __init__(self, store_path: Path):
+        self.store_path = Path(store_path)
+        self._lock = threading.Lock()
+        self._current: tuple[Path, duckdb.DuckDBPyConnection] | None = None
+
+    def _connection(self) -> tuple[Path, duckdb.DuckDBPyConnection]:
+        newest = latest_snapshot(self.store_path)
+        with self._lock:
+            if newest is None:
+                if self._current is not None:
+                    return self._current
+                raise StoreMissing(f"no snapshot of the store {self.store_path} yet: it is published at the "
+                                   f"end of each `wocas run` (or now with `wocas snapshot --out ...`)")
+            if self._current is None or self._current[0] != newest:
+                self._current = (newest, duckdb.connect(str(newest), read_only=True))
+            return self._current
+
+    @contextmanager
+    def read(self) -> Iterator[Store]:
+        path, connection = self._connection()
+        cursor = connection.cursor()
+        try:
+            yield Store.over(cursor, path)
+        finally:
+            cursor.close()

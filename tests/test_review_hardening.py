@@ -198,3 +198,26 @@ def test_verdicts_kept_in_an_older_store_are_carried_over(tmp_path):
     client = TestClient(create_app(path, TOKEN, allowed_hosts=("testserver",)))
     _login(client)
     assert "from before" in client.get("/calls/old").text
+
+
+def test_snapshot_command_publishes_now_and_says_when_a_run_holds_the_store(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    path = tmp_path / "wocas.duckdb"
+    with Store(path) as store:
+        store.write([_call("one")], run_id="r", pipeline_version="test")
+    assert snapshot.latest_snapshot(path) is None
+    assert cli.main(["snapshot", "--out", str(tmp_path)]) == cli.EXIT_OK
+    published = snapshot.latest_snapshot(path)
+    assert published is not None and str(published) in capsys.readouterr().out
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(30)", str(path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert cli.main(["snapshot", "--out", str(tmp_path)]) == 3  # the store is locked: nothing published
+        assert "a run holds" in capsys.readouterr().err and snapshot.latest_snapshot(path) == published
+    finally:
+        holder.kill()
+        holder.wait()

@@ -4,7 +4,7 @@ It checks the inputs (a missing path is a ``UsageError``; inputs that hold no ca
 ``NoInput``; either way nothing is written), opens the store (``StoreLocked`` if another
 process holds it), marks runs killed earlier as interrupted, starts the run row, turns SIGTERM
 into an interrupt, runs the chosen runner, finishes the run row, and refreshes the customer and
-insight roll-ups, and publishes the snapshot the review app reads. The CLI only parses arguments, shows progress and prints the result.
+insight roll-ups. The CLI only parses arguments, shows progress and prints the result.
 """
 
 from __future__ import annotations

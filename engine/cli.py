@@ -183,27 +183,67 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """The QA review app over the store; token login unless --no-auth on a loopback address."""
+    """The QA review app over the store's snapshot; token login unless --no-auth on a loopback address."""
     import secrets
 
     import uvicorn
 
     from wocas.review import create_app
     from wocas.runs import setup_logging
+    from wocas.store import snapshot
 
     path = existing_store(args)
-    token = args.token or os.environ.get("WOCAS_TOKEN") or None
+    token = None
+    if args.token:
+        print("warning: --token is visible to every user of this machine (ps); "
+              "use WOCAS_REVIEW_TOKEN or --token-file", file=sys.stderr)
+        token = args.token
+    elif args.token_file:
+        try:
+            token = args.token_file.read_text().strip()
+        except OSError as e:
+            raise UsageError(f"cannot read --token-file {args.token_file}: {e.strerror}") from e
+    else:
+        token = os.environ.get("WOCAS_REVIEW_TOKEN") or os.environ.get("WOCAS_TOKEN") or None
     if args.no_auth:
         if args.host not in LOOPBACK_HOSTS:
             raise UsageError(f"--no-auth is allowed only on a loopback address, not {args.host}")
         token = None
     elif token is None:
         token = secrets.token_urlsafe(18)
-        print(f"access token (set --token or WOCAS_TOKEN to choose one): {token}", file=sys.stderr)
+        print(f"access token (set WOCAS_REVIEW_TOKEN or --token-file to choose one): {token}", file=sys.stderr)
     setup_logging(None, verbose=True)
-    app = create_app(path, token)  # StoreLocked when a run holds the store
+    if snapshot.latest_snapshot(path) is None:
+        _publish_now(path)
+    try:
+        app = create_app(path, token, allowed_hosts=tuple(args.allowed_host or ()), bind=args.host,
+                         secure_cookies=args.secure_cookies)
+    except ValueError as e:  # a token too short
+        raise UsageError(str(e)) from e
     print(f"wocas review on http://{args.host}:{args.port}/ (store {path})", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
+def _publish_now(path: Path) -> Path | None:
+    """Publish a review snapshot of the store now; None (with a note) while a run holds it."""
+    from wocas.errors import StoreLocked
+    from wocas.store import Store, snapshot
+
+    try:
+        with Store(path, create=False) as store:
+            return snapshot.publish(store)
+    except StoreLocked:
+        print(f"note: a run holds {path}; the review app shows its snapshot when the run ends", file=sys.stderr)
+        return None
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Publish the read-only snapshot the review app reads (a run does this when it ends)."""
+    published = _publish_now(existing_store(args))
+    if published is None:
+        return ExitCode.STORE_LOCKED
+    print(f"snapshot {published}")
     return EXIT_OK
 
 
@@ -383,9 +423,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", type=Path, help=f"DuckDB store (default OUT/{STORE_NAME})")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--token", help="access token reviewers log in with (default: $WOCAS_TOKEN, else a random one)")
+    serve.add_argument("--token", help="access token (visible in ps: prefer $WOCAS_REVIEW_TOKEN or --token-file; "
+                                       "default a random one, printed)")
+    serve.add_argument("--token-file", type=Path, help="read the access token from this file")
     serve.add_argument("--no-auth", action="store_true", help="no login (only with a loopback --host)")
+    serve.add_argument("--allowed-host", action="append", metavar="NAME",
+                       help="a Host name the app answers besides localhost and --host (repeatable)")
+    serve.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (behind TLS)")
     serve.set_defaults(func=cmd_serve)
+
+    snap = sub.add_parser("snapshot", help="publish the store's read-only snapshot for the review app now")
+    snap.add_argument("--out", type=Path, required=True)
+    snap.add_argument("--store", type=Path)
+    snap.set_defaults(func=cmd_snapshot)
 
     customers = sub.add_parser("customers", help="per-customer records: repeats, jobs, defection risk, value at risk")
     customers.add_argument("--out", type=Path, required=True, help="the run's output folder")

@@ -159,6 +159,7 @@ def execute_run(request: RunRequest) -> RunResult:
                              summary.audio_seconds, summary.wall_seconds)
             _rollup_customers(store, config, out)
             alerts = tuple(_insight_alerts(store, config))
+            _publish_snapshot(store)
     except Exception as e:
         full = store_disk_full(e, request.store_path if not isinstance(e, OSError) else out)
         if full is None:
@@ -210,6 +211,16 @@ def _rollup_customers(store, config: Config, out: Path) -> None:
         log.exception("customer roll-up failed; the calls are stored, run `wocas customers` to retry")
     except Exception:
         log.exception("customer roll-up failed; the calls are stored, run `wocas customers` to retry")
+
+
+def _publish_snapshot(store) -> None:
+    """The read-only copy the review app serves (wocas.store.snapshot); never fails the run."""
+    from wocas.store import snapshot
+
+    try:
+        log.info("published the review snapshot %s", snapshot.publish(store))
+    except Exception:
+        log.exception("publishing the review snapshot failed; run `wocas snapshot` to retry")
 
 
 def _insight_alerts(store, config: Config) -> list[str]:

@@ -17,7 +17,7 @@ from wocas.config import Config
 from wocas.kinds import FlagKind, SignalKind, UnknownKind
 from wocas.pipeline import build_stages, check_order
 from wocas.review import create_app
-from wocas.review.queries import StoreAccess, queue_calls
+from wocas.review.queries import SnapshotAccess, queue_calls
 from wocas.satisfaction.model import CallFacts, SatisfactionModel
 from wocas.schema import Call, CallAnalysis, Signal, Turn
 from wocas.stages.flags import FlagsStage
@@ -106,10 +106,10 @@ def test_stored_flags_are_what_the_review_app_shows_the_json_holds_and_the_repor
     defection = next(f for f in call.flags if f.kind == FlagKind.DEFECTION_RISK)
     assert defection.turn_index is not None and call.turns[defection.turn_index].role == "customer"
 
-    with StoreAccess(run_out / "wocas.duckdb").connect() as con:
+    with SnapshotAccess(run_out / "wocas.duckdb").connect() as con:
         shown = {c["call_id"]: c["flags"] for c in queue_calls(con)}
     assert shown["angry-1"] == call.flags and shown["chat-0001"] == ()
-    client = TestClient(create_app(run_out / "wocas.duckdb", None))
+    client = TestClient(create_app(run_out / "wocas.duckdb", None, allowed_hosts=("testserver",)))
     page = client.get("/calls/angry-1").text
     for f in call.flags:
         assert f'id="flag-{f.kind}"' in page and f.label in page

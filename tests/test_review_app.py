@@ -8,6 +8,7 @@ The end-to-end run of the real pipeline is in test_review_browser.py.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -24,9 +25,10 @@ from wocas.config import FlagsConfig
 from wocas.schema import (Call, CallAnalysis, Emotion, Job, Satisfaction, Signal, TalkMetrics, Trajectory,
                            Turn)
 from wocas.stages.flags import CallFacts, FlagsStage, derive_flags
-from wocas.store import Store
+from wocas.review.verdicts import verdicts_path
+from wocas.store import Store, snapshot
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-for-tests"
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="alert(1)">'
 
@@ -113,12 +115,13 @@ def store_path(tmp_path_factory) -> Path:
     calls = [FlagsStage().process_call(c) for c in calls]  # the pipeline's last stage
     with Store(path) as store:
         store.write(calls, run_id="test-run", pipeline_version="test")
+        snapshot.publish(store)  # what the end of `wocas run` does
     return path
 
 
 @pytest.fixture()
 def app(store_path):
-    return create_app(store_path, TOKEN)
+    return create_app(store_path, TOKEN, allowed_hosts=("testserver",))
 
 
 def _login(client: TestClient, name: str = "alice") -> None:
@@ -198,7 +201,7 @@ def test_logout_ends_the_session_even_for_a_kept_cookie(app):
 
 
 def test_no_auth_mode_names_the_reviewer_local(store_path):
-    client = TestClient(create_app(store_path, None))
+    client = TestClient(create_app(store_path, None, allowed_hosts=("testserver",)))
     r = client.get("/")
     assert r.status_code == 200 and "local" in r.text
     csrf = _csrf(client, "/calls/quiet-3")
@@ -248,7 +251,7 @@ def test_verdict_is_stored_with_reviewer_and_time_and_shown(app, store_path):
                                                           "verdict": "confirm"}).status_code == 400
     assert client.post("/calls/unhappy-2/verdicts", data={"csrf_token": csrf, "flag": "low_satisfaction",
                                                           "verdict": "maybe"}).status_code == 400
-    with duckdb.connect(str(store_path)) as con:
+    with sqlite3.connect(verdicts_path(store_path)) as con:
         stored = con.execute("SELECT flag, verdict, comment, reviewer, created_at FROM reviews "
                              "WHERE call_id = 'unhappy-2'").fetchall()
     assert len(stored) == 1
@@ -271,7 +274,7 @@ def test_cross_site_posts_are_refused(app, store_path):
     assert r.status_code == 403
     assert client.post("/logout", data={"csrf_token": csrf}, headers={"origin": "http://evil.example"},
                        follow_redirects=False).status_code == 403
-    with duckdb.connect(str(store_path)) as con:
+    with sqlite3.connect(verdicts_path(store_path)) as con:
         assert con.execute("SELECT count(*) FROM reviews WHERE comment = 'forged'").fetchone()[0] == 0
 
 
@@ -342,6 +345,8 @@ def test_insights_rank_reasons_and_estimate_value_at_risk(app, store_path):
                         "value_at_risk DOUBLE)")
         con.execute("INSERT INTO customers (customer_id, defection_risk, value, value_at_risk) "
                     "VALUES ('C-2', 0.75, 400, 300)")
+    with Store(store_path) as store:
+        snapshot.publish(store)
     try:
         page = client.get("/insights").text
         assert "value at risk 300" in page and "estimated" not in page
@@ -349,9 +354,11 @@ def test_insights_rank_reasons_and_estimate_value_at_risk(app, store_path):
     finally:
         with duckdb.connect(str(store_path)) as con:
             con.execute("DELETE FROM customers WHERE customer_id = 'C-2'")
+        with Store(store_path) as store:
+            snapshot.publish(store)
 
 
-def test_a_store_held_by_a_run_answers_busy_not_an_error(app, store_path):
+def test_a_store_held_by_a_run_never_stops_the_app(app, store_path):
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
                                "print('held', flush=True); time.sleep(30)", str(store_path)],
                               stdout=subprocess.PIPE, text=True)
@@ -359,14 +366,23 @@ def test_a_store_held_by_a_run_answers_busy_not_an_error(app, store_path):
         assert holder.stdout.readline().strip() == "held"
         client = TestClient(app)
         _login(client)
-        r = client.get("/")
-        assert r.status_code == 503 and "in use by another process" in r.text
+        assert client.get("/").status_code == 200  # the snapshot, not the store a run holds
+        csrf = _csrf(client, "/calls/quiet-3")
+        r = client.post("/calls/quiet-3/verdicts", data={"csrf_token": csrf, "flag": "silence_overtalk",
+                                                         "verdict": "confirm", "comment": "during a run"})
+        assert r.status_code == 200 and "during a run" in r.text
     finally:
         holder.kill()
         holder.wait()
-    client = TestClient(app)
+
+
+def test_no_snapshot_yet_is_said_plainly(tmp_path):
+    with Store(tmp_path / "wocas.duckdb"):
+        pass
+    client = TestClient(create_app(tmp_path / "wocas.duckdb", TOKEN, allowed_hosts=("testserver",)))
     _login(client)
-    assert client.get("/").status_code == 200  # and the app recovers once the run lets go
+    r = client.get("/")
+    assert r.status_code == 503 and "no snapshot of the store" in r.text and "wocas snapshot" in r.text
 
 
 def test_emerging_reasons_need_a_baseline_and_a_rise():

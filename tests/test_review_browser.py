@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.server
 import json
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -25,15 +26,15 @@ if not CHROMIUM.exists():
                 allow_module_level=True)
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
 
-import duckdb  # noqa: E402
 import uvicorn  # noqa: E402
 
 from wocas import cli  # noqa: E402
 from wocas.review import create_app  # noqa: E402
+from wocas.review.verdicts import verdicts_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
-TOKEN = "browser-token"
+TOKEN = "browser-token-long-enough"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--autoplay-policy=no-user-gesture-required", "--mute-audio"]
@@ -237,6 +238,6 @@ def test_review_flow_in_a_real_browser(server, browser, store, evil_site):
     assert not errors, errors
     context.close()
 
-    with duckdb.connect(str(store)) as con:
+    with sqlite3.connect(verdicts_path(store)) as con:  # verdicts live beside the store, not in it
         verdicts = con.execute("SELECT flag, verdict, comment, reviewer FROM reviews").fetchall()
     assert verdicts == [("silence_overtalk", "confirm", "customer left waiting a minute between replies", "alice")]

@@ -1,7 +1,9 @@
 """The QA review app: the flagged-call queue, one call with its evidence, customers, insights.
 
-``create_app`` builds a FastAPI app over a DuckDB store; ``wocas serve`` runs it with
-uvicorn. Pages are rendered on the server with autoescaped Jinja2 templates (a customer can
+``create_app`` builds a FastAPI app over the read-only snapshot a run publishes of its DuckDB
+store (never the store itself, so a run and the reviewers never wait for each other), with the
+verdicts in their own SQLite file; ``wocas serve`` runs it with uvicorn. Every request's Host
+must be an allowed one (DNS rebinding), with or without login. Pages are rendered on the server with autoescaped Jinja2 templates (a customer can
 say anything, ``<script>`` included) under a strict Content-Security-Policy. Audio is found
 only through the call id's stored source, never from a path in the request.
 """
@@ -12,18 +14,20 @@ import logging
 import time
 import threading
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from wocas.errors import StoreLocked, StoreMissing
+from wocas.errors import StoreMissing
 from wocas.io.audio import AUDIO_SUFFIXES
 from wocas.io.exports import safe_name
 from wocas.review import auth, charts, insights, queries
+from wocas.review.verdicts import VERDICTS, Verdicts, verdicts_path
 from wocas.kinds import FLAG_LABELS
 from wocas.schema import Flag, severity_level
 from wocas.stages.flags import call_severity
@@ -106,13 +110,19 @@ def resolve_audio(call_id: str, source: str, roots: tuple[Path, ...], redacted_d
     return None
 
 
-def create_app(store_path: str | Path, token: str | None, *,
-               session_hours: float = 12.0, audio_roots: tuple[Path, ...] = ()) -> FastAPI:
-    """The review app over one store. ``token=None`` turns login off (the CLI allows that on localhost only)."""
+def create_app(store_path: str | Path, token: str | None, *, session_hours: float = 12.0,
+               audio_roots: tuple[Path, ...] = (), allowed_hosts: Iterable[str] = (), bind: str | None = None,
+               secure_cookies: bool = False) -> FastAPI:
+    """The review app over one store's snapshots. ``token=None`` turns login off (the CLI allows
+    that on localhost only); a token shorter than ``auth.MIN_TOKEN_LENGTH`` is a ``ValueError``.
+    Requests are answered only for localhost, ``bind`` and ``allowed_hosts``."""
     store_path = Path(store_path)
-    access = queries.StoreAccess(store_path)
-    with access.connect():  # fails early on a missing or busy store; upgrades an older one
-        pass
+    if token is not None:
+        auth.check_token(token)
+    hosts = auth.allowed_hosts(bind, tuple(allowed_hosts))
+    access = queries.SnapshotAccess(store_path)
+    verdicts = Verdicts(verdicts_path(store_path), legacy=_legacy_verdicts(store_path))
+    throttle = auth.LoginThrottle()
     # Relative sources are relative to where `wocas run` was started; try here and beside the store.
     roots = tuple(audio_roots) + (Path.cwd(), store_path.parent, store_path.parent.parent)
     redacted_dir = store_path.parent / "calls"
@@ -135,6 +145,12 @@ def create_app(store_path: str | Path, token: str | None, *,
     @app.middleware("http")
     async def guard(request: Request, call_next):
         path = request.url.path
+        if auth.host_name(request.headers.get("host", "")) not in hosts:
+            log.warning("refused a request for host %r (allowed: %s)", request.headers.get("host"), sorted(hosts))
+            response = PlainTextResponse("unknown host (start wocas serve with --allowed-host NAME)", status_code=400)
+            for key, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(key, value)
+            return response
         session = sessions.get(request.cookies.get(auth.COOKIE))
         new_session = None
         if session is None and token is None:
@@ -150,13 +166,10 @@ def create_app(store_path: str | Path, token: str | None, *,
         else:
             try:
                 response = await call_next(request)
-            except StoreLocked:
-                response = error(request, 503, "the store is in use by another process (a wocas run?); "
-                                               "try again when it has finished")
             except StoreMissing as e:
                 response = error(request, 503, str(e))
         if new_session is not None:
-            _set_cookie(response, new_session)
+            _set_cookie(response, new_session, secure_cookies)
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
         return response
@@ -183,20 +196,29 @@ def create_app(store_path: str | Path, token: str | None, *,
               next: str = Form("/")) -> Response:
         if not auth.same_origin(request):
             return PlainTextResponse("cross-site request refused", status_code=403)
+        client = request.client.host if request.client else "?"
+        wait = throttle.wait_seconds(client)
+        if token is not None and wait > 0:
+            response = render(request, "login.html", status_code=429, next=auth.safe_next(next),
+                              message=f"too many wrong tokens: try again in {int(wait) + 1} s")
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
         try:
             name = auth.clean_reviewer(reviewer)
         except ValueError as e:
             return render(request, "login.html", status_code=400, next=auth.safe_next(next), message=str(e))
         if token is not None and not auth.token_matches(token_, token):
-            log.warning("failed login for reviewer %r from %s", name, request.client.host if request.client else "?")
+            log.warning("failed login for reviewer %r from %s", name, client)
+            throttle.failed(client)
             return render(request, "login.html", status_code=401, next=auth.safe_next(next),
                           message="wrong token")
+        throttle.succeeded(client)
         old = request.state.session
         if old is not None:
             sessions.end(old.session_id)
         session = sessions.create(name)
         response = RedirectResponse(auth.safe_next(next), status_code=303)
-        _set_cookie(response, session)
+        _set_cookie(response, session, secure_cookies)
         return response
 
     @app.post("/logout")
@@ -215,11 +237,11 @@ def create_app(store_path: str | Path, token: str | None, *,
               queue_name: str = "", reviewed: str = "", show: str = "flagged", page: int = 1) -> HTMLResponse:
         with access.connect() as store:
             calls = index.calls(store)
-            verdicts = queries.latest_verdicts(store)
+        latest_verdicts = verdicts.latest()
         items = []
         for c in calls:
             kinds = [f.kind for f in c["flag_list"]]
-            done = [k for k in kinds if (c["call_id"], k) in verdicts]
+            done = [k for k in kinds if (c["call_id"], k) in latest_verdicts]
             if show != "all" and not kinds:
                 continue
             if flag and flag not in kinds:
@@ -239,7 +261,7 @@ def create_app(store_path: str | Path, token: str | None, *,
             if reviewed == "no" and (complete or not kinds):
                 continue
             items.append({**c, "reviewed_count": len(done),
-                          "verdicts": {k: verdicts[(c["call_id"], k)]["verdict"] for k in done},
+                          "verdicts": {k: latest_verdicts[(c["call_id"], k)]["verdict"] for k in done},
                           "level": severity_level(c["severity"])})
         items.sort(key=lambda c: (-c["severity"], c["started_at"] or "", c["call_id"]))
         page = max(1, page)
@@ -253,32 +275,14 @@ def create_app(store_path: str | Path, token: str | None, *,
                       queues=sorted({c["queue"] for c in calls if c["queue"]}),
                       kinds=sorted({f.kind for c in calls for f in c["flag_list"]}))
 
-    # ---- one call --------------------------------------------------------------------------
-    @app.get("/calls/{call_id}")
-    def call_page(request: Request, call_id: str) -> HTMLResponse:
-        with access.connect() as store:
-            call = queries.call_row(store, call_id)
-            if call is None:
-                return error(request, 404, "no such call in the store")
-            flags = index.flags_of(store, call_id)
-            turns = queries.call_turns(store, call_id)
-            jobs = queries.call_jobs(store, call_id)
-            signals = queries.call_signals(store, call_id)
-            latest = queries.latest_verdicts(store, call_id)
-            history = queries.verdict_history(store, call_id)
-        record = call["record_json"]
-        audio = resolve_audio(call_id, call["source"] or "", roots, redacted_dir) if call["kind"] == "audio" else None
-        curve = charts.trust_curve(turns, signals, call["duration"] or 0.0)
-        return render(request, "call.html", call=call, flags=flags, turns=turns, jobs=jobs, signals=signals,
-                      latest={k[1]: v for k, v in latest.items()}, history=history, curve=curve,
-                      has_audio=audio is not None, audio_redacted=audio is not None and audio.parent == redacted_dir,
-                      satisfaction=record.get("satisfaction"),
-                      metrics=record.get("metrics"), trajectory=(record.get("trajectories") or {}).get("customer"))
-
-    @app.get("/calls/{call_id}/audio")
-    def call_audio(call_id: str) -> Response:
+    @app.get("/calls/{call_id:path}/audio")
+    def call_audio(request: Request, call_id: str) -> Response:
+        call_id = _raw_call_id(request, call_id, "/audio")
         with access.connect() as store:
             found = queries.call_audio_source(store, call_id)
+            own_page = found is None and queries.call_audio_source(store, call_id + "/audio") is not None
+        if own_page:  # a call whose id itself ends in /audio
+            return call_page(request, call_id + "/audio")
         if found is None or found[0] != "audio":
             return PlainTextResponse("no audio for this call", status_code=404)
         path = resolve_audio(call_id, found[1] or "", roots, redacted_dir)
@@ -288,13 +292,14 @@ def create_app(store_path: str | Path, token: str | None, *,
         return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
                             headers={"Cache-Control": "private, max-age=300"})
 
-    @app.post("/calls/{call_id}/verdicts")
+    @app.post("/calls/{call_id:path}/verdicts")
     def add_verdict(request: Request, call_id: str, csrf_token: str = Form(""), flag: str = Form(""),
                     verdict: str = Form(""), comment: str = Form("")) -> Response:
+        call_id = _raw_call_id(request, call_id, "/verdicts")
         refused = check_post(request, csrf_token)
         if refused:
             return refused
-        if verdict not in queries.VERDICTS:
+        if verdict not in VERDICTS:
             return error(request, 400, "the verdict must be confirm or reject")
         if len(comment) > MAX_COMMENT:
             return error(request, 400, f"the comment is longer than {MAX_COMMENT} characters")
@@ -303,8 +308,30 @@ def create_app(store_path: str | Path, token: str | None, *,
                 return error(request, 404, "no such call in the store")
             if flag not in {f.kind for f in index.flags_of(store, call_id)}:
                 return error(request, 400, "this call has no such flag")
-            queries.add_verdict(store, call_id, flag, verdict, comment.strip(), request.state.session.reviewer)
+        verdicts.add(call_id, flag, verdict, comment.strip(), request.state.session.reviewer)
         return RedirectResponse(f"/calls/{quote(call_id, safe='')}#flag-{flag}", status_code=303)
+
+    # ---- one call (ids may hold "/": the audio and verdict routes come first) ------------
+    @app.get("/calls/{call_id:path}")
+    def call_page(request: Request, call_id: str) -> HTMLResponse:
+        call_id = _raw_call_id(request, call_id, "")
+        with access.connect() as store:
+            call = queries.call_row(store, call_id)
+            if call is None:
+                return error(request, 404, "no such call in the store")
+            flags = index.flags_of(store, call_id)
+            turns = queries.call_turns(store, call_id)
+            jobs = queries.call_jobs(store, call_id)
+            signals = queries.call_signals(store, call_id)
+        latest, history = verdicts.latest(call_id), verdicts.history(call_id)
+        record = call["record_json"]
+        audio = resolve_audio(call_id, call["source"] or "", roots, redacted_dir) if call["kind"] == "audio" else None
+        curve = charts.trust_curve(turns, signals, call["duration"] or 0.0)
+        return render(request, "call.html", call=call, flags=flags, turns=turns, jobs=jobs, signals=signals,
+                      latest={k[1]: v for k, v in latest.items()}, history=history, curve=curve,
+                      has_audio=audio is not None, audio_redacted=audio is not None and audio.parent == redacted_dir,
+                      satisfaction=record.get("satisfaction"),
+                      metrics=record.get("metrics"), trajectory=(record.get("trajectories") or {}).get("customer"))
 
     # ---- customers -------------------------------------------------------------------------
     @app.get("/customers")
@@ -335,7 +362,7 @@ def create_app(store_path: str | Path, token: str | None, *,
     @app.get("/insights")
     def insights_page(request: Request) -> HTMLResponse:
         with access.connect() as store:
-            data = insights.build(store)
+            data = insights.build(store, verdicts.agreement())
         return render(request, "insights.html", **data)
 
     return app
@@ -354,6 +381,32 @@ def _open_jobs(jobs: list[dict[str, Any]]) -> list[str]:
     return open_
 
 
-def _set_cookie(response: Response, session: auth.Session) -> None:
+def _set_cookie(response: Response, session: auth.Session, secure: bool) -> None:
     response.set_cookie(auth.COOKIE, session.session_id, httponly=True, samesite="strict", path="/",
-                        max_age=int(session.expires - time.time()))
+                        max_age=int(session.expires - time.time()), secure=secure)
+
+
+def _raw_call_id(request: Request, decoded: str, suffix: str) -> str:
+    """The call id decoded exactly once from the raw request path, so an id that itself holds
+    ``%2F`` or ``%20`` opens too (some servers hand routes a path decoded twice)."""
+    raw = request.scope.get("raw_path")
+    if not raw:
+        return decoded
+    raw_path = raw.decode("latin-1").split("?", 1)[0]
+    if not raw_path.startswith("/calls/") or not raw_path.endswith(suffix):
+        return decoded
+    return unquote(raw_path[len("/calls/"):len(raw_path) - len(suffix)])
+
+
+def _legacy_verdicts(store_path: Path) -> list[dict[str, Any]]:
+    """Verdicts an older release kept in the store's ``reviews`` table (read from the newest snapshot)."""
+    from wocas.store import snapshot
+
+    newest = snapshot.latest_snapshot(store_path)
+    if newest is None or verdicts_path(store_path).exists():
+        return []
+    with Store(newest, read_only=True) as store:
+        if not store.has_table("reviews"):
+            return []
+        return store.query("SELECT call_id, flag, verdict, comment, reviewer, created_at FROM reviews "
+                           "ORDER BY created_at")

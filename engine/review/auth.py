@@ -95,3 +95,67 @@ def safe_next(path: str | None) -> str:
     if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
         return "/"
     return path
+
+
+MIN_TOKEN_LENGTH = 16
+FREE_FAILURES = 5  # wrong tokens a client may send before it has to wait
+MAX_BACKOFF = 300.0
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def check_token(token: str) -> str:
+    """The shared token as given, or ``ValueError`` when it is too short to resist guessing."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ValueError(f"the access token must be at least {MIN_TOKEN_LENGTH} characters "
+                         f"(it has {len(token)}); `python -c 'import secrets; print(secrets.token_urlsafe(24))'` "
+                         f"makes a good one")
+    return token
+
+
+class LoginThrottle:
+    """Per client address: after ``FREE_FAILURES`` wrong tokens, each further try must wait
+    1, 2, 4, ... seconds (at most ``MAX_BACKOFF``) after the last failure; a right token resets it."""
+
+    def __init__(self, free: int = FREE_FAILURES, max_backoff: float = MAX_BACKOFF):
+        self.free, self.max_backoff = free, max_backoff
+        self._failures: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, client: str) -> float:
+        """How long this client must still wait before its next try (0 when it may try now)."""
+        with self._lock:
+            count, last = self._failures.get(client, (0, 0.0))
+            if count < self.free:
+                return 0.0
+            return max(0.0, last + self._backoff(count) - time.monotonic())
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            count, _ = self._failures.get(client, (0, 0.0))
+            self._failures[client] = (count + 1, time.monotonic())
+            if len(self._failures) > 10_000:  # bounded: forget the oldest
+                oldest = min(self._failures, key=lambda k: self._failures[k][1])
+                del self._failures[oldest]
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)
+
+    def _backoff(self, count: int) -> float:
+        return min(self.max_backoff, 2.0 ** (count - self.free))
+
+
+def host_name(host_header: str) -> str:
+    """The Host header without its port, lower case (``[::1]:8765`` -> ``::1``)."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def allowed_hosts(bind: str | None, extra: tuple[str, ...] = ()) -> frozenset[str]:
+    """Localhost, the bind address (unless it is a wildcard) and any names given."""
+    names = set(LOCAL_HOSTS) | {host_name(h) for h in extra}
+    if bind and bind not in ("0.0.0.0", "::", ""):
+        names.add(host_name(bind if ":" not in bind or bind.startswith("[") else f"[{bind}]"))
+    return frozenset(names)

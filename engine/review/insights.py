@@ -89,16 +89,17 @@ def estimated_risk(store: Store) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (-(r["value_at_risk"] or 0.0), -r["risk"]))
 
 
-def agreement(store: Store) -> list[dict[str, Any]]:
+def agreement(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows``: ``Verdicts.agreement()``, per flag kind."""
     out = []
-    for r in queries.review_agreement(store):
+    for r in rows:
         r["label"] = FLAG_LABELS.get(r["flag"], r["flag"].replace("_", " "))
         r["rate"] = r["confirmed"] / r["reviewed"] if r["reviewed"] else None
         out.append(r)
     return out
 
 
-def build(store: Store) -> dict[str, Any]:
+def build(store: Store, agreement_rows: list[dict[str, Any]]) -> dict[str, Any]:
     trends, days = reason_trends(queries.reason_counts_by_day(store))
     owners = queries.preventable_by_owner(store)
     for o in owners:
@@ -113,5 +114,5 @@ def build(store: Store) -> dict[str, Any]:
         "at_risk": at_risk[:20], "risk_from_rollup": from_rollup,
         "value_at_risk": sum(r["value_at_risk"] or 0.0 for r in at_risk),
         "customers_at_risk": sum(1 for r in at_risk if (r["risk"] or 0.0) >= 0.5),
-        "agreement": agreement(store),
+        "agreement": agreement(agreement_rows),
     }

@@ -1,9 +1,8 @@
 """Every SQL statement the review app runs, over the store it is handed.
 
-The app opens the store for each request and closes it after, so a nightly ``wocas run``
-can take the store while nobody is reviewing; while a run holds it the app answers "busy"
-instead of failing. Opening the store makes every table (an older store is upgraded), so
-tables the stages did not fill (jobs, signals, customers) are simply empty.
+The app reads only the read-only snapshot each run publishes (never the store a run writes),
+so reviewers and a nightly ``wocas run`` never wait for each other. Verdicts live in their own
+SQLite file (``verdicts.py``).
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +19,23 @@ from pydantic import TypeAdapter
 from wocas.schema import Flag
 from wocas.store import Store
 from wocas.store import queries as store_queries
+from wocas.store import snapshot
 from wocas.store.rows import CallSummary, CustomerRow
 
 log = logging.getLogger(__name__)
 
-VERDICTS = ("confirm", "reject")
 
 
-@dataclass(frozen=True)
-class StoreAccess:
-    path: Path
+class SnapshotAccess:
+    """The newest snapshot a run published, read-only (``wocas.store.snapshot``). The store
+    itself is never opened, so a browser left open never holds a lock a run needs."""
+
+    def __init__(self, store_path: Path):
+        self._reader = snapshot.SnapshotReader(store_path)
 
     @contextmanager
     def connect(self) -> Iterator[Store]:
-        """The store, opened for this request (``StoreMissing`` / ``StoreLocked`` when it cannot be)."""
-        with Store.open(self.path, create=False) as store:
+        with self._reader.read() as store:
             yield store
 
 
@@ -77,29 +76,6 @@ def queue_calls(store: Store) -> list[dict[str, Any]]:
         c["queue"] = str(c["meta"].get("queue") or "") or None
         c["flags"] = _FLAGS.validate_json(c.pop("flag_record") or "[]")
     return calls
-
-
-def latest_verdicts(store: Store, call_id: str | None = None) -> dict[tuple[str, str], dict]:
-    """(call_id, flag) -> the most recent verdict on it."""
-    where, params = ("WHERE call_id = ?", [call_id]) if call_id else ("", [])
-    found = store.query(f"""
-        SELECT call_id, flag, verdict, comment, reviewer, created_at FROM (
-            SELECT *, row_number() OVER (PARTITION BY call_id, flag ORDER BY created_at DESC) AS n
-            FROM reviews {where}) WHERE n = 1""", params)
-    return {(r["call_id"], r["flag"]): r for r in found}
-
-
-def verdict_history(store: Store, call_id: str) -> list[dict[str, Any]]:
-    return store.query("SELECT flag, verdict, comment, reviewer, created_at FROM reviews "
-                       "WHERE call_id = ? ORDER BY created_at DESC", [call_id])
-
-
-def add_verdict(store: Store, call_id: str, flag: str, verdict: str, comment: str,
-                reviewer: str) -> None:
-    if verdict not in VERDICTS:
-        raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
-    store.append_rows("reviews", [{"call_id": call_id, "flag": flag, "verdict": verdict, "comment": comment,
-                                   "reviewer": reviewer, "created_at": datetime.now(timezone.utc).replace(tzinfo=None)}])
 
 
 # ---- one call ----------------------------------------------------------------------------
@@ -194,15 +170,6 @@ def customers_at_risk(store: Store) -> tuple[list[dict[str, Any]], bool]:
         FROM customers ORDER BY value_at_risk DESC NULLS LAST, risk DESC NULLS LAST""")
     # an empty table means the roll-up has not run since these calls were stored
     return found, bool(found)
-
-
-def review_agreement(store: Store) -> list[dict[str, Any]]:
-    """Per flag kind: how often the latest verdict confirmed what the engine raised."""
-    return store.query("""
-        SELECT flag, count(*) AS reviewed, count(*) FILTER (WHERE verdict = 'confirm') AS confirmed,
-               count(*) FILTER (WHERE verdict = 'reject') AS rejected, count(DISTINCT reviewer) AS reviewers
-        FROM (SELECT *, row_number() OVER (PARTITION BY call_id, flag ORDER BY created_at DESC) AS n FROM reviews)
-        WHERE n = 1 GROUP BY flag ORDER BY reviewed DESC""")
 
 
 def signal_rows(store: Store) -> list[dict[str, Any]]:

@@ -73,6 +73,14 @@ class Store:
     def open(cls, path: str | Path, read_only: bool = False, create: bool = True) -> "Store":
         return cls(path, read_only=read_only, create=create)
 
+    @classmethod
+    def over(cls, connection: duckdb.DuckDBPyConnection, path: str | Path) -> "Store":
+        """A read-only Store over a connection someone else opened (a snapshot's cursor)."""
+        store = cls.__new__(cls)
+        store.path, store.read_only, store._schemas, store._in_transaction = Path(path), True, {}, False
+        store._con = connection
+        return store
+
     def close(self) -> None:
         self._con.close()
 

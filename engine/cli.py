@@ -168,6 +168,25 @@ class RunReporter:
         self.line("summary", " ".join(f"{k}={v}" for k, v in fields.items()), **fields)
 
 
+RAY_INSTALL = "pip install 'wocas[ray]' (or WOCAS_EXTRAS=dev,ray scripts/setup.sh)"
+
+
+def require_ray() -> None:
+    """``--runner ray`` without the ``ray`` extra: one line naming the install (exit 2, nothing run)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise UsageError(f"--runner ray needs the optional extra 'ray': {RAY_INSTALL}") from None
+
+
+def quiet_dependencies() -> None:
+    """No weight-loading bars or info chatter from the model libraries during a run (workers
+    inherit the environment); a user's own setting wins."""
+    for key, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
+                       ("TQDM_DISABLE", "1"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")):
+        os.environ.setdefault(key, value)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from wocas.config import load_config
     from wocas.runs import RunRequest, RunStatus, execute_run
@@ -177,6 +196,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not config.redact.enabled:
         reporter.line("warning", "warning: redaction is off: personal data will be stored in clear text",
                       text="redaction is off: personal data will be stored in clear text")
+    if config.run.runner == "ray":
+        require_ray()
+    quiet_dependencies()
     inputs = tuple(str(i) for i in args.inputs)
     try:
         from wocas.runs import check_inputs

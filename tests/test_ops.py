@@ -56,3 +56,13 @@ def test_runs_fit_80_columns_with_id_and_status_whole(tmp_path, capsys):
     with Store(tmp_path / "wocas.duckdb", read_only=True) as store:
         run = store.query("SELECT run_id, status FROM runs")[0]
     assert run["run_id"] in lines[1] and f" {run['status']} " in lines[1]
+
+
+def test_runner_ray_without_the_extra_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` does where it is not installed
+    rc = main(["run", str(SAMPLES / "chats.jsonl"), "--out", str(tmp_path / "o"), "--runner", "ray"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "wocas[ray]" in err[0]
+    assert not (tmp_path / "o").exists()

@@ -241,9 +241,13 @@ def cmd_show(args: argparse.Namespace) -> int:
           f"customer={call.call.customer_id or '-'}  roles={', '.join(f'{k}={v}' for k, v in call.roles.items())} (confidence {call.role_confidence:.2f})")
     if call.error:
         print(f"error: {call.error}")
+    estimated = call.call.timing == "estimated"
+    if estimated:
+        print("times: estimated (the transcript has none; turns are in order, timing figures are null)")
     for t in call.turns:
-        print(f"[{t.start:7.2f}-{t.end:7.2f}] {t.role:>8} ({t.speaker}): {t.text}")
-    if call.metrics:
+        clock = f"#{t.index:<3}" if estimated else f"[{t.start:7.2f}-{t.end:7.2f}]"
+        print(f"{clock} {t.role:>8} ({t.speaker}): {t.text}")
+    if call.metrics and not estimated:
         m = call.metrics
         print(f"talk share {m.talk_share}  silence {m.silence_share:.0%}  overtalk {m.overtalk_seconds:.1f}s  "
               f"longest customer monologue {m.longest_customer_monologue:.1f}s  handle {m.handle_time:.1f}s")

@@ -9,6 +9,7 @@ one place in a record: inside their turn.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
@@ -81,12 +82,23 @@ class SpeakerSegment(Frozen):
     end: Seconds
 
 
+class Timing(StrEnum):
+    """Where a call's times come from. Estimated times only keep the turns in order: the timing
+    metrics of such a call are null and it gets no RTTM/SRT/VTT files."""
+
+    MEASURED = "measured"  # audio: the ASR's and the diarizer's times
+    GIVEN = "given"  # a transcript whose every turn has its start and end
+    ESTIMATED = "estimated"  # a transcript without times: a nominal 5 s a turn
+
+
 class TalkMetrics(Frozen):
-    handle_time: Seconds
-    talk_share: dict[str, float]  # role -> share of handle time spent talking
-    silence_share: float
-    overtalk_seconds: Seconds
-    longest_customer_monologue: Seconds
+    """Null timing figures (``None``) where the call's times are estimated, never invented ones."""
+
+    handle_time: Seconds | None
+    talk_share: dict[str, float]  # role -> share of handle time spent talking ({} when estimated)
+    silence_share: float | None
+    overtalk_seconds: Seconds | None
+    longest_customer_monologue: Seconds | None
     turns_per_role: dict[str, int] = Field(default_factory=dict)
 
 
@@ -188,6 +200,7 @@ class Call(Frozen):
     started_at: str | None = None
     channels: tuple[str, ...] = ()  # channel map, e.g. ("agent", "customer") for stereo
     metadata: dict[str, Any] = Field(default_factory=dict)
+    timing: Timing = Timing.MEASURED
 
 
 class Audio(BaseModel):

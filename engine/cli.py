@@ -73,11 +73,11 @@ class RunReporter:
         self.done, self.audio = 0, 0.0
         self.t0 = 0.0
 
-    def line(self, event: str, text: str, **fields) -> None:
+    def line(self, event: str, plain: str, **fields) -> None:
         if self.json:
             print(json.dumps({"event": event, **fields}, default=str), file=sys.stderr, flush=True)
         else:
-            self.console.print(text, markup=False, highlight=False)
+            self.console.print(plain, markup=False, highlight=False)
 
     def start(self, inputs: list[str]) -> None:
         import time
@@ -164,7 +164,7 @@ class RunReporter:
         for call_id, error in s.failures:
             self.line("failed", f"failed {call_id}: {error}", call_id=call_id, error=error)
         for line in result.alerts:
-            self.line("alert", f"alert {line}", text=line)
+            self.line("alert", f"alert {line}", message=line)
         self.line("summary", " ".join(f"{k}={v}" for k, v in fields.items()), **fields)
 
 
@@ -195,7 +195,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, run_overrides(args))
     if not config.redact.enabled:
         reporter.line("warning", "warning: redaction is off: personal data will be stored in clear text",
-                      text="redaction is off: personal data will be stored in clear text")
+                      message="redaction is off: personal data will be stored in clear text")
     if config.run.runner == "ray":
         require_ray()
     quiet_dependencies()
@@ -263,6 +263,17 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"predicted satisfaction {call.satisfaction.score:.1f}/5  drivers: {'; '.join(call.satisfaction.drivers)}")
     for f in call.flags:
         print(f"flag {f.kind} (severity {f.severity:.0f}): {f.reason}")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from wocas.contract import call_schema, write_schemas
+
+    if args.out is None:
+        print(json.dumps(call_schema(), indent=1))
+        return EXIT_OK
+    for path in write_schemas(args.out):
+        print(path)
     return EXIT_OK
 
 
@@ -489,6 +500,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--out", type=Path, required=True)
     runs.add_argument("--store", type=Path)
     runs.set_defaults(func=cmd_runs)
+
+    schema = sub.add_parser("schema", help="the JSON Schema of the per-call record and of the store tables")
+    schema.add_argument("--out", type=Path, help="write call.schema.json and store.schema.json here "
+                                                 "(default: print the per-call schema)")
+    schema.set_defaults(func=cmd_schema)
 
     serve = sub.add_parser("serve", help="the QA review web app over the store")
     serve.add_argument("--out", type=Path, required=True, help="the run's output folder (holds the store)")

@@ -343,6 +343,9 @@ def cmd_customers(args: argparse.Namespace) -> int:
         rollup(store, config.customers)
         files = export(store, args.out / "customers", config.customers.period)
         shown = records(store, at_risk_only=args.at_risk, top=args.top)
+        from wocas.store.queries import risk_totals
+
+        totals = risk_totals(store)
     title = "customers at risk" if args.at_risk else "customers"
     table = Table(title=f"{title} in {path} (riskiest first)")
     for col in ("customer", "contacts", "repeats", "open jobs", "risk", "value at risk", "value rescued", "why"):
@@ -353,6 +356,8 @@ def cmd_customers(args: argparse.Namespace) -> int:
                       "-" if r.value_rescued is None else f"{r.value_rescued:,.2f}", "; ".join(r.risk_reasons[:3]))
     console = Console(width=200)
     console.print(table)
+    console.print(f"{totals.at_risk} of {totals.customers} customers at risk; "
+                  f"value at risk {totals.value_at_risk or 0:,.2f} (at-risk customers only)", markup=False)
     console.print("exports: " + ", ".join(str(f) for f in files))
     return EXIT_OK
 

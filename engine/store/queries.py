@@ -49,7 +49,11 @@ def customer_count(store: Store) -> int:
 
 
 def risk_totals(store: Store) -> RiskTotals:
-    found = store.query("SELECT count(*) FILTER (WHERE at_risk) AS at_risk, sum(value_at_risk) AS value_at_risk, "
+    """The one definition of the headline figures: customers at risk (the roll-up's ``at_risk``,
+    risk at or over ``[customers] at_risk_threshold``) and value at risk, summed over those
+    customers only (a customer below the threshold puts no value at risk)."""
+    found = store.query("SELECT count(*) FILTER (WHERE at_risk) AS at_risk, "
+                        "sum(value_at_risk) FILTER (WHERE at_risk) AS value_at_risk, "
                         "sum(value_rescued) AS value_rescued, count(*) AS customers FROM customers")[0]
     return from_row(RiskTotals, found)
 

@@ -61,3 +61,16 @@ def test_value_at_risk_and_at_risk_agree_across_screens(store_dir, capsys):
     m = re.search(r"(\d+) of (\d+) customers at risk; value at risk ([\d,.]+)", printed)
     assert m and int(m[1]) == len(at_risk) and int(m[2]) == len(rows)
     assert float(m[3].replace(",", "")) == pytest.approx(expected, abs=0.01)
+
+
+def test_trust_plot_label_names_the_time_of_its_dot(store_dir):
+    from wocas.analytics.plots import lowest_mark
+
+    with Store(store_dir / "wocas.duckdb", read_only=True) as store:
+        call = store.load("f0")
+    customer = call.trajectories["customer"]
+    at, label = lowest_mark(customer)
+    low_point = min(customer.points, key=lambda p: p[1])
+    assert at == low_point[0] and label.endswith(f"at {at:.0f}s")
+    # the dot is at the turn's midpoint, which is not the turn's start the trajectory records
+    assert at != customer.lowest_at

@@ -57,62 +57,166 @@ def run_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+class RunReporter:
+    """Progress and the closing summary of ``wocas run``: a Rich bar on a terminal; plain lines
+    that never wrap when stderr is piped (cron, systemd); one JSON object a line with
+    ``--log-format json``. The total comes from a header-only census of the inputs."""
+
+    def __init__(self, log_format: str, quiet: bool):
+        from rich.console import Console
+
+        self.console = Console(stderr=True, soft_wrap=True)
+        self.json = log_format == "json"
+        self.quiet = quiet
+        self.bar = None
+        self.task = None
+        self.total, self.total_seconds = None, 0.0
+        self.done, self.audio = 0, 0.0
+        self.t0 = 0.0
+
+    def line(self, event: str, plain: str, **fields) -> None:
+        if self.json:
+            print(json.dumps({"event": event, **fields}, default=str), file=sys.stderr, flush=True)
+        else:
+            self.console.print(plain, markup=False, highlight=False)
+
+    def start(self, inputs: list[str]) -> None:
+        import time
+
+        from wocas.io.census import census
+
+        self.t0 = time.perf_counter()
+        if self.quiet:
+            return
+        found = census(inputs)
+        self.total, self.total_seconds = found.calls, found.audio_seconds
+        if self.console.is_terminal and not self.json:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[audio]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                                TimeRemainingColumn(), console=self.console)
+            self.task = self.bar.add_task("calls", total=self.total or None, audio=self._hours())
+
+    def _hours(self) -> str:
+        return f"{self.audio / 3600:.2f}/{self.total_seconds / 3600:.2f} h audio"
+
+    def _eta(self, elapsed: float) -> float | None:
+        if not self.total or not self.done:
+            return None
+        if self.total_seconds > 0 and self.audio > 0:  # audio calls: hours are the better clock
+            return max(0.0, elapsed * (self.total_seconds - self.audio) / self.audio)
+        return max(0.0, elapsed * (self.total - self.done) / self.done)
+
+    def on_call(self, call, skipped: bool) -> None:
+        import time
+
+        self.done += 1
+        if call.ok and call.call.kind == "audio":
+            self.audio += call.duration
+        if self.quiet:
+            return
+        elapsed = time.perf_counter() - self.t0
+        if self.bar is not None:
+            if self.done == 1:  # the bar appears with the first call: a refused run prints none
+                self.bar.start()
+            self.bar.update(self.task, advance=1, audio=self._hours())
+            return
+        status = "skipped" if skipped else ("ok" if call.ok else "failed")
+        eta = self._eta(elapsed)
+        total = self.total if self.total else "?"
+        eta_text = f" eta {eta:.0f}s" if eta is not None else ""
+        self.line("call", f"call {self.done}/{total} {status} {call.call_id} {self._hours()} "
+                          f"elapsed {elapsed:.0f}s{eta_text}",
+                  n=self.done, total=self.total, call_id=call.call_id, status=status,
+                  audio_hours_done=round(self.audio / 3600, 4),
+                  audio_hours_total=round(self.total_seconds / 3600, 4),
+                  elapsed_s=round(elapsed, 1), eta_s=None if eta is None else round(eta, 1),
+                  error=None if call.ok else call.error)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def summary(self, result) -> None:
+        from rich.markup import escape as escape_markup
+        from rich.table import Table
+
+        s = result.summary
+        fields = dict(run_id=result.run_id, ok=s.ok, failed=s.failed, skipped=s.skipped,
+                      audio_hours=round(s.audio_seconds / 3600, 4), wall_s=round(s.wall_seconds, 1),
+                      x_realtime=round(s.x_realtime, 1), store=str(result.store), log=str(result.log))
+        if self.console.is_terminal and not self.json:
+            table = Table(title=f"wocas run {result.run_id}")
+            for col in ("calls ok", "failed", "skipped", "audio (h)", "wall (s)", "x real time"):
+                table.add_column(col, justify="right")
+            table.add_row(str(s.ok), str(s.failed), str(s.skipped), f"{s.audio_seconds / 3600:.3f}",
+                          f"{s.wall_seconds:.1f}", f"{s.x_realtime:.1f}")
+            self.console.print(table)
+            for call_id, error in s.failures[:20]:
+                self.console.print(f"[red]failed[/red] {call_id}: {escape_markup(error)}")
+            if len(s.failures) > 20:
+                self.console.print(f"... and {len(s.failures) - 20} more (see the calls table)")
+            for line in result.alerts:
+                self.console.print("[yellow]alert[/yellow] " + escape_markup(line))
+            self.console.print(f"store: {result.store}   log: {result.log}", markup=False)
+            return
+        for call_id, error in s.failures:
+            self.line("failed", f"failed {call_id}: {error}", call_id=call_id, error=error)
+        for line in result.alerts:
+            self.line("alert", f"alert {line}", message=line)
+        self.line("summary", " ".join(f"{k}={v}" for k, v in fields.items()), **fields)
+
+
+RAY_INSTALL = "pip install 'wocas[ray]' (or WOCAS_EXTRAS=dev,ray scripts/setup.sh)"
+
+
+def require_ray() -> None:
+    """``--runner ray`` without the ``ray`` extra: one line naming the install (exit 2, nothing run)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise UsageError(f"--runner ray needs the optional extra 'ray': {RAY_INSTALL}") from None
+
+
+def quiet_dependencies() -> None:
+    """No weight-loading bars or info chatter from the model libraries during a run (workers
+    inherit the environment); a user's own setting wins."""
+    for key, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
+                       ("TQDM_DISABLE", "1"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")):
+        os.environ.setdefault(key, value)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    import time
-
-    from rich.console import Console
-    from rich.markup import escape as escape_markup
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
     from wocas.config import load_config
     from wocas.runs import RunRequest, RunStatus, execute_run
 
-    console = Console(stderr=True)
+    reporter = RunReporter(args.log_format, args.quiet)
     config = load_config(args.config, run_overrides(args))
     if not config.redact.enabled:
-        console.print("[yellow]warning:[/yellow] redaction is off: personal data will be stored in clear text")
-    # The bar appears with the first call: a run refused before it (bad input, locked store) prints none.
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[audio]}"), TimeElapsedColumn(), console=console,
-                        disable=args.quiet)
-    task = progress.add_task("calls", total=None, audio="")
-    state = {"audio": 0.0, "t0": time.perf_counter(), "started": False}
-
-    def on_call(call, skipped: bool) -> None:
-        if not state["started"]:
-            state["started"] = True
-            progress.start()
-        if call.ok and call.call.kind == "audio" and not skipped:
-            state["audio"] += call.duration
-        elapsed = time.perf_counter() - state["t0"]
-        rt = state["audio"] / elapsed if elapsed > 0 else 0.0
-        progress.update(task, advance=1, audio=f"{state['audio'] / 3600:.3f} h audio, {rt:.1f}x real time")
-
+        reporter.line("warning", "warning: redaction is off: personal data will be stored in clear text",
+                      message="redaction is off: personal data will be stored in clear text")
+    if config.run.runner == "ray":
+        require_ray()
+    quiet_dependencies()
+    inputs = tuple(str(i) for i in args.inputs)
     try:
-        result = execute_run(RunRequest(inputs=tuple(str(i) for i in args.inputs), out=args.out,
-                                        config=config, store=args.store, force=args.force, replace=args.replace,
-                                        address=args.address, verbose=args.verbose, on_call=on_call))
+        from wocas.runs import check_inputs
+
+        check_inputs(inputs)  # a refused run prints no census and no bar
+        reporter.start(list(inputs))
+        result = execute_run(RunRequest(inputs=inputs, out=args.out, config=config, store=args.store,
+                                        force=args.force, replace=args.replace, address=args.address,
+                                        verbose=args.verbose, on_call=reporter.on_call))
     finally:
-        progress.stop()
+        reporter.stop()
     if result.status == RunStatus.INTERRUPTED:
-        console.print("[yellow]interrupted[/yellow]: finished calls are stored; run again to do the rest")
+        reporter.line("interrupted", "interrupted: finished calls are stored; run again to do the rest",
+                      run_id=result.run_id)
         return ExitCode.INTERRUPTED
-    summary = result.summary
-    table = Table(title=f"wocas run {result.run_id}")
-    for col in ("calls ok", "failed", "skipped", "audio (h)", "wall (s)", "x real time"):
-        table.add_column(col, justify="right")
-    table.add_row(str(summary.ok), str(summary.failed), str(summary.skipped),
-                  f"{summary.audio_seconds / 3600:.3f}", f"{summary.wall_seconds:.1f}", f"{summary.x_realtime:.1f}")
-    console.print(table)
-    for call_id, error in summary.failures[:20]:
-        console.print(f"[red]failed[/red] {call_id}: {escape_markup(error)}")
-    if len(summary.failures) > 20:
-        console.print(f"... and {len(summary.failures) - 20} more (see the calls table)")
-    for line in result.alerts:
-        console.print("[yellow]alert[/yellow] " + escape_markup(line))
-    console.print(f"store: {result.store}   log: {result.log}")
-    return EXIT_FAILED_CALLS if summary.failed else EXIT_OK
+    reporter.summary(result)
+    return EXIT_FAILED_CALLS if result.summary.failed else EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -138,9 +242,13 @@ def cmd_show(args: argparse.Namespace) -> int:
           f"customer={call.call.customer_id or '-'}  roles={', '.join(f'{k}={v}' for k, v in call.roles.items())} (confidence {call.role_confidence:.2f})")
     if call.error:
         print(f"error: {call.error}")
+    estimated = call.call.timing == "estimated"
+    if estimated:
+        print("times: estimated (the transcript has none; turns are in order, timing figures are null)")
     for t in call.turns:
-        print(f"[{t.start:7.2f}-{t.end:7.2f}] {t.role:>8} ({t.speaker}): {t.text}")
-    if call.metrics:
+        clock = f"#{t.index:<3}" if estimated else f"[{t.start:7.2f}-{t.end:7.2f}]"
+        print(f"{clock} {t.role:>8} ({t.speaker}): {t.text}")
+    if call.metrics and not estimated:
         m = call.metrics
         print(f"talk share {m.talk_share}  silence {m.silence_share:.0%}  overtalk {m.overtalk_seconds:.1f}s  "
               f"longest customer monologue {m.longest_customer_monologue:.1f}s  handle {m.handle_time:.1f}s")
@@ -159,23 +267,38 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_runs(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
+def cmd_schema(args: argparse.Namespace) -> int:
+    from wocas.contract import call_schema, write_schemas
 
+    if args.out is None:
+        print(json.dumps(call_schema(), indent=1))
+        return EXIT_OK
+    for path in write_schemas(args.out):
+        print(path)
+    return EXIT_OK
+
+
+RUNS_HEADER = f"{'run_id (started)':<22} {'status':<11} {'ok':>6} {'failed':>6} {'skipped':>7} {'audio h':>8} {'x RT':>6}"
+
+
+def runs_lines(rows: list[dict]) -> list[str]:
+    """``wocas runs`` as plain fixed columns that fit 80 (the run id holds its start time)."""
+    lines = [RUNS_HEADER]
+    for r in rows:
+        lines.append(f"{r['run_id']:<22} {r['status'] or '-':<11} {r['calls_ok'] or 0:>6} "
+                     f"{r['calls_failed'] or 0:>6} {r['calls_skipped'] or 0:>7} "
+                     f"{(r['audio_seconds'] or 0) / 3600:>8.3f} {r['x_realtime'] or 0:>6.1f}")
+    return lines
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
     from wocas.store import Store
 
     path = existing_store(args)
     with Store(path, read_only=True) as store:
         rows = store.query("SELECT * FROM runs ORDER BY started_at DESC")
-    table = Table(title=f"runs in {path}")
-    for col in ("run_id", "started", "status", "ok", "failed", "skipped", "audio h", "x RT"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["run_id"], str(r["started_at"])[:19], r["status"], str(r["calls_ok"]),
-                      str(r["calls_failed"]), str(r["calls_skipped"]),
-                      f"{(r['audio_seconds'] or 0) / 3600:.3f}", f"{r['x_realtime'] or 0:.1f}")
-    Console().print(table)
+    print(f"runs in {path}")
+    print("\n".join(runs_lines(rows)))
     return EXIT_OK
 
 
@@ -261,6 +384,9 @@ def cmd_customers(args: argparse.Namespace) -> int:
         rollup(store, config.customers)
         files = export(store, args.out / "customers", config.customers.period)
         shown = records(store, at_risk_only=args.at_risk, top=args.top)
+        from wocas.store.queries import risk_totals
+
+        totals = risk_totals(store)
     title = "customers at risk" if args.at_risk else "customers"
     table = Table(title=f"{title} in {path} (riskiest first)")
     for col in ("customer", "contacts", "repeats", "open jobs", "risk", "value at risk", "value rescued", "why"):
@@ -271,6 +397,8 @@ def cmd_customers(args: argparse.Namespace) -> int:
                       "-" if r.value_rescued is None else f"{r.value_rescued:,.2f}", "; ".join(r.risk_reasons[:3]))
     console = Console(width=200)
     console.print(table)
+    console.print(f"{totals.at_risk} of {totals.customers} customers at risk; "
+                  f"value at risk {totals.value_at_risk or 0:,.2f} (at-risk customers only)", markup=False)
     console.print("exports: " + ", ".join(str(f) for f in files))
     return EXIT_OK
 
@@ -401,7 +529,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep card numbers and personal details in clear text (recorded in the run's config)")
     run.add_argument("--redact-audio", action="store_true",
                      help="also write OUT/calls/<id>.redacted.wav with the PII spans silenced")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
+    run.add_argument("--log-format", choices=["text", "json"], default="text",
+                     help="progress and summary on stderr: text (a bar on a terminal, plain lines when piped) "
+                          "or json (one object a line, for log shippers)")
     run.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
     run.set_defaults(func=cmd_run)
 
@@ -417,6 +548,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--out", type=Path, required=True)
     runs.add_argument("--store", type=Path)
     runs.set_defaults(func=cmd_runs)
+
+    schema = sub.add_parser("schema", help="the JSON Schema of the per-call record and of the store tables")
+    schema.add_argument("--out", type=Path, help="write call.schema.json and store.schema.json here "
+                                                 "(default: print the per-call schema)")
+    schema.set_defaults(func=cmd_schema)
 
     serve = sub.add_parser("serve", help="the QA review web app over the store")
     serve.add_argument("--out", type=Path, required=True, help="the run's output folder (holds the store)")

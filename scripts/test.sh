@@ -2,5 +2,5 @@
 # Set up (first time only) and run the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WOCAS_EXTRAS=dev,pyannote scripts/setup.sh  # the pyannote backend's tests run too
+WOCAS_EXTRAS=dev,pyannote,ray scripts/setup.sh  # the pyannote backend's and the Ray runner's tests run too
 exec .venv/bin/python -m pytest -q "$@"

@@ -342,9 +342,11 @@ def test_insights_rank_reasons_and_estimate_value_at_risk(app, store_path):
     with duckdb.connect(str(store_path)) as con:
         if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'customers'").fetchone()[0]:
             con.execute("CREATE TABLE customers (customer_id VARCHAR, defection_risk DOUBLE, value DOUBLE, "
-                        "value_at_risk DOUBLE)")
-        con.execute("INSERT INTO customers (customer_id, defection_risk, value, value_at_risk) "
-                    "VALUES ('C-2', 0.75, 400, 300)")
+                        "value_at_risk DOUBLE, at_risk BOOLEAN)")
+        # at risk (0.75 >= the 0.5 threshold, as the roll-up marks it), and one below it whose
+        # value at risk is not counted
+        con.execute("INSERT INTO customers (customer_id, defection_risk, value, value_at_risk, at_risk) "
+                    "VALUES ('C-2', 0.75, 400, 300, true), ('C-3', 0.2, 500, 100, false)")
     with Store(store_path) as store:
         snapshot.publish(store)
     try:

@@ -13,6 +13,13 @@ from wocas.schema import CallAnalysis
 ROLE_COLOURS = {"customer": "#d1495b", "agent": "#00798c", "unknown": "#8d8d8d"}
 
 
+def lowest_mark(trajectory) -> tuple[float, str]:
+    """Where the lowest point's dot sits (the lowest turn's midpoint, where the curve's points
+    are) and its label, which names that same time."""
+    at = min(trajectory.points, key=lambda p: p[1])[0] if trajectory.points else trajectory.lowest_at
+    return at, f"lowest {trajectory.lowest:+.2f} at {at:.0f}s"
+
+
 def plot_trajectory(call: CallAnalysis, path: str | Path) -> Path:
     """Write the call's trust-over-time picture to ``path`` (.png or .svg); returns the path."""
     import matplotlib
@@ -39,11 +46,10 @@ def plot_trajectory(call: CallAnalysis, path: str | Path) -> Path:
                    label=role, zorder=3)
     customer = call.trajectories.get("customer")
     if customer is not None:
-        # Points sit at turn midpoints; lowest_at is the lowest turn's start.
-        at = min(customer.points, key=lambda p: p[1])[0] if customer.points else customer.lowest_at
+        at, label = lowest_mark(customer)
         ax.scatter([at], [customer.lowest], marker="o", s=260, facecolor="none",
                    edgecolor="black", linewidth=1.5, zorder=4, label="customer's lowest point")
-        ax.annotate(f"lowest {customer.lowest:+.2f} at {customer.lowest_at:.0f}s", (at, customer.lowest),
+        ax.annotate(label, (at, customer.lowest),
                     textcoords="offset points", xytext=(6, -14), fontsize=8)
     shapes = ", ".join(f"{role}: {tr.shape} ({tr.turnaround:+.2f})" for role, tr in call.trajectories.items())
     ax.set_title(f"{call.call_id}   {shapes}", fontsize=9)

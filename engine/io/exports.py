@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from wocas.schema import CallAnalysis
+from wocas.schema import CallAnalysis, Timing
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 HASHED = re.compile(r"-[0-9a-f]{8}$")
@@ -62,7 +62,9 @@ def to_vtt(call: CallAnalysis) -> str:
 
 
 def write_call_files(call: CallAnalysis, out_dir: Path) -> Path:
-    """Write calls/<id>.json (+ .rttm, .srt, .vtt for calls with turns); returns the JSON path."""
+    """Write calls/<id>.json (+ .rttm, .srt, .vtt for calls with turns whose times are not
+    estimated: subtitles and speaker times from made-up times would read as fact); returns the
+    JSON path."""
     folder = out_dir / "calls"
     folder.mkdir(parents=True, exist_ok=True)
     stem = safe_name(call.call_id)
@@ -70,7 +72,7 @@ def write_call_files(call: CallAnalysis, out_dir: Path) -> Path:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(call.to_json(), indent=1, ensure_ascii=False))
     tmp.replace(path)  # atomic: a reader never sees half a file
-    if call.ok and call.turns:
+    if call.ok and call.turns and call.call.timing != Timing.ESTIMATED:
         (folder / f"{stem}.rttm").write_text(to_rttm(call))
         (folder / f"{stem}.srt").write_text(to_srt(call))
         (folder / f"{stem}.vtt").write_text(to_vtt(call))

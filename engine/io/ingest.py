@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from wocas.errors import InputError
 from wocas.io.audio import AUDIO_SUFFIXES
-from wocas.schema import Call, CallAnalysis, Turn
+from wocas.schema import Call, CallAnalysis, Timing, Turn
 
 log = logging.getLogger(__name__)
 
@@ -198,11 +198,12 @@ def transcript_to_call(obj: Any, source: str, fallback_id: str) -> CallAnalysis:
         role = ROLE_NAMES.get(t.speaker.lower(), "unknown")
         turns.append(Turn(index=i, speaker=t.speaker, role=role, start=start, end=end, text=t.text.strip()))
     canonical = json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()
+    timed = all(t.start is not None and t.end is not None for t in doc.turns)
     call = Call(
         call_id=doc.call_id, source=source, kind="transcript",
         content_hash=hashlib.sha256(canonical).hexdigest()[:16],
         customer_id=doc.customer_id, agent_id=doc.agent_id, started_at=doc.started_at,
-        metadata=dict(doc.model_extra or {}),
+        metadata=dict(doc.model_extra or {}), timing=Timing.GIVEN if timed else Timing.ESTIMATED,
     )
     roles = {t.speaker: t.role for t in turns}
     known = all(r != "unknown" for r in roles.values())

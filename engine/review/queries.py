@@ -164,12 +164,13 @@ def preventable_overall(store: Store) -> dict[str, int]:
 
 
 def customers_at_risk(store: Store) -> tuple[list[dict[str, Any]], bool]:
-    """Customers by value at risk; the bool says whether the customers roll-up supplied them."""
-    found = store.query("""
-        SELECT customer_id, defection_risk AS risk, value, value_at_risk
-        FROM customers ORDER BY value_at_risk DESC NULLS LAST, risk DESC NULLS LAST""")
+    """The customers at risk (``store.queries``' definition, the one ``wocas customers --at-risk``
+    and the report read) by value at risk; the bool says whether the customers roll-up has run."""
+    found = [{"customer_id": r.customer_id, "risk": r.defection_risk, "value": r.value,
+              "value_at_risk": r.value_at_risk} for r in store_queries.customers(store, at_risk_only=True)]
+    found.sort(key=lambda r: (-(r["value_at_risk"] or 0.0), -(r["risk"] or 0.0)))
     # an empty table means the roll-up has not run since these calls were stored
-    return found, bool(found)
+    return found, store_queries.customer_count(store) > 0
 
 
 def signal_rows(store: Store) -> list[dict[str, Any]]:

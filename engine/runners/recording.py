@@ -101,6 +101,7 @@ class CallRecorder:
     def record(self, results: list[CallAnalysis], summary: RunSummary) -> None:
         # Files first, store last: the store's row is what marks a call done, so a kill in
         # between redoes the call (and rewrites its files) instead of skipping it.
+        results = [c.replace(run_id=summary.run_id) for c in results]
         try:
             for call in results:
                 write_call_files(call, self.out_dir)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wocas.schema import CallAnalysis, SpeakerSegment, TalkMetrics
+from wocas.schema import CallAnalysis, SpeakerSegment, TalkMetrics, Timing
 from wocas.stages.base import Stage
 
 
@@ -33,6 +33,12 @@ def overlap_seconds(segments: list[SpeakerSegment]) -> float:
 
 
 def talk_metrics(call: CallAnalysis) -> TalkMetrics:
+    turns_per_role: dict[str, int] = {}
+    for t in call.turns:
+        turns_per_role[t.role] = turns_per_role.get(t.role, 0) + 1
+    if call.call.timing == Timing.ESTIMATED:  # times made up to keep order: no timing figure
+        return TalkMetrics(handle_time=None, talk_share={}, silence_share=None, overtalk_seconds=None,
+                           longest_customer_monologue=None, turns_per_role=turns_per_role)
     handle = call.duration or (call.turns[-1].end if call.turns else 0.0)
     segments = list(call.speaker_segments) or [
         SpeakerSegment(speaker=t.speaker, start=t.start, end=t.end) for t in call.turns]
@@ -44,9 +50,6 @@ def talk_metrics(call: CallAnalysis) -> TalkMetrics:
                   for role, spans in per_role.items()}
     speech = union_length([(s.start, s.end) for s in segments])
     customer_turns = [t.duration for t in call.turns if t.role == "customer"]
-    turns_per_role: dict[str, int] = {}
-    for t in call.turns:
-        turns_per_role[t.role] = turns_per_role.get(t.role, 0) + 1
     return TalkMetrics(
         handle_time=round(handle, 3),
         talk_share=talk_share,

@@ -23,7 +23,7 @@ import numpy as np
 from wocas.config import RedactConfig
 from wocas.io.exports import safe_name
 from wocas.text.pii import PiiSpan, find_pii_in_turns, keyed_hash, redact_text
-from wocas.schema import Audio, CallAnalysis, Turn, Word
+from wocas.schema import Audio, CallAnalysis, Turn, Word, RedactedSpan
 from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,22 @@ def silence(audio: Audio, spans: list[tuple[float, float]]) -> np.ndarray:
     return samples
 
 
+def tag_spans(by_turn: dict[int, list[PiiSpan]]) -> tuple[RedactedSpan, ...]:
+    """Where each tag sits in the redacted text (the same walk as ``redact_text``)."""
+    out = []
+    for turn, spans in sorted(by_turn.items()):
+        cursor, shift = 0, 0
+        for span in sorted(spans, key=lambda x: x.start):
+            if span.start < cursor:
+                continue
+            tag = len(span.type) + 2
+            out.append(RedactedSpan(turn=turn, type=span.type, start=span.start + shift,
+                                    end=span.start + shift + tag))
+            shift += tag - (span.end - span.start)
+            cursor = span.end
+    return tuple(out)
+
+
 class RedactStage(Stage):
     name = "redact"
     requires = frozenset({"turns"})
@@ -108,7 +124,7 @@ class RedactStage(Stage):
         for span in spans:
             by_turn.setdefault(span.turn, []).append(span)
         turns = tuple(redact_turn(t, by_turn.get(i, [])) for i, t in enumerate(call.turns))
-        update: dict = {"turns": turns, "redacted": True}
+        update: dict = {"turns": turns, "redacted": True, "redacted_spans": tag_spans(by_turn)}
         hashes = self._hashes(spans)
         if hashes:
             metadata = {**call.call.metadata, "pii_hashes": hashes}

@@ -49,6 +49,27 @@ def customer_count(store: Store) -> int:
 
 
 def risk_totals(store: Store) -> RiskTotals:
-    found = store.query("SELECT count(*) FILTER (WHERE at_risk) AS at_risk, sum(value_at_risk) AS value_at_risk, "
+    """The one definition of the headline figures: customers at risk (the roll-up's ``at_risk``,
+    risk at or over ``[customers] at_risk_threshold``) and value at risk, summed over those
+    customers only (a customer below the threshold puts no value at risk)."""
+    found = store.query("SELECT count(*) FILTER (WHERE at_risk) AS at_risk, "
+                        "sum(value_at_risk) FILTER (WHERE at_risk) AS value_at_risk, "
                         "sum(value_rescued) AS value_rescued, count(*) AS customers FROM customers")[0]
     return from_row(RiskTotals, found)
+
+
+def table_columns() -> dict[str, list[tuple[str, str]]]:
+    """Every store table's (column, DuckDB type), from the DDL the store creates (``wocas schema``)."""
+    import duckdb
+
+    from wocas.store import schema as store_schema
+
+    con = duckdb.connect(":memory:")
+    try:
+        for ddl in store_schema.TABLES.values():
+            con.execute(ddl)
+        return {name: [(c[1], c[2]) for c in con.execute(f"PRAGMA table_info('{name}')").fetchall()]
+                for name in sorted(store_schema.TABLES)}
+    finally:
+        con.close()
+

@@ -71,9 +71,9 @@ def thread_limits(threads: int) -> Iterator[None]:
         return
     from threadpoolctl import threadpool_limits
 
-    previous = set_thread_budget(threads)
     torch = sys.modules.get("torch")
     before = torch.get_num_threads() if torch is not None else 0
+    previous = set_thread_budget(threads)
     try:
         with threadpool_limits(limits=threads):
             yield

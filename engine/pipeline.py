@@ -7,6 +7,7 @@ its record gets ``status='failed'`` and an error naming the stage, the file and 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -126,6 +127,32 @@ def check_order(stages: list[Stage], initial: frozenset[str] = frozenset({"call"
         have |= stage.provides
 
 
+class Prefetch:
+    """The stages' ``prefetch`` run in order in one daemon thread; ``wait(stage)`` returns once
+    that stage's prefetch is over (``wait(None)``: all of them)."""
+
+    def __init__(self, stages: list[Stage], calls: list[CallAnalysis]):
+        self.done = {id(stage): threading.Event() for stage in stages}
+        self.thread = threading.Thread(target=self._run, args=(stages, [c for c in calls if c.ok]),
+                                       name="wocas-prefetch", daemon=True)
+        self.thread.start()
+
+    def _run(self, stages: list[Stage], calls: list[CallAnalysis]) -> None:
+        for stage in stages:
+            try:
+                stage.prefetch(calls)
+            except Exception as e:  # the stage raises it again, on its calls, when it runs
+                log.debug("prefetch for %s failed: %s", stage.name, e)
+            finally:
+                self.done[id(stage)].set()
+
+    def wait(self, stage: Stage | None) -> None:
+        if stage is None:
+            self.thread.join()
+        elif id(stage) in self.done:
+            self.done[id(stage)].wait()
+
+
 class Pipeline:
     def __init__(self, stages: list[Stage], config: Config):
         check_order(stages)
@@ -141,11 +168,30 @@ class Pipeline:
     def process(self, calls: list[CallAnalysis], hook: Hook | None = None,
                 stages: list[Stage] | None = None) -> list[CallAnalysis]:
         """Run every stage (or only ``stages``, a slice a distributed runner runs on one worker)
-        over a batch; returns the batch in the same order, audio released."""
-        for stage in self.stages if stages is None else stages:
-            todo = [i for i, c in enumerate(calls) if c.ok and not (stage.audio_only and c.call.kind != "audio")]
-            if not todo:
-                continue
+        over a batch; returns the batch in the same order, audio released.
+
+        Once the first stage has run (the audio is decoded), the later stages' ``prefetch``
+        runs in a background thread: the diarizer and the prosody libraries load while ASR
+        works (CTranslate2 releases the GIL). Each stage waits for its own prefetch first."""
+        plan = self.stages if stages is None else stages
+        prefetch: Prefetch | None = None
+        try:
+            for position, stage in enumerate(plan):
+                if prefetch is not None:
+                    prefetch.wait(stage)
+                calls = self._run_stage(stage, calls, hook)
+                if position == 0 and len(plan) > 1 and any(c.ok for c in calls):
+                    prefetch = Prefetch(plan[1:], calls)
+        finally:
+            if prefetch is not None:
+                prefetch.wait(None)
+        versions = {"pipeline": self.version, "config": self.config.fingerprint(), **self.stage_versions}
+        return [c.replace(audio=None, versions=versions) for c in calls]
+
+    def _run_stage(self, stage: Stage, calls: list[CallAnalysis], hook: Hook | None) -> list[CallAnalysis]:
+        calls = list(calls)
+        todo = [i for i, c in enumerate(calls) if c.ok and not (stage.audio_only and c.call.kind != "audio")]
+        if todo:
             batch = [calls[i] for i in todo]
             if type(stage).process_batch is Stage.process_batch:
                 timed = [self._run_one(stage, call) for call in batch]
@@ -165,8 +211,7 @@ class Pipeline:
                 calls[i] = result
                 if hook is not None:
                     hook(stage.name, result)
-        versions = {"pipeline": self.version, "config": self.config.fingerprint(), **self.stage_versions}
-        return [c.replace(audio=None, versions=versions) for c in calls]
+        return calls
 
     @staticmethod
     def _run_one(stage: Stage, call: CallAnalysis) -> tuple[CallAnalysis, float]:

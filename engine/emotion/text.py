@@ -105,11 +105,10 @@ class EmotionHead:
     engine/text_encoder.py: "onnx-int8", "onnx" or "torch"); on a GPU it always runs in torch."""
 
     def __init__(self, head_dir: str | Path, device: str = "cpu", backend: str = "onnx-int8"):
-        prepare_model_libraries()
-        from safetensors.torch import load_file
-        from transformers import AutoTokenizer
+        from safetensors.numpy import load_file  # numpy, not torch: a cached ONNX graph needs no torch
 
         from wocas.models.registry import resolve
+        from wocas.models.tokenizer import load_tokenizer
         from wocas.models.text_encoder import check_backend
 
         check_backend(backend)
@@ -124,10 +123,9 @@ class EmotionHead:
         self.places = resolve_label_map(self.labels, None, str(head_dir))
         self.max_length = int(self.config.get("max_length", 64))
         self.encoder_dir = resolve(self.config.get("base_encoder", "minilm")).path
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.encoder_dir))
         state = load_file(str(adapter_path))
-        self.head_weight = state.pop("head.weight").float().numpy()  # (28, 384)
-        self.head_bias = state.pop("head.bias").float().numpy()
+        self.head_weight = state.pop("head.weight").astype(np.float32)  # (28, 384)
+        self.head_bias = state.pop("head.bias").astype(np.float32)
         self.device = device
         self.runtime = None
         self.encoder = None
@@ -137,16 +135,24 @@ class EmotionHead:
             key = f"emotion-{weights_digest(adapter_path, self.encoder_dir / 'model.safetensors')}"
             precision = "int8" if backend == "onnx-int8" else "fp32"
             self.runtime = OnnxEncoder(export_encoder(lambda: self._merged_encoder(state), key, precision), precision)
+            self.tokenizer = load_tokenizer(self.encoder_dir)
         else:
+            prepare_model_libraries()
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(str(self.encoder_dir))
             self.encoder = self._merged_encoder(state).to(device).eval()
 
     def _merged_encoder(self, adapter: dict):
+        prepare_model_libraries()
+        import torch
         from transformers import AutoModel
 
         from wocas.models.lora import merge_lora
 
         encoder = AutoModel.from_pretrained(str(self.encoder_dir))
-        merged = merge_lora(encoder, adapter, float(self.config["lora"]["scale"]))
+        tensors = {k: torch.from_numpy(v) for k, v in adapter.items()}
+        merged = merge_lora(encoder, tensors, float(self.config["lora"]["scale"]))
         log.info("emotion head: merged %d LoRA adapters into %s", merged, self.encoder_dir)
         return encoder
 

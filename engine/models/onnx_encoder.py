@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from wocas.errors import ModelError
+from wocas.models.libraries import thread_budget
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +54,15 @@ def weights_digest(*parts: bytes | str | Path) -> str:
 def export_encoder(build: Callable[[], Any], key: str, precision: str = "int8") -> Path:
     """The ONNX file cached under ``key``; when it is not there yet, ``build()`` makes the
     transformers encoder (``model(input_ids, attention_mask)`` -> ``last_hidden_state``) and
-    it is exported (and quantised for int8)."""
-    import torch
-
+    it is exported (and quantised for int8). A cached file costs no torch import."""
     if precision not in PRECISIONS:
         raise OnnxExportError(f"unknown precision {precision!r} (expected one of {', '.join(PRECISIONS)})")
     folder = cache_dir()
     target = folder / f"{key}-{precision}.onnx"
     if target.exists():
         return target
+    import torch
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder):
@@ -122,7 +123,7 @@ class OnnxEncoder:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or _torch_threads()
+        options.intra_op_num_threads = threads or thread_budget()
         options.inter_op_num_threads = 1
         # Idle ONNX Runtime threads otherwise spin after each run and steal the cores from the
         # next stage (Whisper, torch), which here cost those stages several times their time.
@@ -159,9 +160,3 @@ def mean_pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
     mask = attention_mask[..., None].astype(hidden.dtype)
     return (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
 
-
-def _torch_threads() -> int:
-    """The process's thread budget, as the runner set it for torch (one knob for both)."""
-    import torch
-
-    return torch.get_num_threads()

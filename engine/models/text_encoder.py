@@ -82,6 +82,17 @@ class TextEncoder:
         ident = f"{self.model}:{self.backend}" + (f":{self.device}" if self.device != "cpu" else "")
         return f"{ident}:{Path(self.adapter).name}" if self.adapter else ident
 
+    def fingerprint(self) -> str:
+        """``identity`` plus a stamp of the model's files (path, sizes, times; nothing hashed):
+        the key for results cached on disk that these vectors produced."""
+        from wocas.models.array_cache import stamp
+        from wocas.models.registry import resolve
+
+        parts = [self.identity(), stamp(resolve(self.model).path)]
+        if self.adapter:
+            parts.append(stamp(Path(self.adapter)))
+        return "|".join(parts)
+
     def clear_cache(self) -> None:
         """Forget the cached embeddings (the loaded weights stay): the next ``encode`` is cold."""
         self._cache.clear()
@@ -170,22 +181,23 @@ class OnnxSentenceEncoder:
     """Tokenizer + ONNX Runtime transformer + mean pooling + L2 normalisation."""
 
     def __init__(self, path: Path, precision: str = "int8", adapter: str | None = None):
-        prepare_model_libraries()
-        from transformers import AutoModel, AutoTokenizer
-
         from wocas.models.onnx_encoder import OnnxEncoder, export_encoder, weights_digest
+        from wocas.models.tokenizer import load_tokenizer
 
         check_mean_pooling(path)
         weights = next((path / n for n in ("model.safetensors", "pytorch_model.bin") if (path / n).exists()), None)
         if weights is None:
             raise TextEncoderError(f"text encoder {path}: no model.safetensors or pytorch_model.bin")
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        self.tokenizer = load_tokenizer(path)  # transformers (and torch) load only if the graph must be exported
         settings = path / "sentence_bert_config.json"
         self.max_length = int(json.loads(settings.read_text()).get("max_seq_length", 256)) if settings.exists() else 256
         parts = (weights, (path / "config.json").read_text(), *([Path(adapter)] if adapter else []))
         key = f"text-{weights_digest(*parts)}"
 
         def build():
+            prepare_model_libraries()
+            from transformers import AutoModel
+
             encoder = AutoModel.from_pretrained(str(path))
             return merge_adapter(encoder, adapter) if adapter else encoder
 

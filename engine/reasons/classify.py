@@ -77,8 +77,19 @@ class ExampleClassifier:
                 texts.append(t)
                 owners.append(j)
         self._owner = np.array(owners)
-        self._vectors = encoder.encode(texts)  # (n_examples, 384)
-        self._calibrator = self._calibrate()
+        # The examples' vectors and the calibration depend only on the encoder and the
+        # taxonomy: computed once and cached on disk, so a new process starts without them.
+        from wocas.models.array_cache import cached_arrays, key_of
+
+        key = key_of(encoder.fingerprint(), repr(texts), repr(owners), repr(OFF_TOPIC), str(top_k), "C=10")
+        fitted = cached_arrays("examples", key, lambda: self._fit(texts))
+        self._vectors = fitted["vectors"]  # (n_examples, 384)
+        self._coef, self._intercept = fitted["coef"], fitted["intercept"]  # the calibrator: (1, 2), (1,)
+
+    def _fit(self, texts: list[str]) -> dict[str, np.ndarray]:
+        self._vectors = self.encoder.encode(texts)
+        calibrator = self._calibrate()
+        return {"vectors": self._vectors, "coef": calibrator.coef_, "intercept": calibrator.intercept_}
 
     def _scores(self, sims: np.ndarray) -> np.ndarray:
         """Per-reason score: mean of the top-k similarities among its examples; sims (n, n_examples)."""
@@ -107,7 +118,8 @@ class ExampleClassifier:
         if len(embeddings) == 0:
             return []
         best, top, margin = _top_two(self._scores(embeddings @ self._vectors.T))
-        conf = self._calibrator.predict_proba(np.c_[top, margin])[:, 1]
+        # the logistic calibrator's probability of class 1 (sklearn's predict_proba, to 1e-16)
+        conf = 1.0 / (1.0 + np.exp(-(np.c_[top, margin] @ self._coef.T + self._intercept)[:, 0]))
         ids = self.taxonomy.ids
         return [Prediction(ids[b] if c >= self.other_threshold else OTHER, float(c), ids[b])
                 for b, c in zip(best, conf)]

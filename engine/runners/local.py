@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import logging
 import multiprocessing as mp
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from wocas.pipeline import Pipeline
 from wocas.schema import CallAnalysis
 from wocas.store import Store
 from wocas.errors import WocasError
+from wocas.models.libraries import set_thread_budget
 from wocas.runners.limits import process_within_limits
 from wocas.runners.recording import CallRecorder, ProgressFn, RunSummary, batched, new_run_id
 
@@ -45,13 +47,15 @@ def worker_threads(run: RunConfig, workers: int) -> int:
 
 
 def apply_threads(threads: int) -> None:
-    """Pin this process's numeric libraries to ``threads`` through their own APIs: torch's
-    intra-op pool (ONNX Runtime sessions take their count from it) and the BLAS and OpenMP
-    pools loaded so far. The ASR stage is given the count by the pipeline (``cpu_threads``).
-    For a worker process, which exists for the run; an in-process run uses ``thread_limits``."""
+    """Pin this worker process's numeric libraries to ``threads`` through their own APIs: the
+    process's thread budget (ONNX Runtime sessions read it), torch's intra-op pool and the BLAS
+    and OpenMP pools loaded so far. The ASR stage is given the count by the pipeline
+    (``cpu_threads``). A worker exists for the run and may meet any call, so torch is loaded
+    and pinned here; an in-process run uses ``thread_limits``."""
     import torch
     from threadpoolctl import threadpool_limits
 
+    set_thread_budget(threads)
     torch.set_num_threads(threads)
     threadpool_limits(limits=threads)
 
@@ -60,20 +64,24 @@ def apply_threads(threads: int) -> None:
 def thread_limits(threads: int) -> Iterator[None]:
     """``apply_threads`` for the length of an in-process run, then the caller's settings back:
     a run must not change the process it runs in (results depend on it: tiny.en's WER on LJ
-    Speech is 7.4% with two BLAS threads and 15.3% with one, on this project's 2-core machine)."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
+    Speech is 7.4% with two BLAS threads and 15.3% with one, on this project's 2-core machine).
+    torch is pinned only when it is already loaded: importing it costs over a second, and a
+    transcript-only run never needs it (the models that use torch set their own counts)."""
     if not threads:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else 0
+    previous = set_thread_budget(threads)
     try:
         with threadpool_limits(limits=threads):
             yield
     finally:
-        torch.set_num_threads(before)
+        set_thread_budget(previous)
+        if torch is not None:
+            torch.set_num_threads(before)
 
 
 # ---- worker processes -----------------------------------------------------------------------

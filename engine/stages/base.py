@@ -79,5 +79,11 @@ class Stage(ABC):
     def warm_up(self) -> None:
         """Load models now rather than on the first call (benchmarks, long-lived workers)."""
 
+    def prefetch(self, calls: list[CallAnalysis]) -> None:
+        """Load, in a background thread while earlier stages work, what this stage will need
+        for ``calls`` (decoded): imports and models. The pipeline waits for it before the
+        stage runs, so nothing here races the stage itself; an error is left for the stage
+        to raise. Default: nothing."""
+
     def close(self) -> None:
         """Release models (GPU memory) when the stage is done."""

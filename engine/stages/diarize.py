@@ -127,6 +127,15 @@ class DiarizeStage(Stage):
         if hasattr(diarizer, "warm_up"):
             diarizer.warm_up()
 
+    def prefetch(self, calls: list[CallAnalysis]) -> None:
+        """Load the diarizer while ASR runs, when some call in the batch is mono (a stereo
+        call's channels are its speakers)."""
+        if any(c.audio is not None and c.audio.num_channels == 1 for c in calls):
+            self.warm_up()
+            if self.options.backend != "pyannote":  # the embedded diarizer's clustering libraries (~0.5 s)
+                import scipy.linalg  # noqa: F401
+                import sklearn.cluster  # noqa: F401
+
     @property
     def diarizer(self) -> Diarizer:
         if self._diarizer is None:  # loaded on first mono call: stereo-only nights never pay for it

@@ -51,6 +51,7 @@ class EmotionStage(Stage):
         self.weights = FusionWeights(lexicon_weight=options.lexicon_weight, intensity_gain=options.intensity_gain)
         self._text_model = None
         self._audio_model = None
+        self._prosody_ready = False
         self._text_kind, self._text_path = locate_text_model(options.text_model)
 
     scheduling = frozenset({"batch_size"})  # a turn's vector does not depend on its batch
@@ -100,6 +101,15 @@ class EmotionStage(Stage):
             self._audio_model = AudioClassifier(resolve(self.options.audio_model).path,
                                                 self.options.audio_label_map, self.options.device)
         return self._audio_model
+
+    def prefetch(self, calls: list[CallAnalysis]) -> None:
+        """Import the prosody libraries (librosa, scipy.signal: ~1.5 s) and compile librosa's
+        pitch tracker once, on a second of noise, while ASR runs; only for a batch with audio."""
+        if self._prosody_ready or not self.options.acoustic or not any(c.audio is not None for c in calls):
+            return
+        noise = np.random.default_rng(0).normal(0.0, 0.1, 16000).astype(np.float32)
+        acoustic.measure(noise, 16000, ())
+        self._prosody_ready = True
 
     # ---- per call -------------------------------------------------------------------------
     def process_call(self, call: CallAnalysis) -> CallAnalysis:

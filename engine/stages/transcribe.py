@@ -131,7 +131,7 @@ def at_level(samples: np.ndarray, peak: float = FALLBACK_PEAK) -> np.ndarray:
 def load_whisper(path: str, device: str, compute_type: str, cpu_threads: int):
     from wocas.models.libraries import prepare_model_libraries
 
-    prepare_model_libraries()
+    prepare_model_libraries(torchaudio=False)  # CTranslate2: no torch, no torchaudio
     from faster_whisper import WhisperModel
 
     return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)

@@ -78,28 +78,56 @@ def speech_regions(samples: np.ndarray, sample_rate: int, threshold: float = 0.5
     import torch
     from silero_vad import get_speech_timestamps
 
-    stamps = get_speech_timestamps(torch.from_numpy(samples.astype(np.float32)), load_vad(),
+    # silero reads the audio in 512-sample chunks, so the whole-call tensor is a view, not a copy
+    stamps = get_speech_timestamps(torch.from_numpy(np.asarray(samples, dtype=np.float32)), load_vad(),
                                    threshold=threshold, sampling_rate=sample_rate,
                                    min_speech_duration_ms=int(min_speech * 1000),
                                    min_silence_duration_ms=100, return_seconds=True)
     return [(float(s["start"]), float(s["end"])) for s in stamps]
 
 
+MEL_HOP = int(SAMPLE_RATE * MEL_STEP)  # 160 samples
+MEL_FFT = 400  # resemblyzer's 25 ms window
+
+
 def mel_frames(samples: np.ndarray) -> np.ndarray:
     """Resemblyzer's (linear, not log) 40-band mel spectrogram, shape (n_frames, 40)."""
-    from resemblyzer.audio import wav_to_mel_spectrogram
-
-    return wav_to_mel_spectrogram(samples)
+    return mel_block(samples, 0, 1 + len(samples) // MEL_HOP)
 
 
-def normalise_volume(samples: np.ndarray, speech: list[tuple[float, float]], target_dbfs: float = -30.0,
-                     ) -> np.ndarray:
-    """Scale so speech sits at resemblyzer's training loudness; the mel is linear, so gain matters."""
-    voiced = np.concatenate([samples[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)] for a, b in speech])
-    rms = float(np.sqrt(np.mean(voiced.astype(np.float64) ** 2))) if voiced.size else 0.0
-    if rms <= 1e-8:
-        return samples
-    return (samples * (10 ** (target_dbfs / 20) / rms)).astype(np.float32)
+def mel_block(samples: np.ndarray, first: int, last: int, gain: float = 1.0) -> np.ndarray:
+    """Frames ``first``..``last - 1`` of resemblyzer's mel spectrogram of the whole signal,
+    computed from that stretch of samples alone (frame t is centred on sample t * 160, the
+    signal zero-padded at both ends as librosa's centred STFT does), so a long call never
+    holds the spectrogram, or its STFT, of more than one block."""
+    import librosa
+    from resemblyzer.hparams import mel_n_channels
+
+    last = max(first, min(last, 1 + len(samples) // MEL_HOP))
+    if last <= first:
+        return np.zeros((0, mel_n_channels), dtype=np.float32)
+    lo, hi = first * MEL_HOP - MEL_FFT // 2, (last - 1) * MEL_HOP + MEL_FFT // 2
+    chunk = np.zeros(hi - lo, dtype=np.float32)
+    a, b = max(lo, 0), min(hi, len(samples))
+    if b > a:
+        chunk[a - lo:b - lo] = samples[a:b]
+    if gain != 1.0:
+        chunk *= gain
+    mel = librosa.feature.melspectrogram(y=chunk, sr=SAMPLE_RATE, n_fft=MEL_FFT, hop_length=MEL_HOP,
+                                         n_mels=mel_n_channels, center=False)
+    return np.ascontiguousarray(mel.astype(np.float32).T)
+
+
+def speech_gain(samples: np.ndarray, speech: list[tuple[float, float]], target_dbfs: float = -30.0) -> float:
+    """The gain that puts speech at resemblyzer's training loudness (the mel is linear, so gain
+    matters), from the speech regions' energy, region by region (no copy of the call)."""
+    energy, count = 0.0, 0
+    for a, b in speech:
+        part = samples[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)]
+        energy += float(np.dot(part, part))  # float32 dot of one region; summed in float64
+        count += len(part)
+    rms = float(np.sqrt(energy / count)) if count else 0.0
+    return 1.0 if rms <= 1e-8 else 10 ** (target_dbfs / 20) / rms
 
 
 def window_spans(regions: list[tuple[float, float]], window: float, step: float, min_window: float,
@@ -120,12 +148,18 @@ def window_spans(regions: list[tuple[float, float]], window: float, step: float,
     return spans
 
 
-def embed_windows(mel: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
-    """One L2-normalised d-vector per span; windows of equal length run as one batch."""
+EMBED_BLOCK_SECONDS = 60.0  # mel computed and windows embedded one block of the call at a time
+EMBED_BATCH = 128  # windows per encoder batch: the LSTM keeps every time step of a batch
+
+
+def embed_windows(mel: np.ndarray, spans: list[tuple[float, float]], first_frame: int = 0) -> np.ndarray:
+    """One L2-normalised d-vector per span (``mel`` starts at frame ``first_frame``); windows of
+    equal length run in batches of at most ``EMBED_BATCH``."""
     import torch
 
     encoder = load_encoder()
-    bounds = [(int(round(a / MEL_STEP)), min(len(mel), int(round(b / MEL_STEP)))) for a, b in spans]
+    bounds = [(int(round(a / MEL_STEP)) - first_frame, min(len(mel), int(round(b / MEL_STEP)) - first_frame))
+              for a, b in spans]
     out = np.zeros((len(spans), 256), dtype=np.float32)
     by_length: dict[int, list[int]] = {}
     for i, (a, b) in enumerate(bounds):
@@ -137,32 +171,58 @@ def embed_windows(mel: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarr
             for length, idx in by_length.items():
                 if length <= 0:
                     continue
-                batch = np.stack([mel[bounds[i][0]:bounds[i][1]] for i in idx])
-                out[idx] = encoder(torch.from_numpy(batch)).numpy()
+                for k in range(0, len(idx), EMBED_BATCH):
+                    part = idx[k:k + EMBED_BATCH]
+                    batch = np.stack([mel[bounds[i][0]:bounds[i][1]] for i in part])
+                    out[part] = encoder(torch.from_numpy(batch)).numpy()
     finally:
         torch.set_num_threads(threads)
     return out
 
 
+def embed_call(samples: np.ndarray, spans: list[tuple[float, float]], gain: float = 1.0,
+               block: float = EMBED_BLOCK_SECONDS) -> np.ndarray:
+    """d-vectors of all spans, streamed: the mel of one ``block`` of the call at a time (with the
+    frames its last windows reach past the block), so memory does not grow with call length."""
+    out = np.zeros((len(spans), 256), dtype=np.float32)
+    starts = np.array([a for a, _ in spans])
+    i = 0
+    while i < len(spans):
+        j = int(np.searchsorted(starts, starts[i] + block, side="left"))
+        j = max(j, i + 1)
+        first = int(round(spans[i][0] / MEL_STEP))
+        last = max(int(round(b / MEL_STEP)) for _, b in spans[i:j])
+        mel = mel_block(samples, first, last, gain)
+        out[i:j] = embed_windows(mel, spans[i:j], first_frame=first)
+        i = j
+    return out
+
+
 def affinity(embeddings: np.ndarray, prune: float) -> np.ndarray:
-    """Cosine affinity, row-pruned to each window's nearest neighbours and symmetrised."""
-    sim = np.clip(embeddings @ embeddings.T, 0.0, 1.0)
+    """Cosine affinity, row-pruned to each window's nearest neighbours and symmetrised
+    (float32, built in place: it is the largest array the diarizer holds)."""
+    emb = np.asarray(embeddings, dtype=np.float32)
+    sim = emb @ emb.T
+    np.clip(sim, 0.0, 1.0, out=sim)
     n = len(sim)
     keep = min(n, max(6, int(np.ceil(prune * n))))
     threshold = -np.partition(-sim, keep - 1, axis=1)[:, keep - 1:keep]
-    pruned = np.where(sim >= threshold, sim, 0.0)
-    return np.maximum(pruned, pruned.T)
+    sim[sim < threshold] = 0.0
+    return np.maximum(sim, sim.T)
 
 
 def spectral_embedding(aff: np.ndarray, max_k: int) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (ascending) and eigenvectors of the normalised Laplacian."""
     from scipy.linalg import eigh
 
-    degree = aff.sum(axis=1)
-    d = 1.0 / np.sqrt(np.maximum(degree, 1e-10))
-    laplacian = np.eye(len(aff)) - d[:, None] * aff * d[None, :]
-    values, vectors = eigh(laplacian, subset_by_index=[0, min(len(aff), max_k + 1) - 1])
-    return values, vectors
+    aff = np.asarray(aff, dtype=np.float32)
+    d = (1.0 / np.sqrt(np.maximum(aff.sum(axis=1), 1e-10))).astype(np.float32)
+    laplacian = aff * -d[:, None]
+    laplacian *= d[None, :]
+    laplacian[np.diag_indices(len(aff))] += 1.0
+    values, vectors = eigh(laplacian, subset_by_index=[0, min(len(aff), max_k + 1) - 1], overwrite_a=True,
+                           check_finite=False)
+    return values.astype(np.float64), vectors.astype(np.float64)
 
 
 def estimate_speakers(values: np.ndarray, min_speakers: int, max_speakers: int) -> int:
@@ -304,7 +364,7 @@ class EmbeddedDiarizer:
         regions = speech_regions(samples, SAMPLE_RATE, opts.vad_threshold, opts.min_speech)
         if not regions:
             return []
-        samples = normalise_volume(samples, regions)
+        gain = speech_gain(samples, regions)
         spans = window_spans(regions, opts.window, opts.step, opts.min_window)
         n_frames = int(np.ceil(duration / opts.frame))
         speech = np.zeros(n_frames, dtype=bool)
@@ -312,7 +372,7 @@ class EmbeddedDiarizer:
             speech[int(start / opts.frame):int(np.ceil(end / opts.frame))] = True
         if not spans:
             return frames_to_segments(np.zeros(n_frames, dtype=int), speech, opts.frame, duration)
-        embeddings = embed_windows(mel_frames(samples), spans)
+        embeddings = embed_call(samples, spans, gain)
         labels = cluster(embeddings, opts)
         cents = centroids(embeddings, labels)
         scores, covered = frame_scores(spans, embeddings, cents, n_frames, opts.frame, opts.smoothing)

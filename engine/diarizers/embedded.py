@@ -20,7 +20,7 @@ Steps (times in seconds, one mel frame = 10 ms):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -50,6 +50,10 @@ class EmbeddedDiarizerOptions:
     smoothing: float = 0.3  # seconds: Gaussian spread of a window's vote around its centre
     fill_gap: float = 0.5  # pauses shorter than this inside one speaker's talk count as theirs
     max_cluster_windows: int = 3000  # longer calls: cluster an even subsample, then assign every window
+    count_method: str = "eigengap"  # how an unknown count is estimated: "eigengap", "nme" or "ahc"
+    ahc_threshold: float = 0.5  # "ahc": cosine distance at which average-linkage merging stops
+    ahc_min_share: float = 0.05  # "ahc": clusters with fewer windows than this share are not speakers
+    ahc_group: int = 8  # "ahc": windows averaged per speech segment before clustering (1 = none)
 
 
 @lru_cache(maxsize=1)
@@ -235,6 +239,56 @@ def estimate_speakers(values: np.ndarray, min_speakers: int, max_speakers: int) 
     return int(lo + np.argmax(gaps[lo - 1:hi]))
 
 
+def estimate_speakers_ahc(embeddings: np.ndarray, threshold: float, min_share: float,
+                          min_speakers: int, max_speakers: int) -> int:
+    """Average-linkage clustering on cosine distance, stopped at ``threshold``; the count is
+    the number of clusters holding at least ``min_share`` of the windows (stray windows at
+    turn changes form tiny clusters of their own)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    if len(embeddings) < 2:
+        return max(1, min_speakers)
+    tree = linkage(np.asarray(embeddings, dtype=np.float64), method="average", metric="cosine")
+    sizes = np.bincount(fcluster(tree, t=threshold, criterion="distance"))[1:]
+    k = int((sizes >= max(2, min_share * len(embeddings))).sum())
+    return int(np.clip(k, max(1, min_speakers), max_speakers))
+
+
+def estimate_speakers_nme(embeddings: np.ndarray, min_speakers: int, max_speakers: int,
+                          max_windows: int = 1000) -> int:
+    """The speaker count of auto-tuned spectral clustering (NME-SC, Park et al., 2019): for
+    each pruning level p, the cosine affinity keeps each row's p strongest neighbours (as 1s),
+    and the level whose Laplacian shows the clearest eigengap (the smallest ratio of p to the
+    normalised maximum eigengap) gives the count at that gap."""
+    emb = np.asarray(embeddings, dtype=np.float64)
+    if len(emb) > max_windows:
+        emb = emb[np.linspace(0, len(emb) - 1, max_windows).round().astype(int)]
+    n = len(emb)
+    if n < 4:
+        return max(1, min_speakers)
+    sim = emb @ emb.T
+    order = np.argsort(-sim, axis=1)
+    hi = min(max_speakers, n - 1)
+    best, best_k = np.inf, max(1, min_speakers)
+    for p in sorted({max(2, int(round(f * n))) for f in np.arange(0.01, 0.26, 0.01)}):
+        if p >= n:
+            continue
+        binary = np.zeros((n, n))
+        np.put_along_axis(binary, order[:, :p], 1.0, axis=1)
+        aff = (binary + binary.T) / 2
+        laplacian = np.diag(aff.sum(axis=1)) - aff
+        values = np.linalg.eigvalsh(laplacian)
+        gaps = np.diff(values[: hi + 1])
+        lo = max(1, min_speakers)
+        if hi < lo:
+            break
+        k = int(lo + np.argmax(gaps[lo - 1:hi]))
+        ratio = p / (gaps[k - 1] / max(values[-1], 1e-10) + 1e-10)
+        if ratio < best:
+            best, best_k = ratio, k
+    return best_k
+
+
 def kmeans_labels(points: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     from sklearn.cluster import KMeans
 
@@ -259,14 +313,48 @@ def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return cents / np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-10)
 
 
-def cluster(embeddings: np.ndarray, opts: EmbeddedDiarizerOptions) -> np.ndarray:
-    """Window labels 0..k-1 (spectral clustering, then centroid refinement).
+def segment_means(embeddings: np.ndarray, groups: np.ndarray | None, size: int) -> np.ndarray:
+    """Mean d-vectors of runs of at most ``size`` consecutive windows of one speech region
+    (``groups``: each window's region), L2-normalised: less noisy than single windows."""
+    if size <= 1 or groups is None or len(embeddings) == 0:
+        return embeddings
+    starts = [0]
+    for i in range(1, len(embeddings)):
+        if groups[i] != groups[i - 1] or i - starts[-1] >= size:
+            starts.append(i)
+    means = np.add.reduceat(np.asarray(embeddings, dtype=np.float64), starts, axis=0)
+    return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-10)
 
-    The affinity matrix is n × n, so a long call (a two-hour recording has ~30,000 windows)
-    is clustered on an evenly spaced subsample and every window then takes its nearest
-    centroid: memory stays bounded at ``max_cluster_windows``² whatever the call length.
+
+def estimate_count(embeddings: np.ndarray, opts: EmbeddedDiarizerOptions, groups: np.ndarray | None = None) -> int:
+    """The speaker count, on a bounded sample (at most ``max_cluster_windows`` points)."""
+    points = segment_means(embeddings, groups, opts.ahc_group) if opts.count_method == "ahc" else embeddings
+    if len(points) > opts.max_cluster_windows:
+        points = points[np.linspace(0, len(points) - 1, opts.max_cluster_windows).round().astype(int)]
+    if len(points) < 4:
+        return max(1, opts.min_speakers)
+    if opts.count_method == "ahc":
+        return estimate_speakers_ahc(points, opts.ahc_threshold, opts.ahc_min_share,
+                                     opts.min_speakers, opts.max_speakers)
+    if opts.count_method == "nme":
+        return estimate_speakers_nme(points, opts.min_speakers, opts.max_speakers)
+    values, _ = spectral_embedding(affinity(points, opts.prune), opts.max_speakers)
+    return estimate_speakers(values, opts.min_speakers, opts.max_speakers)
+
+
+def cluster(embeddings: np.ndarray, opts: EmbeddedDiarizerOptions, groups: np.ndarray | None = None,
+            ) -> np.ndarray:
+    """Window labels 0..k-1 (spectral clustering, then centroid refinement); ``groups`` gives
+    each window's speech region (for the count estimate).
+
+    The count is estimated first, on at most ``max_cluster_windows`` points. The affinity
+    matrix is n × n, so a long call (a two-hour recording has ~30,000 windows) is clustered on
+    an evenly spaced subsample and every window then takes its nearest centroid: memory stays
+    bounded at ``max_cluster_windows``² whatever the call length.
     """
     n = len(embeddings)
+    if opts.num_speakers is None and n >= 4:
+        opts = replace(opts, num_speakers=estimate_count(embeddings, opts, groups))
     if n > opts.max_cluster_windows:
         picked = np.linspace(0, n - 1, opts.max_cluster_windows).round().astype(int)
         sub_labels = cluster(embeddings[picked], opts)
@@ -276,16 +364,20 @@ def cluster(embeddings: np.ndarray, opts: EmbeddedDiarizerOptions) -> np.ndarray
         return np.arange(n)
     if n < 4:
         return np.zeros(n, dtype=int)
-    aff = affinity(embeddings, opts.prune)
-    max_k = opts.num_speakers or opts.max_speakers
-    values, vectors = spectral_embedding(aff, max_k)
-    k = opts.num_speakers or estimate_speakers(values, opts.min_speakers, opts.max_speakers)
+    k = opts.num_speakers
     if k <= 1:
         return np.zeros(n, dtype=int)
+    values, vectors = spectral_embedding(affinity(embeddings, opts.prune), k)
     points = vectors[:, :k]
     points = points / np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-10)
     labels = kmeans_labels(points, k)
     return refine(embeddings, labels, opts.refine_iterations)
+
+
+def window_regions(regions: list[tuple[float, float]], spans: list[tuple[float, float]]) -> np.ndarray:
+    """The index of the speech region each window lies in."""
+    ends = np.array([b for _, b in regions])
+    return np.searchsorted(ends, [a for a, _ in spans], side="left")
 
 
 def frame_scores(spans: list[tuple[float, float]], embeddings: np.ndarray, cents: np.ndarray,
@@ -351,7 +443,8 @@ class EmbeddedDiarizer:
         speech_regions(tone, SAMPLE_RATE)
         embed_windows(mel_frames(tone), [(0.0, 1.2), (1.0, 2.2), (1.8, 3.0)])
 
-    def __call__(self, samples: np.ndarray, sample_rate: int) -> list[SpeakerSegment]:
+    def embed(self, samples: np.ndarray, sample_rate: int) -> "WindowEmbeddings":
+        """Steps 1-2: speech regions and one d-vector per window (streamed in blocks)."""
         opts = self.options
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1:
@@ -362,27 +455,45 @@ class EmbeddedDiarizer:
             samples = librosa.resample(samples, orig_sr=sample_rate, target_sr=SAMPLE_RATE)
         duration = len(samples) / SAMPLE_RATE
         regions = speech_regions(samples, SAMPLE_RATE, opts.vad_threshold, opts.min_speech)
-        if not regions:
+        spans = window_spans(regions, opts.window, opts.step, opts.min_window) if regions else []
+        embeddings = embed_call(samples, spans, speech_gain(samples, regions)) if spans \
+            else np.zeros((0, 256), dtype=np.float32)
+        return WindowEmbeddings(duration, regions, spans, embeddings)
+
+    def segment(self, windows: "WindowEmbeddings", labels: np.ndarray | None = None) -> list[SpeakerSegment]:
+        """Steps 3-5 from the window embeddings; ``labels`` (one per window) skips clustering."""
+        opts = self.options
+        if not windows.regions:
             return []
-        gain = speech_gain(samples, regions)
-        spans = window_spans(regions, opts.window, opts.step, opts.min_window)
-        n_frames = int(np.ceil(duration / opts.frame))
+        n_frames = int(np.ceil(windows.duration / opts.frame))
         speech = np.zeros(n_frames, dtype=bool)
-        for start, end in regions:
+        for start, end in windows.regions:
             speech[int(start / opts.frame):int(np.ceil(end / opts.frame))] = True
-        if not spans:
-            return frames_to_segments(np.zeros(n_frames, dtype=int), speech, opts.frame, duration)
-        embeddings = embed_call(samples, spans, gain)
-        labels = cluster(embeddings, opts)
+        if not windows.spans:
+            return frames_to_segments(np.zeros(n_frames, dtype=int), speech, opts.frame, windows.duration)
+        embeddings = windows.embeddings
+        if labels is None:
+            labels = cluster(embeddings, opts, window_regions(windows.regions, windows.spans))
         cents = centroids(embeddings, labels)
-        scores, covered = frame_scores(spans, embeddings, cents, n_frames, opts.frame, opts.smoothing)
+        scores, covered = frame_scores(windows.spans, embeddings, cents, n_frames, opts.frame, opts.smoothing)
         scores = fill_uncovered(scores, covered)
         path = np.zeros(n_frames, dtype=np.int64)
         path[speech] = viterbi(scores[speech], opts.switch_penalty)
-        log.debug("diarized %.1fs: %d regions, %d windows, %d speakers", duration, len(regions),
-                  len(spans), len(cents))
+        log.debug("diarized %.1fs: %d regions, %d windows, %d speakers", windows.duration,
+                  len(windows.regions), len(windows.spans), len(cents))
         labels, speech = fill_pauses(path, speech, int(round(opts.fill_gap / opts.frame)))
-        return frames_to_segments(labels, speech, opts.frame, duration)
+        return frames_to_segments(labels, speech, opts.frame, windows.duration)
+
+    def __call__(self, samples: np.ndarray, sample_rate: int) -> list[SpeakerSegment]:
+        return self.segment(self.embed(samples, sample_rate))
+
+
+@dataclass(frozen=True)
+class WindowEmbeddings:
+    duration: float
+    regions: list[tuple[float, float]]  # speech (VAD); nothing outside them is embedded or clustered
+    spans: list[tuple[float, float]]
+    embeddings: np.ndarray  # (len(spans), 256), L2-normalised
 
 
 def fill_pauses(labels: np.ndarray, speech: np.ndarray, max_frames: int) -> tuple[np.ndarray, np.ndarray]:

@@ -165,7 +165,7 @@ def main() -> None:
               "CPU s/min": r.get("cpu_s_per_min"), "wall s/min": r.get("wall_s_per_min")}
              for r in rows + totals + asr_rows]
     notes = ("DER/JER from pyannote.metrics (skip_overlap=False, UEM = whole file); TOTAL rows pool all files "
-             "of a group. calls = 2 speakers given; calls/est and ami = count estimated (eigengap, 1-4). "
+             "of a group. calls = 2 speakers given; calls/est and ami = count estimated (the default: AHC on segment means, 2-8 speakers). "
              "'+words' rows run the diarize stage on faster-whisper tiny.en words; 'snapped' also moves "
              "boundaries to word edges (DiarizeStage(snap_words=True), off by default). "
              "Times: best of --reps runs, one process, models already loaded; the machine is shared "

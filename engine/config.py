@@ -66,9 +66,9 @@ class AsrConfig(Section):
 
 class DiarizationConfig(Section):
     backend: Literal["embedded", "pyannote"] = "embedded"
-    num_speakers: int = 2  # 0 = estimate between min_speakers and max_speakers
-    min_speakers: int = 1
-    max_speakers: int = 4
+    num_speakers: int = 0  # 0 = estimate between min_speakers and max_speakers (mono; stereo: channels)
+    min_speakers: int = 2  # a call has two parties at least
+    max_speakers: int = 8
     pyannote_path: str | None = None  # local pyannote.audio pipeline checkpoint
 
 

@@ -56,10 +56,51 @@ def test_embedded_diarizer_meets_der_target(data_dir, diarizer, audio, rttm, uri
     assert score <= target, f"{uri}: DER {score:.3f} > {target}"
 
 
-def test_estimated_speaker_count_on_two_party_calls(data_dir):
-    estimate = EmbeddedDiarizer(EmbeddedDiarizerOptions(num_speakers=None, min_speakers=1, max_speakers=4))
-    samples, sr = load_mono(data_dir / "calls_synthetic/dialogue_60s_mono16k.flac")
+@pytest.mark.parametrize("audio", ["calls_synthetic/dialogue_60s_mono16k.flac", "diarization/pyannote_sample/sample.wav"])
+def test_estimated_speaker_count_on_two_party_calls(data_dir, audio):
+    estimate = EmbeddedDiarizer(EmbeddedDiarizerOptions(num_speakers=None))  # the defaults: 2 to 8
+    samples, sr = load_mono(data_dir / audio)
     assert len({s.speaker for s in estimate(samples, sr)}) == 2
+
+
+@pytest.mark.parametrize("index", [10, 15])  # a 3-voice and a 4-voice recording (tuning split)
+def test_estimated_speaker_count_with_three_or_four_voices(data_dir, index):
+    """Turns of real voices (RAVDESS actors, LJ) concatenated, RTTM by construction: the count
+    is found and DER with it is no worse than with the true count given."""
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    from benchmarks.speaker_count import build_recording, voices
+
+    audio, turns, _ = build_recording(index, voices(data_dir))
+    reference = Annotation()
+    for a, b, voice in turns:
+        reference[Segment(a, b)] = voice
+    true_k = len(reference.labels())
+    diarizer = EmbeddedDiarizer(EmbeddedDiarizerOptions(num_speakers=None))
+    windows = diarizer.embed(audio, 16000)
+    scores = {}
+    for name, options in (("estimated", diarizer.options), ("true", EmbeddedDiarizerOptions(num_speakers=true_k))):
+        segments = EmbeddedDiarizer(options).segment(windows)
+        hyp = Annotation()
+        for s in segments:
+            hyp[Segment(s.start, s.end)] = s.speaker
+        scores[name] = (len(hyp.labels()), DiarizationErrorRate(collar=COLLAR, skip_overlap=False)(
+            reference, hyp, uem=Timeline([Segment(0, len(audio) / 16000)])))
+    assert scores["estimated"][0] == true_k
+    assert scores["estimated"][1] <= scores["true"][1] + 0.05, scores
+
+
+def test_hold_music_is_not_a_speaker(diarizer):
+    """Non-speech (here synthetic hold music: chords of harmonic tones) never reaches the
+    clustering: only VAD speech regions are embedded."""
+    import random
+
+    from benchmarks.speaker_count import hold_music
+
+    music = hold_music(10.0, random.Random(0))
+    windows = diarizer.embed(music, 16000)
+    assert windows.spans == [] and diarizer.segment(windows) == []
 
 
 def test_silence_gives_no_segments(diarizer):

@@ -162,10 +162,21 @@ def _decode_pyav(path: Path, channels: int, sample_rate: int) -> np.ndarray:
                 buffer.write(out.to_ndarray())
     del resampler
     gc.collect(1)
-    audio = np.frombuffer(buffer.getbuffer(), dtype=np.int16).astype(np.float32) / 32768.0
+    audio = np.frombuffer(buffer.getbuffer(), dtype=np.int16).astype(np.float32)
+    del buffer
+    audio *= 1.0 / 32768.0  # in place: one float32 copy of the call, not two
     if channels == 2:
-        return np.stack([audio[0::2], audio[1::2]])
+        return np.ascontiguousarray(audio.reshape(-1, 2).T)
     return audio[None, :]
+
+
+def rms_of(samples: np.ndarray, block: int = 1 << 20) -> float:
+    """Root mean square over all channels, block by block: a float64 square of a whole call
+    would be four times the size of the decoded call itself."""
+    flat = samples.reshape(-1)
+    energy = sum(float(np.dot(flat[i:i + block].astype(np.float64), flat[i:i + block].astype(np.float64)))
+                 for i in range(0, len(flat), block))
+    return float(np.sqrt(energy / max(len(flat), 1)))
 
 
 def decode(path: str | Path, sample_rate: int = 16000, max_duration: float | None = None,
@@ -200,7 +211,7 @@ def decode(path: str | Path, sample_rate: int = 16000, max_duration: float | Non
         raise AudioError(path, "recording has zero length (no samples)")
     if not np.isfinite(samples).all():
         raise AudioError(path, "recording contains NaN or infinite samples")
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    rms = rms_of(samples)
     if rms <= 10 ** (min_rms_dbfs / 20):
         raise AudioError(path, f"recording is silent (RMS {20 * np.log10(max(rms, 1e-12)):.0f} dBFS)")
     if rate != sample_rate:

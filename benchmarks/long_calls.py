@@ -1,0 +1,145 @@
+"""Peak memory of long calls: decode + diarize, one fresh process per call, against the
+baseline code in the same run.
+
+Long recordings are built in a temporary folder by tiling the shared 60 s synthetic call
+(two real-sounding voices; mono and stereo versions) to 1, 2 and 4 hours, written as 16-bit
+WAV (the streaming decode path, as a recorder's file would take). Each run is a fresh Python
+process that loads and warms the diarizer, then runs the decode stage and the diarize stage
+on the call with no ASR words (the transcript-less path: ASR at 4 hours takes longer than a
+CPU session has; its memory is flat in call length, see memory.md / memory_asr.md). The
+kernel's high-water mark (VmHWM) is reset between steps, so each figure is that step's own
+peak RSS. With no words, a stereo call's diarize step runs the mono diarizer on the mix of its
+channels (an upper bound: a real stereo run takes its speakers from the channels).
+
+The baseline is other code with the same stage API, given as a folder holding a `wocas`
+package (e.g. a link to main's engine/): ``--baseline /tmp/mainshim``. Runs of the baseline
+whose predicted peak would endanger a shared machine are skipped with ``--baseline-max-hours``.
+
+    python -m benchmarks.long_calls [--hours 1 2 4] [--kinds mono stereo] [--baseline DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import DEFAULT_DATA, ROOT, write_results
+
+SOURCES = {"mono": "calls_synthetic/dialogue_60s_mono16k.flac",
+           "stereo": "calls_synthetic/dialogue_60s_stereo16k.flac"}
+
+
+def build(data: Path, kind: str, hours: float, folder: Path) -> Path:
+    """A WAV of ``hours`` made by repeating the 60 s call, written block by block."""
+    import soundfile as sf
+
+    piece, rate = sf.read(data / SOURCES[kind], dtype="int16", always_2d=True)
+    path = folder / f"{kind}_{hours:g}h.wav"
+    repeats = int(np.ceil(hours * 3600 * rate / len(piece)))
+    with sf.SoundFile(path, "w", samplerate=rate, channels=piece.shape[1], subtype="PCM_16") as f:
+        for _ in range(repeats):
+            f.write(piece)
+    return path
+
+
+CHILD = r"""
+import json, sys, time
+from pathlib import Path
+
+def mem():
+    fields = dict(l.split(":", 1) for l in Path("/proc/self/status").read_text().splitlines() if ":" in l)
+    return {k: round(int(fields[k].split()[0]) / 1e6, 3) for k in ("VmHWM", "VmRSS")}
+
+def reset():
+    Path("/proc/self/clear_refs").write_text("5")
+
+from wocas.config import AudioConfig, DiarizationConfig
+from wocas.schema import Call, CallAnalysis
+from wocas.stages.decode import DecodeStage
+from wocas.stages.diarize import DiarizeStage
+
+path = sys.argv[1]
+diarize = DiarizeStage(DiarizationConfig())
+diarize.warm_up()
+out = {"loaded_gb": mem()["VmRSS"]}
+call = CallAnalysis(call=Call(call_id="long", source=path, kind="audio"))
+reset(); t = time.time()
+call = DecodeStage(AudioConfig()).process_call(call)
+m = mem(); out.update(decode_peak_gb=m["VmHWM"], after_decode_gb=m["VmRSS"], decode_s=round(time.time() - t, 1))
+reset(); t = time.time(); cpu = time.process_time()
+call = diarize.process_call(call)
+m = mem(); out.update(diarize_peak_gb=m["VmHWM"], diarize_s=round(time.time() - t, 1),
+                      diarize_cpu_s=round(time.process_time() - cpu, 1),
+                      speakers=len({s.speaker for s in call.speaker_segments}),
+                      segments=len(call.speaker_segments))
+print("RESULT " + json.dumps(out))
+"""
+
+
+def measure(path: Path, pythonpath: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": pythonpath, "HF_HUB_OFFLINE": "1"}
+    t = time.time()
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, cwd=ROOT,
+                          capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[7:])
+            result["process_peak_gb"] = max(result["decode_peak_gb"], result["diarize_peak_gb"])
+            result["wall_s"] = round(time.time() - t, 1)
+            return result
+    return {"error": (proc.stderr or proc.stdout)[-600:].strip(), "rc": proc.returncode}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("WOCAS_DATA", DEFAULT_DATA)))
+    parser.add_argument("--hours", type=float, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--kinds", nargs="+", default=["mono", "stereo"], choices=sorted(SOURCES))
+    parser.add_argument("--baseline", help="folder holding the baseline's `wocas` package")
+    parser.add_argument("--baseline-max-hours", type=float, default=1.0,
+                        help="skip baseline runs longer than this (the old mono diarizer grew ~2.9 GB/h)")
+    parser.add_argument("--name", default="long_calls")
+    args = parser.parse_args(argv)
+    ours = str(ROOT / ".pyshim") if (ROOT / ".pyshim").exists() else os.environ.get("PYTHONPATH", "")
+    rows, runs = [], []
+    with tempfile.TemporaryDirectory(prefix="wocas-long-") as tmp:
+        for kind in args.kinds:
+            for hours in args.hours:
+                path = build(args.data, kind, hours, Path(tmp))
+                codes = [("this branch", ours)]
+                if args.baseline and hours <= args.baseline_max_hours:
+                    codes.append(("baseline", args.baseline))
+                for code, pythonpath in codes:
+                    result = measure(path, pythonpath)
+                    runs.append({"kind": kind, "hours": hours, "code": code, **result})
+                    print(kind, hours, code, result, flush=True)
+                    rows.append({"call": kind, "hours": hours, "code": code,
+                                 "models loaded (GB)": result.get("loaded_gb"),
+                                 "decode peak (GB)": result.get("decode_peak_gb"),
+                                 "diarize peak (GB)": result.get("diarize_peak_gb"),
+                                 "process peak (GB)": result.get("process_peak_gb"),
+                                 "diarize CPU s": result.get("diarize_cpu_s"),
+                                 "speakers": result.get("speakers"), "error": result.get("error", "")[:80] or None})
+                path.unlink()
+    notes = ("What was measured: decode + diarize stages only, default config (speaker count estimated), "
+             "in one fresh process per call after the "
+             "diarizer's models are loaded and warmed; no ASR (see the module docstring). Audio: the shared "
+             "60 s synthetic call tiled to length, 16-bit WAV. 'process peak' is the larger of the two stage "
+             "peaks (VmHWM reset between them). Stereo: with no ASR words the diarize stage falls back to the "
+             "mono diarizer on the channels' mix (a float32 copy of the call), so the stereo rows are an upper "
+             "bound: in a real run stereo speakers come from the channels' words and the diarizer is not run. "
+             "Baseline runs over --baseline-max-hours were not run.")
+    write_results(args.name, {"runs": runs, "args": {k: str(v) for k, v in vars(args).items()}}, rows,
+                  "Peak memory of long calls: decode + diarize", notes)
+
+
+if __name__ == "__main__":
+    main()

@@ -70,8 +70,12 @@ def sample_calls(root: Path) -> list[tuple[Path, dict]]:
 
 
 def all_sets(data: Path, tmp: Path) -> dict[str, list[tuple[Path, dict]]]:
-    sets = load_sets(data)
-    chosen = {k: sets[k] for k in ("ljspeech", "jfk", "ravdess", "pyannote_sample")}
+    found = load_sets(data)
+    sets = {"ljspeech": found.get("asr/ljspeech_coqui", []),
+            "jfk": [(p, r) for p, r in found.get("asr/faster_whisper", []) if p.stem == "jfk"],
+            "ravdess": found.get("emotion/ravdess_subset", []),
+            "pyannote_sample": found.get("diarization/pyannote_sample", [])}
+    chosen = dict(sets)
     chosen["samples"] = sample_calls(ROOT)
     for name in ("ljspeech", "jfk", "pyannote_sample"):
         chosen[f"{name}_ulaw8k"] = [(telephone_copy(p, tmp), refs) for p, refs in sets[name]]
@@ -87,7 +91,7 @@ def run_profile(profile: str, names: list[str], data: Path) -> dict:
     from wocas.config import AsrConfig
     from wocas.io.audio import decode
     from wocas.stages.transcribe import TranscribeStage
-    from wocas.text.normalize import wer
+    from benchmarks.metrics import wer
 
     stage = TranscribeStage(AsrConfig(profile=profile, device="cpu"))
     started = time.perf_counter()

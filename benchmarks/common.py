@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # `wocas bench --out DIR` points this elsewhere so a comparison run keeps the committed results.
 RESULTS = Path(os.environ.get("WOCAS_RESULTS_DIR", ROOT / "benchmarks" / "results"))
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_DATA = Path(os.environ.get("WOCAS_DATA", ROOT.parent / "shared" / "data"))
 
 
 def machine() -> dict:
@@ -65,3 +65,63 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
     return "" if value is None else str(value)
+
+
+def load_bench_config(path: Path | None, overrides: dict | None = None):
+    """The config a suite scores, resolved as `wocas run` resolves it (a typo stops the suite)."""
+    from wocas.config import load_config
+
+    return load_config(path, overrides)
+
+
+def model_digest(name_or_path: str) -> str | None:
+    """sha256 of a model: the registry's pinned digest where it has one, else the file's own
+    digest for a single-file model; None for a folder the registry does not pin."""
+    import hashlib
+
+    from wocas.models.registry import _registry
+
+    spec = _registry().get(name_or_path)
+    if spec is not None:
+        if "sha256" in spec:
+            return spec["sha256"]
+        files = spec.get("files") or {}
+        for key in ("model.bin", "model.safetensors", "model.onnx", "model.json", "head.json"):
+            if key in files:
+                return files[key]
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    return None
+
+
+def models_used(config, fields: tuple[tuple[str, str], ...]) -> list[dict]:
+    """[{field, name, path, sha256}] for the config fields a suite exercises; a model that is
+    not installed is listed with its error instead of stopping the suite."""
+    from wocas.errors import WocasError
+    from wocas.models.registry import resolve
+
+    out = []
+    for section, key in fields:
+        value = getattr(getattr(config, section), key, None)
+        if value is None:
+            continue
+        entry = {"field": f"{section}.{key}", "name": str(value)}
+        try:
+            resolved = resolve(str(value))
+            entry["path"] = str(resolved.path)
+            entry["sha256"] = model_digest(str(value))
+        except WocasError as e:
+            if Path(str(value)).expanduser().exists():
+                entry["path"] = str(Path(str(value)).expanduser().resolve())
+                entry["sha256"] = model_digest(str(value))
+            else:
+                entry["error"] = str(e)
+        except Exception as e:  # an optional package that fails to import: say so, keep going
+            entry["error"] = f"{type(e).__name__}: {e}"
+        out.append(entry)
+    return out

@@ -16,31 +16,49 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-from benchmarks.common import DEFAULT_DATA, write_results
-from wocas.diarizers.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions
+from benchmarks.common import DEFAULT_DATA, load_bench_config, models_used, write_results
 from wocas.schema import SpeakerSegment
 
 COLLARS = (0.0, 0.25)
+MODEL_FIELDS = (("asr", "model"), ("diarization", "pyannote_path"))
+
+
+AUDIO = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
+
+
+def rttm_pairs(data: Path) -> list[tuple[Path, Path, str, int]]:
+    """(audio, rttm, uri, reference speaker count) for every RTTM under ``data``: each URI it
+    holds is matched to ``<uri>.<audio ext>`` in the RTTM's folder, else the first (sorted)
+    ``<uri>_*.<audio ext>`` there. URIs with no audio are left out."""
+    from pyannote.database.util import load_rttm
+
+    out = []
+    for rttm in sorted(data.rglob("*.rttm")):
+        audio = sorted(p for p in rttm.parent.iterdir() if p.suffix.lower() in AUDIO)
+        for uri, reference in sorted(load_rttm(rttm).items()):
+            match = ([p for p in audio if p.stem == uri] or [p for p in audio if p.stem.startswith(f"{uri}_")])
+            if match:
+                out.append((match[0], rttm, uri, len(reference.labels())))
+    return out
 
 
 def references(data: Path) -> list[tuple[str, Path, Path, str, int | None]]:
-    """(name, audio, rttm, uri, speakers given to the diarizer; None = estimate)."""
-    ami = data / "diarization/pyannote_ami_debug"
-    calls = [("sample", data / "diarization/pyannote_sample/sample.wav",
-              data / "diarization/pyannote_sample/sample.rttm", "sample"),
-             ("dialogue", data / "calls_synthetic/dialogue_60s_mono16k.flac",
-              data / "calls_synthetic/dialogue_truth.rttm", "dialogue")]
-    out = [(n, a, r, u, 2) for n, a, r, u in calls] + [(f"{n}/est", a, r, u, None) for n, a, r, u in calls]
-    for uri in ["dev00", "dev01"] + [f"trn{i:02d}" for i in range(10)]:
-        rttm = ami / ("debug.development.rttm" if uri.startswith("dev") else "debug.train.rttm")
-        out.append((f"ami/{uri}", ami / f"{uri}.wav", rttm, uri, None))
+    """(name, audio, rttm, uri, speakers given to the diarizer; None = estimate). Two-speaker
+    references (calls) are scored with 2 speakers given and with the count estimated; the
+    others (meetings) with the count estimated (and, in main, with the true count)."""
+    out = []
+    for audio, rttm, uri, n in rttm_pairs(data):
+        name = f"{rttm.parent.name}/{uri}"
+        if n == 2:
+            out += [(name, audio, rttm, uri, 2), (f"{name}/est", audio, rttm, uri, None)]
+        else:
+            out.append((name, audio, rttm, uri, None))
     return out
 
 
@@ -73,7 +91,7 @@ def score(reference, segments: list[SpeakerSegment], uri: str, duration: float, 
     return row
 
 
-def timed(diarizer: EmbeddedDiarizer, samples: np.ndarray, sr: int, reps: int):
+def timed(diarizer, samples: np.ndarray, sr: int, reps: int):
     best_wall = best_cpu = float("inf")
     segments = []
     for _ in range(reps):
@@ -84,17 +102,16 @@ def timed(diarizer: EmbeddedDiarizer, samples: np.ndarray, sr: int, reps: int):
     return segments, best_wall, best_cpu
 
 
-def with_asr_words(files, data: Path) -> list[dict]:
-    """DER of the diarize stage on the two calls, with faster-whisper words (snapped) vs without."""
-    from wocas.config import AsrConfig, DiarizationConfig
+def with_asr_words(files, config) -> list[dict]:
+    """DER of the diarize stage on the 2-speaker calls, with the config's ASR words (snapped) vs without."""
     from wocas.schema import Audio, Call, CallAnalysis
     from wocas.stages.diarize import DiarizeStage
     from wocas.stages.transcribe import TranscribeStage
 
-    asr = TranscribeStage(AsrConfig())
+    asr = TranscribeStage(config.asr)
     rows = []
     for name, audio, rttm, uri, n in files:
-        if n is None or name.startswith("ami"):
+        if n is None:
             continue
         from pyannote.database.util import load_rttm
 
@@ -104,7 +121,7 @@ def with_asr_words(files, data: Path) -> list[dict]:
         call = asr.process_call(call)
         reference = load_rttm(rttm)[uri]
         for snap in (False, True):
-            out = DiarizeStage(DiarizationConfig(num_speakers=2), snap_words=snap).process_call(call)
+            out = DiarizeStage(config.diarization.model_copy(update={"num_speakers": 2}), snap_words=snap).process_call(call)
             row = score(reference, list(out.speaker_segments), uri, len(samples) / sr, {})
             rows.append({"file": f"{name}+words" + (" snapped" if snap else ""), "words": len(out.asr_words),
                          **{k: row[k] for k in ("der_c0", "der_c0.25", "jer_c0", "jer_c0.25", "miss_c0_25",
@@ -122,29 +139,42 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--reps", type=int, default=2, help="timing repetitions (the best is kept)")
     parser.add_argument("--no-asr", action="store_true", help="skip the stage run with ASR words")
+    parser.add_argument("--config", type=Path, help="wocas TOML config (its [diarization] and [asr] are scored)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=logging.WARNING)
     from pyannote.database.util import load_rttm
 
-    base = EmbeddedDiarizerOptions()
+    from wocas.stages.diarize import load_diarizer
+
+    config = load_bench_config(args.config)
+
+    def diarizer_for(n: int | None):
+        return load_diarizer(config.diarization.model_copy(update={"num_speakers": n or 0}))
+
     files = references(args.data)
-    EmbeddedDiarizer(base)(load(files[0][1])[0][:32000], 16000)  # load models outside the timing
+    if not files:
+        write_results("diarization", {"skipped": f"no RTTM with matching audio under {args.data}",
+                                      "models": models_used(config, MODEL_FIELDS)}, [], "Diarization: skipped")
+        print(f"skipped: no RTTM with matching audio under {args.data}")
+        return
+    diarizer_for(None)(load(files[0][1])[0][:32000], 16000)  # load models outside the timing
     rows, groups = [], {}
     for name, audio, rttm, uri, n in files:
         samples, sr = load(audio)
         reference = load_rttm(rttm)[uri]
-        group = "ami" if name.startswith("ami") else ("calls/est" if n is None else "calls")
-        diarizer = EmbeddedDiarizer(replace(base, num_speakers=n))
+        two = len(reference.labels()) == 2
+        group = ("calls" if n else "calls/est") if two else name.split("/")[0]
+        diarizer = diarizer_for(n)
         segments, wall, cpu = timed(diarizer, samples, sr, args.reps)
         minutes = len(samples) / sr / 60
         row = {"file": name, "speakers": f"{len({s.speaker for s in segments})}/{len(reference.labels())}",
                **score(reference, segments, uri, len(samples) / sr, groups.setdefault(group, {})),
                "cpu_s_per_min": cpu / minutes, "wall_s_per_min": wall / minutes}
-        if group == "ami":  # the same excerpt with the true speaker count, for comparison
-            oracle = EmbeddedDiarizer(replace(base, num_speakers=len(reference.labels()) or None))
+        if not two:  # the same excerpt with the true speaker count, for comparison
+            oracle = diarizer_for(len(reference.labels()) or None)
             row["der_c0.25_true_count"] = score(reference, oracle(samples, sr), uri, len(samples) / sr,
-                                                groups.setdefault("ami/true-count", {}))["der_c0.25"]
+                                                groups.setdefault(f"{group}/true-count", {}))["der_c0.25"]
         rows.append(row)
         print(f"{name:14s} " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
                                          for k, v in row.items() if k != "file"), flush=True)
@@ -152,10 +182,10 @@ def main() -> None:
               for group, metrics in groups.items()]
     cpu = [r["cpu_s_per_min"] for r in rows]
     wall = [r["wall_s_per_min"] for r in rows]
-    asr_rows = [] if args.no_asr else with_asr_words(files, args.data)
+    asr_rows = [] if args.no_asr else with_asr_words(files, config)
     for r in asr_rows:
         print(r, flush=True)
-    data = {"options": base.__dict__, "files": rows, "totals": totals, "stage_with_asr_words": asr_rows,
+    data = {"options": config.diarization.model_dump(), "models": models_used(config, MODEL_FIELDS), "files": rows, "totals": totals, "stage_with_asr_words": asr_rows,
             "cpu_s_per_audio_min_mean": float(np.mean(cpu)), "wall_s_per_audio_min_mean": float(np.mean(wall)),
             "load_average_at_end": os.getloadavg()}
     table = [{"file": r["file"], "speakers": r.get("speakers"), "DER c0": r.get("der_c0"),

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import DEFAULT_DATA  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from wocas.emotion import acoustic
@@ -48,9 +49,40 @@ def macro_f1(y: np.ndarray, pred: np.ndarray) -> tuple[float, np.ndarray]:
     return float(f1.mean()), f1
 
 
+LIMIT = {"n": None}  # --max-items: the first N items of each set (quick checks)
+
+
+def _cap(items: list) -> list:
+    return items[:LIMIT["n"]] if LIMIT["n"] else items
+
+
+def find_goemotions(data: Path) -> Path:
+    """The GoEmotions folder (``goemotions*/`` holding ``test.tsv`` and ``dev.tsv``)."""
+    for folder in sorted(data.glob("**/goemotions*")):
+        if (folder / "test.tsv").exists():
+            return folder
+    raise FileNotFoundError(2, f"no goemotions*/test.tsv under {data}", str(data / "goemotions"))
+
+
+def find_labels(data: Path, column: str) -> Path:
+    """The first ``labels.csv`` under ``data`` whose header has ``column`` (an audio set's labels)."""
+    for path in sorted(data.rglob("labels.csv")):
+        with open(path, encoding="utf-8") as f:
+            if column in next(csv.reader(f), []):
+                return path
+    raise FileNotFoundError(2, f"no labels.csv with a {column!r} column under {data}", str(data / "labels.csv"))
+
+
+def find_file(data: Path, name: str) -> Path:
+    found = sorted(data.rglob(name))
+    if not found:
+        raise FileNotFoundError(2, f"no {name} under {data}", str(data / name))
+    return found[0]
+
+
 def read_goemotions(data: Path, split: str, n: int) -> tuple[list[str], np.ndarray]:
     texts, ys = [], []
-    for line in (data / f"{split}.tsv").read_text(encoding="utf-8").splitlines():
+    for line in _cap((data / f"{split}.tsv").read_text(encoding="utf-8").splitlines()):
         text, ids, _ = line.split("\t")
         y = np.zeros(n, dtype=np.float32)
         y[[int(i) for i in ids.split(",")]] = 1
@@ -59,12 +91,16 @@ def read_goemotions(data: Path, split: str, n: int) -> tuple[list[str], np.ndarr
     return texts, np.stack(ys)
 
 
+# The text head scored: `--config`'s [emotion] text_model, resolved like `wocas run` does.
+HEAD_DIR = {"path": str(ROOT / "models" / "emotion-minilm")}
+
+
 def bench_goemotions(data: Path) -> dict:
     """Macro-F1 with the default backend (onnx-int8), and each backend's F1 and speed side by side."""
     by_backend = {}
     for backend in ("onnx-int8", "onnx", "torch"):
-        head = load_head(str(ROOT / "models" / "emotion-minilm"), "cpu", backend)
-        texts, y = read_goemotions(data / "text" / "goemotions", "test", len(head.labels))
+        head = load_head(HEAD_DIR["path"], "cpu", backend)
+        texts, y = read_goemotions(find_goemotions(data), "test", len(head.labels))
         head.probabilities(texts[:64])  # warm
         started = time.perf_counter()
         probs = head.probabilities(texts)
@@ -80,15 +116,15 @@ def bench_goemotions(data: Path) -> dict:
 
 
 def text_valences(texts: list[str]) -> np.ndarray:
-    head = load_head(str(ROOT / "models" / "emotion-minilm"))
+    head = load_head(HEAD_DIR["path"])
     scores = head_scores(head, texts)
     return text_valence(scores.valence, lexicon_features(texts)[:, 0], FusionWeights())
 
 
 def neutral_band_from_goemotions(data: Path) -> float:
     """The |valence| below which a text counts as neutral, chosen on GoEmotions dev."""
-    head = load_head(str(ROOT / "models" / "emotion-minilm"))
-    texts, y = read_goemotions(data / "text" / "goemotions", "dev", len(head.labels))
+    head = load_head(HEAD_DIR["path"])
+    texts, y = read_goemotions(find_goemotions(data), "dev", len(head.labels))
     gold = []
     for row in y:
         names = {head.labels[j] for j in np.flatnonzero(row)}
@@ -107,8 +143,8 @@ def _sentiment(valence: np.ndarray, band: float) -> np.ndarray:
 
 
 def bench_meld(data: Path, band: float) -> dict:
-    with open(data / "text" / "meld" / "test_sent_emo.csv", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    with open(find_file(data, "test_sent_emo.csv"), encoding="utf-8") as f:
+        rows = _cap(list(csv.DictReader(f)))
     texts = [r["Utterance"].replace("\x92", "'") for r in rows]
     gold = np.array([r["Sentiment"] for r in rows])
     v = text_valences(texts)
@@ -123,8 +159,10 @@ def bench_ravdess(data: Path) -> dict:
     import soundfile as sf
     from sklearn.metrics import roc_auc_score
 
-    root = data / "emotion" / "ravdess_subset"
-    rows = list(csv.DictReader(open(root / "labels.csv", encoding="utf-8")))
+    labels = find_labels(data, "actor")
+    root = labels.parent
+    with open(labels, encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if (root / r["file"]).exists()]
     measures = {}
     started = time.perf_counter()
     audio_seconds = 0.0
@@ -153,8 +191,10 @@ def bench_pyaudioanalysis(data: Path) -> dict:
     import soundfile as sf
     from scipy.stats import pearsonr, spearmanr
 
-    root = data / "emotion" / "pyaudioanalysis_speechEmotion"
-    rows = list(csv.DictReader(open(root / "labels.csv", encoding="utf-8")))
+    labels = find_labels(data, "arousal")
+    root = labels.parent
+    with open(labels, encoding="utf-8") as f:
+        rows = _cap([r for r in csv.DictReader(f) if (root / r["file"]).exists()])
     measures = []
     for r in rows:
         y, sr = sf.read(root / r["file"], dtype="float32")
@@ -166,28 +206,33 @@ def bench_pyaudioanalysis(data: Path) -> dict:
             "spearman": round(float(spearmanr(ours, gold)[0]), 4), "baseline": "all clips (speakers unknown)"}
 
 
-def _config(emotion: bool):
+def _config(emotion: bool, path: Path | None = None):
     from wocas.config import Config, load_config
 
     overrides = {"emotion": {"enabled": emotion}}
     for section in ("redact", "jobs", "signals", "satisfaction"):
         if section in Config.model_fields:
             overrides[section] = {"enabled": False}
-    return load_config(None, overrides)
+    return load_config(path, overrides)
 
 
-def bench_calls(data: Path, repeats: int) -> dict:
+def bench_calls(data: Path, repeats: int, config_path: Path | None = None) -> dict:
     """Spine with and without emotion on the same calls; second and later runs timed (models warm)."""
     from wocas.io.ingest import audio_call
     from wocas.pipeline import Pipeline
 
+    from benchmarks.roles import truth_calls
+
+    # any stereo call with a reference (agent first) under --data, and the project's own samples
+    stereo = [audio for _, audio, _, _ in truth_calls(data) if "stereo" in audio.stem]
+
     def calls():
-        return [audio_call(data / "calls_synthetic" / "dialogue_60s_stereo16k.flac", {"channels": "agent,customer"}),
+        return [*(audio_call(p, {"channels": "agent,customer"}) for p in stereo[:1]),
                 audio_call(ROOT / "samples" / "billing-stereo-8k.flac", {"channels": "agent,customer"}),
                 audio_call(ROOT / "samples" / "delivery-mono-16k.flac")]
 
     result: dict = {}
-    pipes = {name: Pipeline.from_config(_config(name == "with_emotion")) for name in ("spine", "with_emotion")}
+    pipes = {name: Pipeline.from_config(_config(name == "with_emotion", config_path)) for name in ("spine", "with_emotion")}
     for name, pipe in pipes.items():
         pipe.process(calls())  # warm-up: loads every model
     walls = {name: [] for name in pipes}
@@ -254,9 +299,11 @@ def markdown(r: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--max-items", type=int, help="score only the first N items of each set (quick checks)")
+    ap.add_argument("--config", type=Path, help="wocas TOML config (its [emotion] text_model is scored)")
     ap.add_argument("--markdown-only", action="store_true", help="re-render emotion.md from emotion.json")
     args = ap.parse_args()
     if args.markdown_only:
@@ -265,15 +312,26 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)  # the shared 2-core machines here thrash with 2 intra-op threads
+    from benchmarks.common import load_bench_config, models_used
+    from wocas.models.registry import resolve
+
+    config = load_bench_config(args.config)
+    LIMIT["n"] = args.max_items
+    if config.emotion.text_model != "lexicon":
+        HEAD_DIR["path"] = str(resolve(config.emotion.text_model).path)
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared), no GPU, {platform.python_version()}",
-              "torch_threads": 1}
+              "torch_threads": 1, "config": str(args.config) if args.config else None,
+              "models": models_used(config, (("emotion", "text_model"), ("emotion", "audio_model"), ("asr", "model")))}
     for name, fn in [("goemotions", lambda: bench_goemotions(args.data)),
                      ("ravdess", lambda: bench_ravdess(args.data)),
                      ("pyaudioanalysis", lambda: bench_pyaudioanalysis(args.data)),
                      ("meld", lambda: bench_meld(args.data, neutral_band_from_goemotions(args.data))),
-                     ("calls", lambda: bench_calls(args.data, args.repeats))]:
+                     ("calls", lambda: bench_calls(args.data, args.repeats, args.config))]:
         started = time.perf_counter()
-        result[name] = fn()
+        try:
+            result[name] = fn()
+        except (FileNotFoundError, NotADirectoryError) as e:  # a set missing from --data skips that part
+            result[name] = {"skipped": f"missing {e.filename or e}"}
         print(f"{name}: {time.perf_counter() - started:.0f}s {json.dumps(result[name])[:300]}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "emotion.json").write_text(json.dumps(result, indent=1))
@@ -284,8 +342,12 @@ def main() -> int:
 def write_markdown(out: Path) -> None:
     """Re-render emotion.md from emotion.json (``--markdown-only`` does just this)."""
     result = json.loads((out / "emotion.json").read_text())
-    (out / "emotion.md").write_text(markdown(result))
-    print(markdown(result))
+    try:
+        text = markdown(result)
+    except (KeyError, TypeError):  # a part skipped for missing data: list what ran, plainly
+        text = "# Emotion benchmark\n\n" + "\n".join(f"- {k}: {json.dumps(v)[:400]}" for k, v in result.items()) + "\n"
+    (out / "emotion.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -37,11 +37,26 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import DEFAULT_DATA  # noqa: E402
 
 from wocas.models.text_encoder import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, TextEncoder
 from wocas.reasons.classify import ExampleClassifier, HeadClassifier
 from wocas.reasons.taxonomy import load_taxonomy
 from wocas.reasons.training import LinearPart, choose_mix, save_head, train_head
+
+
+# The supervised head scored as "shipped": `--config`'s [jobs] head, else the embedded banking77 head.
+SHIPPED = {"head": ROOT / "models/intents-banking77"}
+
+
+def find(data: Path, set_name: str, file: str) -> Path:
+    """``file`` of a set, by layout: ``<data>/**/<set_name>*/<file>``, else any ``<data>/**/<file>``.
+    Raises FileNotFoundError naming what is missing (the suite skips that part)."""
+    for pattern in (f"{set_name}*/{file}", f"**/{set_name}*/{file}", f"**/{file}"):
+        found = sorted(data.glob(pattern))
+        if found:
+            return found[0]
+    raise FileNotFoundError(2, f"no {set_name} set ({file}) under {data}", str(data / set_name / file))
 
 
 def f1(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -85,7 +100,7 @@ def banking77(data: Path, emb: Embeddings) -> dict:
     trained = train_head(xtr, ytr, etr, lexical=True, mix=choice.mix)
     train_s = time.perf_counter() - started
     mixed, emb_only = test_accuracy(trained, xte, yte, ete, emb.encoder)
-    shipped = HeadClassifier(ROOT / "models/intents-banking77", emb.encoder)  # its own encoder when it has an adapter
+    shipped = HeadClassifier(SHIPPED["head"], emb.encoder)  # its own encoder when it has an adapter
     mapping = json.loads((ROOT / "models/intents-banking77/reason_map.json").read_text())
     zs = ExampleClassifier(load_taxonomy("contact-reasons"), emb.encoder).predict(xte, ete)
     truth = [mapping[y] for y in yte]
@@ -109,7 +124,7 @@ def banking77(data: Path, emb: Embeddings) -> dict:
 
 
 def read_banking77(data: Path, split: str) -> tuple[list[str], list[str]]:
-    rows = list(csv.DictReader((data / f"text/banking77/{split}.csv").open()))
+    rows = list(csv.DictReader((find(data, "banking77", f"{split}.csv")).open()))
     return [r["text"] for r in rows], [r["category"] for r in rows]
 
 
@@ -178,7 +193,7 @@ def complaints(data: Path, emb: Embeddings) -> dict:
     from wocas.config import SignalsConfig
     from wocas.stages.signals import ComplaintScorer
 
-    rows = list(csv.reader((data / "text/complaints_social_media/complaints-data.csv").open()))
+    rows = list(csv.reader((find(data, "complaints", "complaints-data.csv")).open()))
     texts, truth = [r[1] for r in rows], np.array([r[2] == "1" for r in rows])
     support = np.array([r[3] not in ("random_tweet", "random_reply") for r in rows])
     e = emb.get("b77.npz", "cmp", texts)
@@ -222,11 +237,11 @@ def banking77_finetuned(data: Path, emb: Embeddings, epochs: int = 8) -> dict:
 
     from wocas.reasons.train_intents import train
 
-    rows = list(csv.DictReader((data / "text/banking77/test.csv").open()))
+    rows = list(csv.DictReader((find(data, "banking77", "test.csv")).open()))
     xte, yte = [r["text"] for r in rows], [r["category"] for r in rows]
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        train(data / "text/banking77/train.csv", Path(tmp) / "head", finetune=FinetuneSettings(epochs=epochs))
+        train(find(data, "banking77", "train.csv"), Path(tmp) / "head", finetune=FinetuneSettings(epochs=epochs))
         train_s = time.perf_counter() - started
         head = HeadClassifier(Path(tmp) / "head", emb.encoder)
         ete = emb.get("b77.npz", "test", xte)  # the shared encoder's (the head re-embeds with its own)
@@ -256,7 +271,7 @@ def complaints_finetuned(data: Path, emb: Embeddings, folds: int = 10, epochs: i
 
     from wocas.reasons.train_intents import train
 
-    rows = list(csv.reader((data / "text/complaints_social_media/complaints-data.csv").open()))
+    rows = list(csv.reader((find(data, "complaints", "complaints-data.csv")).open()))
     texts, truth = [r[1] for r in rows], np.array([r[2] == "1" for r in rows])
     labels = ["complaint" if t else "other" for t in truth]
     e = emb.get("b77.npz", "cmp", texts)
@@ -302,7 +317,7 @@ def quick_finetuned_head(texts: list[str], labels: list[str], out: Path, encoder
 
 
 def clinc(data: Path, emb: Embeddings) -> dict:
-    d = json.loads((data / "text/clinc150/data_full.json").read_text())
+    d = json.loads((find(data, "clinc150", "data_full.json")).read_text())
 
     def split(name: str):
         texts, labels = [x[0] for x in d[name]], [x[1] for x in d[name]]
@@ -344,7 +359,7 @@ def speed(data: Path, n_calls: int = 60, turns_per_call: int = 20) -> dict:
     from wocas.stages.jobs import JobsStage
     from wocas.stages.signals import SignalsStage
 
-    rows = list(csv.DictReader((data / "text/banking77/test.csv").open()))
+    rows = list(csv.DictReader((find(data, "banking77", "test.csv")).open()))
     queries, categories = [r["text"] for r in rows], [r["category"] for r in rows]
     agent = ["Thanks for calling, how can I help?", "Let me check that for you.", "I'm sorry about that.",
              "Is there anything else I can help with?", "I've logged a ticket for you."]
@@ -423,7 +438,7 @@ def speed(data: Path, n_calls: int = 60, turns_per_call: int = 20) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--embeddings-cache", type=Path)
     parser.add_argument("--only", nargs="*",
@@ -431,19 +446,41 @@ def main(argv: list[str] | None = None) -> int:
                                  "complaints_finetuned_mpnet", "clinc150",
                                  "speed"])
     parser.add_argument("--max-folds", type=int, help="complaints_finetuned: stop after this many of the 10 folds")
+    parser.add_argument("--config", type=Path, help="wocas TOML config ([text_encoder] and [jobs] head are scored)")
     args = parser.parse_args(argv)
-    emb = Embeddings(args.embeddings_cache)
+    from benchmarks.common import load_bench_config, models_used
+    from wocas.models.registry import resolve
+
+    config = load_bench_config(args.config)
+    encoder = TextEncoder(config.text_encoder.model, config.text_encoder.backend, config.text_encoder.device)
+    if config.jobs.head:
+        SHIPPED["head"] = resolve(config.jobs.head).path
+    default_encoder = config.text_encoder.model == DEFAULT_MODEL and config.text_encoder.backend == DEFAULT_BACKEND
+    emb = Embeddings(args.embeddings_cache if default_encoder else None, encoder)
     todo = args.only or ["banking77", "banking77_mpnet", "complaints", "clinc150", "speed"]
     path = args.out / "intents.json"
     # Sections not run this time (the slow *_finetuned arms, unless named) keep their last figures.
     results = json.loads(path.read_text()) if path.exists() else {}
     results["machine"] = f"{platform.node()}: {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, no GPU"
-    results["embeddings"] = (("MiniLM, cached from " + str(args.embeddings_cache)) if args.embeddings_cache
-                             else f"MiniLM on CPU, {DEFAULT_BACKEND} backend (the default)")
+    results["embeddings"] = (("MiniLM, cached from " + str(args.embeddings_cache)) if emb.cache
+                             else f"{config.text_encoder.model} on {config.text_encoder.device}, "
+                                  f"{config.text_encoder.backend} backend")
+    results["config"] = str(args.config) if args.config else None
+    results["models"] = models_used(config, (("text_encoder", "model"), ("jobs", "head"), ("jobs", "taxonomy"),
+                                             ("signals", "complaint_head")))
+    if not config.jobs.head:
+        results["models"].append({"field": "bench: shipped head", "name": "intents-banking77",
+                                  "path": str(SHIPPED["head"])})
+
+    def guarded(fn, *a, **k):  # a set missing from --data skips that part with the reason
+        try:
+            return fn(*a, **k)
+        except FileNotFoundError as e:
+            return {"skipped": e.strerror or str(e)}
     for name, fn in (("banking77", banking77), ("banking77_mpnet", banking77_mpnet), ("complaints", complaints),
                      ("clinc150", clinc)):
         if name in todo:
-            results[name] = fn(args.data, emb)
+            results[name] = guarded(fn, args.data, emb)
             print(name, json.dumps(results[name]), flush=True)
     # Not in the default set: these fine-tune MiniLM (once, and once per fold), minutes each on CPU.
     if "banking77_finetuned" in todo:
@@ -454,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         results["complaints_finetuned_mpnet"] = complaints_finetuned(args.data, emb, max_folds=args.max_folds,
                                                                      encoder="mpnet")
     if "speed" in todo:
-        results["speed"] = speed(args.data)
+        results["speed"] = guarded(speed, args.data)
         print("speed", json.dumps(results["speed"]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1))

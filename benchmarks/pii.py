@@ -47,7 +47,13 @@ def _covered(text: str, start: int, end: int, preds: list[PiiSpan]) -> bool:
     return all(any(p.start <= i < p.end for p in preds) for i in range(start, end) if text[i].isalnum())
 
 
-def evaluate(records: list[dict]) -> dict:
+def find_sets(data: Path) -> list[Path]:
+    """A labelled-lines file, or every ``*pii*.jsonl`` under a folder (one JSON record a line:
+    {id, split?, turns: [{speaker, text, spans: [{type, start, end, text}]}]})."""
+    return [data] if data.is_file() else sorted(data.rglob("*pii*.jsonl"))
+
+
+def evaluate(records: list[dict], entities=ENTITY_TYPES) -> dict:
     tp_rec, tp_red, n_gold = Counter(), Counter(), Counter()
     tp_prec, tp_prec_any, n_pred = Counter(), Counter(), Counter()
     misses, false_alarms = [], []
@@ -55,7 +61,7 @@ def evaluate(records: list[dict]) -> dict:
     started = time.perf_counter()
     for rec in records:
         turns = rec["turns"]
-        preds = find_pii_in_turns([(t["speaker"], t["text"]) for t in turns])
+        preds = find_pii_in_turns([(t["speaker"], t["text"]) for t in turns], entities)
         for ti, turn in enumerate(turns):
             lines += 1
             mine = [p for p in preds if p.turn == ti]
@@ -152,12 +158,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--config", type=Path, help="wocas TOML config (its [redact] entities are detected)")
     args = parser.parse_args()
-    records = load_records(args.data)
-    result = evaluate(records)
+    from benchmarks.common import load_bench_config
+
+    config = load_bench_config(args.config)
+    files = find_sets(args.data)
+    if not files:  # a data folder without labelled PII lines: the project's own lines
+        files = [DEFAULT_DATA]
+    records = [r for f in files for r in load_records(f)]
+    entities = config.redact.entities
+    result = evaluate(records, entities)
+    result["files"] = [str(f) for f in files]
+    result["models"] = [{"field": "redact.entities", "name": "rules (wocas.text.pii)", "entities": list(entities)}]
     result["splits"] = {}
     for split in sorted({r.get("split", "dev") for r in records}):
-        part = evaluate([r for r in records if r.get("split", "dev") == split])
+        part = evaluate([r for r in records if r.get("split", "dev") == split], entities)
         result["splits"][split] = {k: part[k] for k in ("records", "lines", "per_type", "overall")}
     machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs "
                f"({platform.system()}, Python {platform.python_version()})")

@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks.common import DEFAULT_DATA, ROOT, write_results
+from benchmarks.common import DEFAULT_DATA, ROOT, load_bench_config, models_used, write_results
 
 
 def accuracy_by_time(call, truth: list[dict], names: dict[str, str]) -> float:
@@ -29,38 +29,61 @@ def accuracy_by_time(call, truth: list[dict], names: dict[str, str]) -> float:
 
 
 def hidden_label_dialogues(data: Path) -> dict[str, list[list[tuple[str, str]]]]:
-    """set -> dialogues as [(true role, text)]."""
-    stc = json.loads((data / "text/stc3_customer_helpdesk/train_data_en.json").read_text())
-    dialogues = {"stc3": [[("customer" if t["sender"] == "customer" else "agent", " ".join(t["utterances"]))
-                           for t in d["turns"]] for d in stc]}
-    abcd = json.loads((data / "text/abcd_sample/abcd_sample.json").read_text())
-    items = abcd if isinstance(abcd, list) else next(iter(abcd.values()))
-    dialogues["abcd"] = [[(("agent" if spk == "agent" else "customer"), text)
-                          for spk, text in d["original"] if spk in ("agent", "customer")] for d in items]
+    """set -> dialogues as [(true role, text)]: STC-3 files (``*_data_en.json``) and ABCD files
+    (``abcd*.json``) found under ``data``."""
+    dialogues: dict[str, list] = {}
+    for path in sorted(data.rglob("*_data_en.json")):
+        stc = json.loads(path.read_text())
+        dialogues[f"stc3/{path.stem}"] = [[("customer" if t["sender"] == "customer" else "agent",
+                                            " ".join(t["utterances"])) for t in d["turns"]] for d in stc]
+    for path in sorted(data.rglob("abcd*.json")):
+        abcd = json.loads(path.read_text())
+        items = abcd if isinstance(abcd, list) else next(iter(abcd.values()))
+        found = [[(("agent" if spk == "agent" else "customer"), text)
+                  for spk, text in d.get("original", []) if spk in ("agent", "customer")]
+                 for d in items if isinstance(d, dict)]
+        if any(found):
+            dialogues[f"abcd/{path.stem}"] = [d for d in found if d]
     return dialogues
+
+
+AUDIO = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
+
+
+def truth_calls(data: Path) -> list[tuple[str, Path, list[dict], dict[str, str]]]:
+    """(name, audio, reference turns, speaker -> role) for every ``<uri>_truth.json`` (a list of
+    {speaker, start, end}) beside audio named ``<uri>_*``. Speakers named agent/customer are
+    roles; other labels map in order of first appearance: the first is the agent."""
+    out = []
+    for truth_file in sorted(data.rglob("*_truth.json")):
+        truth = json.loads(truth_file.read_text())
+        if not isinstance(truth, list) or not truth or "speaker" not in truth[0]:
+            continue
+        uri = truth_file.stem.removesuffix("_truth")
+        order = list(dict.fromkeys(t["speaker"] for t in truth))
+        names = ({s: s for s in order} if set(order) <= {"agent", "customer"}
+                 else dict(zip(order, ("agent", "customer"))))
+        for audio in sorted(p for p in truth_file.parent.glob(f"{uri}_*") if p.suffix.lower() in AUDIO):
+            out.append((f"{truth_file.parent.name}/{audio.stem}", audio, truth, names))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--config", type=Path)
+    parser.add_argument("--max-dialogues", type=int, help="score only the first N dialogues of each text set")
     args = parser.parse_args()
 
-    from wocas.config import load_config
     from wocas.io.ingest import iter_calls, transcript_to_call
     from wocas.pipeline import Pipeline
     from wocas.stages.roles import RolesStage
 
-    config = load_config(args.config, {k: {"enabled": False} for k in ("emotion", "jobs", "signals", "redact")})
+    config = load_bench_config(args.config, {k: {"enabled": False} for k in ("emotion", "jobs", "signals", "redact")})
     pipeline = Pipeline.from_config(config)
     rows, results = [], {}
-    synthetic_truth = json.loads((args.data / "calls_synthetic/dialogue_truth.json").read_text())
     sample_truth = json.loads((ROOT / "samples/truth.json").read_text())
-    calls = [
-        ("calls_synthetic stereo (no map)", args.data / "calls_synthetic/dialogue_60s_stereo16k.flac",
-         synthetic_truth, {"A": "agent", "B": "customer"}),
-        ("calls_synthetic mono", args.data / "calls_synthetic/dialogue_60s_mono16k.flac",
-         synthetic_truth, {"A": "agent", "B": "customer"}),
+    calls = truth_calls(args.data) + [  # the project's own samples are always there
         ("sample billing stereo 8k (no map)", ROOT / "samples/billing-stereo-8k.flac",
          sample_truth["billing-stereo-8k"], {"agent": "agent", "customer": "customer"}),
         ("sample delivery mono", ROOT / "samples/delivery-mono-16k.flac",
@@ -74,6 +97,7 @@ def main() -> None:
 
     stage = RolesStage(config.roles)
     for set_name, dialogues in hidden_label_dialogues(args.data).items():
+        dialogues = dialogues[:args.max_dialogues] if args.max_dialogues else dialogues
         right = decided = 0
         confidences = []
         for i, dialogue in enumerate(dialogues):
@@ -93,7 +117,7 @@ def main() -> None:
                              "accuracy_when_decided": right / decided if decided else None}
         rows.append({"set": f"{set_name} (labels hidden)", "items": n, "accuracy": right / n,
                      "mean confidence": sum(confidences) / n})
-    write_results("roles", {"results": results}, rows, "Agent / customer roles",
+    write_results("roles", {"models": models_used(config, (("asr", "model"), ("text_encoder", "model"))), "results": results}, rows, "Agent / customer roles",
                   "Calls: share of reference turns whose midpoint falls in a turn of the right role. "
                   "Dialogues: share with every speaker's role right (undecided = wrong).")
     for row in rows:

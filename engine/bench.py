@@ -20,7 +20,8 @@ from pathlib import Path
 from wocas.errors import UsageError
 
 HEADLINE = re.compile(r"(wer|der|jer|f1|accuracy|auc|spearman|pearson|recall|precision|x_realtime|ratio|same_speaker|"
-                      r"rss|seconds_per|per_second|throughput)", re.I)
+                      r"rss|seconds_per|per_second|throughput|calls_per_s|mae)", re.I)
+SPEED = re.compile(r"(x_realtime|per_second|calls_per_s|throughput|rss|seconds_per)", re.I)
 
 
 @dataclass(frozen=True)
@@ -28,21 +29,21 @@ class Suite:
     name: str
     module: str  # benchmarks.<module>
     args: tuple[str, ...] = ()
-    takes_config: bool = False
+    takes_config: bool = True
     takes_out: bool = False
-    takes_data: bool = True  # pii scores the project's own labelled lines, not ../shared/data
+    takes_data: bool = True
     result_files: tuple[str, ...] = ()
 
 
 SUITES = {s.name: s for s in (
-    Suite("asr", "asr", takes_config=True, result_files=("asr",)),
+    Suite("asr", "asr", result_files=("asr",)),
     Suite("diarization", "diarization", ("--no-asr",), result_files=("diarization",)),
-    Suite("roles", "roles", takes_config=True, result_files=("roles",)),
+    Suite("roles", "roles", result_files=("roles",)),
     Suite("emotion", "emotion", takes_out=True, result_files=("emotion",)),
     Suite("intents", "intents", ("--only", "banking77", "banking77_mpnet", "clinc150"), takes_out=True, result_files=("intents",)),
     Suite("complaints", "intents", ("--only", "complaints"), takes_out=True, result_files=("intents",)),
     Suite("satisfaction", "satisfaction", result_files=("satisfaction",)),
-    Suite("pii", "pii", takes_out=True, takes_data=False, result_files=("pii",)),
+    Suite("pii", "pii", takes_out=True, result_files=("pii",)),
     Suite("speed", "spine", ("--reps", "1"), result_files=("spine",)),
 )}
 
@@ -56,7 +57,7 @@ def flatten(data, prefix: str = "") -> dict[str, float]:
     out: dict[str, float] = {}
     if isinstance(data, dict):
         for key, value in data.items():
-            if key in ("machine", "runs", "files", "texts"):
+            if key in ("machine", "runs", "files", "texts", "models"):
                 continue
             out.update(flatten(value, f"{prefix}{key}."))
     elif isinstance(data, (int, float)) and not isinstance(data, bool):
@@ -78,6 +79,26 @@ def checkout_root() -> Path:
                      "checkout (the folder holding benchmarks/)")
 
 
+def suite_models(result: dict) -> list[dict]:
+    """The models a suite's result names ({field, name, path, sha256}), wherever it put them."""
+    models = result.get("models")
+    return models if isinstance(models, list) else []
+
+
+def skip_reasons(result: dict, prefix: str = "") -> list[str]:
+    """Every ``skipped`` reason in a suite's result (a whole suite or one part of it)."""
+    out = []
+    for key, value in result.items():
+        if key == "skipped":
+            if isinstance(value, dict):
+                out += [f"{prefix}{k}: {v}" for k, v in value.items()]
+            else:
+                out.append(f"{prefix.rstrip('.') or 'suite'}: {value}")
+        elif isinstance(value, dict):
+            out += skip_reasons(value, f"{prefix}{key}.")
+    return out
+
+
 def run_suites(names: list[str], data: Path, out: Path, config: Path | None) -> dict:
     unknown = [n for n in names if n not in SUITES]
     if unknown:
@@ -85,7 +106,8 @@ def run_suites(names: list[str], data: Path, out: Path, config: Path | None) -> 
     root = checkout_root()
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WOCAS_RESULTS_DIR": str(out.resolve())}
-    collected: dict = {"config": str(config) if config else None, "data": str(data), "suites": {}}
+    collected: dict = {"config": str(config) if config else None, "data": str(data), "suites": {},
+                       "models": {}, "skipped": {}}
     for name in names:
         suite = SUITES[name]
         cmd = [sys.executable, "-m", f"benchmarks.{suite.module}", *suite.args]
@@ -95,6 +117,8 @@ def run_suites(names: list[str], data: Path, out: Path, config: Path | None) -> 
             cmd += ["--config", str(config.resolve())]
         if suite.takes_out:
             cmd += ["--out", str(out.resolve())]
+        for result in suite.result_files:  # never report an earlier run's figures as this one's
+            (out / f"{result}.json").unlink(missing_ok=True)
         proc = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True)
         if proc.returncode != 0:
             collected["suites"][name] = {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"]}
@@ -103,7 +127,12 @@ def run_suites(names: list[str], data: Path, out: Path, config: Path | None) -> 
         for result in suite.result_files:
             path = out / f"{result}.json"
             if path.exists():
-                metrics.update(flatten(json.loads(path.read_text())))
+                data_ = json.loads(path.read_text())
+                metrics.update(flatten(data_))
+                collected["models"].setdefault(name, []).extend(suite_models(data_))
+                reasons = skip_reasons(data_)
+                if reasons:
+                    collected["skipped"][name] = reasons
         collected["suites"][name] = metrics
     (out / "bench.json").write_text(json.dumps(collected, indent=1))
     (out / "bench.md").write_text(table(collected))
@@ -113,6 +142,9 @@ def run_suites(names: list[str], data: Path, out: Path, config: Path | None) -> 
 def table(collected: dict) -> str:
     lines = ["# wocas bench", "", f"config: {collected.get('config') or 'embedded defaults'}", "",
              "| suite | metric | value |", "|---|---|---|"]
+    for suite, reasons in collected.get("skipped", {}).items():
+        for reason in reasons:
+            lines.append(f"| {suite} | skipped | {reason} |")
     for suite, metrics in collected["suites"].items():
         if "error" in metrics:
             lines.append(f"| {suite} | error | {' '.join(metrics['error'])} |")
@@ -120,22 +152,48 @@ def table(collected: dict) -> str:
         for key, value in metrics.items():
             if HEADLINE.search(key):
                 lines.append(f"| {suite} | {key} | {value:.4g} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ["", *models_table(collected, None)]) + "\n"
+
+
+def _model_label(model: dict) -> str:
+    digest = model.get("sha256")
+    where = model.get("path") or model.get("error") or ""
+    return f"{model.get('name')} ({where}{', sha256 ' + digest[:12] if digest else ''})"
+
+
+def models_table(a: dict, b: dict | None) -> list[str]:
+    """The models each suite used: one column per run."""
+    lines = ["| suite | model field | " + ("A | B |" if b is not None else "model |"),
+             "|---|---|---|" + ("---|" if b is not None else "")]
+    suites = sorted(set(a.get("models", {})) | set((b or {}).get("models", {})))
+    for suite in suites:
+        ma = {m.get("field"): m for m in a.get("models", {}).get(suite, [])}
+        mb = {m.get("field"): m for m in (b or {}).get("models", {}).get(suite, [])}
+        for field in sorted(set(ma) | set(mb), key=str):
+            cells = [_model_label(ma[field]) if field in ma else "-"]
+            if b is not None:
+                cells.append(_model_label(mb[field]) if field in mb else "-")
+            lines.append(f"| {suite} | {field} | " + " | ".join(cells) + " |")
+    return ["## Models", "", *lines] if suites else []
 
 
 def compare(a_path: Path, b_path: Path) -> str:
     a, b = json.loads(a_path.read_text()), json.loads(b_path.read_text())
-    lines = [f"# {a_path} vs {b_path}", "", f"A: {a.get('config') or 'embedded defaults'}",
-             f"B: {b.get('config') or 'embedded defaults'}", "",
+    lines = [f"# {a_path} vs {b_path}", "", f"A: {a.get('config') or 'embedded defaults'} (data {a.get('data')})",
+             f"B: {b.get('config') or 'embedded defaults'} (data {b.get('data')})", "",
+             *models_table(a, b), "", "## Figures (speed rows: x real time, calls/s, peak memory)", "",
              "| suite | metric | A | B | B - A |", "|---|---|---|---|---|"]
     for suite in sorted(set(a["suites"]) | set(b["suites"])):
         ma, mb = a["suites"].get(suite, {}), b["suites"].get(suite, {})
         for key in sorted(set(ma) | set(mb)):
-            if key == "error" or not HEADLINE.search(key):
+            if key == "error" or not (HEADLINE.search(key) or SPEED.search(key)):
                 continue
             va, vb = ma.get(key), mb.get(key)
             delta = f"{vb - va:+.4g}" if va is not None and vb is not None else ""
             fa = f"{va:.4g}" if va is not None else "-"
             fb = f"{vb:.4g}" if vb is not None else "-"
             lines.append(f"| {suite} | {key} | {fa} | {fb} | {delta} |")
+    for side, run in (("A", a), ("B", b)):
+        for suite, reasons in run.get("skipped", {}).items():
+            lines += [f"| {suite} | skipped in {side} | {reason} | | |" for reason in reasons]
     return "\n".join(lines) + "\n"

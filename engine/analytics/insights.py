@@ -304,26 +304,12 @@ def _agents(store: Store, values: dict[str, Any]) -> list[dict[str, Any]]:
 
 # ---- early warning -----------------------------------------------------------------------
 def poisson_tail(k: int, mean: float) -> float:
-    """P(X >= k) for X ~ Poisson(mean): how surprising k contacts are on a day like the baseline.
-
-    Summed in log space (no scipy import on the nightly path): the upper terms when k is above
-    the mean, where the tail is small and must stay accurate; else one minus the lower terms.
-    """
+    """P(X >= k) for X ~ Poisson(mean): how surprising k contacts are on a day like the baseline."""
     if k <= 0:
         return 1.0
-    mean = max(mean, 1e-12)
+    from scipy.stats import poisson
 
-    def term(i: int) -> float:
-        return math.exp(-mean + i * math.log(mean) - math.lgamma(i + 1))
-
-    if k > mean:
-        total, i, t = 0.0, k, term(k)
-        while t > total * 1e-16 and t > 0.0:
-            total += t
-            i += 1
-            t *= mean / i
-        return min(1.0, total)
-    return max(0.0, 1.0 - sum(term(i) for i in range(k)))
+    return float(poisson.sf(k - 1, max(mean, 1e-12)))
 
 
 def robust_z(n: float, median: float, mad: float, mean: float) -> float:

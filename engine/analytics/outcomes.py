@@ -106,27 +106,31 @@ def read_outcomes(path: Path) -> list[dict[str, Any]]:
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
-    """Probability that a random churner outranks a random stayer (ties count half)."""
-    pos, neg = int(labels.sum()), int(len(labels) - labels.sum())
-    if pos == 0 or neg == 0:
+    """Probability that a random churner outranks a random stayer (ties count half); None
+    when only one class is present."""
+    labels = np.asarray(labels)
+    if labels.min(initial=0) == labels.max(initial=0):
         return None
-    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
 
-    ranks = rankdata(scores)  # ties get their average rank
-    return float((ranks[labels == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+    return float(roc_auc_score(labels, scores))
 
 
 def _bootstrap_auc(scores: np.ndarray, labels: np.ndarray, seed: int = 0) -> tuple[float, float] | None:
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(BOOTSTRAP):
-        idx = rng.integers(0, len(scores), len(scores))
-        auc = roc_auc(scores[idx], labels[idx])
-        if auc is not None:
-            values.append(auc)
-    if len(values) < BOOTSTRAP // 2:
+    """95% percentile bootstrap interval of the AUC (customers resampled with their labels);
+    None when too many resamples hold one class only."""
+    from scipy.stats import bootstrap
+
+    def statistic(s: np.ndarray, y: np.ndarray) -> float:
+        auc = roc_auc(s, y)
+        return np.nan if auc is None else auc
+
+    result = bootstrap((np.asarray(scores), np.asarray(labels)), statistic, paired=True, vectorized=False,
+                       n_resamples=BOOTSTRAP, method="percentile", random_state=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):
         return None
-    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+    return float(low), float(high)
 
 
 def precision_at(scores: np.ndarray, labels: np.ndarray, customer_ids: list[str], fraction: float) -> dict[str, Any]:

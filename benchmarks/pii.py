@@ -47,7 +47,7 @@ def _covered(text: str, start: int, end: int, preds: list[PiiSpan]) -> bool:
     return all(any(p.start <= i < p.end for p in preds) for i in range(start, end) if text[i].isalnum())
 
 
-def evaluate(records: list[dict]) -> dict:
+def evaluate(records: list[dict], names: str = "rules") -> dict:
     tp_rec, tp_red, n_gold = Counter(), Counter(), Counter()
     tp_prec, tp_prec_any, n_pred = Counter(), Counter(), Counter()
     misses, false_alarms = [], []
@@ -55,7 +55,7 @@ def evaluate(records: list[dict]) -> dict:
     started = time.perf_counter()
     for rec in records:
         turns = rec["turns"]
-        preds = find_pii_in_turns([(t["speaker"], t["text"]) for t in turns])
+        preds = find_pii_in_turns([(t["speaker"], t["text"]) for t in turns], names=names)
         for ti, turn in enumerate(turns):
             lines += 1
             mine = [p for p in preds if p.turn == ti]

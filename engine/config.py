@@ -132,7 +132,7 @@ class RedactConfig(Section):
     enabled: bool = True
     entities: tuple[str, ...] = (
         "CARD", "ACCOUNT", "CVV", "EXPIRY", "IBAN", "SORT_CODE", "SSN",
-        "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME",
+        "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME", "ID",
     )
     hash_key_env: str = "WOCAS_HASH_KEY"  # env var holding the HMAC key; unset = no hashes kept
     hash_entities: tuple[str, ...] = ("ACCOUNT", "EMAIL", "PHONE")  # kept as keyed hashes for matching

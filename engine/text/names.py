@@ -34,12 +34,12 @@ GREETING = re.compile(r"(?:^|[,.!?]\s*)(?:(?:hi|hello|hey|morning|good morning|g
 ASKED = re.compile(r"\b(?:who (?:am i|i'm) speaking (?:to|with)|your (?:full |first )?name|who's calling|"
                    r"may i (?:take|have) your name)\b", re.I)
 ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|um|uh)\W+)*(?:it's|it is|its|this is)?\s*", re.I)
-# Word classes that are never a first name in these slots.
-NOT_NAME_POS = {"VERB", "AUX", "PRON", "DET", "ADP", "CCONJ", "SCONJ", "PART", "NUM", "ADV", "INTJ", "ADJ", "PUNCT"}
 EXTRA_COMMON = {"calling", "here", "speaking", "sorry", "again", "everyone", "there", "team", "guys", "mate",
                 "love", "sir", "madam", "for", "the", "a", "an", "customer", "services", "service", "billing",
                 "support", "about", "from", "just", "still", "really", "very", "so", "not", "trying", "having",
-                "looking", "ringing", "phoning", "waiting", "afraid", "glad", "happy", "fine", "good", "great"}
+                "looking", "ringing", "phoning", "waiting", "afraid", "glad", "happy", "fine", "good", "great", "hi",
+                "hello", "hey", "morning", "afternoon", "evening", "thanks", "cheers", "okay", "ok", "today",
+                "tomorrow", "yesterday", "mm", "hmm", "yeah", "yep"}
 
 
 class NerMissing(ModelError):
@@ -79,30 +79,47 @@ def load():
     return spacy.load(base, exclude=["lemmatizer"])
 
 
-def _slot_word(doc, char: int):
-    """The token starting at ``char`` if it can be a name, else None."""
+NOT_NAME_ENTS = {"DATE", "TIME", "MONEY", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "PRODUCT", "ORG",
+                 "FAC", "EVENT", "LAW", "LANGUAGE", "WORK_OF_ART"}
+
+
+def _plain_word(tok) -> bool:
+    """A word that could be a name: letters only, not a stop word, a filler or PII vocabulary
+    ("order", "expiry"), and not followed by a number ("platform 9")."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    for tok in doc:
-        if tok.idx == char:
-            low = tok.text.lower()
-            if (not tok.is_alpha or low in STOP_WORDS or low in EXTRA_COMMON
-                    or (tok.pos_ in NOT_NAME_POS and tok.ent_type_ != "PERSON")):
-                return None
-            return tok
-        if tok.idx > char:
-            return None
-    return None
+    from wocas.text.pii import KEYWORDS_ANY, UNIT_WORDS
+
+    low = tok.text.lower()
+    if not tok.is_alpha or low in STOP_WORDS or low in EXTRA_COMMON or low in UNIT_WORDS or KEYWORDS_ANY.fullmatch(low):
+        return False
+    nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
+    return not (nxt is not None and (nxt.like_num or len(nxt.text) == 1 and nxt.is_alpha and nxt.text.lower() not in ("a", "i")))
 
 
-def _extend(doc, tok) -> tuple[int, int]:
-    """The slot word and a following surname the model or the capital letters mark as part of it."""
-    end = tok.idx + len(tok.text)
+def _slot_name(nlp, doc, char: int) -> tuple[int, int] | None:
+    """The name in the slot at ``char``: its word (and a surname after it) read as a proper noun, not a
+    date, product or organisation, once the text is truecased there (ASR text has no capitals)."""
+    tok = next((t for t in doc if t.idx == char), None)
+    if tok is None or not _plain_word(tok):
+        return None
+    words = [tok]
     nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
-    if nxt is not None and nxt.is_alpha and (nxt.ent_type_ == "PERSON" or nxt.text[:1].isupper()) \
-            and nxt.text.lower() not in EXTRA_COMMON:
-        end = nxt.idx + len(nxt.text)
-    return tok.idx, end
+    if nxt is not None and _plain_word(nxt) and nxt.whitespace_ is not None:
+        words.append(nxt)
+    text = doc.text
+    for w in words:
+        text = text[:w.idx] + w.text[:1].upper() + w.text[1:] + text[w.idx + len(w.text):]
+    cased = nlp(text)
+    kept = []
+    for w in words:
+        c = cased[w.i] if w.i < len(cased) and cased[w.i].idx == w.idx else None
+        if c is None or c.pos_ != "PROPN" or c.ent_type_ in NOT_NAME_ENTS:
+            break
+        kept.append(w)
+    if not kept:
+        return None
+    return kept[0].idx, kept[-1].idx + len(kept[-1].text)
 
 
 def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, asked: list[bool] | None = None
@@ -115,18 +132,20 @@ def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, 
         doc = nlp(text)
         spans: list[tuple[int, int, str]] = []
         if use_model:
-            spans += [(e.start_char, e.end_char, "ner") for e in doc.ents if e.label_ == "PERSON"]
-        cues = [(m.end(), "intro") for m in INTRO.finditer(text)] if use_cues else []
-        cues += [(m.end(), "greeting") for m in GREETING.finditer(text)] if use_cues else []
-        if was_asked and use_cues:
-            m = ANSWER.match(text)
-            if m:
-                cues.append((m.end(), "answer"))
+            spans += [(e.start_char, e.end_char, "ner") for e in doc.ents
+                      if e.label_ == "PERSON" and all(_plain_word(t) for t in e)]
+        cues: list[tuple[int, str]] = []
+        if use_cues:
+            cues += [(m.end(), "intro") for m in INTRO.finditer(text)]
+            cues += [(m.end(), "greeting") for m in GREETING.finditer(text)]
+            if was_asked:
+                m = ANSWER.match(text)
+                if m:
+                    cues.append((m.end(), "answer"))
         for at, how in cues:
-            tok = _slot_word(doc, at)
-            if tok is not None:
-                s, e = _extend(doc, tok)
-                spans.append((s, e, how))
+            found = _slot_name(nlp, doc, at)
+            if found is not None:
+                spans.append((*found, how))
         merged: list[tuple[int, int, str]] = []
         for s, e, how in sorted(spans):
             if merged and s < merged[-1][1]:

@@ -113,6 +113,7 @@ KEYWORDS: dict[str, str] = {
             r"|package|voucher|promo|coupon|discount|last (?:four|4)|ending(?: in)?|ends in|ending with"
             r"|quantity|qty|size|ordered|order of",
 }
+KEYWORDS_ANY = re.compile("|".join(f"(?:{v})" for v in KEYWORDS.values()), re.I)
 _KEYWORD_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?!\w)", re.I) for k, v in KEYWORDS.items()}
 # How a run's length fits each context; checked in this order when several contexts apply.
 CONTEXT_ORDER = ("ID", "CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PHONE", "POSTCODE", "EXPIRY", "CVV")
@@ -784,12 +785,31 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                 if not _overlaps(s, e, taken.get(ti, [])):
                     found.append(PiiSpan("NAME", ti, s, e, texts[ti][s:e], texts[ti][s:e].lower()))
         found.sort(key=lambda x: (x.turn, x.start))
+    if "NAME" in wanted:
+        found = _repeat_names(turns, found)
     if agent_names == "keep":
         role_of = list(roles) if roles is not None else [speaker for speaker, _ in turns]
         own = {x.value for x in found if x.type == "NAME" and role_of[x.turn] == "agent"
                and AGENT_INTRO.search(turns[x.turn][1][:x.start])}
         found = [x for x in found if not (x.type == "NAME" and x.value in own)]
     return found
+
+
+def _repeat_names(turns: Sequence[tuple[str, str]], found: list[PiiSpan]) -> list[PiiSpan]:
+    """A name found once in the call is a name wherever else it is said ("... my name is grace" then
+    "no problem grace")."""
+    words = {w for x in found if x.type == "NAME" for w in re.findall(r"[a-z'’-]+", x.value)
+             if len(w) >= 3 and w not in NAME_STOP}
+    if not words:
+        return found
+    pattern = re.compile(r"(?<![\w'’])(?:" + "|".join(sorted(map(re.escape, words))) + r")(?![\w'’])", re.I)
+    extra = []
+    for ti, (_, text) in enumerate(turns):
+        taken = [(x.start, x.end) for x in found if x.turn == ti]
+        for m in pattern.finditer(text):
+            if not _overlaps(m.start(), m.end(), taken):
+                extra.append(PiiSpan("NAME", ti, m.start(), m.end(), m.group(), m.group().lower()))
+    return sorted(found + extra, key=lambda x: (x.turn, x.start))
 
 
 def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[PiiSpan]:

@@ -127,7 +127,7 @@ NAME_TRIGGER_CAP = re.compile(r"\b[Nn]ame(?: is|'s)\s+(?=[A-Z])")
 NAME_ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|hi|um|uh)\W+)*(?:it's\s+|it is\s+|its\s+)?", re.I)
 NAME_ASKED = re.compile(r"\b(?:your (?:full |first |last |sur)?name|name (?:please|on the account)|"
                         r"who (?:am i|i'm) speaking (?:to|with)|who's calling|whom am i speaking)\b", re.I)
-NAME_STOP = {"and", "i", "i'm", "im", "calling", "not", "the", "a", "is", "it", "so", "um", "uh", "er", "but",
+NAME_STOP = {"and", "i", "i'm", "im", "it's", "its", "i've", "i'll", "i'd", "calling", "not", "the", "a", "is", "it", "so", "um", "uh", "er", "but",
              "from", "on", "in", "with", "here", "speaking", "what", "that", "this", "please", "thanks",
              "thank", "you", "yes", "no", "okay", "ok", "just", "because", "about", "my", "your", "at",
              "correct", "right", "spelled", "spelt", "how", "can", "may", "to", "for", "of", "back",

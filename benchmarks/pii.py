@@ -42,6 +42,12 @@ SPOKEN_HELDOUT_FIRST_RUN = {
     "NAME": {"gold": 13, "recall": {"rules": 0.3846, "ner-only": 0.6154, "cues": 0.7692, "ner": 0.7692},
              "precision": {"rules": 1.0, "ner-only": 1.0, "cues": 1.0, "ner": 1.0}},
 }
+# That held-out third then showed three ID misses (lower-case "a" / "i" read as letters of a code), fixed
+# with a general rule, so it is no longer held out. "heldout2" (18 records, 35 lines) was written and
+# labelled before that fix and measured once after it (detector "ner"); one label there had its offset
+# on the wrong "t" (the builder searched the substring; fixed), with which both figures are 1.0.
+SPOKEN_HELDOUT2_FIRST_RUN = {"lines": 35, "ID": {"gold": 13, "recall": 1.0, "precision": 1.0},
+                             "NAME": {"gold": 7, "recall": 1.0, "precision": 1.0}, "negatives_flagged": "0 of 16"}
 # The held-out lines were written after the detector was tuned on the dev lines and measured once
 # before any fix; the detector was then fixed on what they showed, so today's held-out figures
 # are no longer held out. The first measurement is kept here as the honest generalisation figure.
@@ -207,7 +213,13 @@ def spoken_markdown(spoken: dict) -> list[str]:
               "rules: the name patterns that need a capital or \"my name is\"; ner-only: spaCy en_core_web_sm "
               "PERSON entities on the lower-case text; cues: a word after an introduction, a greeting or the "
               "answer to \"who am I speaking with\", kept when the tagger reads it as a proper noun once it "
-              "is capitalised; ner: both."]
+              "is capitalised; ner: both. The first held-out third was then used to fix a general rule (lower-case "
+              "\"a\" / \"i\" inside a code), so its figures above are no longer held out; `heldout2` was written "
+              "before that fix and measured once after it: ID recall "
+              f"{SPOKEN_HELDOUT2_FIRST_RUN['ID']['recall']:.3f} ({SPOKEN_HELDOUT2_FIRST_RUN['ID']['gold']} spans), "
+              f"NAME {SPOKEN_HELDOUT2_FIRST_RUN['NAME']['recall']:.3f} ({SPOKEN_HELDOUT2_FIRST_RUN['NAME']['gold']}), "
+              f"negative lines flagged {SPOKEN_HELDOUT2_FIRST_RUN['negatives_flagged']}. These sets are small "
+              "and written by the detector's author: upper bounds for real calls."]
     if spoken["misses"]:
         lines += ["", "Misses:", ""] + [f"- {m['id']} {m['type']}: `{m['text']}` (got {m['got']})"
                                         for m in spoken["misses"]]
@@ -245,6 +257,7 @@ def main() -> None:
             spoken["name_variants"][v] = row
         result["spoken"] = spoken
         result["spoken_heldout_first_run"] = SPOKEN_HELDOUT_FIRST_RUN
+        result["spoken_heldout2_first_run"] = SPOKEN_HELDOUT2_FIRST_RUN
     machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs "
                f"({platform.system()}, Python {platform.python_version()})")
     result["machine"] = machine

@@ -381,6 +381,16 @@ def _is_letter_ok(tokens: list[Token], i: int) -> bool:
     t = tokens[i]
     if t.lower not in ("a", "i"):
         return True
+    n = len(tokens)
+
+    def code(j: int) -> bool:
+        return 0 <= j < n and tokens[j].kind in ("letter", "alnum", "num")
+
+    # inside a code read out ("w 1 2 5 8 a", "s a 3 3 9"), or opening one ("it's a a 9 2 3")
+    if code(i - 1) and (i + 1 == n or code(i + 1)):
+        return True
+    if code(i + 1) and code(i + 2) and (i == 0 or tokens[i - 1].kind == "filler" or tokens[i - 1].lower in LEAD_WORDS):
+        return True
     kinds = ("letter", "alnum", "num", "numword") if t.text == "A" else ("letter", "alnum")
     for j in (i - 1, i + 1):
         if 0 <= j < len(tokens) and tokens[j].kind in kinds and (

@@ -132,12 +132,14 @@ class RedactConfig(Section):
     enabled: bool = True
     entities: tuple[str, ...] = (
         "CARD", "ACCOUNT", "CVV", "EXPIRY", "IBAN", "SORT_CODE", "SSN",
-        "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME",
+        "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME", "ID",
     )
     hash_key_env: str = "WOCAS_HASH_KEY"  # env var holding the HMAC key; unset = no hashes kept
     hash_entities: tuple[str, ...] = ("ACCOUNT", "EMAIL", "PHONE")  # kept as keyed hashes for matching
     audio: bool = False  # also write calls/<id>.redacted.wav with the PII word spans silenced
     audio_dir: str | None = None  # where that copy goes (`wocas run --redact-audio` sets OUT/calls)
+    names: Literal["rules", "ner"] = "rules"  # "ner": spaCy's English NER + call cues (pip install -e '.[pii]')
+    agent_names: Literal["redact", "keep"] = "redact"  # "keep": the agent's own name stays in clear text
 
     @field_validator("entities", "hash_entities")
     @classmethod
@@ -147,6 +149,18 @@ class RedactConfig(Section):
         unknown = sorted(set(value) - set(ENTITY_TYPES))
         if unknown:
             raise ValueError(f"unknown PII entity types {unknown}; known: {', '.join(ENTITY_TYPES)}")
+        return value
+
+    @field_validator("names")
+    @classmethod
+    def _ner_installed(cls, value: str) -> str:
+        if value == "ner":
+            from wocas.text.names import NerMissing, check_installed
+
+            try:
+                check_installed()
+            except NerMissing as e:
+                raise ValueError(str(e)) from None
         return value
 
 

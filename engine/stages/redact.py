@@ -28,7 +28,7 @@ from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "1"
+DETECTOR_VERSION = "2"
 
 
 def word_offsets(text: str, words: tuple[Word, ...]) -> list[tuple[int, int]] | None:
@@ -119,7 +119,9 @@ class RedactStage(Stage):
         return self.version_for(self.options)
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
-        spans = find_pii_in_turns([(t.speaker, t.text) for t in call.turns], self.options.entities)
+        spans = find_pii_in_turns([(t.speaker, t.text) for t in call.turns], self.options.entities,
+                                  names=self.options.names, agent_names=self.options.agent_names,
+                                  roles=[t.role.value for t in call.turns])
         by_turn: dict[int, list[PiiSpan]] = {}
         for span in spans:
             by_turn.setdefault(span.turn, []).append(span)

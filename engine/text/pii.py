@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from wocas.text import normalize
 
 ENTITY_TYPES = ("CARD", "ACCOUNT", "CVV", "EXPIRY", "IBAN", "SORT_CODE", "SSN",
-                "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME")
+                "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME", "ID")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,11 @@ class PiiSpan:
 UNITS = {w: str(i) for i, w in enumerate(normalize.ONES[:10])} | {"oh": "0", "o": "0", "nought": "0", "nil": "0"}
 TEENS = {w: str(i) for i, w in enumerate(normalize.ONES) if i >= 10}
 TENS = {w: str(i) for i, w in enumerate(normalize.TENS) if i >= 2}
+# The spelling alphabet: "bravo kilo seven" is B K 7 when it sits next to another letter or digit.
+NATO = {w: w[0].upper() for w in ("alpha", "alfa", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+                                  "india", "juliet", "juliett", "kilo", "lima", "mike", "november", "oscar", "papa",
+                                  "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "whisky",
+                                  "x-ray", "xray", "yankee", "zulu")}
 REPEAT = {"double": 2, "triple": 3, "treble": 3}
 # Words that do not break a run of digits being read out: the hesitation fillers, "em" (a
 # filler here, "them" elsewhere), and what people say between groups of digits.
@@ -99,16 +104,19 @@ KEYWORDS: dict[str, str] = {
     "SSN": r"social security(?: number)?|ssn|social",
     "DOB": r"date of birth|birth ?date|birthday|born|d\.?o\.?b\.?|d o b",
     "POSTCODE": r"post ?code|zip(?: code)?|postal code",
-    "NONE": r"order(?: number)?|reference|ref|ticket|case(?: number)?|tracking|invoice|confirmation|booking"
-            r"|flight|room|serial|model|extension|ext|appointment|delivery|deliver|delivered|arrive|arrives"
+    # an identifier asked for by name: a code read with letters after it is personal ("ID"), digits alone are not
+    "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice)(?: (?:number|reference|ref|id|code))?"
+          r"|reference(?: number)?|ref",
+    "NONE": r"tracking|flight|room|serial|model|extension|ext|appointment|delivery|deliver|delivered|arrive|arrives"
             r"|scheduled|booked|book|engineer|visit|contract|version|page|step|option|press|item|line|bus"
             r"|platform|gate|seat|aisle|store|branch|error|error code|tariff|plan|upgrade|batch|parcel"
             r"|package|voucher|promo|coupon|discount|last (?:four|4)|ending(?: in)?|ends in|ending with"
             r"|quantity|qty|size|ordered|order of",
 }
+KEYWORDS_ANY = re.compile("|".join(f"(?:{v})" for v in KEYWORDS.values()), re.I)
 _KEYWORD_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?!\w)", re.I) for k, v in KEYWORDS.items()}
 # How a run's length fits each context; checked in this order when several contexts apply.
-CONTEXT_ORDER = ("CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PHONE", "POSTCODE", "EXPIRY", "CVV")
+CONTEXT_ORDER = ("ID", "CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PHONE", "POSTCODE", "EXPIRY", "CVV")
 
 # "my name is" lets a lower-case (ASR) name through; the bare forms need a capital letter.
 NAME_TRIGGER = re.compile(
@@ -119,7 +127,7 @@ NAME_TRIGGER_CAP = re.compile(r"\b[Nn]ame(?: is|'s)\s+(?=[A-Z])")
 NAME_ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|hi|um|uh)\W+)*(?:it's\s+|it is\s+|its\s+)?", re.I)
 NAME_ASKED = re.compile(r"\b(?:your (?:full |first |last |sur)?name|name (?:please|on the account)|"
                         r"who (?:am i|i'm) speaking (?:to|with)|who's calling|whom am i speaking)\b", re.I)
-NAME_STOP = {"and", "i", "i'm", "im", "calling", "not", "the", "a", "is", "it", "so", "um", "uh", "er", "but",
+NAME_STOP = {"and", "i", "i'm", "im", "it's", "its", "i've", "i'll", "i'd", "calling", "not", "the", "a", "is", "it", "so", "um", "uh", "er", "but",
              "from", "on", "in", "with", "here", "speaking", "what", "that", "this", "please", "thanks",
              "thank", "you", "yes", "no", "okay", "ok", "just", "because", "about", "my", "your", "at",
              "correct", "right", "spelled", "spelt", "how", "can", "may", "to", "for", "of", "back",
@@ -267,6 +275,7 @@ def tokenize(text: str) -> list[Token]:
         kind, digits, plus = _classify_token(core)
         tokens.append(Token(core, s, s + len(core), kind, digits, plus))
     _letters_o(tokens)
+    _nato_letters(tokens)
     _join_tens(tokens)
     _resolve_repeats(tokens)
     return tokens
@@ -279,6 +288,16 @@ def _letters_o(tokens: list[Token]) -> None:
             if any(0 <= j < len(tokens) and tokens[j].kind == "letter" and tokens[j].lower not in ("a", "i")
                    for j in (i - 1, i + 1)):
                 t.kind, t.digits = "letter", ""
+
+
+def _nato_letters(tokens: list[Token]) -> None:
+    """'bravo kilo seven': a spelling-alphabet word is a letter when its neighbour is a letter, digit or
+    another spelling word (so 'delta' the airline or 'mike' the name stay words)."""
+    code = ("letter", "num", "numword", "alnum")
+    nato = [t.kind == "word" and t.lower in NATO for t in tokens]
+    for i, t in enumerate(tokens):
+        if nato[i] and any(0 <= j < len(tokens) and (nato[j] or tokens[j].kind in code) for j in (i - 1, i + 1)):
+            t.kind = "letter"
 
 
 def _join_tens(tokens: list[Token]) -> None:
@@ -351,6 +370,8 @@ class Part:
 def _token_chars(t: Token) -> str:
     if t.kind in ("num", "numword", "joined"):
         return t.digits
+    if t.kind == "letter" and t.lower in NATO:
+        return NATO[t.lower]
     return re.sub(r"[^A-Za-z0-9]", "", t.text).upper()
 
 
@@ -359,6 +380,16 @@ def _is_letter_ok(tokens: list[Token], i: int) -> bool:
     (a capital 'A' may also sit next to digits: "one A one A A")."""
     t = tokens[i]
     if t.lower not in ("a", "i"):
+        return True
+    n = len(tokens)
+
+    def code(j: int) -> bool:
+        return 0 <= j < n and tokens[j].kind in ("letter", "alnum", "num")
+
+    # inside a code read out ("w 1 2 5 8 a", "s a 3 3 9"), or opening one ("it's a a 9 2 3")
+    if code(i - 1) and (i + 1 == n or code(i + 1)):
+        return True
+    if code(i + 1) and code(i + 2) and (i == 0 or tokens[i - 1].kind == "filler" or tokens[i - 1].lower in LEAD_WORDS):
         return True
     kinds = ("letter", "alnum", "num", "numword") if t.text == "A" else ("letter", "alnum")
     for j in (i - 1, i + 1):
@@ -463,8 +494,8 @@ def _context(turns: list[TurnView], run: Run, part_end: Run) -> tuple[str | None
     view = turns[run.turn]
     found = _nearest_keyword_at(view.text, before=run.start)
     near = found[1] if found else None
-    if near == "NONE" and found[0] > 20:  # "... ending, no sorry, the full number is 4539 ..."
-        near = "WEAK_NONE"
+    if near in ("NONE", "ID") and found[0] > 20:  # "... ending, no sorry, the full number is 4539 ..."
+        near = "WEAK_" + near
     if near is None:
         near = _nearest_keyword(turns[part_end.turn].text, after=part_end.end)
         if near == "NONE":  # "... for the delivery" after a number is weak evidence
@@ -528,10 +559,14 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
             return "IBAN"
     if unit_next or money_before:
         return None
-    if not letters and 13 <= len(digits) <= 19 and luhn_valid(digits) and near != "NONE":
+    if not letters and 13 <= len(digits) <= 19 and luhn_valid(digits) and near not in ("NONE", "ID"):
         return "CARD"
     if near in ("NONE", "WEAK_NONE"):
         return None
+    if near in ("ID", "WEAK_ID") or (near is None and prior[:1] == ["ID"]):
+        # a code with letters in answer to "what's the order / claim / reference number" identifies the
+        # customer's case; digits alone (an order number) are not personal data on their own
+        return "ID" if letters and digits and len(compact) >= 4 else None
     if len(tokens) == 1 and tokens[0].kind == "num":
         raw = tokens[0].text
         if re.fullmatch(r"\d{3}-\d{2}-\d{4}", raw):
@@ -727,9 +762,67 @@ def _is_may_verb(text: str, s: int, e: int) -> bool:
 
 
 # ---- the entry points ----------------------------------------------------------------------
+# rules: the patterns above only; ner: spaCy's NER + call cues (wocas.text.names); "ner-only" and "cues"
+# are the two halves of "ner", for the benchmark
+NAME_DETECTORS = ("rules", "ner", "ner-only", "cues")
+AGENT_NAME_POLICIES = ("redact", "keep")
+# The agent saying who they are: the name after it is the agent's own.
+AGENT_INTRO = re.compile(r"\b(?:this is|my name is|my name's|you're speaking (?:with|to)|you are speaking (?:with|to)"
+                         r"|you're through to|you are through to|speaking with|i'm|i am)\s+$", re.I)
+
+
 def find_pii_in_turns(turns: Sequence[tuple[str, str]],
-                      entities: Iterable[str] = ENTITY_TYPES) -> list[PiiSpan]:
-    """Every PII span in a conversation given as (speaker, text) turns, in turn order."""
+                      entities: Iterable[str] = ENTITY_TYPES, names: str = "rules",
+                      agent_names: str = "redact", roles: Sequence[str] | None = None) -> list[PiiSpan]:
+    """Every PII span in a conversation given as (speaker, text) turns, in turn order.
+
+    ``names = "ner"`` adds the NER model's person names (optional ``pii`` extra). With
+    ``agent_names = "keep"`` the name an agent gives as their own stays in clear text, wherever it
+    is said; ``roles`` (one per turn, default the speaker labels) tells agent turns apart."""
+    found = _find(turns, entities)
+    wanted = set(entities)
+    if names != "rules" and "NAME" in wanted:
+        from wocas.text import names as ner
+
+        texts = [text for _, text in turns]
+        asked = [i > 0 and ner.is_asked(texts[i - 1]) for i in range(len(texts))]
+        taken = {}
+        for x in found:
+            taken.setdefault(x.turn, []).append((x.start, x.end))
+        for ti, spans in enumerate(ner.find_names(texts, use_model=names != "cues", use_cues=names != "ner-only",
+                                                     asked=asked)):
+            for s, e, _ in spans:
+                if not _overlaps(s, e, taken.get(ti, [])):
+                    found.append(PiiSpan("NAME", ti, s, e, texts[ti][s:e], texts[ti][s:e].lower()))
+        found.sort(key=lambda x: (x.turn, x.start))
+    if "NAME" in wanted:
+        found = _repeat_names(turns, found)
+    if agent_names == "keep":
+        role_of = list(roles) if roles is not None else [speaker for speaker, _ in turns]
+        own = {x.value for x in found if x.type == "NAME" and role_of[x.turn] == "agent"
+               and AGENT_INTRO.search(turns[x.turn][1][:x.start])}
+        found = [x for x in found if not (x.type == "NAME" and x.value in own)]
+    return found
+
+
+def _repeat_names(turns: Sequence[tuple[str, str]], found: list[PiiSpan]) -> list[PiiSpan]:
+    """A name found once in the call is a name wherever else it is said ("... my name is grace" then
+    "no problem grace")."""
+    words = {w for x in found if x.type == "NAME" for w in re.findall(r"[a-z'’-]+", x.value)
+             if len(w) >= 3 and w not in NAME_STOP}
+    if not words:
+        return found
+    pattern = re.compile(r"(?<![\w'’])(?:" + "|".join(sorted(map(re.escape, words))) + r")(?![\w'’])", re.I)
+    extra = []
+    for ti, (_, text) in enumerate(turns):
+        taken = [(x.start, x.end) for x in found if x.turn == ti]
+        for m in pattern.finditer(text):
+            if not _overlaps(m.start(), m.end(), taken):
+                extra.append(PiiSpan("NAME", ti, m.start(), m.end(), m.group(), m.group().lower()))
+    return sorted(found + extra, key=lambda x: (x.turn, x.start))
+
+
+def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[PiiSpan]:
     wanted = set(entities)
     unknown = wanted - set(ENTITY_TYPES)
     if unknown:
@@ -796,7 +889,7 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
         money_before = prv is not None and (prv.lower in CURRENCY_WORDS or prv.text in ("£", "$", "€"))
         if (not unit_next and not money_before and len(part.runs) == 1 and not part.has_letters
                 and len(part.digits) > 16 and not (len(part.digits) <= 19 and luhn_valid(part.digits))
-                and near != "NONE" and _split_card(part, near, prior, views, found)):
+                and near not in ("NONE", "ID") and _split_card(part, near, prior, views, found)):
             continue
         kind = classify_part(part, near, prior, unit_next, money_before)
         if kind is None:
@@ -891,11 +984,11 @@ def _link_parts(views: list[TurnView], blocked: list[list[tuple[int, int]]]) -> 
 
 
 def find_pii(text: str, context: Sequence[tuple[str, str]] = (),
-             entities: Iterable[str] = ENTITY_TYPES) -> list[PiiSpan]:
+             entities: Iterable[str] = ENTITY_TYPES, names: str = "rules") -> list[PiiSpan]:
     """PII spans in one line; ``context`` are the (speaker, text) turns before it."""
     turns = list(context) + [("__line__", text)]
     last = len(turns) - 1
-    return [x for x in find_pii_in_turns(turns, entities) if x.turn == last]
+    return [x for x in find_pii_in_turns(turns, entities, names=names) if x.turn == last]
 
 
 def redact_text(text: str, spans: Iterable[PiiSpan]) -> str:

@@ -1,0 +1,161 @@
+"""People's names in transcript text, from spaCy's English NER model plus what is said around them.
+
+ASR writes lower case with little punctuation, where the NER model alone misses many names
+("hi am i speaking with priya", "thanks olivia"). So a name is a PERSON entity the model finds,
+or a word in a slot that holds a name in a call: after an introduction ("this is", "you're
+speaking with", "you're through to", "my name is"), after a greeting or thanks at the start of
+a turn ("hi tom", "thanks olivia"), or in answer to "who am I speaking with". A slot word must
+not be a common English word (spaCy's stop words, or a word the tagger reads as a verb,
+pronoun, determiner...).
+
+The model ships in the optional ``pii`` extra; it is loaded once per process and its files are
+checked against the sha256 digests pinned in ``models/registry.toml``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from wocas.errors import ModelError
+
+MODEL_NAME = "spacy-en-sm"
+
+# "this is david", "you're speaking with priya", "you're through to sarah", "speaking to tom"
+INTRO = re.compile(r"\b(?:this is|it's|its|it is|you're speaking (?:with|to)|you are speaking (?:with|to)|"
+                   r"speaking (?:with|to)|you're through to|you are through to|through to|my name is|"
+                   r"my name's|name is|i'm|i am)\s+", re.I)
+# "hi tom", "thanks olivia", "no problem grace", "morning sarah" at the start of a turn or clause
+GREETING = re.compile(r"(?:^|[,.!?]\s*)(?:(?:hi|hello|hey|morning|good morning|good afternoon|afternoon|"
+                      r"thanks|thank you|cheers|no problem|okay|ok|sure|right)\s+)+", re.I)
+ASKED = re.compile(r"\b(?:who (?:am i|i'm) speaking (?:to|with)|your (?:full |first )?name|who's calling|"
+                   r"may i (?:take|have) your name)\b", re.I)
+ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|um|uh)\W+)*(?:it's|it is|its|this is)?\s*", re.I)
+EXTRA_COMMON = {"calling", "here", "speaking", "sorry", "again", "everyone", "there", "team", "guys", "mate",
+                "love", "sir", "madam", "for", "the", "a", "an", "customer", "services", "service", "billing",
+                "support", "about", "from", "just", "still", "really", "very", "so", "not", "trying", "having",
+                "looking", "ringing", "phoning", "waiting", "afraid", "glad", "happy", "fine", "good", "great", "hi",
+                "hello", "hey", "morning", "afternoon", "evening", "thanks", "cheers", "okay", "ok", "today",
+                "tomorrow", "yesterday", "mm", "hmm", "yeah", "yep"}
+
+
+class NerMissing(ModelError):
+    """The optional NER model (or spaCy) is not installed or its files do not match their digests."""
+
+
+def _spec() -> dict:
+    from wocas.models.registry import _registry
+
+    return _registry()[MODEL_NAME]
+
+
+def available() -> bool:
+    return importlib.util.find_spec("spacy") is not None and importlib.util.find_spec(_spec()["package"]) is not None
+
+
+def check_installed() -> None:
+    """One clear line naming the package and how to install it, instead of an ImportError later."""
+    spec = _spec()
+    if not available():
+        raise NerMissing(f"[redact] names = \"ner\" needs spaCy and the package {spec['package']!r} "
+                         f"(model {MODEL_NAME!r}): {spec['install']}")
+
+
+@lru_cache(maxsize=1)
+def load():
+    import spacy
+
+    check_installed()
+    spec = _spec()
+    base = Path(importlib.util.find_spec(spec["package"]).origin).parent / spec["folder"]
+    for rel, digest in spec["files"].items():
+        path = base / rel
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise NerMissing(f"model {MODEL_NAME!r}: {path} is missing or does not match its pinned sha256; "
+                             f"reinstall it: {spec['install']}")
+    return spacy.load(base, exclude=["lemmatizer"])
+
+
+NOT_NAME_ENTS = {"DATE", "TIME", "MONEY", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "PRODUCT", "ORG",
+                 "FAC", "EVENT", "LAW", "LANGUAGE", "WORK_OF_ART"}
+
+
+def _plain_word(tok) -> bool:
+    """A word that could be a name: letters only, not a stop word, a filler or PII vocabulary
+    ("order", "expiry"), and not followed by a number ("platform 9")."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    from wocas.text.pii import KEYWORDS_ANY, UNIT_WORDS
+
+    low = tok.text.lower()
+    if not tok.is_alpha or low in STOP_WORDS or low in EXTRA_COMMON or low in UNIT_WORDS or KEYWORDS_ANY.fullmatch(low):
+        return False
+    nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
+    return not (nxt is not None and (nxt.like_num or len(nxt.text) == 1 and nxt.is_alpha and nxt.text.lower() not in ("a", "i")))
+
+
+def _slot_name(nlp, doc, char: int) -> tuple[int, int] | None:
+    """The name in the slot at ``char``: its word (and a surname after it) read as a proper noun, not a
+    date, product or organisation, once the text is truecased there (ASR text has no capitals)."""
+    tok = next((t for t in doc if t.idx == char), None)
+    if tok is None or not _plain_word(tok):
+        return None
+    words = [tok]
+    nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+    if nxt is not None and _plain_word(nxt) and nxt.whitespace_ is not None:
+        words.append(nxt)
+    text = doc.text
+    for w in words:
+        text = text[:w.idx] + w.text[:1].upper() + w.text[1:] + text[w.idx + len(w.text):]
+    cased = nlp(text)
+    kept = []
+    for w in words:
+        c = cased[w.i] if w.i < len(cased) and cased[w.i].idx == w.idx else None
+        if c is None or c.pos_ != "PROPN" or c.ent_type_ in NOT_NAME_ENTS:
+            break
+        kept.append(w)
+    if not kept:
+        return None
+    return kept[0].idx, kept[-1].idx + len(kept[-1].text)
+
+
+def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, asked: list[bool] | None = None
+               ) -> list[list[tuple[int, int, str]]]:
+    """(start, end, how) name spans per text; ``how`` is 'ner', 'intro', 'greeting' or 'answer'."""
+    nlp = load()
+    asked = asked or [False] * len(texts)
+    out: list[list[tuple[int, int, str]]] = []
+    for text, was_asked in zip(texts, asked):
+        doc = nlp(text)
+        spans: list[tuple[int, int, str]] = []
+        if use_model:
+            spans += [(e.start_char, e.end_char, "ner") for e in doc.ents
+                      if e.label_ == "PERSON" and all(_plain_word(t) for t in e)]
+        cues: list[tuple[int, str]] = []
+        if use_cues:
+            cues += [(m.end(), "intro") for m in INTRO.finditer(text)]
+            cues += [(m.end(), "greeting") for m in GREETING.finditer(text)]
+            if was_asked:
+                m = ANSWER.match(text)
+                if m:
+                    cues.append((m.end(), "answer"))
+        for at, how in cues:
+            found = _slot_name(nlp, doc, at)
+            if found is not None:
+                spans.append((*found, how))
+        merged: list[tuple[int, int, str]] = []
+        for s, e, how in sorted(spans):
+            if merged and s < merged[-1][1]:
+                ps, pe, phow = merged[-1]
+                merged[-1] = (ps, max(pe, e), phow)
+            else:
+                merged.append((s, e, how))
+        out.append(merged)
+    return out
+
+
+def is_asked(text: str) -> bool:
+    return bool(ASKED.search(text))

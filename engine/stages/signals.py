@@ -25,8 +25,9 @@ from wocas.emotion.text import vader_scores
 from wocas.kinds import SignalKind
 from wocas.models.text_encoder import TextEncoder
 from wocas.reasons.statements import PREVENTABLE_CUES, customer_side
-from wocas.schema import CallAnalysis, Signal, Turn
+from wocas.schema import CallAnalysis, Resolution, Signal, Turn
 from wocas.stages.base import Stage, file_digest
+from wocas.stages.resolution import ResolutionStage
 from wocas.text.utterance import Utterance, parse_utterance, quote_for, span_times
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,7 @@ class SignalsStage(Stage):
         self.encoder = encoder or TextEncoder()  # the pipeline passes the one the text stages share
         head = self.config.complaint_head
         self.complaints = ComplaintHeadScorer(head, self.encoder) if head else ComplaintScorer(self.encoder)
+        self.outcome = ResolutionStage(encoder=self.encoder)  # reads the outcome an implicit complaint must respect
         names = [re.escape(n.lower().replace("'", "")) for n in self.config.competitors if n.strip()]
         self.competitor_names = re.compile(r"\b(?:" + "|".join(names) + r")\b") if names else None
 
@@ -225,7 +227,7 @@ class SignalsStage(Stage):
         if section.complaint_head:
             folder = resolve(section.complaint_head).path
             scorer = f"complaints:head:{folder.name}:{file_digest(folder / 'head.json')}{file_digest(folder / 'head.npz')}"
-        return f"signals-1+{scorer}+{(encoder or TextEncoder()).identity()}"
+        return f"signals-2+{scorer}+{(encoder or TextEncoder()).identity()}"
 
     def version(self) -> str:
         return self.version_for(self.config, self.encoder)
@@ -237,9 +239,18 @@ class SignalsStage(Stage):
         sides = [customer_side(c) for c in calls]
         texts = [t.text for turns in sides for t in turns]
         scores = iter(self.complaints.score(texts))
+        outcomes = [c.resolution for c in self.outcome.process_batch(calls)]
         out = []
-        for call, turns in zip(calls, sides):
+        for call, turns, outcome in zip(calls, sides, outcomes):
             complaint_scores = {t.index: float(next(scores)) for t in turns}
+            if outcome is not None and outcome.state == Resolution.RESOLVED and outcome.turn_index is not None:
+                # Once the problem is solved, what the customer says from the fix on answers the fix
+                # ("No, nothing more. Thanks for sorting it out."): an implicit complaint read from
+                # tone and meaning there is the closing ritual, not a grievance. Explicit complaint
+                # phrases and every other signal (a polite cancellation) are still found.
+                for index in complaint_scores:
+                    if index >= outcome.turn_index:
+                        complaint_scores[index] = 0.0
             signals = self.detect(call, turns, complaint_scores)
             out.append(call.replace(signals=tuple(signals)))
         return out

@@ -138,7 +138,7 @@ class RedactConfig(Section):
     hash_entities: tuple[str, ...] = ("ACCOUNT", "EMAIL", "PHONE")  # kept as keyed hashes for matching
     audio: bool = False  # also write calls/<id>.redacted.wav with the PII word spans silenced
     audio_dir: str | None = None  # where that copy goes (`wocas run --redact-audio` sets OUT/calls)
-    names: Literal["rules", "ner"] = "rules"  # "ner": spaCy's English NER + call cues (pip install -e '.[pii]')
+    names: Literal["rules", "ner"] = "ner"  # "ner": spaCy's English NER + call cues; "rules": cues and capitals only
     agent_names: Literal["redact", "keep"] = "redact"  # "keep": the agent's own name stays in clear text
 
     @field_validator("entities", "hash_entities")

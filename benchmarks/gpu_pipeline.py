@@ -20,16 +20,19 @@ per stage batch, which the text stages pool.
 
 On the device machine (PyTorch, transformers, sentence-transformers, onnxruntime, pyarrow and
 pandas are installed; faster-whisper, ctranslate2, av, duckdb and pydantic are not), carry
-their wheels, each call at most 64 MiB, while the machine is warm:
+the missing wheels, at most 64 MiB per call, in calls made while the machine is warm
+(versions from pyproject.toml; ``du -sh`` each folder first):
 
-    pip download --only-binary=:all: --no-deps -d wheels/a ctranslate2==X    # ~40 MiB
-    pip download --only-binary=:all: --no-deps -d wheels/b faster-whisper==X av==X duckdb==X \\
-        pydantic==X pydantic-core==X onnxruntime==X tokenizers==X   # versions from pyproject.toml
-    run(carry=["wheels/a"], "pip install --no-deps wheels/a/*")         # first call
+    pip download --only-binary=:all: --no-deps -d wheels/a ctranslate2==V pydantic==V pydantic-core==V
+    pip download --only-binary=:all: --no-deps -d wheels/b faster-whisper==V av==V duckdb==V
+    run(carry=["wheels/a"], "pip install --no-deps wheels/a/* && pip list > $OUT/have.txt")
     run(carry=["wheels/b"], "pip install --no-deps wheels/b/* && \\
         PYTHONPATH=$PWD/.pyshim python -m benchmarks.gpu_pipeline --copies 64 --out $OUT")
 
-(split further if a folder passes 64 MiB; ``ls -l`` the folders before the call). For a
+The default pipeline also imports silero-vad, librosa, spaCy with en_core_web_sm, resemblyzer,
+webrtcvad, vaderSentiment, NRCLex and the packaged model wheels of pyproject.toml: whichever of
+them ``have.txt`` lacks goes in one more carried folder before the measured call (split a
+folder that passes 64 MiB). For a
 production-size model without real weights, ``benchmarks.gpu_throughput --random-large-v3``
 builds one; say "random weights" beside its figures.
 """

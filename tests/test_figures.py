@@ -45,7 +45,7 @@ def test_value_at_risk_and_at_risk_agree_across_screens(store_dir, capsys):
         rows = customers(store)
         totals = risk_totals(store)
         report = compute(store, config, "week", emerging=False).totals
-        app = review_insights.build(store)
+        app = review_insights.build(store, [])
     at_risk = [r for r in rows if r.at_risk]
     expected = sum(r.value_at_risk or 0.0 for r in at_risk)
     assert totals.at_risk == len(at_risk) and totals.value_at_risk == pytest.approx(expected)

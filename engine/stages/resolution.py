@@ -50,6 +50,8 @@ AGENT_PROTOTYPES: dict[str, tuple[str, ...]] = {
         "I've noted your comments on the file",
         "that decision is final and can't be changed",
         "I can't promise anything, I'm sorry",
+        "it's still open with the team, there's no update yet",
+        "it's still being looked into, I can't tell you when it will be done",
     ),
     R.TRANSFERRED: (
         "I'll transfer you to the right department now",
@@ -144,7 +146,7 @@ class ResolutionStage(Stage):
 
     @classmethod
     def identity(cls, section, encoder) -> str:
-        return f"resolution-2:{CLOSING_TURNS}:{RECENCY}:{TEMPERATURE}+{(encoder or TextEncoder()).identity()}"
+        return f"resolution-3:{CLOSING_TURNS}:{RECENCY}:{TEMPERATURE}+{(encoder or TextEncoder()).identity()}"
 
     def version(self) -> str:
         return self.version_for(None, self.encoder)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -64,10 +65,25 @@ def check_installed() -> None:
                          f"(model {MODEL_NAME!r}): {spec['install']}")
 
 
+def _import_spacy():
+    """spaCy's thinc imports torch whenever it can (about 1 s and 300 MB), although the small
+    English pipeline runs on numpy; unless torch is already loaded, it is hidden during the
+    import so a transcript-only batch stays free of it. A later ``import torch`` works as usual."""
+    if "torch" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import spacy
+    finally:
+        del sys.modules["torch"]
+    return spacy
+
+
 @lru_cache(maxsize=1)
 def load():
-    import spacy
-
+    spacy = _import_spacy()
     check_installed()
     spec = _spec()
     base = Path(importlib.util.find_spec(spec["package"]).origin).parent / spec["folder"]

@@ -56,13 +56,13 @@ def stage_plan(config: Config) -> list[tuple[type[Stage], Section | None]]:
         from wocas.stages.jobs import JobsStage
 
         plan.append((JobsStage, config.jobs))
+    from wocas.stages.resolution import ResolutionStage
+
+    plan.append((ResolutionStage, None))  # before signals: an implicit complaint respects the outcome
     if config.signals.enabled:
         from wocas.stages.signals import SignalsStage
 
         plan.append((SignalsStage, config.signals))
-    from wocas.stages.resolution import ResolutionStage
-
-    plan.append((ResolutionStage, None))
     if config.emotion.enabled:  # after resolution and signals: the closing weighs the outcome
         from wocas.stages.trajectory import TrajectoryStage
 

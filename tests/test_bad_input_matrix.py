@@ -6,6 +6,7 @@ the run's log warns about it. Goal: 100% isolated, 0 crashed, 0 dropped, every g
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import struct
@@ -74,6 +75,12 @@ class Night:
         return path
 
 
+def encoded(samples: np.ndarray, rate: int, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, samples, rate, format=fmt)
+    return buf.getvalue()
+
+
 def build(root: Path, samples_dir: Path) -> tuple[Night, list[Path], list[str]]:
     speech, rate = sf.read(samples_dir / "delivery-mono-16k.flac", dtype="float32")
     speech = speech[: 4 * rate]
@@ -91,20 +98,14 @@ def build(root: Path, samples_dir: Path) -> tuple[Night, list[Path], list[str]]:
         n.raw(BAD, f"random bytes {suffix}", suffix, rnd)
     n.raw(BAD, "text named .wav", ".wav", b"this is not audio\n" * 50)
     n.raw(BAD, "a JSON file named .mp3", ".mp3", json.dumps(chat("x")).encode())
-    full = n.night / "tmp_full.wav"
-    sf.write(full, speech, rate)
-    data = full.read_bytes()
-    full.unlink()
+    data = encoded(speech, rate, "WAV")
     n.raw(BAD, "truncated wav", ".wav", data[: len(data) // 3])
     n.raw(BAD, "wav header only", ".wav", data[:44])
     n.raw(BAD, "wav cut inside the header", ".wav", data[:20])
     header = bytearray(data[:44] + data[44:44 + 16000])
     header[40:44] = struct.pack("<I", 2**31)  # declares ~18 h of audio, holds 0.5 s
     n.raw(BAD, "wav declaring far more data than it has", ".wav", bytes(header))
-    flac = n.night / "tmp.flac"
-    sf.write(flac, speech, rate)
-    fdata = flac.read_bytes()
-    flac.unlink()
+    fdata = encoded(speech, rate, "FLAC")
     n.raw(BAD, "truncated flac", ".flac", fdata[: len(fdata) // 2])
     n.raw(BAD, "flac header only", ".flac", fdata[:200])
     bad_nan = noise.copy()

@@ -214,7 +214,7 @@ class SignalsStage(Stage):
         self.encoder = encoder or TextEncoder()  # the pipeline passes the one the text stages share
         head = self.config.complaint_head
         self.complaints = ComplaintHeadScorer(head, self.encoder) if head else ComplaintScorer(self.encoder)
-        self.outcome = ResolutionStage(encoder=self.encoder)  # reads the outcome an implicit complaint must respect
+        self._outcome: ResolutionStage | None = None  # only for calls the resolution stage has not seen
         names = [re.escape(n.lower().replace("'", "")) for n in self.config.competitors if n.strip()]
         self.competitor_names = re.compile(r"\b(?:" + "|".join(names) + r")\b") if names else None
 
@@ -232,6 +232,17 @@ class SignalsStage(Stage):
     def version(self) -> str:
         return self.version_for(self.config, self.encoder)
 
+    def _outcomes(self, calls: list[CallAnalysis]) -> list:
+        """The outcome an implicit complaint must respect: the resolution stage's, which runs
+        before this one in the pipeline; read here only for a call it has not seen."""
+        missing = [c for c in calls if c.resolution is None]
+        if missing:
+            if self._outcome is None:
+                self._outcome = ResolutionStage(encoder=self.encoder)
+            read = iter(self._outcome.process_batch(missing))
+            calls = [next(read) if c.resolution is None else c for c in calls]
+        return [c.resolution for c in calls]
+
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         return self.process_batch([call])[0]
 
@@ -239,7 +250,7 @@ class SignalsStage(Stage):
         sides = [customer_side(c) for c in calls]
         texts = [t.text for turns in sides for t in turns]
         scores = iter(self.complaints.score(texts))
-        outcomes = [c.resolution for c in self.outcome.process_batch(calls)]
+        outcomes = self._outcomes(calls)
         out = []
         for call, turns, outcome in zip(calls, sides, outcomes):
             complaint_scores = {t.index: float(next(scores)) for t in turns}

@@ -106,6 +106,9 @@ class EmotionConfig(Section):
     intensity_gain: float = 0.8  # how far acoustic arousal stretches or shrinks |trust|
     shape_turnaround: float = 0.3  # |closing - opening| that makes a call recovered / deteriorated
     shape_volatility: float = 0.5  # mean |trust step| between turns above which a call is volatile
+    # Customer turns re-read in context (what they answer, where the call stands): registry name
+    # or folder of a trust context head; "" keeps each turn's own score.
+    context_model: str = "trust-context"
 
 
 class JobsConfig(Section):
@@ -270,7 +273,7 @@ def _toml_value(value) -> str:
 # (section, key) of every field naming a model (registry name or path) or a file to read.
 MODEL_FIELDS = (("asr", "model"), ("text_encoder", "model"), ("emotion", "text_model"),
                 ("emotion", "audio_model"), ("jobs", "taxonomy"), ("jobs", "head"),
-                ("signals", "complaint_head"))
+                ("signals", "complaint_head"), ("emotion", "context_model"))
 PATH_FIELDS = (("satisfaction", "model"), ("diarization", "pyannote_path"))
 NOT_A_MODEL = {("emotion", "text_model"): "lexicon"}  # a value that names no model
 
@@ -305,7 +308,7 @@ def check_models(config: Config, where: str = "the config") -> None:
 
     for section, key in MODEL_FIELDS:
         value = getattr(getattr(config, section), key)
-        if value is None or NOT_A_MODEL.get((section, key)) == value:
+        if not value or NOT_A_MODEL.get((section, key)) == value:
             continue
         try:
             check(value)

@@ -20,7 +20,7 @@ from wocas.stages.base import Stage, digest
 log = logging.getLogger(__name__)
 
 Hook = Callable[[str, CallAnalysis], None]
-TEXT_ENCODER_STAGES = frozenset({"jobs", "signals", "resolution", "satisfaction"})  # built with the shared TextEncoder
+TEXT_ENCODER_STAGES = frozenset({"context", "jobs", "signals", "resolution", "satisfaction"})  # built with the shared TextEncoder
 
 
 class PipelineError(ConfigError):
@@ -52,6 +52,10 @@ def stage_plan(config: Config) -> list[tuple[type[Stage], Section | None]]:
         from wocas.stages.emotion import EmotionStage
 
         plan.append((EmotionStage, config.emotion))
+        if config.emotion.context_model:
+            from wocas.stages.context import ContextStage
+
+            plan.append((ContextStage, config.emotion))
     if config.jobs.enabled:
         from wocas.stages.jobs import JobsStage
 
@@ -78,10 +82,12 @@ def stage_plan(config: Config) -> list[tuple[type[Stage], Section | None]]:
     return plan
 
 
-def build_stages(config: Config, threads: int = 0) -> list[Stage]:
+def build_stages(config: Config, threads: int = 0, until: str | None = None) -> list[Stage]:
     """The default stage list for a config. ``threads`` (the runner's per-process thread
     budget; 0 = the libraries decide) goes to the ASR stage when ``[asr] cpu_threads`` does
-    not set its own. One ``TextEncoder`` is built here and shared by the text stages."""
+    not set its own. One ``TextEncoder`` is built here and shared by the text stages. With
+    ``until``, the list stops after the stage of that name (training scripts: the later stages'
+    models need not exist yet)."""
     from wocas.models.text_encoder import TextEncoder
 
     encoder = TextEncoder.from_config(config.text_encoder)
@@ -95,6 +101,8 @@ def build_stages(config: Config, threads: int = 0) -> list[Stage]:
             stages.append(cls(section, threads))
         else:
             stages.append(cls(section))
+        if cls.name == until:
+            break
     return stages
 
 

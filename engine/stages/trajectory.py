@@ -16,16 +16,27 @@ Shape, in order of precedence:
   steady-positive / steady-negative   by the sign of a mix of the weighted mean and the closing
 A customer with fewer than two scored turns gets no trajectory and
 ``trajectory_state = "not_enough_customer_speech"``.
+
+When the customer's turns were read in context (``[emotion] context_model``), the customer's
+shape comes instead from the shape classifier fitted with that head (``shape.npz`` in its
+folder, by scripts/fit_shapes.py): a logistic regression over the same trajectory numbers
+(``shape_features``), fitted on the head's out-of-fold readings of the labelled training calls,
+so its thresholds match what the head actually outputs. The rules above stay for the agent
+side and for calls read without context.
 """
 
 from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from wocas.config import EmotionConfig
 from wocas.kinds import SignalKind
 from wocas.schema import CallAnalysis, Resolution, Trajectory, Turn
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
 
 SIDES = ("customer", "agent")
 CLEAR = 0.25  # |trust| beyond which a turn clearly leans one way
@@ -67,7 +78,8 @@ def outcome_trust(call: CallAnalysis) -> float | None:
 
 def trajectory(turns: list[Turn], role: str, turnaround_threshold: float = 0.3,
                volatility_threshold: float = 0.5, outcome: float | None = None,
-               outcome_weight: float = OUTCOME_WEIGHT, resolution_at: float | None = None) -> Trajectory | None:
+               outcome_weight: float = OUTCOME_WEIGHT, resolution_at: float | None = None,
+               steady_closing_share: float = STEADY_CLOSING_SHARE) -> Trajectory | None:
     """One side's trajectory from its turns (which must carry emotion); None if it has none.
     ``outcome`` (a trust value the call's outcome stands for) pulls the closing towards it."""
     scored = [t for t in turns if t.emotion is not None]
@@ -89,7 +101,7 @@ def trajectory(turns: list[Turn], role: str, turnaround_threshold: float = 0.3,
     low = int(np.argmin(trust))
     turnaround = closing - opening
     steps = np.abs(np.diff(trust)).mean() if len(trust) > 1 else 0.0
-    overall = (1 - STEADY_CLOSING_SHARE) * float(np.average(trust, weights=weight)) + STEADY_CLOSING_SHARE * closing
+    overall = (1 - steady_closing_share) * float(np.average(trust, weights=weight)) + steady_closing_share * closing
     if turnaround >= turnaround_threshold and float(trust.min()) < 0 and closing > 0:
         shape = "recovered"
     elif turnaround <= -turnaround_threshold and closing < 0:
@@ -108,6 +120,54 @@ def trajectory(turns: list[Turn], role: str, turnaround_threshold: float = 0.3,
     )
 
 
+SHAPE_FEATURES = ("opening", "closing", "turnaround", "lowest", "highest", "mean_step", "mean", "outcome",
+                  "first", "last")
+
+
+def shape_features(tr: Trajectory, outcome: float | None) -> np.ndarray:
+    """The numbers a fitted shape classifier reads: the trajectory's and its turns' trust."""
+    trust = np.array([v for _, v in tr.points])
+    steps = float(np.abs(np.diff(trust)).mean()) if len(trust) > 1 else 0.0
+    return np.array([tr.opening, tr.closing, tr.turnaround, tr.lowest, float(trust.max()), steps, float(trust.mean()),
+                     outcome if outcome is not None else 0.0, float(trust[0]), float(trust[-1])], dtype=np.float32)
+
+
+class ShapeClassifier:
+    """Multinomial logistic regression over ``shape_features`` (``shape.npz`` + ``shape.json``)."""
+
+    def __init__(self, folder: Path):
+        config = json.loads((folder / "shape.json").read_text())
+        if tuple(config["features"]) != SHAPE_FEATURES:
+            raise ValueError(f"shape classifier {folder}: features {config['features']}, this code reads "
+                             f"{list(SHAPE_FEATURES)}; refit it with scripts/fit_shapes.py")
+        self.classes = list(config["classes"])
+        self.outcome_weight = float(config["outcome_weight"])
+        with np.load(folder / "shape.npz") as w:
+            self.coef, self.intercept = w["coef"], w["intercept"]
+            self.mean, self.scale = w["mean"], w["scale"]
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        z = ((features - self.mean) / self.scale) @ self.coef.T + self.intercept
+        z = np.exp(z - z.max())
+        return z / z.sum()
+
+    def shape(self, features: np.ndarray) -> str:
+        return self.classes[int(np.argmax(self.probabilities(features)))]
+
+
+@lru_cache(maxsize=2)
+def load_shape_classifier(folder: str) -> ShapeClassifier | None:
+    """The classifier fitted with a context head, or None when its folder has none."""
+    path = Path(folder)
+    return ShapeClassifier(path) if (path / "shape.npz").is_file() else None
+
+
+def _context_folder(name: str) -> Path | None:
+    from wocas.models.registry import resolve
+
+    return resolve(name).path if name else None
+
+
 class TrajectoryStage(Stage):
     name = "trajectory"
     requires = frozenset({"turns", "roles", "emotion"})
@@ -119,15 +179,21 @@ class TrajectoryStage(Stage):
     @classmethod
     def results_settings(cls, section) -> dict:
         """Only the shape thresholds of the ``[emotion]`` section it shares with the emotion stage."""
-        return {"shape_turnaround": section.shape_turnaround, "shape_volatility": section.shape_volatility} \
-            if section is not None else {}
+        return {"shape_turnaround": section.shape_turnaround, "shape_volatility": section.shape_volatility,
+                "context_model": section.context_model} if section is not None else {}
 
     def version(self) -> str:
         return self.version_for(self.options)
 
     @classmethod
     def identity(cls, section, encoder) -> str:
-        return f"trajectory-2:{OUTCOME_WEIGHT}:{FULL_TURN_WORDS}"
+        folder = _context_folder((section or EmotionConfig()).context_model)
+        shape = file_digest(folder / "shape.npz") if folder is not None else "rules"
+        return f"trajectory-3:{OUTCOME_WEIGHT}:{FULL_TURN_WORDS}:{shape}"
+
+    def shape_classifier(self) -> ShapeClassifier | None:
+        folder = _context_folder(self.options.context_model)
+        return load_shape_classifier(str(folder)) if folder is not None else None
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         trajectories = {}
@@ -141,8 +207,12 @@ class TrajectoryStage(Stage):
                     continue
                 outcome = outcome_trust(call)
                 resolution_at = _resolution_time(call)
+            fitted = self.shape_classifier() if role == "customer" else None
             tr = trajectory(turns, role, self.options.shape_turnaround, self.options.shape_volatility,
-                            outcome=outcome, resolution_at=resolution_at)
+                            outcome=outcome, resolution_at=resolution_at,
+                            outcome_weight=fitted.outcome_weight if fitted is not None else OUTCOME_WEIGHT)
+            if tr is not None and fitted is not None:
+                tr = tr.model_copy(update={"shape": fitted.shape(shape_features(tr, outcome))})
             if tr is not None:
                 trajectories[role] = tr
         return call.replace(trajectories={**call.trajectories, **trajectories}, trajectory_state=state)

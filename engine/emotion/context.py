@@ -1,0 +1,138 @@
+"""Trust in context: a customer turn read with what it answers and where the call stands.
+
+A per-turn text head scores "Thanks, bye" the same after a refund and after a refusal. This
+head sees, for each customer turn:
+  - the turn itself, the agent turn it answers, and the customer's earlier turns (mean), each
+    as a sentence-encoder vector;
+  - the per-turn emotion (trust, valence, arousal, confidence, how polite it is);
+  - where it stands: its place among the customer's turns, its length, and the customer's
+    trust over the rest of the call (the call is read whole, after the fact).
+A ridge regression over these gives the turn's trust in [-1, 1]. It is trained by
+``scripts/train_trust_context.py`` on calls written and labelled turn by turn by the team
+(``models/training/trust_calls.txt``); the card is ``models/trust-context/CARD.md``.
+Only numpy at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from wocas.schema import CallAnalysis, Turn
+
+FEATURE_VERSION = 1
+POLITE = ("gratitude", "approval", "caring")
+SCALARS = ("trust", "valence", "arousal", "confidence", "polite", "place", "first", "last", "log_words",
+           "mean_other", "min_before", "prev_trust", "next_trust")
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """Where one customer turn sits: its own text, the agent text it answers, the earlier customer texts."""
+
+    turn: Turn
+    answers: str  # the agent turn just before it ("" when none)
+    earlier: tuple[str, ...]  # the customer's earlier turns
+    scalars: np.ndarray  # (len(SCALARS),)
+
+
+def _polite(turn: Turn) -> float:
+    cats = turn.emotion.categories if turn.emotion is not None else {}
+    return min(1.0, sum(cats.get(c, 0.0) for c in POLITE))
+
+
+def customer_contexts(call: CallAnalysis) -> list[TurnContext]:
+    """One ``TurnContext`` per customer turn that has an emotion, in call order."""
+    scored = [(i, t) for i, t in enumerate(call.turns) if t.role == "customer" and t.emotion is not None
+              and t.text.strip()]
+    if not scored:
+        return []
+    trust = np.array([t.emotion.trust for _, t in scored], dtype=np.float64)
+    m = len(scored)
+    out = []
+    for j, (i, turn) in enumerate(scored):
+        answers = next((p.text for p in reversed(call.turns[:i]) if p.role != "customer" and p.text.strip()), "")
+        others = np.delete(trust, j)
+        e = turn.emotion
+        scalars = np.array([
+            e.trust, e.valence, e.arousal, e.confidence, _polite(turn),
+            j / (m - 1) if m > 1 else 1.0, float(j == 0), float(j == m - 1),
+            math.log1p(len(turn.text.split())),
+            float(others.mean()) if others.size else 0.0,
+            float(trust[:j + 1].min()),
+            float(trust[j - 1]) if j > 0 else 0.0,
+            float(trust[j + 1]) if j + 1 < m else 0.0,
+        ], dtype=np.float32)
+        out.append(TurnContext(turn, answers, tuple(t.text for _, t in scored[:j]), scalars))
+    return out
+
+
+def feature_matrix(contexts: list[TurnContext], vectors: dict[str, np.ndarray], dim: int) -> np.ndarray:
+    """(n, 3 * dim + len(SCALARS)): turn vector, answered agent turn's vector, mean of the earlier
+    customer turns' vectors, then the scalars. ``vectors`` maps each text to its embedding."""
+    zero = np.zeros(dim, dtype=np.float32)
+    rows = []
+    for c in contexts:
+        earlier = np.mean([vectors[t] for t in c.earlier], axis=0) if c.earlier else zero
+        rows.append(np.concatenate([vectors[c.turn.text], vectors[c.answers] if c.answers else zero, earlier,
+                                    c.scalars]))
+    return np.asarray(rows, dtype=np.float32).reshape(len(contexts), 3 * dim + len(SCALARS))
+
+
+def texts_needed(contexts: list[TurnContext]) -> list[str]:
+    """Every distinct text the features embed."""
+    seen = dict.fromkeys(t for c in contexts for t in (c.turn.text, c.answers, *c.earlier) if t)
+    return list(seen)
+
+
+class ContextHead:
+    """The fitted head: standardise the scalars, then a linear map, clipped to [-1, 1]."""
+
+    def __init__(self, folder: str | Path):
+        folder = Path(folder)
+        config_path, weights_path = folder / "config.json", folder / "head.npz"
+        if not config_path.is_file() or not weights_path.is_file():
+            raise FileNotFoundError(f"trust context head {folder}: needs config.json and head.npz")
+        self.config = json.loads(config_path.read_text())
+        if self.config.get("feature_version") != FEATURE_VERSION:
+            raise ValueError(f"trust context head {folder}: feature version {self.config.get('feature_version')}, "
+                             f"this code builds version {FEATURE_VERSION}; retrain it")
+        with np.load(weights_path) as w:
+            self.coef = w["coef"].astype(np.float32)
+            self.intercept = float(w["intercept"])
+            self.scalar_mean = w["scalar_mean"].astype(np.float32)
+            self.scalar_scale = w["scalar_scale"].astype(np.float32)
+        self.dim = int(self.config["embedding_dim"])
+        expected = 3 * self.dim + len(SCALARS)
+        if self.coef.shape != (expected,) or self.scalar_mean.shape != (len(SCALARS),):
+            raise ValueError(f"trust context head {folder}: weights of shape {self.coef.shape}, expected ({expected},)")
+        self.encoder = str(self.config.get("encoder", "minilm"))
+
+    def standardise(self, features: np.ndarray) -> np.ndarray:
+        out = features.copy()
+        out[:, -len(SCALARS):] = (out[:, -len(SCALARS):] - self.scalar_mean) / self.scalar_scale
+        return out
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        if features.shape[0] == 0:
+            return np.zeros(0, dtype=np.float32)
+        return np.clip(self.standardise(features) @ self.coef + self.intercept, -1.0, 1.0).astype(np.float32)
+
+
+def save_head(folder: Path, coef: np.ndarray, intercept: float, scalar_mean: np.ndarray, scalar_scale: np.ndarray,
+              config: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "head.npz", coef=coef.astype(np.float32), intercept=np.float32(intercept),
+             scalar_mean=scalar_mean.astype(np.float32), scalar_scale=scalar_scale.astype(np.float32))
+    (folder / "config.json").write_text(json.dumps({**config, "feature_version": FEATURE_VERSION,
+                                                     "scalars": list(SCALARS)}, indent=1) + "\n")
+
+
+@lru_cache(maxsize=2)
+def load_context_head(folder: str) -> ContextHead:
+    return ContextHead(folder)

@@ -37,7 +37,8 @@ def test_only_the_stages_whose_results_change_get_a_new_version() -> None:
     assert changed({"asr": {"beam_size": 1}}) == {"transcribe"}
     assert changed({"emotion": {"shape_volatility": 0.7}}) == {"trajectory"}
     assert changed({"emotion": {"text_model": "lexicon"}}) == {"emotion"}
-    assert changed({"text_encoder": {"backend": "torch"}}) == {"jobs", "signals", "resolution", "satisfaction"}
+    assert changed({"emotion": {"context_model": ""}}) == {"context", "trajectory"}
+    assert changed({"text_encoder": {"backend": "torch"}}) == {"context", "jobs", "signals", "resolution", "satisfaction"}
     assert changed(SCHEDULING) == set()
 
 

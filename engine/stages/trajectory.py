@@ -17,8 +17,8 @@ Shape, in order of precedence:
 A customer with fewer than two scored turns gets no trajectory and
 ``trajectory_state = "not_enough_customer_speech"``.
 
-When the customer's turns were read in context (``[emotion] context_model``), the customer's
-shape comes instead from the shape classifier fitted with that head (``shape.npz`` in its
+When the customer's turns were read in context (the context stage ran with ``[emotion]
+context_model``), the customer's shape comes instead from the shape classifier fitted with that head (``shape.npz`` in its
 folder, by scripts/fit_shapes.py): a logistic regression over the same trajectory numbers
 (``shape_features``), fitted on the head's out-of-fold readings of the labelled training calls,
 so its thresholds match what the head actually outputs. The rules above stay for the agent
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from wocas.config import EmotionConfig
-from wocas.kinds import SignalKind
+from wocas.kinds import Shape, SignalKind
 from wocas.schema import CallAnalysis, Resolution, Trajectory, Turn
 from wocas.stages.base import Stage, file_digest
 
@@ -207,12 +207,14 @@ class TrajectoryStage(Stage):
                     continue
                 outcome = outcome_trust(call)
                 resolution_at = _resolution_time(call)
-            fitted = self.shape_classifier() if role == "customer" else None
+            read_in_context = role == "customer" and any(
+                t.emotion is not None and "context" in t.emotion.sources for t in turns)
+            fitted = self.shape_classifier() if read_in_context else None
             tr = trajectory(turns, role, self.options.shape_turnaround, self.options.shape_volatility,
                             outcome=outcome, resolution_at=resolution_at,
                             outcome_weight=fitted.outcome_weight if fitted is not None else OUTCOME_WEIGHT)
             if tr is not None and fitted is not None:
-                tr = tr.model_copy(update={"shape": fitted.shape(shape_features(tr, outcome))})
+                tr = tr.model_copy(update={"shape": Shape(fitted.shape(shape_features(tr, outcome)))})
             if tr is not None:
                 trajectories[role] = tr
         return call.replace(trajectories={**call.trajectories, **trajectories}, trajectory_state=state)

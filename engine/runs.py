@@ -203,7 +203,7 @@ def _rollup_customers(store, config: Config, out: Path) -> None:
     from wocas.analytics.customers import export, rollup
 
     try:
-        rollup(store, config.customers)
+        rollup(store, config.customers, config.insights.satisfied_threshold)
         export(store, out / "customers", config.customers.period)
     except OSError as e:
         if (full := disk_full(e, out / "customers")) is not None:

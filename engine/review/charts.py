@@ -132,7 +132,7 @@ def trend_chart(contacts: list[tuple[str | None, float | None]], lo: float = -1.
                 width: int = 560, height: int = 200) -> TrendChart:
     """``contacts``: (started_at, value) in order. Points are placed by date when every contact
     with a value has one, else one step per contact; contacts without a value are left out."""
-    left, right, top, bottom = 44, width - 16, 14, height - 30
+    left, right, top, bottom = 44, width - 40, 14, height - 40  # room for the date labels and caption
     dated = [(_when(at), v) for at, v in contacts if v is not None]
     by_date = bool(dated) and all(d is not None for d, _ in dated)
 
@@ -161,7 +161,8 @@ def trend_chart(contacts: list[tuple[str | None, float | None]], lo: float = -1.
     points = []
     for i, (d, v) in enumerate(dated):
         when = d.strftime("%Y-%m-%d %H:%M") if d else f"contact {i + 1}"
-        points.append(TrendPoint(x_of(i, d), y(v), f"{when}: {v:+.2f}", f"{v:+.2f}"))
+        shown = round(v, 2) + 0.0  # never "-0.00"
+        points.append(TrendPoint(x_of(i, d), y(v), f"{when}: {shown:+.2f}", f"{shown:+.2f}"))
     x_ticks: list[tuple[float, str]] = []
     if by_date:
         days = sorted({d.date() for d, _ in dated})  # type: ignore[union-attr]

@@ -208,7 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         reporter.start(list(inputs))
         result = execute_run(RunRequest(inputs=inputs, out=args.out, config=config, store=args.store,
                                         force=args.force, replace=args.replace, address=args.address,
-                                        verbose=args.verbose, on_call=reporter.on_call))
+                                        verbose=args.verbose, log_format=args.log_format,
+                                        on_call=reporter.on_call))
     finally:
         reporter.stop()
     if result.status == RunStatus.INTERRUPTED:

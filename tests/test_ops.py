@@ -80,3 +80,16 @@ def test_runner_ray_without_the_extra_is_one_line_exit_2(tmp_path, capsys, monke
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "wocas[ray]" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_ray_core_worker_lines_are_silenced_unless_the_operator_asks(monkeypatch):
+    import os
+
+    from wocas.runners.ray import quiet_ray
+
+    monkeypatch.delenv("RAY_BACKEND_LOG_LEVEL", raising=False)
+    quiet_ray()
+    assert os.environ["RAY_BACKEND_LOG_LEVEL"] == "fatal"  # before ray.init: no core_worker.cc lines
+    monkeypatch.setenv("RAY_BACKEND_LOG_LEVEL", "info")
+    quiet_ray()
+    assert os.environ["RAY_BACKEND_LOG_LEVEL"] == "info"  # the operator's own value wins

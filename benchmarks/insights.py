@@ -42,6 +42,9 @@ def run(store_path: Path, outcomes: Path | None, out_dir: Path, period: str) -> 
     steps: dict[str, float] = {}
     with Store(store_path) as store:
         n_calls = store.scalar("SELECT count(*) FROM calls")
+        from wocas.store import queries
+
+        queries.define_views(store, queries.Thresholds.of(config))
         _, steps["calls view"] = _timed(store.execute, ins.CALLS_VIEW)
         customers, steps["customers per period"] = _timed(ins._q, store, ins.CUSTOMER_PERIODS_SQL, values)
         _, steps["heavy/light reasons"] = _timed(ins._q, store, ins.USAGE_REASONS_SQL, values)

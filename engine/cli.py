@@ -208,7 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         reporter.start(list(inputs))
         result = execute_run(RunRequest(inputs=inputs, out=args.out, config=config, store=args.store,
                                         force=args.force, replace=args.replace, address=args.address,
-                                        verbose=args.verbose, on_call=reporter.on_call))
+                                        verbose=args.verbose, log_format=args.log_format,
+                                        on_call=reporter.on_call))
     finally:
         reporter.stop()
     if result.status == RunStatus.INTERRUPTED:
@@ -311,9 +312,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from wocas.config import load_config
     from wocas.review import create_app
     from wocas.runs import setup_logging
     from wocas.store import snapshot
+    from wocas.store.queries import Thresholds
 
     path = existing_store(args)
     token = None
@@ -340,7 +343,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _publish_now(path)
     try:
         app = create_app(path, token, allowed_hosts=tuple(args.allowed_host or ()), bind=args.host,
-                         secure_cookies=args.secure_cookies)
+                         secure_cookies=args.secure_cookies, thresholds=Thresholds.of(load_config(args.config)))
     except ValueError as e:  # a token too short
         raise UsageError(str(e)) from e
     print(f"wocas review on http://{args.host}:{args.port}/ (store {path})", file=sys.stderr)
@@ -381,7 +384,7 @@ def cmd_customers(args: argparse.Namespace) -> int:
     path = existing_store(args)
     config = load_config(args.config)
     with Store(path) as store:
-        rollup(store, config.customers)
+        rollup(store, config.customers, config.insights.satisfied_threshold)
         files = export(store, args.out / "customers", config.customers.period)
         shown = records(store, at_risk_only=args.at_risk, top=args.top)
         from wocas.store.queries import risk_totals
@@ -398,7 +401,8 @@ def cmd_customers(args: argparse.Namespace) -> int:
     console = Console(width=200)
     console.print(table)
     console.print(f"{totals.at_risk} of {totals.customers} customers at risk; "
-                  f"value at risk {totals.value_at_risk or 0:,.2f} (at-risk customers only)", markup=False)
+                  f"value at risk {totals.value_at_risk or 0:,.2f} (at-risk customers only); "
+                  f"{totals.repeat_contacts} repeat contacts; {totals.recovered_calls} calls recovered", markup=False)
     console.print("exports: " + ", ".join(str(f) for f in files))
     return EXIT_OK
 
@@ -557,6 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the QA review web app over the store")
     serve.add_argument("--out", type=Path, required=True, help="the run's output folder (holds the store)")
     serve.add_argument("--store", type=Path, help=f"DuckDB store (default OUT/{STORE_NAME})")
+    serve.add_argument("--config", type=Path, help="TOML config (the [customers] and [insights] thresholds)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--token", help="access token (visible in ps: prefer $WOCAS_REVIEW_TOKEN or --token-file; "

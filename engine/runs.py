@@ -56,6 +56,7 @@ class RunRequest:
     replace: bool = False  # a stored call id that arrives with other content overwrites it (else refused)
     address: str | None = None  # Ray cluster address (runner = "ray")
     verbose: bool = False  # log to the terminal too
+    log_format: str = "text"  # "json": the terminal log lines (-v) are JSON objects too
     on_call: ProgressFn | None = None  # called once per call recorded or skipped
 
     @property
@@ -73,7 +74,21 @@ class RunResult:
     log: Path
 
 
-def setup_logging(log_path: Path | None, verbose: bool) -> None:
+class JsonLines(logging.Formatter):
+    """One JSON object a line, ``{"event": "log", ...}``, like ``--log-format json``'s progress lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        out = {"event": "log", "time": self.formatTime(record), "level": record.levelname,
+               "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def setup_logging(log_path: Path | None, verbose: bool, log_format: str = "text") -> None:
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = []
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,8 +96,9 @@ def setup_logging(log_path: Path | None, verbose: bool) -> None:
     stream = logging.StreamHandler(sys.stderr)
     stream.setLevel(logging.INFO if verbose else logging.ERROR + 10)
     handlers.append(stream)
-    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for h in handlers:
+        h.setFormatter(JsonLines() if h is stream and log_format == "json" else text)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
 
 
 def check_inputs(inputs: tuple[str, ...] | list[str]) -> None:
@@ -113,7 +129,7 @@ def execute_run(request: RunRequest) -> RunResult:
     run_id = new_run_id()
     log_path = out / "logs" / f"{run_id}.log"
     try:
-        setup_logging(log_path, request.verbose)
+        setup_logging(log_path, request.verbose, request.log_format)
         (out / "config.resolved.toml").write_text(config.to_toml())
     except OSError as e:
         store.close()
@@ -203,7 +219,7 @@ def _rollup_customers(store, config: Config, out: Path) -> None:
     from wocas.analytics.customers import export, rollup
 
     try:
-        rollup(store, config.customers)
+        rollup(store, config.customers, config.insights.satisfied_threshold)
         export(store, out / "customers", config.customers.period)
     except OSError as e:
         if (full := disk_full(e, out / "customers")) is not None:

@@ -36,6 +36,20 @@ def test_json_log_format_one_object_a_line(tmp_path, capsys):
     assert summary["event"] == "summary" and summary["ok"] == len(calls) and summary["run_id"]
 
 
+def test_verbose_log_lines_are_json_too(tmp_path, capsys):
+    rc = main(["run", str(SAMPLES / "chats.jsonl"), "--out", str(tmp_path), "--log-format", "json", "-v"])
+    assert rc == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    events = [json.loads(line) for line in lines]  # -v's log lines are objects as well, not text
+    logs = [e for e in events if e["event"] == "log"]
+    assert logs and all({"time", "level", "logger", "message"} <= set(e) for e in logs)
+    assert any(e["level"] == "INFO" and e["logger"].startswith("wocas") for e in logs)
+    assert events[-1]["event"] == "summary"
+    # the run's log file stays plain text
+    log_file = next((tmp_path / "logs").glob("*.log")).read_text().splitlines()
+    assert log_file and not log_file[0].startswith("{")
+
+
 def test_piped_text_lines_do_not_wrap(tmp_path, capsys):
     out = tmp_path / ("a-long-output-folder-name-" * 4)
     assert main(["run", str(SAMPLES / "chats.jsonl"), "--out", str(out)]) == 0
@@ -66,3 +80,16 @@ def test_runner_ray_without_the_extra_is_one_line_exit_2(tmp_path, capsys, monke
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "wocas[ray]" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_ray_core_worker_lines_are_silenced_unless_the_operator_asks(monkeypatch):
+    import os
+
+    from wocas.runners.ray import quiet_ray
+
+    monkeypatch.delenv("RAY_BACKEND_LOG_LEVEL", raising=False)
+    quiet_ray()
+    assert os.environ["RAY_BACKEND_LOG_LEVEL"] == "fatal"  # before ray.init: no core_worker.cc lines
+    monkeypatch.setenv("RAY_BACKEND_LOG_LEVEL", "info")
+    quiet_ray()
+    assert os.environ["RAY_BACKEND_LOG_LEVEL"] == "info"  # the operator's own value wins

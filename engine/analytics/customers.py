@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from wocas.config import CustomersConfig
+from wocas.config import CustomersConfig, InsightsConfig
 from wocas.kinds import SignalKind
 from wocas.schema import CustomerRecord
 from wocas.store import ExportFormat, Store
@@ -48,74 +48,19 @@ PREVENTABLE_RISK, MAX_PREVENTABLE_RISK = 0.1, 0.2  # per preventable contact
 UNLOGGED_COMPLAINT_RISK = 0.15  # a complaint nobody logged is a complaint nobody handles
 MIN_REASON = 0.03  # factors smaller than this are not listed as reasons
 
-_TRUE = "('true', '1', 'yes', 'y')"
-_FALSE = "('false', '0', 'no', 'n')"
 
 # Outcomes that leave the customer's problem open, and how far each (times its confidence) pushes the risk.
 OPEN_RESOLUTION_RISK: dict[str, float] = {"customer_gave_up": 0.35, "unresolved": 0.25, "partly_resolved": 0.1}
-OPEN_CONFIDENCE = 0.4  # a resolution read with less confidence than this does not open an issue
-_SQL_OPEN = "'unresolved', 'customer_gave_up'"
-_SQL_UNRESOLVED = ", ".join(f"'{k}'" for k in SignalKind.UNRESOLVED_END.spellings())
-CONTACTS_SQL = f"""
-CREATE OR REPLACE TEMP VIEW _contacts AS
-WITH sig AS (
-    SELECT call_id, bool_or(kind IN ({_SQL_UNRESOLVED})) AS unresolved,
-           bool_or(kind = 'complaint') AS complaint
-    FROM signals GROUP BY call_id
-), job AS (
-    SELECT call_id, list(DISTINCT reason) FILTER (WHERE reason IS NOT NULL AND reason <> 'other') AS reasons,
-           bool_or(preventable) AS preventable
-    FROM jobs GROUP BY call_id
-), base AS (
-    SELECT c.call_id, c.customer_id,
-        COALESCE(TRY_CAST(c.started_at AS TIMESTAMP),
-                 TRY_CAST(TRY_CAST(c.started_at AS TIMESTAMPTZ) AS TIMESTAMP), c.processed_at) AS ts,
-        COALESCE(c.metadata->>'channel', CASE c.kind WHEN 'audio' THEN 'voice' ELSE 'text' END) AS channel,
-        NULLIF(c.contact_reason, 'other') AS reason,
-        -- the CRM's own reason code, kept beside the detected one: either may match a later call
-        COALESCE(c.metadata->>'contact_reason', c.metadata->>'reason', c.metadata->>'disposition') AS crm_reason,
-        job.reasons AS job_reasons,
-        COALESCE(c.preventable, job.preventable, false) AS preventable,
-        COALESCE(sig.unresolved, false)
-            OR COALESCE(lower(c.metadata->>'resolved') IN {_FALSE}, false)
-            OR COALESCE(c.resolution IN ({_SQL_OPEN}) AND c.resolution_confidence >= {OPEN_CONFIDENCE}, false)
-            AS unresolved,
-        c.resolution, c.resolution_confidence, c.record->'resolution'->>'quote' AS resolution_quote,
-        COALESCE(sig.complaint, false) AS complaint,
-        COALESCE(lower(c.metadata->>'complaint_logged') IN {_TRUE}, false)
-            OR COALESCE(lower(c.metadata->>'disposition') LIKE '%complaint%', false)
-            OR COALESCE(lower(c.metadata->>'contact_reason') LIKE '%complaint%', false) AS complaint_logged,
-        c.trust_opening, c.trust_closing, c.trajectory_shape, c.satisfaction_score, c.p_satisfied,
-        TRY_CAST(COALESCE(c.metadata->>'customer_value', c.metadata->>'value') AS DOUBLE) AS value
-    FROM calls c LEFT JOIN sig USING (call_id) LEFT JOIN job USING (call_id)
-    WHERE c.status = 'ok' AND c.customer_id IS NOT NULL AND c.customer_id <> ''
-)
-SELECT *,
-    list_filter(list_distinct(list_concat(COALESCE(job_reasons, []), [reason, crm_reason])),
-                lambda x: x IS NOT NULL) AS reasons,
-    row_number() OVER (PARTITION BY customer_id ORDER BY ts, call_id) AS n,
-    -- the emotion a contact ended on: the customer's closing trust, else the predicted CSAT on [-1, 1]
-    COALESCE(trust_closing, (satisfaction_score - 3) / 2) AS emotion
-FROM base
-"""
-
-REPEATS_SQL = """
-CREATE OR REPLACE TEMP VIEW _repeats AS
-SELECT c.call_id, c.customer_id, c.ts,
-    (SELECT p.call_id FROM _contacts p
-     WHERE p.customer_id = c.customer_id AND p.n < c.n
-       AND epoch(c.ts) - epoch(p.ts) <= {window_days} * 86400
-       AND (list_has_any(p.reasons, c.reasons) OR p.unresolved)
-     ORDER BY p.n DESC LIMIT 1) AS repeat_of
-FROM _contacts c
-"""
+# The contacts view, the repeat rule and the call outcomes are the store's one definition of each
+# figure (wocas.store.queries); the roll-up counts them per customer.
+OPEN_CONFIDENCE = queries.OPEN_CONFIDENCE
 
 CUSTOMERS_SQL = """
 SELECT c.customer_id, count(*) AS contacts, min(c.ts) AS first_contact, max(c.ts) AS last_contact,
-    count(r.repeat_of) AS repeat_contacts,
+    count(*) FILTER (WHERE r.is_repeat) AS repeat_contacts,
     count(*) FILTER (WHERE c.preventable) AS preventable_contacts,
     arg_max(c.value, c.ts) FILTER (WHERE c.value IS NOT NULL) AS value,
-    count(*) FILTER (WHERE c.trust_opening <= ? AND c.trust_closing >= ?) AS rescued_calls,
+    count(*) FILTER (WHERE o.recovered) AS rescued_calls,
     bool_or(c.complaint AND NOT c.complaint_logged) AS unlogged_complaint,
     arg_min(c.emotion, c.n) FILTER (WHERE c.emotion IS NOT NULL) AS emotion_first,
     arg_max(c.emotion, c.n) FILTER (WHERE c.emotion IS NOT NULL) AS emotion_last,
@@ -123,16 +68,17 @@ SELECT c.customer_id, count(*) AS contacts, min(c.ts) AS first_contact, max(c.ts
     avg(c.satisfaction_score) AS satisfaction_mean,
     arg_max(c.satisfaction_score, c.n) FILTER (WHERE c.satisfaction_score IS NOT NULL) AS satisfaction_last,
     arg_max(c.p_satisfied, c.n) FILTER (WHERE c.p_satisfied IS NOT NULL) AS p_satisfied_last
-FROM _contacts c JOIN _repeats r USING (call_id)
+FROM _contacts c JOIN _repeats r USING (call_id) JOIN _call_outcomes o USING (call_id)
 GROUP BY c.customer_id ORDER BY c.customer_id
 """
 
 CHANNELS_SQL = "SELECT customer_id, channel, count(*) AS n FROM _contacts GROUP BY ALL ORDER BY ALL"
 
 REPEAT_REASONS_SQL = """
-SELECT c.customer_id, c.call_id, p.call_id AS earlier, list_intersect(c.reasons, p.reasons) AS same,
-       p.unresolved AS earlier_unresolved
-FROM _repeats r JOIN _contacts c USING (call_id) JOIN _contacts p ON p.call_id = r.repeat_of
+SELECT c.customer_id, c.call_id, r.repeat_of AS earlier, r.evidence,
+       list_intersect(c.reasons, p.reasons) AS same, p.unresolved AS earlier_unresolved
+FROM _repeats r JOIN _contacts c USING (call_id) LEFT JOIN _contacts p ON p.call_id = r.repeat_of
+WHERE r.is_repeat
 ORDER BY c.customer_id, c.n
 """
 
@@ -200,8 +146,13 @@ def risk_factors(inputs: RiskInputs) -> list[Factor]:
             strongest[kind] = Factor(push, f"{SIGNAL_WORDS[kind]} (call {s['call_id']}){quote}")
     factors.extend(strongest.values())
     if inputs.repeats:
-        about = sorted({reason for r in inputs.repeats for reason in (r["same"] or [])})
-        why = f"about {', '.join(about)}" if about else "after an unresolved call"
+        about = sorted({reason for r in inputs.repeats for reason in (r.get("same") or [])})
+        if about:
+            why = f"about {', '.join(about)}"
+        elif any(r.get("earlier_unresolved") for r in inputs.repeats):
+            why = "after an unresolved call"
+        else:
+            why = "(the customer or the CRM says they contacted before)"
         factors.append(Factor(min(MAX_REPEAT_RISK, REPEAT_RISK * len(inputs.repeats)),
                               f"{len(inputs.repeats)} repeat contact(s) {why}"))
     if inputs.open_jobs:
@@ -245,12 +196,17 @@ def _group(rows: list[dict[str, Any]], key: str = "customer_id") -> dict[str, li
     return out
 
 
-def rollup(store: Store, config: CustomersConfig | None = None) -> list[dict[str, Any]]:
-    """Rebuild the ``customers`` table from every call in the store; returns its rows."""
+def rollup(store: Store, config: CustomersConfig | None = None,
+           satisfied_threshold: float | None = None) -> list[dict[str, Any]]:
+    """Rebuild the ``customers`` table from every call in the store; returns its rows.
+
+    Repeats and recovered calls are counted with the store's definitions (``queries.REPEATS_SQL``,
+    ``queries.OUTCOMES_SQL``); ``satisfied_threshold`` is ``[insights] satisfied_threshold``."""
     config = config or CustomersConfig()
-    store.execute(CONTACTS_SQL)
-    store.execute(REPEATS_SQL.format(window_days=float(config.repeat_window_days)))
-    customers = store.query(CUSTOMERS_SQL, [config.rescue_from, config.rescue_to])
+    satisfied = InsightsConfig().satisfied_threshold if satisfied_threshold is None else satisfied_threshold
+    queries.define_views(store, queries.Thresholds(float(config.repeat_window_days), float(config.rescue_from),
+                                                   float(config.rescue_to), float(satisfied)))
+    customers = store.query(CUSTOMERS_SQL)
     channels = _group(store.query(CHANNELS_SQL))
     repeats = _group(store.query(REPEAT_REASONS_SQL))
     jobs = _group(store.query(JOBS_SQL))
@@ -310,7 +266,7 @@ def unique_customers(store: Store, period: str = "week") -> list[dict[str, Any]]
     """Unique customers and contacts per day, week or month (needs ``rollup``'s view)."""
     if period not in ("day", "week", "month"):
         raise ValueError(f"period must be day, week or month, not {period!r}")
-    store.execute(CONTACTS_SQL)
+    store.execute(queries.CONTACTS_SQL)
     return store.query(PERIODS_SQL, [period])
 
 
@@ -324,7 +280,7 @@ def export(store: Store, out_dir: Path, period: str = "week") -> list[Path]:
                        "array_to_string(risk_reasons, '; ') AS risk_reasons FROM customers "
                        "ORDER BY defection_risk DESC, customer_id", paths[1], ExportFormat.CSV)
     periods = out_dir / "customers_per_period.csv"
-    store.execute(CONTACTS_SQL)
+    store.execute(queries.CONTACTS_SQL)
     store.export_query(f"SELECT date_trunc('{period}', ts) AS period, count(DISTINCT customer_id) AS "
                        f"unique_customers, count(*) AS contacts FROM _contacts GROUP BY ALL ORDER BY period",
                        periods, ExportFormat.CSV)

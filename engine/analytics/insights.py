@@ -74,31 +74,37 @@ SELECT c.call_id, c.customer_id, c.agent_id, {_TS} AS ts, CAST({_TS} AS DATE) AS
     COALESCE(job.prev_reason, c.contact_reason, c.metadata->>'contact_reason') AS charged_reason,
     COALESCE(job.prev_owner, job.first_owner, 'unassigned') AS owner,
     COALESCE(job.prev_statement, job.first_statement) AS quote,
-    greatest(COALESCE(c.handle_time, c.duration, 0.0), 0.0) AS handle_seconds,
+    -- a call whose times are estimated (a chat without times) has no duration to charge
+    CASE WHEN json_extract_string(c.record, '$.call.timing') = 'estimated' THEN 0.0
+         ELSE greatest(COALESCE(c.handle_time, c.duration, 0.0), 0.0) END AS handle_seconds,
     c.trust_opening, c.trust_closing, c.turnaround, c.trajectory_shape, c.p_satisfied, c.satisfaction_score,
     COALESCE(sig.defection, false) AS defection,
-    COALESCE(sig.sale_to_frustrated, false) AS sale_to_frustrated, sig.sale_quote, closing.last_words
+    COALESCE(sig.sale_to_frustrated, false) AS sale_to_frustrated, sig.sale_quote, closing.last_words,
+    o.satisfied, o.left_at_risk, o.recovered, o.helped
 FROM calls c LEFT JOIN job USING (call_id) LEFT JOIN sig USING (call_id) LEFT JOIN closing USING (call_id)
+    LEFT JOIN _call_outcomes o USING (call_id)
 WHERE c.status = 'ok'
 """
 
-# Per customer per period; the outcome is read from the customer's last contact in the period.
+# Per customer per period, from the store's call outcomes (queries.OUTCOMES_SQL): helped when their
+# last contact in the period helped (recovered, or predicted satisfied) and they never spoke of
+# leaving in the period; left at risk when that last contact left them at risk or they spoke of
+# leaving in the period; otherwise unknown.
 CUSTOMER_PERIODS_SQL = """
 WITH usage AS (
     SELECT customer_id, CASE WHEN count(*) >= $heavy THEN 'heavy' ELSE 'light' END AS usage
     FROM _ins_calls WHERE customer_id IS NOT NULL AND customer_id <> '' GROUP BY customer_id
 ), per AS (
     SELECT CAST(date_trunc($period, ts) AS DATE) AS period, customer_id, count(*) AS contacts,
-        arg_max(CASE WHEN p_satisfied IS NOT NULL THEN p_satisfied >= $satisfied
-                     WHEN trust_closing IS NOT NULL THEN trust_closing >= 0 END, ts) AS satisfied,
+        arg_max(helped, ts) AS helped, arg_max(left_at_risk, ts) AS left_at_risk,
         bool_or(defection) AS defection
     FROM _ins_calls WHERE customer_id IS NOT NULL AND customer_id <> '' GROUP BY ALL
 )
 SELECT $period AS period_kind, period, count(*) AS customers, sum(contacts)::INTEGER AS contacts,
     round(sum(contacts) / count(*), 3) AS contacts_per_customer,
-    count(*) FILTER (WHERE satisfied AND NOT defection) AS helped,
-    count(*) FILTER (WHERE NOT satisfied OR defection) AS at_risk,
-    count(*) FILTER (WHERE satisfied IS NULL AND NOT defection) AS outcome_unknown,
+    count(*) FILTER (WHERE helped AND NOT defection) AS helped,
+    count(*) FILTER (WHERE left_at_risk OR defection) AS at_risk,
+    count(*) FILTER (WHERE NOT helped AND NOT left_at_risk AND NOT defection) AS outcome_unknown,
     count(*) FILTER (WHERE usage = 'heavy') AS heavy_customers,
     count(*) FILTER (WHERE usage = 'light') AS light_customers,
     COALESCE(sum(contacts) FILTER (WHERE usage = 'heavy'), 0)::INTEGER AS heavy_contacts,
@@ -253,6 +259,7 @@ def compute(store: Store, config: Config | None = None, period: str = "week",
         "per_minute": ins_cfg.cost_per_minute, "examples": N_EXAMPLES,
         "rescue_from": config.customers.rescue_from, "rescue_to": config.customers.rescue_to, "per_kind": 1,
     }
+    queries.define_views(store, queries.Thresholds.of(config))
     store.execute(CALLS_VIEW)
     out = Insights(period=period)
     out.customers = _q(store, CUSTOMER_PERIODS_SQL, values)
@@ -281,13 +288,15 @@ def _totals(store: Store, values: dict[str, Any]) -> dict[str, Any]:
         SELECT count(*) AS contacts, count(DISTINCT customer_id) AS customers,
             count(*) FILTER (WHERE preventable) AS preventable,
             COALESCE(sum(handle_seconds) FILTER (WHERE preventable), 0) / 60 AS preventable_minutes,
+            count(*) FILTER (WHERE left_at_risk) AS calls_left_at_risk,
             min(day) AS first_day, max(day) AS last_day
         FROM _ins_calls""")[0]
     row["preventable_cost"] = round(row["preventable"] * values["per_contact"]
                                     + row["preventable_minutes"] * values["per_minute"], 2)
     risk = queries.risk_totals(store)
     row.update(customers_at_risk_now=risk.at_risk, value_at_risk=risk.value_at_risk,
-               value_rescued=risk.value_rescued, customer_records=risk.customers)
+               value_rescued=risk.value_rescued, customer_records=risk.customers,
+               repeat_contacts=risk.repeat_contacts, recovered_calls=risk.recovered_calls)
     return row
 
 

@@ -162,7 +162,7 @@ def validate(store: Store, outcomes_path: Path, config: Config | None = None) ->
     if not queries.customer_count(store):
         from wocas.analytics.customers import rollup
 
-        rollup(store, config.customers)
+        rollup(store, config.customers, config.insights.satisfied_threshold)
     _load(store, rows, str(outcomes_path))
     joined = store.query(JOINED_SQL)
     report: dict[str, Any] = {

@@ -167,7 +167,7 @@ def context(insights: Insights, config: Config, store_path: str,
     periods = [r["period"] for r in insights.customers]
     labels = [p.isoformat() for p in periods]
     customers_chart = bar_chart(labels, [
-        Series("helped (predicted satisfied)", [r["helped"] for r in insights.customers], HELPED),
+        Series("helped (recovered or predicted satisfied)", [r["helped"] for r in insights.customers], HELPED),
         Series("left at risk", [r["at_risk"] for r in insights.customers], AT_RISK),
         Series("outcome unknown", [r["outcome_unknown"] for r in insights.customers], UNKNOWN),
     ], stacked=True, title="unique customers per period")
@@ -215,6 +215,8 @@ def context(insights: Insights, config: Config, store_path: str,
         "preventable_cost": _money(insights.totals.get("preventable_cost"), cur),
         "active_alerts": len(insights.active_alerts),
         "value_at_risk": _money(insights.totals.get("value_at_risk"), cur),
+        "recovered_calls": insights.totals.get("recovered_calls", 0),
+        "repeat_contacts": insights.totals.get("repeat_contacts", 0),
     }
     agent_top = max((a["calls"] for a in insights.agents), default=0)
     return {

@@ -28,10 +28,11 @@ from wocas.io.audio import AUDIO_SUFFIXES
 from wocas.io.exports import safe_name
 from wocas.review import auth, charts, insights, queries
 from wocas.review.verdicts import VERDICTS, Verdicts, verdicts_path
-from wocas.kinds import FLAG_LABELS
+from wocas.kinds import FLAG_LABELS, Shape
 from wocas.schema import Flag, severity_level
 from wocas.stages.flags import call_severity
 from wocas.store import Store
+from wocas.store import queries as store_queries
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,11 @@ def mmss(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+CURVE_WORDS = {Shape.RECOVERED: "rose from negative", Shape.DETERIORATED: "fell",
+               Shape.STEADY_POSITIVE: "steady, positive", Shape.STEADY_NEGATIVE: "steady, negative",
+               Shape.VOLATILE: "volatile"}
+
+
 def _templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"),
                       autoescape=select_autoescape(["html", "svg"], default=True))
@@ -67,6 +73,8 @@ def _templates() -> Environment:
     env.filters["num"] = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"
     env.filters["urlq"] = lambda v: quote(str(v), safe="")
     env.globals["FLAG_KINDS"] = FLAG_LABELS
+    # the trust curve's shape in words that do not read as the call's outcome (queries.OUTCOMES_SQL)
+    env.filters["curve"] = lambda v: "–" if not v else CURVE_WORDS.get(str(v), str(v))
     return env
 
 
@@ -112,11 +120,13 @@ def resolve_audio(call_id: str, source: str, roots: tuple[Path, ...], redacted_d
 
 def create_app(store_path: str | Path, token: str | None, *, session_hours: float = 12.0,
                audio_roots: tuple[Path, ...] = (), allowed_hosts: Iterable[str] = (), bind: str | None = None,
-               secure_cookies: bool = False) -> FastAPI:
+               secure_cookies: bool = False, thresholds: store_queries.Thresholds | None = None) -> FastAPI:
     """The review app over one store's snapshots. ``token=None`` turns login off (the CLI allows
     that on localhost only); a token shorter than ``auth.MIN_TOKEN_LENGTH`` is a ``ValueError``.
-    Requests are answered only for localhost, ``bind`` and ``allowed_hosts``."""
+    Requests are answered only for localhost, ``bind`` and ``allowed_hosts``. ``thresholds``: the
+    config's settings for the store's figure definitions (repeats, recovered, left at risk)."""
     store_path = Path(store_path)
+    thresholds = thresholds or store_queries.Thresholds()
     if token is not None:
         auth.check_token(token)
     hosts = auth.allowed_hosts(bind, tuple(allowed_hosts))
@@ -349,14 +359,17 @@ def create_app(store_path: str | Path, token: str | None, *, session_hours: floa
             record = queries.customer_record(store, customer_id)
             jobs = queries.customers_jobs(store, customer_id)
             flags = {c["call_id"]: c["flag_list"] for c in index.calls(store) if c["customer_id"] == customer_id}
-        trend = charts.trend_line([c.trust_closing for c in contacts], -1.0, 1.0)
+            repeats = store_queries.repeats(store, thresholds, customer_id)
+            outcomes = store_queries.call_outcomes(store, thresholds, customer_id)
+        trend = charts.trend_chart([(c.started_at, c.trust_closing) for c in contacts])
         value = record.value if record else None
         if value is None:
             value = next((queries.to_float(c.meta.get("customer_value")) for c in reversed(contacts)
                           if c.meta.get("customer_value") not in (None, "")), None)
         open_jobs = list(record.open_jobs or []) if record else _open_jobs(jobs)
         return render(request, "customer.html", customer_id=customer_id, contacts=contacts, record=record,
-                      jobs=jobs, flags=flags, trend=trend, value=value, open_jobs=open_jobs)
+                      jobs=jobs, flags=flags, trend=trend, value=value, open_jobs=open_jobs, repeats=repeats,
+                      outcomes=outcomes)
 
     # ---- insights --------------------------------------------------------------------------
     @app.get("/insights")

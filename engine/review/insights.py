@@ -11,6 +11,7 @@ from wocas.review import queries
 from wocas.review.charts import sparkline
 from wocas.kinds import FLAG_LABELS, SignalKind
 from wocas.stages.flags import DEFECTION_SIGNALS
+from wocas.store import queries as store_queries
 from wocas.store import Store
 
 EMERGING_DAYS = 7  # the recent window, compared with the 28 days before it
@@ -107,7 +108,9 @@ def build(store: Store, agreement_rows: list[dict[str, Any]]) -> dict[str, Any]:
     at_risk, from_rollup = queries.customers_at_risk(store)
     if not from_rollup:
         at_risk = estimated_risk(store)
+    totals = store_queries.risk_totals(store)
     return {
+        "repeat_contacts": totals.repeat_contacts, "recovered_calls": totals.recovered_calls,
         "trends": trends[:15], "days": days, "emerging": emerging(trends),
         "has_baseline": any(t.baseline_share for t in trends),
         "owners": owners, "preventable": queries.preventable_overall(store),

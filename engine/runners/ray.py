@@ -101,6 +101,28 @@ def run_group_task(batch: dict[str, np.ndarray], config_json: str, start: int, e
     return _task_groups[key](batch)
 
 
+# Ray's C++ core worker writes error-level lines (e.g. core_worker.cc about actor constructor
+# arguments) to the driver's stderr on every healthy run. Set before ``ray.init``; an operator's
+# own value wins, so RAY_BACKEND_LOG_LEVEL=info brings them back for debugging.
+RAY_QUIET_ENV = {"RAY_BACKEND_LOG_LEVEL": "fatal"}
+
+
+def quiet_ray() -> None:
+    import os
+
+    for key, value in RAY_QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def quiet_ray_loggers() -> None:
+    """Ray's Python notices (token auth on by default, Ray Data's INFO plan lines, "progress bars
+    disabled") off the terminal; Ray Data keeps them in its session log files. Call after
+    ``import ray.data``, which sets its own levels."""
+    for name, level in (("ray", logging.WARNING), ("ray._private.authentication", logging.ERROR),
+                        ("ray.data", logging.ERROR)):
+        logging.getLogger(name).setLevel(level)
+
+
 class RayRunner:
     """Runs the stage groups on Ray Data in windows of calls; the recorder (the same as the
     local runner's) skips finished calls and writes each result batch."""
@@ -117,10 +139,12 @@ class RayRunner:
 
     def run(self, inputs: list[str], run_id: str, summary: RunSummary | None = None) -> RunSummary:
         """Counts land in ``summary`` (a new one if None) as calls are recorded, so a crash keeps them."""
+        quiet_ray()
         try:
             import ray
         except ImportError as e:
             raise UsageError("--runner ray needs Ray: pip install 'ray[data]' (see pyproject.toml)") from e
+        quiet_ray_loggers()
         started_here = not ray.is_initialized()
         if started_here:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
@@ -135,6 +159,7 @@ class RayRunner:
         import ray
 
         ray.data.DataContext.get_current().enable_progress_bars = False
+        quiet_ray_loggers()
         gpus = int(ray.cluster_resources().get("GPU", 0))
         stages = build_stages(self.config)
         groups = plan_groups(stages)

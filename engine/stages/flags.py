@@ -7,6 +7,8 @@ raises no flag. The result is stored on the record (``CallAnalysis.flags``, and 
 
 A call sees only itself: "an earlier contact within ``repeat_window_days``" comes from the
 call's metadata (``days_since_previous_contact``, a CRM column), not from other calls in the store.
+The repeat FIGURE (``wocas customers``, the report, the app) is ``wocas.store.queries.REPEATS_SQL``,
+which reads the same ``repeat_contact`` signal and CRM column and also the earlier calls stored.
 """
 
 from __future__ import annotations

@@ -78,7 +78,12 @@ CUSTOMER_RULES: list[Rule] = [
             (r"\b(?:terrible|awful|horrible|worst|poor|bad|rubbish) (?:service|experience|customer service|company)\b", 0.85),
             (r"\bfed up\b|\bsick (?:and tired )?of\b|\bwaste of (?:my )?time\b|\bnot good enough\b|\bnot happy\b", 0.75)),
     *_rules(SignalKind.REPEAT_CONTACT, False,
-            (r"\b(?:second|third|fourth|fifth|sixth|two|three|four|five|six|seven|ten|several|multiple|many|umpteen|countless) (?:times?|calls?)\b", 0.85),
+            # "the second time", "three calls"; a bare "two times" ("billed two times") is no contact
+            (r"\b(?:second|third|fourth|fifth|sixth|umpteenth) (?:time|call)\b", 0.85),
+            (r"\b(?:two|three|four|five|six|seven|ten|several|multiple|many|umpteen|countless) calls\b", 0.85),
+            (r"\b(?:called|rang|phoned|contacted|chatted|emailed|written|spoken|spoke)(?: to)?(?: you| someone| them| you guys)? "
+             r"(?:two|three|four|five|six|seven|ten|several|multiple|many|umpteen|countless) times\b", 0.85),
+            (r"\b(?:called|rang|phoned|contacted you|chatted)(?: you| here| in)? (?:\w+ ){0,2}(?:days?|weeks?|hours?) ago\b", 0.8),
             (r"\b(?:called|rang|phoned|contacted you|spoken to you|spoke to (?:someone|you)|been on the phone) (?:already|before|yesterday|last week|last month|earlier|twice|again)\b", 0.8),
             (r"\b(?:already|i have|ive) (?:called|rang|phoned|spoken|contacted)\b", 0.7),
             (r"\b(?:calling|ringing|phoning) (?:back )?again\b|\bkeep (?:calling|ringing|phoning)\b|\bevery time i (?:call|ring)\b|\b(?:once|yet) again\b", 0.75)),

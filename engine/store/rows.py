@@ -105,3 +105,5 @@ class RiskTotals:
     value_at_risk: float | None
     value_rescued: float | None
     customers: int
+    repeat_contacts: int = 0  # contacts that are repeats (queries.REPEATS_SQL)
+    recovered_calls: int = 0  # calls of known customers that recovered (queries.OUTCOMES_SQL)

@@ -164,7 +164,8 @@ def main() -> None:
         samples, sr = load(audio)
         reference = load_rttm(rttm)[uri]
         two = len(reference.labels()) == 2
-        group = ("calls" if n else "calls/est") if two else name.split("/")[0]
+        # pooled per set, the estimated count (the default) apart from the true count given
+        group = name.split("/")[0] + ("/true-count" if n else "")
         diarizer = diarizer_for(n)
         segments, wall, cpu = timed(diarizer, samples, sr, args.reps)
         minutes = len(samples) / sr / 60
@@ -195,7 +196,9 @@ def main() -> None:
               "CPU s/min": r.get("cpu_s_per_min"), "wall s/min": r.get("wall_s_per_min")}
              for r in rows + totals + asr_rows]
     notes = ("DER/JER from pyannote.metrics (skip_overlap=False, UEM = whole file); TOTAL rows pool all files "
-             "of a group. calls = 2 speakers given; calls/est and ami = count estimated (the default: AHC on segment means, 2-8 speakers). "
+             "of a set with the speaker count estimated (the default: AHC on segment means, 2-8 speakers); "
+             "'/true-count' rows pool the same files with the true count given (two-speaker files are listed "
+             "both ways: the plain row has 2 speakers given, '/est' the count estimated). "
              "'+words' rows run the diarize stage on faster-whisper tiny.en words; 'snapped' also moves "
              "boundaries to word edges (DiarizeStage(snap_words=True), off by default). "
              "Times: best of --reps runs, one process, models already loaded; the machine is shared "

@@ -3,7 +3,8 @@ same files, same run.
 
 Arms: bare = faster-whisper alone; sequential = the WOCAS models and settings run the way
 WhisperX organises work (every file through ASR first, results held, the ASR model unloaded,
-then every file through the diarizer, then words given speakers by overlap); spine and full =
+then every file aligned, then every file through the diarizer, then words given speakers by
+overlap); spine and full =
 the WOCAS pipeline. Each measurement runs in a fresh subprocess (so peak memory is that arm's
 alone), and the arms are interleaved over repetitions so that a noisy neighbour hits all alike.
 Reports times real time, audio hours per hour, peak RSS, WER, time ratios and whether the
@@ -108,13 +109,47 @@ def run_wocas(mode: str, files: list[str], threads: int, config_path: Path | Non
             "texts": texts, "words": words}
 
 
-def transcribe_words(model, asr, samples, speaker: str | None) -> list[WordRow]:
-    """One channel through faster-whisper with the WOCAS ASR settings, words as rows."""
-    segments, _ = model.transcribe(samples, language=asr.language, beam_size=asr.beam_size, word_timestamps=True,
+Segment = list  # [start, end, text tokens]: one Whisper segment, before alignment
+PREPEND, APPEND = "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、"  # faster-whisper's defaults
+
+
+def transcribe_segments(model, asr, samples) -> list[Segment]:
+    """One channel through faster-whisper with the WOCAS ASR settings but no word timestamps:
+    segments with their text tokens, as WhisperX's transcription hands them to alignment."""
+    segments, _ = model.transcribe(samples, language=asr.language, beam_size=asr.beam_size, word_timestamps=False,
                                    vad_filter=asr.vad_filter,
                                    condition_on_previous_text=asr.condition_on_previous_text)
-    return [[round(w.start, 3), round(max(w.end, w.start), 3), w.word.strip(), speaker]
-            for s in segments for w in (s.words or []) if w.word.strip()]
+    return [[s.start, s.end, list(s.tokens)] for s in segments]
+
+
+def align_words(aligner, samples, segments: list[Segment], speaker: str | None, language: str | None,
+                sample_rate: int = 16000) -> list[WordRow]:
+    """The alignment pass: each segment's text forced onto its audio span. WhisperX does this
+    with a wav2vec2 CTC model that is not available offline; here Whisper's own cross-attention
+    alignment (CTranslate2 ``Whisper.align``, what faster-whisper's word timestamps use) stands
+    in: the span is encoded again and the known tokens aligned, a separate pass over the audio."""
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import merge_punctuations
+
+    tokenizer = Tokenizer(aligner.hf_tokenizer, aligner.model.is_multilingual, task="transcribe",
+                          language=language or "en")
+    rows: list[WordRow] = []
+    for start, end, tokens in segments:
+        text_tokens = [t for t in tokens if t < tokenizer.eot]
+        chunk = samples[int(start * sample_rate):int(min(end, start + 30.0) * sample_rate)]
+        if not text_tokens or len(chunk) < sample_rate // 50:
+            continue
+        features = aligner.feature_extractor(chunk)
+        num_frames = features.shape[-1] - 1
+        encoded = aligner.encode(pad_or_trim(features[:, :num_frames]))
+        alignment = aligner.find_alignment(tokenizer, [text_tokens], encoded, num_frames)[0]
+        merge_punctuations(alignment, PREPEND, APPEND)  # as faster-whisper's word timestamps do
+        for w in alignment:
+            if w["word"].strip():
+                rows.append([round(start + float(w["start"]), 3), round(start + max(float(w["end"]), float(w["start"])), 3),
+                             w["word"].strip(), speaker])
+    return rows
 
 
 def assign_word_speakers(segments, words: list[WordRow]) -> list[WordRow]:
@@ -132,7 +167,9 @@ def assign_word_speakers(segments, words: list[WordRow]) -> list[WordRow]:
 
 
 def run_sequential(files: list[str], threads: int, config_path: Path | None = None) -> dict:
-    """WhisperX's stage order over the WOCAS models: not WOCAS's pipeline, runner or store."""
+    """WhisperX's stage order over the WOCAS models, each stage a separate pass over every file
+    with its own model: transcribe (segments), align (word times), diarize, assign speakers.
+    Not WOCAS's pipeline, runner or store."""
     import gc
     import time
 
@@ -149,36 +186,56 @@ def run_sequential(files: list[str], threads: int, config_path: Path | None = No
     def read(path: str):
         return decode(path, opts.sample_rate, max_duration=max_duration, min_rms_dbfs=opts.min_rms_dbfs)
 
+    def load(what):  # loading a stage's model counts as load, not process
+        nonlocal load_s
+        t = time.perf_counter()
+        model = what()
+        load_s += time.perf_counter() - t
+        return model
+
+    load_s = 0.0
     started = time.perf_counter()
     device = pick_device(asr.device)
-    model = load_whisper(str(resolve(asr.model).path), device, pick_compute_type(asr.compute_type, device), threads)
-    load_s = time.perf_counter() - started
+    whisper = (str(resolve(asr.model).path), device, pick_compute_type(asr.compute_type, device), threads)
+    model = load(lambda: load_whisper(*whisper))
 
-    words: dict[str, list[WordRow]] = {}
+    segments: dict[str, list[tuple[str | None, list[Segment]]]] = {}
     audio_seconds = 0.0
-    for f in files:  # stage 1: decode + transcribe every file, holding the results
+    for f in files:  # pass 1: decode + transcribe every file (segments only), holding the results
         audio = read(f)
         audio_seconds += audio.duration
-        rows: list[WordRow] = []
-        for speaker, samples in speaker_channels(audio, ()):
-            rows += transcribe_words(model, asr, samples, speaker)
-        words[Path(f).stem] = sorted(rows, key=lambda w: (w[0], w[1]))
+        segments[Path(f).stem] = [(speaker, transcribe_segments(model, asr, samples))
+                                  for speaker, samples in speaker_channels(audio, ())]
         del audio
-
     del model  # WhisperX frees each stage's model before loading the next
     load_whisper.cache_clear()
     gc.collect()
-    diarizer_started = time.perf_counter()
-    diarizer = load_diarizer(config.diarization)
-    if hasattr(diarizer, "warm_up"):
-        diarizer.warm_up()
-    load_s += time.perf_counter() - diarizer_started
 
-    for f in files:  # stage 2: diarize every file the channels did not already split
+    aligner = load(lambda: load_whisper(*whisper))  # the alignment model (wav2vec2 in WhisperX)
+    words: dict[str, list[WordRow]] = {}
+    for f in files:  # pass 2: align every file's segments (each file read again, as WhisperX does)
+        audio = read(f)
+        channels = dict(speaker_channels(audio, ()))
+        rows = [w for speaker, segs in segments[Path(f).stem]
+                for w in align_words(aligner, channels[speaker], segs, speaker, asr.language, audio.sample_rate)]
+        words[Path(f).stem] = sorted(rows, key=lambda w: (w[0], w[1]))
+        del audio
+    del aligner
+    load_whisper.cache_clear()
+    gc.collect()
+
+    def diarizer_loaded():
+        diarizer = load_diarizer(config.diarization)
+        if hasattr(diarizer, "warm_up"):
+            diarizer.warm_up()
+        return diarizer
+
+    diarizer = load(diarizer_loaded)
+    for f in files:  # pass 3: diarize every file the channels did not already split; assign speakers
         stem = Path(f).stem
         if words[stem] and all(w[3] is not None for w in words[stem]):
             continue
-        audio = read(f)  # WhisperX reads each file again in every stage instead of holding the audio
+        audio = read(f)
         words[stem] = assign_word_speakers(diarizer(audio.mono(), audio.sample_rate), words[stem])
     texts = {stem: " ".join(w[2] for w in rows) for stem, rows in words.items()}
     return {"load_s": load_s, "process_s": time.perf_counter() - started - load_s, "audio_s": audio_seconds,
@@ -210,13 +267,23 @@ def map_labels(pairs: list[tuple[str | None, str | None]]) -> dict[str, str]:
     return mapping
 
 
-def speaker_agreement(reference: dict[str, list[WordRow]], other: dict[str, list[WordRow]]) -> dict:
-    """Words matched by (start, end, text) across the two arms, and the share of the
-    reference's words that got the same speaker once labels are mapped per file."""
+def speaker_agreement(reference: dict[str, list[WordRow]], other: dict[str, list[WordRow]],
+                      tolerance: float = 0.5) -> dict:
+    """Words matched across the two arms (same text, start within ``tolerance`` s: the arms time
+    words by different passes), and the share of the reference's words that got the same
+    speaker once labels are mapped per file."""
     total = matched = same = unassigned = 0
     for call_id, ref_words in reference.items():
-        keyed = {(w[0], w[1], w[2]): w[3] for w in other.get(call_id, [])}
-        pairs = [(w[3], keyed[(w[0], w[1], w[2])]) for w in ref_words if (w[0], w[1], w[2]) in keyed]
+        by_text: dict[str, list[WordRow]] = {}
+        for w in other.get(call_id, []):
+            by_text.setdefault(w[2], []).append(w)
+        pairs = []
+        for w in ref_words:
+            near = [o for o in by_text.get(w[2], []) if abs(o[0] - w[0]) <= tolerance]
+            if near:
+                o = min(near, key=lambda o: abs(o[0] - w[0]))
+                by_text[w[2]].remove(o)
+                pairs.append((w[3], o[3]))
         mapping = map_labels(pairs)
         total += len(ref_words)
         matched += len(pairs)
@@ -305,24 +372,27 @@ def main() -> None:
             for mode, s in summary.items()]
     notes = (
         "bare = faster-whisper with the engine's ASR defaults (tiny.en int8, beam 5, word timestamps, VAD) on "
-        "each file. sequential = a "
-        "re-implementation of WhisperX's stage order, not WhisperX itself (not installable here: it pins "
-        "pyannote/ctranslate2 and fetches alignment models from a hub), run on the same models and settings "
-        "as WOCAS: decode + faster-whisper (config asr settings) on every file with stereo split by channel as "
-        "WOCAS does, results held, Whisper unloaded; then the embedded diarizer loaded and run on every file "
-        "the channels did not split (each file read again, as WhisperX does); then words get speakers by "
-        "summed overlap as whisperx.assign_word_speakers does (fill_nearest off: a word no segment overlaps "
-        "gets no speaker, where WOCAS takes the nearest). WhisperX itself would also downmix stereo to mono and "
-        "batch the ASR; here both follow WOCAS (channel split, batch_size 0 on CPU) so the work is the same. "
-        "WhisperX's wav2vec2 alignment step is left out: WOCAS has no alignment model either, word times "
-        "come from Whisper. spine = the WOCAS pipeline (decode, ASR per speaker channel, diarization for mono, "
-        "turns, roles, talk metrics) via Pipeline.process in batches of 8, no runner or store; full = every "
-        "default stage. Each arm in its own subprocess, arms interleaved over the repetitions, medians "
-        "reported, peak RSS the highest. load = model loading and warm-up (for sequential, Whisper plus the "
-        "diarizer it loads between stages); x real time = audio / process; audio h per h = audio / wall "
+        "each file. sequential = a re-implementation of WhisperX's stage order, not WhisperX itself (not "
+        "installable here: it pins pyannote/ctranslate2 and fetches alignment models from a hub), on the same "
+        "models and settings as WOCAS, each stage a separate pass over every file with its own model, the "
+        "previous one freed: (1) decode + faster-whisper with VAD (config asr settings, no word timestamps) on "
+        "every file, stereo split by channel as WOCAS does, segments held; (2) alignment: WhisperX's wav2vec2 "
+        "aligner is not available offline, so a second Whisper instance stands in, forcing each segment's text "
+        "onto its audio span by cross-attention alignment (CTranslate2 Whisper.align, what faster-whisper's "
+        "word timestamps use; the span is encoded again), each file read again; (3) the embedded diarizer on "
+        "every file the channels did not split, each file read again; then words get speakers by summed overlap "
+        "as whisperx.assign_word_speakers does (fill_nearest off: a word no segment overlaps gets no speaker, "
+        "where WOCAS takes the nearest). WhisperX itself would also downmix stereo to mono and batch the ASR; "
+        "here both follow WOCAS (channel split, batch_size 0 on CPU) so the work is the same. "
+        "spine = the WOCAS pipeline (decode, ASR per speaker channel with word timestamps in the same pass, "
+        "diarization for mono, turns, roles, talk metrics) via Pipeline.process in batches of 8, no runner or "
+        "store; full = every default stage. Each arm in its own subprocess, arms interleaved over the "
+        "repetitions, medians reported, peak RSS the highest. load = model loading and warm-up (for sequential, "
+        "Whisper, the aligner and the diarizer, each loaded when its stage starts); x real time = audio / "
+        "process; audio h per h = audio / wall "
         f"(load + process). {len(files)} files. Speakers, sequential vs spine: "
         f"{agreement['matched_words_share']:.1%} of the spine's {agreement['words']} words found with the same "
-        f"times and text, {agreement['same_speaker_share']:.1%} with the same speaker after mapping labels per "
+        f"text within 0.5 s, {agreement['same_speaker_share']:.1%} with the same speaker after mapping labels per "
         f"file, {agreement['no_speaker_share']:.1%} left without a speaker. Load average (1, 5, 15 min) "
         f"{', '.join(f'{x:.2f}' for x in load_before)} before the run, "
         f"{', '.join(f'{x:.2f}' for x in load_after)} after. Engine at {revision}.")

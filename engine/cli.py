@@ -487,7 +487,7 @@ def cmd_train_intents(args: argparse.Namespace) -> int:
     try:
         out = train(args.data, args.out, args.reason_map, not args.no_lexical, args.C, mix=args.mix,
                     finetune=settings_from(args), dev_share=args.dev_share, device=args.device,
-                    encoder=args.encoder)
+                    encoder=args.encoder, other_keep=args.other_keep)
     except WocasError:
         raise
     except ValueError as e:  # labels the head cannot be fitted on (too few texts per label, ...)
@@ -611,6 +611,9 @@ def build_parser() -> argparse.ArgumentParser:
     intents.add_argument("--C", type=float, default=30.0)
     intents.add_argument("--mix", type=float, help="weight of the embedding part against the n-grams "
                          "(default: chosen by 5-fold cross-validation on the training data)")
+    intents.add_argument("--other-keep", type=float, default=0.95,
+                         help="share of in-scope texts the stored `other` threshold keeps, by their out-of-fold "
+                              "top-class probability (default 0.95)")
     add_finetune_arguments(intents)
     intents.set_defaults(func=cmd_train_intents)
 

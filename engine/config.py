@@ -114,7 +114,9 @@ class EmotionConfig(Section):
 class JobsConfig(Section):
     enabled: bool = True
     taxonomy: str = "contact-reasons"  # registry name or path to a TOML taxonomy
-    other_threshold: float = 0.35  # calibrated confidence below which the reason is "other"
+    # confidence below which the reason is "other"; unset: the head's own (chosen when it was
+    # trained, from in-scope texts only), or 0.35 for the taxonomy's examples
+    other_threshold: float | None = None
     head: str | None = None  # supervised intent head (registry name or folder) instead of the examples
     max_jobs: int = 3  # job statements kept per call
     max_customer_turns: int = 6  # early customer turns searched for the job (later ones only with a cue)

@@ -68,7 +68,7 @@ def test_out_of_taxonomy_is_other(stage: JobsStage) -> None:
     text = "Do you know if the whales are migrating past the lighthouse this weekend?"
     [out] = stage.process_batch([make_call([("agent", "Hello?"), ("customer", text)])])
     assert out.contact_reason == "other"
-    assert out.jobs[0].reason_confidence < stage.config.other_threshold
+    assert out.jobs[0].reason_confidence < stage.classifier.other_threshold
 
 
 def test_no_customer_speech_no_job(stage: JobsStage) -> None:

@@ -170,3 +170,35 @@ def test_train_intents_chooses_the_mix_by_cross_validation_on_train_only(tmp_pat
     assert "5-fold cross-validation" in (tmp_path / "head" / "README.md").read_text()
     assert main(["train", "intents", "--data", str(data), "--out", str(tmp_path / "fixed"), "--mix", "0.55"]) == 0
     assert json.loads((tmp_path / "fixed" / "head.json").read_text())["mix"] == 0.55
+
+
+def test_a_head_stores_an_other_threshold_chosen_without_out_of_scope_texts(tmp_path, data_dir) -> None:
+    from wocas.reasons.training import OTHER_KEEP, choose_mix
+
+    keep = {"card_arrival", "exchange_rate", "terminate_account", "request_refund", "top_up_failed", "pin_blocked"}
+
+    def rows(split: str, per_label: int):
+        picked = defaultdict(list)
+        for r in csv.DictReader((data_dir / f"text/banking77/{split}.csv").open()):
+            if r["category"] in keep and len(picked[r["category"]]) < per_label:
+                picked[r["category"]].append(r["text"])
+        return [t for ts in picked.values() for t in ts], [label for label, ts in picked.items() for _ in ts]
+
+    texts, labels = rows("train", 40)
+    vectors = ENCODER.encode(texts)
+    choice = choose_mix(texts, labels, vectors, C=10.0, folds=3, grid=(0.7,))
+    assert choice.other["keep"] == OTHER_KEEP and choice.other["n"] == len(texts) and 0 < choice.other["threshold"] < 1
+    save_head(tmp_path / "head", train_head(texts, labels, vectors, C=10.0, mix=0.7, other=choice.other), {"name": "t"})
+    assert json.loads((tmp_path / "head" / "head.json").read_text())["other_threshold"] == choice.other["threshold"]
+    head = HeadClassifier(tmp_path / "head", ENCODER)  # inference reads the stored threshold
+    assert head.other_threshold == choice.other["threshold"]
+    test_texts, _ = rows("test", 20)
+    predictions = head.predict(test_texts, ENCODER.encode(test_texts))
+    in_scope_kept = np.mean([p.reason != OTHER for p in predictions])
+    assert in_scope_kept >= 0.85, in_scope_kept  # unseen in-scope texts mostly keep their intent
+    off_topic = ["what's the weather like in paris tomorrow", "tell me a joke about penguins",
+                 "how long should I boil an egg", "who won the football last night", "play some jazz music"]
+    answers = [p.reason for p in head.predict(off_topic, ENCODER.encode(off_topic))]
+    assert answers.count(OTHER) >= 4, answers
+    never = HeadClassifier(tmp_path / "head", ENCODER, other_threshold=0.0)  # [jobs] other_threshold overrides it
+    assert all(p.reason != OTHER for p in never.predict(off_topic, ENCODER.encode(off_topic)))

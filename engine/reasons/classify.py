@@ -32,6 +32,10 @@ class Prediction:
     best: str  # the top reason even when it fell below the threshold
 
 
+# The `other` threshold of the taxonomy's examples, and of a head saved without one of its own.
+DEFAULT_OTHER_THRESHOLD = 0.35
+
+
 class ReasonClassifier(Protocol):
     def predict(self, texts: list[str], embeddings: np.ndarray) -> list[Prediction]: ...
 
@@ -66,10 +70,11 @@ class ExampleClassifier:
     """Nearest reason by similarity to its examples (and description), calibrated on the
     taxonomy's own examples by leave-one-out."""
 
-    def __init__(self, taxonomy: Taxonomy, encoder: TextEncoder, other_threshold: float = 0.35, top_k: int = 2):
+    def __init__(self, taxonomy: Taxonomy, encoder: TextEncoder, other_threshold: float | None = None,
+                 top_k: int = 2):
         self.taxonomy = taxonomy
         self.encoder = encoder
-        self.other_threshold = other_threshold
+        self.other_threshold = DEFAULT_OTHER_THRESHOLD if other_threshold is None else other_threshold
         self.top_k = top_k
         texts, owners = [], []
         for j, r in enumerate(taxonomy.reasons):
@@ -140,6 +145,10 @@ class HeadClassifier:
     shared encoder: one more MiniLM pass over the texts it classifies. A head trained over
     another encoder (``wocas train intents --encoder mpnet``; ``head.json`` names it) embeds
     its texts with that encoder in the same way.
+
+    Below ``other_threshold`` (given, else the one ``train_head`` stored in ``head.json``: the
+    top-class probability that keeps 95% of in-scope training texts out of fold) the answer
+    is ``other``.
     """
 
     def __init__(self, folder: str | Path, encoder: TextEncoder, other_threshold: float | None = None):
@@ -174,7 +183,8 @@ class HeadClassifier:
             self.lex_intercept = arrays["lex_intercept"].astype(np.float32)
         # A head's labels become taxonomy reasons through its mapping (unmapped labels stay as they are).
         self.mapping: dict[str, str] = dict(meta.get("reason_map", {}))
-        self.other_threshold = float(other_threshold if other_threshold is not None else meta.get("other_threshold", 0.0))
+        self.other_threshold = float(other_threshold if other_threshold is not None
+                                     else meta.get("other_threshold", DEFAULT_OTHER_THRESHOLD))
         if self.coef.shape[0] != len(self.labels) or self.intercept.shape != (len(self.labels),):
             raise TaxonomyError(f"intent head {folder}: coef/intercept shapes do not match {len(self.labels)} labels")
 

@@ -29,7 +29,8 @@ from tqdm import tqdm
 from wocas.errors import UsageError
 from wocas.models.finetune import FinetuneSettings
 from wocas.models.finetune import finetune as run_finetune, save_adapter
-from wocas.reasons.training import LinearPart, choose_mix, choose_mix_on_holdout, save_head, train_head
+from wocas.reasons.training import (MIX_GRID, OTHER_KEEP, LinearPart, choose_mix, choose_mix_on_holdout, save_head,
+                                    train_head)
 
 log = logging.getLogger(__name__)
 LABEL_COLUMNS = ("label", "category", "intent")
@@ -65,12 +66,16 @@ def read_labelled(path: Path) -> tuple[list[str], list[str]]:
 def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool = True, C: float = 30.0,
           name: str | None = None, embeddings: Path | None = None, mix: float | None = None,
           finetune: FinetuneSettings | None = None, dev_share: float = 0.1, device: str = "cpu",
-          encoder: str | None = None) -> Path:
+          encoder: str | None = None, other_keep: float = OTHER_KEEP) -> Path:
     """Train a head on ``data`` into ``out``, over the shared encoder or over ``encoder`` (a
     registry name or path, which the head then runs itself). With ``finetune``, first a LoRA
     adapter for the encoder on all but a stratified ``dev_share`` of the data (that share
     chooses the n-gram weight, since the adapted encoder knows its own training texts too well
-    for cross-validation over them to be fair); the head is then fitted on all of it."""
+    for cross-validation over them to be fair); the head is then fitted on all of it.
+
+    The `other` threshold stored in the head keeps ``other_keep`` of the in-scope texts, by
+    their top-class probability out of fold (or, with ``finetune``, on the held-out share);
+    no out-of-scope example is needed."""
     import numpy as np
 
     from wocas.models.text_encoder import DEFAULT_MODEL, TextEncoder
@@ -109,20 +114,29 @@ def train(data: Path, out: Path, reason_map: Path | None = None, lexical: bool =
     if len(vectors) != len(texts):
         raise UsageError(f"{embeddings} has {len(vectors)} rows for {len(texts)} texts")
     fixed = LinearPart(tuned.labels, tuned.coef, tuned.intercept) if tuned is not None else None
-    cv = ""
-    if lexical and mix is None:
-        if len(holdout):
-            log.info("choosing the embedding weight on the %d held-out texts", len(holdout))
-            choice = choose_mix_on_holdout(texts, labels, vectors, holdout, C, fixed=fixed)
+    cv, other = "", None
+    choose = lexical and mix is None
+    grid = MIX_GRID if choose else ((mix if lexical else 1.0),)
+    if len(holdout):
+        log.info("choosing the embedding weight and the `other` threshold on the %d held-out texts", len(holdout))
+        choice = choose_mix_on_holdout(texts, labels, vectors, holdout, C, grid=grid, fixed=fixed, lexical=lexical,
+                                       keep=other_keep)
+        if choose:
             cv = f" The weight was chosen on the {len(holdout)} texts held out of fine-tuning: {choice.accuracy}."
-        elif fixed is not None:
-            raise UsageError(NO_HOLDOUT)
-        else:
-            log.info("choosing the embedding weight by 5-fold cross-validation on the training data")
-            choice = choose_mix(texts, labels, vectors, C)
+        mix, other = choice.mix, choice.other
+    elif fixed is not None and choose:
+        raise UsageError(NO_HOLDOUT)
+    elif fixed is None:
+        log.info("choosing the embedding weight and the `other` threshold by 5-fold cross-validation on the training data")
+        choice = choose_mix(texts, labels, vectors, C, grid=grid, lexical=lexical, keep=other_keep)
+        if choose:
             cv = f" The weight was chosen by 5-fold cross-validation on the training data: {choice.accuracy}."
-        mix = choice.mix
-    trained = train_head(texts, labels, vectors, lexical=lexical, C=C, mix=mix, fixed=fixed)
+        mix, other = choice.mix, choice.other
+    if other is not None:
+        cv += (f" Below a top-class probability of {other['threshold']:.3f} the head answers `other`: the level that"
+               f" keeps {other['keep']:.0%} of the training texts by their {other['method'].split('(')[-1].rstrip(')')}"
+               f" probabilities (no out-of-scope example used).")
+    trained = train_head(texts, labels, vectors, lexical=lexical, C=C, mix=mix, fixed=fixed, other=other)
     mapping = json.loads(reason_map.read_text()) if reason_map else {}
     meta = {"name": name or out.name, "version": "1", "encoder": encoder, "encoder_backend": backend,
             "trained_on": data.name, "n_train": len(texts), "C": C, "reason_map": mapping}

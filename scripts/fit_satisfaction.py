@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "mae_holdout_s": round(float(np.mean(np.abs(pred[test_rows] - target[test_rows]))), 4),
         "spearman_train": round(float(spearmanr(pred[fit_rows], target[fit_rows]).statistic), 4),
     }
-    params = {"version": f"stc3-call-ridge-{datetime.now(timezone.utc):%Y%m%d}", **params,
+    params = {**params, "version": f"stc3-call-ridge-{datetime.now(timezone.utc):%Y%m%d}",
               "text_model": text_params["version"],
               "training": {"data": "text/stc3_customer_helpdesk/train_data_en.json (CC BY 4.0)",
                            "target": "mean annotator S (-2..+2)", "n_train": int(len(fit_rows)),

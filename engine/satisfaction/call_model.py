@@ -271,10 +271,9 @@ def fit(x: np.ndarray, y: np.ndarray, share_positive: np.ndarray | None = None,
     k = len(CALL_FEATURES)
     mean, scale, weight = np.zeros(k), np.ones(k), np.array([PRIORS.get(n, 0.0) for n in CALL_FEATURES])
     varied = np.array([bool(np.isfinite(x[:, j]).any()) and np.nanstd(x[:, j]) > 1e-9 for j in range(k)])
-    mean[varied] = np.nanmean(x[:, varied], axis=0)
-    for j, name in enumerate(CALL_FEATURES):
+    for j, name in enumerate(CALL_FEATURES):  # indicators and strengths stay uncentred: absent adds nothing
         if varied[j] and name in CONTINUOUS:
-            scale[j] = np.nanstd(x[:, j])
+            mean[j], scale[j] = np.nanmean(x[:, j]), np.nanstd(x[:, j])
     z = np.nan_to_num((x - mean) / scale, nan=0.0)
     sign = np.array([SIGNS.get(n, 1.0) for n in CALL_FEATURES])
     coef, intercept, alpha = _signed_ridge(z[:, varied], y, sign[varied], alphas)
@@ -319,6 +318,14 @@ def refit(base: CallModel, x: np.ndarray, y_s: np.ndarray, alphas: np.ndarray = 
     return params, float(ridge.alpha_)
 
 
-@lru_cache(maxsize=4)
 def load_call_model(path: str = str(CALL_MODEL_FILE)) -> CallModel:
+    """Cached per file version: a refit rewrites its file in place."""
+    p = Path(path)
+    file = p / "call_model.json" if p.is_dir() else p
+    stat = file.stat() if file.exists() else None
+    return _load_cached(str(p), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, mtime_ns: int, size: int) -> CallModel:
     return CallModel.load(path)

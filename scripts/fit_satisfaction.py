@@ -160,6 +160,21 @@ def prepare(args):
                 calls=calls, stage_names=stage_names, text_params=text_params)
 
 
+def pin_registry(files: dict[str, Path], registry: Path = ROOT / "models" / "registry.toml") -> None:
+    """Rewrite the sha256 pins of the registry entries named in ``files``."""
+    import hashlib
+    import re
+
+    text = registry.read_text()
+    for name, path in files.items():
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        text, n = re.subn(rf'(\[models\."{re.escape(name)}"\][^\[]*?sha256 = ")[0-9a-f]+(")', rf"\g<1>{digest}\2", text)
+        if n != 1:
+            raise SystemExit(f"{registry}: no sha256 pin for [models.\"{name}\"] to update")
+    registry.write_text(text)
+    log.info("pinned %s in %s", ", ".join(files), registry)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -195,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     text_out.write_text(json.dumps(text_params, separators=(",", ":")))
     log.info("text model refitted on the stage's trust: held-out Spearman %.3f; wrote %s",
              text_params["training"]["spearman_holdout"], text_out)
+    if args.out.resolve() == cm.CALL_MODEL_FILE.resolve():
+        pin_registry({"satisfaction-text": text_out, "satisfaction-call": args.out})
     fitted = {n: round(w, 3) for n, w, f in zip(cm.CALL_FEATURES, params["weight"], params["fitted"]) if f}
-    log.info("alpha %.3g; fitted weights (per standard deviation): %s", ridge_alpha, json.dumps(fitted))
+    log.info("alpha %.3g; fitted weights (per SD for text_s and trust, per unit otherwise): %s", ridge_alpha, json.dumps(fitted))
     log.info("held-out Spearman %.3f (text model alone %.3f), MAE %.3f S; train %.3f",
              figures["spearman_holdout"], figures["spearman_holdout_text_only"], figures["mae_holdout_s"],
              figures["spearman_train"])

@@ -255,3 +255,15 @@ def test_a_refit_is_read_by_the_stage_the_report_the_app_and_customers(surveyed,
         new = store.load("later-1").satisfaction
     assert new.model == refit["version"]
     assert new.score == pytest.approx(model.predict(dict(new.features)).score, abs=1e-3)
+
+
+def test_the_registry_pins_the_shipped_satisfaction_files():
+    import hashlib
+    import tomllib
+
+    from wocas.models.registry import MODELS_DIR
+
+    registry = tomllib.loads((MODELS_DIR / "registry.toml").read_text())["models"]
+    for name in ("satisfaction-text", "satisfaction-call"):
+        spec = registry[name]
+        assert hashlib.sha256((MODELS_DIR / spec["path"]).read_bytes()).hexdigest() == spec["sha256"], name

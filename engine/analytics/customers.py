@@ -54,6 +54,10 @@ _FALSE = "('false', '0', 'no', 'n')"
 # Outcomes that leave the customer's problem open, and how far each (times its confidence) pushes the risk.
 OPEN_RESOLUTION_RISK: dict[str, float] = {"customer_gave_up": 0.35, "unresolved": 0.25, "partly_resolved": 0.1}
 OPEN_CONFIDENCE = 0.4  # a resolution read with less confidence than this does not open an issue
+# The trust the last contact ended on: a call that closed with the customer's trust below zero
+# pushes the risk by this times how far below (at most 1), more when it fell during the call.
+TRUST_OUTCOME_RISK = 0.3
+FALLING_SHAPES = ("deteriorated", "steady-negative")
 _SQL_OPEN = "'unresolved', 'customer_gave_up'"
 _SQL_UNRESOLVED = ", ".join(f"'{k}'" for k in SignalKind.UNRESOLVED_END.spellings())
 CONTACTS_SQL = f"""
@@ -155,7 +159,8 @@ ORDER BY c.customer_id, s.kind, s.strength DESC
 LAST_OUTCOME_SQL = """
 SELECT customer_id, arg_max(call_id, n) AS call_id, arg_max(resolution, n) AS resolution,
        arg_max(resolution_confidence, n) AS confidence, arg_max(resolution_quote, n) AS quote,
-       arg_max(unresolved, n) AS unresolved, arg_max(len(reasons), n) AS n_reasons
+       arg_max(unresolved, n) AS unresolved, arg_max(len(reasons), n) AS n_reasons,
+       arg_max(trust_closing, n) AS trust_closing, arg_max(trajectory_shape, n) AS shape
 FROM _contacts GROUP BY customer_id
 """
 
@@ -226,15 +231,23 @@ def risk_factors(inputs: RiskInputs) -> list[Factor]:
         factors.append(Factor(OPEN_RESOLUTION_RISK[last["resolution"]] * float(last["confidence"]),
                               f"last contact ended {str(last['resolution']).replace('_', ' ')} "
                               f"(call {last['call_id']}){quote}"))
+    closing = last.get("trust_closing") if last else None
+    if closing is not None and closing < 0:
+        shape = last.get("shape")
+        weight = TRUST_OUTCOME_RISK * min(1.0, -closing) * (1.0 if shape in FALLING_SHAPES else 0.5)
+        factors.append(Factor(weight, f"last contact closed with the customer's trust at {closing:+.2f}"
+                                      + (f", {shape}" if shape else "") + f" (call {last['call_id']})"))
     return factors
 
 
 def defection_risk(factors: list[Factor]) -> tuple[float, list[str]]:
-    """Noisy-OR: the chance that at least one factor drives the customer away."""
+    """Noisy-OR: the chance that at least one factor drives the customer away. Each reason ends
+    with its own push (``[+0.45]``), strongest first, so the rank is explained by its evidence."""
     stay = 1.0
     for f in factors:
         stay *= 1 - max(0.0, min(1.0, f.weight))
-    reasons = [f.reason for f in sorted(factors, key=lambda f: -f.weight) if f.weight >= MIN_REASON]
+    reasons = [f"{f.reason} [+{f.weight:.2f}]" for f in sorted(factors, key=lambda f: -f.weight)
+               if f.weight >= MIN_REASON]
     return round(1 - stay, 4), reasons
 
 

@@ -409,13 +409,20 @@ def cmd_customers(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from wocas.analytics.calibration import calibrate, save
+    from wocas.analytics.customers import rollup
+    from wocas.config import load_config
     from wocas.store import Store
 
     path = existing_store(args)
+    config = load_config(args.config)
     with Store(path) as store:
         report = calibrate(store, args.surveys, tuple(args.scale) if args.scale else None,
-                           refit=not args.no_refit)
+                           refit=not args.no_refit, base_model=config.satisfaction.call_model)
         files = save(store, report, args.out / "calibration")
+        if report.refit is not None:  # the rescored calls reach the customer records now
+            rollup(store, config.customers)
+    if report.refit is not None:
+        _publish_now(path)  # and the review app
     print(report.to_markdown())
     print("written: " + ", ".join(str(f) for f in files))
     return EXIT_OK
@@ -590,9 +597,10 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--surveys", type=Path, required=True, help="CSV (call_id,score) or JSONL")
     calibrate.add_argument("--out", type=Path, required=True, help="the run's output folder")
     calibrate.add_argument("--store", type=Path)
+    calibrate.add_argument("--config", type=Path, help="wocas TOML config (customers, the call model to refit)")
     calibrate.add_argument("--scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                           help="the survey's scale (default: 1-5, widened to the answers seen)")
-    calibrate.add_argument("--no-refit", action="store_true", help="report only; do not refit the mapping")
+                           help="the survey's scale (default: 1-5; a score outside it is refused)")
+    calibrate.add_argument("--no-refit", action="store_true", help="report only; do not refit the call model")
     calibrate.set_defaults(func=cmd_calibrate)
 
     reasons = sub.add_parser("reasons", help="contact reasons: counts, share preventable, owners, emerging reasons")

@@ -172,6 +172,8 @@ class RedactConfig(Section):
 class SatisfactionConfig(Section):
     enabled: bool = True
     model: str | None = None  # None = the shipped models/satisfaction/model.json; else a path
+    # None = the shipped models/satisfaction/call_model.json, or the store's refit (wocas calibrate)
+    call_model: str | None = None
 
 
 class FlagsConfig(Section):
@@ -276,7 +278,7 @@ def _toml_value(value) -> str:
 MODEL_FIELDS = (("asr", "model"), ("text_encoder", "model"), ("emotion", "text_model"),
                 ("emotion", "audio_model"), ("jobs", "taxonomy"), ("jobs", "head"),
                 ("signals", "complaint_head"), ("emotion", "context_model"))
-PATH_FIELDS = (("satisfaction", "model"), ("diarization", "pyannote_path"))
+PATH_FIELDS = (("satisfaction", "model"), ("satisfaction", "call_model"), ("diarization", "pyannote_path"))
 NOT_A_MODEL = {("emotion", "text_model"): "lexicon"}  # a value that names no model
 
 

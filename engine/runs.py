@@ -13,6 +13,8 @@ progress and prints the result.
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import signal
 import sys
@@ -126,6 +128,10 @@ def execute_run(request: RunRequest) -> RunResult:
     out.mkdir(parents=True, exist_ok=True)
     # The lock first: a refused run (StoreLocked) writes no log and no config.resolved.toml.
     store = Store(request.store_path)
+    from wocas.analytics.calibration import with_stored_refit
+
+    config = with_stored_refit(store, config, out)  # a centre's refit (wocas calibrate) scores this run too
+    request = dataclasses.replace(request, config=config)
     run_id = new_run_id()
     log_path = out / "logs" / f"{run_id}.log"
     try:

@@ -218,8 +218,9 @@ class Satisfaction(Frozen):
     p_satisfied: float
     confidence: float
     drivers: tuple[str, ...] = ()
-
-
+    # The call model's inputs by name (a refit rescores stored calls from them) and its version.
+    features: dict[str, float] = Field(default_factory=dict)
+    model: str = ""
 
 
 class ResolutionState(Frozen):

@@ -181,7 +181,7 @@ def test_noisy_or_is_bounded_and_monotone():
     base = [Factor(0.3, "a"), Factor(0.5, "b")]
     risk, reasons = defection_risk(base)
     assert risk == pytest.approx(1 - 0.7 * 0.5)
-    assert reasons == ["b", "a"]
+    assert reasons == ["b [+0.50]", "a [+0.30]"]  # strongest first, each with its push
     more, _ = defection_risk(base + [Factor(0.2, "c")])
     assert risk < more <= 1.0
     assert defection_risk([Factor(1.5, "x")])[0] == 1.0

@@ -1,5 +1,6 @@
-"""Predicted satisfaction: the shipped model on held-out STC-3 dialogues, the stage on
-transcripts, and `wocas calibrate` against survey answers (STC-3's own annotator means)."""
+"""Predicted satisfaction: the shipped models on held-out STC-3 dialogues, the stage on
+transcripts, and `wocas calibrate` against survey answers (STC-3's own annotator means): its
+refusals, and its refit read by every reader of one store."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from wocas.analytics.calibration import SurveyError, apply_mapping, calibrate, read_surveys
+from wocas.analytics.calibration import SurveyError, calibrate, read_surveys
 from wocas.cli import main
 from wocas.io.ingest import transcript_to_call
 from wocas.models.text_encoder import TextEncoder
+from wocas.satisfaction import call_model as cm
 from wocas.satisfaction.model import LEXICAL_FEATURES, embed_dialogues, lexical_features, load_model
 from wocas.schema import Signal, Trajectory
 from wocas.stages.metrics import MetricsStage
@@ -71,7 +73,8 @@ def test_stage_scores_a_happy_call_above_an_angry_one(stage):
     for call in (happy, angry):
         s = call.satisfaction
         assert 1.0 <= s.score <= 5.0 and 0.0 <= s.p_satisfied <= 1.0 and 0.0 <= s.confidence <= 1.0
-        assert len(s.drivers) == 3 and all(d[0] in "+-" for d in s.drivers)
+        assert 1 <= len(s.drivers) <= 3 and all(d[0] in "+-" for d in s.drivers)
+        assert s.model == cm.load_call_model().version and "text_s" in s.features
     assert happy.satisfaction.score > 3.5 > angry.satisfaction.score
     assert happy.satisfaction.p_satisfied > 0.5 > angry.satisfaction.p_satisfied
 
@@ -88,8 +91,18 @@ def test_call_facts_move_the_score_and_the_confidence(stage):
     base, with_facts, with_repeat = _score(stage, [plain, informed, repeat])
     assert with_facts.satisfaction.score < base.satisfaction.score
     assert with_facts.satisfaction.confidence > base.satisfaction.confidence
-    assert any("threatened to leave" in d for d in with_facts.satisfaction.drivers)
+    assert any("left unresolved" in d for d in with_facts.satisfaction.drivers)
     assert with_repeat.satisfaction.score < base.satisfaction.score
+
+
+def test_the_shipped_call_model_is_fitted_with_the_expected_signs():
+    model = cm.load_call_model()
+    fitted = dict(zip(cm.CALL_FEATURES, model.params["fitted"]))
+    assert fitted["text_s"] and fitted["trust_lowest"] and fitted["signal:unresolved_end"]
+    assert not fitted["holds"] and not fitted["handle_excess"]  # STC-3 has no times: priors until a refit
+    for name, w in zip(cm.CALL_FEATURES, model.weight):
+        assert w * cm.SIGNS.get(name, 1.0) >= 0, name
+    assert model.weight[cm.CALL_FEATURES.index("text_s")] > 0.2  # the words carry most of STC-3's signal
 
 
 def test_a_call_with_no_turns_gets_no_prediction(stage):
@@ -115,7 +128,7 @@ def surveyed(heldout, tmp_path_factory):
     out = tmp / "out"
     assert main(["run", str(tmp / "calls.jsonl"), "--out", str(out), "--quiet"]) == 0
     surveys = tmp / "surveys.csv"
-    surveys.write_text("call_id,score\n" + "".join(f"{c},{s}\n" for c, s in answers) + "not-a-call,4\n")
+    surveys.write_text("call_id,score\n" + "".join(f"{c},{s}\n" for c, s in answers))
     return out, surveys
 
 
@@ -123,15 +136,13 @@ def test_calibrate_reports_agreement_and_refits(surveyed):
     out, surveys = surveyed
     with Store(out / "wocas.duckdb") as store:
         report = calibrate(store, surveys)
-    assert report.n_matched == 12 and report.unmatched == ["not-a-call"]
+    assert report.n_matched == 12 and report.unmatched == []
     assert report.scale == (1.0, 5.0)
     assert report.spearman is not None and report.spearman > 0.3
     assert 0.0 <= report.mae < 2.0
     assert sum(sum(row.values()) for row in report.confusion.values()) == 12
-    xs = np.linspace(1, 5, 9)
-    mapped = apply_mapping(xs, report.mapping)
-    assert np.all(np.diff(mapped) >= 0)  # a monotone mapping onto the survey scale
-    assert report.mae_refit_cv is not None
+    assert report.refit is not None and report.refit["refit"]["n"] == 12
+    assert report.mae_refit_cv is not None and report.mae_model_cv is not None
 
 
 def test_calibrate_cli_writes_and_stores_the_report(surveyed, capsys):
@@ -140,13 +151,22 @@ def test_calibrate_cli_writes_and_stores_the_report(surveyed, capsys):
     assert "Spearman" in capsys.readouterr().out
     report = json.loads((out / "calibration" / "report.json").read_text())
     assert report["n_matched"] == 12
-    assert (out / "calibration" / "mapping.json").exists()
+    assert json.loads((out / "calibration" / "satisfaction-model.json").read_text())["refit"]["n"] == 12
     with Store(out / "wocas.duckdb", read_only=True) as store:
         assert store.query("SELECT count(*) AS n FROM satisfaction_calibrations")[0]["n"] >= 1
 
 
-def test_bad_survey_files_are_refused_with_the_line(tmp_path, surveyed):
-    out, _ = surveyed
+def _scores(out):
+    with Store(out / "wocas.duckdb", read_only=True) as store:
+        return {r["call_id"]: (r["satisfaction_score"], r["p_satisfied"]) for r in
+                store.query("SELECT call_id, satisfaction_score, p_satisfied FROM calls ORDER BY call_id")}
+
+
+def test_bad_survey_files_are_refused_with_the_rows_named(tmp_path, surveyed, capsys):
+    out, surveys = surveyed
+    before = _scores(out)
+    with Store(out / "wocas.duckdb", read_only=True) as store:
+        rows_before = store.query("SELECT count(*) AS n FROM satisfaction_calibrations")[0]["n"]
     bad = tmp_path / "bad.csv"
     bad.write_text("call_id,score\nabc,very good\n")
     with pytest.raises(SurveyError, match=r"bad.csv:2: score 'very good' for call abc is not a number"):
@@ -156,3 +176,94 @@ def test_bad_survey_files_are_refused_with_the_line(tmp_path, surveyed):
     no_header.write_text("abc,4\n")
     with pytest.raises(SurveyError, match="call_id and score"):
         read_surveys(no_header)
+    good = surveys.read_text().splitlines()[1:]
+    wrong = tmp_path / "wrong.csv"  # two unknown calls and two scores off the 1-5 scale among good rows
+    wrong.write_text("call_id,score\n" + "\n".join(good[:3] + ["not-a-call,4", good[3].split(",")[0] + ",7",
+                                                              "also-unknown,2", good[4].split(",")[0] + ",0"]
+                                                   + good[5:]) + "\n")
+    capsys.readouterr()
+    assert main(["calibrate", "--surveys", str(wrong), "--out", str(out / "w"), "--store", str(out / "wocas.duckdb")]) == 2
+    err = capsys.readouterr().err
+    assert "wrong.csv:6: score '7'" in err and "wrong.csv:8: score '0'" in err and "outside the scale 1-5" in err
+    with Store(out / "wocas.duckdb") as store:
+        with pytest.raises(SurveyError) as unknown:
+            calibrate(store, _unknown(tmp_path, good))
+    assert "unknown.csv:5: call not-a-call has no predicted satisfaction" in str(unknown.value)
+    assert "unknown.csv:7: call also-unknown" in str(unknown.value)
+    assert not (out / "w" / "calibration").exists()  # nothing written
+    with Store(out / "wocas.duckdb", read_only=True) as store:
+        assert store.query("SELECT count(*) AS n FROM satisfaction_calibrations")[0]["n"] == rows_before
+    assert _scores(out) == before
+
+
+def _unknown(tmp_path, good):
+    path = tmp_path / "unknown.csv"
+    path.write_text("call_id,score\n" + "\n".join(good[:3] + ["not-a-call,4", good[3], "also-unknown,2"]) + "\n")
+    return path
+
+
+def test_a_refit_is_read_by_the_stage_the_report_the_app_and_customers(surveyed, tmp_path):
+    """One store: after `wocas calibrate`, every reader shows the refitted scores."""
+    from fastapi.testclient import TestClient
+
+    from wocas.review import create_app
+
+    out, surveys = surveyed
+    before = _scores(out)
+    assert main(["report", "--out", str(out)]) == 0
+    helped_before = sum(r["helped"] for r in json.loads((out / "report" / "report.json").read_text())["customers"])
+    delighted = tmp_path / "delighted.csv"  # this centre's customers rate every call 5
+    delighted.write_text("call_id,score\n" + "".join(f"{line.split(',')[0]},5\n"
+                                                     for line in surveys.read_text().splitlines()[1:]))
+    assert main(["calibrate", "--surveys", str(delighted), "--out", str(out)]) == 0
+    refit = json.loads((out / "calibration" / "satisfaction-model.json").read_text())
+    model = cm.CallModel(refit)
+    after = _scores(out)
+    with Store(out / "wocas.duckdb", read_only=True) as store:
+        records = {c: store.load(c) for c in after}
+    for call_id, (score, p) in after.items():  # the store: every prediction rescored from its features
+        sat = records[call_id].satisfaction
+        expected = model.predict(dict(sat.features))
+        assert sat.model == refit["version"] and score == sat.score == pytest.approx(expected.score, abs=1e-3)
+        assert p == pytest.approx(expected.p_satisfied, abs=1e-4)
+    assert np.mean([a[0] for a in after.values()]) > np.mean([b[0] for b in before.values()]) + 0.3
+    # wocas customers
+    assert main(["customers", "--out", str(out)]) == 0
+    import csv
+
+    rows = list(csv.DictReader((out / "customers" / "customers.csv").open()))
+    by_customer = {r["customer_id"]: float(r["satisfaction_last"]) for r in rows}
+    for call_id, rec in records.items():
+        assert by_customer[rec.call.customer_id] == pytest.approx(after[call_id][0], abs=1e-6)
+    # the report
+    assert main(["report", "--out", str(out)]) == 0
+    helped = sum(r["helped"] for r in json.loads((out / "report" / "report.json").read_text())["customers"])
+    assert helped > helped_before
+    # the review app (reads the snapshot calibrate published)
+    call_id = max(after, key=lambda c: after[c][0] - before[c][0])
+    client = TestClient(create_app(out / "wocas.duckdb", "s3cret-token-for-tests", allowed_hosts=("testserver",)))
+    client.post("/login", data={"reviewer": "alice", "token": "s3cret-token-for-tests", "next": "/"})
+    page = client.get(f"/calls/{call_id}").text
+    assert f"<b>{after[call_id][0]:.1f}/5</b>" in page
+    # the stage on a later run into the same store
+    dialogue = records[call_id]
+    later = tmp_path / "later.jsonl"
+    later.write_text(json.dumps({"call_id": "later-1", "customer_id": "cust-later",
+                                 "turns": [{"speaker": t.role, "text": t.text} for t in dialogue.turns]}) + "\n")
+    assert main(["run", str(later), "--out", str(out), "--quiet"]) == 0
+    with Store(out / "wocas.duckdb", read_only=True) as store:
+        new = store.load("later-1").satisfaction
+    assert new.model == refit["version"]
+    assert new.score == pytest.approx(model.predict(dict(new.features)).score, abs=1e-3)
+
+
+def test_the_registry_pins_the_shipped_satisfaction_files():
+    import hashlib
+    import tomllib
+
+    from wocas.models.registry import MODELS_DIR
+
+    registry = tomllib.loads((MODELS_DIR / "registry.toml").read_text())["models"]
+    for name in ("satisfaction-text", "satisfaction-call"):
+        spec = registry[name]
+        assert hashlib.sha256((MODELS_DIR / spec["path"]).read_bytes()).hexdigest() == spec["sha256"], name

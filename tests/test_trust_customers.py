@@ -31,3 +31,8 @@ def test_an_unresolved_call_is_an_open_issue_and_a_churn_reason(tmp_path):
     assert not finn["open_jobs"]
     assert not any("last contact ended" in r for r in finn["risk_reasons"])
     assert erin["defection_risk"] > finn["defection_risk"]
+    # each reason carries its own push, strongest first: the rank is explained by its evidence
+    pushes = [float(r.rsplit("[+", 1)[1].rstrip("]")) for r in erin["risk_reasons"]]
+    assert pushes == sorted(pushes, reverse=True) and all(p > 0 for p in pushes)
+    assert any("trust at -" in r for r in erin["risk_reasons"])  # the trust outcome, with its call
+    assert not any("trust at -" in r for r in finn["risk_reasons"])

@@ -1,12 +1,19 @@
-"""Checking predicted satisfaction against a business's real survey answers, and refitting
-the mapping from our 1-5 score to that business's own scale.
+"""Checking predicted satisfaction against a centre's real survey answers, and refitting the
+satisfaction call model on them.
 
 ``wocas calibrate --surveys FILE --out DIR`` reads (call_id, score) pairs (CSV with a header,
 or JSONL), joins them to the predictions in the store, and reports Spearman's rho, the mean
 absolute error on the survey's scale, and the confusion of satisfied / neutral / dissatisfied.
-With enough answers it fits a monotone (isotonic) mapping from our score to the survey scale,
-reports its cross-validated error honestly, and stores it (a JSON file plus a row in the
-store's ``satisfaction_calibrations`` table) so reports can speak the business's scale.
+A file naming a call the store has no prediction for, or a score outside the scale, is refused
+whole, with its rows named, and nothing is written.
+
+With enough answers it refits the call model (``call_model.refit``: the shipped weights, moved
+only as far as the surveys support) from the features stored with each prediction, reports the
+refit's cross-validated error beside the model's, and stores it: a row in the store's
+``satisfaction_calibrations`` table (the model in ``mapping``), every stored prediction rescored
+with it, and ``satisfaction-model.json`` beside the report. Later runs on the store use it
+(:func:`with_stored_refit`), so the stage, the report, the review app and ``wocas customers``
+all read the refitted scores.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class SurveyError(UsageError, ValueError):
 class Survey:
     call_id: str
     score: float
+    where: str = ""  # file:line
 
 
 @dataclass
@@ -51,8 +59,9 @@ class CalibrationReport:
     mae: float | None  # our score mapped linearly onto the survey scale
     confusion: dict[str, dict[str, int]]  # survey class -> predicted class -> count
     accuracy_3class: float | None
-    mapping: dict[str, list[float]] | None = None  # isotonic knots: predicted 1-5 -> survey scale
-    mae_refit_cv: float | None = None  # 5-fold cross-validated MAE of the refitted mapping
+    refit: dict[str, Any] | None = None  # the refitted call model's params
+    mae_model_cv: float | None = None  # the model before the refit, on the same folds' test calls
+    mae_refit_cv: float | None = None  # 5-fold cross-validated MAE of the refit on the survey scale
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -65,8 +74,9 @@ class CalibrationReport:
                  f"- Spearman rho: {_fmt(self.spearman)}",
                  f"- mean absolute error (linear map onto the scale): {_fmt(self.mae)}",
                  f"- 3-class accuracy: {_fmt(self.accuracy_3class)}"]
-        if self.mapping is not None:
-            lines.append(f"- refitted mapping, 5-fold cross-validated MAE: {_fmt(self.mae_refit_cv)}")
+        if self.refit is not None:
+            lines.append(f"- refitted call model {self.refit['version']}: 5-fold cross-validated MAE "
+                         f"{_fmt(self.mae_refit_cv)} (the model before the refit: {_fmt(self.mae_model_cv)})")
         lines += ["", "| survey \\ predicted | " + " | ".join(CLASSES) + " |", "|---|" + "---|" * len(CLASSES)]
         for truth in CLASSES:
             lines.append(f"| {truth} | " + " | ".join(str(self.confusion[truth][p]) for p in CLASSES) + " |")
@@ -78,8 +88,9 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-def read_surveys(path: Path) -> list[Survey]:
-    """(call_id, score) rows from CSV (header with call_id and score) or JSONL."""
+def read_surveys(path: Path, scale: tuple[float, float] = (1.0, 5.0)) -> list[Survey]:
+    """(call_id, score) rows from CSV (header with call_id and score) or JSONL; every row with no
+    call id, a score that is not a number or one outside ``scale`` is named in one refusal."""
     if not path.exists():
         raise SurveyError(f"survey file {path} does not exist")
     rows: list[tuple[str, dict[str, Any]]] = []
@@ -97,21 +108,35 @@ def read_surveys(path: Path) -> list[Survey]:
             if missing:
                 raise SurveyError(f"{path}: the header needs columns call_id and score (missing {sorted(missing)})")
             rows = [(f"{path}:{i}", row) for i, row in enumerate(reader, 2)]
-    surveys = []
+    surveys, problems = [], []
+    low, high = scale
     for where, row in rows:
         call_id, score = row.get("call_id"), row.get("score")
         if not call_id:
-            raise SurveyError(f"{where}: no call_id")
+            problems.append(f"{where}: no call_id")
+            continue
         try:
             value = float(score)
-        except (TypeError, ValueError) as e:
-            raise SurveyError(f"{where}: score {score!r} for call {call_id} is not a number") from e
+        except (TypeError, ValueError):
+            problems.append(f"{where}: score {score!r} for call {call_id} is not a number")
+            continue
         if not np.isfinite(value):
-            raise SurveyError(f"{where}: score {score!r} for call {call_id} is not a finite number")
-        surveys.append(Survey(str(call_id), value))
+            problems.append(f"{where}: score {score!r} for call {call_id} is not a finite number")
+        elif not low <= value <= high:
+            problems.append(f"{where}: score {score!r} for call {call_id} is outside the scale {low:g}-{high:g}")
+        else:
+            surveys.append(Survey(str(call_id), value, where))
+    _refuse(path, problems)
     if not surveys:
         raise SurveyError(f"{path}: no survey answers")
     return surveys
+
+
+def _refuse(path: Path, problems: list[str], shown: int = 20) -> None:
+    if problems:
+        more = f"\n... and {len(problems) - shown} more" if len(problems) > shown else ""
+        raise SurveyError(f"{path}: {len(problems)} row(s) refused, nothing written:\n"
+                          + "\n".join(problems[:shown]) + more)
 
 
 def classify(values: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -126,52 +151,25 @@ def to_scale(score: np.ndarray, low: float, high: float) -> np.ndarray:
     return low + (np.asarray(score, dtype=float) - 1.0) / 4.0 * (high - low)
 
 
-def apply_mapping(score: float | np.ndarray, mapping: dict[str, list[float]]) -> np.ndarray:
-    return np.interp(score, mapping["x"], mapping["y"])
-
-
-def _fit_isotonic(x: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
-    from sklearn.isotonic import IsotonicRegression
-
-    iso = IsotonicRegression(out_of_bounds="clip").fit(x, y)
-    return {"x": [float(v) for v in iso.X_thresholds_], "y": [float(v) for v in iso.y_thresholds_]}
-
-
-def _cv_mae(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> float:
-    order = np.random.default_rng(seed).permutation(len(x))
-    errors = []
-    for k in range(folds):
-        test = order[k::folds]
-        train = np.setdiff1d(order, test)
-        mapping = _fit_isotonic(x[train], y[train])
-        errors.extend(np.abs(apply_mapping(x[test], mapping) - y[test]))
-    return float(np.mean(errors))
-
-
 def calibrate(store: Store, surveys_path: Path, scale: tuple[float, float] | None = None,
-              refit: bool = True) -> CalibrationReport:
+              refit: bool = True, base_model: str | None = None) -> CalibrationReport:
     from scipy.stats import spearmanr
 
-    surveys = read_surveys(surveys_path)
-    answers = {s.call_id: s.score for s in surveys}  # a later answer for the same call wins
-    predicted = queries.satisfaction_scores(store, list(answers))
-    matched = sorted(predicted)
-    unmatched = sorted(set(answers) - set(predicted))
-    y_all = np.array(list(answers.values()))
-    low, high = scale if scale else (min(1.0, float(y_all.min())), max(5.0, float(y_all.max())))
+    low, high = scale if scale else (1.0, 5.0)
     if high <= low:
         raise SurveyError(f"survey scale {low:g}-{high:g} is empty")
-    notes = []
-    if unmatched:
-        notes.append(f"{len(unmatched)} survey answers name calls with no prediction in the store "
-                     f"(first: {', '.join(unmatched[:5])})")
+    surveys = read_surveys(surveys_path, (low, high))
+    answers = {s.call_id: s.score for s in surveys}  # a later answer for the same call wins
+    predicted = queries.satisfaction_scores(store, list(answers))
+    unmatched = sorted(set(answers) - set(predicted))
+    _refuse(surveys_path, [f"{s.where}: call {s.call_id} has no predicted satisfaction in {store.path}"
+                           for s in surveys if s.call_id in set(unmatched)])
+    matched = sorted(predicted)
+    notes: list[str] = []
     confusion = {t: {p: 0 for p in CLASSES} for t in CLASSES}
     report = CalibrationReport(surveys=str(surveys_path), n_surveys=len(answers), n_matched=len(matched),
                                unmatched=unmatched, scale=(low, high), spearman=None, mae=None,
                                confusion=confusion, accuracy_3class=None, notes=notes)
-    if not matched:
-        notes.append("no survey answer matched a call in the store: nothing to compare")
-        return report
     x = np.array([predicted[c] for c in matched], dtype=float)
     y = np.array([answers[c] for c in matched], dtype=float)
     mapped = to_scale(x, low, high)
@@ -183,26 +181,117 @@ def calibrate(store: Store, surveys_path: Path, scale: tuple[float, float] | Non
     report.accuracy_3class = float(np.mean(truth_cls == pred_cls))
     if refit:
         if len(matched) < MIN_REFIT:
-            notes.append(f"only {len(matched)} matched answers: need {MIN_REFIT} to refit the mapping")
+            notes.append(f"only {len(matched)} matched answers: need {MIN_REFIT} to refit the call model")
         else:
-            report.mapping = _fit_isotonic(x, y)
-            report.mae_refit_cv = _cv_mae(x, y)
+            _refit(store, report, matched, y, base_model)
     return report
 
 
+def _features(store: Store, call_ids: list[str]) -> list[dict[str, float]]:
+    rows = store.query("SELECT call_id, record->'satisfaction'->'features' AS f FROM calls "
+                       "WHERE call_id IN (SELECT UNNEST(?))", [call_ids])
+    found = {r["call_id"]: json.loads(r["f"]) if r["f"] else {} for r in rows}
+    return [found.get(c) or {} for c in call_ids]
+
+
+def _refit(store: Store, report: CalibrationReport, matched: list[str], y: np.ndarray,
+           base_model: str | None) -> None:
+    from wocas.satisfaction import call_model as cm
+
+    features = _features(store, matched)
+    if sum(1 for f in features if f) < MIN_REFIT:
+        report.notes.append("the stored predictions carry no features (made before the call model): "
+                            "run the calls again to refit")
+        return
+    keep = [i for i, f in enumerate(features) if f]
+    x = cm.design([features[i] for i in keep])
+    low, high = report.scale
+    y_s = (y[keep] - low) / (high - low) * 4.0 - 2.0
+    base = cm.load_call_model(base_model or str(cm.CALL_MODEL_FILE))
+    params, alpha = cm.refit(base, x, y_s)
+    stamp = datetime.now(timezone.utc)
+    params["version"] = f"{base.version}+refit{stamp:%Y%m%dT%H%M%S}"
+    params["refit"] = {"base": base.version, "surveys": report.surveys, "n": len(keep), "alpha": alpha,
+                       "scale": list(report.scale), "at": stamp.isoformat(timespec="seconds")}
+    report.refit = params
+    order = np.random.default_rng(0).permutation(len(keep))
+    folds = min(5, len(keep))
+    before, after = [], []
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        fold_model = cm.CallModel(cm.refit(base, x[train], y_s[train])[0])
+        for model, errors in ((base, before), (fold_model, after)):
+            errors.extend(np.abs(cm.score_of(model.s(x[test])) - cm.score_of(y_s[test])) / 4 * (high - low))
+    report.mae_model_cv, report.mae_refit_cv = float(np.mean(before)), float(np.mean(after))
+
+
+def stored_refit(store: Store) -> dict[str, Any] | None:
+    """The latest refitted call model the store holds (``wocas calibrate``), or None."""
+    if not store.has_table("satisfaction_calibrations"):
+        return None
+    for row in store.query("SELECT mapping FROM satisfaction_calibrations WHERE mapping IS NOT NULL "
+                           "ORDER BY created_at DESC"):
+        params = json.loads(row["mapping"])
+        if isinstance(params, dict) and "features" in params:  # older rows hold an isotonic mapping
+            return params
+    return None
+
+
+def with_stored_refit(store: Store, config: Any, out_dir: Path) -> Any:
+    """The run's config with the store's refit as its call model, unless the config names one."""
+    if config.satisfaction.call_model is not None or not config.satisfaction.enabled:
+        return config
+    params = stored_refit(store)
+    if params is None:
+        return config
+    path = out_dir / "satisfaction-model.json"
+    text = json.dumps(params, indent=1)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    log.info("satisfaction: the store's refit %s (%s)", params["version"], path)
+    section = config.satisfaction.model_copy(update={"call_model": str(path)})
+    return config.model_copy(update={"satisfaction": section})
+
+
+def rescore(store: Store, params: dict[str, Any]) -> int:
+    """Every stored prediction that carries features, rescored with ``params``; returns how many."""
+    from wocas.satisfaction.call_model import CallModel
+    from wocas.schema import CallAnalysis
+    from wocas.stages.satisfaction import satisfaction_for
+
+    model = CallModel(params)
+    n = 0
+    for row in store.query("SELECT call_id, record FROM calls WHERE satisfaction_score IS NOT NULL"):
+        call = CallAnalysis.from_json(json.loads(row["record"]))
+        if call.satisfaction is None or not call.satisfaction.features:
+            continue
+        sat = satisfaction_for(call, dict(call.satisfaction.features), model)
+        store.execute("UPDATE calls SET satisfaction_score = ?, p_satisfied = ?, record = ? WHERE call_id = ?",
+                      [sat.score, sat.p_satisfied, json.dumps(call.replace(satisfaction=sat).to_json()),
+                       row["call_id"]])
+        n += 1
+    return n
+
+
 def save(store: Store, report: CalibrationReport, out_dir: Path) -> list[Path]:
-    """report.json, report.md and (when refitted) mapping.json under ``out_dir``; one row in the store."""
+    """report.json, report.md and (when refitted) satisfaction-model.json under ``out_dir``; one
+    row in the store and, with a refit, every stored prediction rescored, in one transaction."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "report.json", out_dir / "report.md"]
+    with store.transaction():
+        store.append_rows("satisfaction_calibrations", [{
+            "created_at": datetime.now(timezone.utc).replace(tzinfo=None), "surveys": report.surveys,
+            "n": report.n_matched, "scale_low": report.scale[0], "scale_high": report.scale[1],
+            "spearman": report.spearman, "mae": report.mae, "mae_refit_cv": report.mae_refit_cv,
+            "mapping": json.dumps(report.refit) if report.refit else None}])
+        if report.refit is not None:
+            n = rescore(store, report.refit)
+            report.notes.append(f"{n} stored predictions rescored with {report.refit['version']}")
     paths[0].write_text(json.dumps(report.to_json(), indent=1))
     paths[1].write_text(report.to_markdown())
-    if report.mapping is not None:
-        mapping_path = out_dir / "mapping.json"
-        mapping_path.write_text(json.dumps({"scale": list(report.scale), **report.mapping}, indent=1))
-        paths.append(mapping_path)
-    store.append_rows("satisfaction_calibrations", [{
-        "created_at": datetime.now(timezone.utc).replace(tzinfo=None), "surveys": report.surveys,
-        "n": report.n_matched, "scale_low": report.scale[0], "scale_high": report.scale[1],
-        "spearman": report.spearman, "mae": report.mae, "mae_refit_cv": report.mae_refit_cv,
-        "mapping": json.dumps(report.mapping) if report.mapping else None}])
+    if report.refit is not None:
+        model_path = out_dir / "satisfaction-model.json"
+        model_path.write_text(json.dumps(report.refit, indent=1))
+        paths.append(model_path)
     return paths

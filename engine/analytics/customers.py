@@ -54,6 +54,10 @@ OPEN_RESOLUTION_RISK: dict[str, float] = {"customer_gave_up": 0.35, "unresolved"
 # The contacts view, the repeat rule and the call outcomes are the store's one definition of each
 # figure (wocas.store.queries); the roll-up counts them per customer.
 OPEN_CONFIDENCE = queries.OPEN_CONFIDENCE
+# The trust the last contact ended on: a call that closed with the customer's trust below zero
+# pushes the risk by this times how far below (at most 1), more when it fell during the call.
+TRUST_OUTCOME_RISK = 0.3
+FALLING_SHAPES = ("deteriorated", "steady-negative")
 
 CUSTOMERS_SQL = """
 SELECT c.customer_id, count(*) AS contacts, min(c.ts) AS first_contact, max(c.ts) AS last_contact,
@@ -101,7 +105,8 @@ ORDER BY c.customer_id, s.kind, s.strength DESC
 LAST_OUTCOME_SQL = """
 SELECT customer_id, arg_max(call_id, n) AS call_id, arg_max(resolution, n) AS resolution,
        arg_max(resolution_confidence, n) AS confidence, arg_max(resolution_quote, n) AS quote,
-       arg_max(unresolved, n) AS unresolved, arg_max(len(reasons), n) AS n_reasons
+       arg_max(unresolved, n) AS unresolved, arg_max(len(reasons), n) AS n_reasons,
+       arg_max(trust_closing, n) AS trust_closing, arg_max(trajectory_shape, n) AS shape
 FROM _contacts GROUP BY customer_id
 """
 
@@ -177,15 +182,23 @@ def risk_factors(inputs: RiskInputs) -> list[Factor]:
         factors.append(Factor(OPEN_RESOLUTION_RISK[last["resolution"]] * float(last["confidence"]),
                               f"last contact ended {str(last['resolution']).replace('_', ' ')} "
                               f"(call {last['call_id']}){quote}"))
+    closing = last.get("trust_closing") if last else None
+    if closing is not None and closing < 0:
+        shape = last.get("shape")
+        weight = TRUST_OUTCOME_RISK * min(1.0, -closing) * (1.0 if shape in FALLING_SHAPES else 0.5)
+        factors.append(Factor(weight, f"last contact closed with the customer's trust at {closing:+.2f}"
+                                      + (f", {shape}" if shape else "") + f" (call {last['call_id']})"))
     return factors
 
 
 def defection_risk(factors: list[Factor]) -> tuple[float, list[str]]:
-    """Noisy-OR: the chance that at least one factor drives the customer away."""
+    """Noisy-OR: the chance that at least one factor drives the customer away. Each reason ends
+    with its own push (``[+0.45]``), strongest first, so the rank is explained by its evidence."""
     stay = 1.0
     for f in factors:
         stay *= 1 - max(0.0, min(1.0, f.weight))
-    reasons = [f.reason for f in sorted(factors, key=lambda f: -f.weight) if f.weight >= MIN_REASON]
+    reasons = [f"{f.reason} [+{f.weight:.2f}]" for f in sorted(factors, key=lambda f: -f.weight)
+               if f.weight >= MIN_REASON]
     return round(1 - stay, 4), reasons
 
 

@@ -1,10 +1,13 @@
 """Predicted satisfaction per call: the score that stands where the post-call survey used to.
 
-Reads what earlier stages found (the customer's trust trajectory, defection signals including
-``unresolved_end``, talk metrics) and the customer's own words, and writes a CSAT-like 1-5 score,
-the probability the customer would call themselves satisfied, a confidence, and the three
-facts that moved the score most. Stages that did not run simply leave their facts missing,
-which lowers the confidence rather than failing the call.
+Reads what earlier stages found (the customer's trust trajectory, the resolution, defection
+signals, talk metrics, effort in the call's metadata) and the text model's reading of the
+customer's own words, and weighs them with the fitted call model
+(``wocas.satisfaction.call_model``; a centre's refit from ``wocas calibrate`` when the run's
+store has one). Writes a CSAT-like 1-5 score, the probability the customer would call themselves
+satisfied, a confidence, the three facts that moved the score most, and the features, so a later
+refit can rescore the call. Stages that did not run leave their facts missing, which lowers the
+confidence rather than failing the call.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from typing import Any
 from wocas.config import SatisfactionConfig
 from wocas.kinds import SignalKind
 from wocas.models.text_encoder import TextEncoder
+from wocas.satisfaction.call_model import CALL_MODEL_FILE, CallModel, call_features, drivers, load_call_model
 from wocas.satisfaction.model import (
-    MODEL_FILE, CallFacts, Dialogue, SatisfactionModel, embed_dialogues, load_model,
+    MODEL_FILE, CallFacts, Dialogue, SatisfactionModel, _telling_quote, embed_dialogues, lexical_features,
+    load_model, with_trajectory,
 )
 from wocas.schema import CallAnalysis, Satisfaction
 from wocas.stages.base import Stage, file_digest
@@ -75,6 +80,27 @@ def facts_of(call: CallAnalysis) -> CallFacts:
     )
 
 
+def confidence_of(call: CallAnalysis, dialogue: Dialogue, p: float) -> float:
+    """Evidence coverage (text, trajectory, resolution and signals, effort) times how decided the model is."""
+    words = sum(len(text.split()) for text in dialogue.customer)
+    coverage = 0.35 * min(1.0, words / 30)
+    coverage += 0.25 if "customer" in call.trajectories else 0.0
+    coverage += 0.2 if ("signals" in call.timings or call.resolution is not None) else 0.0
+    coverage += 0.2 if call.metrics is not None and call.metrics.handle_time is not None else 0.0
+    return round(coverage * (0.6 + 0.4 * abs(2 * p - 1)), 3)
+
+
+def satisfaction_for(call: CallAnalysis, features: dict[str, float], model: CallModel) -> Satisfaction:
+    """The call model's prediction for a call from its features (also how a refit rescores a stored call)."""
+    dialogue = dialogue_of(call)
+    p = model.predict(features)
+    quote = _telling_quote(dialogue.customer, p.contributions.get("text_s", 0.0))
+    return Satisfaction(score=round(p.score, 3), p_satisfied=round(p.p_satisfied, 4),
+                        confidence=confidence_of(call, dialogue, p.p_satisfied),
+                        drivers=drivers(p.contributions, features, call, quote),
+                        features={k: round(v, 5) for k, v in features.items()}, model=model.version)
+
+
 class SatisfactionStage(Stage):
     name = "satisfaction"
     requires = frozenset({"turns", "roles", "metrics"})
@@ -83,15 +109,19 @@ class SatisfactionStage(Stage):
     def __init__(self, config: SatisfactionConfig | None = None, encoder: TextEncoder | None = None):
         self.config = config or SatisfactionConfig()
         self.model: SatisfactionModel = load_model(self.config.model or str(MODEL_FILE))
+        self.call_model: CallModel = load_call_model(self.config.call_model or str(CALL_MODEL_FILE))
         # the model's own encoder (named in its file), on the shared encoder's backend and device
         self.encoder = (encoder or TextEncoder()).variant(self.model.encoder)
 
     @classmethod
     def identity(cls, section, encoder) -> str:
-        path = Path((section or SatisfactionConfig()).model or MODEL_FILE)
-        model = load_model(str(path))
+        section = section or SatisfactionConfig()
+        path = Path(section.model or MODEL_FILE)
+        call_path = Path(section.call_model or CALL_MODEL_FILE)
+        model, call_model = load_model(str(path)), load_call_model(str(call_path))
         shared = encoder or TextEncoder()
-        return f"{model.version}:{file_digest(path)}+{shared.variant(model.encoder).identity()}"
+        return (f"{model.version}:{file_digest(path)}+{call_model.version}:{file_digest(call_path)}"
+                f"+{shared.variant(model.encoder).identity()}")
 
     def version(self) -> str:
         return self.version_for(self.config, self.encoder)
@@ -107,8 +137,13 @@ class SatisfactionStage(Stage):
             if not dialogue.turns:
                 out.append(call)  # nothing said: no prediction, not a failure
                 continue
-            p = self.model.predict(dialogue, facts_of(call), emb_mean[i], emb_last[i])
-            sat = Satisfaction(score=p.score, p_satisfied=p.p_satisfied, confidence=p.confidence,
-                               drivers=p.drivers)
-            out.append(call.replace(satisfaction=sat))
+            out.append(call.replace(satisfaction=satisfaction_for(
+                call, call_features(call, self.text_s(call, dialogue, emb_mean[i], emb_last[i])), self.call_model)))
         return out
+
+    def text_s(self, call: CallAnalysis, dialogue: Dialogue, emb_mean, emb_last) -> float | None:
+        """The text model's S; none when the customer said nothing (the call model then leaves it out)."""
+        if not dialogue.customer:
+            return None
+        lex = with_trajectory(lexical_features(dialogue), facts_of(call).trajectory)
+        return self.model.text_contributions(lex, emb_mean, emb_last)[0]

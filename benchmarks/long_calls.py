@@ -1,12 +1,14 @@
-"""Peak memory of long calls: decode + diarize, one fresh process per call, against the
-baseline code in the same run.
+"""Peak memory of long calls: decode, diarize, ASR input windows and the redacted copy, one
+fresh process per call, against the baseline code in the same run.
 
 Long recordings are built in a temporary folder by tiling the shared 60 s synthetic call
 (two real-sounding voices; mono and stereo versions) to 1, 2 and 4 hours, written as 16-bit
 WAV (the streaming decode path, as a recorder's file would take). Each run is a fresh Python
 process that loads and warms the diarizer, then runs the decode stage and the diarize stage
 on the call with no ASR words (the transcript-less path: ASR at 4 hours takes longer than a
-CPU session has; its memory is flat in call length, see memory.md / memory_asr.md). The
+CPU session has; its memory is flat in call length, see memory.md / memory_asr.md), reads
+every window the transcribe stage would hand faster-whisper (without the model), and writes
+the redact stage's silenced copy of the recording. The
 kernel's high-water mark (VmHWM) is reset between steps, so each figure is that step's own
 peak RSS. With no words, a stereo call's diarize step runs the mono diarizer on the mix of its
 channels (an upper bound: a real stereo run takes its speakers from the channels).
@@ -16,6 +18,7 @@ package (e.g. a link to main's engine/): ``--baseline /tmp/mainshim``. Runs of t
 whose predicted peak would endanger a shared machine are skipped with ``--baseline-max-hours``.
 
     python -m benchmarks.long_calls [--hours 1 2 4] [--kinds mono stereo] [--baseline DIR]
+    python -m benchmarks.long_calls --merge long_calls_mono long_calls_stereo   # one table from two runs
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import DEFAULT_DATA, ROOT, write_results
+from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, write_results
 
 SOURCES = {"mono": "calls_synthetic/dialogue_60s_mono16k.flac",
            "stereo": "calls_synthetic/dialogue_60s_stereo16k.flac"}
@@ -141,7 +144,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline-max-hours", type=float, default=4.0,
                         help="skip baseline runs longer than this (main before #23 grew ~2.9 GB/h in the diarizer)")
     parser.add_argument("--name", default="long_calls")
+    parser.add_argument("--merge", nargs="+", help="write --name from these earlier result files' runs instead")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args)
     ours = str(ROOT / ".pyshim") if (ROOT / ".pyshim").exists() else os.environ.get("PYTHONPATH", "")
     rows, runs = [], []
     with tempfile.TemporaryDirectory(prefix="wocas-long-") as tmp:
@@ -155,18 +161,32 @@ def main(argv: list[str] | None = None) -> None:
                     result = measure(path, pythonpath)
                     runs.append({"kind": kind, "hours": hours, "code": code, **result})
                     print(kind, hours, code, result, flush=True)
-                    rows.append({"call": kind, "hours": hours, "code": code,
-                                 "int16 audio (GB)": audio_gb(kind, hours),
-                                 "models loaded (GB)": result.get("loaded_gb"),
-                                 "decode peak (GB)": result.get("decode_peak_gb"),
-                                 "diarize peak (GB)": result.get("diarize_peak_gb"),
-                                 "ASR windows peak (GB)": result.get("asr_windows_peak_gb"),
-                                 "redact peak (GB)": result.get("redact_peak_gb"),
-                                 "process peak (GB)": result.get("process_peak_gb"),
-                                 "diarize CPU s": result.get("diarize_cpu_s"),
-                                 "speakers": result.get("speakers"), "error": result.get("error", "")[:80] or None})
+                    rows.append(row_of(runs[-1]))
                     save(args, runs, rows)  # after every call: a long run stopped early keeps what it measured
                 path.unlink()
+
+
+def row_of(run: dict) -> dict:
+    kind, hours = run["kind"], run["hours"]
+    return {"call": kind, "hours": hours, "code": run["code"], "int16 audio (GB)": audio_gb(kind, hours),
+            "models loaded (GB)": run.get("loaded_gb"), "decode peak (GB)": run.get("decode_peak_gb"),
+            "diarize peak (GB)": run.get("diarize_peak_gb"), "ASR windows peak (GB)": run.get("asr_windows_peak_gb"),
+            "redact peak (GB)": run.get("redact_peak_gb"), "process peak (GB)": run.get("process_peak_gb"),
+            "diarize CPU s": run.get("diarize_cpu_s"), "speakers": run.get("speakers"),
+            "error": run.get("error", "")[:80] or None}
+
+
+def merge(args) -> None:
+    """One table from the runs of several earlier result files (e.g. mono and stereo run side
+    by side as two processes); for the same call and code a run without an error wins."""
+    by_key: dict[tuple, dict] = {}
+    for name in args.merge:
+        for run in json.loads((RESULTS / f"{name}.json").read_text())["runs"]:
+            key = (run["kind"], run["hours"], run["code"])
+            if key not in by_key or "error" in by_key[key]:
+                by_key[key] = {**run, "from": name}
+    runs = sorted(by_key.values(), key=lambda r: (list(SOURCES).index(r["kind"]), r["hours"], r["code"] != "this branch"))
+    save(args, runs, [row_of(r) for r in runs])
 
 
 def save(args, runs: list[dict], rows: list[dict]) -> None:

@@ -1,12 +1,14 @@
-"""Peak memory of long calls: decode + diarize, one fresh process per call, against the
-baseline code in the same run.
+"""Peak memory of long calls: decode, diarize, ASR input windows and the redacted copy, one
+fresh process per call, against the baseline code in the same run.
 
 Long recordings are built in a temporary folder by tiling the shared 60 s synthetic call
 (two real-sounding voices; mono and stereo versions) to 1, 2 and 4 hours, written as 16-bit
 WAV (the streaming decode path, as a recorder's file would take). Each run is a fresh Python
 process that loads and warms the diarizer, then runs the decode stage and the diarize stage
 on the call with no ASR words (the transcript-less path: ASR at 4 hours takes longer than a
-CPU session has; its memory is flat in call length, see memory.md / memory_asr.md). The
+CPU session has; its memory is flat in call length, see memory.md / memory_asr.md), reads
+every window the transcribe stage would hand faster-whisper (without the model), and writes
+the redact stage's silenced copy of the recording. The
 kernel's high-water mark (VmHWM) is reset between steps, so each figure is that step's own
 peak RSS. With no words, a stereo call's diarize step runs the mono diarizer on the mix of its
 channels (an upper bound: a real stereo run takes its speakers from the channels).
@@ -16,6 +18,7 @@ package (e.g. a link to main's engine/): ``--baseline /tmp/mainshim``. Runs of t
 whose predicted peak would endanger a shared machine are skipped with ``--baseline-max-hours``.
 
     python -m benchmarks.long_calls [--hours 1 2 4] [--kinds mono stereo] [--baseline DIR]
+    python -m benchmarks.long_calls --merge long_calls_mono long_calls_stereo   # one table from two runs
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import DEFAULT_DATA, ROOT, write_results
+from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, write_results
 
 SOURCES = {"mono": "calls_synthetic/dialogue_60s_mono16k.flac",
            "stereo": "calls_synthetic/dialogue_60s_stereo16k.flac"}
@@ -80,8 +83,42 @@ m = mem(); out.update(diarize_peak_gb=m["VmHWM"], diarize_s=round(time.time() - 
                       diarize_cpu_s=round(time.process_time() - cpu, 1),
                       speakers=len({s.speaker for s in call.speaker_segments}),
                       segments=len(call.speaker_segments))
+
+# ASR input: the windows the transcribe stage hands faster-whisper, read as it reads them (the
+# model itself is left out: its memory is set by the window length, not the call's)
+import numpy as np
+from wocas.stages.transcribe import chunk_bounds, speaker_channels
+reset(); n = 0
+for speaker, samples in speaker_channels(call.audio, call.call.channels):
+    for a, b in chunk_bounds(samples, call.audio.sample_rate):
+        piece = np.asarray(samples[a:b], dtype=np.float32); n += 1
+        del piece
+m = mem(); out.update(asr_windows_peak_gb=m["VmHWM"], asr_windows=n)
+
+# redact: the recording's redacted copy, one "word" silenced per minute
+import tempfile
+from wocas.config import RedactConfig
+from wocas.schema import Turn, Word
+from wocas.stages.redact import RedactStage
+words = tuple(Word(text="4412", start=k * 60 + 1.0, end=k * 60 + 2.0) for k in range(int(call.duration // 60)))
+original = Turn(index=0, speaker="s", start=0.0, end=call.duration, text=" ".join(w.text for w in words), words=words)
+redacted = original.replace(words=tuple(w.replace(text="[ID]") for w in words),
+                            text=" ".join("[ID]" for _ in words))
+with tempfile.TemporaryDirectory(prefix="wocas-redact-") as folder:
+    stage = RedactStage(RedactConfig(audio=True, audio_dir=folder))
+    reset(); t = time.time()
+    stage._write_audio(call.replace(turns=(original,)), (redacted,), (original,))
+    m = mem(); out.update(redact_peak_gb=m["VmHWM"], redact_s=round(time.time() - t, 1))
 print("RESULT " + json.dumps(out))
 """
+
+
+STEPS = ("decode_peak_gb", "diarize_peak_gb", "asr_windows_peak_gb", "redact_peak_gb")
+
+
+def audio_gb(kind: str, hours: float) -> float:
+    """The call's own size as 16 kHz int16 PCM: what memory may grow by with call length."""
+    return round(hours * 3600 * 16000 * 2 * (2 if kind == "stereo" else 1) / 1e9, 3)
 
 
 def measure(path: Path, pythonpath: str) -> dict:
@@ -92,7 +129,7 @@ def measure(path: Path, pythonpath: str) -> dict:
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             result = json.loads(line[7:])
-            result["process_peak_gb"] = max(result["decode_peak_gb"], result["diarize_peak_gb"])
+            result["process_peak_gb"] = max(result[k] for k in STEPS)
             result["wall_s"] = round(time.time() - t, 1)
             return result
     return {"error": (proc.stderr or proc.stdout)[-600:].strip(), "rc": proc.returncode}
@@ -104,10 +141,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hours", type=float, nargs="+", default=[1, 2, 4])
     parser.add_argument("--kinds", nargs="+", default=["mono", "stereo"], choices=sorted(SOURCES))
     parser.add_argument("--baseline", help="folder holding the baseline's `wocas` package")
-    parser.add_argument("--baseline-max-hours", type=float, default=1.0,
-                        help="skip baseline runs longer than this (the old mono diarizer grew ~2.9 GB/h)")
+    parser.add_argument("--baseline-max-hours", type=float, default=4.0,
+                        help="skip baseline runs longer than this (main before #23 grew ~2.9 GB/h in the diarizer)")
     parser.add_argument("--name", default="long_calls")
+    parser.add_argument("--merge", nargs="+", help="write --name from these earlier result files' runs instead")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args)
     ours = str(ROOT / ".pyshim") if (ROOT / ".pyshim").exists() else os.environ.get("PYTHONPATH", "")
     rows, runs = [], []
     with tempfile.TemporaryDirectory(prefix="wocas-long-") as tmp:
@@ -121,25 +161,78 @@ def main(argv: list[str] | None = None) -> None:
                     result = measure(path, pythonpath)
                     runs.append({"kind": kind, "hours": hours, "code": code, **result})
                     print(kind, hours, code, result, flush=True)
-                    rows.append({"call": kind, "hours": hours, "code": code,
-                                 "models loaded (GB)": result.get("loaded_gb"),
-                                 "decode peak (GB)": result.get("decode_peak_gb"),
-                                 "diarize peak (GB)": result.get("diarize_peak_gb"),
-                                 "process peak (GB)": result.get("process_peak_gb"),
-                                 "diarize CPU s": result.get("diarize_cpu_s"),
-                                 "speakers": result.get("speakers"), "error": result.get("error", "")[:80] or None})
+                    rows.append(row_of(runs[-1]))
+                    save(args, runs, rows)  # after every call: a long run stopped early keeps what it measured
                 path.unlink()
-    notes = ("What was measured: decode + diarize stages only, default config (speaker count estimated), "
-             "in one fresh process per call after the "
-             "diarizer's models are loaded and warmed; no ASR (see the module docstring). Audio: the shared "
-             "60 s synthetic call tiled to length, 16-bit WAV. 'process peak' is the larger of the two stage "
-             "peaks (VmHWM reset between them). Stereo: with no ASR words the diarize stage falls back to the "
-             "mono diarizer on the channels' mix (a float32 copy of the call), so the stereo rows are an upper "
-             "bound: in a real run stereo speakers come from the channels' words and the diarizer is not run. "
-             "Baseline runs over --baseline-max-hours were not run.")
-    write_results(args.name, {"runs": runs, "args": {k: str(v) for k, v in vars(args).items()}}, rows,
-                  "Peak memory of long calls: decode + diarize", notes)
 
+
+def row_of(run: dict) -> dict:
+    kind, hours = run["kind"], run["hours"]
+    return {"call": kind, "hours": hours, "code": run["code"], "int16 audio (GB)": audio_gb(kind, hours),
+            "models loaded (GB)": run.get("loaded_gb"), "decode peak (GB)": run.get("decode_peak_gb"),
+            "diarize peak (GB)": run.get("diarize_peak_gb"), "ASR windows peak (GB)": run.get("asr_windows_peak_gb"),
+            "redact peak (GB)": run.get("redact_peak_gb"), "process peak (GB)": run.get("process_peak_gb"),
+            "diarize CPU s": run.get("diarize_cpu_s"), "speakers": run.get("speakers"),
+            "error": run.get("error", "")[:80] or None}
+
+
+def merge(args) -> None:
+    """One table from the runs of several earlier result files (e.g. mono and stereo run side
+    by side as two processes); for the same call and code a run without an error wins."""
+    by_key: dict[tuple, dict] = {}
+    for name in args.merge:
+        for run in json.loads((RESULTS / f"{name}.json").read_text())["runs"]:
+            key = (run["kind"], run["hours"], run["code"])
+            if key not in by_key or "error" in by_key[key]:
+                by_key[key] = {**run, "from": name}
+    runs = sorted(by_key.values(), key=lambda r: (list(SOURCES).index(r["kind"]), r["hours"], r["code"] != "this branch"))
+    save(args, runs, [row_of(r) for r in runs])
+
+
+def save(args, runs: list[dict], rows: list[dict]) -> None:
+    notes = ("What was measured: in one fresh process per call, after the diarizer's models are loaded and "
+             "warmed, default config (speaker count estimated): the decode stage; the diarize stage with no ASR "
+             "words; the ASR input windows (each window the transcribe stage hands faster-whisper, read as it "
+             "reads them, no model); the redact stage's redacted copy of the recording (one word silenced per "
+             "minute). Each step's own peak RSS (VmHWM reset between steps); 'process peak' is the largest. "
+             "Audio: the shared 60 s synthetic call tiled to length, 16-bit WAV. 'int16 audio' is the call's "
+             "own size at 16 kHz, the one thing allowed to grow with length. Stereo: with no ASR words the "
+             "diarize stage runs the mono diarizer on the channels' mix (an upper bound: in a real run stereo "
+             "speakers come from the channels' words). The baseline is the code named by --baseline, run on the "
+             "same files in the same run.")
+    path = write_results(args.name, {"runs": runs, "summary": summary(runs),
+                                     "args": {k: str(v) for k, v in vars(args).items()}}, rows,
+                         "Peak memory of long calls: decode, diarize, ASR windows, redact", notes)
+    with path.open("a") as f:
+        f.write("\n" + summary_markdown(summary(runs)) + "\n")
+
+
+def summary(runs: list[dict]) -> list[dict]:
+    """Per call: this branch's peak against the baseline's, and its growth over the next
+    shorter call against the growth of the int16 audio itself."""
+    peaks = {(r["kind"], r["hours"], r["code"]): r.get("process_peak_gb") for r in runs}
+    out = []
+    for kind in dict.fromkeys(r["kind"] for r in runs):
+        hours = sorted({r["hours"] for r in runs if r["kind"] == kind})
+        for k, h in enumerate(hours):
+            ours, base = peaks.get((kind, h, "this branch")), peaks.get((kind, h, "baseline"))
+            row = {"call": kind, "hours": h, "this branch (GB)": ours, "baseline (GB)": base,
+                   "this / baseline": round(ours / base, 3) if ours and base else None}
+            if k and ours and peaks.get((kind, hours[k - 1], "this branch")):
+                row["growth from the shorter call (GB)"] = round(ours - peaks[(kind, hours[k - 1], "this branch")], 3)
+                row["int16 audio growth (GB)"] = round(audio_gb(kind, h) - audio_gb(kind, hours[k - 1]), 3)
+            out.append(row)
+    return out
+
+
+def summary_markdown(rows: list[dict]) -> str:
+    cols = ["call", "hours", "this branch (GB)", "baseline (GB)", "this / baseline",
+            "growth from the shorter call (GB)", "int16 audio growth (GB)"]
+    lines = ["## Process peak: this branch against the baseline", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in rows:
+        lines.append("| " + " | ".join("" if row.get(c) is None else str(row.get(c)) for c in cols) + " |")
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     main()

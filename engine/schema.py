@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field, model_validator
 
 from wocas.kinds import CallKind, CallStatus, FlagKind, Resolution, Role, Shape, SignalKind
 
@@ -247,25 +247,128 @@ class Call(Frozen):
     timing: Timing = Timing.MEASURED
 
 
+PCM_SCALE = 1.0 / 32768.0  # int16 -> float32 in [-1, 1), as faster-whisper's own decoder scales
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """float samples in [-1, 1] as int16 PCM (rounded, clipped): the form audio is held in."""
+    out = np.empty(samples.shape, dtype=np.int16)
+    step = 1 << 20
+    flat_in, flat_out = samples.reshape(-1), out.reshape(-1)
+    for i in range(0, flat_in.size, step):  # block by block: no whole-call float64 temporary
+        block = np.rint(np.asarray(flat_in[i:i + step], dtype=np.float32) * 32768.0)
+        np.clip(block, -32768, 32767, out=block)
+        flat_out[i:i + step] = block
+    return out
+
+
 class Audio(BaseModel):
-    """Decoded audio: float32 samples at ``sample_rate``, shape (channels, samples)."""
+    """Decoded audio at ``sample_rate``, held as int16 PCM of shape (channels, samples): half
+    the memory of float32, and exactly what a 16-bit recording (or faster-whisper's s16
+    decoder) gives. Stages read float32 only in windows (``window``, or an ``AudioView`` from
+    ``channel``/``mix``), so no whole-call float copy exists. ``Audio(samples=float_array)``
+    is accepted and converted; ``samples`` gives the whole call as float32 (a full copy, for
+    tests and small tools)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
 
-    samples: np.ndarray
+    pcm: np.ndarray  # int16, (channels, samples)
     sample_rate: int
     original_sample_rate: int
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_float(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "samples" in data:
+            data = dict(data)
+            samples = np.asarray(data.pop("samples"))
+            data["pcm"] = samples.astype(np.int16) if samples.dtype == np.int16 else to_pcm16(samples)
+        if isinstance(data, dict) and isinstance(data.get("pcm"), np.ndarray):
+            pcm = data["pcm"]
+            if pcm.dtype != np.int16 or pcm.ndim != 2:
+                raise ValueError(f"Audio.pcm must be int16 of shape (channels, samples), got {pcm.dtype} {pcm.shape}")
+        return data
+
     @property
     def num_channels(self) -> int:
-        return int(self.samples.shape[0])
+        return int(self.pcm.shape[0])
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.pcm.shape[1])
 
     @property
     def duration(self) -> Seconds:
-        return self.samples.shape[1] / self.sample_rate
+        return self.pcm.shape[1] / self.sample_rate
+
+    def window(self, start: int = 0, end: int | None = None, channel: int | None = None) -> np.ndarray:
+        """float32 samples ``start``..``end`` of one channel, or of the channels' mean
+        (``channel=None``; a mono call's only channel)."""
+        if channel is not None or self.num_channels == 1:
+            out = self.pcm[channel or 0, start:end].astype(np.float32)
+            out *= np.float32(PCM_SCALE)
+            return out
+        part = self.pcm[:, start:end].astype(np.float32)
+        part *= np.float32(PCM_SCALE)
+        return part.mean(axis=0)
+
+    def channel(self, index: int) -> AudioView:
+        return AudioView(self, index)
+
+    def mix(self) -> AudioView:
+        """The channels' mean (a mono call's channel), read in windows."""
+        return AudioView(self, None)
+
+    @property
+    def samples(self) -> np.ndarray:
+        """The whole call as float32, shape (channels, samples): a full copy."""
+        out = self.pcm.astype(np.float32)
+        out *= np.float32(PCM_SCALE)
+        return out
 
     def mono(self) -> np.ndarray:
-        return self.samples.mean(axis=0) if self.num_channels > 1 else self.samples[0]
+        """The whole call's channel mean as float32: a full copy (stages use ``mix()``)."""
+        return self.window()
+
+
+class AudioView:
+    """One channel (or the channels' mean) of an ``Audio`` as a read-only 1-D float32
+    sequence: ``len``, ``shape`` and slicing work as on an array, and each slice is converted
+    when read, so a stage can walk a two-hour call holding one window at a time.
+    ``np.asarray(view)`` gives the whole of it (a full copy)."""
+
+    ndim = 1
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, audio: Audio, channel: int | None):
+        self.audio, self.channel_index = audio, channel
+
+    def __len__(self) -> int:
+        return self.audio.num_samples
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self.audio.num_samples,)
+
+    @property
+    def size(self) -> int:
+        return self.audio.num_samples
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice):
+            raise TypeError("an AudioView is read in slices")
+        start, stop, step = key.indices(len(self))
+        out = self.audio.window(start, max(start, stop), self.channel_index)
+        return out if step == 1 else out[::step]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.audio.window(0, None, self.channel_index)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def blocks(self, size: int):
+        """(start, float32 samples) for consecutive windows of ``size`` samples."""
+        for start in range(0, len(self), size):
+            yield start, self[start:start + size]
 
 
 class CallAnalysis(Frozen):

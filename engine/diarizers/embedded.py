@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from wocas.schema import SpeakerSegment
+from wocas.schema import AudioView, SpeakerSegment
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +83,38 @@ def load_encoder():
     return encoder
 
 
-def speech_regions(samples: np.ndarray, sample_rate: int, threshold: float = 0.5,
-                   min_speech: float = 0.2) -> list[tuple[float, float]]:
-    import torch
-    from silero_vad import get_speech_timestamps
+VAD_BLOCK_WINDOWS = 1875  # silero windows read per block: 60 s at 16 kHz
 
-    # silero reads the audio in 512-sample chunks, so the whole-call tensor is a view, not a copy
-    stamps = get_speech_timestamps(torch.from_numpy(np.asarray(samples, dtype=np.float32)), load_vad(),
-                                   threshold=threshold, sampling_rate=sample_rate,
-                                   min_speech_duration_ms=int(min_speech * 1000),
-                                   min_silence_duration_ms=100, return_seconds=True)
+
+def speech_regions(samples: np.ndarray | AudioView, sample_rate: int, threshold: float = 0.5,
+                   min_speech: float = 0.2) -> list[tuple[float, float]]:
+    """Silero's speech timestamps, in seconds. The speech probabilities are computed as
+    ``get_speech_timestamps`` does (512-sample windows, one model state across the call) but
+    reading the audio a minute at a time, then turned into timestamps by the same silero
+    function: the result is the same as in one piece, and no whole-call float copy is made."""
+    import torch
+    from silero_vad import get_speech_timestamps, get_speech_timestamps_from_probs
+
+    kwargs = dict(threshold=threshold, sampling_rate=sample_rate, min_speech_duration_ms=int(min_speech * 1000),
+                  min_silence_duration_ms=100, return_seconds=True)
+    if sample_rate not in (8000, 16000):  # silero's own path handles the other rates
+        stamps = get_speech_timestamps(torch.from_numpy(np.asarray(samples, dtype=np.float32)), load_vad(), **kwargs)
+        return [(float(s["start"]), float(s["end"])) for s in stamps]
+    model = load_vad()
+    window = 512 if sample_rate == 16000 else 256
+    total = len(samples)
+    probs: list[float] = []
+    with torch.no_grad():
+        model.reset_states()
+        for start in range(0, total, window * VAD_BLOCK_WINDOWS):
+            block = torch.from_numpy(np.ascontiguousarray(samples[start:start + window * VAD_BLOCK_WINDOWS],
+                                                          dtype=np.float32))
+            for i in range(0, len(block), window):
+                chunk = block[i:i + window]
+                if len(chunk) < window:
+                    chunk = torch.nn.functional.pad(chunk, (0, window - len(chunk)))
+                probs.append(model(chunk, sample_rate).item())
+    stamps = get_speech_timestamps_from_probs(probs, audio_length_samples=total, **kwargs)
     return [(float(s["start"]), float(s["end"])) for s in stamps]
 
 
@@ -449,12 +471,15 @@ class EmbeddedDiarizer:
         speech_regions(tone, SAMPLE_RATE)
         embed_windows(mel_frames(tone), [(0.0, 1.2), (1.0, 2.2), (1.8, 3.0)])
 
-    def embed(self, samples: np.ndarray, sample_rate: int) -> "WindowEmbeddings":
-        """Steps 1-2: speech regions and one d-vector per window (streamed in blocks)."""
+    def embed(self, samples: np.ndarray | AudioView, sample_rate: int) -> "WindowEmbeddings":
+        """Steps 1-2: speech regions and one d-vector per window (streamed in blocks). A
+        ``AudioView`` (the call's int16 audio read as float32 on demand) is never converted
+        whole: VAD, the gain and the mel spectrogram each read it a block at a time."""
         opts = self.options
-        samples = np.asarray(samples, dtype=np.float32)
-        if samples.ndim != 1:
-            raise ValueError(f"diarizer needs mono samples, got shape {samples.shape}")
+        if not isinstance(samples, AudioView) or sample_rate != SAMPLE_RATE:
+            samples = np.asarray(samples, dtype=np.float32)  # an AudioView is read a block at a time instead
+            if samples.ndim != 1:
+                raise ValueError(f"diarizer needs mono samples, got shape {samples.shape}")
         if sample_rate != SAMPLE_RATE:
             import librosa
 
@@ -490,7 +515,7 @@ class EmbeddedDiarizer:
         labels, speech = fill_pauses(path, speech, int(round(opts.fill_gap / opts.frame)))
         return frames_to_segments(labels, speech, opts.frame, windows.duration)
 
-    def __call__(self, samples: np.ndarray, sample_rate: int) -> list[SpeakerSegment]:
+    def __call__(self, samples: np.ndarray | AudioView, sample_rate: int) -> list[SpeakerSegment]:
         return self.segment(self.embed(samples, sample_rate))
 
 

@@ -1,4 +1,4 @@
-"""Decode any recording to float32 at 16 kHz, keeping its channels apart.
+"""Decode any recording to 16 kHz int16 PCM, keeping its channels apart.
 
 Mono and stereo go through faster-whisper's own decoder (PyAV), so ASR sees exactly what
 bare faster-whisper would; recordings with more channels go through soundfile + soxr. Every
@@ -15,8 +15,7 @@ import soundfile as sf
 import soxr
 
 from wocas.errors import InputError
-from wocas.schema import Audio
-from wocas.errors import InputError
+from wocas.schema import PCM_SCALE, Audio, to_pcm16
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4", ".webm"})
 MIN_SAMPLE_RATE = 4000
@@ -131,20 +130,62 @@ def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
     return data.T, rate
 
 
-def _decode_pyav(path: Path, channels: int, sample_rate: int) -> np.ndarray:
+def compact(buffer: np.ndarray, filled: int) -> np.ndarray:
+    """(channels, filled) C-contiguous view of a (channels, capacity) buffer, its rows moved
+    in place block by block: a copy of a stereo two-hour call would double its memory."""
+    channels, capacity = buffer.shape
+    if channels == 1 or filled == capacity:
+        return buffer[:, :filled]
+    flat = buffer.reshape(-1)
+    step = 1 << 20
+    for c in range(1, channels):
+        for i in range(0, filled, step):
+            n = min(step, filled - i)
+            flat[c * filled + i:c * filled + i + n] = flat[c * capacity + i:c * capacity + i + n]
+    return flat[: channels * filled].reshape(channels, filled)
+
+
+class PcmBuffer:
+    """int16 samples (channels, n) appended block by block into one array sized from the
+    declared length (grown if the file runs longer), so no second whole-call copy exists."""
+
+    def __init__(self, channels: int, expected: int):
+        self.data = np.empty((channels, max(expected, 1)), dtype=np.int16)
+        self.filled = 0
+
+    def append(self, block: np.ndarray) -> None:
+        """``block``: (samples, channels), int16 or float in [-1, 1]."""
+        n = len(block)
+        if self.filled + n > self.data.shape[1]:
+            grown = np.empty((self.data.shape[0], max(self.filled + n, int(self.data.shape[1] * 1.5))), np.int16)
+            grown[:, :self.filled] = self.data[:, :self.filled]
+            self.data = grown
+        if block.dtype != np.int16:
+            block = to_pcm16(block)
+        self.data[:, self.filled:self.filled + n] = block.T
+        self.filled += n
+
+    def result(self) -> np.ndarray:
+        if self.filled < self.data.shape[1] // 2:  # far shorter than declared: do not hold the rest
+            return np.ascontiguousarray(self.data[:, :self.filled])
+        return compact(self.data, self.filled)
+
+
+def _decode_pyav(path: Path, channels: int, sample_rate: int, expected_seconds: float = 0.0) -> np.ndarray:
     """Decode with PyAV exactly as faster-whisper's ``decode_audio`` does (s16, resampled to
-    16 kHz, mono or stereo), so ASR sees what bare faster-whisper sees. faster-whisper ends each
+    16 kHz, mono or stereo), so ASR sees what bare faster-whisper sees; the int16 samples go
+    straight into the call's buffer, shape (channels, samples). faster-whisper ends each
     decode with a full ``gc.collect()``, which costs ~0.2 s per file in a process holding torch
     and transformers; a young-generation collection frees the resampler's cycles just as well."""
     import gc
-    import io
     import itertools
 
     import av
 
-    layout = "stereo" if channels == 2 else "mono"
+    width = 2 if channels == 2 else 1
+    layout = "stereo" if width == 2 else "mono"
     resampler = av.audio.resampler.AudioResampler(format="s16", layout=layout, rate=sample_rate)
-    buffer = io.BytesIO()
+    out = PcmBuffer(width, int(expected_seconds * sample_rate) + sample_rate)
     with av.open(str(path), mode="r", metadata_errors="ignore") as container:
         fifo = av.audio.fifo.AudioFifo()
 
@@ -158,25 +199,23 @@ def _decode_pyav(path: Path, channels: int, sample_rate: int) -> np.ndarray:
                 yield fifo.read()
 
         for frame in itertools.chain(grouped(), [None]):
-            for out in resampler.resample(frame):
-                buffer.write(out.to_ndarray())
+            for resampled in resampler.resample(frame):
+                out.append(resampled.to_ndarray().reshape(-1, width))
     del resampler
     gc.collect(1)
-    audio = np.frombuffer(buffer.getbuffer(), dtype=np.int16).astype(np.float32)
-    del buffer
-    audio *= 1.0 / 32768.0  # in place: one float32 copy of the call, not two
-    if channels == 2:
-        return np.ascontiguousarray(audio.reshape(-1, 2).T)
-    return audio[None, :]
+    return out.result()
 
 
 def rms_of(samples: np.ndarray, block: int = 1 << 20) -> float:
-    """Root mean square over all channels, block by block: a float64 square of a whole call
-    would be four times the size of the decoded call itself."""
+    """Root mean square over all channels (int16 PCM read as [-1, 1)), block by block: a
+    float64 square of a whole call would be four times the size of the call itself."""
     flat = samples.reshape(-1)
-    energy = sum(float(np.dot(flat[i:i + block].astype(np.float64), flat[i:i + block].astype(np.float64)))
-                 for i in range(0, len(flat), block))
-    return float(np.sqrt(energy / max(len(flat), 1)))
+    scale = PCM_SCALE if samples.dtype == np.int16 else 1.0
+    energy = 0.0
+    for i in range(0, len(flat), block):
+        part = flat[i:i + block].astype(np.float64)
+        energy += float(np.dot(part, part))
+    return float(np.sqrt(energy / max(len(flat), 1))) * scale
 
 
 def decode(path: str | Path, sample_rate: int = 16000, max_duration: float | None = None,
@@ -202,18 +241,19 @@ def decode(path: str | Path, sample_rate: int = 16000, max_duration: float | Non
         check_float_samples(path)
     try:
         if channels <= 2:
-            samples, rate = _decode_pyav(path, channels, sample_rate), sample_rate
+            samples, rate = _decode_pyav(path, channels, sample_rate, duration), sample_rate
         else:
             samples, rate = _decode_soundfile(path)
     except Exception as e:
         raise AudioError(path, f"{NOT_AUDIO}, could not be decoded ({type(e).__name__}: {e})") from e
     if samples.shape[1] == 0:
         raise AudioError(path, "recording has zero length (no samples)")
-    if not np.isfinite(samples).all():
+    if samples.dtype != np.int16 and not np.isfinite(samples).all():  # int16 cannot hold NaN
         raise AudioError(path, "recording contains NaN or infinite samples")
     rms = rms_of(samples)
     if rms <= 10 ** (min_rms_dbfs / 20):
         raise AudioError(path, f"recording is silent (RMS {20 * np.log10(max(rms, 1e-12)):.0f} dBFS)")
     if rate != sample_rate:
-        samples = soxr.resample(samples.T, rate, sample_rate, quality="HQ").T.astype(np.float32)
-    return Audio(samples=np.ascontiguousarray(samples), sample_rate=sample_rate, original_sample_rate=original_rate)
+        samples = soxr.resample(samples.T, rate, sample_rate, quality="HQ").T
+    pcm = samples if samples.dtype == np.int16 else to_pcm16(np.ascontiguousarray(samples))
+    return Audio(pcm=np.ascontiguousarray(pcm), sample_rate=sample_rate, original_sample_rate=original_rate)

@@ -146,7 +146,7 @@ class DiarizeStage(Stage):
         assert call.audio is not None
         if call.asr_words and all(w.speaker is not None for w in call.asr_words):
             return call.replace(speaker_segments=tuple(segments_from_words(call.asr_words)))
-        segments = self.diarizer(call.audio.mono(), call.audio.sample_rate)
+        segments = self.diarizer(call.audio.mix(), call.audio.sample_rate)  # read in blocks, never whole
         words = assign_speakers(call.asr_words, segments)
         if self.snap_words:
             segments = snap_to_words(segments, words)

@@ -147,12 +147,13 @@ class EmotionStage(Stage):
         audio = call.audio
         if audio is None or not call.turns or not (self.options.acoustic or self.options.audio_model):
             return empty
-        clips = [_turn_samples(call, t) for t in call.turns]
+        # Each turn's float32 clip is read from the int16 audio when it is measured and then
+        # dropped: holding every turn's clip at once would be a float copy of the whole call.
         result: list[tuple[float | None, float, float | None]] = list(empty)
         if self.options.acoustic:
-            measures = [acoustic.measure(clip, audio.sample_rate, [(w.start - t.start, w.end - t.start)
-                                                                    for w in t.words])
-                        for clip, t in zip(clips, call.turns)]
+            measures = [acoustic.measure(_turn_samples(call, t), audio.sample_rate,
+                                         [(w.start - t.start, w.end - t.start) for w in t.words])
+                        for t in call.turns]
             by_speaker: dict[str, list[int]] = {}
             for i, t in enumerate(call.turns):
                 by_speaker.setdefault(t.speaker, []).append(i)
@@ -165,24 +166,41 @@ class EmotionStage(Stage):
                     result[i] = (arousal, conf, None)
         model = self._audio_classifier()
         if model is not None:
-            keep = [i for i, c in enumerate(clips) if c.size >= audio.sample_rate // 4]
-            if keep:
-                valence, arousal, _ = model.scores([clips[i] for i in keep], audio.sample_rate)
-                for j, i in enumerate(keep):
+            keep = [i for i, t in enumerate(call.turns) if _turn_length(call, t) >= audio.sample_rate // 4]
+            for k in range(0, len(keep), AUDIO_MODEL_GROUP):  # the model scores clips one at a time anyway
+                group = keep[k:k + AUDIO_MODEL_GROUP]
+                valence, arousal, _ = model.scores([_turn_samples(call, call.turns[i]) for i in group],
+                                                   audio.sample_rate)
+                for j, i in enumerate(group):
                     prosody, conf, _ = result[i]
                     mixed = float(arousal[j]) if prosody is None else 0.5 * (prosody + float(arousal[j]))
                     result[i] = (mixed, max(conf, 0.5), float(valence[j]))
         return result
 
 
-def _turn_samples(call: CallAnalysis, turn: Turn) -> np.ndarray:
+AUDIO_MODEL_GROUP = 32  # turns whose clips are read at once for the audio model
+
+
+def _turn_range(call: CallAnalysis, turn: Turn) -> tuple[int, int]:
     audio = call.audio
     assert audio is not None
     lo = max(0, int(turn.start * audio.sample_rate))
-    hi = min(audio.samples.shape[1], int(turn.end * audio.sample_rate))
+    return lo, max(lo, min(audio.num_samples, int(turn.end * audio.sample_rate)))
+
+
+def _turn_length(call: CallAnalysis, turn: Turn) -> int:
+    lo, hi = _turn_range(call, turn)
+    return hi - lo
+
+
+def _turn_samples(call: CallAnalysis, turn: Turn) -> np.ndarray:
+    """The turn's float32 samples: its own channel on a multi-channel call, else the mix."""
+    audio = call.audio
+    assert audio is not None
+    lo, hi = _turn_range(call, turn)
     if turn.channel is not None and 0 <= turn.channel < audio.num_channels and audio.num_channels > 1:
-        return audio.samples[turn.channel, lo:hi]
-    return audio.samples[:, lo:hi].mean(axis=0) if audio.num_channels > 1 else audio.samples[0, lo:hi]
+        return audio.window(lo, hi, turn.channel)
+    return audio.window(lo, hi)
 
 
 def _interrupts(turns: tuple[Turn, ...], i: int) -> bool:

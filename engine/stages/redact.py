@@ -71,14 +71,20 @@ def redact_turn(turn: Turn, spans: list[PiiSpan]) -> Turn:
     return turn.replace(text=text, words=words)
 
 
-def silence(audio: Audio, spans: list[tuple[float, float]]) -> np.ndarray:
-    """A copy of the samples, shape (channels, samples), with each (start, end) second range zeroed."""
-    samples = audio.samples.copy()
-    for start, end in spans:
-        a = max(0, int(np.floor(start * audio.sample_rate)))
-        b = min(samples.shape[1], int(np.ceil(end * audio.sample_rate)))
-        samples[:, a:b] = 0.0
+def silence(audio: Audio, spans: list[tuple[float, float]], start: int = 0, end: int | None = None) -> np.ndarray:
+    """int16 samples ``start``..``end``, shape (channels, samples), with each (start, end)
+    second range zeroed (a copy; the call's audio is left as it is)."""
+    end = audio.num_samples if end is None else min(end, audio.num_samples)
+    samples = audio.pcm[:, start:end].copy()
+    for a_s, b_s in spans:
+        a = max(start, int(np.floor(a_s * audio.sample_rate)))
+        b = min(end, int(np.ceil(b_s * audio.sample_rate)))
+        if b > a:
+            samples[:, a - start:b - start] = 0
     return samples
+
+
+WRITE_BLOCK_SECONDS = 60.0  # the redacted copy is written a block at a time
 
 
 def tag_spans(by_turn: dict[int, list[PiiSpan]]) -> tuple[RedactedSpan, ...]:
@@ -153,12 +159,17 @@ class RedactStage(Stage):
         assert call.audio is not None and self.options.audio_dir
         ranges = [(w.start, w.end) for old, new in zip(original, redacted)
                   for w, r in zip(old.words, new.words) if w.text != r.text]
-        samples = silence(call.audio, ranges)
+        audio = call.audio
         folder = Path(self.options.audio_dir)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{safe_name(call.call_id)}.redacted.wav"
         tmp = path.with_suffix(".tmp.wav")
-        sf.write(tmp, samples.T, call.audio.sample_rate, subtype="PCM_16")  # soundfile wants (samples, channels)
+        block = int(WRITE_BLOCK_SECONDS * audio.sample_rate)
+        # The int16 samples are written as they are (no float round trip), a block at a time.
+        with sf.SoundFile(tmp, "w", samplerate=audio.sample_rate, channels=audio.num_channels,
+                          subtype="PCM_16", format="WAV") as out:
+            for start in range(0, audio.num_samples, block):
+                out.write(silence(audio, ranges, start, start + block).T)  # soundfile wants (samples, channels)
         tmp.replace(path)
         log.info("call %s: redacted audio (%d spans silenced) written to %s", call.call_id, len(ranges), path)
         return path

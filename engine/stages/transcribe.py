@@ -22,7 +22,7 @@ import numpy as np
 from wocas.config import AsrConfig
 from wocas.models.registry import resolve
 from wocas.kinds import FlagKind
-from wocas.schema import Audio, CallAnalysis, Flag, Word
+from wocas.schema import Audio, AudioView, CallAnalysis, Flag, Word
 from wocas.stages.base import Stage, file_digest
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def pick_batch_size(free_bytes: int | None, model_bytes: int, beam_size: int) ->
     return int(max(1, min(MAX_AUTO_BATCH, usable // per_window)))
 
 
-def chunk_bounds(samples: np.ndarray, sample_rate: int, chunk_seconds: float = CHUNK_SECONDS,
+def chunk_bounds(samples: np.ndarray | AudioView, sample_rate: int, chunk_seconds: float = CHUNK_SECONDS,
                  search_seconds: float = CUT_SEARCH_SECONDS) -> list[tuple[int, int]]:
     """[(start, end)] sample ranges of about ``chunk_seconds`` that cover the audio, each cut
     at the quietest 100 ms near its nominal boundary so no word is split."""
@@ -109,15 +109,19 @@ SPEECH_LEVEL_DBFS = -45.0  # loudest frames above this: the audio has energy wor
 FALLBACK_PEAK = 0.5  # the level the no-VAD retry brings a piece to (Whisper and silero like ~-6 dBFS peaks)
 
 
-def speech_level_dbfs(samples: np.ndarray, sample_rate: int = 16000) -> float:
+def speech_level_dbfs(samples: np.ndarray | AudioView, sample_rate: int = 16000, block_seconds: float = 60.0) -> float:
     """The level of the loudest 5 % of 30 ms frames, in dBFS: high for any audio with speech
-    in it, however much silence surrounds it; low for silence and faint line noise."""
+    in it, however much silence surrounds it; low for silence and faint line noise. Read a
+    minute at a time, so a whole channel of a long call is never converted at once."""
     hop = max(1, int(0.03 * sample_rate))
     usable = (len(samples) // hop) * hop
     if usable == 0:
         return -120.0
-    frames = samples[:usable].reshape(-1, hop).astype(np.float64)
-    rms = np.sqrt(np.mean(np.square(frames), axis=1))
+    size = hop * max(1, int(block_seconds * sample_rate) // hop)
+    rms = np.concatenate([
+        np.sqrt(np.mean(np.square(np.asarray(samples[i:min(i + size, usable)]).reshape(-1, hop).astype(np.float64)),
+                        axis=1))
+        for i in range(0, usable, size)])
     return float(20 * np.log10(max(float(np.quantile(rms, 0.95)), 1e-6)))
 
 
@@ -137,14 +141,15 @@ def load_whisper(path: str, device: str, compute_type: str, cpu_threads: int):
     return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
 
 
-def speaker_channels(audio: Audio, channel_map: tuple[str, ...]) -> list[tuple[str | None, np.ndarray]]:
-    """[(speaker, samples)] to transcribe: one per distinct channel, or one mono mix (speaker None)."""
+def speaker_channels(audio: Audio, channel_map: tuple[str, ...]) -> list[tuple[str | None, AudioView]]:
+    """[(speaker, samples)] to transcribe: one per distinct channel, or one mono mix (speaker
+    None). Each is an ``AudioView``: float32 is produced window by window as ASR reads it."""
     if audio.num_channels == 1:
-        return [(None, audio.samples[0])]
-    if not channel_map and channels_are_duplicates(audio.samples):
-        return [(None, audio.mono())]
+        return [(None, audio.channel(0))]
+    if not channel_map and channels_are_duplicates(audio.pcm):
+        return [(None, audio.mix())]
     labels = channel_map or tuple(f"ch{i}" for i in range(audio.num_channels))
-    return [(labels[i], audio.samples[i]) for i in range(audio.num_channels)]
+    return [(labels[i], audio.channel(i)) for i in range(audio.num_channels)]
 
 
 def channels_are_duplicates(samples: np.ndarray, threshold: float = 0.9, max_points: int = 2_000_000) -> bool:
@@ -214,9 +219,10 @@ class TranscribeStage(Stage):
     def version(self) -> str:
         return self.version_for(self.options)
 
-    def transcribe(self, samples: np.ndarray, speaker: str | None,
+    def transcribe(self, samples: np.ndarray | AudioView, speaker: str | None,
                    sample_rate: int = 16000) -> tuple[list[Word], str | None]:
-        """Words of one channel, window by window for long audio, on the call's clock."""
+        """Words of one channel, window by window for long audio, on the call's clock (only
+        the window being transcribed exists as float32)."""
         words: list[Word] = []
         language = None
         for start, end in chunk_bounds(samples, sample_rate):

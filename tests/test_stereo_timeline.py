@@ -128,3 +128,21 @@ def test_a_silent_channel_or_a_map_on_mono_leaves_a_reason_in_calls_error(data_d
     assert mono["status"] == "ok" and "channel_map_ignored" in mono["flags"]
     assert "mono.wav" in mono["error"] and "recording is mono" in mono["error"]
     assert json.loads(mono["metadata"])["warnings"] == [mono["error"]]
+
+
+def test_through_asr_a_leak_makes_no_turn(data_dir):
+    """With the embedded recogniser: the customer's channel transcribes the agent's leak as
+    words; those words are dropped, so the customer has no turn while the agent speaks."""
+    from wocas.config import AsrConfig
+    from wocas.stages.transcribe import TranscribeStage
+    from wocas.stages.turns import TurnsStage
+
+    samples, agent_end, customer_start = crosstalk_call(data_dir, leak_db=-15.0)
+    call = CallAnalysis(call=Call(call_id="x", source="x.wav", kind="audio", channels=("agent", "customer")),
+                        audio=Audio(samples=samples, sample_rate=SR, original_sample_rate=SR), num_channels=2)
+    heard = TranscribeStage(AsrConfig()).process_call(call)
+    assert any(w.speaker == "customer" and w.end < agent_end for w in heard.asr_words)  # the leak, transcribed
+    turns = TurnsStage().process_call(DiarizeStage(DiarizationConfig()).process_call(heard)).turns
+    assert [t.speaker for t in turns] == ["agent", "customer"], [(t.speaker, t.start, t.text) for t in turns]
+    agent, customer = turns
+    assert customer.start > agent_end - 0.1 and agent.end < customer_start + 0.1

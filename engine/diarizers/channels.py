@@ -26,16 +26,19 @@ FRAME_SECONDS = 0.01  # energy frames; shape of every per-frame array below: (ch
 
 @dataclass(frozen=True)
 class ChannelTimelineOptions:
-    vad_threshold: float = 0.5  # silero's speech probability
+    vad_threshold: float = 0.35  # silero's speech probability
     smooth_seconds: float = 0.05  # energy smoothing
     echo_seconds: float = 0.1  # a leak may lag its source by up to this (line echo, a decaying tail)
     dominance_db: float = 0.0  # a channel at least this much louder than the other keeps its frame
-    leak_margin_db: float = 10.0  # ... or at least this far above the measured leak level
+    leak_margin_db: float = 14.0  # ... or at least this far above the measured leak level
     leak_quantile: float = 0.3  # of (this - partner) dB over the partner's loud frames = the leak level
     loud_db: float = 20.0  # partner frames within this of the partner's loudest speech count as loud
     min_speech: float = 0.2  # speech runs shorter than this are dropped
-    max_gap: float = 0.3  # pauses shorter than this inside one party's speech are bridged
-    pad: float = 0.05  # seconds added to each end of a speech run (silero cuts soft onsets)
+    max_gap: float = 0.5  # pauses shorter than this inside one party's speech are bridged
+    pad: float = 0.0  # seconds added to each end of a speech run
+    edge_drop_db: float = 35.0  # run edges move to where the sound is within this of the run's loudest ...
+    edge_floor_db: float = 6.0  # ... and this far above the channel's noise floor (0 = leave silero's edges)
+    edge_reach: float = 0.3  # how far an edge may move outwards
 
 
 def frame_db(samples: np.ndarray, sample_rate: int, frame: float = FRAME_SECONDS,
@@ -109,6 +112,31 @@ def clean(mask: np.ndarray, min_speech: float, max_gap: float, pad: float = 0.0,
     return out
 
 
+def refine_edges(mask: np.ndarray, db: np.ndarray, allowed: np.ndarray, opts: ChannelTimelineOptions,
+                 frame: float = FRAME_SECONDS) -> np.ndarray:
+    """Each run's edges moved to where its sound starts and ends: silero's edges lag a soft
+    onset and hold on through a tail of line noise. An edge moves inwards over frames below
+    the run's threshold and outwards (at most ``edge_reach``, never onto frames not
+    ``allowed``) over frames above it."""
+    if opts.edge_floor_db <= 0:
+        return mask
+    floor = float(np.quantile(db, 0.1))
+    reach = int(round(opts.edge_reach / frame))
+    out = np.zeros_like(mask)
+    for start, end in runs(mask):
+        threshold = max(floor + opts.edge_floor_db, float(db[start:end].max()) - opts.edge_drop_db)
+        loud = np.flatnonzero(db[start:end] >= threshold)
+        if not len(loud):
+            continue
+        a, b = start + int(loud[0]), start + int(loud[-1]) + 1
+        while a > max(0, start - reach) and db[a - 1] >= threshold and allowed[a - 1]:
+            a -= 1
+        while b < min(len(db), end + reach) and db[b] >= threshold and allowed[b]:
+            b += 1
+        out[a:b] = True
+    return out
+
+
 def channel_vad(samples: np.ndarray, sample_rate: int, threshold: float) -> np.ndarray:
     """silero-vad on each channel alone, shape (channels, frames)."""
     n = samples.shape[1] // max(1, int(round(FRAME_SECONDS * sample_rate)))
@@ -128,14 +156,17 @@ def channel_masks(samples: np.ndarray, sample_rate: int,
     source = np.stack([recent_max(d, lag) for d in db])
     talking = np.stack([recent_max(v, lag) for v in vad])
     keep = vad.copy()
+    allowed = np.ones_like(vad)  # frames not given to a partner's leak
     for dst in range(samples.shape[0]):
         for src in range(samples.shape[0]):
             if src == dst:
                 continue
             diff = db[dst] - source[src]
             own = (diff >= opts.dominance_db) | (diff > leak_level(db, vad, dst, src, opts) + opts.leak_margin_db)
-            keep[dst] &= own | ~talking[src]  # only a partner talking (or just stopped) can leak
-    return np.stack([clean(k, opts.min_speech, opts.max_gap, opts.pad) for k in keep])
+            allowed[dst] &= own | ~talking[src]  # only a partner talking (or just stopped) can leak
+    keep &= allowed
+    fine = np.stack([refine_edges(keep[c], db[c], allowed[c], opts) for c in range(len(keep))])
+    return np.stack([clean(k, opts.min_speech, opts.max_gap, opts.pad) for k in fine])
 
 
 def channel_timeline(samples: np.ndarray, sample_rate: int, speakers: tuple[str, ...] | list[str],

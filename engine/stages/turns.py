@@ -21,8 +21,9 @@ def words_to_turns(words: tuple[Word, ...], channel_map: tuple[str, ...] = (),
             speaker = run[0].speaker or "unknown"
             channel = channel_map.index(speaker) if speaker in channel_map else None
             start, end = turn_bounds(run[0].start, run[-1].end, speaker, timeline) if timeline else (run[0].start, run[-1].end)
-            if turns and turns[-1].speaker == speaker:
-                start = max(start, turns[-1].end)
+            before = [t.end for t in turns if t.speaker == speaker]
+            if before:  # widened, a turn never reaches back over the speaker's previous one
+                start = max(start, before[-1])
             turns.append(Turn(index=len(turns), speaker=speaker, start=start, end=end,
                               text=" ".join(w.text for w in run), words=tuple(run), channel=channel))
 

@@ -146,3 +146,13 @@ def test_through_asr_a_leak_makes_no_turn(data_dir):
     assert [t.speaker for t in turns] == ["agent", "customer"], [(t.speaker, t.start, t.text) for t in turns]
     agent, customer = turns
     assert customer.start > agent_end - 0.1 and agent.end < customer_start + 0.1
+
+
+def test_a_turn_split_by_a_backchannel_keeps_its_words_inside():
+    timeline = (SpeakerSegment(speaker="agent", start=0.0, end=4.0), SpeakerSegment(speaker="customer", start=1.9, end=2.3))
+    words = (Word(text="so", start=0.2, end=0.5, speaker="agent"), Word(text="yeah", start=2.0, end=2.2, speaker="customer"),
+             Word(text="right", start=2.5, end=3.0, speaker="agent"))
+    turns = words_to_turns(words, ("agent", "customer"), timeline)
+    assert [(t.speaker, t.start, t.end) for t in turns] == [("agent", 0.0, 0.5), ("customer", 1.9, 2.3), ("agent", 2.5, 4.0)]
+    for t in turns:
+        assert all(t.start <= w.start and w.end <= t.end for w in t.words)

@@ -12,27 +12,29 @@ MAX_PAUSE_IN_TURN = 3.0  # seconds of silence that end a turn even without a spe
 def words_to_turns(words: tuple[Word, ...], channel_map: tuple[str, ...] = (),
                    timeline: tuple[SpeakerSegment, ...] = ()) -> tuple[Turn, ...]:
     """Runs of one speaker's words. With a ``timeline`` (a stereo call's per-channel speech) a
-    turn starts and ends where the speech it falls in does, not where its words do."""
-    turns: list[Turn] = []
-    run: list[Word] = []
-
-    def flush() -> None:
-        if run:
-            speaker = run[0].speaker or "unknown"
-            channel = channel_map.index(speaker) if speaker in channel_map else None
-            start, end = turn_bounds(run[0].start, run[-1].end, speaker, timeline) if timeline else (run[0].start, run[-1].end)
-            before = [t.end for t in turns if t.speaker == speaker]
-            if before:  # widened, a turn never reaches back over the speaker's previous one
-                start = max(start, before[-1])
-            turns.append(Turn(index=len(turns), speaker=speaker, start=start, end=end,
-                              text=" ".join(w.text for w in run), words=tuple(run), channel=channel))
-
+    turn starts and ends where the speech it falls in does, not where its words do (a turn
+    that shares its stretch with another of the speaker's turns keeps its words' edge there)."""
+    runs: list[list[Word]] = []
     for w in sorted(words, key=lambda w: (w.start, w.end)):
-        if run and (w.speaker != run[-1].speaker or w.start - run[-1].end > MAX_PAUSE_IN_TURN):
-            flush()
-            run = []
-        run.append(w)
-    flush()
+        if runs and (w.speaker != runs[-1][-1].speaker or w.start - runs[-1][-1].end > MAX_PAUSE_IN_TURN):
+            runs.append([])
+        if not runs:
+            runs.append([])
+        runs[-1].append(w)
+    turns: list[Turn] = []
+    for i, run in enumerate(runs):
+        speaker = run[0].speaker or "unknown"
+        channel = channel_map.index(speaker) if speaker in channel_map else None
+        start, end = run[0].start, run[-1].end
+        if timeline:
+            wide_start, wide_end = turn_bounds(start, end, speaker, list(timeline))
+            before = [r[-1].end for r in runs[:i] if r[0].speaker == run[0].speaker]
+            after = [r[0].start for r in runs[i + 1:] if r[0].speaker == run[0].speaker]
+            # the speech stretch is widened into only where it holds no other turn of the speaker
+            start = start if before and before[-1] > wide_start else wide_start
+            end = end if after and after[0] < wide_end else wide_end
+        turns.append(Turn(index=i, speaker=speaker, start=start, end=end,
+                          text=" ".join(w.text for w in run), words=tuple(run), channel=channel))
     return tuple(turns)
 
 

@@ -73,13 +73,14 @@ def test_leak_words_are_dropped_and_turns_follow_the_timeline():
                 SpeakerSegment(speaker="customer", start=2.5, end=4.0)]
     words = (Word(text="hello", start=0.4, end=0.8, speaker="agent"),
              Word(text="there", start=0.9, end=1.5, speaker="agent"),
-             Word(text="hello", start=0.45, end=0.8, speaker="customer"),  # the agent's leak, transcribed again
+             Word(text="Hello,", start=0.45, end=0.8, speaker="customer"),  # the agent's leak, transcribed again
+             Word(text="sorry", start=1.2, end=1.6, speaker="customer"),  # said over the agent, not a leak
              Word(text="hi", start=2.6, end=3.0, speaker="customer"),
              Word(text="um", start=7.5, end=7.7, speaker="customer"))  # on no speech: kept
     kept = attach_words(words, timeline)
-    assert [(w.text, w.speaker) for w in kept] == [("hello", "agent"), ("there", "agent"), ("hi", "customer"),
-                                                   ("um", "customer")]
-    turns = words_to_turns(kept, ("agent", "customer"), tuple(timeline))
+    assert [(w.text, w.speaker) for w in kept] == [("hello", "agent"), ("there", "agent"), ("sorry", "customer"),
+                                                   ("hi", "customer"), ("um", "customer")]
+    turns = words_to_turns([w for w in kept if w.text != "sorry"], ("agent", "customer"), tuple(timeline))
     assert [(t.speaker, t.start, t.end) for t in turns] == [("agent", 0.2, 2.0), ("customer", 2.5, 4.0),
                                                             ("customer", 7.5, 7.7)]
 

@@ -9,8 +9,9 @@ leak level (partner's voice seen in this channel, in dB relative to the partner'
 channel) is measured on each call from the frames where the partner is talking loudly.
 Thresholds were chosen on the tune split of ``benchmarks/stereo_timeline.py``.
 
-The recogniser's words then attach to this timeline (``attach_words``): a word that falls
-only on its partner's speech is that partner's leak, transcribed twice, and is dropped.
+The recogniser's words then attach to this timeline (``attach_words``): a word off its
+channel's speech that the partner said at the same moment is the partner's leak, transcribed
+twice, and is dropped.
 """
 
 from __future__ import annotations
@@ -183,18 +184,24 @@ def _overlap(word: Word, segments: list[SpeakerSegment], speaker: str) -> float:
     return sum(max(0.0, min(s.end, word.end) - max(s.start, word.start)) for s in segments if s.speaker == speaker)
 
 
-def attach_words(words: tuple[Word, ...], segments: list[SpeakerSegment]) -> tuple[Word, ...]:
-    """Words kept on the timeline. A word that touches none of its own channel's speech but
-    lies on another channel's speech is a leak transcribed twice, and is dropped; a word
-    touching no speech at all (a quiet word the detector missed) is kept."""
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def attach_words(words: tuple[Word, ...], segments: list[SpeakerSegment],
+                 tolerance: float = 0.3) -> tuple[Word, ...]:
+    """Words kept on the timeline. A word off its own channel's speech that another channel
+    also said at the same moment (same text, within ``tolerance`` s) is that channel's voice
+    leaking in, transcribed twice, and is dropped. Any other word stays, on or off the speech
+    (both parties talking at once; a quiet word the detector missed)."""
     out = []
     for w in words:
-        if w.speaker is None or _overlap(w, segments, w.speaker) > 0:
-            out.append(w)
-            continue
-        others = {s.speaker for s in segments if s.speaker != w.speaker}
-        if not any(_overlap(w, segments, o) > 0 for o in others):
-            out.append(w)
+        if w.speaker is not None and _overlap(w, segments, w.speaker) == 0:
+            said = _norm(w.text)
+            if any(o.speaker not in (None, w.speaker) and _norm(o.text) == said
+                   and o.start < w.end + tolerance and w.start < o.end + tolerance for o in words):
+                continue
+        out.append(w)
     return tuple(out)
 
 

@@ -198,6 +198,23 @@ def reference(f: dict):
     return None
 
 
+def trimmed_reference(ref, samples: np.ndarray, speakers: list[str]):
+    """``ref`` with each turn cut to the stretch of its own channel's sound, by the rule the
+    built calls' labels use (no model): the shared references are espeak clip extents, which
+    run on through the clip's trailing silence."""
+    from pyannote.core import Annotation, Segment
+
+    db = frame_db(samples, SR, smooth=0.01)
+    out = Annotation(uri=ref.uri)
+    for seg, _, label in ref.itertracks(yield_label=True):
+        channel = speakers.index(label) if label in speakers else sorted(ref.labels()).index(label)
+        a, b = int(seg.start * 100), int(np.ceil(seg.end * 100))
+        loud = np.flatnonzero(db[channel, a:b] > db[channel, a:b].max() - LABEL_FLOOR_DB)
+        if len(loud):
+            out[Segment((a + loud[0]) / 100, (a + loud[-1] + 1) / 100)] = label
+    return out
+
+
 def load(path: str) -> np.ndarray:
     """(2, n) float32 at 16 kHz, as the decode stage gives it."""
     from wocas.io.audio import decode
@@ -325,13 +342,23 @@ def main() -> None:
             for label, segs in (("old", old), ("new", new)):
                 for key, value in score(ref, segs, duration, group[label]).items():
                     row[f"{label}_{key}"] = value
+            if f["split"] == "shared":  # the same reference, each turn cut to its channel's sound
+                trimmed = trimmed_reference(ref, x, f["speakers"])
+                group = per_group.setdefault(("shared", f"{f['condition']}, turns cut to sound"),
+                                             {"old": {}, "new": {}, "n": 0})
+                group["n"] += 1
+                for label, segs in (("old", old), ("new", new)):
+                    for key, value in score(trimmed, segs, duration, group[label]).items():
+                        row[f"{label}_trimmed_{key}"] = value
+        row["segments"] = {label: [[s.speaker, s.start, s.end] for s in segs] for label, segs in (("old", old), ("new", new))}
         row.update(asr_s=round(asr_s, 2), timeline_s=round(vad_s, 2))
         rows.append(row)
-        print(row, flush=True)
+        print({k: v for k, v in row.items() if k != "segments"}, flush=True)
 
     table = []
     for split in ("tune", "heldout", "shared"):
-        for cond in (*CONDITIONS, "espeak 16k", "8k sample"):
+        for cond in (*CONDITIONS, "espeak 16k", "espeak 16k, turns cut to sound", "8k sample",
+                     "8k sample, turns cut to sound"):
             group = per_group.get((split, cond))
             if not group:
                 continue

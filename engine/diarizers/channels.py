@@ -48,7 +48,7 @@ def frame_db(samples: np.ndarray, sample_rate: int, frame: float = FRAME_SECONDS
     hop = max(1, int(round(frame * sample_rate)))
     n = samples.shape[1] // hop
     power = np.square(samples[:, : n * hop].reshape(samples.shape[0], n, hop), dtype=np.float64).mean(axis=2)
-    width = max(1, int(round(smooth / frame)))
+    width = min(n, max(1, int(round(smooth / frame))))
     if width > 1:
         kernel = np.ones(width) / width
         power = np.stack([np.convolve(p, kernel, mode="same") for p in power])
@@ -174,6 +174,8 @@ def channel_timeline(samples: np.ndarray, sample_rate: int, speakers: tuple[str,
                      opts: ChannelTimelineOptions = ChannelTimelineOptions(),
                      vad: np.ndarray | None = None) -> list[SpeakerSegment]:
     """Speech segments per channel, labelled with ``speakers`` (one per channel), sorted."""
+    if samples.shape[1] < opts.min_speech * sample_rate:
+        return []
     masks = channel_masks(samples, sample_rate, opts, vad)
     segments = [SpeakerSegment(speaker=speakers[c], start=round(a * FRAME_SECONDS, 3), end=round(b * FRAME_SECONDS, 3))
                 for c in range(masks.shape[0]) for a, b in runs(masks[c])]

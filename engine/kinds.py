@@ -68,6 +68,7 @@ class FlagKind(StrEnum):
     TRUNCATED_AUDIO = "truncated_audio"
     CHANNEL_MAP_IGNORED = "channel_map_ignored"
     ASR_NO_WORDS = "asr_no_words"  # a channel with speech energy gave no word
+    SILENT_CHANNEL = "silent_channel"  # one channel of a stereo call holds no sound: one party is missing
 
     @property
     def label(self) -> str:
@@ -84,6 +85,7 @@ FLAG_LABELS: dict[FlagKind, str] = {
     FlagKind.TRUNCATED_AUDIO: "recording shorter than its header says",
     FlagKind.CHANNEL_MAP_IGNORED: "channel map ignored (mono recording)",
     FlagKind.ASR_NO_WORDS: "speech with no words transcribed",
+    FlagKind.SILENT_CHANNEL: "a silent channel (one party not recorded)",
 }
 
 

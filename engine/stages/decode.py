@@ -110,19 +110,38 @@ class DecodeStage(Stage):
             warnings.append(Flag(kind=FlagKind.CHANNEL_MAP_IGNORED, severity=30, reason=(
                 f"{call.call.source}: the channel map ({','.join(channels)}) was ignored: the "
                 f"recording is mono, so speakers and roles are inferred from the audio")))
+        warnings += silent_channels(call.call.source, audio, channels, self.options.min_rms_dbfs)
         return with_warnings(call, warnings).replace(
             audio=audio, duration=audio.duration, num_channels=audio.num_channels,
             sample_rate=audio.original_sample_rate,
         )
 
 
+def silent_channels(source: str, audio: Audio, channels: tuple[str, ...], min_rms_dbfs: float) -> list[Flag]:
+    """A warning for each channel of a multi-channel recording with no sound in it (the file as
+    a whole has some, or decoding would have refused it)."""
+    if audio.num_channels < 2:
+        return []
+    out = []
+    for i, samples in enumerate(audio.samples):
+        rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+        if rms <= 10 ** (min_rms_dbfs / 20):
+            name = f"channel {i + 1}" + (f" ({channels[i]})" if i < len(channels) else "")
+            out.append(Flag(kind=FlagKind.SILENT_CHANNEL, severity=40, reason=(
+                f"{source}: {name} is silent (RMS {20 * np.log10(max(rms, 1e-12)):.0f} dBFS): one party "
+                f"was not recorded, so only the other channel is analysed")))
+    return out
+
+
 def with_warnings(call: CallAnalysis, warnings: list[Flag]) -> CallAnalysis:
-    """The call with each warning recorded: as a flag (the review queue shows it) and its message
-    in the call's ``metadata["warnings"]``. The call stays ok."""
+    """The call with each warning recorded: as a flag (the review queue shows it), its message
+    in the call's ``metadata["warnings"]`` and in ``error`` (``calls.error``: why the analysis
+    is limited). The call stays ok."""
     if not warnings:
         return call
     for flag in warnings:
         log.warning("call %s: %s", call.call_id, flag.reason)
     metadata = {**call.call.metadata,
                 "warnings": [*call.call.metadata.get("warnings", []), *(f.reason for f in warnings)]}
-    return call.replace(call=call.call.replace(metadata=metadata), flags=(*call.flags, *warnings))
+    error = "; ".join([*([call.error] if call.error else []), *(f.reason for f in warnings)])
+    return call.replace(call=call.call.replace(metadata=metadata), flags=(*call.flags, *warnings), error=error)

@@ -1,13 +1,17 @@
-"""Stage 3: who spoke when. Stereo with separate channels gives exact speakers (the
-transcribe stage already labelled each word by channel); mono goes to a diarizer, and
-each word takes the speaker that covers most of it."""
+"""Stage 3: who spoke when. On stereo with separate channels each channel is one party:
+its speech timeline is that channel's own speech detection, with the other party's leak
+(echo, crosstalk) removed (``diarizers/channels.py``), and the words (labelled by channel in
+the transcribe stage) attach to it. Mono goes to a diarizer, and each word takes the speaker
+that covers most of it."""
 
 from __future__ import annotations
 
 from wocas.config import DiarizationConfig
 from wocas.diarizers import Diarizer
+from wocas.diarizers.channels import ChannelTimelineOptions, attach_words, channel_timeline
 from wocas.schema import CallAnalysis, SpeakerSegment, Word
 from wocas.stages.base import Stage
+from wocas.stages.transcribe import speaker_channels
 
 
 def load_diarizer(options: DiarizationConfig) -> Diarizer:
@@ -26,7 +30,8 @@ def load_diarizer(options: DiarizationConfig) -> Diarizer:
 
 
 def segments_from_words(words: tuple[Word, ...], max_gap: float = 0.5) -> list[SpeakerSegment]:
-    """Speech stretches per speaker from word timings (used when channels give the speaker)."""
+    """Speech stretches per speaker from word timings (stereo's timeline before the channels'
+    own speech detection; kept for ``benchmarks/stereo_timeline.py``'s comparison)."""
     segments: list[SpeakerSegment] = []
     last: dict[str, SpeakerSegment] = {}
     for w in sorted(words, key=lambda w: w.start):
@@ -113,11 +118,13 @@ class DiarizeStage(Stage):
         # Off by default: with tiny.en word timings (often stretched over the pauses around a
         # word) snapping raised DER on both reference calls (benchmarks/diarization.py).
         self.snap_words = snap_words
+        self.channel_options = ChannelTimelineOptions()
         self._diarizer: Diarizer | None = None
 
     @classmethod
     def identity(cls, section, encoder) -> str:
-        return f"{section.backend}:v2" if section is not None else "diarize:v2"
+        # v3: stereo timelines from each channel's speech detection, not from the words
+        return f"{section.backend}:v3" if section is not None else "diarize:v3"
 
     def version(self) -> str:
         return self.version_for(self.options) + (":snap" if self.snap_words else "")
@@ -144,8 +151,10 @@ class DiarizeStage(Stage):
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         assert call.audio is not None
-        if call.asr_words and all(w.speaker is not None for w in call.asr_words):
-            return call.replace(speaker_segments=tuple(segments_from_words(call.asr_words)))
+        speakers = [speaker for speaker, _ in speaker_channels(call.audio, call.call.channels)]
+        if all(s is not None for s in speakers):  # stereo: a channel per party
+            segments = channel_timeline(call.audio.samples, call.audio.sample_rate, speakers, self.channel_options)
+            return call.replace(speaker_segments=tuple(segments), asr_words=attach_words(call.asr_words, segments))
         segments = self.diarizer(call.audio.mix(), call.audio.sample_rate)  # read in blocks, never whole
         words = assign_speakers(call.asr_words, segments)
         if self.snap_words:

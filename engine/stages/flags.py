@@ -177,7 +177,8 @@ def call_severity(flags: tuple[Flag, ...] | list[Flag]) -> float:
     return max(f.severity for f in flags) + 0.5 * (len(flags) - 1)
 
 
-INPUT_FLAGS = frozenset({FlagKind.TRUNCATED_AUDIO, FlagKind.CHANNEL_MAP_IGNORED, FlagKind.ASR_NO_WORDS})
+INPUT_FLAGS = frozenset({FlagKind.TRUNCATED_AUDIO, FlagKind.CHANNEL_MAP_IGNORED, FlagKind.ASR_NO_WORDS,
+                         FlagKind.SILENT_CHANNEL})
 
 
 class FlagsStage(Stage):

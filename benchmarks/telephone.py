@@ -324,6 +324,7 @@ def run_profile(profile: str, folder: Path, with_mono_diarizer: bool) -> dict:
     out["der_stereo_c0"] = round(der(every, 0.0), 4)
     out["der_stereo_c0.25"] = round(der(every, 0.25), 4)
     out["audio_s"] = round(audio_s, 1)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # ASR only
     if with_mono_diarizer:
         for label, count in (("estimated", 0), ("true", 2)):
             diarizer = load_diarizer(DiarizationConfig(num_speakers=count))
@@ -334,7 +335,6 @@ def run_profile(profile: str, folder: Path, with_mono_diarizer: bool) -> dict:
             out[f"der_mono_{label}_c0"] = round(der(found, 0.0), 4)
             out[f"der_mono_{label}_c0.25"] = round(der(found, 0.25), 4)
             out[f"speakers_found_{label}"] = sorted({len({s.speaker for s in segs}) for _, segs in found})
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
 
 
@@ -401,7 +401,7 @@ def main() -> None:
                   "call, overlap scored; stereo DER is the timeline the pipeline builds from each channel's ASR "
                   f"words. {diar}Each profile in its own process, CPU, int8, beam 5, VAD on, transcribe stage "
                   "only; 'vs fast' are ratios against tiny.en in the same run; x real time = call seconds / ASR "
-                  "seconds (stereo: both channels). The machine's 2 cores were shared with other jobs: the ratios "
+                  "seconds (stereo: both channels); peak RSS is the ASR process's before the mono diarizer runs. The machine's 2 cores were shared with other jobs: the ratios "
                   "are the comparable part. Synthetic speech is cleaner and more regular than people: these "
                   "figures are not a substitute for real calls.")
     for row in rows:

@@ -8,9 +8,11 @@ alone (decode -> VAD + Whisper), on:
 - pyannote_sample (two-party conversation, against its STM transcript);
 - samples (the two demo calls in samples/, against samples/truth.json);
 - *_ulaw8k: ljspeech, jfk and pyannote_sample cut to 8 kHz and passed through G.711 mu-law
-  (made here with numpy into a temporary folder), as a telephone line would deliver them.
-WER uses wocas.text.normalize (lowercase, no punctuation, numbers as words): jiwer and
-openai-whisper's English normaliser are not installed.
+  (made here with numpy into a temporary folder), as a telephone line would deliver them;
+- telephone_mono / telephone_stereo: the two-party calls of benchmarks/telephone.py (espeak-ng
+  + sox through G.711 with line noise), scored whole (mono) and per channel (stereo); skipped
+  with the install hint when they are not rendered and espeak-ng or sox is missing.
+WER is benchmarks/metrics.py: Whisper's English normaliser, then jiwer over each set.
 
     .venv/bin/python -m benchmarks.asr_profiles [--profiles fast,accurate] [--sets ...]
 """
@@ -32,7 +34,7 @@ from benchmarks.asr import load_sets
 from benchmarks.common import DEFAULT_DATA, ROOT, write_results
 
 SETS = ("ljspeech", "jfk", "ravdess", "pyannote_sample", "samples",
-        "ljspeech_ulaw8k", "jfk_ulaw8k", "pyannote_sample_ulaw8k")
+        "ljspeech_ulaw8k", "jfk_ulaw8k", "pyannote_sample_ulaw8k", "telephone_mono", "telephone_stereo")
 MU = 255.0
 
 
@@ -69,6 +71,21 @@ def sample_calls(root: Path) -> list[tuple[Path, dict]]:
     return out
 
 
+def telephone_sets() -> dict[str, list[tuple[Path, dict]]]:
+    """The rendered calls of benchmarks/telephone.py, rendered first if needed and possible."""
+    from benchmarks import telephone
+
+    if not (telephone.default_cache() / "done").exists() and telephone.missing_tools():
+        print(f"telephone sets skipped: {telephone.INSTALL}", file=sys.stderr)
+        return {}
+    folder = telephone.render_all()
+    calls = telephone.load_calls(folder)
+    return {"telephone_mono": [(folder / f"{c['call']}.mono.wav", {None: telephone.reference_text(c)})
+                               for c in calls],
+            "telephone_stereo": [(folder / f"{c['call']}.stereo.wav",
+                                  {s: telephone.reference_text(c, s) for s in c["channels"]}) for c in calls]}
+
+
 def all_sets(data: Path, tmp: Path) -> dict[str, list[tuple[Path, dict]]]:
     found = load_sets(data)
     sets = {"ljspeech": found.get("asr/ljspeech_coqui", []),
@@ -79,6 +96,7 @@ def all_sets(data: Path, tmp: Path) -> dict[str, list[tuple[Path, dict]]]:
     chosen["samples"] = sample_calls(ROOT)
     for name in ("ljspeech", "jfk", "pyannote_sample"):
         chosen[f"{name}_ulaw8k"] = [(telephone_copy(p, tmp), refs) for p, refs in sets[name]]
+    chosen.update(telephone_sets())
     return chosen
 
 
@@ -100,7 +118,7 @@ def run_profile(profile: str, names: list[str], data: Path) -> dict:
     out: dict = {"model": stage.entry.name, "load_s": round(load_s, 2), "sets": {}}
     with tempfile.TemporaryDirectory() as tmp:
         sets = all_sets(data, Path(tmp))
-        for name in names:
+        for name in [n for n in names if sets.get(n)]:
             pairs, groups, audio_s, seconds, empty = [], {}, 0.0, 0.0, []
             for path, refs in sets[name]:
                 audio = decode(path, 16000)
@@ -175,8 +193,9 @@ def main() -> None:
     write_results("asr_profiles", {"profiles": results}, rows, "ASR profiles: WER, speed and memory",
                   "Each profile in its own process, CPU, int8, beam 5, VAD on, transcribe stage only (decode "
                   "excluded from the time). x real time = audio seconds / ASR seconds; 'vs fast' are ratios against "
-                  "tiny.en in the same run. WER after wocas.text.normalize (lowercase, no punctuation, numbers as "
-                  "words). *_ulaw8k: 8 kHz G.711 mu-law copies made by the benchmark. samples: the demo calls "
+                  "tiny.en in the same run. WER: Whisper's English normaliser + jiwer (benchmarks/metrics.py). "
+                  "*_ulaw8k: 8 kHz G.711 mu-law copies made by the benchmark. telephone_*: the 20 rendered calls of "
+                  "benchmarks/telephone.py (espeak-ng, G.711, line noise; mono whole, stereo per channel). samples: the demo calls "
                   "against samples/truth.json (stereo per channel). The machine's cores were shared with other "
                   "jobs, so the x real time figures are low; the ratios are the comparable part.")
     for row in rows:

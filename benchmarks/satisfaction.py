@@ -186,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-dialogues", type=int, help="score only the first N dialogues of each set")
     parser.add_argument("--no-stages", action="store_true", help="text model only (skip the pipeline run)")
     parser.add_argument("--baseline-text-model", type=Path, help="an earlier text model file, scored beside the current one")
-    parser.add_argument("--uss", nargs="*", default=["MWOZ", "SGD"],
-                        help="USS subsets to score (default MWOZ SGD; none named: every one found)")
+    parser.add_argument("--uss", nargs="*", default=None,
+                        help="USS subsets to score by file stem (default: MWOZ and SGD where the folder has them, "
+                             "else every USS file found; none named: every one found)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from wocas.satisfaction.model import MODEL_FILE
@@ -260,8 +261,15 @@ def main(argv: list[str] | None = None) -> int:
         if keep:
             score_set(f"STC-3 {path.stem} held out", f"stc3_{path.stem}", [dialogues[i] for i in keep],
                       mean_s[keep], uss=False)
+        other = cap([i for i, d in enumerate(dialogues) if d.dialogue_id not in ids])
+        if other:  # a new data folder has none of the model's held-out ids: its dialogues are scored here
+            score_set(f"STC-3 {path.stem} other (may be training data)", f"stc3_{path.stem}_other",
+                      [dialogues[i] for i in other], mean_s[other], uss=False)
 
-    uss_files = [p for p in find_uss(args.data) if not args.uss or p.stem in args.uss]
+    uss_found = find_uss(args.data)
+    wanted = args.uss if args.uss is not None else (
+        [p.stem for p in uss_found if p.stem in ("MWOZ", "SGD")] or None)
+    uss_files = [p for p in uss_found if not wanted or p.stem in wanted]
     if not uss_files:
         results["skipped"]["uss"] = f"no User Satisfaction Simulation file (USER<TAB>OVERALL lines) under {args.data}"
     for path in uss_files:

@@ -12,7 +12,6 @@ to the head, and benchmarks/results/trust_fit.json (with the rules' accuracy for
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -96,11 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.challenge import read_calls, satisfaction_band
     from wocas.stages.trajectory import SHAPE_FEATURES
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=Path, default=ROOT / "models" / "training" / "trust_calls.txt")
-    parser.add_argument("--out", type=Path, default=ROOT / "models" / "trust-context")
-    parser.add_argument("--folds", type=int, default=5)
-    args = parser.parse_args(argv)
+    from train_trust_context import shown, training_args
+
+    args = training_args(__doc__.splitlines()[0], argv)
     calls = read_calls(args.calls)
     done = out_of_fold_calls(calls, args.folds)
     y = np.array([c.labels["shape"] for c in calls])
@@ -117,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
              mean=scaler.mean_.astype(np.float32), scale=scaler.scale_.astype(np.float32))
     (args.out / "shape.json").write_text(json.dumps({
         "classes": [str(k) for k in lr.classes_], "features": list(SHAPE_FEATURES), "outcome_weight": w, "C": c,
-        "fitted_on": "out-of-fold context readings of " + (str(args.calls.relative_to(ROOT))
-                                                           if args.calls.is_relative_to(ROOT) else str(args.calls))},
+        "fitted_on": "out-of-fold context readings of " + shown(args.calls)},
         indent=1) + "\n")
     rules = [rule_shape(done[k.call_id]) for k in calls]
     resolution = [(done[k.call_id].resolution.state if done[k.call_id].resolution else None) for k in calls]

@@ -107,16 +107,26 @@ def figures(y, pred) -> dict:
             "sign_accuracy": round(float((sign(y) == sign(pred)).mean()), 3)}
 
 
+def training_args(description: str, argv: list[str] | None) -> argparse.Namespace:
+    """--calls (labelled calls), --out (the head's folder), --folds: shared with fit_shapes.py."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--calls", type=Path, default=ROOT / "models" / "training" / "trust_calls.txt")
+    parser.add_argument("--out", type=Path, default=ROOT / "models" / "trust-context")
+    parser.add_argument("--folds", type=int, default=5)
+    return parser.parse_args(argv)
+
+
+def shown(path: Path) -> str:
+    """A path as written into a model's files: relative to the project when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.challenge import read_calls
     from wocas.emotion.context import SCALARS, save_head
     from wocas.models.text_encoder import TextEncoder
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=Path, default=ROOT / "models" / "training" / "trust_calls.txt")
-    parser.add_argument("--out", type=Path, default=ROOT / "models" / "trust-context")
-    parser.add_argument("--folds", type=int, default=5)
-    args = parser.parse_args(argv)
+    args = training_args(__doc__.splitlines()[0], argv)
 
     start = time.perf_counter()
     calls = read_calls(args.calls)
@@ -140,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     save_head(args.out, coef, intercept, mean, scale, {
         "encoder": encoder.model, "embedding_dim": dim, "alpha": best,
-        "trained_on": str(args.calls.relative_to(ROOT)) if args.calls.is_relative_to(ROOT) else str(args.calls),
+        "trained_on": shown(args.calls),
         "target": "writer's per-turn trust label -2..2, divided by 2"})
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     print(json.dumps(metrics, indent=1))

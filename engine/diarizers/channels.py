@@ -42,12 +42,26 @@ class ChannelTimelineOptions:
     edge_reach: float = 0.3  # how far an edge may move outwards
 
 
-def frame_db(samples: np.ndarray, sample_rate: int, frame: float = FRAME_SECONDS,
-             smooth: float = 0.05) -> np.ndarray:
-    """Smoothed frame power in dB, shape (channels, frames)."""
+BLOCK_FRAMES = 6000  # frames read at a time (a minute at 10 ms): a long call is never copied whole
+
+
+def channel_rows(samples) -> list:
+    """The channels as 1-D sequences sliced on demand: the rows of a (channels, samples) array,
+    or the ``AudioView``s of a call's int16 audio as they are given."""
+    return list(samples)
+
+
+def frame_db(samples, sample_rate: int, frame: float = FRAME_SECONDS, smooth: float = 0.05) -> np.ndarray:
+    """Smoothed frame power in dB, shape (channels, frames); read a block of frames at a time."""
+    rows = channel_rows(samples)
     hop = max(1, int(round(frame * sample_rate)))
-    n = samples.shape[1] // hop
-    power = np.square(samples[:, : n * hop].reshape(samples.shape[0], n, hop), dtype=np.float64).mean(axis=2)
+    n = len(rows[0]) // hop
+    power = np.zeros((len(rows), n))
+    for c, row in enumerate(rows):
+        for f in range(0, n, BLOCK_FRAMES):
+            k = min(BLOCK_FRAMES, n - f)
+            block = np.asarray(row[f * hop:(f + k) * hop], dtype=np.float64)
+            power[c, f:f + k] = np.square(block).reshape(k, hop).mean(axis=1)
     width = min(n, max(1, int(round(smooth / frame))))
     if width > 1:
         kernel = np.ones(width) / width
@@ -138,13 +152,14 @@ def refine_edges(mask: np.ndarray, db: np.ndarray, allowed: np.ndarray, opts: Ch
     return out
 
 
-def channel_vad(samples: np.ndarray, sample_rate: int, threshold: float) -> np.ndarray:
+def channel_vad(samples, sample_rate: int, threshold: float) -> np.ndarray:
     """silero-vad on each channel alone, shape (channels, frames)."""
-    n = samples.shape[1] // max(1, int(round(FRAME_SECONDS * sample_rate)))
-    return np.stack([vad_mask(samples[c], sample_rate, n, threshold) for c in range(samples.shape[0])])
+    rows = channel_rows(samples)
+    n = len(rows[0]) // max(1, int(round(FRAME_SECONDS * sample_rate)))
+    return np.stack([vad_mask(row, sample_rate, n, threshold) for row in rows])
 
 
-def channel_masks(samples: np.ndarray, sample_rate: int,
+def channel_masks(samples, sample_rate: int,
                   opts: ChannelTimelineOptions = ChannelTimelineOptions(),
                   vad: np.ndarray | None = None) -> np.ndarray:
     """Each channel's own speech as frame masks, shape (channels, frames). ``vad``: the
@@ -158,8 +173,8 @@ def channel_masks(samples: np.ndarray, sample_rate: int,
     talking = np.stack([recent_max(v, lag) for v in vad])
     keep = vad.copy()
     allowed = np.ones_like(vad)  # frames not given to a partner's leak
-    for dst in range(samples.shape[0]):
-        for src in range(samples.shape[0]):
+    for dst in range(len(db)):
+        for src in range(len(db)):
             if src == dst:
                 continue
             diff = db[dst] - source[src]
@@ -170,11 +185,11 @@ def channel_masks(samples: np.ndarray, sample_rate: int,
     return np.stack([clean(k, opts.min_speech, opts.max_gap, opts.pad) for k in fine])
 
 
-def channel_timeline(samples: np.ndarray, sample_rate: int, speakers: tuple[str, ...] | list[str],
+def channel_timeline(samples, sample_rate: int, speakers: tuple[str, ...] | list[str],
                      opts: ChannelTimelineOptions = ChannelTimelineOptions(),
                      vad: np.ndarray | None = None) -> list[SpeakerSegment]:
     """Speech segments per channel, labelled with ``speakers`` (one per channel), sorted."""
-    if samples.shape[1] < opts.min_speech * sample_rate:
+    if len(channel_rows(samples)[0]) < opts.min_speech * sample_rate:
         return []
     masks = channel_masks(samples, sample_rate, opts, vad)
     segments = [SpeakerSegment(speaker=speakers[c], start=round(a * FRAME_SECONDS, 3), end=round(b * FRAME_SECONDS, 3))

@@ -37,8 +37,13 @@ class TurnContext:
 
     turn: Turn
     answers: str  # the agent turn just before it ("" when none)
-    earlier: tuple[str, ...]  # the customer's earlier turns
+    customer_texts: tuple[str, ...]  # all the customer's scored turns in the call (one tuple per call)
+    position: int  # this turn's place among them
     scalars: np.ndarray  # (len(SCALARS),)
+
+    @property
+    def earlier(self) -> tuple[str, ...]:
+        return self.customer_texts[:self.position]
 
 
 def _polite(turn: Turn) -> float:
@@ -54,9 +59,16 @@ def customer_contexts(call: CallAnalysis) -> list[TurnContext]:
         return []
     trust = np.array([t.emotion.trust for _, t in scored], dtype=np.float64)
     m = len(scored)
+    answered, last_agent = {}, ""  # each customer turn's index -> the agent text before it, in one pass
+    for t in call.turns:
+        if t.role == "customer":
+            answered[t.index] = last_agent
+        elif t.text.strip():
+            last_agent = t.text
+    texts = tuple(t.text for _, t in scored)
     out = []
     for j, (i, turn) in enumerate(scored):
-        answers = next((p.text for p in reversed(call.turns[:i]) if p.role != "customer" and p.text.strip()), "")
+        answers = answered[turn.index]
         others = np.delete(trust, j)
         e = turn.emotion
         scalars = np.array([
@@ -68,7 +80,7 @@ def customer_contexts(call: CallAnalysis) -> list[TurnContext]:
             float(trust[j - 1]) if j > 0 else 0.0,
             float(trust[j + 1]) if j + 1 < m else 0.0,
         ], dtype=np.float32)
-        out.append(TurnContext(turn, answers, tuple(t.text for _, t in scored[:j]), scalars))
+        out.append(TurnContext(turn, answers, texts, j, scalars))
     return out
 
 
@@ -77,8 +89,16 @@ def feature_matrix(contexts: list[TurnContext], vectors: dict[str, np.ndarray], 
     customer turns' vectors, then the scalars. ``vectors`` maps each text to its embedding."""
     zero = np.zeros(dim, dtype=np.float32)
     rows = []
+    running, count = zero, 0  # sum of the earlier turns' vectors, kept while a call's turns follow in order
+    previous: TurnContext | None = None
     for c in contexts:
-        earlier = np.mean([vectors[t] for t in c.earlier], axis=0) if c.earlier else zero
+        if previous is not None and c.customer_texts is previous.customer_texts and c.position == count + 1:
+            running, count = running + vectors[previous.turn.text], count + 1
+        else:
+            running = np.sum([vectors[t] for t in c.earlier], axis=0) if c.earlier else zero
+            count = len(c.earlier)
+        earlier = running / count if count else zero
+        previous = c
         rows.append(np.concatenate([vectors[c.turn.text], vectors[c.answers] if c.answers else zero, earlier,
                                     c.scalars]))
     return np.asarray(rows, dtype=np.float32).reshape(len(contexts), 3 * dim + len(SCALARS))
@@ -86,7 +106,8 @@ def feature_matrix(contexts: list[TurnContext], vectors: dict[str, np.ndarray], 
 
 def texts_needed(contexts: list[TurnContext]) -> list[str]:
     """Every distinct text the features embed."""
-    seen = dict.fromkeys(t for c in contexts for t in (c.turn.text, c.answers, *c.earlier) if t)
+    calls = {id(c.customer_texts): c.customer_texts for c in contexts}  # each call's customer texts once
+    seen = dict.fromkeys([*(t for texts in calls.values() for t in texts), *(c.answers for c in contexts if c.answers)])
     return list(seen)
 
 

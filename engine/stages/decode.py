@@ -123,8 +123,10 @@ def silent_channels(source: str, audio: Audio, channels: tuple[str, ...], min_rm
     if audio.num_channels < 2:
         return []
     out = []
-    for i, samples in enumerate(audio.samples):
-        rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    for i in range(audio.num_channels):
+        view = audio.channel(i)  # read a minute at a time: a long call is never copied whole
+        power = sum(float(np.square(block, dtype=np.float64).sum()) for _, block in view.blocks(60 * audio.sample_rate))
+        rms = float(np.sqrt(power / len(view))) if len(view) else 0.0
         if rms <= 10 ** (min_rms_dbfs / 20):
             name = f"channel {i + 1}" + (f" ({channels[i]})" if i < len(channels) else "")
             out.append(Flag(kind=FlagKind.SILENT_CHANNEL, severity=40, reason=(

@@ -153,7 +153,8 @@ class DiarizeStage(Stage):
         assert call.audio is not None
         speakers = [speaker for speaker, _ in speaker_channels(call.audio, call.call.channels)]
         if all(s is not None for s in speakers):  # stereo: a channel per party
-            segments = channel_timeline(call.audio.samples, call.audio.sample_rate, speakers, self.channel_options)
+            views = [call.audio.channel(c) for c in range(call.audio.num_channels)]  # int16, read in blocks
+            segments = channel_timeline(views, call.audio.sample_rate, speakers, self.channel_options)
             return call.replace(speaker_segments=tuple(segments), asr_words=attach_words(call.asr_words, segments))
         segments = self.diarizer(call.audio.mix(), call.audio.sample_rate)  # read in blocks, never whole
         words = assign_speakers(call.asr_words, segments)

@@ -175,6 +175,7 @@ class TrajectoryStage(Stage):
 
     def __init__(self, options: EmotionConfig):
         self.options = options
+        self._fitted: tuple[ShapeClassifier | None] | None = None  # looked up once, on first use
 
     @classmethod
     def results_settings(cls, section) -> dict:
@@ -192,8 +193,10 @@ class TrajectoryStage(Stage):
         return f"trajectory-3:{OUTCOME_WEIGHT}:{FULL_TURN_WORDS}:{shape}"
 
     def shape_classifier(self) -> ShapeClassifier | None:
-        folder = _context_folder(self.options.context_model)
-        return load_shape_classifier(str(folder)) if folder is not None else None
+        if self._fitted is None:
+            folder = _context_folder(self.options.context_model)
+            self._fitted = (load_shape_classifier(str(folder)) if folder is not None else None,)
+        return self._fitted[0]
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         trajectories = {}

@@ -87,6 +87,17 @@ def test_transcript_turns_get_tags_and_no_digits_survive(monkeypatch):
     assert "44791281" not in json.dumps(out.to_json())
 
 
+def test_a_batch_is_redacted_as_each_call_alone():
+    """The stage parses a whole batch's turns in one NER pass; each call must come out as it
+    would on its own (names included: "Priya", "Mr Smith")."""
+    stage = RedactStage(RedactConfig())
+    calls = [RolesStage(Config().roles).process_call(_call(doc)) for doc in CALLS]
+    together = stage.process_batch(calls)
+    alone = [stage.process_call(call) for call in calls]
+    assert [[t.text for t in c.turns] for c in together] == [[t.text for t in c.turns] for c in alone]
+    assert "my name is [NAME]" in together[0].turns[0].text and "Thank you [NAME]." in together[1].turns[4].text
+
+
 def test_no_hash_key_no_hashes(monkeypatch):
     monkeypatch.delenv("WOCAS_HASH_KEY", raising=False)
     out = RedactStage(RedactConfig()).process_call(_call(CALLS[0]))

@@ -773,12 +773,14 @@ AGENT_INTRO = re.compile(r"\b(?:this is|my name is|my name's|you're speaking (?:
 
 def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                       entities: Iterable[str] = ENTITY_TYPES, names: str = "rules",
-                      agent_names: str = "redact", roles: Sequence[str] | None = None) -> list[PiiSpan]:
+                      agent_names: str = "redact", roles: Sequence[str] | None = None,
+                      name_docs: list | None = None) -> list[PiiSpan]:
     """Every PII span in a conversation given as (speaker, text) turns, in turn order.
 
     ``names = "ner"`` adds the NER model's person names (optional ``pii`` extra). With
     ``agent_names = "keep"`` the name an agent gives as their own stays in clear text, wherever it
-    is said; ``roles`` (one per turn, default the speaker labels) tells agent turns apart."""
+    is said; ``roles`` (one per turn, default the speaker labels) tells agent turns apart.
+    ``name_docs``: the turns' texts already parsed by the NER model (``names.parse``)."""
     found = _find(turns, entities)
     wanted = set(entities)
     if names != "rules" and "NAME" in wanted:
@@ -790,7 +792,7 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
         for x in found:
             taken.setdefault(x.turn, []).append((x.start, x.end))
         for ti, spans in enumerate(ner.find_names(texts, use_model=names != "cues", use_cues=names != "ner-only",
-                                                     asked=asked)):
+                                                     asked=asked, docs=name_docs)):
             for s, e, _ in spans:
                 if not _overlaps(s, e, taken.get(ti, [])):
                     found.append(PiiSpan("NAME", ti, s, e, texts[ti][s:e], texts[ti][s:e].lower()))

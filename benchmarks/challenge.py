@@ -27,7 +27,8 @@ from benchmarks.common import ROOT, write_results
 CALLS = ROOT / "benchmarks" / "challenge" / "calls.txt"
 HELDOUT2 = ROOT / "benchmarks" / "challenge" / "heldout2.txt"
 SPLITS = ("tune", "heldout", "heldout2")
-ARMS = {"context": None, "no context": '[emotion]\ncontext_model = ""\n'}  # arm -> config TOML (None: defaults)
+# arm -> config TOML (None: defaults); "no context" is the earlier reading: per-turn trust, zero-shot resolution
+ARMS = {"context": None, "no context": '[emotion]\ncontext_model = ""\n[resolution]\nmodel = ""\n'}
 
 
 @dataclass(frozen=True)
@@ -190,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
              "after earlier changes; `heldout2` (benchmarks/challenge/heldout2.txt, 60 calls by another writer, "
              "with per-turn labels) was scored once, after the context head and shape classifier were fixed. "
              "Arms, in one run: `context` = the defaults (customer turns read in context by models/trust-context, "
-             "shape from its fitted classifier); `no context` = `[emotion] context_model = \"\"` (per-turn "
-             "scores and the shape rules, as before). Satisfaction band: the band the satisfaction stage gives (the call model's fitted band model, "
-             "scripts/fit_bands.py). Leavers in top k: of the k customers labelled leaving in the split, how many are among "
+             "shape from its fitted classifier); `no context` = `[emotion] context_model = \"\"` and "
+             "`[resolution] model = \"\"` (per-turn scores, the shape rules and the zero-shot resolution, as before). Satisfaction band: the band the satisfaction stage gives "
+             "(the call model's fitted band model, scripts/fit_bands.py). Leavers in top k: of the k customers "
+             "labelled leaving in the split, how many are among "
              "the k with the highest defection risk. Turn Spearman: customer-turn trust against the writer's "
              "-2..2 label. Wall time for all calls (text pipeline + roll-ups): "
              + ", ".join(f"{arm} {w:.1f} s" for arm, w in walls.items()) + f" for {len(calls)} calls.")

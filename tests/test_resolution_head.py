@@ -155,3 +155,17 @@ def test_the_satisfaction_stage_writes_the_shipped_band_models_band():
     model = cm.load_call_model()
     assert isinstance(stages[-1], SatisfactionStage) and "band" in model.params
     assert sat.band in cm.BANDS and sat.band == model.band(sat.score, dict(sat.features))
+
+
+def test_the_training_scripts_read_every_training_file_and_refuse_a_call_twice():
+    import sys
+
+    sys.path.insert(0, str(MODELS.parent / "scripts"))
+    from train_trust_context import read_training, training_args
+
+    files = training_args("train", []).calls
+    assert {p.name for p in files} == {p.name for p in (MODELS / "training").glob("*.txt")} and len(files) >= 3
+    calls = read_training(files)
+    assert len({c.call_id for c in calls}) == len(calls) and all(c.labels["split"] == "train" for c in calls)
+    with pytest.raises(SystemExit, match="more than one place"):
+        read_training([files[0], files[0]])

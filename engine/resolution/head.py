@@ -56,7 +56,8 @@ def trust_numbers(trust: list[float], closing: int = 3) -> list[float]:
     return [trust[-1], float(np.mean(last)), float(min(last)), float(np.mean(trust)), float(min(trust))]
 
 
-def place_numbers(n_turns: int, agent_words: int, customer_words: int, customer_at: float, negated: bool) -> list[float]:
+def place_numbers(n_turns: int, agent_words: int, customer_words: int, customer_at: float,
+                  negated: bool) -> list[float]:
     return [math.log1p(n_turns), math.log1p(agent_words), math.log1p(customer_words), customer_at, float(negated)]
 
 

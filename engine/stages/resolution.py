@@ -207,8 +207,8 @@ class ResolutionStage(Stage):
         """Per call, what both readers need: the zero-shot state, its tallies, and the head's
         ``CallReading``; None for a call with nothing said."""
         sides = self._prototypes()
-        picked = [{"agent": closing_turns(c, "agent", AGENT_TURNS), "customer": closing_turns(c, "customer", CUSTOMER_SCAN)}
-                  for c in calls]
+        picked = [{"agent": closing_turns(c, "agent", AGENT_TURNS),
+                   "customer": closing_turns(c, "customer", CUSTOMER_SCAN)} for c in calls]
         texts = list(dict.fromkeys(t.text for p in picked for role in sides for t in p[role]))
         vectors = dict(zip(texts, self.encoder.encode(texts))) if texts else {}
         dim = next(iter(vectors.values())).shape[0] if vectors else 0
@@ -248,7 +248,8 @@ class ResolutionStage(Stage):
         zero = np.zeros(dim, dtype=np.float32)
         agent_vector = vecs["agent"].mean(axis=0) if len(vecs["agent"]) else zero
         customer_vector = vecs["customer"][substantive].mean(axis=0) if substantive else zero
-        trust = [t.emotion.trust for t in call.turns if t.role == "customer" and t.emotion is not None and t.text.strip()]
+        trust = [t.emotion.trust for t in call.turns
+                 if t.role == "customer" and t.emotion is not None and t.text.strip()]
         n = max(1, len(call.turns))
         last_customer = customer[substantive[-1]] if substantive else None
         scalars = trust_numbers(trust) + place_numbers(

@@ -27,7 +27,8 @@ from benchmarks.common import ROOT, write_results
 CALLS = ROOT / "benchmarks" / "challenge" / "calls.txt"
 HELDOUT2 = ROOT / "benchmarks" / "challenge" / "heldout2.txt"
 SPLITS = ("tune", "heldout", "heldout2")
-ARMS = {"context": None, "no context": '[emotion]\ncontext_model = ""\n'}  # arm -> config TOML (None: defaults)
+# arm -> config TOML (None: defaults); "no context" is the earlier reading: per-turn trust, zero-shot resolution
+ARMS = {"context": None, "no context": '[emotion]\ncontext_model = ""\n[resolution]\nmodel = ""\n'}
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ def read_calls(path: Path = CALLS) -> list[ChallengeCall]:
 
 
 def satisfaction_band(score: float | None) -> str | None:
-    """A 1-5 predicted CSAT as the survey band it stands for: 1-2 low, 3 mid, 4-5 high."""
+    """A 1-5 predicted CSAT as the survey band it stands for: 1-2 low, 3 mid, 4-5 high (for a
+    record made before the call model had a band model; newer records carry their band)."""
     if score is None:
         return None
     return "low" if score < 2.5 else "mid" if score <= 3.5 else "high"
@@ -117,7 +119,7 @@ def analyse(calls: list[ChallengeCall], out: Path, config: str | None = None) ->
         record = json.loads(r["record"])
         said[r["call_id"]] = {
             "shape": r["trajectory_shape"],
-            "band": satisfaction_band(r["satisfaction_score"]),
+            "band": ((record.get("satisfaction") or {}).get("band") or satisfaction_band(r["satisfaction_score"])),
             "resolution": (record.get("resolution") or {}).get("state") if isinstance(record.get("resolution"), dict)
             else record.get("resolution"),
             "risk": risk.get(r["customer_id"]),
@@ -189,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
              "after earlier changes; `heldout2` (benchmarks/challenge/heldout2.txt, 60 calls by another writer, "
              "with per-turn labels) was scored once, after the context head and shape classifier were fixed. "
              "Arms, in one run: `context` = the defaults (customer turns read in context by models/trust-context, "
-             "shape from its fitted classifier); `no context` = `[emotion] context_model = \"\"` (per-turn "
-             "scores and the shape rules, as before). Satisfaction band: predicted score < 2.5 low, <= 3.5 mid, "
-             "else high. Leavers in top k: of the k customers labelled leaving in the split, how many are among "
+             "shape from its fitted classifier); `no context` = `[emotion] context_model = \"\"` and "
+             "`[resolution] model = \"\"` (per-turn scores, the shape rules and the zero-shot resolution, as before). Satisfaction band: the band the satisfaction stage gives "
+             "(the call model's fitted band model, scripts/fit_bands.py). Leavers in top k: of the k customers "
+             "labelled leaving in the split, how many are among "
              "the k with the highest defection risk. Turn Spearman: customer-turn trust against the writer's "
              "-2..2 label. Wall time for all calls (text pipeline + roll-ups): "
              + ", ".join(f"{arm} {w:.1f} s" for arm, w in walls.items()) + f" for {len(calls)} calls.")

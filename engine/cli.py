@@ -262,7 +262,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         r = call.resolution
         print(f"resolution {r.state} (confidence {r.confidence:.2f}, turn {r.turn_index}: {r.quote!r})")
     if call.satisfaction is not None:
-        print(f"predicted satisfaction {call.satisfaction.score:.1f}/5  drivers: {'; '.join(call.satisfaction.drivers)}")
+        band = f" (band {call.satisfaction.band})" if call.satisfaction.band else ""
+        print(f"predicted satisfaction {call.satisfaction.score:.1f}/5{band}  drivers: {'; '.join(call.satisfaction.drivers)}")
     for f in call.flags:
         print(f"flag {f.kind} (severity {f.severity:.0f}): {f.reason}")
     return EXIT_OK

@@ -122,6 +122,12 @@ class JobsConfig(Section):
     max_customer_turns: int = 6  # early customer turns searched for the job (later ones only with a cue)
 
 
+class ResolutionConfig(Section):
+    # The fitted resolution head (registry name or folder; scripts/train_resolution.py); "" = the
+    # zero-shot reader of the closing turns alone.
+    model: str = "resolution-head"
+
+
 class SignalsConfig(Section):
     enabled: bool = True
     competitors: tuple[str, ...] = ()  # competitor names to spot (case-insensitive)
@@ -238,6 +244,7 @@ class Config(Section):
     text_encoder: TextEncoderConfig = Field(default_factory=TextEncoderConfig)
     emotion: EmotionConfig = Field(default_factory=EmotionConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
+    resolution: ResolutionConfig = Field(default_factory=ResolutionConfig)
     signals: SignalsConfig = Field(default_factory=SignalsConfig)
     redact: RedactConfig = Field(default_factory=RedactConfig)
     satisfaction: SatisfactionConfig = Field(default_factory=SatisfactionConfig)

@@ -62,7 +62,7 @@ def stage_plan(config: Config) -> list[tuple[type[Stage], Section | None]]:
         plan.append((JobsStage, config.jobs))
     from wocas.stages.resolution import ResolutionStage
 
-    plan.append((ResolutionStage, None))  # before signals: an implicit complaint respects the outcome
+    plan.append((ResolutionStage, config.resolution))  # before signals: an implicit complaint respects the outcome
     if config.signals.enabled:
         from wocas.stages.signals import SignalsStage
 

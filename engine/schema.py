@@ -217,6 +217,7 @@ class Satisfaction(Frozen):
     score: float  # CSAT-like, 1..5
     p_satisfied: float
     confidence: float
+    band: str | None = None  # low / mid / high, the survey band the score stands for (the call model's band model)
     drivers: tuple[str, ...] = ()
     # The call model's inputs by name (a refit rescores stored calls from them) and its version.
     features: dict[str, float] = Field(default_factory=dict)

@@ -1,6 +1,6 @@
 """Fit the trajectory stage's shape classifier on the labelled training calls, out of fold.
 
-    .venv/bin/python scripts/fit_shapes.py [--calls models/training/trust_calls.txt] [--folds 5]
+    .venv/bin/python scripts/fit_shapes.py [--calls models/training/*.txt] [--folds 5]
 
 The per-turn context head is trained on these same calls, so its readings of them are too
 good. Here each fold's calls are run through the whole default pipeline with a head trained on
@@ -28,8 +28,11 @@ OUTCOME_WEIGHTS = (0.0, 0.2, 0.35, 0.5)
 CS = (0.1, 0.3, 1.0, 3.0)
 
 
-def out_of_fold_calls(calls, folds: int):
-    """Every call analysed by the whole pipeline with a context head that never saw it."""
+def out_of_fold_calls(calls, folds: int, cache: Path | None = None):
+    """Every call analysed by the whole pipeline with a context head that never saw it (folds
+    over customers: a customer's calls stay together). The resolution stage is the zero-shot
+    reader here (its fitted head is trained on these records). With ``cache``, the records are
+    read from that JSONL file when it holds exactly these calls, else written there."""
     from sklearn.model_selection import GroupKFold
     from train_trust_context import analysed_calls, features, fit, labelled_turns
 
@@ -39,24 +42,34 @@ def out_of_fold_calls(calls, folds: int):
     from wocas.models.text_encoder import TextEncoder
     from wocas.pipeline import Pipeline
 
+    from wocas.schema import CallAnalysis
+
+    key = json.dumps([c.call_id for c in calls] + [folds])
+    if cache is not None and cache.is_file():
+        lines = cache.read_text().splitlines()
+        if lines and lines[0] == key:
+            return {r.call_id: r for r in (CallAnalysis.from_json(json.loads(x)) for x in lines[1:])}
     analysed, _ = analysed_calls(calls)
     contexts, y, groups = labelled_turns(calls, analysed)
     encoder = TextEncoder()
     X, dim = features(contexts, encoder)
     done: dict[str, object] = {}
     index = np.arange(len(calls))
-    for k, (train, test) in enumerate(GroupKFold(n_splits=folds).split(index, index, index)):
+    customers = [c.customer_id for c in calls]
+    for k, (train, test) in enumerate(GroupKFold(n_splits=folds).split(index, index, customers)):
         rows = np.isin(groups, train)
         coef, b, mean, scale = fit(X[rows], y[rows], 1.0, len(SCALARS))
         with tempfile.TemporaryDirectory() as tmp:
             save_head(Path(tmp), coef, b, mean, scale, {"encoder": encoder.model, "embedding_dim": dim})
-            config = load_config(overrides={"emotion": {"context_model": tmp}})
+            config = load_config(overrides={"emotion": {"context_model": tmp}, "resolution": {"model": ""}})
             pipeline = Pipeline.from_config(config)
             part = [calls[i] for i in test]
             items = [transcript_to_call(c.transcript(), "training", c.call_id) for c in part]
             for c, a in zip(part, pipeline.process(items)):
                 done[c.call_id] = a
         print(f"fold {k + 1}/{folds}: {len(test)} calls", flush=True)
+    if cache is not None:
+        cache.write_text("\n".join([key] + [json.dumps(done[c.call_id].to_json()) for c in calls]) + "\n")
     return done
 
 
@@ -92,14 +105,18 @@ def classifier(c: float):
 def main(argv: list[str] | None = None) -> int:
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    from benchmarks.challenge import read_calls, satisfaction_band
+    import argparse
+
+    from benchmarks.challenge import satisfaction_band
     from wocas.stages.trajectory import SHAPE_FEATURES
 
-    from train_trust_context import shown, training_args
+    from train_trust_context import read_training, shown, training_args
 
-    args = training_args(__doc__.splitlines()[0], argv)
-    calls = read_calls(args.calls)
-    done = out_of_fold_calls(calls, args.folds)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, help="JSONL of the out-of-fold records (read when it holds these calls)")
+    args = training_args(__doc__.splitlines()[0], argv, parser=parser)
+    calls = read_training(args.calls)
+    done = out_of_fold_calls(calls, args.folds, args.cache)
     y = np.array([c.labels["shape"] for c in calls])
     folds = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=0)
     scores = {}
@@ -118,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         indent=1) + "\n")
     rules = [rule_shape(done[k.call_id]) for k in calls]
     resolution = [(done[k.call_id].resolution.state if done[k.call_id].resolution else None) for k in calls]
-    band = [satisfaction_band(done[k.call_id].satisfaction.score if done[k.call_id].satisfaction else None)
-            for k in calls]
+    sat = [done[k.call_id].satisfaction for k in calls]
+    band = [(s.band or satisfaction_band(s.score)) if s is not None else None for s in sat]
     result = {
         "calls": len(calls), "folds": args.folds, "outcome_weight": w, "C": c,
         "shape_classifier_cv_accuracy": round(acc, 3),

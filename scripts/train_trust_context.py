@@ -1,6 +1,6 @@
 """Train the trust context head (engine/emotion/context.py) on calls labelled turn by turn.
 
-    .venv/bin/python scripts/train_trust_context.py [--calls models/training/trust_calls.txt]
+    .venv/bin/python scripts/train_trust_context.py [--calls models/training/*.txt]
         [--out models/trust-context] [--folds 5]
 
 The calls are run through the default text pipeline up to the emotion stage (as ``wocas run``
@@ -107,29 +107,47 @@ def figures(y, pred) -> dict:
             "sign_accuracy": round(float((sign(y) == sign(pred)).mean()), 3)}
 
 
-def training_args(description: str, argv: list[str] | None) -> argparse.Namespace:
-    """--calls (labelled calls), --out (the head's folder), --folds: shared with fit_shapes.py."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--calls", type=Path, default=ROOT / "models" / "training" / "trust_calls.txt")
-    parser.add_argument("--out", type=Path, default=ROOT / "models" / "trust-context")
+TRAINING = ROOT / "models" / "training"
+
+
+def training_args(description: str, argv: list[str] | None, out: Path = ROOT / "models" / "trust-context",
+                  parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """--calls (labelled call files; default every models/training/*.txt), --out (the model's
+    folder), --folds: shared with fit_shapes.py and train_resolution.py."""
+    parser = parser or argparse.ArgumentParser(description=description)
+    parser.add_argument("--calls", type=Path, nargs="+", default=sorted(TRAINING.glob("*.txt")))
+    parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--folds", type=int, default=5)
     return parser.parse_args(argv)
 
 
-def shown(path: Path) -> str:
-    """A path as written into a model's files: relative to the project when inside it."""
+def read_training(paths: list[Path]):
+    """Every labelled call of every file, in file order; a call id seen twice is refused."""
+    from benchmarks.challenge import read_calls
+
+    calls = [c for p in paths for c in read_calls(p)]
+    ids = [c.call_id for c in calls]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise SystemExit(f"call ids in more than one place: {', '.join(twice[:5])}")
+    return calls
+
+
+def shown(path: Path | list[Path]) -> str:
+    """A path (or paths) as written into a model's files: relative to the project when inside it."""
+    if isinstance(path, list):
+        return ", ".join(shown(p) for p in path)
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.challenge import read_calls
     from wocas.emotion.context import SCALARS, save_head
     from wocas.models.text_encoder import TextEncoder
 
     args = training_args(__doc__.splitlines()[0], argv)
 
     start = time.perf_counter()
-    calls = read_calls(args.calls)
+    calls = read_training(args.calls)
     analysed, _ = analysed_calls(calls)
     contexts, y, groups = labelled_turns(calls, analysed)
     encoder = TextEncoder()

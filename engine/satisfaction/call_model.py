@@ -82,6 +82,36 @@ SIGNAL_PHRASES = {
 }
 
 
+BANDS = ("low", "mid", "high")
+# The survey's own bands on its 1-5 scale (1-2 low, 3 mid, 4-5 high): the cut-points a model
+# without a fitted band model uses, and the ones a refit on a centre's surveys goes back to.
+SURVEY_CUTS = (2.5, 3.5)
+BAND_FEATURES = ("score", "trust_closing", *(f"resolution:{r.value}" for r in Resolution),
+                 "signal:cancel_intent", "signal:threat_to_leave")
+
+
+def band_row(score: float, features: dict[str, float]) -> np.ndarray:
+    """The band model's inputs: the closing trust is unknown (NaN) without a trajectory; an absent
+    resolution or signal is 0."""
+    return np.array([score if name == "score" else features.get(name, math.nan if name == "trust_closing" else 0.0)
+                     for name in BAND_FEATURES], dtype=float)
+
+
+def band_of(score: float, features: dict[str, float], band: dict[str, Any] | None) -> str:
+    """The survey band (low, mid, high) a predicted score stands for, by the model's band model:
+    ``{"kind": "cuts", "cuts": [a, b]}`` (score < a low, score <= b mid, else high) or
+    ``{"kind": "logistic", ...}`` (a multinomial logistic regression over ``BAND_FEATURES``)."""
+    if band is None or band.get("kind") == "cuts":
+        low, high = band["cuts"] if band is not None else SURVEY_CUTS
+        return "low" if score < low else "mid" if score <= high else "high"
+    if band.get("kind") != "logistic" or tuple(band.get("features", ())) != BAND_FEATURES:
+        raise CallModelError("satisfaction band model does not match this engine; refit it with scripts/fit_bands.py")
+    row = band_row(score, features)
+    z = np.nan_to_num((row - np.asarray(band["mean"])) / np.asarray(band["scale"]), nan=0.0)
+    logits = np.asarray(band["coef"]) @ z + np.asarray(band["intercept"])
+    return str(band["classes"][int(np.argmax(logits))])
+
+
 class CallModelError(ValueError):
     pass
 
@@ -192,6 +222,10 @@ class CallModel:
     def p_satisfied(self, s: np.ndarray | float) -> np.ndarray:
         a, b = self.platt
         return _sigmoid(a * np.asarray(s) + b)
+
+    def band(self, score: float, features: dict[str, float]) -> str:
+        """The survey band of a predicted score (``band_of`` with this model's band model)."""
+        return band_of(score, features, self.params.get("band"))
 
     def predict(self, features: dict[str, float]) -> CallPrediction:
         x = design([features])
@@ -315,6 +349,9 @@ def refit(base: CallModel, x: np.ndarray, y_s: np.ndarray, alphas: np.ndarray = 
     satisfied = (y_s > 0.5).astype(float)  # 4-5 on a 1-5 survey
     if 0 < satisfied.sum() < len(satisfied):
         params["platt"] = list(fit_platt(CallModel(params).s(x), satisfied, c=1.0))
+    # the refitted score stands for the centre's own 1-5 answer, so its bands are the survey's:
+    # the band model fitted on the team's calls (for the shipped score) is replaced by the survey cuts
+    params["band"] = {"kind": "cuts", "cuts": list(SURVEY_CUTS), "fitted_on": "refit: the survey's own bands"}
     return params, float(ridge.alpha_)
 
 

@@ -9,15 +9,26 @@ votes are dropped. The state is the class with most votes; its confidence is its
 its evidence is the turn that voted for it most.
 
 The descriptions are written in general terms and are not taken from any evaluation set.
+
+With ``[resolution] model`` (the default, ``resolution-head``), a fitted head
+(engine/resolution/head.py, trained on the team's written calls by scripts/train_resolution.py)
+decides instead, from these votes, the closing turns' sentence vectors, the customer's trust as
+read in context and where the turns fall; its confidence is its probability, and its evidence the
+closing turn that voted most for the state it chose. ``model = ""`` keeps the zero-shot reader.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from wocas.config import ResolutionConfig
 from wocas.models.text_encoder import TextEncoder
+from wocas.resolution.head import (
+    AGENT_TURNS, CUSTOMER_SCAN, CUSTOMER_TURNS, CallReading, ResolutionHead, load_resolution_head, place_numbers,
+    trust_numbers,
+)
 from wocas.schema import CallAnalysis, Resolution, ResolutionState, Turn
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
 from wocas.text.utterance import parse_utterance
 
 R = Resolution
@@ -135,21 +146,37 @@ def closing_turns(call: CallAnalysis, role: str, n: int = CLOSING_TURNS) -> list
     return [t for t in call.turns if t.role == role and t.text.strip()][-n:]
 
 
+def _head_folder(name: str):
+    if not name:
+        return None
+    from wocas.models.registry import resolve
+
+    return resolve(name).path
+
+
 class ResolutionStage(Stage):
     name = "resolution"
     requires = frozenset({"turns", "roles"})
     provides = frozenset({"resolution"})
 
-    def __init__(self, section: None = None, encoder: TextEncoder | None = None) -> None:
+    def __init__(self, section: ResolutionConfig | None = None, encoder: TextEncoder | None = None) -> None:
+        self.options = section if section is not None else ResolutionConfig(model="")
+        self.folder = _head_folder(self.options.model)
         self.encoder = encoder or TextEncoder()
         self._sides: dict[str, _Prototypes] | None = None
+        self._head: ResolutionHead | None = None
+        if self.folder is not None:
+            self._head = load_resolution_head(str(self.folder))
+            self.encoder = self.encoder.variant(model=self._head.encoder)
 
     @classmethod
     def identity(cls, section, encoder) -> str:
-        return f"resolution-3:{CLOSING_TURNS}:{RECENCY}:{TEMPERATURE}+{(encoder or TextEncoder()).identity()}"
+        folder = _head_folder(section.model) if section is not None else None
+        head = f"+head:{file_digest(folder / 'head.npz')}" if folder is not None else ""
+        return f"resolution-3:{CLOSING_TURNS}:{RECENCY}:{TEMPERATURE}{head}+{(encoder or TextEncoder()).identity()}"
 
     def version(self) -> str:
-        return self.version_for(None, self.encoder)
+        return self.version_for(self.options, self.encoder)
 
     def warm_up(self) -> None:
         self._prototypes()
@@ -164,22 +191,87 @@ class ResolutionStage(Stage):
         return self.process_batch([call])[0]
 
     def process_batch(self, calls: list[CallAnalysis]) -> list[CallAnalysis]:
-        sides = self._prototypes()
-        picked = [{role: closing_turns(c, role) for role in sides} for c in calls]
-        texts = [t.text for p in picked for role in sides for t in p[role]]
-        vectors = iter(self.encoder.encode(texts)) if texts else iter(())
+        readings = self.read(calls)
         out = []
-        for call, turns in zip(calls, picked):
-            if not any(turns.values()):
+        for call, r in zip(calls, readings):
+            if r is None:
                 out.append(call)  # nothing said: no outcome to read
                 continue
-            per_side = {role: np.array([next(vectors) for _ in turns[role]]) for role in sides}
-            state = self.decide(turns, {role: sides[role].votes(v) if len(v) else np.zeros((0, 0))
-                                        for role, v in per_side.items()})
+            state = r["zero_shot"]
+            if self._head is not None:
+                state = self.decide_with_head(r, self._head.probabilities(r["reading"].row()[None, :])[0])
             out.append(call.replace(resolution=state))
         return out
 
-    def decide(self, turns: dict[str, list[Turn]], votes: dict[str, np.ndarray]) -> ResolutionState:
+    def read(self, calls: list[CallAnalysis]) -> list[dict | None]:
+        """Per call, what both readers need: the zero-shot state, its tallies, and the head's
+        ``CallReading``; None for a call with nothing said."""
+        sides = self._prototypes()
+        picked = [{"agent": closing_turns(c, "agent", AGENT_TURNS),
+                   "customer": closing_turns(c, "customer", CUSTOMER_SCAN)} for c in calls]
+        texts = list(dict.fromkeys(t.text for p in picked for role in sides for t in p[role]))
+        vectors = dict(zip(texts, self.encoder.encode(texts))) if texts else {}
+        dim = next(iter(vectors.values())).shape[0] if vectors else 0
+        out: list[dict | None] = []
+        for call, turns in zip(calls, picked):
+            if not any(turns.values()):
+                out.append(None)
+                continue
+            vecs = {role: np.array([vectors[t.text] for t in turns[role]]).reshape(len(turns[role]), dim)
+                    for role in sides}
+            votes = {role: sides[role].votes(v) if len(v) else np.zeros((0, len(sides[role].classes)))
+                     for role, v in vecs.items()}
+            closing = {"agent": turns["agent"][-CLOSING_TURNS:], "customer": turns["customer"][-CLOSING_TURNS:]}
+            closing_votes = {role: votes[role][len(turns[role]) - len(closing[role]):] for role in sides}
+            state, total, best = self.tally(closing, closing_votes)
+            out.append({"zero_shot": state, "best": best,
+                        "reading": self._reading(call, turns, vecs, votes, closing_votes, total, dim)})
+        return out
+
+    def _reading(self, call, turns, vecs, votes, closing_votes, total, dim) -> CallReading:
+        sides = self._prototypes()
+        side_votes = {}
+        for role in sides:
+            v = closing_votes[role]
+            if len(v):
+                w = RECENCY ** np.arange(len(v) - 1, -1, -1)
+                side_votes[role] = (w[:, None] * v).sum(axis=0) / w.sum()
+            else:
+                side_votes[role] = np.zeros(len(sides[role].classes))
+        mass = sum(total.values())
+        shares = np.array([total[s] / mass if mass > 1e-9 else 0.0 for s in STATES])
+        ritual = sides["customer"].classes.index(RITUAL)
+        customer = turns["customer"]
+        substantive = [k for k in range(len(customer)) if votes["customer"][k, ritual] < 0.5][-CUSTOMER_TURNS:]
+        if not substantive:
+            substantive = list(range(len(customer)))[-CUSTOMER_TURNS:]
+        zero = np.zeros(dim, dtype=np.float32)
+        agent_vector = vecs["agent"].mean(axis=0) if len(vecs["agent"]) else zero
+        customer_vector = vecs["customer"][substantive].mean(axis=0) if substantive else zero
+        trust = [t.emotion.trust for t in call.turns
+                 if t.role == "customer" and t.emotion is not None and t.text.strip()]
+        n = max(1, len(call.turns))
+        last_customer = customer[substantive[-1]] if substantive else None
+        scalars = trust_numbers(trust) + place_numbers(
+            len(call.turns), len(turns["agent"][-1].text.split()) if turns["agent"] else 0,
+            len(last_customer.text.split()) if last_customer else 0,
+            (call.turns.index(last_customer) + 1) / n if last_customer else 0.0,
+            _negates(last_customer.text) if last_customer else False)
+        return CallReading(side_votes["agent"], side_votes["customer"], shares, agent_vector, customer_vector,
+                           np.array(scalars, dtype=np.float32))
+
+    def decide_with_head(self, r: dict, p: np.ndarray) -> ResolutionState:
+        k = int(np.argmax(p))
+        state = Resolution(self._head.classes[k])
+        best = r["best"].get(state)
+        if best is None:  # the head chose a state no closing turn voted for: the zero-shot evidence
+            zero = r["zero_shot"]
+            return ResolutionState(state=state, confidence=round(float(p[k]), 3), turn_index=zero.turn_index,
+                                   quote=zero.quote)
+        return _state(state, float(p[k]), best[1])
+
+    def tally(self, turns: dict[str, list[Turn]], votes: dict[str, np.ndarray]):
+        """The zero-shot state, the votes per outcome, and each outcome's strongest (vote, turn)."""
         sides = self._prototypes()
         total = dict.fromkeys(STATES, 0.0)
         best: dict[Resolution, tuple[float, Turn]] = {}
@@ -203,8 +295,14 @@ class ResolutionStage(Stage):
         mass = sum(total.values())
         state = max(STATES, key=lambda s: total[s])
         if mass <= 1e-9 or state not in best:
-            return ResolutionState(state=Resolution.UNRESOLVED, confidence=0.0)
-        turn = best[state][1]
-        quote = " ".join(turn.text.split())
-        return ResolutionState(state=state, confidence=round(total[state] / mass, 3), turn_index=turn.index,
-                               quote=quote if len(quote) <= 120 else quote[:117] + "...")
+            return ResolutionState(state=Resolution.UNRESOLVED, confidence=0.0), total, best
+        return _state(state, total[state] / mass, best[state][1]), total, best
+
+    def decide(self, turns: dict[str, list[Turn]], votes: dict[str, np.ndarray]) -> ResolutionState:
+        return self.tally(turns, votes)[0]
+
+
+def _state(state: Resolution, confidence: float, turn: Turn) -> ResolutionState:
+    quote = " ".join(turn.text.split())
+    return ResolutionState(state=state, confidence=round(confidence, 3), turn_index=turn.index,
+                           quote=quote if len(quote) <= 120 else quote[:117] + "...")

@@ -96,7 +96,7 @@ def satisfaction_for(call: CallAnalysis, features: dict[str, float], model: Call
     p = model.predict(features)
     quote = _telling_quote(dialogue.customer, p.contributions.get("text_s", 0.0))
     return Satisfaction(score=round(p.score, 3), p_satisfied=round(p.p_satisfied, 4),
-                        confidence=confidence_of(call, dialogue, p.p_satisfied),
+                        confidence=confidence_of(call, dialogue, p.p_satisfied), band=model.band(p.score, features),
                         drivers=drivers(p.contributions, features, call, quote),
                         features={k: round(v, 5) for k, v in features.items()}, model=model.version)
 

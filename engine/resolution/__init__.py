@@ -1,0 +1,1 @@
+"""The fitted call outcome (resolution) head."""

@@ -127,3 +127,23 @@ def test_bad_audio_is_still_reported_when_spooled(data_dir, tmp_path):
     assert rows["one_side"]["status"] == "ok" and "silent_channel" in rows["one_side"]["flags"]
     assert os.listdir(tmp_path / "out" / "tmp") == []  # the run's work area, empty again
     assert open_spools() == []
+
+
+def test_a_strided_read_holds_one_block_at_a_time(tmp_path):
+    """The stereo duplicate-channel check reads every step-th frame of the whole call: each
+    block read for it is freed before the next, so memory stays near the subsample's size."""
+    import tracemalloc
+
+    from wocas.io.spool import STRIDED_READ_FRAMES, PcmFile
+
+    pcm = PcmFile(2, tmp_path)
+    block = np.random.default_rng(0).integers(-3000, 3000, size=(STRIDED_READ_FRAMES, 2)).astype(np.int16)
+    for _ in range(24):
+        pcm.append(block)
+    tracemalloc.start()
+    sub = pcm[:, ::20]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(sub[:, :3000], block.T[:, ::20][:, :3000])
+    assert peak < 4 * sub.nbytes + 2 * block.nbytes, (peak, sub.nbytes, pcm.nbytes)  # the file is 24 blocks
+    pcm.close()

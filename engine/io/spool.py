@@ -110,7 +110,8 @@ class PcmFile:
             part = self.read(start, max(start, stop))
         elif step > 1:  # a strided subsample, read a block at a time
             chunk = STRIDED_READ_FRAMES - STRIDED_READ_FRAMES % step or step
-            part = np.concatenate([self.read(a, min(a + chunk, stop))[:, ::step] for a in range(start, stop, chunk)]
+            # each block's every step-th frame copied out, so the block itself is freed at once
+            part = np.concatenate([self.read(a, min(a + chunk, stop))[:, ::step].copy() for a in range(start, stop, chunk)]
                                   or [np.empty((self.channels, 0), SAMPLE)], axis=1)
         else:
             raise TypeError("spooled audio is read forwards")

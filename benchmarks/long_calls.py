@@ -19,6 +19,11 @@ whose predicted peak would endanger a shared machine are skipped with ``--baseli
 
     python -m benchmarks.long_calls [--hours 1 2 4] [--kinds mono stereo] [--baseline DIR]
     python -m benchmarks.long_calls --merge long_calls_mono long_calls_stereo   # one table from two runs
+    python -m benchmarks.long_calls --hours --whole-run-hours 1 2 --baseline DIR  # whole `wocas run`s only
+
+``--whole-run-hours`` adds, per mono call of that length, a whole ``wocas run`` with the default
+config (default pipeline, tiny.en ASR) in a fresh process per code: its peak RSS (the child's
+``ru_maxrss``), wall and CPU time, and whether the call was stored ok.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ def mem():
 def reset():
     Path("/proc/self/clear_refs").write_text("5")
 
-from wocas.config import AudioConfig, DiarizationConfig
+from wocas.config import Config, DiarizationConfig
 from wocas.schema import Call, CallAnalysis
 from wocas.stages.decode import DecodeStage
 from wocas.stages.diarize import DiarizeStage
@@ -75,8 +80,14 @@ diarize.warm_up()
 out = {"loaded_gb": mem()["VmRSS"]}
 call = CallAnalysis(call=Call(call_id="long", source=path, kind="audio"))
 reset(); t = time.time()
-call = DecodeStage(AudioConfig()).process_call(call)
-m = mem(); out.update(decode_peak_gb=m["VmHWM"], after_decode_gb=m["VmRSS"], decode_s=round(time.time() - t, 1))
+config = Config()
+try:  # the default config as `wocas run` builds the stage: spooled above [run] spool_audio_minutes
+    decode = DecodeStage(config.audio, config.run)
+except TypeError:  # code from before spooling
+    decode = DecodeStage(config.audio)
+call = decode.process_call(call)
+m = mem(); out.update(decode_peak_gb=m["VmHWM"], after_decode_gb=m["VmRSS"], decode_s=round(time.time() - t, 1),
+                      spooled=bool(getattr(call.audio, "spooled", False)))
 reset(); t = time.time(); cpu = time.process_time()
 call = diarize.process_call(call)
 m = mem(); out.update(diarize_peak_gb=m["VmHWM"], diarize_s=round(time.time() - t, 1),
@@ -109,8 +120,49 @@ with tempfile.TemporaryDirectory(prefix="wocas-redact-") as folder:
     reset(); t = time.time()
     stage._write_audio(call.replace(turns=(original,)), (redacted,), (original,))
     m = mem(); out.update(redact_peak_gb=m["VmHWM"], redact_s=round(time.time() - t, 1))
+if hasattr(call.audio, "release"):
+    call.audio.release()
 print("RESULT " + json.dumps(out))
 """
+
+
+RUN_CHILD = r"""
+import json, resource, subprocess, sys, time
+t = time.time()
+proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("RESULT " + json.dumps({"rc": proc.returncode, "run_peak_gb": round(use.ru_maxrss / 1e6, 3),
+                              "run_wall_s": round(time.time() - t, 1), "run_cpu_s": round(use.ru_utime + use.ru_stime, 1),
+                              "stderr": proc.stderr[-600:]}))
+"""
+
+
+def measure_run(path: Path, pythonpath: str, out: Path) -> dict:
+    """A whole `wocas run` of one call, default config, in a fresh process (wrapped in
+    another, so its peak RSS is that process's alone)."""
+    env = {**os.environ, "PYTHONPATH": pythonpath, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-c", RUN_CHILD, sys.executable, "-m", "wocas.cli", "run", str(path),
+           "--out", str(out), "--quiet"]
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        return {"error": (proc.stderr or proc.stdout)[-600:].strip()}
+    result = json.loads(lines[-1][7:])
+    stderr = result.pop("stderr")
+    if result["rc"] not in (0, 1):
+        result["error"] = stderr.strip()
+    try:
+        import duckdb
+
+        with duckdb.connect(str(out / "wocas.duckdb"), read_only=True) as db:
+            status, error, turns = db.execute("SELECT status, error, (SELECT count(*) FROM turns) FROM calls").fetchone()
+        result.update(status=status, turns=turns, **({"call_error": error[:200]} if error else {}))
+    except Exception as e:  # noqa: BLE001 - reported, not raised: the figure is still worth keeping
+        result["store_error"] = f"{type(e).__name__}: {e}"[:200]
+        result.setdefault("error", stderr.strip()[-300:])
+    spool = out / "tmp"
+    result["spool_left"] = len(list(spool.iterdir())) if spool.exists() else 0
+    return result
 
 
 STEPS = ("decode_peak_gb", "diarize_peak_gb", "asr_windows_peak_gb", "redact_peak_gb")
@@ -138,7 +190,9 @@ def measure(path: Path, pythonpath: str) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("WOCAS_DATA", DEFAULT_DATA)))
-    parser.add_argument("--hours", type=float, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--hours", type=float, nargs="*", default=[1, 2, 4])
+    parser.add_argument("--whole-run-hours", type=float, nargs="*", default=[],
+                        help="also a whole `wocas run` (default pipeline) of a mono call this long, per code")
     parser.add_argument("--kinds", nargs="+", default=["mono", "stereo"], choices=sorted(SOURCES))
     parser.add_argument("--baseline", help="folder holding the baseline's `wocas` package")
     parser.add_argument("--baseline-max-hours", type=float, default=4.0,
@@ -164,6 +218,26 @@ def main(argv: list[str] | None = None) -> None:
                     rows.append(row_of(runs[-1]))
                     save(args, runs, rows)  # after every call: a long run stopped early keeps what it measured
                 path.unlink()
+        for hours in args.whole_run_hours:
+            path = build(args.data, "mono", hours, Path(tmp))
+            codes = [("this branch", ours)] + ([("baseline", args.baseline)] if args.baseline else [])
+            for code, pythonpath in codes:
+                out = Path(tmp) / f"run-{hours:g}h-{code.replace(' ', '_')}"
+                load = os.getloadavg()[0]
+                result = measure_run(path, pythonpath, out)
+                runs.append({"kind": "mono", "hours": hours, "code": code, "step": "wocas run",
+                             "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2), **result})
+                print("wocas run", hours, code, result, flush=True)
+                save(args, runs, rows)
+            path.unlink()
+
+
+def whole_row(run: dict) -> dict:
+    return {"call": run["kind"], "hours": run["hours"], "code": run["code"],
+            "int16 audio (GB)": audio_gb(run["kind"], run["hours"]), "peak RSS (GB)": run.get("run_peak_gb"),
+            "wall s": run.get("run_wall_s"), "CPU s": run.get("run_cpu_s"), "load (1 min) before/after":
+            f"{run.get('load_before')}/{run.get('load_after')}", "status": run.get("status"), "turns": run.get("turns"),
+            "spool files left": run.get("spool_left"), "error": (run.get("error") or run.get("call_error") or "")[:80] or None}
 
 
 def row_of(run: dict) -> dict:
@@ -182,11 +256,11 @@ def merge(args) -> None:
     by_key: dict[tuple, dict] = {}
     for name in args.merge:
         for run in json.loads((RESULTS / f"{name}.json").read_text())["runs"]:
-            key = (run["kind"], run["hours"], run["code"])
+            key = (run["kind"], run["hours"], run["code"], run.get("step"))
             if key not in by_key or "error" in by_key[key]:
                 by_key[key] = {**run, "from": name}
     runs = sorted(by_key.values(), key=lambda r: (list(SOURCES).index(r["kind"]), r["hours"], r["code"] != "this branch"))
-    save(args, runs, [row_of(r) for r in runs])
+    save(args, runs, [row_of(r) for r in runs if not r.get("step")])
 
 
 def save(args, runs: list[dict], rows: list[dict]) -> None:
@@ -199,12 +273,31 @@ def save(args, runs: list[dict], rows: list[dict]) -> None:
              "own size at 16 kHz, the one thing allowed to grow with length. Stereo: with no ASR words the "
              "diarize stage runs the mono diarizer on the channels' mix (an upper bound: in a real run stereo "
              "speakers come from the channels' words). The baseline is the code named by --baseline, run on the "
-             "same files in the same run.")
-    path = write_results(args.name, {"runs": runs, "summary": summary(runs),
+             "same files in the same run. The decode step uses the default config as `wocas run` builds it: code "
+             "with spooling keeps a call over `[run] spool_audio_minutes` (30) in a temporary file read in windows "
+             "('spooled'), so its int16 audio is on disk, not in RSS.")
+    whole = [r for r in runs if r.get("step")]
+    stages = [r for r in runs if not r.get("step")]
+    path = write_results(args.name, {"runs": runs, "summary": summary(stages), "load_average": os.getloadavg(),
                                      "args": {k: str(v) for k, v in vars(args).items()}}, rows,
                          "Peak memory of long calls: decode, diarize, ASR windows, redact", notes)
     with path.open("a") as f:
-        f.write("\n" + summary_markdown(summary(runs)) + "\n")
+        if stages:
+            f.write("\n" + summary_markdown(summary(stages)) + "\n")
+        if whole:
+            f.write("\n" + whole_markdown(whole) + "\n")
+
+
+def whole_markdown(runs: list[dict]) -> str:
+    rows = [whole_row(r) for r in runs]
+    cols = list(rows[0])
+    lines = ["## A whole `wocas run` (default pipeline, tiny.en ASR), one mono call", "",
+             "Peak RSS of the run process (`ru_maxrss`), wall and CPU time. Memory is the stable figure; "
+             "the machine is shared, so wall time moves with its load (1-minute load average shown).", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in rows:
+        lines.append("| " + " | ".join("" if row.get(c) is None else str(row.get(c)) for c in cols) + " |")
+    return "\n".join(lines)
 
 
 def summary(runs: list[dict]) -> list[dict]:

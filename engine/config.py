@@ -234,6 +234,10 @@ class RunConfig(Section):
     call_time_limit_s: float = Field(default=0.0, ge=0)
     call_time_min_s: float = Field(default=120.0, gt=0)
     call_time_factor: float = Field(default=3.0, gt=0)
+    # A call longer than this keeps its decoded int16 audio in a temporary file (read back in
+    # windows) instead of memory, so memory does not grow with call length; 0 = never.
+    spool_audio_minutes: float = Field(default=30.0, ge=0)
+    spool_dir: str = ""  # where those files go; "" = `<out>/tmp` for `wocas run`, else the system temp folder
 
 
 class Config(Section):

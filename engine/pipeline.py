@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from wocas import __version__
 from wocas.config import Config, Section
-from wocas.schema import CallAnalysis
+from wocas.schema import Audio, CallAnalysis
 from wocas.errors import ConfigError
 from wocas.stages.base import Stage, digest
 
@@ -99,6 +99,8 @@ def build_stages(config: Config, threads: int = 0, until: str | None = None) -> 
             stages.append(cls())
         elif cls.name == "transcribe":
             stages.append(cls(section, threads))
+        elif cls.name == "decode":
+            stages.append(cls(section, config.run))
         else:
             stages.append(cls(section))
         if cls.name == until:
@@ -174,25 +176,32 @@ class Pipeline:
         return cls(build_stages(config, threads), config)
 
     def process(self, calls: list[CallAnalysis], hook: Hook | None = None,
-                stages: list[Stage] | None = None) -> list[CallAnalysis]:
+                stages: list[Stage] | None = None, release_audio: bool = True) -> list[CallAnalysis]:
         """Run every stage (or only ``stages``, a slice a distributed runner runs on one worker)
-        over a batch; returns the batch in the same order, audio released.
+        over a batch; returns the batch in the same order, audio released: a spooled call's
+        temporary file is deleted here, whether the call succeeded, failed or timed out
+        (``release_audio=False``: a caller that hands the audio on releases it itself).
 
         Once the first stage has run (the audio is decoded), the later stages' ``prefetch``
         runs in a background thread: the diarizer and the prosody libraries load while ASR
         works (CTranslate2 releases the GIL). Each stage waits for its own prefetch first."""
         plan = self.stages if stages is None else stages
         prefetch: Prefetch | None = None
+        held: dict[int, Audio] = {}  # every call's audio seen, released at the end
         try:
             for position, stage in enumerate(plan):
                 if prefetch is not None:
                     prefetch.wait(stage)
                 calls = self._run_stage(stage, calls, hook)
+                held.update((id(c.audio), c.audio) for c in calls if c.audio is not None)
                 if position == 0 and len(plan) > 1 and any(c.ok for c in calls):
                     prefetch = Prefetch(plan[1:], calls)
         finally:
             if prefetch is not None:
                 prefetch.wait(None)
+            if release_audio:
+                for audio in held.values():
+                    audio.release()
         versions = {"pipeline": self.version, "config": self.config.fingerprint(), **self.stage_versions}
         return [c.replace(audio=None, versions=versions) for c in calls]
 
@@ -216,6 +225,8 @@ class Pipeline:
                 if result.ok:
                     timings = {**result.timings, stage.name: round(result.timings.get(stage.name, 0) + seconds, 4)}
                     result = result.replace(timings=timings)
+                elif calls[i].audio is not None:
+                    calls[i].audio.release()  # a failed call's spooled audio goes now, not with its batch
                 calls[i] = result
                 if hook is not None:
                     hook(stage.name, result)

@@ -131,6 +131,8 @@ def execute_run(request: RunRequest) -> RunResult:
     from wocas.analytics.calibration import with_stored_refit
 
     config = with_stored_refit(store, config, out)  # a centre's refit (wocas calibrate) scores this run too
+    if not config.run.spool_dir:  # long calls' audio is spooled into the run's own folder
+        config = config.model_copy(update={"run": config.run.model_copy(update={"spool_dir": str(out / "tmp")})})
     request = dataclasses.replace(request, config=config)
     run_id = new_run_id()
     log_path = out / "logs" / f"{run_id}.log"

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Self
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field, model_validator
 
+from wocas.io.spool import PcmFile
 from wocas.kinds import CallKind, CallStatus, FlagKind, Resolution, Role, Shape, SignalKind
 
 SCHEMA_VERSION = 3  # 2: words are held only inside turns (v1 also kept a call-level copy);
@@ -269,11 +270,13 @@ class Audio(BaseModel):
     decoder) gives. Stages read float32 only in windows (``window``, or an ``AudioView`` from
     ``channel``/``mix``), so no whole-call float copy exists. ``Audio(samples=float_array)``
     is accepted and converted; ``samples`` gives the whole call as float32 (a full copy, for
-    tests and small tools)."""
+    tests and small tools). A long call's ``pcm`` is a ``PcmFile`` (spooled to disk, read by
+    positioned reads: see ``wocas.io.spool``), sliced the same way; ``release`` gives its disk
+    space back when the call is done."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
 
-    pcm: np.ndarray  # int16, (channels, samples)
+    pcm: np.ndarray | PcmFile  # int16, (channels, samples)
     sample_rate: int
     original_sample_rate: int
 
@@ -289,6 +292,15 @@ class Audio(BaseModel):
             if pcm.dtype != np.int16 or pcm.ndim != 2:
                 raise ValueError(f"Audio.pcm must be int16 of shape (channels, samples), got {pcm.dtype} {pcm.shape}")
         return data
+
+    @property
+    def spooled(self) -> bool:
+        return isinstance(self.pcm, PcmFile)
+
+    def release(self) -> None:
+        """Delete a spooled call's temporary file (in-memory audio: nothing to do)."""
+        if isinstance(self.pcm, PcmFile):
+            self.pcm.close()
 
     @property
     def num_channels(self) -> int:
@@ -323,7 +335,7 @@ class Audio(BaseModel):
     @property
     def samples(self) -> np.ndarray:
         """The whole call as float32, shape (channels, samples): a full copy."""
-        out = self.pcm.astype(np.float32)
+        out = np.asarray(self.pcm).astype(np.float32)
         out *= np.float32(PCM_SCALE)
         return out
 

@@ -15,6 +15,7 @@ import soundfile as sf
 import soxr
 
 from wocas.errors import InputError
+from wocas.io.spool import PcmFile
 from wocas.schema import PCM_SCALE, Audio, to_pcm16
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4", ".webm"})
@@ -147,15 +148,26 @@ def compact(buffer: np.ndarray, filled: int) -> np.ndarray:
 
 class PcmBuffer:
     """int16 samples (channels, n) appended block by block into one array sized from the
-    declared length (grown if the file runs longer), so no second whole-call copy exists."""
+    declared length (grown if the file runs longer), so no second whole-call copy exists.
+    With ``spool`` (a folder) the blocks go to a ``PcmFile`` there instead of memory."""
 
-    def __init__(self, channels: int, expected: int):
-        self.data = np.empty((channels, max(expected, 1)), dtype=np.int16)
+    def __init__(self, channels: int, expected: int, spool: str | Path | None = None):
+        self.file = PcmFile(channels, spool) if spool is not None else None
+        self.data = np.empty((channels, max(expected, 1) if self.file is None else 0), dtype=np.int16)
         self.filled = 0
+
+    def close(self) -> None:
+        """Drop a spooled buffer's file (decoding failed)."""
+        if self.file is not None:
+            self.file.close()
 
     def append(self, block: np.ndarray) -> None:
         """``block``: (samples, channels), int16 or float in [-1, 1]."""
         n = len(block)
+        if self.file is not None:
+            self.file.append(block if block.dtype == np.int16 else to_pcm16(block))
+            self.filled += n
+            return
         if self.filled + n > self.data.shape[1]:
             grown = np.empty((self.data.shape[0], max(self.filled + n, int(self.data.shape[1] * 1.5))), np.int16)
             grown[:, :self.filled] = self.data[:, :self.filled]
@@ -165,27 +177,40 @@ class PcmBuffer:
         self.data[:, self.filled:self.filled + n] = block.T
         self.filled += n
 
-    def result(self) -> np.ndarray:
+    def result(self) -> np.ndarray | PcmFile:
+        if self.file is not None:
+            return self.file
         if self.filled < self.data.shape[1] // 2:  # far shorter than declared: do not hold the rest
             return np.ascontiguousarray(self.data[:, :self.filled])
         return compact(self.data, self.filled)
 
 
-def _decode_pyav(path: Path, channels: int, sample_rate: int, expected_seconds: float = 0.0) -> np.ndarray:
+def _decode_pyav(path: Path, channels: int, sample_rate: int, expected_seconds: float = 0.0,
+                 spool: str | Path | None = None) -> np.ndarray | PcmFile:
     """Decode with PyAV exactly as faster-whisper's ``decode_audio`` does (s16, resampled to
     16 kHz, mono or stereo), so ASR sees what bare faster-whisper sees; the int16 samples go
     straight into the call's buffer, shape (channels, samples). faster-whisper ends each
     decode with a full ``gc.collect()``, which costs ~0.2 s per file in a process holding torch
-    and transformers; a young-generation collection frees the resampler's cycles just as well."""
+    and transformers; a young-generation collection frees the resampler's cycles just as well.
+    With ``spool`` (a folder) the samples go to a ``PcmFile`` there."""
+    width = 2 if channels == 2 else 1
+    layout = "stereo" if width == 2 else "mono"
+    out = PcmBuffer(width, int(expected_seconds * sample_rate) + sample_rate, spool)
+    try:
+        _pyav_into(path, out, width, layout, sample_rate)
+    except BaseException:
+        out.close()
+        raise
+    return out.result()
+
+
+def _pyav_into(path: Path, out: PcmBuffer, width: int, layout: str, sample_rate: int) -> None:
     import gc
     import itertools
 
     import av
 
-    width = 2 if channels == 2 else 1
-    layout = "stereo" if width == 2 else "mono"
     resampler = av.audio.resampler.AudioResampler(format="s16", layout=layout, rate=sample_rate)
-    out = PcmBuffer(width, int(expected_seconds * sample_rate) + sample_rate)
     with av.open(str(path), mode="r", metadata_errors="ignore") as container:
         fifo = av.audio.fifo.AudioFifo()
 
@@ -203,12 +228,15 @@ def _decode_pyav(path: Path, channels: int, sample_rate: int, expected_seconds: 
                 out.append(resampled.to_ndarray().reshape(-1, width))
     del resampler
     gc.collect(1)
-    return out.result()
 
 
 def rms_of(samples: np.ndarray, block: int = 1 << 20) -> float:
     """Root mean square over all channels (int16 PCM read as [-1, 1)), block by block: a
     float64 square of a whole call would be four times the size of the call itself."""
+    if isinstance(samples, PcmFile):
+        energy = sum(float(np.dot(part, part)) for b in samples.blocks(block)
+                     for part in [b.reshape(-1).astype(np.float64)])
+        return float(np.sqrt(energy / max(samples.size, 1))) * PCM_SCALE
     flat = samples.reshape(-1)
     scale = PCM_SCALE if samples.dtype == np.int16 else 1.0
     energy = 0.0
@@ -219,8 +247,9 @@ def rms_of(samples: np.ndarray, block: int = 1 << 20) -> float:
 
 
 def decode(path: str | Path, sample_rate: int = 16000, max_duration: float | None = None,
-           min_rms_dbfs: float = -70.0) -> Audio:
-    """Decode, check and resample one recording. Raises ``AudioError`` on bad input."""
+           min_rms_dbfs: float = -70.0, spool: str | Path | None = None) -> Audio:
+    """Decode, check and resample one recording. Raises ``AudioError`` on bad input. With
+    ``spool`` (a folder) the int16 result is kept in a ``PcmFile`` there, not in memory."""
     path = Path(path)
     if not path.exists():
         raise AudioError(path, "file does not exist")
@@ -241,11 +270,21 @@ def decode(path: str | Path, sample_rate: int = 16000, max_duration: float | Non
         check_float_samples(path)
     try:
         if channels <= 2:
-            samples, rate = _decode_pyav(path, channels, sample_rate, duration), sample_rate
+            samples, rate = _decode_pyav(path, channels, sample_rate, duration, spool), sample_rate
         else:
             samples, rate = _decode_soundfile(path)
     except Exception as e:
         raise AudioError(path, f"{NOT_AUDIO}, could not be decoded ({type(e).__name__}: {e})") from e
+    try:
+        return _checked(path, samples, rate, sample_rate, original_rate, min_rms_dbfs, spool)
+    except BaseException:
+        if isinstance(samples, PcmFile):
+            samples.close()
+        raise
+
+
+def _checked(path: Path, samples: np.ndarray | PcmFile, rate: int, sample_rate: int, original_rate: int,
+             min_rms_dbfs: float, spool: str | Path | None) -> Audio:
     if samples.shape[1] == 0:
         raise AudioError(path, "recording has zero length (no samples)")
     if samples.dtype != np.int16 and not np.isfinite(samples).all():  # int16 cannot hold NaN
@@ -255,5 +294,12 @@ def decode(path: str | Path, sample_rate: int = 16000, max_duration: float | Non
         raise AudioError(path, f"recording is silent (RMS {20 * np.log10(max(rms, 1e-12)):.0f} dBFS)")
     if rate != sample_rate:
         samples = soxr.resample(samples.T, rate, sample_rate, quality="HQ").T
+    if isinstance(samples, PcmFile):
+        return Audio(pcm=samples, sample_rate=sample_rate, original_sample_rate=original_rate)
     pcm = samples if samples.dtype == np.int16 else to_pcm16(np.ascontiguousarray(samples))
+    if spool is not None:  # many channels, decoded whole by soundfile: spooled once checked
+        out = PcmFile(pcm.shape[0], spool)
+        for start in range(0, pcm.shape[1], 1 << 20):
+            out.append(pcm[:, start:start + (1 << 20)].T)
+        return Audio(pcm=out, sample_rate=sample_rate, original_sample_rate=original_rate)
     return Audio(pcm=np.ascontiguousarray(pcm), sample_rate=sample_rate, original_sample_rate=original_rate)

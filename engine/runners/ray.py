@@ -83,7 +83,9 @@ class StageGroup:
         def keep_audio(stage_name: str, call: CallAnalysis) -> None:  # noqa: ARG001
             audio[call.call_id] = call.audio
 
-        done = self.pipeline.process(calls, hook=None if self.last else keep_audio, stages=self.stages)
+        # A group that hands the audio on keeps it open: pickled, a spooled call carries its samples.
+        done = self.pipeline.process(calls, hook=None if self.last else keep_audio, stages=self.stages,
+                                     release_audio=self.last)
         if not self.last:
             done = [c.replace(audio=audio.get(c.call_id, orig.audio) if c.ok else None, versions=orig.versions)
                     for c, orig in zip(done, calls)]

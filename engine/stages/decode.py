@@ -4,17 +4,20 @@ Long recordings are read and resampled block by block into one preallocated int1
 a two-hour call never exists whole as float, nor at its original rate (about 2.5 GB for
 stereo float32 at 44.1 kHz); only the 16 kHz int16 result does (0.23 GB per channel-hour).
 Short ones take the one-shot path, which also writes int16 straight into the call's array.
+Calls longer than ``[run] spool_audio_minutes`` are written to a temporary file in the run's
+work area instead of memory (``wocas.io.spool``), so memory stays flat in call length.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
 from wocas.io.audio import (AUDIO_SUFFIXES, MIN_SAMPLE_RATE, AudioError, PcmBuffer, decode, read_info,
                             truncation_warning)
-from wocas.config import AudioConfig
+from wocas.config import AudioConfig, RunConfig
 from wocas.kinds import FlagKind
 from wocas.schema import Audio, CallAnalysis, Flag
 from wocas.stages.base import Stage
@@ -25,10 +28,11 @@ STREAM_OVER_SECONDS = 20 * 60.0  # decode longer recordings block by block
 BLOCK_SECONDS = 30.0
 
 
-def decode_streaming(path: str, sample_rate: int, max_duration: float, min_rms_dbfs: float) -> Audio | None:
-    """Block-wise decode + resample of a long file libsndfile can read; None if it cannot."""
+def decode_streaming(path: str, sample_rate: int, max_duration: float, min_rms_dbfs: float,
+                     spool: str | Path | None = None) -> Audio | None:
+    """Block-wise decode + resample of a long file libsndfile can read; None if it cannot.
+    With ``spool`` (a folder) the samples go to a temporary file there, not to memory."""
     import soundfile as sf
-    import soxr
 
     try:
         info = sf.info(path)
@@ -40,7 +44,19 @@ def decode_streaming(path: str, sample_rate: int, max_duration: float, min_rms_d
     rate, channels = info.samplerate, info.channels
     if rate < MIN_SAMPLE_RATE:
         raise AudioError(path, f"sample rate {rate} Hz is too low (minimum {MIN_SAMPLE_RATE} Hz)")
-    out = PcmBuffer(channels, int(np.ceil(info.frames * sample_rate / rate)) + sample_rate)
+    out = PcmBuffer(channels, int(np.ceil(info.frames * sample_rate / rate)) + sample_rate, spool)
+    try:
+        return _stream_into(path, out, rate, channels, sample_rate, min_rms_dbfs)
+    except BaseException:
+        out.close()
+        raise
+
+
+def _stream_into(path: str, out: PcmBuffer, rate: int, channels: int, sample_rate: int,
+                 min_rms_dbfs: float) -> Audio:
+    import soundfile as sf
+    import soxr
+
     stream = soxr.ResampleStream(rate, sample_rate, channels, dtype="float32", quality="HQ") \
         if rate != sample_rate else None
     energy = 0.0
@@ -65,16 +81,23 @@ def decode_streaming(path: str, sample_rate: int, max_duration: float, min_rms_d
     return Audio(pcm=out.result(), sample_rate=sample_rate, original_sample_rate=rate)
 
 
-def is_long(path: str, limit: float = STREAM_OVER_SECONDS) -> bool:
-    from pathlib import Path
-
+def declared_seconds(path: str) -> float:
+    """The recording's length from its header; 0 when it cannot be read (the one-shot path
+    then gives the precise error)."""
     p = Path(path)
     if not p.is_file() or p.stat().st_size == 0 or p.suffix.lower() not in AUDIO_SUFFIXES:
-        return False  # the one-shot path gives the precise error
+        return 0.0
     try:
-        return read_info(p)[2] > limit
+        return read_info(p)[2]
     except AudioError:
-        return False
+        return 0.0
+
+
+def spool_folder(run: RunConfig | None) -> Path:
+    """Where spooled calls' temporary files go: ``[run] spool_dir``, else the system's temp folder."""
+    import tempfile
+
+    return Path(run.spool_dir) if run is not None and run.spool_dir else Path(tempfile.gettempdir())
 
 
 class DecodeStage(Stage):
@@ -83,8 +106,9 @@ class DecodeStage(Stage):
     provides = frozenset({"audio"})
     audio_only = True
 
-    def __init__(self, options: AudioConfig):
+    def __init__(self, options: AudioConfig, run: RunConfig | None = None):
         self.options = options
+        self.run = run  # spooling settings (they change no result, so no version)
 
     def version(self) -> str:
         return self.version_for(self.options)
@@ -92,12 +116,22 @@ class DecodeStage(Stage):
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         max_duration = self.options.max_duration_hours * 3600
         audio = None
-        if is_long(call.call.source):
+        seconds = declared_seconds(call.call.source)
+        spool_minutes = self.run.spool_audio_minutes if self.run is not None else 0.0
+        spool = spool_folder(self.run) if spool_minutes and seconds > spool_minutes * 60 else None
+        if seconds > STREAM_OVER_SECONDS:
             audio = decode_streaming(call.call.source, self.options.sample_rate, max_duration,
-                                     self.options.min_rms_dbfs)
+                                     self.options.min_rms_dbfs, spool)
         if audio is None:
             audio = decode(call.call.source, self.options.sample_rate, max_duration=max_duration,
-                           min_rms_dbfs=self.options.min_rms_dbfs)
+                           min_rms_dbfs=self.options.min_rms_dbfs, spool=spool)
+        try:
+            return self._checked(call, audio)
+        except BaseException:
+            audio.release()
+            raise
+
+    def _checked(self, call: CallAnalysis, audio: Audio) -> CallAnalysis:
         channels = call.call.channels
         if channels and len(channels) != audio.num_channels and audio.num_channels > 1:
             raise AudioError(call.call.source, f"the channel map names {len(channels)} channels "

@@ -181,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         f"took {total['audio_run_s']} s ({total['audio_x_realtime']}x real time), {total['audio_vs_text_time']}x "
         "the text run's time in the same process, on a 2-core machine shared with other jobs (the ratio is the "
         "comparable part). Synthetic voices are cleaner and more regular than people and carry no emotion in the "
-        "voice: the acoustic side tested here is the words, the turns and the channel map.")
+        "voice: the acoustic side tested here is the words, the turns and the channel map. The text arm runs "
+        "the 21 calls as a batch of their own; it need not match benchmarks/results/challenge.md, which runs "
+        "every split together.")
     write_results("challenge_audio", {"calls": len(calls), "render": {"folder_key": folder.name, "seed": SEED,
                                                                       "voices": {r["call"]: r["voices"]
                                                                                  for r in rendered}},

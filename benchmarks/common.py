@@ -57,7 +57,8 @@ def write_results(name: str, data: dict, table_rows: list[dict], title: str, not
             lines.append("| " + " | ".join(_fmt(row.get(c)) for c in cols) + " |")
     m = data["machine"]
     lines += ["", f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB"
-              + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU") + (f"; load average {' / '.join(map(str, m['load_average']))} (1/5/15 min) at the end"
+              + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU")
+              + (f"; load average {' / '.join(map(str, m['load_average']))} (1/5/15 min) at the end"
                  if m.get("load_average") else "") + f"; Python {m['python']}; {m['date']}."]
     if notes:
         lines += ["", notes]

@@ -96,10 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts")
+    parser.add_argument("--parts-from", type=Path, default=None,
+                        help="gather the parts' results already written in this folder instead of running them")
     args = parser.parse_args(argv)
     parts = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in [n for n in args.only.split(",") if n]:
+            done = args.parts_from / f"{PARTS[name][1]}.json" if args.parts_from else None
+            if done is not None:
+                parts[name] = json.loads(done.read_text()) if done.exists() else {"error": f"no {done}"}
+                continue
             parts[name] = run_part(name, args.data.resolve(), Path(tmp))
             print(name, parts[name].get("error") or f"{parts[name]['wall_s']} s", file=sys.stderr, flush=True)
     der_rows, pii_rows = _der_rows(parts), _pii_rows(parts.get("pii", {}))
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
              "pyAudioAnalysis, never tuned on. pyAudioAnalysis has no RTTM set of its own: its voices are scored in "
              "the built stereo calls. PII: benchmarks/pii.py on the labelled lines it finds (per type recall and "
              "precision of the spans). Wall seconds per part: "
-             + ", ".join(f"{n} {p.get('wall_s')}" for n, p in parts.items())
+             + ", ".join(f"{n} {p.get('wall_s', 'run separately')}" for n, p in parts.items())
              + (f". Failed: {errors}" if errors else "") + ".\n\n" + "\n".join(
                  ["| set | recall | precision | gold | predicted |", "|---|---|---|---|---|"]
                  + [f"| {r['set']} | {r['recall']} | {r['precision']} | {r['gold']} | {r['predicted']} |"

@@ -98,7 +98,6 @@ def analyse(calls: list[ChallengeCall], out: Path, config: str | None = None) ->
     """Run ``wocas run`` on the calls (with a config's TOML text, if given); returns call_id -> what
     the engine said."""
     from wocas.cli import main as wocas_main
-    from wocas.store import Store
 
     out.mkdir(parents=True, exist_ok=True)
     inputs = out / "challenge.jsonl"
@@ -110,7 +109,15 @@ def analyse(calls: list[ChallengeCall], out: Path, config: str | None = None) ->
     code = wocas_main(["run", str(inputs), "--out", str(out / "run"), "--quiet", "--force", *extra])
     if code not in (0, 1):
         raise RuntimeError(f"wocas run exited {code}")
-    with Store(out / "run" / "wocas.duckdb", read_only=True) as store:
+    return read_run(out / "run")
+
+
+def read_run(run: Path, with_turns: bool = False) -> dict[str, dict]:
+    """call_id -> what a ``wocas run`` output folder says: shape, band, resolution, the customer's
+    defection risk, each turn's trust (and with ``with_turns`` each turn's role and text)."""
+    from wocas.store import Store
+
+    with Store(run / "wocas.duckdb", read_only=True) as store:
         rows = store.query("SELECT call_id, customer_id, trajectory_shape, satisfaction_score, record FROM calls")
         risk = {r["customer_id"]: r["defection_risk"]
                 for r in store.query("SELECT customer_id, defection_risk FROM customers")}
@@ -126,6 +133,8 @@ def analyse(calls: list[ChallengeCall], out: Path, config: str | None = None) ->
             "customer_trust": [t["emotion"]["trust"] if t.get("emotion") else None
                                for t in record.get("turns", [])],
         }
+        if with_turns:
+            said[r["call_id"]]["turns"] = [(t.get("role"), t.get("text", "")) for t in record.get("turns", [])]
     return said
 
 

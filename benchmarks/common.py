@@ -35,7 +35,11 @@ def machine() -> dict:
                              capture_output=True, text=True, timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "gpu": gpu,
+    try:  # the machine is often shared: the load says how much of it this run had
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "gpu": gpu, "load_average": load,
             "python": platform.python_version(), "platform": platform.platform(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
@@ -53,7 +57,9 @@ def write_results(name: str, data: dict, table_rows: list[dict], title: str, not
             lines.append("| " + " | ".join(_fmt(row.get(c)) for c in cols) + " |")
     m = data["machine"]
     lines += ["", f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB"
-              + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU") + f"; Python {m['python']}; {m['date']}."]
+              + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU")
+              + (f"; load average {' / '.join(map(str, m['load_average']))} (1/5/15 min) at the end"
+                 if m.get("load_average") else "") + f"; Python {m['python']}; {m['date']}."]
     if notes:
         lines += ["", notes]
     path = RESULTS / f"{name}.md"

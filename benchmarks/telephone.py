@@ -87,13 +87,14 @@ def split_of(index: int) -> str:
     return "heldout" if index % 3 == 2 else "dev"
 
 
-def plan(index: int) -> tuple[dict[str, Voice], list[float], float]:
-    """Voices per speaker, the gaps before each turn and the SNR of call ``index``, seeded by it."""
+def plan(index: int, turns: int | None = None) -> tuple[dict[str, Voice], list[float], float]:
+    """Voices per speaker, the gaps before each turn and the SNR of call ``index``, seeded by it
+    (``turns``: how many turns, for a script not in CALLS)."""
     rng = random.Random(1000 + index)
     voices = {"agent": Voice(rng.choice(AGENT_VOICES), rng.randint(*SPEED_WPM), round(rng.uniform(*LEVEL_DBFS), 1)),
               "customer": Voice(rng.choice(CUSTOMER_VOICES), rng.randint(*SPEED_WPM),
                                 round(rng.uniform(*LEVEL_DBFS), 1))}
-    gaps = [round(rng.uniform(*GAP_S), 3) for _ in CALLS[index][1]]
+    gaps = [round(rng.uniform(*GAP_S), 3) for _ in range(len(CALLS[index][1]) if turns is None else turns)]
     return voices, gaps, round(rng.uniform(*SNR_DB), 1)
 
 
@@ -183,10 +184,17 @@ def _mu_law(channels: list[np.ndarray], tmp: Path, out: Path) -> None:
 
 def render_call(index: int, folder: Path) -> dict:
     """Render call ``index`` into ``folder``; returns its labels (also written as JSON and RTTM)."""
+    name, script = CALLS[index]
+    return render_script(name, script, plan(index), split_of(index), folder, index)
+
+
+def render_script(name: str, script, planned: tuple[dict[str, Voice], list[float], float], split: str,
+                  folder: Path, seed: int) -> dict:
+    """Render one two-party script ((speaker, text) turns, speakers agent and customer) with the
+    voices, gaps and SNR ``planned`` (see ``plan``); ``seed`` seeds the line noise."""
     import soundfile as sf
 
-    name, script = CALLS[index]
-    voices, gaps, snr = plan(index)
+    voices, gaps, snr = planned
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         clips, extents, rate = [], [], 0
@@ -211,14 +219,14 @@ def render_call(index: int, folder: Path) -> dict:
             target = 10 ** (voices[speaker].level_dbfs / 20)
             line[speaker] = narrow * (target / (active_rms(narrow, RATE) + 1e-12))
         n = min(len(v) for v in line.values())
-        rng = np.random.default_rng(index)
+        rng = np.random.default_rng(seed)
         speech_rms = min(active_rms(v[:n], RATE) for v in line.values())
         noise_rms = speech_rms / 10 ** (snr / 20)
         mono = line["agent"][:n] + line["customer"][:n] + noise_rms * band_noise(n, RATE, rng)
         stereo = [line[s][:n] + noise_rms * band_noise(n, RATE, rng) for s in ("agent", "customer")]
         _mu_law([np.clip(mono, -1, 1)], tmp, folder / f"{name}.mono.wav")
         _mu_law([np.clip(c, -1, 1) for c in stereo], tmp, folder / f"{name}.stereo.wav")
-    labels = {"call": name, "split": split_of(index), "duration_s": round(n / RATE, 3), "snr_db": snr,
+    labels = {"call": name, "split": split, "duration_s": round(n / RATE, 3), "snr_db": snr,
               "voices": {s: asdict(v) for s, v in voices.items()}, "channels": ["agent", "customer"],
               "turns": [asdict(t) for t in turns]}
     (folder / f"{name}.json").write_text(json.dumps(labels, indent=1))

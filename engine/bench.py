@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def run_suites(names: list[str], data: Path, out: Path, config: Path | None) -> 
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WOCAS_RESULTS_DIR": str(out.resolve())}
     collected: dict = {"config": str(config) if config else None, "data": str(data), "suites": {},
-                       "models": {}, "skipped": {}}
+                       "models": {}, "skipped": {}, "wall_seconds": {}, "load_average": {"start": _load()}}
     for name in names:
         suite = SUITES[name]
         cmd = [sys.executable, "-m", f"benchmarks.{suite.module}", *suite.args]
@@ -119,7 +120,9 @@ def run_suites(names: list[str], data: Path, out: Path, config: Path | None) -> 
             cmd += ["--out", str(out.resolve())]
         for result in suite.result_files:  # never report an earlier run's figures as this one's
             (out / f"{result}.json").unlink(missing_ok=True)
+        started = time.perf_counter()
         proc = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True)
+        collected["wall_seconds"][name] = round(time.perf_counter() - started, 1)
         if proc.returncode != 0:
             collected["suites"][name] = {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"]}
             continue
@@ -134,9 +137,17 @@ def run_suites(names: list[str], data: Path, out: Path, config: Path | None) -> 
                 if reasons:
                     collected["skipped"][name] = reasons
         collected["suites"][name] = metrics
+    collected["load_average"]["end"] = _load()
     (out / "bench.json").write_text(json.dumps(collected, indent=1))
     (out / "bench.md").write_text(table(collected))
     return collected
+
+
+def _load() -> list[float] | None:
+    try:  # a shared machine: the load says how much of it the run had
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def table(collected: dict) -> str:
@@ -196,4 +207,13 @@ def compare(a_path: Path, b_path: Path) -> str:
     for side, run in (("A", a), ("B", b)):
         for suite, reasons in run.get("skipped", {}).items():
             lines += [f"| {suite} | skipped in {side} | {reason} | | |" for reason in reasons]
+    wa, wb = a.get("wall_seconds", {}), b.get("wall_seconds", {})
+    if wa or wb:  # speed of whole suites, a ratio within the pair (a shared machine: load in each run)
+        lines += ["", "## Wall time per suite (s)", "",
+                  f"load average A {a.get('load_average')}, B {b.get('load_average')}", "",
+                  "| suite | A | B | B / A |", "|---|---|---|---|"]
+        for suite in [s for s in wa if s in wb] + [s for s in wb if s not in wa] + [s for s in wa if s not in wb]:
+            va, vb = wa.get(suite), wb.get(suite)
+            ratio = f"{vb / va:.2f}" if va and vb else ""
+            lines.append(f"| {suite} | {va if va is not None else '-'} | {vb if vb is not None else '-'} | {ratio} |")
     return "\n".join(lines) + "\n"

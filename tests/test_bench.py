@@ -21,6 +21,10 @@ def test_bench_runs_a_suite_and_compares(tmp_path, data_dir, capsys):
     assert main(["bench", "--compare", str(a / "bench.json"), str(b / "bench.json")]) == 0
     table = capsys.readouterr().out
     assert "| pii |" in table and "+0 |" in table  # same figures twice: every delta is zero
+    assert collected["wall_seconds"]["pii"] > 0 and len(collected["load_average"]["start"]) == 3
+    wall_a = collected["wall_seconds"]["pii"]
+    wall_b = json.loads((b / "bench.json").read_text())["wall_seconds"]["pii"]
+    assert f"| pii | {wall_a} | {wall_b} | {wall_b / wall_a:.2f} |" in table  # suite time, B / A
 
 
 def test_unknown_suite_is_a_usage_error(tmp_path):

@@ -20,6 +20,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -183,9 +184,14 @@ def execute_run(request: RunRequest) -> RunResult:
         with store:
             store.finish_run(run_id, status.value, summary.ok, summary.failed, summary.skipped,
                              summary.audio_seconds, summary.wall_seconds)
+            clock = time.perf_counter()
             _rollup_customers(store, config, out)
+            rolled = time.perf_counter()
             alerts = tuple(_insight_alerts(store, config))
+            refreshed = time.perf_counter()
             _publish_snapshot(store)
+            log.info("after the calls: customers %.2f s, insights %.2f s, snapshot %.2f s", rolled - clock,
+                     refreshed - rolled, time.perf_counter() - refreshed)
     except Exception as e:
         full = store_disk_full(e, request.store_path if not isinstance(e, OSError) else out)
         if full is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,19 @@ class RedactStage(Stage):
 
     def version(self) -> str:
         return self.version_for(self.options)
+
+    def prefetch(self, calls: list[CallAnalysis]) -> None:
+        """Load the NER model (spaCy's import and the pinned files' check: about a second) while
+        ASR runs, for a batch with audio. Only once torch is loaded (a mono batch: the diarizer's
+        prefetch, earlier in this thread, brings it): otherwise ``names.load`` hides torch from
+        spaCy's import for a moment, which must not happen while the main thread may import it."""
+        if (self.options.names == "rules" or "NAME" not in self.options.entities or "torch" not in sys.modules
+                or not any(c.audio is not None for c in calls)):
+            return
+        from wocas.text import names as ner
+
+        if ner.available():
+            ner.load()
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         spans = find_pii_in_turns([(t.speaker, t.text) for t in call.turns], self.options.entities,

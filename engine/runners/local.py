@@ -56,6 +56,13 @@ def auto_workers(cores: int | None = None, free_gb: float | None = None) -> int:
     return max(1, min(cores // 2, int(free_gb // WORKER_MEMORY_GB)))
 
 
+def _asr_on_gpu(config: Config) -> bool:
+    """On a GPU one process batches the ASR; more would each load the model into GPU memory."""
+    from wocas.stages.transcribe import pick_device
+
+    return pick_device(config.asr.device) == "cuda"
+
+
 def worker_threads(run: RunConfig, workers: int) -> int:
     """Threads per worker: the configured number, else the cores shared out (at least one).
     Two one-thread ASR workers beat one two-thread worker on two cores: CTranslate2 and
@@ -241,7 +248,7 @@ class LocalRunner:
         if workers == 0:  # auto: a pool only pays its start-up with more than one batch to do
             first = next(batches, None)
             second = next(batches, None) if first is not None else None
-            workers = auto_workers() if second is not None else 1
+            workers = auto_workers() if second is not None and not _asr_on_gpu(self.config) else 1
             batches = itertools.chain([b for b in (first, second) if b is not None], batches)
         if workers <= 1:
             threads = self.config.run.threads_per_worker

@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cuda = cuda_available()
     device_hour = "GPU hour" if cuda else "wall hour on CPU"
-    overrides: dict = {}
+    overrides: dict = {"run": {"workers": 1}}  # in this process: the stage timers wrap its pipeline
     if args.model:
         overrides["asr"] = {"model": args.model}
     if cuda:

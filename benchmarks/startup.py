@@ -45,6 +45,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline-path", type=Path, help="a folder holding a `wocas` package to compare with")
+    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
+                        help="only these scenarios (repeatable; the transcript still warms the caches)")
+    parser.add_argument("--name", default="startup", help="results file name (default startup)")
+    parser.add_argument("--baseline-label", default="main's engine", help="what the baseline is, for the notes")
     args = parser.parse_args()
     engines = {"this branch": os.environ.get("PYTHONPATH", "")}
     if args.baseline_path:
@@ -67,6 +71,8 @@ def main() -> int:
             runs.setdefault("import faster_whisper", {}).setdefault("-", []).append((wall, rss))
             for engine, path in engines.items():
                 for name, file in inputs.items():
+                    if args.scenario and name not in args.scenario:
+                        continue
                     out = f"{tmp}/out-{k}-{engine}-{name}".replace(" ", "_")
                     wall, rss = timed([sys.executable, "-m", "wocas.cli", "run", file, "--out", out, "--quiet"], path)
                     runs.setdefault(name, {}).setdefault(engine, []).append((wall, rss))
@@ -85,8 +91,8 @@ def main() -> int:
     notes = (f"Median of {args.repeats} fresh processes each, interleaved; `python -c \"import faster_whisper\"` "
              f"took {fw:.2f} s (median) in the same loop. Caches warm (ONNX graphs, taxonomy calibration). "
              f"The machine is shared with other work: 1-minute load average {[round(x, 1) for x in load]} "
-             f"(before, then after each round). Baseline = main's engine, same venv and caches.")
-    write_results("startup", {"import_faster_whisper_s": round(fw, 3), "load_average": load, "rows": rows},
+             f"(before, then after each round). Baseline = {args.baseline_label}, same venv and caches.")
+    write_results(args.name, {"import_faster_whisper_s": round(fw, 3), "load_average": load, "rows": rows},
                   rows, "Cold start: time to the first analysed call (whole process)", notes)
     return 0
 

@@ -344,11 +344,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _publish_now(path)
     try:
         app = create_app(path, token, allowed_hosts=tuple(args.allowed_host or ()), bind=args.host,
-                         secure_cookies=args.secure_cookies, thresholds=Thresholds.of(load_config(args.config)))
-    except ValueError as e:  # a token too short
+                         secure_cookies=args.secure_cookies, thresholds=Thresholds.of(load_config(args.config)),
+                         trusted_proxies=tuple(args.trusted_proxy or ()))
+    except ValueError as e:  # a token too short, a --trusted-proxy that is no address
         raise UsageError(str(e)) from e
     print(f"wocas review on http://{args.host}:{args.port}/ (store {path})", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # The app reads X-Forwarded-For itself, from --trusted-proxy peers only (uvicorn's own
+    # rewriting would trust 127.0.0.1 by default).
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
     return EXIT_OK
 
 
@@ -455,8 +458,11 @@ def _open_for_insights(args: argparse.Namespace):
 def cmd_report(args: argparse.Namespace) -> int:
     from wocas.analytics.report import write_report
 
+    from wocas.store.verdicts import sync_for_run
+
     config, store = _open_for_insights(args)
     with store:
+        sync_for_run(store)  # the reviewers' latest verdicts, as a run would copy them
         files = write_report(store, args.out / "report", config, args.period or config.customers.period)
     print("written: " + ", ".join(str(f) for f in files))
     return EXIT_OK
@@ -529,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=["auto", "cpu", "cuda"])
     run.add_argument("--asr-profile", choices=["fast", "accurate"],
                      help="ASR model: fast (tiny.en, embedded) or accurate (Whisper base, WOCAS_EXTRAS=...,asr)")
-    run.add_argument("--workers", type=int, help="worker processes (default from config: 1)")
+    run.add_argument("--workers", type=int, help="worker processes (default from config: 0 = auto, one per two cores)")
     run.add_argument("--runner", choices=["local", "ray"])
     run.add_argument("--address", help="Ray cluster address (with --runner ray), e.g. auto or HOST:6379")
     run.add_argument("--threads-per-worker", type=int, help="threads per worker (default: cores / workers)")
@@ -579,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allowed-host", action="append", metavar="NAME",
                        help="a Host name the app answers besides localhost and --host (repeatable)")
     serve.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (behind TLS)")
+    serve.add_argument("--trusted-proxy", action="append", metavar="IP",
+                       help="a reverse proxy (address or network) whose X-Forwarded-For names the client for "
+                            "login back-off (repeatable; default none: the connecting address counts)")
     serve.set_defaults(func=cmd_serve)
 
     snap = sub.add_parser("snapshot", help="publish the store's read-only snapshot for the review app now")

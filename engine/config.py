@@ -223,7 +223,10 @@ class InsightsConfig(Section):
 
 
 class RunConfig(Section):
-    workers: int = 1
+    # 0 = auto: one process for a batch or less of calls; else one worker per two cores, at most
+    # one per 1.5 GB of free memory (so a 2-core machine runs one two-thread worker, as with 1);
+    # with ASR on a GPU, one process
+    workers: int = Field(default=0, ge=0)
     threads_per_worker: int = 0  # 0 = cores // workers
     batch_size: int = 8  # calls per stage batch
     runner: Literal["local", "ray"] = "local"

@@ -4,7 +4,8 @@ It checks the inputs (a missing path is a ``UsageError``; inputs that hold no ca
 ``NoInput``; either way nothing is written), opens the store (``StoreLocked`` if another
 process holds it), marks runs killed earlier as interrupted, starts the run row, turns SIGTERM
 into an interrupt, runs the chosen runner, finishes the run row, and refreshes the customer and
-insight roll-ups. A refused run writes no file (the lock is taken before the log and the resolved
+insight roll-ups. At its start it copies the review app's new verdicts into the store
+(``wocas.store.verdicts``). A refused run writes no file (the lock is taken before the log and the resolved
 config). Whatever stops a run leaves its row with the counts so far: a full disk becomes
 ``DiskFull`` (exit 6, the path named), any other unexpected exception ``InternalError`` (exit 5,
 status ``crashed``, the traceback in the run's log). The CLI only parses arguments, shows
@@ -19,6 +20,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -146,6 +148,9 @@ def execute_run(request: RunRequest) -> RunResult:
         log.warning("redaction is OFF for run %s: PII is stored in clear text", run_id)
     for stale in store.close_stale_runs():
         log.warning("run %s was killed before it finished; marked interrupted", stale)
+    from wocas.store.verdicts import sync_for_run
+
+    sync_for_run(store)  # the reviewers' verdicts since the last run, for reports to join (never fails)
     inputs = [str(i) for i in request.inputs]
     store.start_run(run_id, pipeline_version(config), inputs, config.to_toml(), str(log_path))
     summary = RunSummary(run_id=run_id)
@@ -181,9 +186,14 @@ def execute_run(request: RunRequest) -> RunResult:
         with store:
             store.finish_run(run_id, status.value, summary.ok, summary.failed, summary.skipped,
                              summary.audio_seconds, summary.wall_seconds)
+            clock = time.perf_counter()
             _rollup_customers(store, config, out)
+            rolled = time.perf_counter()
             alerts = tuple(_insight_alerts(store, config))
+            refreshed = time.perf_counter()
             _publish_snapshot(store)
+            log.info("after the calls: customers %.2f s, insights %.2f s, snapshot %.2f s", rolled - clock,
+                     refreshed - rolled, time.perf_counter() - refreshed)
     except Exception as e:
         full = store_disk_full(e, request.store_path if not isinstance(e, OSError) else out)
         if full is None:

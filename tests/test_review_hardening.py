@@ -74,6 +74,52 @@ def test_wrong_tokens_back_off_per_client_and_a_right_one_resets(store_path):
     assert throttle.wait_seconds("x") == 0
 
 
+PROXY = "10.0.0.1"
+
+
+def _login_via(app, peer: str, forwarded_for: str | None, token: str = "wrong-token-number-x") -> int:
+    headers = {"x-forwarded-for": forwarded_for} if forwarded_for is not None else {}
+    client = TestClient(app, client=(peer, 4000))
+    return client.post("/login", data={"reviewer": "ann", "token": token, "next": "/"}, headers=headers,
+                       follow_redirects=False).status_code
+
+
+def test_behind_a_trusted_proxy_each_reviewer_backs_off_alone(store_path):
+    app = create_app(store_path, TOKEN, allowed_hosts=("testserver",), trusted_proxies=(PROXY,))
+    codes = [_login_via(app, PROXY, "203.0.113.7") for _ in range(auth.FREE_FAILURES + 2)]
+    assert codes[:auth.FREE_FAILURES] == [401] * auth.FREE_FAILURES and codes[-1] == 429
+    # another reviewer behind the same proxy is not held back; the proxy itself is not either
+    assert _login_via(app, PROXY, "203.0.113.8", TOKEN) == 303
+    assert _login_via(app, PROXY, None, TOKEN) == 303
+    # the client's own words left of what the proxy appended change nothing
+    assert _login_via(app, PROXY, "198.51.100.1, 203.0.113.7", TOKEN) == 429
+
+
+def test_a_forged_forwarded_for_from_an_untrusted_peer_is_ignored(store_path):
+    for proxies in ((), (PROXY,)):  # no proxy trusted (the default), or another one
+        app = create_app(store_path, TOKEN, allowed_hosts=("testserver",), trusted_proxies=proxies)
+        codes = [_login_via(app, "198.51.100.9", f"203.0.113.{n}, {PROXY}") for n in range(auth.FREE_FAILURES + 2)]
+        assert codes[:auth.FREE_FAILURES] == [401] * auth.FREE_FAILURES and codes[-1] == 429
+        assert _login_via(app, "198.51.100.9", "203.0.113.99", TOKEN) == 429  # still the peer's own back-off
+
+
+def test_client_key_walks_the_forwarded_chain_from_the_right():
+    proxies = auth.trusted_proxies(["10.0.0.0/24", "2001:db8::1"])
+    assert auth.client_key("10.0.0.2", ["1.1.1.1, 203.0.113.7, 10.0.0.9"], proxies) == "203.0.113.7"
+    assert auth.client_key("2001:db8::1", ["203.0.113.7:5123"], proxies) == "203.0.113.7"
+    assert auth.client_key("10.0.0.2", ["198.51.100.4", "10.0.0.3"], proxies) == "198.51.100.4"  # two headers
+    assert auth.client_key("10.0.0.2", ["10.0.0.3"], proxies) == "10.0.0.2"  # only proxies: the proxy
+    assert auth.client_key("10.0.1.2", ["203.0.113.7"], proxies) == "10.0.1.2"  # outside the network
+    with pytest.raises(ValueError, match="not an IP address"):
+        auth.trusted_proxies(["proxy.example"])
+
+
+def test_a_trusted_proxy_that_is_no_address_stops_serve(store_path, capsys, monkeypatch):
+    monkeypatch.setenv("WOCAS_REVIEW_TOKEN", TOKEN)
+    assert cli.main(["serve", "--out", str(store_path.parent), "--trusted-proxy", "proxy.example"]) == cli.EXIT_USAGE
+    assert "--trusted-proxy 'proxy.example' is not an IP address" in capsys.readouterr().err
+
+
 def test_a_short_token_is_refused_with_a_clear_error(store_path, capsys, monkeypatch):
     with pytest.raises(ValueError, match="at least 16 characters"):
         create_app(store_path, "short", allowed_hosts=("testserver",))

@@ -144,10 +144,11 @@ def test_force_and_a_changed_config_redo_the_calls(tmp_path, data_dir):
     assert (skipped.ok, skipped.skipped) == (0, len(ids))
 
 
-def test_two_workers_write_the_same_records_as_one(tmp_path, data_dir):
+def test_two_workers_write_the_same_records_as_one(tmp_path, data_dir, caplog):
     inputs = tmp_path / "helpdesk.jsonl"
     write_transcripts(inputs, data_dir, 16, start=700)
     records = []
+    caplog.set_level("INFO", logger="wocas.runners.local")
     for workers in (1, 2):
         config = lean(run={"workers": workers, "batch_size": 3})
         with Store(tmp_path / f"w{workers}.duckdb") as store:
@@ -155,6 +156,27 @@ def test_two_workers_write_the_same_records_as_one(tmp_path, data_dir):
             assert (summary.ok, summary.failed) == (16, 0)
             records.append(_records(store))
     assert records[0] == records[1]
+    # the pool's run says where its time went: each worker's start-up, batches, busy and CPU time
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("worker pool profile: "))
+    profile = json.loads(line.split(": ", 1)[1])
+    assert sum(w["calls"] for w in profile["workers"]) == 16 and sum(w["batches"] for w in profile["workers"]) == 6
+    assert all(w["cpu_s"] > 0 and 0 < w["busy_s"] <= profile["wall_s"] and w["ready_after_s"] is not None
+               for w in profile["workers"])
+
+
+def test_auto_workers_one_per_two_cores_within_memory(tmp_path, data_dir):
+    from wocas.runners.local import auto_workers
+
+    assert [auto_workers(cores, 64.0) for cores in (1, 2, 3, 4, 16)] == [1, 1, 1, 2, 8]
+    assert auto_workers(16, 4.0) == 2 and auto_workers(16, 0.5) == 1  # memory caps it
+    # a batch or less runs in this process: no pool to start, whatever the cores
+    inputs = tmp_path / "few.jsonl"
+    write_transcripts(inputs, data_dir, 2, start=900)
+    before = set(_spawned_workers())  # an earlier test's pool may still be exiting
+    with Store(tmp_path / "auto.duckdb") as store:
+        summary = LocalRunner(lean(run={"workers": 0, "batch_size": 8}), tmp_path / "out", store).run(
+            [str(inputs)], "auto")
+    assert (summary.ok, summary.failed) == (2, 0) and not set(_spawned_workers()) - before
 
 
 def _records(store: Store) -> dict[str, dict]:
@@ -283,11 +305,12 @@ def test_a_killed_worker_costs_no_call(tmp_path, data_dir, caplog):
     ids = write_transcripts(inputs, data_dir, 60, start=300)
     config = lean(run={"workers": 2, "batch_size": 2})
     killed: list[int] = []
+    earlier = set(_spawned_workers())  # an earlier test's pool may still be exiting
 
     def kill_one_worker() -> None:
         deadline = time.time() + 120
         while not killed and time.time() < deadline:
-            pids = _spawned_workers()
+            pids = [p for p in _spawned_workers() if p not in earlier]
             if len(list((tmp_path / "out" / "calls").glob("*.json"))) >= 4 and pids:
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append(pids[0])

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from wocas.config import Config
 from wocas.pipeline import Pipeline
@@ -144,3 +145,25 @@ def test_thread_limits_leave_torch_unloaded_and_the_budget_restored():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,
                          check=True).stdout.split()
     assert out[1] == "1" and out[0] == out[2] and out[3] == "False"
+
+
+def test_redact_loads_the_ner_model_during_asr_only_for_audio_once_torch_is_loaded(samples_dir):
+    import torch  # noqa: F401 - as after a mono batch's diarizer prefetch
+
+    from wocas.config import RedactConfig
+    from wocas.io.ingest import iter_calls
+    from wocas.stages.decode import DecodeStage
+    from wocas.stages.redact import RedactStage
+    from wocas.text import names
+
+    if not names.available():
+        pytest.skip("the pii extra (spaCy's English model) is not installed")
+    names.load.cache_clear()
+    stage = RedactStage(RedactConfig())
+    stage.prefetch(list(iter_calls([str(samples_dir / "chats.jsonl")])))  # text only: nothing to hide the load
+    RedactStage(RedactConfig(names="rules")).prefetch(
+        [DecodeStage(Config().audio).process_call(c) for c in iter_calls([str(samples_dir / "delivery-mono-16k.flac")])])
+    assert names.load.cache_info().currsize == 0
+    audio = [DecodeStage(Config().audio).process_call(c) for c in iter_calls([str(samples_dir / "delivery-mono-16k.flac")])]
+    stage.prefetch(audio)
+    assert names.load.cache_info().currsize == 1

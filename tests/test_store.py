@@ -50,11 +50,12 @@ def test_a_v1_store_is_upgraded_in_place_and_its_calls_still_load(tmp_path):
     with Store(path, read_only=True) as store:  # a read never writes: the file stays at version 1
         assert store.version == 1
         before = {t: _rows(store, t) for t in ("calls", "turns", "jobs", "signals", "customers", "runs", "reviews")}
-        columns = {t: store.columns(t) for t in schema.TABLES}
+        columns = {t: store.columns(t) for t in schema.TABLES if t != "verdicts"}  # v4's new table
     with Store(path) as store:
         assert store.version == schema.SCHEMA_VERSION
         assert _tables(store) == set(schema.TABLES) | {"schema_meta"}
         columns["calls"] += ["resolution", "resolution_confidence"]  # v3's new columns, added at the end
+        columns["verdicts"] = ["id", "call_id", "flag", "verdict", "comment", "reviewer", "created_at", "imported_at"]
         assert {t: store.columns(t) for t in schema.TABLES} == columns  # same tables, same columns
         after = {t: _rows(store, t) for t in before}
         assert all(r.pop("resolution") is None and r.pop("resolution_confidence") is None for r in after["calls"])
@@ -190,7 +191,8 @@ def test_a_v2_store_gains_the_resolution_columns_and_keeps_its_calls(tmp_path):
         con.execute("INSERT INTO schema_meta VALUES ('version', '2')")
         con.execute("INSERT INTO calls (call_id, status) VALUES ('old-call', 'ok')")
     with Store(path) as store:
-        assert store.version == schema.SCHEMA_VERSION == 3
+        assert store.version == schema.SCHEMA_VERSION == 4
+        assert store.has_table("verdicts")
         assert store.columns("calls")[-2:] == ["resolution", "resolution_confidence"]
         assert store.query("SELECT call_id, resolution, resolution_confidence FROM calls") == [
             {"call_id": "old-call", "resolution": None, "resolution_confidence": None}]

@@ -23,6 +23,7 @@ from wocas.config import Config
 from wocas.analytics.insights import Insights, alert_lines, refresh
 from wocas.kinds import FLAG_LABELS
 from wocas.store import Store
+from wocas.store import queries as store_queries
 
 log = logging.getLogger(__name__)
 
@@ -147,17 +148,13 @@ def _money(value: float | None, currency: str) -> str:
     return "-" if value is None else f"{currency}{value:,.0f}"
 
 
-QA_FLAGS_SQL = """
-SELECT flag, count(*) AS calls FROM (SELECT unnest(flags) AS flag FROM calls WHERE status = 'ok')
-GROUP BY flag ORDER BY calls DESC, flag
-"""
-
-
 def qa_flags(store: Store) -> list[dict[str, Any]]:
-    """Calls per QA flag kind, as the flags stage stored them (calls.flags), most frequent first."""
+    """Calls per QA flag kind, as the flags stage stored them (calls.flags), most frequent first,
+    with the reviewers' latest verdicts on them (copied in by each run)."""
     total = store.query("SELECT count(*) AS n FROM calls WHERE status = 'ok'")[0]["n"]
-    return [{"flag": r["flag"], "label": FLAG_LABELS.get(r["flag"], r["flag"]), "calls": r["calls"],
-             "share": r["calls"] / total if total else None} for r in store.query(QA_FLAGS_SQL)]
+    return [{**r, "label": FLAG_LABELS.get(r["flag"], r["flag"]), "share": r["calls"] / total if total else None,
+             "confirmed_share": r["confirmed"] / r["reviewed"] if r["reviewed"] else None}
+            for r in store_queries.flag_reviews(store)]
 
 
 def context(insights: Insights, config: Config, store_path: str,

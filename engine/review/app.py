@@ -120,11 +120,14 @@ def resolve_audio(call_id: str, source: str, roots: tuple[Path, ...], redacted_d
 
 def create_app(store_path: str | Path, token: str | None, *, session_hours: float = 12.0,
                audio_roots: tuple[Path, ...] = (), allowed_hosts: Iterable[str] = (), bind: str | None = None,
-               secure_cookies: bool = False, thresholds: store_queries.Thresholds | None = None) -> FastAPI:
+               secure_cookies: bool = False, thresholds: store_queries.Thresholds | None = None,
+               trusted_proxies: Iterable[str] = ()) -> FastAPI:
     """The review app over one store's snapshots. ``token=None`` turns login off (the CLI allows
     that on localhost only); a token shorter than ``auth.MIN_TOKEN_LENGTH`` is a ``ValueError``.
     Requests are answered only for localhost, ``bind`` and ``allowed_hosts``. ``thresholds``: the
-    config's settings for the store's figure definitions (repeats, recovered, left at risk)."""
+    config's settings for the store's figure definitions (repeats, recovered, left at risk).
+    ``trusted_proxies``: reverse proxies (addresses or networks) whose ``X-Forwarded-For`` names
+    the client that login back-off counts against."""
     store_path = Path(store_path)
     thresholds = thresholds or store_queries.Thresholds()
     if token is not None:
@@ -133,6 +136,7 @@ def create_app(store_path: str | Path, token: str | None, *, session_hours: floa
     access = queries.SnapshotAccess(store_path)
     verdicts = Verdicts(verdicts_path(store_path), legacy=_legacy_verdicts(store_path))
     throttle = auth.LoginThrottle()
+    proxies = auth.trusted_proxies(tuple(trusted_proxies))
     # Relative sources are relative to where `wocas run` was started; try here and beside the store.
     roots = tuple(audio_roots) + (Path.cwd(), store_path.parent, store_path.parent.parent)
     redacted_dir = store_path.parent / "calls"
@@ -206,7 +210,8 @@ def create_app(store_path: str | Path, token: str | None, *, session_hours: floa
               next: str = Form("/")) -> Response:
         if not auth.same_origin(request):
             return PlainTextResponse("cross-site request refused", status_code=403)
-        client = request.client.host if request.client else "?"
+        client = auth.client_key(request.client.host if request.client else "?",
+                                 request.headers.getlist("x-forwarded-for"), proxies)
         wait = throttle.wait_seconds(client)
         if token is not None and wait > 0:
             response = render(request, "login.html", status_code=429, next=auth.safe_next(next),
@@ -412,13 +417,17 @@ def _raw_call_id(request: Request, decoded: str, suffix: str) -> str:
 
 
 def _legacy_verdicts(store_path: Path) -> list[dict[str, Any]]:
-    """Verdicts an older release kept in the store's ``reviews`` table (read from the newest snapshot)."""
+    """For a new verdicts file, the verdicts the newest snapshot holds: those runs copied into its
+    ``verdicts`` table (a lost file is rebuilt, ids kept), else an older release's ``reviews``."""
     from wocas.store import snapshot
 
     newest = snapshot.latest_snapshot(store_path)
     if newest is None or verdicts_path(store_path).exists():
         return []
     with Store(newest, read_only=True) as store:
+        if store.has_table("verdicts") and store.scalar("SELECT count(*) FROM verdicts"):
+            return store.query("SELECT id, call_id, flag, verdict, comment, reviewer, created_at FROM verdicts "
+                               "ORDER BY id")
         if not store.has_table("reviews"):
             return []
         return store.query("SELECT call_id, flag, verdict, comment, reviewer, created_at FROM reviews "

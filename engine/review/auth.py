@@ -9,6 +9,7 @@ browser sends an Origin (or Referer), it must be this server's own.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
@@ -143,6 +144,53 @@ class LoginThrottle:
 
     def _backoff(self, count: int) -> float:
         return min(self.max_backoff, 2.0 ** (count - self.free))
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_proxies(specs: tuple[str, ...] | list[str]) -> tuple[Network, ...]:
+    """The reverse proxies whose ``X-Forwarded-For`` is believed: addresses or networks
+    (``10.0.0.5``, ``10.0.0.0/24``); ``ValueError`` naming one that is neither."""
+    out = []
+    for spec in specs:
+        try:
+            out.append(ipaddress.ip_network(spec.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"--trusted-proxy {spec!r} is not an IP address or network") from None
+    return tuple(out)
+
+
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [v6]:port
+        value = value[1:value.index("]")]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def client_key(peer: str, forwarded_for: list[str], proxies: tuple[Network, ...]) -> str:
+    """Whom a login attempt counts against. The connecting address, unless that is a trusted
+    proxy: then the last address in ``X-Forwarded-For`` that is not a trusted proxy (each proxy
+    appends the address it was connected from, so anything left of that is the client's own
+    word). A peer that is not trusted cannot choose its key by sending the header."""
+
+    def trusted(value: str) -> bool:
+        address = _address(value)
+        return address is not None and any(address in net for net in proxies)
+
+    if not proxies or not trusted(peer):
+        return peer
+    hops = [h.strip() for header in forwarded_for for h in header.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            address = _address(hop)
+            return str(address) if address is not None else hop
+    return peer  # only proxies (or no header): the proxy itself
 
 
 def host_name(host_header: str) -> str:

@@ -40,9 +40,9 @@ class Verdicts:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
             if fresh and legacy:
-                con.executemany("INSERT INTO reviews (call_id, flag, verdict, comment, reviewer, created_at) "
-                                "VALUES (:call_id, :flag, :verdict, :comment, :reviewer, :created_at)",
-                                [{**r, "created_at": _stamp(r["created_at"])} for r in legacy])
+                con.executemany("INSERT INTO reviews (id, call_id, flag, verdict, comment, reviewer, created_at) "
+                                "VALUES (:id, :call_id, :flag, :verdict, :comment, :reviewer, :created_at)",
+                                [{"id": None, **r, "created_at": _stamp(r["created_at"])} for r in legacy])
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

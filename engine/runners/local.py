@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import itertools
+import json
 import logging
 import multiprocessing as mp
 import os
@@ -18,6 +20,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -36,6 +39,28 @@ log = logging.getLogger(__name__)
 __all__ = ["LocalRunner", "RunSummary", "WorkerSetupError", "new_run_id"]  # RunSummary, new_run_id: from recording
 
 WORKER_DIED = "the worker process died while analysing this call (killed, or out of memory)"
+
+
+WORKER_MEMORY_GB = 1.5  # a worker's peak with the default pipeline is about 1 GB (benchmarks/results/workers*)
+
+
+def auto_workers(cores: int | None = None, free_gb: float | None = None) -> int:
+    """Workers for ``[run] workers = 0``: one per two cores (each keeps two threads, the same
+    numerics as one process on two cores), at most one per ``WORKER_MEMORY_GB`` free."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    if free_gb is None:
+        try:
+            free_gb = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+        except (ValueError, OSError, AttributeError):
+            free_gb = float("inf")
+    return max(1, min(cores // 2, int(free_gb // WORKER_MEMORY_GB)))
+
+
+def _asr_on_gpu(config: Config) -> bool:
+    """On a GPU one process batches the ASR; more would each load the model into GPU memory."""
+    from wocas.stages.transcribe import pick_device
+
+    return pick_device(config.asr.device) == "cuda"
 
 
 def worker_threads(run: RunConfig, workers: int) -> int:
@@ -118,8 +143,16 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="wocas-parent-watch", daemon=True).start()
 
 
+_worker_ready: tuple[float, float] | None = None  # (time.time(), CPU seconds) when the initializer ended
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
 def _init_worker(config: Config, threads: int, parent_pid: int | None = None) -> None:
-    global _worker_pipeline, _worker_setup_error
+    global _worker_pipeline, _worker_setup_error, _worker_ready
     if parent_pid is not None:
         die_with_parent(parent_pid)
     apply_threads(threads)
@@ -127,13 +160,63 @@ def _init_worker(config: Config, threads: int, parent_pid: int | None = None) ->
         _worker_pipeline = Pipeline.from_config(config, threads)
     except Exception as e:  # raised from an initializer it would only look like a dead worker
         _worker_setup_error = f"{type(e).__name__}: {e}"
+    _worker_ready = (time.time(), _cpu_seconds())
 
 
-def _worker_process(batch: list[CallAnalysis]) -> list[CallAnalysis]:
+@dataclass
+class WorkerBatch:
+    """A worker's results for one batch, with when and how much CPU it took (for the run's log)."""
+
+    results: list[CallAnalysis]
+    pid: int
+    started: float  # time.time()
+    ended: float
+    cpu_seconds: float  # this process, all its threads
+    ready: tuple[float, float] | None  # the worker's (time, CPU) at the end of its start-up
+
+
+def _worker_process(batch: list[CallAnalysis]) -> WorkerBatch:
     if _worker_setup_error is not None:
         raise WorkerSetupError(f"a worker could not load the pipeline: {_worker_setup_error}")
     assert _worker_pipeline is not None
-    return process_within_limits(_worker_pipeline, batch, _worker_pipeline.config.run)
+    started, cpu = time.time(), _cpu_seconds()
+    results = process_within_limits(_worker_pipeline, batch, _worker_pipeline.config.run)
+    return WorkerBatch(results, os.getpid(), started, time.time(), _cpu_seconds() - cpu, _worker_ready)
+
+
+class PoolProfile:
+    """Where a pool run's time went: each worker's start-up, busy and idle time and CPU, and the
+    parent's CPU. Logged at the end of the run (one JSON line) so a slow night can be explained."""
+
+    def __init__(self) -> None:
+        self.began = time.time()
+        self.parent_cpu = _cpu_seconds()
+        self.workers: dict[int, dict] = {}
+        self.record_seconds = 0.0  # the parent writing files and store rows
+
+    def add(self, batch: WorkerBatch) -> None:
+        w = self.workers.setdefault(batch.pid, {"batches": 0, "calls": 0, "busy_s": 0.0, "cpu_s": 0.0,
+                                                "first_start": batch.started, "last_end": batch.ended})
+        if batch.ready is not None:
+            w["ready_after_s"], w["startup_cpu_s"] = round(batch.ready[0] - self.began, 2), round(batch.ready[1], 2)
+        w["batches"] += 1
+        w["calls"] += len(batch.results)
+        w["busy_s"] += batch.ended - batch.started
+        w["cpu_s"] += batch.cpu_seconds
+        w["first_start"] = min(w["first_start"], batch.started)
+        w["last_end"] = max(w["last_end"], batch.ended)
+
+    def summary(self) -> dict:
+        end = time.time()
+        workers = []
+        for pid, w in sorted(self.workers.items()):
+            workers.append({"pid": pid, "batches": w["batches"], "calls": w["calls"],
+                            "ready_after_s": w.get("ready_after_s"), "startup_cpu_s": w.get("startup_cpu_s"),
+                            "first_batch_at_s": round(w["first_start"] - self.began, 2),
+                            "busy_s": round(w["busy_s"], 2), "cpu_s": round(w["cpu_s"], 2),
+                            "done_at_s": round(w["last_end"] - self.began, 2)})
+        return {"wall_s": round(end - self.began, 2), "parent_cpu_s": round(_cpu_seconds() - self.parent_cpu, 2),
+                "parent_record_s": round(self.record_seconds, 2), "workers": workers}
 
 
 def _submit(pool: ProcessPoolExecutor, batch: list[CallAnalysis]) -> Future:
@@ -161,8 +244,13 @@ class LocalRunner:
         summary = summary if summary is not None else RunSummary(run_id=run_id)
         started = time.perf_counter()
         batches = batched(self.recorder.pending(inputs, summary), self.config.run.batch_size)
-        workers = max(1, self.config.run.workers)
-        if workers == 1:
+        workers = self.config.run.workers
+        if workers == 0:  # auto: a pool only pays its start-up with more than one batch to do
+            first = next(batches, None)
+            second = next(batches, None) if first is not None else None
+            workers = auto_workers() if second is not None and not _asr_on_gpu(self.config) else 1
+            batches = itertools.chain([b for b in (first, second) if b is not None], batches)
+        if workers <= 1:
             threads = self.config.run.threads_per_worker
             with thread_limits(threads):
                 pipeline = Pipeline.from_config(self.config, threads)
@@ -184,6 +272,8 @@ class LocalRunner:
                   summary: RunSummary) -> None:
         pool: ProcessPoolExecutor | None = None  # started with the first batch to do
         in_flight: deque[tuple[list[CallAnalysis], Future]] = deque()
+        self.profile = PoolProfile()
+        finished = False
         try:
             for batch in batches:
                 if pool is None:
@@ -194,9 +284,15 @@ class LocalRunner:
                     pool = self._collect(in_flight, pool, workers, threads, summary)
             while in_flight:
                 pool = self._collect(in_flight, pool, workers, threads, summary)
+            finished = True
         finally:
             if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+                # Every result is in: the idle workers tear down (seconds: the model libraries)
+                # while this process rolls up the run; interpreter exit joins them. Otherwise wait.
+                stopping = time.perf_counter()
+                pool.shutdown(wait=not finished, cancel_futures=True)
+                log.info("worker pool profile: %s", json.dumps(
+                    {**self.profile.summary(), "shutdown_s": round(time.perf_counter() - stopping, 2)}))
 
     def _collect(self, in_flight: deque, pool: ProcessPoolExecutor, workers: int, threads: int,
                  summary: RunSummary) -> ProcessPoolExecutor:
@@ -204,17 +300,22 @@ class LocalRunner:
         one so the call that kills a worker is found and failed, and the rest are kept."""
         batch, future = in_flight.popleft()
         try:
-            self.recorder.record(future.result(), summary)
-            return pool
+            done = future.result()
         except BrokenProcessPool:
             suspects = list(batch) + [call for b, _ in in_flight for call in b]
             in_flight.clear()
+        else:
+            self.profile.add(done)
+            started = time.perf_counter()
+            self.recorder.record(done.results, summary)
+            self.profile.record_seconds += time.perf_counter() - started
+            return pool
         log.error("a worker process died; redoing its %d call(s) one at a time", len(suspects))
         pool.shutdown(wait=False, cancel_futures=True)
         pool = self._new_pool(workers, threads)
         for call in suspects:
             try:
-                results = pool.submit(_worker_process, [call]).result()
+                results = pool.submit(_worker_process, [call]).result().results
             except BrokenProcessPool:
                 results = [call.failed("worker", f"{call.call.source}: {WORKER_DIED}")]
                 pool.shutdown(wait=False, cancel_futures=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,19 @@ class RedactStage(Stage):
 
     def _uses_ner(self) -> bool:
         return self.options.names != "rules" and "NAME" in self.options.entities
+
+    def prefetch(self, calls: list[CallAnalysis]) -> None:
+        """Load the NER model (spaCy's import and the pinned files' check: about a second) while
+        ASR runs, for a batch with audio. Only once torch is loaded (a mono batch: the diarizer's
+        prefetch, earlier in this thread, brings it): otherwise ``names.load`` hides torch from
+        spaCy's import for a moment, which must not happen while the main thread may import it."""
+        if (not self._uses_ner() or "torch" not in sys.modules
+                or not any(c.audio is not None for c in calls)):
+            return
+        from wocas.text import names as ner
+
+        if ner.available():
+            ner.load()
 
     def process_call(self, call: CallAnalysis, name_docs: list | None = None) -> CallAnalysis:
         spans = find_pii_in_turns([(t.speaker, t.text) for t in call.turns], self.options.entities,

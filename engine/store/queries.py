@@ -184,6 +184,30 @@ def call_outcomes(store: Store, thresholds: Thresholds, customer_id: str | None 
     return {r["call_id"]: r for r in found}
 
 
+# Each QA flag kind on the analysed calls, with what reviewers said of it: the latest verdict per
+# (call, flag) that the runs copied from the review app (``wocas.store.verdicts``). A verdict on a
+# flag the call no longer carries (re-analysed since) does not count.
+FLAG_REVIEWS_SQL = """
+WITH raised AS (SELECT call_id, unnest(flags) AS flag FROM calls WHERE status = 'ok'),
+latest AS (
+    SELECT call_id, flag, verdict FROM (
+        SELECT call_id, flag, verdict,
+               row_number() OVER (PARTITION BY call_id, flag ORDER BY created_at DESC, id DESC) AS n
+        FROM verdicts) WHERE n = 1
+)
+SELECT raised.flag, count(*) AS calls, count(latest.verdict) AS reviewed,
+       count(*) FILTER (WHERE latest.verdict = 'confirm') AS confirmed,
+       count(*) FILTER (WHERE latest.verdict = 'reject') AS rejected
+FROM raised LEFT JOIN latest USING (call_id, flag)
+GROUP BY raised.flag ORDER BY calls DESC, raised.flag
+"""
+
+
+def flag_reviews(store: Store) -> list[dict]:
+    """Per QA flag kind: calls flagged, and of those how many reviewers confirmed or rejected."""
+    return store.query(FLAG_REVIEWS_SQL)
+
+
 def runs(store: Store) -> list[RunRow]:
     """Every run, newest first."""
     return [from_row(RunRow, r) for r in store.query("SELECT * FROM runs ORDER BY started_at DESC")]

@@ -5,6 +5,8 @@ Version 1 is what releases before the version table wrote: the call tables, ``cu
 insights, alerts, reviews) made by whichever command first needed them. Version 2 has the
 same tables and columns, all made at once, and records its version in ``schema_meta``.
 Version 3 adds the call's resolution (``resolution``, ``resolution_confidence``) to ``calls``.
+Version 4 adds ``verdicts``: the review app's verdicts (kept in their own SQLite file), copied in
+by each run so reports can join them with the calls.
 
 A migration is a function from one version to the next, run on the open connection inside
 the transaction that also records the new version, so a store is upgraded all or not at all.
@@ -18,7 +20,7 @@ import duckdb
 
 from wocas.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TABLES: dict[str, str] = {
     "calls": """
@@ -77,6 +79,11 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS reviews (
     call_id VARCHAR NOT NULL, flag VARCHAR NOT NULL, verdict VARCHAR NOT NULL,
     comment VARCHAR, reviewer VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL
+)""",
+    "verdicts": """
+CREATE TABLE IF NOT EXISTS verdicts (
+    id BIGINT PRIMARY KEY, call_id VARCHAR NOT NULL, flag VARCHAR NOT NULL, verdict VARCHAR NOT NULL,
+    comment VARCHAR, reviewer VARCHAR, created_at TIMESTAMP NOT NULL, imported_at TIMESTAMP
 )""",
     "satisfaction_calibrations": """
 CREATE TABLE IF NOT EXISTS satisfaction_calibrations (
@@ -190,8 +197,13 @@ def _v2_to_v3(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f'ALTER TABLE calls ADD COLUMN "{column}" {kind}')
 
 
+def _v3_to_v4(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the ``verdicts`` table (empty: the next run copies the review app's verdicts in)."""
+    con.execute(TABLES["verdicts"])
+
+
 # MIGRATIONS[v] takes a store at version v to version v + 1.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def _set_version(con: duckdb.DuckDBPyConnection, version: int) -> None:

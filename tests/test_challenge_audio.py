@@ -23,7 +23,7 @@ def test_heldout_calls_are_the_21_of_calls_txt_only():
 @pytest.mark.skipif(bool(missing_tools()), reason="rendering needs espeak-ng and sox")
 def test_a_rendered_call_is_stored_with_each_party_on_its_channel(tmp_path):
     call = challenge_audio.heldout_calls(1)[0]
-    call = dataclasses.replace(call, turns=call.turns[:4], turn_labels=call.turn_labels[:4])
+    call = dataclasses.replace(call, turns=call.turns[:8], turn_labels=call.turn_labels[:8])
     labels = challenge_audio.render([call], tmp_path / "render")[0]
     assert labels["channels"] == ["agent", "customer"] and labels["split"] == "heldout"
     assert (tmp_path / "render" / f"{call.call_id}.stereo.wav").exists()

@@ -152,10 +152,11 @@ def measure_run(path: Path, pythonpath: str, out: Path) -> dict:
     if result["rc"] not in (0, 1):
         result["error"] = stderr.strip()
     try:
-        import duckdb
+        from wocas.store import Store
 
-        with duckdb.connect(str(out / "wocas.duckdb"), read_only=True) as db:
-            status, error, turns = db.execute("SELECT status, error, (SELECT count(*) FROM turns) FROM calls").fetchone()
+        with Store(out / "wocas.duckdb", read_only=True) as store:
+            row = store.query("SELECT status, error, (SELECT count(*) FROM turns) AS turns FROM calls")[0]
+        status, error, turns = row["status"], row["error"], row["turns"]
         result.update(status=status, turns=turns, **({"call_error": error[:200]} if error else {}))
     except Exception as e:  # noqa: BLE001 - reported, not raised: the figure is still worth keeping
         result["store_error"] = f"{type(e).__name__}: {e}"[:200]

@@ -1,5 +1,6 @@
 """One definition of each headline figure: the screens read the same numbers from one store."""
 
+import dataclasses
 import json
 import re
 
@@ -136,9 +137,15 @@ def test_recovered_and_left_at_risk_are_one_definition(store_dir, capsys):
     recovered = {c for c, o in outcomes.items() if o["recovered"]}
     at_risk = {c for c, o in outcomes.items() if o["left_at_risk"]}
     assert recovered and at_risk and not recovered & at_risk  # a call is never both
-    # a recovered call whose predicted P(satisfied) is under the threshold still counts as recovered, not at risk
-    p_low = {r["call_id"] for r in shapes if r["p_satisfied"] is not None and r["p_satisfied"] < 0.5}
-    assert recovered & p_low
+    # a recovered call whose predicted P(satisfied) is under the threshold still counts as recovered, not at
+    # risk: with the threshold above every stored P, the same calls recover and none of them is at risk
+    strict = dataclasses.replace(Thresholds.of(config), satisfied=1.01)
+    with Store(store_dir / "wocas.duckdb") as store:
+        strict_outcomes = call_outcomes(store, strict)
+    assert all(r["p_satisfied"] is None or r["p_satisfied"] < 1.01 for r in shapes)
+    assert {c for c, o in strict_outcomes.items() if o["recovered"]} == recovered
+    assert not {c for c, o in strict_outcomes.items() if o["left_at_risk"]} & recovered
+    assert not any(o["satisfied"] for o in strict_outcomes.values())  # the threshold did bite
     assert stored.recovered_calls == len(recovered) == insights.totals["recovered_calls"]
     assert insights.totals["calls_left_at_risk"] == len(at_risk)
     # the report's per-period "left at risk" counts customers whose last contact there left them at risk

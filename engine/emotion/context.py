@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wocas.models.npz_head import read_npz_head
 from wocas.schema import CallAnalysis, Turn
 
 FEATURE_VERSION = 1
@@ -115,19 +116,11 @@ class ContextHead:
     """The fitted head: standardise the scalars, then a linear map, clipped to [-1, 1]."""
 
     def __init__(self, folder: str | Path):
-        folder = Path(folder)
-        config_path, weights_path = folder / "config.json", folder / "head.npz"
-        if not config_path.is_file() or not weights_path.is_file():
-            raise FileNotFoundError(f"trust context head {folder}: needs config.json and head.npz")
-        self.config = json.loads(config_path.read_text())
-        if self.config.get("feature_version") != FEATURE_VERSION:
-            raise ValueError(f"trust context head {folder}: feature version {self.config.get('feature_version')}, "
-                             f"this code builds version {FEATURE_VERSION}; retrain it")
-        with np.load(weights_path) as w:
-            self.coef = w["coef"].astype(np.float32)
-            self.intercept = float(w["intercept"])
-            self.scalar_mean = w["scalar_mean"].astype(np.float32)
-            self.scalar_scale = w["scalar_scale"].astype(np.float32)
+        self.config, w = read_npz_head(folder, "trust context head", FEATURE_VERSION, "retrain it")
+        self.coef = w["coef"].astype(np.float32)
+        self.intercept = float(w["intercept"])
+        self.scalar_mean = w["scalar_mean"].astype(np.float32)
+        self.scalar_scale = w["scalar_scale"].astype(np.float32)
         self.dim = int(self.config["embedding_dim"])
         expected = 3 * self.dim + len(SCALARS)
         if self.coef.shape != (expected,) or self.scalar_mean.shape != (len(SCALARS),):

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wocas.models.npz_head import read_npz_head
+
 FEATURE_VERSION = 1
 AGENT_TURNS, CUSTOMER_TURNS, CUSTOMER_SCAN = 3, 2, 5  # vectors: last 3 agent, last 2 substantive of the last 5
 TRUST = ("trust_last", "trust_closing_mean", "trust_closing_min", "trust_mean", "trust_min")
@@ -65,19 +67,12 @@ class ResolutionHead:
     """Standardise, then a multinomial logistic regression: probabilities over ``classes``."""
 
     def __init__(self, folder: str | Path):
-        folder = Path(folder)
-        config_path, weights_path = folder / "config.json", folder / "head.npz"
-        if not config_path.is_file() or not weights_path.is_file():
-            raise FileNotFoundError(f"resolution head {folder}: needs config.json and head.npz")
-        self.config = json.loads(config_path.read_text())
-        if self.config.get("feature_version") != FEATURE_VERSION:
-            raise ValueError(f"resolution head {folder}: feature version {self.config.get('feature_version')}, "
-                             f"this code builds version {FEATURE_VERSION}; retrain it with scripts/train_resolution.py")
-        with np.load(weights_path) as w:
-            self.coef = w["coef"].astype(np.float32)
-            self.intercept = w["intercept"].astype(np.float32)
-            self.mean = w["mean"].astype(np.float32)
-            self.scale = w["scale"].astype(np.float32)
+        self.config, w = read_npz_head(folder, "resolution head", FEATURE_VERSION,
+                                       "retrain it with scripts/train_resolution.py")
+        self.coef = w["coef"].astype(np.float32)
+        self.intercept = w["intercept"].astype(np.float32)
+        self.mean = w["mean"].astype(np.float32)
+        self.scale = w["scale"].astype(np.float32)
         self.classes = [str(c) for c in self.config["classes"]]
         self.encoder = str(self.config.get("encoder", "minilm"))
         k = self.mean.shape[0]

@@ -422,7 +422,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     with Store(path) as store:
         report = calibrate(store, args.surveys, tuple(args.scale) if args.scale else None,
                            refit=not args.no_refit, base_model=config.satisfaction.call_model)
-        files = save(store, report, args.out / "calibration")
+        files = save(store, report, args.out / "calibration", config.flags)
         if report.refit is not None:  # the rescored calls reach the customer records now
             rollup(store, config.customers)
     if report.refit is not None:

@@ -189,7 +189,9 @@ class FlagsConfig(Section):
     deteriorated_turnaround: float = -0.4  # turnaround at or below this flags even without a shape
     frustrated_trust: float = -0.3  # customer trust at or below this counts as frustrated
     repeat_window_days: float = 7.0  # an earlier contact this recent makes this one a repeat
-    low_satisfaction_score: float = 2.5  # CSAT-like 1..5
+    # a call flags when the fitted band model puts it in the survey's low band, or P(satisfied) is
+    # under low_p_satisfied; low_satisfaction_score (1..5) adds a hand-set cut on the score
+    low_satisfaction_score: float | None = None
     low_p_satisfied: float = 0.35
     long_silence_share: float = 0.4
     overtalk_share: float = 0.1  # overtalk seconds / handle time

@@ -169,6 +169,18 @@ def test_flag_rules_follow_their_thresholds():
     assert derive_flags(repeat) == []
 
 
+def test_low_satisfaction_follows_the_fitted_band_unless_a_score_cut_is_set():
+    # the band model can put a 2.8 in the survey's low band (closing trust and outcome count too)
+    low_band = CallFacts(call_id="b", satisfaction_score=2.8, satisfaction_band="low", p_satisfied=0.45)
+    flags = derive_flags(low_band)
+    assert [f.kind for f in flags] == ["low_satisfaction"] and "band low" in flags[0].reason
+    # ... and a 2.4 in the mid band: no flag, unless the operator sets a hand-set cut on the score
+    mid_band = CallFacts(call_id="m", satisfaction_score=2.4, satisfaction_band="mid", p_satisfied=0.45)
+    assert derive_flags(mid_band) == []
+    assert [f.kind for f in derive_flags(mid_band, FlagsConfig(low_satisfaction_score=2.5))] == ["low_satisfaction"]
+    assert [f.kind for f in derive_flags(mid_band, FlagsConfig(low_p_satisfied=0.5))] == ["low_satisfaction"]
+
+
 # ---- auth ----------------------------------------------------------------------------------
 def test_pages_need_login_and_a_right_token(app):
     client = TestClient(app)

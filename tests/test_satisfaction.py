@@ -227,6 +227,14 @@ def test_a_refit_is_read_by_the_stage_the_report_the_app_and_customers(surveyed,
         assert sat.model == refit["version"] and score == sat.score == pytest.approx(expected.score, abs=1e-3)
         assert p == pytest.approx(expected.p_satisfied, abs=1e-4)
     assert np.mean([a[0] for a in after.values()]) > np.mean([b[0] for b in before.values()]) + 0.3
+    with Store(out / "wocas.duckdb", read_only=True) as store:  # the band and the flag that reads it follow
+        stored = {r["call_id"]: r for r in store.query("SELECT call_id, satisfaction_band, p_satisfied, flags FROM calls")}
+    for call_id, rec in records.items():
+        sat = rec.satisfaction
+        assert stored[call_id]["satisfaction_band"] == sat.band == model.band(sat.score, dict(sat.features))
+        low = sat.band == "low" or sat.p_satisfied < 0.35
+        assert ("low_satisfaction" in stored[call_id]["flags"]) == low
+        assert ("low_satisfaction" in [f.kind for f in rec.flags]) == low
     # wocas customers
     assert main(["customers", "--out", str(out)]) == 0
     import csv

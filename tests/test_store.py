@@ -54,11 +54,12 @@ def test_a_v1_store_is_upgraded_in_place_and_its_calls_still_load(tmp_path):
     with Store(path) as store:
         assert store.version == schema.SCHEMA_VERSION
         assert _tables(store) == set(schema.TABLES) | {"schema_meta"}
-        columns["calls"] += ["resolution", "resolution_confidence"]  # v3's new columns, added at the end
+        columns["calls"] += ["satisfaction_band", "resolution", "resolution_confidence"]  # later columns, added at the end
         columns["verdicts"] = ["id", "call_id", "flag", "verdict", "comment", "reviewer", "created_at", "imported_at"]
         assert {t: store.columns(t) for t in schema.TABLES} == columns  # same tables, same columns
         after = {t: _rows(store, t) for t in before}
-        assert all(r.pop("resolution") is None and r.pop("resolution_confidence") is None for r in after["calls"])
+        assert all(r.pop("resolution") is None and r.pop("resolution_confidence") is None
+                   and r.pop("satisfaction_band") is None for r in after["calls"])
         assert after == before
         call = store.load("v1-angry")
         assert call is not None and call.call.customer_id == "C-1" and len(call.turns) == 4
@@ -187,12 +188,13 @@ def test_a_v2_store_gains_the_resolution_columns_and_keeps_its_calls(tmp_path):
             con.execute(ddl)
         con.execute("ALTER TABLE calls DROP COLUMN resolution")
         con.execute("ALTER TABLE calls DROP COLUMN resolution_confidence")
+        con.execute("ALTER TABLE calls DROP COLUMN satisfaction_band")
         con.execute(schema.META_TABLE)
         con.execute("INSERT INTO schema_meta VALUES ('version', '2')")
         con.execute("INSERT INTO calls (call_id, status) VALUES ('old-call', 'ok')")
     with Store(path) as store:
-        assert store.version == schema.SCHEMA_VERSION == 4
+        assert store.version == schema.SCHEMA_VERSION == 5
         assert store.has_table("verdicts")
-        assert store.columns("calls")[-2:] == ["resolution", "resolution_confidence"]
-        assert store.query("SELECT call_id, resolution, resolution_confidence FROM calls") == [
-            {"call_id": "old-call", "resolution": None, "resolution_confidence": None}]
+        assert store.columns("calls")[-3:] == ["resolution", "resolution_confidence", "satisfaction_band"]
+        assert store.query("SELECT call_id, resolution, resolution_confidence, satisfaction_band FROM calls") == [
+            {"call_id": "old-call", "resolution": None, "resolution_confidence": None, "satisfaction_band": None}]

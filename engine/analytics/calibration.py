@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from wocas.config import FlagsConfig
 from wocas.errors import UsageError
 from wocas.store import Store, queries
 
@@ -254,27 +255,32 @@ def with_stored_refit(store: Store, config: Any, out_dir: Path) -> Any:
     return config.model_copy(update={"satisfaction": section})
 
 
-def rescore(store: Store, params: dict[str, Any]) -> int:
-    """Every stored prediction that carries features, rescored with ``params``; returns how many."""
+def rescore(store: Store, params: dict[str, Any], flag_rules: FlagsConfig | None = None) -> int:
+    """Every stored prediction that carries features, rescored with ``params`` (score, P, band, and
+    the flags that read them); returns how many."""
     from wocas.satisfaction.call_model import CallModel
     from wocas.schema import CallAnalysis
+    from wocas.stages.flags import FlagsStage
     from wocas.stages.satisfaction import satisfaction_for
 
     model = CallModel(params)
+    flags = FlagsStage(flag_rules or FlagsConfig())
     n = 0
     for row in store.query("SELECT call_id, record FROM calls WHERE satisfaction_score IS NOT NULL"):
         call = CallAnalysis.from_json(json.loads(row["record"]))
         if call.satisfaction is None or not call.satisfaction.features:
             continue
         sat = satisfaction_for(call, dict(call.satisfaction.features), model)
-        store.execute("UPDATE calls SET satisfaction_score = ?, p_satisfied = ?, record = ? WHERE call_id = ?",
-                      [sat.score, sat.p_satisfied, json.dumps(call.replace(satisfaction=sat).to_json()),
-                       row["call_id"]])
+        call = flags.process_call(call.replace(satisfaction=sat))
+        store.execute("UPDATE calls SET satisfaction_score = ?, p_satisfied = ?, satisfaction_band = ?, flags = ?, "
+                      "record = ? WHERE call_id = ?",
+                      [sat.score, sat.p_satisfied, sat.band, [f.kind.value for f in call.flags],
+                       json.dumps(call.to_json()), row["call_id"]])
         n += 1
     return n
 
 
-def save(store: Store, report: CalibrationReport, out_dir: Path) -> list[Path]:
+def save(store: Store, report: CalibrationReport, out_dir: Path, flag_rules: FlagsConfig | None = None) -> list[Path]:
     """report.json, report.md and (when refitted) satisfaction-model.json under ``out_dir``; one
     row in the store and, with a refit, every stored prediction rescored, in one transaction."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -286,7 +292,7 @@ def save(store: Store, report: CalibrationReport, out_dir: Path) -> list[Path]:
             "spearman": report.spearman, "mae": report.mae, "mae_refit_cv": report.mae_refit_cv,
             "mapping": json.dumps(report.refit) if report.refit else None}])
         if report.refit is not None:
-            n = rescore(store, report.refit)
+            n = rescore(store, report.refit, flag_rules)
             report.notes.append(f"{n} stored predictions rescored with {report.refit['version']}")
     paths[0].write_text(json.dumps(report.to_json(), indent=1))
     paths[1].write_text(report.to_markdown())

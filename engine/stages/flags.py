@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from wocas.config import FlagsConfig
 from wocas.kinds import FlagKind, Role, Shape, SignalKind
+from wocas.satisfaction.call_model import SURVEY_CUTS
 from wocas.schema import CallAnalysis, Flag, Signal
 from wocas.stages.base import Stage
 
@@ -41,6 +42,7 @@ class CallFacts:
     contact_reason: str | None = None
     satisfaction_score: float | None = None
     p_satisfied: float | None = None
+    satisfaction_band: str | None = None  # low / mid / high, from the fitted band model
     silence_share: float | None = None
     overtalk_seconds: float | None = None
     handle_time: float | None = None
@@ -71,6 +73,7 @@ def facts_of(call: CallAnalysis) -> CallFacts:
         trust_lowest_turn=lowest_turn,
         preventable=call.preventable, contact_reason=call.contact_reason,
         satisfaction_score=s.score if s else None, p_satisfied=s.p_satisfied if s else None,
+        satisfaction_band=s.band if s else None,
         silence_share=m.silence_share if m else None, overtalk_seconds=m.overtalk_seconds if m else None,
         handle_time=m.handle_time if m else None,
         days_since_previous_contact=_float_or_none(call.call.metadata.get("days_since_previous_contact")),
@@ -140,16 +143,22 @@ def derive_flags(facts: CallFacts, rules: FlagsConfig = FlagsConfig()) -> list[F
                           turn_index=repeat_signal.turn_index if repeat_signal else None,
                           at=repeat_signal.start if repeat_signal else None))
 
-    low_score = facts.satisfaction_score is not None and facts.satisfaction_score <= rules.low_satisfaction_score
+    low_band = facts.satisfaction_band == "low"
+    low_score = (rules.low_satisfaction_score is not None and facts.satisfaction_score is not None
+                 and facts.satisfaction_score <= rules.low_satisfaction_score)
     low_p = facts.p_satisfied is not None and facts.p_satisfied < rules.low_p_satisfied
-    if low_score or low_p:
+    if low_band or low_score or low_p:
         if facts.p_satisfied is not None:
             depth = _clip01((rules.low_p_satisfied - facts.p_satisfied) / rules.low_p_satisfied)
+        elif facts.satisfaction_score is not None:
+            depth = _clip01((SURVEY_CUTS[0] - facts.satisfaction_score) / 1.5)
         else:
-            depth = _clip01((rules.low_satisfaction_score - facts.satisfaction_score) / 1.5)  # type: ignore[operator]
+            depth = 0.0
         parts = []
         if facts.satisfaction_score is not None:
             parts.append(f"score {facts.satisfaction_score:.1f}/5")
+        if facts.satisfaction_band is not None:
+            parts.append(f"band {facts.satisfaction_band}")
         if facts.p_satisfied is not None:
             parts.append(f"P(satisfied) {facts.p_satisfied:.0%}")
         flags.append(Flag(kind=FlagKind.LOW_SATISFACTION, severity=50 + 35 * depth,

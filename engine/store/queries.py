@@ -10,7 +10,7 @@ from wocas.store.store import Store
 
 CALL_SUMMARY_COLUMNS = ("call_id, kind, status, customer_id, agent_id, started_at, duration, contact_reason, "
                         "preventable, trajectory_shape, trust_opening, trust_closing, satisfaction_score, "
-                        "p_satisfied, metadata")
+                        "p_satisfied, satisfaction_band, metadata")
 
 
 # ---- one definition of each figure -----------------------------------------------------------

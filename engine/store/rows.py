@@ -52,6 +52,7 @@ class CallSummary:
     trust_closing: float | None
     satisfaction_score: float | None
     p_satisfied: float | None
+    satisfaction_band: str | None  # low / mid / high
     metadata: str | None  # JSON object of the input's extra fields
 
     @cached_property

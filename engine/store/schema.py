@@ -6,7 +6,8 @@ insights, alerts, reviews) made by whichever command first needed them. Version 
 same tables and columns, all made at once, and records its version in ``schema_meta``.
 Version 3 adds the call's resolution (``resolution``, ``resolution_confidence``) to ``calls``.
 Version 4 adds ``verdicts``: the review app's verdicts (kept in their own SQLite file), copied in
-by each run so reports can join them with the calls.
+by each run so reports can join them with the calls. Version 5 adds the survey band the
+predicted satisfaction stands for (``satisfaction_band``, low / mid / high) to ``calls``.
 
 A migration is a function from one version to the next, run on the open connection inside
 the transaction that also records the new version, so a store is upgraded all or not at all.
@@ -20,7 +21,7 @@ import duckdb
 
 from wocas.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 TABLES: dict[str, str] = {
     "calls": """
@@ -34,7 +35,7 @@ CREATE TABLE IF NOT EXISTS calls (
     trust_opening DOUBLE, trust_closing DOUBLE, turnaround DOUBLE, trust_lowest DOUBLE,
     trust_lowest_at DOUBLE, trajectory_shape VARCHAR, agent_trajectory_shape VARCHAR,
     contact_reason VARCHAR, preventable BOOLEAN, satisfaction_score DOUBLE, p_satisfied DOUBLE,
-    resolution VARCHAR, resolution_confidence DOUBLE, flags VARCHAR[], redacted BOOLEAN, metadata JSON, versions JSON, record JSON,
+    satisfaction_band VARCHAR, resolution VARCHAR, resolution_confidence DOUBLE, flags VARCHAR[], redacted BOOLEAN, metadata JSON, versions JSON, record JSON,
     processed_at TIMESTAMP
 )""",
     "turns": """
@@ -202,8 +203,14 @@ def _v3_to_v4(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(TABLES["verdicts"])
 
 
+def _v4_to_v5(con: duckdb.DuckDBPyConnection) -> None:
+    """Add ``calls.satisfaction_band`` (NULL for calls analysed before there was one)."""
+    if "satisfaction_band" not in {c for c, _ in _columns(con, "calls")}:
+        con.execute('ALTER TABLE calls ADD COLUMN "satisfaction_band" VARCHAR')
+
+
 # MIGRATIONS[v] takes a store at version v to version v + 1.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 
 def _set_version(con: duckdb.DuckDBPyConnection, version: int) -> None:

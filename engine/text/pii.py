@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from wocas.text import normalize
+from wocas.text import normalize, spoken
 
 ENTITY_TYPES = ("CARD", "ACCOUNT", "CVV", "EXPIRY", "IBAN", "SORT_CODE", "SSN",
                 "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME", "ID")
@@ -61,7 +61,7 @@ NATO = {w: w[0].upper() for w in ("alpha", "alfa", "bravo", "charlie", "delta", 
 REPEAT = {"double": 2, "triple": 3, "treble": 3}
 # Words that do not break a run of digits being read out: the hesitation fillers, "em" (a
 # filler here, "them" elsewhere), and what people say between groups of digits.
-DIGIT_GAP_WORDS = normalize.FILLERS | {"em", "dash", "hyphen", "space", "slash", "then", "sorry", "like",
+DIGIT_GAP_WORDS = normalize.FILLERS | {"em", "dash", "hyphen", "space", "slash", "then", "sorry", "like", "apostrophe",
                                           "-", "--", "—", "–", "...", "…"}
 # Words a continued number may start with in the speaker's next turn.
 LEAD_WORDS = DIGIT_GAP_WORDS | {"and", "yeah", "yes", "so", "it's", "its", "ok", "okay", "right", "then"}
@@ -101,7 +101,7 @@ KEYWORDS: dict[str, str] = {
                r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no",
     "PHONE": r"phone(?: number)?|mobile|telephone|landline|contact number|call me|call you back|"
              r"reach me|ring me|text me|cell|number to (?:call|reach)|call back on|whatsapp|phone's",
-    "SSN": r"social security(?: number)?|ssn|social",
+    "SSN": r"social security(?: number)?|ssn|social|national insurance(?: number)?|n\.?i\.? (?:number|no)|n i number",
     "DOB": r"date of birth|birth ?date|birthday|born|d\.?o\.?b\.?|d o b",
     "POSTCODE": r"post ?code|zip(?: code)?|postal code",
     # an identifier asked for by name: a code read with letters after it is personal ("ID"), digits alone are not
@@ -207,6 +207,8 @@ class Token:
     kind: str  # num, numword, repeat, hundred, letter, alnum, caps, filler, amount, date, word
     digits: str = ""
     plus: bool = False
+    spelled: str = ""  # the letters it stands for ("t as in tango" -> "T", "double l" -> "LL")
+    written: bool = False  # one written token holding letters and digits ("CLM-2024-00871")
 
     @property
     def lower(self) -> str:
@@ -258,11 +260,17 @@ def _classify_token(core: str) -> tuple[str, str, bool]:
         if any(r.fullmatch(core) for r in _KEYWORD_RES.values()):  # "CV2" is a keyword, not a code
             return "word", "", False
         return "alnum", "", False
+    if WRITTEN_CODE.fullmatch(core) and len(re.findall(r"\d", core)) >= 4 and re.search(r"[A-Za-z]", core):
+        return "alnum", "", False
     if re.fullmatch(r"[A-Z]{2,4}", core):
         if any(r.fullmatch(core) for r in _KEYWORD_RES.values()):
             return "word", "", False
         return "caps", "", False
     return "word", "", False
+
+
+# A written identifier: letters and digits in groups joined by "-" or "/" ("MTR/88/401927", "WX-448120").
+WRITTEN_CODE = re.compile(r"[A-Za-z0-9]+(?:[-/][A-Za-z0-9]+)+")
 
 
 def tokenize(text: str) -> list[Token]:
@@ -273,21 +281,34 @@ def tokenize(text: str) -> list[Token]:
         core = raw[lead:].rstrip(_STRIP_TRAIL)
         s = start + lead
         kind, digits, plus = _classify_token(core)
-        tokens.append(Token(core, s, s + len(core), kind, digits, plus))
+        token = Token(core, s, s + len(core), kind, digits, plus)
+        token.written = kind == "alnum" and len(re.findall(r"\d", core)) >= 4
+        tokens.append(token)
+    spoken.read_spelling(tokens, NATO)
     _letters_o(tokens)
     _nato_letters(tokens)
     _join_tens(tokens)
     _resolve_repeats(tokens)
+    spoken.hundreds_and(tokens)
     return tokens
 
 
 def _letters_o(tokens: list[Token]) -> None:
     """'K O W A L S K I': an 'O' between spelled letters is the letter, not zero."""
     for i, t in enumerate(tokens):
-        if t.text in ("O", "o"):
-            if any(0 <= j < len(tokens) and tokens[j].kind == "letter" and tokens[j].lower not in ("a", "i")
-                   for j in (i - 1, i + 1)):
+        if t.text in ("O", "o") and not t.spelled:
+            near = [_neighbour(tokens, i, -1), _neighbour(tokens, i, 1)]
+            if any(x is not None and x.kind == "letter" and x.lower not in ("a", "i") for x in near) or (
+                    i + 1 < len(tokens) and tokens[i + 1].lower == "apostrophe"):
                 t.kind, t.digits = "letter", ""
+
+
+def _neighbour(tokens: list[Token], i: int, step: int) -> Token | None:
+    """The nearest token before (step -1) or after (+1) that is not a filler."""
+    j = i + step
+    while 0 <= j < len(tokens) and tokens[j].kind == "filler":
+        j += step
+    return tokens[j] if 0 <= j < len(tokens) else None
 
 
 def _nato_letters(tokens: list[Token]) -> None:
@@ -311,8 +332,13 @@ def _join_tens(tokens: list[Token]) -> None:
 
 
 def _resolve_repeats(tokens: list[Token]) -> None:
-    """'double four' = 44, 'triple oh' = 000, 'eight hundred' = 800."""
+    """'double four' = 44, 'triple oh' = 000, 'eight hundred' = 800, 'double l' = LL."""
     for i, t in enumerate(tokens):
+        if t.kind == "repeat" and i + 1 < len(tokens) and re.fullmatch(r"[A-Za-z]", tokens[i + 1].text) \
+                and tokens[i + 1].kind == "letter":
+            tokens[i + 1].spelled = tokens[i + 1].text.upper() * REPEAT[t.lower]
+            t.kind = "lead"
+            continue
         if t.kind == "repeat" and i + 1 < len(tokens) and tokens[i + 1].kind in ("numword", "num"):
             nxt = tokens[i + 1]
             if len(nxt.digits) == 1:
@@ -370,6 +396,8 @@ class Part:
 def _token_chars(t: Token) -> str:
     if t.kind in ("num", "numword", "joined"):
         return t.digits
+    if t.spelled:
+        return t.spelled
     if t.kind == "letter" and t.lower in NATO:
         return NATO[t.lower]
     return re.sub(r"[^A-Za-z0-9]", "", t.text).upper()
@@ -379,12 +407,12 @@ def _is_letter_ok(tokens: list[Token], i: int) -> bool:
     """Spelled letters: 'a' and 'I' are words unless they sit next to another letter
     (a capital 'A' may also sit next to digits: "one A one A A")."""
     t = tokens[i]
-    if t.lower not in ("a", "i"):
+    if t.lower not in ("a", "i") or t.spelled:
         return True
     n = len(tokens)
 
     def code(j: int) -> bool:
-        return 0 <= j < n and tokens[j].kind in ("letter", "alnum", "num")
+        return 0 <= j < n and tokens[j].kind in ("letter", "alnum", "num", "numword")
 
     # inside a code read out ("w 1 2 5 8 a", "s a 3 3 9"), or opening one ("it's a a 9 2 3")
     if code(i - 1) and (i + 1 == n or code(i + 1)):

@@ -44,7 +44,7 @@ ASK_PATTERNS: dict[str, str] = {
 _ASK_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?!\w)", re.I) for k, v in ASK_PATTERNS.items()}
 # A turn is a question or request (not a statement that happens to name a thing) when its clause
 # with the keyword ends in "?" or holds a request word.
-REQUEST = re.compile(r"\?|\b(?:can|could|may|would|what|what's|whats|which|and the|and your|and their|please|confirm"
+REQUEST = re.compile(r"\?|\b(?:can|could|may|would|what|what's|whats|which|who|and the|and your|and their|please|confirm"
                      r"|take|give|tell|read|spell|need|have you got|do you have|is it|is that|just the)\b", re.I)
 # Types answered in free words (not code runs), read by ``answer_spans``.
 FREE_TYPES = ("NAME", "ADDRESS", "DOB", "EMAIL")
@@ -56,7 +56,16 @@ LEAD = FILLERS | {"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "right", "s
                   "is", "this", "that's", "thats", "my", "the", "name", "name's", "names", "full", "first", "last",
                   "surname", "address", "email", "e-mail", "date", "of", "birth", "town", "city", "i", "live",
                   "at", "i'm", "im", "and", "oh", "hi", "hello", "it'll", "be", "same", "as", "mine", "sorry",
-                  "mr", "mrs", "ms", "miss", "mister", "missus", "dr", "doctor", "postcode", "street"}
+                  "mr", "mrs", "ms", "miss", "mister", "missus", "dr", "doctor", "postcode", "street"} - {"i"}
+RELATIONS = ("wife|husband|partner|daughter|son|mother|mum|mom|father|dad|brother|sister|friend|neighbour|neighbor"
+             "|grandson|granddaughter|grandmother|grandfather|gran|nan|niece|nephew|aunt|uncle|carer|fiance|fiancee"
+             "|boyfriend|girlfriend|colleague|manager|landlord|landlady|tenant")
+LEAD |= set(RELATIONS.split("|"))
+# "my daughter rose", "my husband is mark", "my wife, sarah": a name right after a relation, ending its clause.
+RELATION_NAME = re.compile(rf"\bmy (?:{RELATIONS})(?:'s name is|'s called| is called| is named| is|,)?\s+"
+                           r"([a-z][a-z'’-]+)(?:\s+([a-z][a-z'’-]+))?(?=\s*(?:[,.!?]|$|\s(?:and|but|too|as well)\b))",
+                           re.I)
+TITLES = {"mr", "mrs", "ms", "miss", "mister", "missus", "dr", "doctor", "mx"}
 TRAIL = FILLERS | {"please", "thanks", "thank", "you", "cheers", "ta", "yeah", "yes", "ok", "okay", "that's",
                    "it", "thats", "right", "correct", "lovely", "great", "perfect", "sorry"}
 # Words that end a name given in answer (and words that say it is no answer at all).
@@ -84,21 +93,31 @@ ALTERNATIVES = re.compile(r"\bor\b|\bwas (?:that|it)\b", re.I)
 TOPIC_TURNS = 5  # a topic lasts at most this many turns after its question
 
 
+def relation_names(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in RELATION_NAME.finditer(text):
+        words = [g for g in (1, 2) if m.group(g)]
+        if any(m.group(g).lower() in NOT_AN_ANSWER or m.group(g).lower() in NAME_END for g in words):
+            continue
+        out.append((m.start(1), m.end(words[-1])))
+    return out
+
+
 def asked_type(text: str) -> str | None:
     """The type of answer the turn asks for (its last request), or None."""
-    best: tuple[int, str] | None = None
-    for kind, regex in _ASK_RES.items():
-        for m in regex.finditer(text):
-            if best is None or m.start() > best[0]:
-                best = (m.start(), kind)
-    if best is None:
+    hits = sorted((m.start(), kind) for kind, regex in _ASK_RES.items() for m in regex.finditer(text))
+    if not hits:
         return None
-    at = best[0]
-    # the clause holding the keyword: from the last sentence break before it to the next one after it
-    start = max(text.rfind(c, 0, at) for c in ".!?") + 1
-    ends = [i for i in (text.find(c, at) for c in ".!?") if i != -1]
-    clause = text[start:(min(ends) + 1 if ends else len(text))]
-    return best[1] if REQUEST.search(clause) else None
+    # the last sentence that names a type; in it, the first type named ("the postcode at the address",
+    # "the date of birth of the policy holder")
+    sentences = [(m.start(), m.end()) for m in re.finditer(r"[^.!?]+[.!?]?", text)]
+    for s, e in reversed(sentences):
+        inside = [kind for at, kind in hits if s <= at < e]
+        if inside:
+            clause = text[s:e]
+            short = len(WORD.findall(clause)) <= 6
+            return inside[0] if (REQUEST.search(clause) or short) else None
+    return None
 
 
 def topics(speakers: Sequence[str], texts: Sequence[str], has_code: Sequence[bool]) -> list[tuple[str, bool] | None]:
@@ -153,17 +172,26 @@ def _name_answer(text: str, spelled: list[tuple[int, int, str]]) -> list[tuple[i
     i = 0
     while i < len(words) and words[i][2] in LEAD and words[i][0] not in starts:
         i += 1
-    chosen = []
-    for k in range(i, min(len(words), i + 4)):
+    while i > 0 and words[i - 1][2] in TITLES:  # "mrs a patel": the title goes with the name
+        i -= 1
+    chosen: list[tuple[int, int, str]] = []
+    k = i
+    while k < len(words):
         s, e, w = words[k]
-        if any(a <= s < b for a, b, _ in spelled):
+        if any(a <= s < b for a, b, _ in spelled) or len(chosen) == 3 + (bool(chosen) and chosen[0][2] in TITLES):
             break
-        initial = len(w) == 1 and not chosen and k + 1 < len(words) and len(words[k + 1][2]) > 1
-        if (w in NAME_END and not initial) or not re.fullmatch(r"[a-z][a-z'’-]*", w) or len(chosen) == 3:
+        if chosen and text[chosen[-1][1]:s].strip():  # punctuation between: the name has ended
+            break
+        initial = len(w) == 1 and k + 1 < len(words) and len(words[k + 1][2]) > 1
+        if (w in NAME_END and not initial) or not re.fullmatch(r"[a-z][a-z'’-]*", w):
             break
         chosen.append((s, e, w))
-    if chosen and not (len(chosen) == 1 and chosen[0][2] in NOT_AN_ANSWER) and \
-            not any(w in NOT_AN_ANSWER for _, _, w in chosen[:1]):
+        k += 1
+    # what follows must end the name: the end, punctuation, a closing word or the spelling
+    ends = k >= len(words) or (chosen and text[chosen[-1][1]:words[k][0]].strip()) or words[k][2] in NAME_END \
+        or words[k][0] in starts
+    first = next((w for _, _, w in chosen if w not in TITLES and len(w) > 1), None)
+    if chosen and ends and first is not None and first not in NOT_AN_ANSWER:
         spans.append((chosen[0][0], chosen[-1][1]))
     for s, e, letters in spelled:
         spans.append((s, e))
@@ -217,12 +245,17 @@ def answer_spans(kind: str, text: str, mine: bool, spelled: list[tuple[int, int,
     words = [w for _, _, w in _words(text[s:e])]
     if kind == "ADDRESS":
         numbered = any(w[0].isdigit() or w in _NUMBER_WORDS for w in words)
-        if len(words) > 12 or not (numbered or _STREET_WORDS & set(words) or len(words) <= 3):
+        if len(words) > 8 or not (numbered or _STREET_WORDS & set(words) or len(words) <= 3):
             return []
         if len(words) <= 3 and not numbered and set(words) & NOT_AN_ANSWER:
             return []
         return [span]
     if kind == "EMAIL":
+        cut = re.search(r"[,;!?]\s|\.\s", text[s:e])
+        if cut:
+            e = s + cut.start()
+            span = (s, e)
+            words = [w for _, _, w in _words(text[s:e])]
         if not ({"at", "dot", "underscore"} & set(words) or "@" in text[s:e] or spelled):
             return []
         return [span]

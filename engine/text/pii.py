@@ -63,6 +63,8 @@ REPEAT = {"double": 2, "triple": 3, "treble": 3}
 # filler here, "them" elsewhere), and what people say between groups of digits.
 DIGIT_GAP_WORDS = normalize.FILLERS | {"em", "dash", "hyphen", "space", "slash", "then", "sorry", "like", "apostrophe",
                                           "-", "--", "—", "–", "...", "…"}
+# Words that start a number again rather than go on with it.
+CORRECTION_WORDS = {"sorry", "no", "wait", "actually", "mean", "correction"}
 # Words a continued number may start with in the speaker's next turn.
 LEAD_WORDS = DIGIT_GAP_WORDS | {"and", "yeah", "yes", "so", "it's", "its", "ok", "okay", "right", "then"}
 UNIT_WORDS = {
@@ -406,6 +408,8 @@ def _token_chars(t: Token) -> str:
         return t.digits
     if t.spelled:
         return t.spelled
+    if t.kind == "lead":
+        return ""
     if t.kind == "letter" and t.lower in NATO:
         return NATO[t.lower]
     return re.sub(r"[^A-Za-z0-9]", "", t.text).upper()
@@ -917,10 +921,12 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
             if kind == "DOB":  # a date of birth given in answer: the date found is the DOB
                 spans = [PiiSpan("DOB", x.turn, x.start, x.end, x.text, x.value) if x.type == "EXPIRY" else x
                          for x in spans]
-            for s, e in spoken.answer_spans(kind, text, mine, _spelled_runs(view.tokens)):
+            spelled = _spelled_runs(view.tokens)
+            for s, e in spoken.answer_spans(kind, text, mine, spelled):
                 for a, b in _minus(s, e, taken()):
-                    if re.search(r"[A-Za-z0-9]", text[a:b]):
-                        value = text[a:b].lower() if kind == "NAME" else re.sub(r"\W", "", text[a:b].lower())
+                    if any(w.lower() not in spoken.GLUE for w in re.findall(r"[\w'’@]+", text[a:b])):
+                        value = next((x.lower() for p, q, x in spelled if (p, q) == (a, b)), None) or (
+                            text[a:b].lower() if kind == "NAME" else re.sub(r"\W", "", text[a:b].lower()))
                         spans.append(PiiSpan(kind, ti, a, b, text[a:b], value))
         blocked += taken()
         found.extend(spans)
@@ -954,6 +960,9 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
                 and near not in ("NONE", "ID") and _split_card(part, near, prior, views, found)):
             continue
         kind = classify_part(part, near, prior, unit_next, money_before)
+        if kind == "ACCOUNT" and len(part.digits) < 5 and not part.has_letters and near is None \
+                and sum(t.kind == "word" for t in view.tokens) > 4:
+            kind = None  # "3 boxes of 250 screws": a short number inside a sentence is no account chunk
         tokens = [t for r in part.runs for t in r.tokens if t.kind != "joined"]
         if kind is None and near in ("NONE", "WEAK_NONE") and len(tokens) == 1 and tokens[0].written \
                 and not unit_next and not WRITTEN_NOT_ID.search(view.text[max(0, first.start - 40):first.start]):
@@ -1005,8 +1014,8 @@ def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[Tur
         return None
     kind, mine = asked
     view = views[first.turn]
-    if mine and (spoken.ALTERNATIVES.search(view.text) or  # the asker reads back a code, in few other words
-                 sum(t.kind == "word" for t in view.tokens) > 4):
+    # an answer (or the asker's read-back) is the code in few other words, not a number inside a sentence
+    if mine and spoken.ALTERNATIVES.search(view.text) or sum(t.kind == "word" for t in view.tokens) > 4:
         return None
     prv = _prev_word(view.tokens, first.first)
     if prv is not None and (prv.lower in UNIT_WORDS or prv.lower in CURRENCY_WORDS):  # "49 pounds 99"
@@ -1026,7 +1035,7 @@ def _answers(kind: str, part: Part, continued: bool) -> bool:
     if kind == "SSN" and part.has_letters:
         return bool(NI_NUMBER.fullmatch(compact)) or continued or len(compact) >= 2
     if kind in ("ID", "ACCOUNT"):
-        return len(compact) >= 2
+        return len(compact) >= 2 or continued
     if kind == "POSTCODE":
         return bool(POSTCODE_UK.fullmatch(compact)) or (not part.has_letters and len(digits) in (5, 9)) \
             or continued or len(compact) >= 2
@@ -1098,8 +1107,9 @@ def _link_parts(views: list[TurnView], blocked: list[list[tuple[int, int]]]) -> 
             if si != view.speaker and (len(view.tokens) > 5 or _categories_in(view.text)
                                        or spoken.asked_type(view.text)):
                 del open_part[si]
-        starts_turn = bool(runs) and all(t.kind in ("filler", "joined") or t.lower in LEAD_WORDS
-                                         for t in view.tokens[:runs[0].first])
+        opening = view.tokens[:runs[0].first] if runs else []
+        starts_turn = bool(runs) and all(t.kind in ("filler", "joined") or t.lower in LEAD_WORDS for t in opening) \
+            and not any(t.lower in CORRECTION_WORDS for t in opening)  # "sorry it's ...": a new start
         for k, run in enumerate(runs):
             if k == 0 and starts_turn and view.speaker in open_part:
                 part, _ = open_part.pop(view.speaker)

@@ -87,6 +87,8 @@ _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "augu
            "dec"}
 _NUMBER_WORDS = set(normalize.ONES) | set(normalize.TENS[2:]) | {"oh", "hundred", "thousand", "nought"}
 _DATE_GLUE = {"of", "the", "and", "-", "/"} | FILLERS
+# Words that alone are no answer (what is left of a turn beside a span found another way).
+GLUE = LEAD | TRAIL | _DATE_GLUE
 WORD = re.compile(r"[\w'’@./-]+")
 # A turn that gives alternatives back ("was that four four or four five") checks; it does not state.
 ALTERNATIVES = re.compile(r"\bor\b|\bwas (?:that|it)\b", re.I)
@@ -111,11 +113,12 @@ def asked_type(text: str) -> str | None:
     # the last sentence that names a type; in it, the first type named ("the postcode at the address",
     # "the date of birth of the policy holder")
     sentences = [(m.start(), m.end()) for m in re.finditer(r"[^.!?]+[.!?]?", text)]
-    for s, e in reversed(sentences):
+    for k in range(len(sentences) - 1, -1, -1):
+        s, e = sentences[k]
         inside = [kind for at, kind in hits if s <= at < e]
         if inside:
             clause = text[s:e]
-            short = len(WORD.findall(clause)) <= 6
+            short = k == len(sentences) - 1 and len(WORD.findall(clause)) <= 6  # "and the town"
             return inside[0] if (REQUEST.search(clause) or short) else None
     return None
 

@@ -917,12 +917,12 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
             if kind:
                 spans.append(PiiSpan(kind, ti, s, e, text[s:e], re.sub(r"\W", "", text[s:e].lower())))
         if topic[ti] and topic[ti][0] in spoken.FREE_TYPES and topic[ti][0] in wanted:
-            kind, mine = topic[ti]
+            kind, mine, direct = topic[ti]
             if kind == "DOB":  # a date of birth given in answer: the date found is the DOB
                 spans = [PiiSpan("DOB", x.turn, x.start, x.end, x.text, x.value) if x.type == "EXPIRY" else x
                          for x in spans]
             spelled = _spelled_runs(view.tokens)
-            for s, e in spoken.answer_spans(kind, text, mine, spelled):
+            for s, e in spoken.answer_spans(kind, text, mine, spelled, direct):
                 for a, b in _minus(s, e, taken()):
                     if any(w.lower() not in spoken.GLUE for w in re.findall(r"[\w'’@]+", text[a:b])):
                         value = next((x.lower() for p, q, x in spelled if (p, q) == (a, b)), None) or (
@@ -1012,7 +1012,7 @@ def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[Tur
     asked = topic[first.turn]
     if not asked or asked[0] not in spoken.CODE_TYPES or KEYWORDS_ANY.fullmatch(part.compact.lower()):
         return None
-    kind, mine = asked
+    kind, mine, _ = asked
     view = views[first.turn]
     # an answer (or the asker's read-back) is the code in few other words, not a number inside a sentence
     if mine and spoken.ALTERNATIVES.search(view.text) or sum(t.kind == "word" for t in view.tokens) > 4:
@@ -1020,8 +1020,7 @@ def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[Tur
     prv = _prev_word(view.tokens, first.first)
     if prv is not None and (prv.lower in UNIT_WORDS or prv.lower in CURRENCY_WORDS):  # "49 pounds 99"
         return None
-    earlier = [k for k in range(max(0, first.turn - spoken.TOPIC_TURNS), first.turn) if topic[k] == (kind, False)
-               or topic[k] == (kind, True)]
+    earlier = [k for k in range(max(0, first.turn - spoken.TOPIC_TURNS), first.turn) if topic[k] and topic[k][0] == kind]
     continued = any(x.turn in earlier and x.type == kind for x in found)
     if kind == "ID" and not part.has_letters and not continued:
         return None  # an order number in digits alone is not personal data; a code with letters is

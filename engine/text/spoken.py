@@ -75,7 +75,8 @@ NAME_END = {"and", "but", "please", "thanks", "thank", "speaking", "here", "call
 NOT_AN_ANSWER = {"hang", "hold", "wait", "sec", "second", "moment", "minute", "sorry", "pardon", "what", "why",
                  "which", "who", "how", "let", "can", "could", "sure", "don't", "dont", "do", "i'm", "not", "no",
                  "one", "hi", "hello", "okay", "ok", "yes", "yeah", "the", "a", "it", "that", "there", "well",
-                 "same", "mine", "please", "thanks", "thank", "you", "erm", "um", "uh", "er"}
+                 "same", "mine", "please", "thanks", "thank", "you", "erm", "um", "uh", "er", "course", "fine",
+                 "problem", "absolutely", "certainly", "definitely", "right", "correct", "alright", "good", "great"}
 _STREET_WORDS = {"street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr", "close", "way", "court",
                  "crescent", "place", "terrace", "gardens", "grove", "boulevard", "square", "row", "mews", "hill",
                  "parade", "walk", "rise", "highway", "apartment", "apt", "flat", "unit", "suite", "house", "cottage"}
@@ -123,14 +124,16 @@ def asked_type(text: str) -> str | None:
     return None
 
 
-def topics(speakers: Sequence[str], texts: Sequence[str], has_code: Sequence[bool]) -> list[tuple[str, bool] | None]:
-    """Per turn: (type asked, whether this turn is the asker's own) while a question's topic lasts.
+def topics(speakers: Sequence[str], texts: Sequence[str],
+           has_code: Sequence[bool]) -> list[tuple[str, bool, bool] | None]:
+    """Per turn: (type asked, whether this turn is the asker's own, whether it comes straight after the
+    question: no asker's turn between) while a question's topic lasts.
 
     A topic opens on the turn after a question and ends at the next question, at a turn of the
     answerer that holds no code and more than four words (a change of subject), at an asker's turn
     of more than six words with no code, or after ``TOPIC_TURNS`` turns."""
     out: list[tuple[str, bool] | None] = [None] * len(texts)
-    kind, asker, opened = None, None, -1
+    kind, asker, opened, direct = None, None, -1, False
     for i, (speaker, text) in enumerate(zip(speakers, texts)):
         new = asked_type(text)
         if kind is not None and i > opened and i - opened <= TOPIC_TURNS and new is None:
@@ -140,9 +143,10 @@ def topics(speakers: Sequence[str], texts: Sequence[str], has_code: Sequence[boo
                     (mine and not has_code[i] and words > 6):
                 kind = None
             else:
-                out[i] = (kind, mine)
+                direct = direct and not mine
+                out[i] = (kind, mine, direct)
         if new is not None:
-            kind, asker, opened = new, speaker, i
+            kind, asker, opened, direct = new, speaker, i, True
         elif kind is not None and i - opened > TOPIC_TURNS:
             kind = None
     return out
@@ -227,19 +231,21 @@ def _date_answer(text: str) -> tuple[int, int] | None:
     return words[a][0], words[b][1]
 
 
-def answer_spans(kind: str, text: str, mine: bool, spelled: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+def answer_spans(kind: str, text: str, mine: bool, spelled: list[tuple[int, int, str]],
+                 direct: bool = True) -> list[tuple[int, int]]:
     """Spans of ``kind`` in a turn inside that type's topic (``mine``: the asker's own turn: only a
-    read-back of letters or a date counts there)."""
+    read-back of letters or a date counts there; ``direct``: no asker's turn since the question, so
+    free words still answer it)."""
     if mine and ALTERNATIVES.search(text):
         return []
     if kind == "NAME":
-        if mine:
+        if mine or not direct:
             return [(s, e) for s, e, _ in spelled]
         return _name_answer(text, spelled)
     if kind == "DOB":
         span = _date_answer(text)
         return [span] if span else []
-    if mine:
+    if mine or not direct:
         return []
     span = _content(text)
     if span is None:
@@ -247,7 +253,11 @@ def answer_spans(kind: str, text: str, mine: bool, spelled: list[tuple[int, int,
     s, e = span
     words = [w for _, _, w in _words(text[s:e])]
     if kind == "ADDRESS":
-        numbered = any(w[0].isdigit() or w in _NUMBER_WORDS for w in words)
+        # a house number opens it and a word of the street follows ("forty two elm road"), not "one as before"
+        k = 0
+        while k < len(words) and (words[k][0].isdigit() or words[k] in _NUMBER_WORDS or words[k] in ("flat", "apartment")):
+            k += 1
+        numbered = 0 < k < len(words) and words[k] not in NAME_END and words[k] not in NOT_AN_ANSWER
         if len(words) > 8 or not (numbered or _STREET_WORDS & set(words) or len(words) <= 3):
             return []
         if len(words) <= 3 and not numbered and set(words) & NOT_AN_ANSWER:

@@ -3,6 +3,9 @@
     .venv/bin/python -m benchmarks.pii [--data tests/data/pii_lines.jsonl] [--spoken tests/data/pii_spoken.jsonl]
                                        [--names rules|ner]
 
+``--writer3`` is a third set, by an independent writer (labels written before any detector ran
+on it): scored per split, dev and held-out; only the dev split's misses are written out.
+
 ``--spoken`` is the second labelled set: ASR-style lines (lower case, little punctuation) with
 identifiers spelled in answer to an ID question and people's names; it is also scored with
 each name detector (rules, the NER model alone, call cues alone, both).
@@ -32,6 +35,21 @@ from wocas.text.pii import ENTITY_TYPES, PiiSpan, find_pii_in_turns
 
 DEFAULT_DATA = ROOT / "tests" / "data" / "pii_lines.jsonl"
 DEFAULT_SPOKEN = ROOT / "tests" / "data" / "pii_spoken.jsonl"
+DEFAULT_WRITER3 = ROOT / "tests" / "data" / "pii_writer3.jsonl"
+# pii_writer3.jsonl measured once (names=ner) before any change made because of it
+# (benchmarks/results/pii_writer3_first_run.json): typed recall per type (labelled spans) and overall.
+WRITER3_FIRST_RUN = {
+    "dev": {"lines": 298, "negative_lines_flagged": "1 of 181",
+            "overall": {"gold": 132, "recall": 0.6212, "redaction_recall": 0.6364, "precision": 0.9247},
+            "recall": {"CARD": 0.8889, "ACCOUNT": 0.8235, "CVV": 1.0, "EXPIRY": 1.0, "IBAN": 1.0, "SORT_CODE": 1.0,
+                       "SSN": 0.0, "EMAIL": 0.5, "PHONE": 0.9, "POSTCODE": 0.7143, "ADDRESS": 0.1429, "DOB": 0.7,
+                       "NAME": 0.5667, "ID": 0.45}},
+    "heldout": {"lines": 148, "negative_lines_flagged": "1 of 89",
+                "overall": {"gold": 67, "recall": 0.5522, "redaction_recall": 0.6269, "precision": 0.8636},
+                "recall": {"CARD": 0.25, "ACCOUNT": 0.875, "CVV": 1.0, "EXPIRY": 1.0, "IBAN": 1.0, "SORT_CODE": 0.0,
+                           "SSN": 0.75, "EMAIL": 1.0, "PHONE": 1.0, "POSTCODE": 1.0, "ADDRESS": 0.25, "DOB": 0.3333,
+                           "NAME": 0.3333, "ID": 0.125}},
+}
 NAME_VARIANTS = ("rules", "ner-only", "cues", "ner")
 # pii_spoken.jsonl: labels written before any detector ran on it; its held-out third was measured
 # once (below) after the detector had been built on the dev part, then the dev part alone was used
@@ -235,10 +253,51 @@ def spoken_markdown(spoken: dict) -> list[str]:
     return lines
 
 
+def writer3_markdown(w3: dict) -> list[str]:
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    first = WRITER3_FIRST_RUN
+    lines = ["", "## An independent writer's set (tests/data/pii_writer3.jsonl)", "",
+             "150 records by another writer, labels written before any detector ran; every third record held out. "
+             "The first measurement (before any change made because of this set) is kept beside today's. The "
+             "detector was then fixed on the dev split only; the held-out split was scored once at the end.", "",
+             "| split | lines | negative lines flagged | recall (typed) | recall (redacted) | precision (typed) "
+             "| first run: recall (typed) / (redacted) / precision |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for split, part in w3["splits"].items():
+        o, f = part["overall"], first.get(split, {}).get("overall")
+        was = f"{f['recall']:.3f} / {f['redaction_recall']:.3f} / {f['precision']:.3f}" if f else "-"
+        lines.append(f"| {split} | {part['lines']} | {part['negative_lines_flagged']} of {part['lines_without_pii']} "
+                     f"| {pct(o['recall'])} | {pct(o['redaction_recall'])} | {pct(o['precision'])} | {was} |")
+    lines += ["", "| type | dev labelled | dev recall (first run) | dev precision | heldout labelled "
+              "| heldout recall (first run) | heldout precision |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    dev, held = w3["splits"].get("dev"), w3["splits"].get("heldout")
+    for t in ENTITY_TYPES:
+        cells = []
+        for split, part in (("dev", dev), ("heldout", held)):
+            m = part["per_type"][t] if part else None
+            if m is None or not (m["gold"] or m["predicted"]):
+                cells += ["0", "-", "-"]
+                continue
+            was = first.get(split, {}).get("recall", {}).get(t)
+            cells += [str(m["gold"]), f"{pct(m['recall'])} ({pct(was)})", pct(m["precision"])]
+        if any(c not in ("0", "-") for c in cells):
+            lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    if w3["dev_misses"]:
+        lines += ["", "Dev misses:", ""] + [f"- {m['id']} {m['type']}: `{m['text']}` (got {m['got']})"
+                                            for m in w3["dev_misses"]]
+    if w3["dev_false_alarms"]:
+        lines += ["", "Dev false alarms:", ""] + [f"- {x['id']} {x['type']}: `{x['text']}` in \"{x['line']}\""
+                                                  for x in w3["dev_false_alarms"]]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--spoken", type=Path, default=DEFAULT_SPOKEN)
+    parser.add_argument("--writer3", type=Path, default=DEFAULT_WRITER3)
     parser.add_argument("--names", choices=("rules", "ner"), default=None,
                         help="name detector (default: ner when spaCy's model is installed, else rules)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -271,6 +330,12 @@ def main() -> None:
         result["spoken"] = spoken
         result["spoken_heldout_first_run"] = SPOKEN_HELDOUT_FIRST_RUN
         result["spoken_heldout2_first_run"] = SPOKEN_HELDOUT2_FIRST_RUN
+    if args.writer3.exists():
+        w3_records = load_records(args.writer3)
+        w3_dev = evaluate([r for r in w3_records if r.get("split", "dev") == "dev"], names)
+        result["writer3"] = {"names": names, "splits": by_split(w3_records, names),
+                             "dev_misses": w3_dev["misses"], "dev_false_alarms": w3_dev["false_alarms"]}
+        result["writer3_first_run"] = WRITER3_FIRST_RUN
     machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs "
                f"({platform.system()}, Python {platform.python_version()})")
     result["machine"] = machine
@@ -280,6 +345,8 @@ def main() -> None:
     md = to_markdown(result, machine)
     if "spoken" in result:
         md += "\n".join(spoken_markdown(result["spoken"])) + "\n"
+    if "writer3" in result:
+        md += "\n".join(writer3_markdown(result["writer3"])) + "\n"
     (args.out / "pii.md").write_text(md)
     for split, part in result["splits"].items():
         o = part["overall"]
@@ -292,6 +359,11 @@ def main() -> None:
             pt = part["per_type"]
             print(f"spoken {split}: ID recall {pt['ID']['recall']} NAME recall {pt['NAME']['recall']} "
                   f"precision {part['overall']['precision']}")
+    for split, part in result.get("writer3", {}).get("splits", {}).items():
+        o = part["overall"]
+        print(f"writer3 {split}: recall {o['recall']} (redacted {o['redaction_recall']}) precision {o['precision']}, "
+              f"negative lines flagged {part['negative_lines_flagged']} of {part['lines_without_pii']}")
+        print("   " + " ".join(f"{t}={m['recall']}" for t, m in part["per_type"].items() if m["gold"]))
     for t, m in result["per_type"].items():
         print(f"  {t:10s} gold {m['gold']:3d} pred {m['predicted']:3d} recall {m['recall']} precision {m['precision']}")
 

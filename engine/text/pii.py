@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from wocas.text import normalize
+from wocas.text import normalize, spoken
 
 ENTITY_TYPES = ("CARD", "ACCOUNT", "CVV", "EXPIRY", "IBAN", "SORT_CODE", "SSN",
                 "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME", "ID")
@@ -61,8 +61,10 @@ NATO = {w: w[0].upper() for w in ("alpha", "alfa", "bravo", "charlie", "delta", 
 REPEAT = {"double": 2, "triple": 3, "treble": 3}
 # Words that do not break a run of digits being read out: the hesitation fillers, "em" (a
 # filler here, "them" elsewhere), and what people say between groups of digits.
-DIGIT_GAP_WORDS = normalize.FILLERS | {"em", "dash", "hyphen", "space", "slash", "then", "sorry", "like",
+DIGIT_GAP_WORDS = normalize.FILLERS | {"em", "dash", "hyphen", "space", "slash", "then", "sorry", "like", "apostrophe",
                                           "-", "--", "—", "–", "...", "…"}
+# Words that start a number again rather than go on with it.
+CORRECTION_WORDS = {"sorry", "no", "wait", "actually", "mean", "correction"}
 # Words a continued number may start with in the speaker's next turn.
 LEAD_WORDS = DIGIT_GAP_WORDS | {"and", "yeah", "yes", "so", "it's", "its", "ok", "okay", "right", "then"}
 UNIT_WORDS = {
@@ -101,7 +103,7 @@ KEYWORDS: dict[str, str] = {
                r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no",
     "PHONE": r"phone(?: number)?|mobile|telephone|landline|contact number|call me|call you back|"
              r"reach me|ring me|text me|cell|number to (?:call|reach)|call back on|whatsapp|phone's",
-    "SSN": r"social security(?: number)?|ssn|social",
+    "SSN": r"social security(?: number)?|ssn|social|national insurance(?: number)?|n\.?i\.? (?:number|no)|n i number",
     "DOB": r"date of birth|birth ?date|birthday|born|d\.?o\.?b\.?|d o b",
     "POSTCODE": r"post ?code|zip(?: code)?|postal code",
     # an identifier asked for by name: a code read with letters after it is personal ("ID"), digits alone are not
@@ -146,10 +148,14 @@ _NUMWORD_BASE = (r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(
 _NUMWORD = _NUMWORD_BASE + r"(?:\s+hundred(?:\s+and)?(?:\s+\w+)?)?"
 _HOUSE = rf"(?:\d{{1,5}}[A-Za-z]?|{_NUMWORD})"
 _FLAT = r"(?:(?:[Ff]lat|[Aa]partment|[Aa]pt\.?|[Uu]nit|[Ss]uite)\s+\w+,?\s+)?"
-ADDRESS_CAP = re.compile(rf"\b{_FLAT}{_HOUSE},?\s+(?:[A-Z][\w'’-]+\s+){{1,3}}(?:{_STREET_ALL})\b")
+ADDRESS_CAP = re.compile(rf"\b{_FLAT}{_HOUSE},?\s+(?:[A-Z][\w'’-]*\s+){{1,3}}(?:{_STREET_ALL})\b"
+                         r"(?:\s+(?:Apt|Apartment|Flat|Unit|Suite)\.?\s+\w+)?"
+                         r"(?:,\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?(?=,|\s*$|\s+[A-Z]{1,2}\d))?")
 ADDRESS_LOWER = re.compile(rf"\b{_FLAT}{_HOUSE},?\s+(?:[a-z][\w'’-]+\s+){{1,3}}(?:{_STREET_ALL})\b")
 ADDRESS_CUE = re.compile(r"\b(?:live (?:at|on)|address|moved to|move to|living at|house|flat|deliver(?:ed)? to|"
                          r"send (?:it|them) to|registered at|lives at)\b", re.I)
+# A UK National Insurance number: two letters, six digits, a letter A-D.
+NI_NUMBER = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
 POSTCODE_UK = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}")
 POSTCODE_UK_TEXT = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
 ZIP_AFTER_STATE = re.compile(r"\b([A-Z]{2})\s+(\d{5}(?:-\d{4})?)\b")
@@ -207,6 +213,8 @@ class Token:
     kind: str  # num, numword, repeat, hundred, letter, alnum, caps, filler, amount, date, word
     digits: str = ""
     plus: bool = False
+    spelled: str = ""  # the letters it stands for ("t as in tango" -> "T", "double l" -> "LL")
+    written: bool = False  # one written token holding letters and digits ("CLM-2024-00871")
 
     @property
     def lower(self) -> str:
@@ -258,11 +266,20 @@ def _classify_token(core: str) -> tuple[str, str, bool]:
         if any(r.fullmatch(core) for r in _KEYWORD_RES.values()):  # "CV2" is a keyword, not a code
             return "word", "", False
         return "alnum", "", False
+    if WRITTEN_CODE.fullmatch(core) and len(re.findall(r"\d", core)) >= 4 and re.search(r"[A-Za-z]", core):
+        return "alnum", "", False
     if re.fullmatch(r"[A-Z]{2,4}", core):
         if any(r.fullmatch(core) for r in _KEYWORD_RES.values()):
             return "word", "", False
         return "caps", "", False
     return "word", "", False
+
+
+# What a written code after a "not personal" keyword still is not: products, travel, menus.
+WRITTEN_NOT_ID = re.compile(r"\b(?:model|flight|serial|version|error|extension|ext|room|seat|gate|platform|bus|page"
+                            r"|step|option|press|item|batch|voucher|promo|coupon|plan|tariff|part|product|sku)\b", re.I)
+# A written identifier: letters and digits in groups joined by "-" or "/" ("MTR/88/401927", "WX-448120").
+WRITTEN_CODE = re.compile(r"[A-Za-z0-9]+(?:[-/][A-Za-z0-9]+)+")
 
 
 def tokenize(text: str) -> list[Token]:
@@ -273,21 +290,34 @@ def tokenize(text: str) -> list[Token]:
         core = raw[lead:].rstrip(_STRIP_TRAIL)
         s = start + lead
         kind, digits, plus = _classify_token(core)
-        tokens.append(Token(core, s, s + len(core), kind, digits, plus))
+        token = Token(core, s, s + len(core), kind, digits, plus)
+        token.written = kind == "alnum" and len(re.findall(r"\d", core)) >= 4
+        tokens.append(token)
+    spoken.read_spelling(tokens, NATO)
     _letters_o(tokens)
     _nato_letters(tokens)
     _join_tens(tokens)
     _resolve_repeats(tokens)
+    spoken.hundreds_and(tokens)
     return tokens
 
 
 def _letters_o(tokens: list[Token]) -> None:
     """'K O W A L S K I': an 'O' between spelled letters is the letter, not zero."""
     for i, t in enumerate(tokens):
-        if t.text in ("O", "o"):
-            if any(0 <= j < len(tokens) and tokens[j].kind == "letter" and tokens[j].lower not in ("a", "i")
-                   for j in (i - 1, i + 1)):
+        if t.text in ("O", "o") and not t.spelled:
+            near = [_neighbour(tokens, i, -1), _neighbour(tokens, i, 1)]
+            if any(x is not None and x.kind == "letter" and x.lower not in ("a", "i") for x in near) or (
+                    i + 1 < len(tokens) and tokens[i + 1].lower == "apostrophe"):
                 t.kind, t.digits = "letter", ""
+
+
+def _neighbour(tokens: list[Token], i: int, step: int) -> Token | None:
+    """The nearest token before (step -1) or after (+1) that is not a filler."""
+    j = i + step
+    while 0 <= j < len(tokens) and tokens[j].kind == "filler":
+        j += step
+    return tokens[j] if 0 <= j < len(tokens) else None
 
 
 def _nato_letters(tokens: list[Token]) -> None:
@@ -311,8 +341,13 @@ def _join_tens(tokens: list[Token]) -> None:
 
 
 def _resolve_repeats(tokens: list[Token]) -> None:
-    """'double four' = 44, 'triple oh' = 000, 'eight hundred' = 800."""
+    """'double four' = 44, 'triple oh' = 000, 'eight hundred' = 800, 'double l' = LL."""
     for i, t in enumerate(tokens):
+        if t.kind == "repeat" and i + 1 < len(tokens) and re.fullmatch(r"[A-Za-z]", tokens[i + 1].text) \
+                and tokens[i + 1].kind == "letter":
+            tokens[i + 1].spelled = tokens[i + 1].text.upper() * REPEAT[t.lower]
+            t.kind = "lead"
+            continue
         if t.kind == "repeat" and i + 1 < len(tokens) and tokens[i + 1].kind in ("numword", "num"):
             nxt = tokens[i + 1]
             if len(nxt.digits) == 1:
@@ -360,7 +395,8 @@ class Part:
 
     @property
     def digits(self) -> str:
-        return "".join(t.digits for r in self.runs for t in r.tokens if t.kind in ("num", "numword"))
+        return "".join(t.digits if t.kind in ("num", "numword") else re.sub(r"\D", "", t.text)
+                       for r in self.runs for t in r.tokens if t.kind in ("num", "numword", "alnum"))
 
     @property
     def has_letters(self) -> bool:
@@ -370,6 +406,10 @@ class Part:
 def _token_chars(t: Token) -> str:
     if t.kind in ("num", "numword", "joined"):
         return t.digits
+    if t.spelled:
+        return t.spelled
+    if t.kind == "lead":
+        return ""
     if t.kind == "letter" and t.lower in NATO:
         return NATO[t.lower]
     return re.sub(r"[^A-Za-z0-9]", "", t.text).upper()
@@ -379,12 +419,12 @@ def _is_letter_ok(tokens: list[Token], i: int) -> bool:
     """Spelled letters: 'a' and 'I' are words unless they sit next to another letter
     (a capital 'A' may also sit next to digits: "one A one A A")."""
     t = tokens[i]
-    if t.lower not in ("a", "i"):
+    if t.lower not in ("a", "i") or t.spelled:
         return True
     n = len(tokens)
 
     def code(j: int) -> bool:
-        return 0 <= j < n and tokens[j].kind in ("letter", "alnum", "num")
+        return 0 <= j < n and tokens[j].kind in ("letter", "alnum", "num", "numword")
 
     # inside a code read out ("w 1 2 5 8 a", "s a 3 3 9"), or opening one ("it's a a 9 2 3")
     if code(i - 1) and (i + 1 == n or code(i + 1)):
@@ -555,6 +595,8 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
     if letters:
         if POSTCODE_UK.fullmatch(compact):
             return "POSTCODE"
+        if NI_NUMBER.fullmatch(compact):
+            return "SSN"
         if iban_valid(compact):
             return "IBAN"
     if unit_next or money_before:
@@ -566,7 +608,8 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
     if near in ("ID", "WEAK_ID") or (near is None and prior[:1] == ["ID"]):
         # a code with letters in answer to "what's the order / claim / reference number" identifies the
         # customer's case; digits alone (an order number) are not personal data on their own
-        return "ID" if letters and digits and len(compact) >= 4 else None
+        written = len(tokens) == 1 and tokens[0].kind == "num" and re.fullmatch(r"\d{5,}", tokens[0].text)
+        return "ID" if (letters and digits and len(compact) >= 4 or written) else None
     if len(tokens) == 1 and tokens[0].kind == "num":
         raw = tokens[0].text
         if re.fullmatch(r"\d{3}-\d{2}-\d{4}", raw):
@@ -606,6 +649,8 @@ def _fallback(part: Part, near_only: bool = False) -> str | None:
     if re.fullmatch(r"\(?\d{3}\)?[-\s]?\d{3}-\d{4}", raw):
         return "PHONE"
     if near_only:
+        return None
+    if spoken.counting([t.digits for t in tokens if t.kind in ("num", "numword")]):
         return None
     if n >= 8:
         return "ACCOUNT"
@@ -718,6 +763,7 @@ def _names(text: str, asked: bool) -> list[tuple[int, int]]:
         span = _name_words(text, m.end(), capital_only=True) if m else None
         if span:
             spans.append(span)
+    spans += spoken.relation_names(text)
     for m in TITLE_NAME.finditer(text):
         spans.append((m.start(), m.end()))
     for m in SPEAKING_NAME.finditer(text):
@@ -814,7 +860,8 @@ def _repeat_names(turns: Sequence[tuple[str, str]], found: list[PiiSpan]) -> lis
              if len(w) >= 3 and w not in NAME_STOP}
     if not words:
         return found
-    pattern = re.compile(r"(?<![\w'’])(?:" + "|".join(sorted(map(re.escape, words))) + r")(?![\w'’])", re.I)
+    pattern = re.compile(r"(?<![\w'’])(?:" + "|".join(sorted(map(re.escape, words))) + r")(?![\w'’])"
+                         r"|(?<![\w'’])(?:" + "|".join(sorted(map(re.escape, words))) + r")(?=['’]s\b)", re.I)
     extra = []
     for ti, (_, text) in enumerate(turns):
         taken = [(x.start, x.end) for x in found if x.turn == ti]
@@ -830,6 +877,8 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
     if unknown:
         raise ValueError(f"unknown PII entity types {sorted(unknown)}; known: {', '.join(ENTITY_TYPES)}")
     views = [TurnView(speaker, text, tokenize(text)) for speaker, text in turns]
+    topic = spoken.topics([v.speaker for v in views], [v.text for v in views],
+                          [any(t.kind in CODE_KINDS for t in v.tokens) for v in views])
     found: list[PiiSpan] = []
     blocked_by_turn: list[list[tuple[int, int]]] = []
     for ti, view in enumerate(views):
@@ -867,6 +916,18 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
                 kind = next((c for c in reversed(prior) if c in ("DOB", "EXPIRY")), None)
             if kind:
                 spans.append(PiiSpan(kind, ti, s, e, text[s:e], re.sub(r"\W", "", text[s:e].lower())))
+        if topic[ti] and topic[ti][0] in spoken.FREE_TYPES and topic[ti][0] in wanted:
+            kind, mine, direct = topic[ti]
+            if kind == "DOB":  # a date of birth given in answer: the date found is the DOB
+                spans = [PiiSpan("DOB", x.turn, x.start, x.end, x.text, x.value) if x.type == "EXPIRY" else x
+                         for x in spans]
+            spelled = _spelled_runs(view.tokens)
+            for s, e in spoken.answer_spans(kind, text, mine, spelled, direct):
+                for a, b in _minus(s, e, taken()):
+                    if any(w.lower() not in spoken.GLUE for w in re.findall(r"[\w'’@]+", text[a:b])):
+                        value = next((x.lower() for p, q, x in spelled if (p, q) == (a, b)), None) or (
+                            text[a:b].lower() if kind == "NAME" else re.sub(r"\W", "", text[a:b].lower()))
+                        spans.append(PiiSpan(kind, ti, a, b, text[a:b], value))
         blocked += taken()
         found.extend(spans)
         blocked_by_turn.append(blocked)
@@ -883,6 +944,11 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
                 for r in part.runs:
                     t = views[r.turn].text
                     found.append(PiiSpan("NAME", r.turn, r.start, r.end, t[r.start:r.end], part.compact.lower()))
+                continue
+            kind = _topic_answer(part, topic, found, views)  # "it's q": the first letter of a policy number
+            for r in part.runs if kind else ():
+                t = views[r.turn].text
+                found.append(PiiSpan(kind, r.turn, r.start, r.end, t[r.start:r.end], part.compact))
             continue
         near, prior = _context(views, first, last)
         nxt = _next_word(views[last.turn].tokens, last.last)
@@ -894,6 +960,15 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
                 and near not in ("NONE", "ID") and _split_card(part, near, prior, views, found)):
             continue
         kind = classify_part(part, near, prior, unit_next, money_before)
+        if kind == "ACCOUNT" and len(part.digits) < 5 and not part.has_letters and near is None \
+                and sum(t.kind == "word" for t in view.tokens) > 4:
+            kind = None  # "3 boxes of 250 screws": a short number inside a sentence is no account chunk
+        tokens = [t for r in part.runs for t in r.tokens if t.kind != "joined"]
+        if kind is None and near in ("NONE", "WEAK_NONE") and len(tokens) == 1 and tokens[0].written \
+                and not unit_next and not WRITTEN_NOT_ID.search(view.text[max(0, first.start - 40):first.start]):
+            kind = "ID"  # a written code after "tracking number", "parcel": still identifies the customer's case
+        if kind is None and near is None and not unit_next and not money_before:
+            kind = _topic_answer(part, topic, found, views)
         if kind is None:
             continue
         value = part.digits if not part.has_letters else part.compact
@@ -902,6 +977,70 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
             found.append(PiiSpan(kind, r.turn, r.start, r.end, t[r.start:r.end], value))
     found = [x for x in found if x.type in wanted]
     return sorted(found, key=lambda x: (x.turn, x.start))
+
+
+def _spelled_runs(tokens: list[Token]) -> list[tuple[int, int, str]]:
+    """Letters spelled out in a turn (3 or more, with 'double l' and 't as in tango'): (start, end, letters)."""
+    out, i = [], 0
+    while i < len(tokens):
+        if tokens[i].kind == "letter" or tokens[i].kind == "lead" and i + 1 < len(tokens) \
+                and tokens[i + 1].kind == "letter":
+            j, letters = i, ""
+            while j < len(tokens) and (tokens[j].kind in ("letter", "lead", "joined") or
+                                       tokens[j].kind == "filler" and tokens[j].lower == "apostrophe"):
+                letters += _token_chars(tokens[j]) if tokens[j].kind == "letter" else ""
+                j += 1
+            if len(letters) >= 3:
+                out.append((tokens[i].start, tokens[j - 1].end, letters))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def _minus(s: int, e: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of [s, e) that no span in ``taken`` covers."""
+    pieces = [(s, e)]
+    for a, b in taken:
+        pieces = [p for x, y in pieces for p in ((x, min(y, a)), (max(x, b), y)) if p[0] < p[1]]
+    return pieces
+
+
+def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[TurnView]) -> str | None:
+    """The type asked for, when a code run with no keyword of its own answers the question."""
+    first = part.runs[0]
+    asked = topic[first.turn]
+    if not asked or asked[0] not in spoken.CODE_TYPES or KEYWORDS_ANY.fullmatch(part.compact.lower()):
+        return None
+    kind, mine, _ = asked
+    view = views[first.turn]
+    # an answer (or the asker's read-back) is the code in few other words, not a number inside a sentence
+    if mine and spoken.ALTERNATIVES.search(view.text) or sum(t.kind == "word" for t in view.tokens) > 4:
+        return None
+    prv = _prev_word(view.tokens, first.first)
+    if prv is not None and (prv.lower in UNIT_WORDS or prv.lower in CURRENCY_WORDS):  # "49 pounds 99"
+        return None
+    earlier = [k for k in range(max(0, first.turn - spoken.TOPIC_TURNS), first.turn) if topic[k] and topic[k][0] == kind]
+    continued = any(x.turn in earlier and x.type == kind for x in found)
+    if kind == "ID" and not part.has_letters and not continued:
+        return None  # an order number in digits alone is not personal data; a code with letters is
+    return kind if _answers(kind, part, continued or len(part.runs) > 1) else None
+
+
+def _answers(kind: str, part: Part, continued: bool) -> bool:
+    """Whether a code run can be the answer to a question for ``kind``: its length fits, or (a piece
+    of an answer given over several turns) it has at least two characters, or one after a first piece."""
+    digits, compact = part.digits, part.compact
+    if kind == "SSN" and part.has_letters:
+        return bool(NI_NUMBER.fullmatch(compact)) or continued or len(compact) >= 2
+    if kind in ("ID", "ACCOUNT"):
+        return len(compact) >= 2 or continued
+    if kind == "POSTCODE":
+        return bool(POSTCODE_UK.fullmatch(compact)) or (not part.has_letters and len(digits) in (5, 9)) \
+            or continued or len(compact) >= 2
+    if not part.has_letters and _fits(kind, digits, False, compact):
+        return True
+    return continued and len(compact) >= 1 or len(compact) >= 3
 
 
 def _split_card(part: Part, near: str | None, prior: list[str], views: list[TurnView],
@@ -964,10 +1103,12 @@ def _link_parts(views: list[TurnView], blocked: list[list[tuple[int, int]]]) -> 
     for ti, (view, runs) in enumerate(zip(views, runs_by_turn)):
         for si in list(open_part):
             # a real reply or a new question ends the number; "mm-hm", "go on" do not
-            if si != view.speaker and (len(view.tokens) > 5 or _categories_in(view.text)):
+            if si != view.speaker and (len(view.tokens) > 5 or _categories_in(view.text)
+                                       or spoken.asked_type(view.text)):
                 del open_part[si]
-        starts_turn = bool(runs) and all(t.kind in ("filler", "joined") or t.lower in LEAD_WORDS
-                                         for t in view.tokens[:runs[0].first])
+        opening = view.tokens[:runs[0].first] if runs else []
+        starts_turn = bool(runs) and all(t.kind in ("filler", "joined") or t.lower in LEAD_WORDS for t in opening) \
+            and not any(t.lower in CORRECTION_WORDS for t in opening)  # "sorry it's ...": a new start
         for k, run in enumerate(runs):
             if k == 0 and starts_turn and view.speaker in open_part:
                 part, _ = open_part.pop(view.speaker)

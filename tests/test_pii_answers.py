@@ -1,0 +1,109 @@
+"""Spoken codes read the way people say them, and answers to the agent's question taking the type
+asked for (wocas.text.spoken): lines written for these tests, in the style of an independent
+writer's calls (tests/data/pii_writer3.jsonl dev split), none copied from its held-out split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wocas.config import Config
+from wocas.io.ingest import transcript_to_call
+from wocas.schema import Audio, Word
+from wocas.stages.redact import RedactStage
+from wocas.text import spoken
+from wocas.text.pii import find_pii_in_turns, tokenize
+
+
+def _types(turns, **kw) -> list[tuple[int, str, str]]:
+    return [(x.turn, x.type, x.text) for x in find_pii_in_turns(turns, **kw)]
+
+
+def _values(turns) -> list[tuple[str, str]]:
+    return [(x.type, x.value) for x in find_pii_in_turns(turns)]
+
+
+def test_spelling_cues_double_letters_and_hundreds_are_read():
+    assert _values([("agent", "what's the booking reference"),
+                    ("customer", "it's h as in hotel q for queen double seven uh one two")]) == [("ID", "HQ7712")]
+    assert _values([("agent", "can i take your surname"), ("customer", "fitzgerald f i t z g e r a l d")]) == [
+        ("NAME", "fitzgerald"), ("NAME", "fitzgerald")]
+    digits = [t.digits for t in tokenize("three hundred and forty two") if t.kind == "numword"]
+    assert digits == ["342"]
+
+
+def test_a_code_given_over_turns_after_the_question_takes_its_type():
+    turns = [("agent", "and the membership number"), ("customer", "p l"), ("agent", "okay"),
+             ("customer", "double four one nine six")]
+    assert _types(turns) == [(1, "ACCOUNT", "p l"), (3, "ACCOUNT", "double four one nine six")]
+    # a national insurance number read in three pieces
+    turns = [("agent", "could i have your national insurance number"), ("customer", "it's n r"),
+             ("customer", "nine eight seven six five four"), ("customer", "b")]
+    assert [t for _, t, _ in _types(turns)] == ["SSN", "SSN", "SSN"]
+
+
+def test_answers_in_free_words_name_address_and_date_of_birth():
+    assert _types([("agent", "who am i speaking with today"), ("customer", "it's will")]) == [(1, "NAME", "will")]
+    assert _types([("agent", "can you confirm the first line of the address"),
+                   ("customer", "yeah it's sixty one uh church lane")]) == [(1, "ADDRESS", "sixty one uh church lane")]
+    assert _types([("agent", "and what town is that"), ("customer", "harrogate")]) == [(1, "ADDRESS", "harrogate")]
+    turns = [("agent", "and your date of birth please"), ("customer", "the twenty third"),
+             ("customer", "of march eighty four")]
+    assert _types(turns) == [(1, "DOB", "twenty third"), (2, "DOB", "march eighty four")]
+
+
+def test_non_answers_prices_counting_and_alternatives_stay():
+    assert _types([("agent", "can i take your full name"), ("customer", "hang on a sec")]) == []
+    assert _types([("agent", "what's the reference number"), ("customer", "it's b k seven two"),
+                   ("agent", "was that seven two or seven three")]) == [(1, "ID", "b k seven two")]
+    assert _types([("agent", "can you count to ten for me"),
+                   ("customer", "one two three four five six seven eight nine ten")]) == []
+    assert _types([("agent", "what's the account number"), ("customer", "i paid 49 pounds 99 last week")]) == []
+    # digits alone after an order question stay (the team's convention); a code with letters does not
+    assert _types([("agent", "what's the order number"), ("customer", "8 8 1 0 2 4 5")]) == []
+
+
+def test_written_codes_are_identifiers_but_models_and_flights_are_not():
+    assert _types([("customer", "Hi, my claim reference is HX-2291-0043")]) == [(0, "ID", "HX-2291-0043")]
+    assert _types([("customer", "the parcel 3Q8841200GB still has not come")]) == [(0, "ID", "3Q8841200GB")]
+    assert _types([("customer", "I have the model WH-1000XM4 and flight BA-2490 tomorrow")]) == []
+
+
+def test_question_type_is_the_first_named_in_the_last_request():
+    assert spoken.asked_type("and the postcode at that address") == "POSTCODE"
+    assert spoken.asked_type("can i take the date of birth of the policy holder") == "DOB"
+    assert spoken.asked_type("Your order 12 was sent. Is there anything else?") is None
+
+
+def test_audio_is_silenced_over_an_address_given_in_answer(tmp_path):
+    doc = {"call_id": "answer-audio", "turns": [
+        {"speaker": "agent", "text": "what's the first line of the address", "start": 0.0, "end": 2.0},
+        {"speaker": "customer", "text": "yeah it's forty two elm road", "start": 2.0, "end": 5.0}]}
+    call = transcript_to_call(doc, "test", "answer-audio")
+    turns = []
+    for turn in call.turns:
+        parts = turn.text.split()
+        step = (turn.end - turn.start) / len(parts)
+        words = tuple(Word(text=w, start=turn.start + i * step, end=turn.start + (i + 1) * step)
+                      for i, w in enumerate(parts))
+        turns.append(turn.replace(words=words))
+    sr = 8000
+    audio = Audio(samples=np.ones((1, 5 * sr), dtype=np.float32), sample_rate=sr, original_sample_rate=sr)
+    call = call.replace(turns=tuple(turns), audio=audio)
+    stage = RedactStage(Config.model_validate({"redact": {"names": "rules", "audio": True,
+                                                           "audio_dir": str(tmp_path)}}).redact)
+    out = stage.process_call(call)
+    assert "[ADDRESS]" in out.turns[1].text and "elm" not in out.turns[1].text
+    import soundfile as sf
+
+    samples, _ = sf.read(tmp_path / "answer-audio.redacted.wav")
+    # six words over 2-5 s: "yeah it's" (2.0-3.0 s) stay, "forty two elm road" (3.0-5.0 s) are silenced
+    assert np.all(samples[int(2.05 * sr):int(2.95 * sr)] != 0)
+    assert np.all(samples[int(np.ceil(3.0 * sr)):int(5.0 * sr) - 1] == 0)
+
+
+@pytest.mark.parametrize("line", ["press one for billing or two for anything else",
+                                  "it's 12:30 on the 4th of june and it cost 15.99",
+                                  "we need 3 boxes of 250 screws"])
+def test_no_pii_lines_stay_clear(line):
+    assert _types([("agent", "what's the account number"), ("customer", line)]) == []

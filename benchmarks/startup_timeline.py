@@ -1,0 +1,204 @@
+"""Where a cold ``wocas run`` spends its time: one process, a timeline of its phases.
+
+    python -m benchmarks.startup_timeline FILE [--repeats 3] [--name startup_breakdown]
+
+Runs ``wocas run FILE`` in a fresh process through a small driver that wraps the run's phases
+(config, store, pipeline build, each stage and each stage's prefetch, recording, the roll-ups,
+the snapshot) with timers, and times the process from its start to its exit, so the time
+before ``main`` (interpreter and imports) and after it (exit: thread joins, atexit, library
+teardown) is known too. The ``-X importtime`` log of the same command gives the heaviest
+imports. Results: benchmarks/results/<name>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import ROOT, write_results
+
+# "module:qualified.name" of the phases timed (each one wrapped; a missing one is skipped).
+PHASES = [
+    "wocas.config:load_config",
+    "wocas.runs:check_inputs",
+    "wocas.io.census:census",
+    "wocas.store.store:Store.__init__",
+    "wocas.analytics.calibration:with_stored_refit",
+    "wocas.store.verdicts:sync_for_run",
+    "wocas.pipeline:pipeline_version",
+    "wocas.pipeline:build_stages",
+    "wocas.pipeline:Pipeline._run_stage",
+    "wocas.runners.recording:CallRecorder.record",
+    "wocas.runs:_rollup_customers",
+    "wocas.runs:_insight_alerts",
+    "wocas.runs:_publish_snapshot",
+    "wocas.pipeline:Pipeline.close",
+]
+
+DRIVER = r'''
+import importlib, json, os, sys, threading, time
+T0 = float(os.environ["WOCAS_TIMELINE_T0"])
+EVENTS = []
+def now():
+    return time.time() - T0
+EVENTS.append(("interpreter ready", "main", now(), now()))
+import wocas.cli
+EVENTS.append(("import wocas.cli", "main", 0.0, now()))
+def wrap(spec):
+    module, qual = spec.split(":")
+    try:
+        mod = importlib.import_module(module)
+    except Exception:
+        return
+    owner, parts = mod, qual.split(".")
+    for p in parts[:-1]:
+        owner = getattr(owner, p, None)
+        if owner is None:
+            return
+    fn = getattr(owner, parts[-1], None)
+    if fn is None:
+        return
+    def timed(*a, **k):
+        start = now()
+        try:
+            return fn(*a, **k)
+        finally:
+            label = qual
+            if qual.endswith("_run_stage"):
+                label = "stage " + a[1].name
+            EVENTS.append((label, threading.current_thread().name, start, now()))
+    setattr(owner, parts[-1], timed)
+for spec in json.loads(os.environ["WOCAS_TIMELINE_PHASES"]):
+    wrap(spec)
+import wocas.pipeline as P
+def prefetch_run(self, stages, calls):
+    for stage in stages:
+        start = now()
+        try:
+            stage.prefetch(calls)
+        except Exception:
+            pass
+        finally:
+            if type(stage).prefetch is not P.Stage.prefetch:
+                EVENTS.append(("prefetch " + stage.name, "prefetch", start, now()))
+            self.done[id(stage)].set()
+P.Prefetch._run = prefetch_run
+code = wocas.cli.main(sys.argv[1:])
+EVENTS.append(("main returned", "main", now(), now()))
+with open(os.environ["WOCAS_TIMELINE_OUT"], "w") as f:
+    json.dump({"events": EVENTS, "modules": sorted(m.split(".")[0] for m in sys.modules
+               if "." not in m), "threads": [t.name for t in threading.enumerate()]}, f)
+sys.exit(code)
+'''
+
+
+def run_once(file: str, pythonpath: str, tmp: str, k: int) -> dict:
+    out = f"{tmp}/timeline-{k}.json"
+    env = {**os.environ, "PYTHONPATH": pythonpath, "WOCAS_TIMELINE_OUT": out,
+           "WOCAS_TIMELINE_PHASES": json.dumps(PHASES)}
+    started = time.time()
+    env["WOCAS_TIMELINE_T0"] = repr(started)
+    subprocess.run([sys.executable, "-c", DRIVER, "run", file, "--out", f"{tmp}/out-{k}", "--quiet"],
+                   env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    total = time.time() - started
+    data = json.loads(Path(out).read_text())
+    data["total"] = total
+    return data
+
+
+def import_times(file: str, pythonpath: str, tmp: str, top: int = 25) -> list[dict]:
+    """The heaviest top-level packages (cumulative import time) in ``-X importtime``'s log."""
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "wocas.cli", "run", file, "--out",
+                           f"{tmp}/out-importtime", "--quiet"], env=env, cwd=ROOT, capture_output=True, text=True)
+    packages: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if m and len(m.group(3)) == 1:  # top-level imports only (their time includes their children)
+            name = m.group(4).split(".")[0]
+            packages[name] = packages.get(name, 0.0) + int(m.group(2)) / 1e6
+    return [{"package": p, "import_s": round(s, 3)}
+            for p, s in sorted(packages.items(), key=lambda kv: -kv[1])[:top]]
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    """Median start, end and duration of each phase over the runs (first occurrence per run
+    for a phase that repeats, plus its count), then exit."""
+    names: list[tuple[str, str]] = []
+    for run in runs:
+        for name, thread, _, _ in run["events"]:
+            if (name, thread) not in names:
+                names.append((name, thread))
+    rows = []
+    for name, thread in names:
+        starts, ends, durs = [], [], []
+        for run in runs:
+            hits = [(s, e) for n, t, s, e in run["events"] if n == name and t == thread]
+            if hits:
+                starts.append(hits[0][0])
+                ends.append(hits[-1][1])
+                durs.append(sum(e - s for s, e in hits))
+        rows.append({"phase": name, "thread": thread, "start_s": round(statistics.median(starts), 2),
+                     "end_s": round(statistics.median(ends), 2), "seconds": round(statistics.median(durs), 2)})
+    rows.sort(key=lambda r: r["start_s"])
+    mains = [next(e for n, _, _, e in run["events"] if n == "main returned") for run in runs]
+    totals = [run["total"] for run in runs]
+    rows.append({"phase": "exit (main returned to process end)", "thread": "main",
+                 "start_s": round(statistics.median(mains), 2), "end_s": round(statistics.median(totals), 2),
+                 "seconds": round(statistics.median(t - m for t, m in zip(totals, mains)), 2)})
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("file", help="one call (a folder of its own is made for it)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--name", default="startup_breakdown")
+    parser.add_argument("--label", default="this branch")
+    args = parser.parse_args()
+    pythonpath = os.environ.get("PYTHONPATH", "")
+    load = [os.getloadavg()[0]]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        src = Path(args.file).resolve()
+        (folder / src.name).symlink_to(src)
+        file = str(folder / src.name)
+        run_once(file, pythonpath, tmp, -1)  # warm the caches and the page cache
+        runs = []
+        for k in range(args.repeats):
+            runs.append(run_once(file, pythonpath, tmp, k))
+            load.append(os.getloadavg()[0])
+            print(f"run {k}: {runs[-1]['total']:.2f} s", flush=True)
+        imports = import_times(file, pythonpath, tmp)
+    rows = summarise(runs)
+    total = statistics.median(r["total"] for r in runs)
+    notes = (f"`wocas run {src.name}` ({args.label}), median of {args.repeats} fresh processes: "
+             f"{total:.2f} s from process start to exit. Times are seconds from process start; "
+             f"`prefetch` rows run in a background thread beside the main one. Heaviest imports "
+             f"(`-X importtime`, cumulative, top-level): "
+             + ", ".join(f"{i['package']} {i['import_s']:.2f}" for i in imports[:15])
+             + f". Modules loaded by the end: {', '.join(m for m in runs[-1]['modules'] if m in HEAVY)}. "
+             f"1-minute load average {[round(x, 1) for x in load]}.")
+    write_results(args.name, {"file": src.name, "label": args.label, "total_s_median": round(total, 2),
+                              "load_average": load, "phases": rows, "imports": imports,
+                              "modules": runs[-1]["modules"]},
+                  rows, f"Cold start timeline: `wocas run {src.name}`", notes)
+    return 0
+
+
+HEAVY = {"torch", "transformers", "sklearn", "scipy", "pandas", "matplotlib", "librosa", "numba", "duckdb",
+         "onnxruntime", "ctranslate2", "faster_whisper", "resemblyzer", "silero_vad", "spacy", "presidio_analyzer",
+         "pyarrow", "ray", "jinja2", "av", "soundfile", "tokenizers", "sentence_transformers", "parselmouth",
+         "opensmile", "pyannote", "rich", "pydantic", "polars"}
+
+if __name__ == "__main__":
+    sys.exit(main())

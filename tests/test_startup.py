@@ -210,3 +210,60 @@ def test_the_command_exits_quickly_with_its_code_and_its_log_complete(tmp_path, 
     missing = subprocess.run([sys.executable, "-m", "wocas.cli", "run", str(tmp_path / "nothing-here"), "--out",
                               str(tmp_path / "out2")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_a_stereo_batch_prefetches_the_speech_detector_but_not_the_diarizer(samples_dir):
+    """A stereo call's channels are its speakers: its prefetch loads silero (and torch, so the
+    redact stage's NER prefetch may follow) for the channel timelines, never the embedded diarizer."""
+    from wocas.diarizers.embedded import load_vad
+    from wocas.io.ingest import iter_calls
+    from wocas.stages.decode import DecodeStage
+    from wocas.stages.diarize import DiarizeStage
+
+    load_vad.cache_clear()
+    calls = [DecodeStage(Config().audio).process_call(c)
+             for c in iter_calls([str(samples_dir / "billing-stereo-8k.flac")])]
+    stage = DiarizeStage(Config().diarization)
+    stage.prefetch(calls)
+    assert load_vad.cache_info().currsize == 1
+    assert stage._diarizer is None
+
+
+class _Waiting(Stage):
+    """A prefetch that needs another stage's prefetch to run at the same time (up to 5 s)."""
+
+    name = "waiting"
+    requires = frozenset({"call"})
+
+    def __init__(self, ready, threads: list[str], role: str):
+        import threading
+
+        self.ready, self.threads, self.role = ready, threads, role
+        self._thread = threading
+
+    def prefetch(self, calls):
+        self.threads.append(self._thread.current_thread().name)
+        if self.role == "waits":
+            self.ready.wait(5.0)
+        else:
+            self.ready.set()
+
+    def process_call(self, call: CallAnalysis) -> CallAnalysis:
+        return call
+
+
+def test_a_stage_waiting_for_its_prefetch_runs_the_next_one_meanwhile(samples_dir):
+    """While the prefetch thread is busy with one stage's prefetch, the main thread waiting for
+    it runs the next queued prefetch itself: two prefetches run at once, in two threads."""
+    import threading
+    import time
+
+    from wocas.io.ingest import iter_calls
+
+    ready, threads = threading.Event(), []
+    stages = [_Recorder("first", []), _Waiting(ready, threads, "waits"), _Waiting(ready, threads, "sets")]
+    started = time.perf_counter()
+    out = Pipeline(stages, Config()).process(list(iter_calls([str(samples_dir / "chats.jsonl")])))
+    assert all(c.ok for c in out)
+    assert ready.is_set() and len(set(threads)) == 2, threads
+    assert time.perf_counter() - started < 4.0  # the first did not wait out its 5 s alone

@@ -1,6 +1,7 @@
 """Where a cold ``wocas run`` spends its time: one process, a timeline of its phases.
 
-    python -m benchmarks.startup_timeline FILE [--repeats 3] [--name startup_breakdown]
+    python -m benchmarks.startup_timeline FILE [--repeats 3] [--name startup_breakdown_after_mono]
+    python -m benchmarks.startup_timeline --summary   # startup_breakdown.{json,md} from the four runs
 
 Runs ``wocas run FILE`` in a fresh process through a small driver that wraps the run's phases
 (config, store, pipeline build, each stage and each stage's prefetch, recording, the roll-ups,
@@ -221,5 +222,50 @@ HEAVY = {"torch", "transformers", "sklearn", "scipy", "pandas", "matplotlib", "l
          "pyarrow", "ray", "jinja2", "av", "soundfile", "tokenizers", "sentence_transformers", "parselmouth",
          "opensmile", "pyannote", "rich", "pydantic", "polars"}
 
+TEXT_STAGES = ("turns", "roles", "redact", "emotion", "context", "jobs", "resolution", "signals", "trajectory",
+               "metrics", "satisfaction", "flags")
+
+
+def spans(rows: list[dict]) -> dict[str, float]:
+    """A timeline's rows cut into the phases of the critical (main-thread) path."""
+    row = {r["phase"]: r for r in rows if r["thread"] in ("MainThread", "main")}
+    asr, diarize = row["stage transcribe"], row["stage diarize"]
+    exit_row = row["exit (main returned to process end)"]
+    text = sum(row[f"stage {n}"]["seconds"] for n in TEXT_STAGES if f"stage {n}" in row)
+    after = sum(row[n]["seconds"] for n in ("CallRecorder.record", "_rollup_customers", "_insight_alerts",
+                                           "_publish_snapshot") if n in row)
+    return {"to first stage (imports, config, store, pipeline)": row["stage decode"]["start_s"],
+            "decode": row["stage decode"]["seconds"], "ASR": asr["seconds"],
+            "waiting for the diarizer's prefetch": max(0.0, diarize["start_s"] - asr["end_s"]),
+            "diarize": diarize["seconds"], "text stages": round(text, 2),
+            "record + roll-ups + snapshot": round(after, 2), "exit": exit_row["seconds"],
+            "total": exit_row["end_s"]}
+
+
+def summary() -> int:
+    """startup_breakdown.{json,md}: before/after phases side by side, from the four timelines."""
+    from benchmarks.common import RESULTS
+
+    table, data = [], {}
+    for kind in ("mono", "stereo"):
+        runs = {when: json.loads((RESULTS / f"startup_breakdown_{when}_{kind}.json").read_text())
+                for when in ("before", "after")}
+        cut = {when: spans(r["phases"]) for when, r in runs.items()}
+        data[kind] = {when: {"phases": cut[when], "load_average": runs[when]["load_average"],
+                             "imports": runs[when]["imports"][:10], "label": runs[when]["label"]} for when in runs}
+        for phase in cut["before"]:
+            table.append({"call": kind, "phase": phase, "before_s": round(cut["before"][phase], 2),
+                          "after_s": round(cut["after"].get(phase, 0.0), 2)})
+    notes = ("Seconds on the main thread's path, median of 3 fresh processes each (timelines: "
+             "startup_breakdown_{before,after}_{mono,stereo}.md, with every phase, the prefetch thread "
+             "and the heaviest imports). Before = main's engine at 7c22eea, after = this branch; the two "
+             "were measured minutes apart on the shared 2-core machine, under the 1-minute loads "
+             + "; ".join(f"{k} {w}: {[round(x, 1) for x in data[k][w]['load_average']]}" for k in data
+                         for w in ("before", "after"))
+             + ": compare phases within a row, and take ratios from startup.md (interleaved).")
+    write_results("startup_breakdown", data, table, "Cold start: where a one-call audio run spends its time", notes)
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(summary() if sys.argv[1:] == ["--summary"] else main())

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from wocas import __version__
@@ -139,56 +138,29 @@ def check_order(stages: list[Stage], initial: frozenset[str] = frozenset({"call"
 
 
 class Prefetch:
-    """The stages' ``prefetch`` run in order by one daemon thread; ``wait(stage)`` returns once
-    that stage's prefetch is over (``wait(None)``: all of them). A caller that has to wait for
-    one takes the next not-yet-started prefetch and runs it itself meanwhile: after ASR the
-    main thread would otherwise idle while the prefetch thread loads the diarizer, and on two
-    cores the NER model or the prosody libraries can load beside it. Stages that keep the
-    default (no-op) ``prefetch`` are not queued, so ``wait`` on them never picks up work."""
+    """The stages' ``prefetch`` run in order in one daemon thread; ``wait(stage)`` returns once
+    that stage's prefetch is over (``wait(None)``: all of them)."""
 
     def __init__(self, stages: list[Stage], calls: list[CallAnalysis]):
-        self.calls = [c for c in calls if c.ok]
         self.done = {id(stage): threading.Event() for stage in stages}
-        self.pending: deque[Stage] = deque()
-        for stage in stages:
-            if type(stage).prefetch is Stage.prefetch:
-                self.done[id(stage)].set()
-            else:
-                self.pending.append(stage)
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._drain, name="wocas-prefetch", daemon=True)
+        self.thread = threading.Thread(target=self._run, args=(stages, [c for c in calls if c.ok]),
+                                       name="wocas-prefetch", daemon=True)
         self.thread.start()
 
-    def _take(self) -> Stage | None:
-        with self.lock:
-            return self.pending.popleft() if self.pending else None
-
-    def _run(self, stage: Stage) -> None:
-        try:
-            stage.prefetch(self.calls)
-        except Exception as e:  # the stage raises it again, on its calls, when it runs
-            log.debug("prefetch for %s failed: %s", stage.name, e)
-        finally:
-            self.done[id(stage)].set()
-
-    def _drain(self) -> None:
-        while (stage := self._take()) is not None:
-            self._run(stage)
+    def _run(self, stages: list[Stage], calls: list[CallAnalysis]) -> None:
+        for stage in stages:
+            try:
+                stage.prefetch(calls)
+            except Exception as e:  # the stage raises it again, on its calls, when it runs
+                log.debug("prefetch for %s failed: %s", stage.name, e)
+            finally:
+                self.done[id(stage)].set()
 
     def wait(self, stage: Stage | None) -> None:
         if stage is None:
-            self._drain()
             self.thread.join()
-            return
-        event = self.done.get(id(stage))
-        if event is None:
-            return
-        while not event.is_set():
-            other = self._take()
-            if other is None:
-                event.wait()
-                return
-            self._run(other)
+        elif id(stage) in self.done:
+            self.done[id(stage)].wait()
 
 
 class Pipeline:

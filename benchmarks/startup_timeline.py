@@ -253,16 +253,21 @@ def summary() -> int:
         cut = {when: spans(r["phases"]) for when, r in runs.items()}
         data[kind] = {when: {"phases": cut[when], "load_average": runs[when]["load_average"],
                              "imports": runs[when]["imports"][:10], "label": runs[when]["label"]} for when in runs}
+        quieter = RESULTS / f"startup_breakdown_before_{kind}_quieter.json"  # an earlier, less loaded run
+        early = spans(json.loads(quieter.read_text())["phases"]) if quieter.exists() else {}
         for phase in cut["before"]:
             table.append({"call": kind, "phase": phase, "before_s": round(cut["before"][phase], 2),
-                          "after_s": round(cut["after"].get(phase, 0.0), 2)})
+                          "after_s": round(cut["after"].get(phase, 0.0), 2),
+                          "before_s_quieter": round(early[phase], 2) if phase in early else None})
     notes = ("Seconds on the main thread's path, median of 3 fresh processes each (timelines: "
              "startup_breakdown_{before,after}_{mono,stereo}.md, with every phase, the prefetch thread "
              "and the heaviest imports). Before = main's engine at 7c22eea, after = this branch; the two "
              "were measured minutes apart on the shared 2-core machine, under the 1-minute loads "
              + "; ".join(f"{k} {w}: {[round(x, 1) for x in data[k][w]['load_average']]}" for k in data
                          for w in ("before", "after"))
-             + ": compare phases within a row, and take ratios from startup.md (interleaved).")
+             + ": compare phases within a row, and take ratios from startup.md (interleaved). "
+             "`before_s_quieter`: main's engine earlier the same afternoon at loads 0.8-2.3 "
+             "(startup_breakdown_before_{mono,stereo}_quieter.md, median of 2 runs each).")
     write_results("startup_breakdown", data, table, "Cold start: where a one-call audio run spends its time", notes)
     return 0
 

@@ -29,8 +29,8 @@ SCENARIOS = {"transcript": "chats.jsonl", "audio mono 33 s": "delivery-mono-16k.
 GOALS = {"transcript": 3.0, "audio mono 33 s": 6.0, "audio stereo 38 s": 6.0}
 
 
-def timed(cmd: list[str], pythonpath: str) -> tuple[float, float]:
-    """(wall seconds, peak RSS in GB) of one process."""
+def timed(cmd: list[str], pythonpath: str) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in GB, CPU seconds: user + system, all threads) of one process."""
     env = {**os.environ, "PYTHONPATH": pythonpath}
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -38,7 +38,7 @@ def timed(cmd: list[str], pythonpath: str) -> tuple[float, float]:
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{cmd} failed: {proc.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 2**20
+    return wall, usage.ru_maxrss / 2**20, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -67,29 +67,31 @@ def main() -> int:
             timed([sys.executable, "-m", "wocas.cli", "run", inputs["transcript"], "--out", f"{tmp}/warm-{len(path)}",
                    "--quiet"], path)
         for k in range(args.repeats):
-            wall, rss = timed([sys.executable, "-c", "import faster_whisper"], engines["this branch"])
-            runs.setdefault("import faster_whisper", {}).setdefault("-", []).append((wall, rss))
+            wall, rss, cpu = timed([sys.executable, "-c", "import faster_whisper"], engines["this branch"])
+            runs.setdefault("import faster_whisper", {}).setdefault("-", []).append((wall, rss, cpu))
             for engine, path in engines.items():
                 for name, file in inputs.items():
                     if args.scenario and name not in args.scenario:
                         continue
                     out = f"{tmp}/out-{k}-{engine}-{name}".replace(" ", "_")
-                    wall, rss = timed([sys.executable, "-m", "wocas.cli", "run", file, "--out", out, "--quiet"], path)
-                    runs.setdefault(name, {}).setdefault(engine, []).append((wall, rss))
+                    wall, rss, cpu = timed([sys.executable, "-m", "wocas.cli", "run", file, "--out", out, "--quiet"],
+                                           path)
+                    runs.setdefault(name, {}).setdefault(engine, []).append((wall, rss, cpu))
                     print(engine, name, round(wall, 2), flush=True)
             load.append(os.getloadavg()[0])
-    fw = statistics.median(w for w, _ in runs.pop("import faster_whisper")["-"])
+    fw = statistics.median(w for w, _, _ in runs.pop("import faster_whisper")["-"])
     rows = []
     for name, by_engine in runs.items():
         for engine, values in by_engine.items():
-            wall = statistics.median(w for w, _ in values)
+            wall = statistics.median(w for w, _, _ in values)
             rows.append({"scenario": name, "engine": engine, "wall_s_median": round(wall, 2),
-                         "wall_s_min": round(min(w for w, _ in values), 2),
-                         "peak_rss_gb": round(max(r for _, r in values), 3),
+                         "wall_s_min": round(min(w for w, _, _ in values), 2),
+                         "cpu_s_median": round(statistics.median(c for _, _, c in values), 2),
+                         "peak_rss_gb": round(max(r for _, r, _ in values), 3),
                          "x_import_faster_whisper": round(wall / fw, 1), "goal_s": GOALS[name],
                          "meets_goal": wall <= GOALS[name] if engine == "this branch" else None})
     notes = (f"Median of {args.repeats} fresh processes each, interleaved; `python -c \"import faster_whisper\"` "
-             f"took {fw:.2f} s (median) in the same loop. Caches warm (ONNX graphs, taxonomy calibration). "
+             f"took {fw:.2f} s (median) in the same loop. `cpu_s`: user + system seconds of the process, all threads (less sensitive to the machine's load than wall time). Caches warm (ONNX graphs, taxonomy calibration). "
              f"The machine is shared with other work: 1-minute load average {[round(x, 1) for x in load]} "
              f"(before, then after each round). Baseline = {args.baseline_label}, same venv and caches.")
     write_results(args.name, {"import_faster_whisper_s": round(fw, 3), "load_average": load, "rows": rows},

@@ -167,3 +167,64 @@ def test_redact_loads_the_ner_model_during_asr_only_for_audio_once_torch_is_load
     audio = [DecodeStage(Config().audio).process_call(c) for c in iter_calls([str(samples_dir / "delivery-mono-16k.flac")])]
     stage.prefetch(audio)
     assert names.load.cache_info().currsize == 1
+
+
+@pytest.mark.parametrize("name", ["delivery-mono-16k.flac", "billing-stereo-8k.flac"])
+def test_vad_probabilities_on_numpy_are_the_silero_wrappers(samples_dir, name):
+    """The VAD runs silero's ONNX session on numpy arrays; every window's probability must be
+    the one silero's own wrapper (torch tensors, its state and context) gives, at 16 and 8 kHz."""
+    import soundfile as sf
+    import torch
+
+    from wocas.diarizers.embedded import load_vad, speech_probs
+
+    audio, rate = sf.read(samples_dir / name, dtype="float32")
+    channel = audio if audio.ndim == 1 else audio[:, 1]
+    channel = channel[: len(channel) - 100]  # a last window that needs padding
+    model = load_vad()
+    window = 512 if rate == 16000 else 256
+    model.reset_states()
+    expected = []
+    with torch.no_grad():
+        for i in range(0, len(channel), window):
+            chunk = torch.from_numpy(np.ascontiguousarray(channel[i:i + window]))
+            expected.append(model(torch.nn.functional.pad(chunk, (0, window - len(chunk))), rate).item())
+    got = speech_probs(model.session, channel, rate)
+    assert got == expected
+    assert max(got) > 0.5 > min(got)  # speech and silence both present
+
+
+def test_the_command_exits_quickly_with_its_code_and_its_log_complete(tmp_path, samples_dir):
+    """``python -m wocas.cli`` ends with os._exit after the exit handlers: the exit code, the
+    printed summary and the run's log (flushed by logging's handler) are all there."""
+    chat = tmp_path / "in" / "chat.jsonl"
+    chat.parent.mkdir()
+    chat.write_text((samples_dir / "chats.jsonl").read_text())
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.run([sys.executable, "-m", "wocas.cli", "run", str(chat), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "ok=1 failed=0" in proc.stdout + proc.stderr  # the summary line, printed before the exit
+    log = next((tmp_path / "out" / "logs").glob("*.log")).read_text()
+    assert "after the calls:" in log  # the last line the run logs
+    missing = subprocess.run([sys.executable, "-m", "wocas.cli", "run", str(tmp_path / "nothing-here"), "--out",
+                              str(tmp_path / "out2")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_a_stereo_batch_prefetches_the_speech_detector_but_not_the_diarizer(samples_dir):
+    """A stereo call's channels are its speakers: its prefetch loads silero (and torch, so the
+    redact stage's NER prefetch may follow) for the channel timelines, never the embedded diarizer."""
+    from wocas.diarizers.embedded import load_vad
+    from wocas.io.ingest import iter_calls
+    from wocas.stages.decode import DecodeStage
+    from wocas.stages.diarize import DiarizeStage
+
+    load_vad.cache_clear()
+    calls = [DecodeStage(Config().audio).process_call(c)
+             for c in iter_calls([str(samples_dir / "billing-stereo-8k.flac")])]
+    stage = DiarizeStage(Config().diarization)
+    stage.prefetch(calls)
+    assert load_vad.cache_info().currsize == 1
+    assert stage._diarizer is None
+

@@ -92,30 +92,43 @@ def speech_regions(samples: np.ndarray | AudioView, sample_rate: int, threshold:
     ``get_speech_timestamps`` does (512-sample windows, one model state across the call) but
     reading the audio a minute at a time, then turned into timestamps by the same silero
     function: the result is the same as in one piece, and no whole-call float copy is made."""
-    import torch
     from silero_vad import get_speech_timestamps, get_speech_timestamps_from_probs
 
     kwargs = dict(threshold=threshold, sampling_rate=sample_rate, min_speech_duration_ms=int(min_speech * 1000),
                   min_silence_duration_ms=100, return_seconds=True)
     if sample_rate not in (8000, 16000):  # silero's own path handles the other rates
+        import torch
+
         stamps = get_speech_timestamps(torch.from_numpy(np.asarray(samples, dtype=np.float32)), load_vad(), **kwargs)
         return [(float(s["start"]), float(s["end"])) for s in stamps]
-    model = load_vad()
+    probs = speech_probs(load_vad().session, samples, sample_rate)
+    stamps = get_speech_timestamps_from_probs(probs, audio_length_samples=len(samples), **kwargs)
+    return [(float(s["start"]), float(s["end"])) for s in stamps]
+
+
+def speech_probs(session, samples: np.ndarray | AudioView, sample_rate: int) -> list[float]:
+    """Silero's per-window speech probabilities at 8 or 16 kHz: its ONNX session run directly
+    on numpy arrays, with the state and context its ``OnnxWrapper`` keeps (the last 64 or 32
+    samples before each window, the last window zero-padded), so the inputs, and the
+    probabilities, are the wrapper's. Skipping its torch tensors per window saves about a
+    third of the VAD's time (thousands of windows a call)."""
     window = 512 if sample_rate == 16000 else 256
+    context_size = 64 if sample_rate == 16000 else 32
+    state = np.zeros((2, 1, 128), dtype=np.float32)
+    x = np.zeros((1, context_size + window), dtype=np.float32)  # [context | window]
+    rate = np.array(sample_rate, dtype="int64")
     total = len(samples)
     probs: list[float] = []
-    with torch.no_grad():
-        model.reset_states()
-        for start in range(0, total, window * VAD_BLOCK_WINDOWS):
-            block = torch.from_numpy(np.ascontiguousarray(samples[start:start + window * VAD_BLOCK_WINDOWS],
-                                                          dtype=np.float32))
-            for i in range(0, len(block), window):
-                chunk = block[i:i + window]
-                if len(chunk) < window:
-                    chunk = torch.nn.functional.pad(chunk, (0, window - len(chunk)))
-                probs.append(model(chunk, sample_rate).item())
-    stamps = get_speech_timestamps_from_probs(probs, audio_length_samples=total, **kwargs)
-    return [(float(s["start"]), float(s["end"])) for s in stamps]
+    for start in range(0, total, window * VAD_BLOCK_WINDOWS):
+        block = np.ascontiguousarray(samples[start:start + window * VAD_BLOCK_WINDOWS], dtype=np.float32)
+        for i in range(0, len(block), window):
+            chunk = block[i:i + window]
+            x[0, :context_size] = x[0, -context_size:]
+            x[0, context_size:context_size + len(chunk)] = chunk
+            x[0, context_size + len(chunk):] = 0.0
+            out, state = session.run(None, {"input": x, "state": state, "sr": rate})
+            probs.append(out.item())
+    return probs
 
 
 MEL_HOP = int(SAMPLE_RATE * MEL_STEP)  # 160 samples

@@ -279,6 +279,17 @@ def resolution_rows(stage, records, variant: str = "base"):
     return X, reads
 
 
+def last_turn_vectors(records, encoder) -> np.ndarray:
+    """Per call: the vectors of the agent's last turn and of the customer's last turn."""
+    rows = []
+    for r in records:
+        agent = [t.text for t in r.turns if t.role == "agent" and t.text.strip()] or [""]
+        customer = [t.text for t in r.turns if t.role == "customer" and t.text.strip()] or [""]
+        v = encoder.encode([agent[-1], customer[-1]])
+        rows.append(np.concatenate([v[0], v[1]]))
+    return np.array(rows, dtype=np.float32)
+
+
 def apply_resolution(stage, records, reads, proba, classes):
     from types import SimpleNamespace
 
@@ -292,7 +303,12 @@ def apply_resolution(stage, records, reads, proba, classes):
 # level 3: shape
 
 
+BASE_SHAPE_COLUMNS = 10  # the trajectory numbers; the rest are the outcome columns
+
+
 def shape_rows(records, weight: float, variant: str = "base", extra: np.ndarray | None = None):
+    """(rows, customer trajectories) at one outcome weight; ``variant`` "base" keeps the
+    trajectory numbers only, "outcome" every column the engine's ``shape_features`` gives."""
     from wocas.stages.trajectory import outcome_trust, shape_features, trajectory
 
     rows, trs = [], []
@@ -300,9 +316,11 @@ def shape_rows(records, weight: float, variant: str = "base", extra: np.ndarray 
         outcome = outcome_trust(r)
         tr = trajectory([t for t in r.turns if t.role == "customer"], "customer", outcome=outcome,
                         outcome_weight=weight, resolution_at=None)
-        rows.append(shape_features(tr, outcome))
+        rows.append(shape_features(tr, outcome, r))
         trs.append(tr)
     X = np.stack(rows)
+    if variant == "base":
+        X = X[:, :BASE_SHAPE_COLUMNS]
     if extra is not None:
         X = np.hstack([X, extra])
     return X, trs
@@ -345,6 +363,10 @@ def run(chain: Chain, options: dict | None = None, log=print) -> dict:
 
     stage = chain.stages["resolution"]
     X, reads = resolution_rows(stage, records, options.get("resolution", "base"))
+    if options.get("resolution") == "no_vectors":
+        X = X[:, :X.shape[1] - 2 * chain.turns.dim]
+    if options.get("resolution") == "last_turns":
+        X = np.hstack([X, last_turn_vectors(records, chain.encoder)])
     y_res = np.array([c.labels["resolution"] for c in calls])
     res, res_p, res_classes, res_c = lowo_classify(lambda c: logistic(c, balanced=True),
                                                    options.get("resolution_cs", RESOLUTION_CS), X, y_res, writers)
@@ -358,7 +380,9 @@ def run(chain: Chain, options: dict | None = None, log=print) -> dict:
     y_shape = np.array([c.labels["shape"] for c in calls])
     weights = options.get("shape_weights", OUTCOME_WEIGHTS)
     cs = options.get("shape_cs", SHAPE_CS_ALL)
-    feats = {w: shape_rows(records, w) for w in weights}
+    variant = options.get("shape", "base")
+    extra = end_vectors(records, chain.encoder) if variant == "outcome_vectors" else None
+    feats = {w: shape_rows(records, w, "base" if variant == "base" else "outcome", extra) for w in weights}
     grid = [(w, c) for w in weights for c in cs]
     shape, shape_p, shape_classes, shape_set = lowo_classify(
         lambda s: _Columns(feats, s[0], logistic(s[1])), grid, np.arange(len(calls))[:, None], y_shape, writers)
@@ -382,14 +406,56 @@ def run(chain: Chain, options: dict | None = None, log=print) -> dict:
     features = [dict(r.satisfaction.features) for r in records]
     y_band = np.array([c.labels["band"] for c in calls])
     band = np.empty(len(calls), dtype=object)
+    names = options.get("band_features")
     for g in np.unique(writers):
         test = writers == g
-        model = fit_logistic(scores[~test], [f for f, t in zip(features, test) if not t], y_band[~test])
-        band[test] = band_predict(model, scores[test], [f for f, t in zip(features, test) if t])
+        train_f = [f for f, t in zip(features, test) if not t]
+        test_f = [f for f, t in zip(features, test) if t]
+        if names is None:
+            model = fit_logistic(scores[~test], train_f, y_band[~test])
+            band[test] = band_predict(model, scores[test], test_f)
+        else:
+            Xb = band_matrix(scores, features, names)
+            model = _Imputed(logistic(options.get("band_c", 1.0))).fit(Xb[~test], y_band[~test])
+            band[test] = model.predict(Xb[test])
     log(f"  band {time.perf_counter() - t0:.0f} s", flush=True)
-    return {"shape": shape, "band": band, "resolution": res, "trust": trust, "records": records,
+    levels = {"resolution": (X, y_res, options.get("resolution_cs", RESOLUTION_CS)),
+              "shape": (feats, y_shape, grid), "band": (scores, features, y_band, names, options.get("band_c", 1.0))}
+    return {"shape": shape, "band": band, "resolution": res, "trust": trust, "records": records, "levels": levels,
             "chosen": {"context_alpha": alphas, "resolution_C": res_c,
                        "shape_w_C": {g: list(s) for g, s in shape_set.items()}}}
+
+
+def end_vectors(records, encoder) -> np.ndarray:
+    """The sentence vectors of the customer's first and last turns (mean of the last two)."""
+    rows = []
+    for r in records:
+        texts = [t.text for t in r.turns if t.role == "customer" and t.text.strip()] or [""]
+        v = encoder.encode([texts[0], *texts[-2:]])
+        rows.append(np.concatenate([v[0], v[1:].mean(axis=0)]))
+    return np.array(rows, dtype=np.float32)
+
+
+def band_matrix(scores, features, names) -> np.ndarray:
+    from wocas.satisfaction.call_model import MISSABLE
+
+    return np.array([[s if n == "score" else f.get(n, np.nan if n in MISSABLE else 0.0) for n in names]
+                     for s, f in zip(scores, features)], dtype=float)
+
+
+class _Imputed:
+    """NaN -> the training mean, then the model."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def fit(self, X, y):
+        self.mean = np.nanmean(X, axis=0)
+        self.model.fit(np.where(np.isnan(X), self.mean, X), y)
+        return self
+
+    def predict(self, X):
+        return self.model.predict(np.where(np.isnan(X), self.mean, X))
 
 
 class _Columns:
@@ -411,6 +477,122 @@ class _Columns:
 
     def predict_proba(self, index):
         return self.model.predict_proba(self._x(index))
+
+
+def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
+    """Every level fitted on ALL writers (each on the levels below as read out of writer, the
+    same stacking as the evaluation), settings chosen by leave-one-writer-out over all writers;
+    written to the shipped models' folders, with the registry pins."""
+    from fit_satisfaction import pin_registry as pin_file
+    from train_resolution import pin_registry
+    from train_trust_context import fit, predict, shown
+
+    from wocas.emotion.context import SCALARS, save_head as save_context
+    from wocas.resolution.head import AGENT_TURNS, CUSTOMER_TURNS, save_head as save_resolution
+    from wocas.satisfaction import call_model as cm
+    from wocas.stages.trajectory import SHAPE_FEATURES
+
+    writers, turns = chain.writers, chain.turns
+    sources = shown(default_sources())
+    counts = {str(g): int((writers == g).sum()) for g in np.unique(writers)}
+    trained = f"{len(chain.calls)} calls by {len(counts)} writers ({sources})"
+    summary = {"calls": len(chain.calls), "writers": counts}
+
+    # context head
+    n = len(SCALARS)
+    labelled = ~np.isnan(turns.y)
+    row_writer = writers[turns.call][labelled]
+    X, y = turns.X[labelled], turns.y[labelled]
+    alphas = options.get("context_alphas", CONTEXT_ALPHAS)
+
+    def lowo_spearman(alpha):
+        pred = np.zeros(len(y))
+        for h in np.unique(row_writer):
+            t = row_writer == h
+            pred[t] = predict(X[t], *fit(X[~t], y[~t], alpha, n), n)
+        return spearman(y, pred)
+
+    alpha_scores = {a: lowo_spearman(a) for a in alphas}
+    alpha = max(alphas, key=lambda a: alpha_scores[a])
+    coef, b, mean, scale = fit(X, y, alpha, n)
+    folder = ROOT / "models" / "trust-context"
+    save_context(folder, coef, b, mean, scale, {
+        "encoder": chain.encoder.model, "embedding_dim": turns.dim, "alpha": alpha, "trained_on": trained,
+        "target": "writer's per-turn trust label -2..2, divided by 2"})
+    context_metrics = {
+        "calls": len(chain.calls), "customer_turns": int(labelled.sum()), "alpha": alpha,
+        "writers": counts, "alpha_lowo_spearman": {str(a): round(v, 3) for a, v in alpha_scores.items()},
+        "lowo": {"turn_spearman_mean_over_writers": figures["mean"]["turn_spearman"],
+                 "per_writer": {w: r["turn_spearman"] for w, r in figures["per_writer"].items()}},
+        "per_turn_head_alone_spearman": round(spearman(y, X[:, 3 * turns.dim]), 3),
+        "note": "leave-one-writer-out: each writer's turns read by a head trained on the other writers"}
+    (folder / "metrics.json").write_text(json.dumps(context_metrics, indent=1) + "\n")
+    summary["context"] = {"alpha": alpha, "turns": int(labelled.sum())}
+
+    # shape classifier (on the out-of-writer readings)
+    feats, y_shape, grid = result["levels"]["shape"]
+    idx = np.arange(len(chain.calls))[:, None]
+    grid_scores = {s: pooled_accuracy(lambda: _Columns(feats, s[0], logistic(s[1])), idx, y_shape, writers) for s in grid}
+    w, c = max(grid, key=lambda s: grid_scores[s])
+    Xs = feats[w][0]
+    if Xs.shape[1] != len(SHAPE_FEATURES):
+        raise SystemExit(f"shape rows have {Xs.shape[1]} columns, the engine reads {len(SHAPE_FEATURES)}")
+    model = logistic(c).fit(Xs, y_shape)
+    scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
+    np.savez(folder / "shape.npz", coef=lr.coef_.astype(np.float32), intercept=lr.intercept_.astype(np.float32),
+             mean=scaler.mean_.astype(np.float32), scale=np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0).astype(np.float32))
+    (folder / "shape.json").write_text(json.dumps({
+        "classes": [str(k) for k in lr.classes_], "features": list(SHAPE_FEATURES), "outcome_weight": w, "C": c,
+        "fitted_on": "out-of-writer readings (context head and resolution head trained without the call's writer) of "
+                     + trained,
+        "lowo_accuracy_mean_over_writers": figures["mean"]["shape"],
+        "grid_lowo_accuracy": {f"w={k[0]} C={k[1]}": round(v, 3) for k, v in grid_scores.items()}}, indent=1) + "\n")
+    pin_registry("trust-context", folder, ("head.npz", "config.json", "shape.npz", "shape.json"))
+    summary["shape"] = {"outcome_weight": w, "C": c}
+
+    # resolution head
+    Xr, y_res, cs = result["levels"]["resolution"]
+    c_scores = {c: pooled_accuracy(lambda: logistic(c, balanced=True), Xr, y_res, writers) for c in cs}
+    c = max(cs, key=lambda k: (c_scores[k], -k))
+    model = logistic(c, balanced=True).fit(Xr, y_res)
+    scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
+    rfolder = ROOT / "models" / "resolution-head"
+    save_resolution(rfolder, lr.coef_, lr.intercept_, scaler.mean_, np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0), {
+        "classes": [str(k) for k in lr.classes_], "encoder": chain.encoder.model, "embedding_dim": int(turns.dim),
+        "C": c, "agent_turns": AGENT_TURNS, "customer_turns": CUSTOMER_TURNS, "trained_on": trained,
+        "target": "the writer's call-level resolution label"})
+    from collections import Counter
+
+    (rfolder / "metrics.json").write_text(json.dumps({
+        "calls": len(chain.calls), "writers": counts, "labels": dict(Counter(y_res.tolist())), "C": c,
+        "C_lowo_accuracy": {str(k): round(v, 3) for k, v in c_scores.items()},
+        "lowo": {"accuracy_mean_over_writers": figures["mean"]["resolution"],
+                 "per_writer": {w_: r["resolution"] for w_, r in figures["per_writer"].items()}},
+        "note": "leave-one-writer-out: each writer's calls read by a head trained on the other writers (C chosen "
+                "by an inner leave-one-writer-out), their trust read by a context head trained without them"},
+        indent=1) + "\n")
+    pin_registry("resolution-head", rfolder)
+    summary["resolution"] = {"C": c}
+
+    # band model, in the call model's file
+    scores, features, y_band, names, band_c = result["levels"]["band"]
+    from fit_bands import fit_logistic
+
+    if names is not None:
+        raise SystemExit("only the shipped band features can be written (call_model.BAND_FEATURES)")
+    band = fit_logistic(scores, features, y_band)
+    band["fitted_on"] = (f"{trained}, read out of writer; leave-one-writer-out accuracy (mean over writers) "
+                         f"{figures['mean']['band']:.3f}")
+    params = json.loads(cm.CALL_MODEL_FILE.read_text())
+    params["band"] = band
+    cm.CALL_MODEL_FILE.write_text(json.dumps(params, indent=1))
+    pin_file({"satisfaction-call": cm.CALL_MODEL_FILE})
+    (cm.CALL_MODEL_FILE.parent / "bands.json").write_text(json.dumps({
+        "calls": len(chain.calls), "writers": counts, "labels": dict(Counter(y_band.tolist())), "chosen": "logistic",
+        "lowo": {"accuracy_mean_over_writers": figures["mean"]["band"],
+                 "per_writer": {w_: r["band"] for w_, r in figures["per_writer"].items()}},
+        "band": band}, indent=1) + "\n")
+    return summary
 
 
 def score(chain: Chain, result: dict) -> dict:
@@ -439,12 +621,37 @@ def score(chain: Chain, result: dict) -> dict:
 ADOPTION_RULE = ("A change is adopted only if its leave-one-writer-out mean accuracy on its target (shape, band "
                  "or resolution) rises by >= 2 points over the baseline on the same writers, and neither of the "
                  "other two falls by more than 2 points. Fixed before any candidate was run.")
+BAND_PLUS = ("score", "text_s", "trust_opening", "trust_closing", "trust_lowest", "turnaround",
+             "shape:recovered", "shape:deteriorated", "shape:steady-positive", "shape:steady-negative",
+             "shape:volatile", "resolution:resolved", "resolution:partly_resolved", "resolution:unresolved",
+             "resolution:transferred", "resolution:callback_promised", "resolution:customer_gave_up",
+             "signal:cancel_intent", "signal:threat_to_leave")
 # name -> (target, what it changes, run() options)
 CANDIDATES: dict[str, tuple[str, str, dict]] = {
     "baseline": ("-", "the shipped methods: ridge context head (alpha by inner LOWO), resolution head "
                       "(logistic, C by inner LOWO), shape classifier over the 10 trajectory numbers "
                       "(outcome weight and C by inner LOWO), band logistic over score + closing + "
                       "resolution + cancel/leave signals", {}),
+    "resolution_low_c": ("resolution", "resolution head: C grid moved down (0.001-0.03; every writer chose the "
+                         "old grid's lowest, 0.01)", {"resolution_cs": (0.001, 0.003, 0.01, 0.03)}),
+    "shape_outcome": ("shape", "shape classifier also reads the resolution (state x confidence, 6 columns) and the "
+                      "strongest cancel / leave signals", {"shape": "outcome"}),
+    "resolution_no_vectors": ("resolution", "resolution head without the sentence vectors (votes, trust, place "
+                              "only)", {"resolution": "no_vectors"}),
+    "shape_outcome_vectors": ("shape", "shape_outcome plus the sentence vectors of the customer's first and last "
+                              "two turns", {"shape": "outcome_vectors"}),
+    "band_low_c": ("band", "band model (same features) with C 0.1 instead of 1", {"band_features": (
+        "score", "trust_closing", "resolution:resolved", "resolution:partly_resolved", "resolution:unresolved",
+        "resolution:transferred", "resolution:callback_promised", "resolution:customer_gave_up",
+        "signal:cancel_intent", "signal:threat_to_leave"), "band_c": 0.1}),
+    "resolution_last_turns": ("resolution", "resolution head also reads the vectors of the agent's and the "
+                              "customer's very last turns", {"resolution": "last_turns"}),
+    "shape_outcome+resolution_low_c": ("resolution", "shape_outcome (adopted) with resolution_low_c, scored "
+                                       "against shape_outcome", {"shape": "outcome",
+                                                                 "resolution_cs": (0.001, 0.003, 0.01, 0.03),
+                                                                 "against": "shape_outcome"}),
+    "band_trajectory": ("band", "band model also reads the shape (one-hot), opening / lowest trust, turnaround and "
+                        "the text model's score", {"band_features": BAND_PLUS}),
 }
 
 
@@ -477,12 +684,14 @@ def write_report(data: dict, path: Path = RESULT) -> None:
         base = block["candidates"].get("baseline")
         for name, c in block["candidates"].items():
             m = c["mean"]
+            ref = block["candidates"].get(c.get("against", "baseline"), base)
             cells = []
             for t in (*TARGETS, "turn_spearman"):
-                d = f" ({m[t] - base['mean'][t]:+.3f})" if base is not None and name != "baseline" else ""
+                d = f" ({m[t] - ref['mean'][t]:+.3f})" if ref is not None and name != "baseline" else ""
                 cells.append(f"{m[t]:.3f}{d}")
             verdict = "-" if name == "baseline" or base is None else ("yes" if c.get("adopted") else "no")
-            lines.append(f"| {name} | {c['target']} | " + " | ".join(cells) + f" | {verdict} |")
+            vs = f" (vs {c['against']})" if c.get("against", "baseline") != "baseline" else ""
+            lines.append(f"| {name}{vs} | {c['target']} | " + " | ".join(cells) + f" | {verdict} |")
         lines += ["", "Candidates: " + "; ".join(f"`{n}`: {c['what']}" for n, c in block["candidates"].items()), ""]
         for name in block.get("per_writer_tables", ["baseline"]):
             c = block["candidates"].get(name)
@@ -494,6 +703,10 @@ def write_report(data: dict, path: Path = RESULT) -> None:
                 sp = f"{r['turn_spearman']:.3f}" if r["turn_spearman"] is not None else "no labels"
                 lines.append(f"| {w} | {r['calls']} | {r['shape']:.3f} | {r['band']:.3f} | {r['resolution']:.3f} | {sp} |")
             lines.append("")
+    for name, why in data.get("not_completed", {}).items():
+        lines.append(f"Not completed: `{name}` ({CANDIDATES[name][1] if name in CANDIDATES else ''}): {why}")
+    if data.get("not_completed"):
+        lines.append("")
     m = data["machine"]
     lines += [f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}; {m['date']}."]
     path.with_suffix(".md").write_text("\n".join(lines) + "\n")
@@ -505,6 +718,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", default="baseline", help="comma-separated names (see CANDIDATES)")
     parser.add_argument("--run-name", default=None, help="the block of the report these go in (default: the writers)")
     parser.add_argument("--note", default="")
+    parser.add_argument("--write", metavar="CANDIDATE", help="fit that candidate's models on every writer and "
+                        "write them (models/trust-context, models/resolution-head, the band in the call model)")
     args = parser.parse_args(argv)
     paths = default_sources()
     start = time.perf_counter()
@@ -524,12 +739,19 @@ def main(argv: list[str] | None = None) -> int:
         s = score(chain, result)
         entry = {"target": target, "what": what, **s, "chosen": result["chosen"],
                  "seconds": round(time.perf_counter() - t, 1)}
-        base = block["candidates"].get("baseline")
+        against = options.get("against", "baseline")
+        base = block["candidates"].get(against)
         if name != "baseline" and base is not None:
             entry["adopted"] = adopted(s["mean"], base["mean"], target)
+            entry["against"] = against
         block["candidates"][name] = entry
         print(json.dumps(s["mean"]), flush=True)
         write_report(data)
+        if name == args.write:
+            block.setdefault("written", {})[name] = final_fit(chain, result, options, s)
+            block["per_writer_tables"] = sorted({"baseline", name})
+            write_report(data)
+            print(json.dumps(block["written"][name], indent=1))
     print(f"{time.perf_counter() - start:.0f} s")
     return 0
 

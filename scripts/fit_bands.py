@@ -1,5 +1,11 @@
 """Fit the satisfaction band model (low / mid / high) on the team's written training calls.
 
+The shipped models are now fitted by ``scripts/lowo.py --write shape_outcome``, whose
+leave-one-writer-out figures (each writer's calls scored by models trained on the other writers)
+are the primary ones; this script's within-writer folds overstate how it does on a new writer.
+By default it reads the same sources (models/training/trust_calls*.txt and the challenge files
+that joined training).
+
     .venv/bin/python scripts/fit_bands.py --records DIR/records.head.jsonl [--calls models/training/*.txt]
         [--model models/satisfaction/call_model.json]
 
@@ -97,7 +103,7 @@ def cross_validate(kind: str, scores, features, y, groups, folds: int) -> np.nda
 
 def main(argv: list[str] | None = None) -> int:
     from fit_satisfaction import pin_registry
-    from train_trust_context import TRAINING, read_training, shown
+    from train_trust_context import default_calls, read_training, shown
 
     from wocas.config import load_config
     from wocas.models.text_encoder import TextEncoder
@@ -107,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=Path, required=True, help="records.head.jsonl (or .zero.jsonl) from train_resolution.py")
-    parser.add_argument("--calls", type=Path, nargs="+", default=sorted(TRAINING.glob("*.txt")))
+    parser.add_argument("--calls", type=Path, nargs="+", default=default_calls())
     parser.add_argument("--model", type=Path, default=cm.CALL_MODEL_FILE)
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args(argv)

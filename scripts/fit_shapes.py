@@ -1,5 +1,11 @@
 """Fit the trajectory stage's shape classifier on the labelled training calls, out of fold.
 
+The shipped models are now fitted by ``scripts/lowo.py --write shape_outcome``, whose
+leave-one-writer-out figures (each writer's calls scored by models trained on the other writers)
+are the primary ones; this script's within-writer folds overstate how it does on a new writer.
+By default it reads the same sources (models/training/trust_calls*.txt and the challenge files
+that joined training).
+
     .venv/bin/python scripts/fit_shapes.py [--calls models/training/*.txt] [--folds 5]
 
 The per-turn context head is trained on these same calls, so its readings of them are too
@@ -90,7 +96,7 @@ def feature_rows(calls, done, outcome_weight: float) -> np.ndarray:
         outcome = outcome_trust(call)
         tr = trajectory([t for t in call.turns if t.role == "customer"], "customer", outcome=outcome,
                         outcome_weight=outcome_weight)
-        rows.append(shape_features(tr, outcome))
+        rows.append(shape_features(tr, outcome, call))
     return np.stack(rows)
 
 

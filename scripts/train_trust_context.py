@@ -1,6 +1,12 @@
 """Train the trust context head (engine/emotion/context.py) on calls labelled turn by turn.
 
-    .venv/bin/python scripts/train_trust_context.py [--calls models/training/*.txt]
+The shipped models are now fitted by ``scripts/lowo.py --write shape_outcome``, whose
+leave-one-writer-out figures (each writer's calls scored by models trained on the other writers)
+are the primary ones; this script's within-writer folds overstate how it does on a new writer.
+By default it reads the same sources (models/training/trust_calls*.txt and the challenge files
+that joined training).
+
+    .venv/bin/python scripts/train_trust_context.py [--calls FILE...]
         [--out models/trust-context] [--folds 5]
 
 The calls are run through the default text pipeline up to the emotion stage (as ``wocas run``
@@ -22,6 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 ALPHAS = (0.3, 1.0, 3.0, 10.0, 30.0)
 
@@ -110,12 +117,20 @@ def figures(y, pred) -> dict:
 TRAINING = ROOT / "models" / "training"
 
 
+def default_calls() -> list[Path]:
+    """Every writer's labelled file: models/training/trust_calls*.txt and the challenge files that
+    joined training (scripts/lowo.py's sources; the final held-out file is never among them)."""
+    from lowo import default_sources
+
+    return default_sources()
+
+
 def training_args(description: str, argv: list[str] | None, out: Path = ROOT / "models" / "trust-context",
                   parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
     """--calls (labelled call files; default every models/training/*.txt), --out (the model's
     folder), --folds: shared with fit_shapes.py and train_resolution.py."""
     parser = parser or argparse.ArgumentParser(description=description)
-    parser.add_argument("--calls", type=Path, nargs="+", default=sorted(TRAINING.glob("*.txt")))
+    parser.add_argument("--calls", type=Path, nargs="+", default=default_calls())
     parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--folds", type=int, default=5)
     return parser.parse_args(argv)

@@ -164,8 +164,12 @@ def test_the_training_scripts_read_every_training_file_and_refuse_a_call_twice()
     from train_trust_context import read_training, training_args
 
     files = training_args("train", []).calls
-    assert {p.name for p in files} == {p.name for p in (MODELS / "training").glob("*.txt")} and len(files) >= 3
+    challenge = MODELS.parent / "benchmarks" / "challenge"
+    assert {p.name for p in files} == ({p.name for p in (MODELS / "training").glob("trust_calls*.txt")}
+                                       | {"calls.txt", "heldout2.txt", "heldout3.txt"})
+    assert not any("heldout4" in p.name for p in files) and (challenge / "calls.txt") in files
     calls = read_training(files)
-    assert len({c.call_id for c in calls}) == len(calls) and all(c.labels["split"] == "train" for c in calls)
+    assert len({c.call_id for c in calls}) == len(calls)
+    assert {c.labels["split"] for c in calls} >= {"train", "tune", "heldout2", "heldout3"}
     with pytest.raises(SystemExit, match="more than one place"):
         read_training([files[0], files[0]])

@@ -112,3 +112,65 @@ def test_a_polite_goodbye_after_an_unsolved_complaint_is_not_a_recovery():
     assert fitted is not None and set(fitted.classes) == {"recovered", "deteriorated", "steady-positive",
                                                           "steady-negative", "volatile"}
     assert TrajectoryStage(EmotionConfig(context_model="")).shape_classifier() is None
+
+
+def test_the_registry_pins_the_shipped_head_and_shape_classifier():
+    import hashlib
+    import tomllib
+    from pathlib import Path
+
+    models = Path(__file__).resolve().parents[1] / "models"
+    spec = tomllib.loads((models / "registry.toml").read_text())["models"]["trust-context"]
+    assert set(spec["files"]) == {"head.npz", "config.json", "shape.npz", "shape.json"}
+    for name, digest in spec["files"].items():
+        assert hashlib.sha256((models / spec["path"] / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_the_shape_classifier_reads_the_outcome_not_only_the_trust():
+    from wocas.kinds import Resolution
+    from wocas.schema import ResolutionState
+    from wocas.stages.trajectory import SHAPE_FEATURES, outcome_trust, shape_features, trajectory
+
+    call = _reader("trust-context")(ANGRY_THEN_POLITE)
+    rows = {}
+    for state in (Resolution.RESOLVED, Resolution.CUSTOMER_GAVE_UP):
+        c = call.replace(resolution=ResolutionState(state=state, confidence=0.8))
+        tr = trajectory([t for t in c.turns if t.role == "customer"], "customer", outcome=outcome_trust(c),
+                        outcome_weight=0.0)
+        rows[state] = shape_features(tr, outcome_trust(c), c)
+    a, b = rows[Resolution.RESOLVED], rows[Resolution.CUSTOMER_GAVE_UP]
+    assert a.shape == b.shape == (len(SHAPE_FEATURES),)
+    named = dict(zip(SHAPE_FEATURES, a)), dict(zip(SHAPE_FEATURES, b))
+    assert named[0]["resolution:resolved"] == pytest.approx(0.8) and named[0]["resolution:customer_gave_up"] == 0.0
+    assert named[1]["resolution:customer_gave_up"] == pytest.approx(0.8) and named[1]["resolution:resolved"] == 0.0
+    assert named[0]["opening"] == named[1]["opening"]  # the trust numbers do not depend on the outcome at weight 0
+
+
+def _calls_file(path, ids_customers):
+    path.write_text("".join(
+        f"=== {i} | customer={c} | at=2026-10-01T09:10 | value=1 | shape=recovered | band=low | resolution=resolved"
+        f" | leaving=no | split=train\nA: Hello.\nC(0): Hi.\n\n" for i, c in ids_customers))
+    return path
+
+
+def test_leave_one_writer_out_groups_by_file_and_never_splits_a_customer(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from lowo import adopted, default_sources, read_sources
+
+    assert not any("heldout4" in p.name for p in default_sources())
+    a = _calls_file(tmp_path / "writer_a.txt", [("a1", "X1"), ("a2", "X2")])
+    b = _calls_file(tmp_path / "writer_b.txt", [("b1", "Y1")])
+    calls, writers = read_sources([a, b])
+    assert [c.call_id for c in calls] == ["a1", "a2", "b1"] and list(writers) == ["writer_a", "writer_a", "writer_b"]
+    c = _calls_file(tmp_path / "writer_c.txt", [("c1", "X1")])
+    with pytest.raises(SystemExit, match="customer X1"):
+        read_sources([a, c])
+    with pytest.raises(SystemExit, match="never read"):
+        read_sources([_calls_file(tmp_path / "heldout4.txt", [("h1", "Z1")])])
+    base = {"shape": 0.60, "band": 0.66, "resolution": 0.60}
+    assert adopted({"shape": 0.62, "band": 0.645, "resolution": 0.60}, base, "shape")
+    assert not adopted({"shape": 0.615, "band": 0.66, "resolution": 0.60}, base, "shape")
+    assert not adopted({"shape": 0.65, "band": 0.63, "resolution": 0.60}, base, "shape")

@@ -120,16 +120,29 @@ def trajectory(turns: list[Turn], role: str, turnaround_threshold: float = 0.3,
     )
 
 
+OUTCOME_COLUMNS = (*(f"resolution:{r.value}" for r in Resolution), "signal:cancel_intent", "signal:threat_to_leave")
 SHAPE_FEATURES = ("opening", "closing", "turnaround", "lowest", "highest", "mean_step", "mean", "outcome",
-                  "first", "last")
+                  "first", "last", *OUTCOME_COLUMNS)
 
 
-def shape_features(tr: Trajectory, outcome: float | None) -> np.ndarray:
-    """The numbers a fitted shape classifier reads: the trajectory's and its turns' trust."""
+def outcome_columns(call: CallAnalysis) -> list[float]:
+    """The call's outcome as the shape classifier reads it: per resolution state its confidence
+    when it is the call's state (else 0), then the strongest cancel-intent and threat-to-leave signals."""
+    r = call.resolution
+    row = [float(r.confidence) if r is not None and r.state == s else 0.0 for s in Resolution]
+    for kind in (SignalKind.CANCEL_INTENT, SignalKind.THREAT_TO_LEAVE):
+        row.append(max([float(x.strength) for x in call.signals if x.kind == kind] or [0.0]))
+    return row
+
+
+def shape_features(tr: Trajectory, outcome: float | None, call: CallAnalysis) -> np.ndarray:
+    """The numbers a fitted shape classifier reads: the trajectory's and its turns' trust, and the
+    call's outcome (``outcome_columns``)."""
     trust = np.array([v for _, v in tr.points])
     steps = float(np.abs(np.diff(trust)).mean()) if len(trust) > 1 else 0.0
     return np.array([tr.opening, tr.closing, tr.turnaround, tr.lowest, float(trust.max()), steps, float(trust.mean()),
-                     outcome if outcome is not None else 0.0, float(trust[0]), float(trust[-1])], dtype=np.float32)
+                     outcome if outcome is not None else 0.0, float(trust[0]), float(trust[-1]),
+                     *outcome_columns(call)], dtype=np.float32)
 
 
 class ShapeClassifier:
@@ -190,7 +203,7 @@ class TrajectoryStage(Stage):
     def identity(cls, section, encoder) -> str:
         folder = _context_folder((section or EmotionConfig()).context_model)
         shape = file_digest(folder / "shape.npz") if folder is not None else "rules"
-        return f"trajectory-3:{OUTCOME_WEIGHT}:{FULL_TURN_WORDS}:{shape}"
+        return f"trajectory-4:{OUTCOME_WEIGHT}:{FULL_TURN_WORDS}:{shape}"
 
     def shape_classifier(self) -> ShapeClassifier | None:
         if self._fitted is None:
@@ -217,7 +230,7 @@ class TrajectoryStage(Stage):
                             outcome=outcome, resolution_at=resolution_at,
                             outcome_weight=fitted.outcome_weight if fitted is not None else OUTCOME_WEIGHT)
             if tr is not None and fitted is not None:
-                tr = tr.model_copy(update={"shape": Shape(fitted.shape(shape_features(tr, outcome)))})
+                tr = tr.model_copy(update={"shape": Shape(fitted.shape(shape_features(tr, outcome, call)))})
             if tr is not None:
                 trajectories[role] = tr
         return call.replace(trajectories={**call.trajectories, **trajectories}, trajectory_state=state)

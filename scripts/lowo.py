@@ -1,0 +1,764 @@
+"""Leave-one-writer-out (LOWO) evaluation of the trust / outcome models (issue 19).
+
+    .venv/bin/python scripts/lowo.py [--cache DIR] [--out benchmarks/results/trust_lowo]
+
+The trust, shape, resolution and band models are trained on calls written by a handful of
+writers; within-writer cross-validation rewards learning a writer's habits. Here every source
+file is one writer (one group): ``benchmarks/challenge/calls.txt``, ``heldout2.txt``,
+``heldout3.txt`` and every ``models/training/trust_calls*.txt``. Each writer's calls are scored
+by models trained on the OTHER writers only, through the whole chain, each level stacked on the
+previous level's out-of-writer outputs:
+
+  1. the per-turn context head (ridge; strength chosen by an inner leave-one-writer-out over the
+     training writers) reads the held-out writer's customer turns;
+  2. the resolution head (C chosen inside) reads the calls' closings;
+  3. signals and the trajectory run with that resolution; the shape classifier (its settings
+     chosen inside) gives the shape;
+  4. the satisfaction stage scores the call with that shape; the band model gives the band.
+
+Customers are never split (a customer belongs to one writer's file). The chain is run once
+per call up to the emotion stage (cached with ``--cache``); the later levels are cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pickle
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+CHALLENGE = ROOT / "benchmarks" / "challenge"
+TRAINING = ROOT / "models" / "training"
+# The challenge files that are training data now; heldout4 (and any later held-out file) is never read.
+CHALLENGE_SOURCES = ("calls.txt", "heldout2.txt", "heldout3.txt")
+CONTEXT_ALPHAS = (1.0, 3.0, 10.0, 30.0)
+RESOLUTION_CS = (0.01, 0.03, 0.1, 0.3)
+SHAPE_WEIGHTS = (0.0, 0.35)
+SHAPE_CS = (0.1, 0.3, 1.0)
+BAND_CS = (1.0,)
+TARGETS = ("shape", "band", "resolution")
+
+
+def default_sources() -> list[Path]:
+    """Every writer's file: the challenge files that joined training and models/training/trust_calls*.txt."""
+    return [CHALLENGE / name for name in CHALLENGE_SOURCES if (CHALLENGE / name).is_file()] + sorted(
+        TRAINING.glob("trust_calls*.txt"))
+
+
+def writer_of(path: Path) -> str:
+    return path.stem
+
+
+def read_sources(paths: list[Path]):
+    """(calls, writer per call); a call id or customer in two files is refused (customers never split)."""
+    from benchmarks.challenge import read_calls
+
+    calls, writers = [], []
+    for p in paths:
+        if "heldout4" in p.name:
+            raise SystemExit(f"{p}: the final held-out set is never read here")
+        part = read_calls(p)
+        calls += part
+        writers += [writer_of(p)] * len(part)
+    ids = [c.call_id for c in calls]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise SystemExit(f"call ids in more than one file: {', '.join(twice[:5])}")
+    owner: dict[str, str] = {}
+    for c, w in zip(calls, writers):
+        if owner.setdefault(c.customer_id, w) != w:
+            raise SystemExit(f"customer {c.customer_id} appears in {owner[c.customer_id]} and {w}")
+    return calls, np.array(writers)
+
+
+# ---------------------------------------------------------------------------------------------
+# level 0: the text pipeline up to the per-turn emotion (and jobs), once per call, cached
+
+
+def base_config():
+    from wocas.config import load_config
+
+    return load_config(overrides={"emotion": {"context_model": ""}, "resolution": {"model": ""}})
+
+
+def emotion_records(calls, cache: Path | None):
+    """Each call after the stages up to emotion (+ jobs), as the default pipeline runs them."""
+    from wocas.io.ingest import transcript_to_call
+    from wocas.pipeline import Pipeline, build_stages
+    from wocas.schema import CallAnalysis
+
+    config = base_config()
+    stages = [s for s in build_stages(config) if s.name in
+              ("decode", "transcribe", "diarize", "turns", "roles", "redact", "emotion", "jobs")]
+    pipeline = Pipeline(stages, config)
+    version = json.dumps(pipeline.stage_versions, sort_keys=True)
+    key = {c.call_id: hashlib.sha1((json.dumps(c.transcript(), sort_keys=True) + version).encode()).hexdigest()
+           for c in calls}
+    stored: dict[str, dict] = {}
+    if cache is not None and (cache / "emotion.jsonl").is_file():
+        for line in (cache / "emotion.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            stored[row["key"]] = row["record"]
+    todo = [c for c in calls if key[c.call_id] not in stored]
+    if todo:
+        print(f"emotion stage: {len(todo)} calls to run ({len(calls) - len(todo)} cached)", flush=True)
+        for start in range(0, len(todo), 64):
+            part = todo[start:start + 64]
+            done = pipeline.process([transcript_to_call(c.transcript(), "training", c.call_id) for c in part])
+            for c, d in zip(part, done):
+                if not d.ok:
+                    raise SystemExit(f"{c.call_id}: {d.error}")
+                stored[key[c.call_id]] = d.to_json()
+                if cache is not None:
+                    cache.mkdir(parents=True, exist_ok=True)
+                    with open(cache / "emotion.jsonl", "a") as f:
+                        f.write(json.dumps({"key": key[c.call_id], "record": stored[key[c.call_id]]}) + "\n")
+            print(f"  {start + len(part)}/{len(todo)}", flush=True)
+    return [CallAnalysis.from_json(stored[key[c.call_id]]) for c in calls]
+
+
+# ---------------------------------------------------------------------------------------------
+# folds
+
+
+def spearman(a, b) -> float | None:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic) if len(a) > 2 else None
+
+
+def inner_pick(grid, score_fold, writers: np.ndarray):
+    """The setting in ``grid`` with the best pooled score over leave-one-writer-out folds of
+    these (training) writers only; ``score_fold(setting, train_mask, test_mask)`` returns
+    (number right or a per-row prediction array, ...) -- see callers."""
+    best, key = None, None
+    for setting in grid:
+        value = score_fold(setting, writers)
+        if key is None or value > key:
+            best, key = setting, value
+    return best
+
+
+def pooled_accuracy(make, X, y, writers) -> float:
+    """Accuracy of ``make()`` over leave-one-writer-out folds of these rows."""
+    right = 0
+    for g in np.unique(writers):
+        test = writers == g
+        right += int((make().fit(X[~test], y[~test]).predict(X[test]) == y[test]).sum())
+    return right / len(y)
+
+
+def lowo_classify(make_for, grid, X, y, writers):
+    """Each writer's rows predicted by a classifier trained on the other writers, its setting
+    chosen by an inner leave-one-writer-out over those writers. Returns (labels, probabilities
+    (n, classes), classes, setting per writer)."""
+    classes = np.unique(y)
+    pred = np.empty(len(y), dtype=object)
+    proba = np.zeros((len(y), len(classes)))
+    chosen = {}
+    for g in np.unique(writers):
+        test = writers == g
+        setting = grid[0] if len(grid) == 1 else max(
+            grid, key=lambda s: pooled_accuracy(lambda: make_for(s), X[~test], y[~test], writers[~test]))
+        model = make_for(setting).fit(X[~test], y[~test])
+        pred[test] = model.predict(X[test])
+        p = model.predict_proba(X[test])
+        for j, c in enumerate(model.classes_):
+            proba[test, list(classes).index(c)] = p[:, j]
+        chosen[str(g)] = setting
+    return pred, proba, [str(c) for c in classes], chosen
+
+
+def logistic(c: float, balanced: bool = False):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(
+        C=c, max_iter=5000, class_weight="balanced" if balanced else None))
+
+
+# ---------------------------------------------------------------------------------------------
+# level 1: the per-turn context head
+
+
+@dataclass
+class Turns:
+    contexts: list  # per call: its customer_contexts
+    X: np.ndarray  # one row per context (all calls, in order)
+    y: np.ndarray  # label / 2, NaN when the turn has none
+    call: np.ndarray  # call index per row
+    dim: int
+
+
+def turn_rows(calls, records, encoder) -> Turns:
+    from wocas.emotion.context import customer_contexts, feature_matrix, texts_needed
+
+    per_call = [customer_contexts(r) for r in records]
+    flat = [c for cs in per_call for c in cs]
+    texts = texts_needed(flat)
+    vectors = dict(zip(texts, encoder.encode(texts)))
+    dim = next(iter(vectors.values())).shape[0]
+    X = feature_matrix(flat, vectors, dim)
+    y, row_call = [], []
+    for k, (call, cs) in enumerate(zip(calls, per_call)):
+        for c in cs:
+            label = call.turn_labels[c.turn.index] if c.turn.index < len(call.turn_labels) else None
+            y.append(np.nan if label is None else label / 2.0)
+            row_call.append(k)
+    return Turns(per_call, X, np.array(y, dtype=np.float32), np.array(row_call), dim)
+
+
+def context_lowo(turns: Turns, writers: np.ndarray, alphas=CONTEXT_ALPHAS):
+    """Each writer's customer turns read by a ridge head fitted on the other writers' labelled
+    turns; the strength chosen by an inner leave-one-writer-out (pooled Spearman)."""
+    from train_trust_context import fit, predict
+
+    from wocas.emotion.context import SCALARS
+
+    n = len(SCALARS)
+    row_writer = writers[turns.call]
+    labelled = ~np.isnan(turns.y)
+    out = np.zeros(len(turns.y), dtype=np.float32)
+    chosen = {}
+    for g in np.unique(writers):
+        train = labelled & (row_writer != g)
+
+        def inner(alpha):
+            pred = np.zeros(int(train.sum()))
+            w = row_writer[train]
+            Xt, yt = turns.X[train], turns.y[train]
+            for h in np.unique(w):
+                t = w == h
+                pred[t] = predict(Xt[t], *fit(Xt[~t], yt[~t], alpha, n), n)
+            return spearman(yt, pred)
+
+        alpha = alphas[0] if len(alphas) == 1 else max(alphas, key=inner)
+        chosen[str(g)] = alpha
+        test = row_writer == g
+        out[test] = predict(turns.X[test], *fit(turns.X[train], turns.y[train], alpha, n), n)
+    return out, chosen
+
+
+def with_trust(records, turns: Turns, trust: np.ndarray):
+    """The records with each customer turn's trust replaced (as the context stage does)."""
+    out, k = [], 0
+    for r, cs in zip(records, turns.contexts):
+        new = {}
+        for c in cs:
+            new[c.turn.index] = float(trust[k])
+            k += 1
+        out.append(r.replace(turns=tuple(
+            t.replace(emotion=t.emotion.model_copy(update={"trust": round(new[t.index], 4),
+                                                            "sources": t.emotion.sources + ("context",)}))
+            if t.index in new else t for t in r.turns)) if new else r)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# level 2: resolution
+
+
+def resolution_rows(stage, records, variant: str = "base"):
+    """(rows, reads) of the resolution stage's reading; ``variant`` names a candidate feature set."""
+    reads = stage.read(records)
+    missing = [r.call_id for r, x in zip(records, reads) if x is None]
+    if missing:
+        raise SystemExit(f"calls with nothing said: {', '.join(missing[:5])}")
+    X = np.stack([x["reading"].row() for x in reads])
+    return X, reads
+
+
+def last_turn_vectors(records, encoder) -> np.ndarray:
+    """Per call: the vectors of the agent's last turn and of the customer's last turn."""
+    rows = []
+    for r in records:
+        agent = [t.text for t in r.turns if t.role == "agent" and t.text.strip()] or [""]
+        customer = [t.text for t in r.turns if t.role == "customer" and t.text.strip()] or [""]
+        v = encoder.encode([agent[-1], customer[-1]])
+        rows.append(np.concatenate([v[0], v[1]]))
+    return np.array(rows, dtype=np.float32)
+
+
+def apply_resolution(stage, records, reads, proba, classes):
+    from types import SimpleNamespace
+
+    stage._head = SimpleNamespace(classes=classes)
+    out = [r.replace(resolution=stage.decide_with_head(x, p)) for r, x, p in zip(records, reads, proba)]
+    stage._head = None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# level 3: shape
+
+
+BASE_SHAPE_COLUMNS = 10  # the trajectory numbers; the rest are the outcome columns
+
+
+def shape_rows(records, weight: float, variant: str = "base", extra: np.ndarray | None = None):
+    """(rows, customer trajectories) at one outcome weight; ``variant`` "base" keeps the
+    trajectory numbers only, "outcome" every column the engine's ``shape_features`` gives."""
+    from wocas.stages.trajectory import outcome_trust, shape_features, trajectory
+
+    rows, trs = [], []
+    for r in records:
+        outcome = outcome_trust(r)
+        tr = trajectory([t for t in r.turns if t.role == "customer"], "customer", outcome=outcome,
+                        outcome_weight=weight, resolution_at=None)
+        rows.append(shape_features(tr, outcome, r))
+        trs.append(tr)
+    X = np.stack(rows)
+    if variant == "base":
+        X = X[:, :BASE_SHAPE_COLUMNS]
+    if extra is not None:
+        X = np.hstack([X, extra])
+    return X, trs
+
+
+# ---------------------------------------------------------------------------------------------
+# the chain
+
+
+@dataclass
+class Chain:
+    calls: list
+    writers: np.ndarray
+    records0: list
+    encoder: object
+    stages: dict = field(default_factory=dict)
+    turns: Turns | None = None
+
+
+def load_chain(paths: list[Path], cache: Path | None) -> Chain:
+    from wocas.pipeline import build_stages
+
+    calls, writers = read_sources(paths)
+    records = emotion_records(calls, cache)
+    config = base_config()
+    stages = {s.name: s for s in build_stages(config)}
+    chain = Chain(calls, writers, records, stages["resolution"].encoder, stages)
+    chain.turns = turn_rows(calls, records, chain.encoder)
+    return chain
+
+
+def run(chain: Chain, options: dict | None = None, log=print) -> dict:
+    """The whole chain, leave-one-writer-out; returns per-call predictions and the settings chosen."""
+    options = options or {}
+    calls, writers = chain.calls, chain.writers
+    t0 = time.perf_counter()
+    trust, alphas = context_lowo(chain.turns, writers, options.get("context_alphas", CONTEXT_ALPHAS))
+    records = with_trust(chain.records0, chain.turns, trust)
+    log(f"  context {time.perf_counter() - t0:.0f} s", flush=True)
+
+    stage = chain.stages["resolution"]
+    X, reads = resolution_rows(stage, records, options.get("resolution", "base"))
+    if options.get("resolution") == "no_vectors":
+        X = X[:, :X.shape[1] - 2 * chain.turns.dim]
+    if options.get("resolution") == "last_turns":
+        X = np.hstack([X, last_turn_vectors(records, chain.encoder)])
+    y_res = np.array([c.labels["resolution"] for c in calls])
+    res, res_p, res_classes, res_c = lowo_classify(lambda c: logistic(c, balanced=True),
+                                                   options.get("resolution_cs", RESOLUTION_CS), X, y_res, writers)
+    records = apply_resolution(stage, records, reads, res_p, res_classes)
+    records = chain.stages["signals"].process_batch(records)
+    records = chain.stages["trajectory"].process_batch(records)  # rules; the customer's shape is replaced below
+    log(f"  resolution {time.perf_counter() - t0:.0f} s", flush=True)
+
+    from fit_shapes import CS as SHAPE_CS_ALL, OUTCOME_WEIGHTS
+
+    y_shape = np.array([c.labels["shape"] for c in calls])
+    weights = options.get("shape_weights", OUTCOME_WEIGHTS)
+    cs = options.get("shape_cs", SHAPE_CS_ALL)
+    variant = options.get("shape", "base")
+    extra = end_vectors(records, chain.encoder) if variant == "outcome_vectors" else None
+    feats = {w: shape_rows(records, w, "base" if variant == "base" else "outcome", extra) for w in weights}
+    grid = [(w, c) for w in weights for c in cs]
+    shape, shape_p, shape_classes, shape_set = lowo_classify(
+        lambda s: _Columns(feats, s[0], logistic(s[1])), grid, np.arange(len(calls))[:, None], y_shape, writers)
+    out = []
+    for k, r in enumerate(records):
+        w = shape_set[str(writers[k])][0]
+        tr = feats[w][1][k].model_copy(update={"shape": shape[k]})
+        customer = r.trajectories.get("customer")
+        if customer is None:
+            out.append(r)
+            continue
+        tr = tr.model_copy(update={"resolution_at": customer.resolution_at})
+        out.append(r.replace(trajectories={**r.trajectories, "customer": tr}))
+    records = chain.stages["metrics"].process_batch(out)
+    records = chain.stages["satisfaction"].process_batch(records)
+    log(f"  shape + satisfaction {time.perf_counter() - t0:.0f} s", flush=True)
+
+    from fit_bands import fit_logistic, predict as band_predict
+
+    scores = np.array([r.satisfaction.score for r in records])
+    features = [dict(r.satisfaction.features) for r in records]
+    y_band = np.array([c.labels["band"] for c in calls])
+    band = np.empty(len(calls), dtype=object)
+    names = options.get("band_features")
+    for g in np.unique(writers):
+        test = writers == g
+        train_f = [f for f, t in zip(features, test) if not t]
+        test_f = [f for f, t in zip(features, test) if t]
+        if names is None:
+            model = fit_logistic(scores[~test], train_f, y_band[~test])
+            band[test] = band_predict(model, scores[test], test_f)
+        else:
+            Xb = band_matrix(scores, features, names)
+            model = _Imputed(logistic(options.get("band_c", 1.0))).fit(Xb[~test], y_band[~test])
+            band[test] = model.predict(Xb[test])
+    log(f"  band {time.perf_counter() - t0:.0f} s", flush=True)
+    levels = {"resolution": (X, y_res, options.get("resolution_cs", RESOLUTION_CS)),
+              "shape": (feats, y_shape, grid), "band": (scores, features, y_band, names, options.get("band_c", 1.0))}
+    return {"shape": shape, "band": band, "resolution": res, "trust": trust, "records": records, "levels": levels,
+            "chosen": {"context_alpha": alphas, "resolution_C": res_c,
+                       "shape_w_C": {g: list(s) for g, s in shape_set.items()}}}
+
+
+def end_vectors(records, encoder) -> np.ndarray:
+    """The sentence vectors of the customer's first and last turns (mean of the last two)."""
+    rows = []
+    for r in records:
+        texts = [t.text for t in r.turns if t.role == "customer" and t.text.strip()] or [""]
+        v = encoder.encode([texts[0], *texts[-2:]])
+        rows.append(np.concatenate([v[0], v[1:].mean(axis=0)]))
+    return np.array(rows, dtype=np.float32)
+
+
+def band_matrix(scores, features, names) -> np.ndarray:
+    from wocas.satisfaction.call_model import MISSABLE
+
+    return np.array([[s if n == "score" else f.get(n, np.nan if n in MISSABLE else 0.0) for n in names]
+                     for s, f in zip(scores, features)], dtype=float)
+
+
+class _Imputed:
+    """NaN -> the training mean, then the model."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def fit(self, X, y):
+        self.mean = np.nanmean(X, axis=0)
+        self.model.fit(np.where(np.isnan(X), self.mean, X), y)
+        return self
+
+    def predict(self, X):
+        return self.model.predict(np.where(np.isnan(X), self.mean, X))
+
+
+class _Columns:
+    """A classifier over the shape rows of one outcome weight (rows are picked by call index)."""
+
+    def __init__(self, feats, weight, model):
+        self.feats, self.weight, self.model = feats, weight, model
+
+    def _x(self, index):
+        return self.feats[self.weight][0][index[:, 0]]
+
+    def fit(self, index, y):
+        self.model.fit(self._x(index), y)
+        self.classes_ = self.model.classes_
+        return self
+
+    def predict(self, index):
+        return self.model.predict(self._x(index))
+
+    def predict_proba(self, index):
+        return self.model.predict_proba(self._x(index))
+
+
+def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
+    """Every level fitted on ALL writers (each on the levels below as read out of writer, the
+    same stacking as the evaluation), settings chosen by leave-one-writer-out over all writers;
+    written to the shipped models' folders, with the registry pins."""
+    from fit_satisfaction import pin_registry as pin_file
+    from train_resolution import pin_registry
+    from train_trust_context import fit, predict, shown
+
+    from wocas.emotion.context import SCALARS, save_head as save_context
+    from wocas.resolution.head import AGENT_TURNS, CUSTOMER_TURNS, save_head as save_resolution
+    from wocas.satisfaction import call_model as cm
+    from wocas.stages.trajectory import SHAPE_FEATURES
+
+    writers, turns = chain.writers, chain.turns
+    sources = shown(default_sources())
+    counts = {str(g): int((writers == g).sum()) for g in np.unique(writers)}
+    trained = f"{len(chain.calls)} calls by {len(counts)} writers ({sources})"
+    summary = {"calls": len(chain.calls), "writers": counts}
+
+    # context head
+    n = len(SCALARS)
+    labelled = ~np.isnan(turns.y)
+    row_writer = writers[turns.call][labelled]
+    X, y = turns.X[labelled], turns.y[labelled]
+    alphas = options.get("context_alphas", CONTEXT_ALPHAS)
+
+    def lowo_spearman(alpha):
+        pred = np.zeros(len(y))
+        for h in np.unique(row_writer):
+            t = row_writer == h
+            pred[t] = predict(X[t], *fit(X[~t], y[~t], alpha, n), n)
+        return spearman(y, pred)
+
+    alpha_scores = {a: lowo_spearman(a) for a in alphas}
+    alpha = max(alphas, key=lambda a: alpha_scores[a])
+    coef, b, mean, scale = fit(X, y, alpha, n)
+    folder = ROOT / "models" / "trust-context"
+    save_context(folder, coef, b, mean, scale, {
+        "encoder": chain.encoder.model, "embedding_dim": turns.dim, "alpha": alpha, "trained_on": trained,
+        "target": "writer's per-turn trust label -2..2, divided by 2"})
+    context_metrics = {
+        "calls": len(chain.calls), "customer_turns": int(labelled.sum()), "alpha": alpha,
+        "writers": counts, "alpha_lowo_spearman": {str(a): round(v, 3) for a, v in alpha_scores.items()},
+        "lowo": {"turn_spearman_mean_over_writers": figures["mean"]["turn_spearman"],
+                 "per_writer": {w: r["turn_spearman"] for w, r in figures["per_writer"].items()}},
+        "per_turn_head_alone_spearman": round(spearman(y, X[:, 3 * turns.dim]), 3),
+        "note": "leave-one-writer-out: each writer's turns read by a head trained on the other writers"}
+    (folder / "metrics.json").write_text(json.dumps(context_metrics, indent=1) + "\n")
+    summary["context"] = {"alpha": alpha, "turns": int(labelled.sum())}
+
+    # shape classifier (on the out-of-writer readings)
+    feats, y_shape, grid = result["levels"]["shape"]
+    idx = np.arange(len(chain.calls))[:, None]
+    grid_scores = {s: pooled_accuracy(lambda: _Columns(feats, s[0], logistic(s[1])), idx, y_shape, writers) for s in grid}
+    w, c = max(grid, key=lambda s: grid_scores[s])
+    Xs = feats[w][0]
+    if Xs.shape[1] != len(SHAPE_FEATURES):
+        raise SystemExit(f"shape rows have {Xs.shape[1]} columns, the engine reads {len(SHAPE_FEATURES)}")
+    model = logistic(c).fit(Xs, y_shape)
+    scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
+    np.savez(folder / "shape.npz", coef=lr.coef_.astype(np.float32), intercept=lr.intercept_.astype(np.float32),
+             mean=scaler.mean_.astype(np.float32), scale=np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0).astype(np.float32))
+    (folder / "shape.json").write_text(json.dumps({
+        "classes": [str(k) for k in lr.classes_], "features": list(SHAPE_FEATURES), "outcome_weight": w, "C": c,
+        "fitted_on": "out-of-writer readings (context head and resolution head trained without the call's writer) of "
+                     + trained,
+        "lowo_accuracy_mean_over_writers": figures["mean"]["shape"],
+        "grid_lowo_accuracy": {f"w={k[0]} C={k[1]}": round(v, 3) for k, v in grid_scores.items()}}, indent=1) + "\n")
+    pin_registry("trust-context", folder, ("head.npz", "config.json", "shape.npz", "shape.json"))
+    summary["shape"] = {"outcome_weight": w, "C": c}
+
+    # resolution head
+    Xr, y_res, cs = result["levels"]["resolution"]
+    c_scores = {c: pooled_accuracy(lambda: logistic(c, balanced=True), Xr, y_res, writers) for c in cs}
+    c = max(cs, key=lambda k: (c_scores[k], -k))
+    model = logistic(c, balanced=True).fit(Xr, y_res)
+    scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
+    rfolder = ROOT / "models" / "resolution-head"
+    save_resolution(rfolder, lr.coef_, lr.intercept_, scaler.mean_, np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0), {
+        "classes": [str(k) for k in lr.classes_], "encoder": chain.encoder.model, "embedding_dim": int(turns.dim),
+        "C": c, "agent_turns": AGENT_TURNS, "customer_turns": CUSTOMER_TURNS, "trained_on": trained,
+        "target": "the writer's call-level resolution label"})
+    from collections import Counter
+
+    (rfolder / "metrics.json").write_text(json.dumps({
+        "calls": len(chain.calls), "writers": counts, "labels": dict(Counter(y_res.tolist())), "C": c,
+        "C_lowo_accuracy": {str(k): round(v, 3) for k, v in c_scores.items()},
+        "lowo": {"accuracy_mean_over_writers": figures["mean"]["resolution"],
+                 "per_writer": {w_: r["resolution"] for w_, r in figures["per_writer"].items()}},
+        "note": "leave-one-writer-out: each writer's calls read by a head trained on the other writers (C chosen "
+                "by an inner leave-one-writer-out), their trust read by a context head trained without them"},
+        indent=1) + "\n")
+    pin_registry("resolution-head", rfolder)
+    summary["resolution"] = {"C": c}
+
+    # band model, in the call model's file
+    scores, features, y_band, names, band_c = result["levels"]["band"]
+    from fit_bands import fit_logistic
+
+    if names is not None:
+        raise SystemExit("only the shipped band features can be written (call_model.BAND_FEATURES)")
+    band = fit_logistic(scores, features, y_band)
+    band["fitted_on"] = (f"{trained}, read out of writer; leave-one-writer-out accuracy (mean over writers) "
+                         f"{figures['mean']['band']:.3f}")
+    params = json.loads(cm.CALL_MODEL_FILE.read_text())
+    params["band"] = band
+    cm.CALL_MODEL_FILE.write_text(json.dumps(params, indent=1))
+    pin_file({"satisfaction-call": cm.CALL_MODEL_FILE})
+    (cm.CALL_MODEL_FILE.parent / "bands.json").write_text(json.dumps({
+        "calls": len(chain.calls), "writers": counts, "labels": dict(Counter(y_band.tolist())), "chosen": "logistic",
+        "lowo": {"accuracy_mean_over_writers": figures["mean"]["band"],
+                 "per_writer": {w_: r["band"] for w_, r in figures["per_writer"].items()}},
+        "band": band}, indent=1) + "\n")
+    return summary
+
+
+def score(chain: Chain, result: dict) -> dict:
+    """Per writer and mean over writers: shape, band, resolution accuracy, per-turn Spearman."""
+    calls, writers, turns = chain.calls, chain.writers, chain.turns
+    row_writer = writers[turns.call]
+    per = {}
+    for g in np.unique(writers):
+        m = writers == g
+        row = {"calls": int(m.sum())}
+        for target in TARGETS:
+            truth = np.array([c.labels[target] for c, keep in zip(calls, m) if keep])
+            row[target] = round(float((result[target][m] == truth).mean()), 3)
+        t = (row_writer == g) & ~np.isnan(turns.y)
+        row["turn_spearman"] = round(spearman(turns.y[t], result["trust"][t]), 3) if t.sum() > 2 else None
+        row["labelled_turns"] = int(t.sum())
+        per[str(g)] = row
+    mean = {k: round(float(np.mean([r[k] for r in per.values() if r[k] is not None])), 3)
+            for k in (*TARGETS, "turn_spearman")}
+    return {"per_writer": per, "mean": mean}
+
+
+# ---------------------------------------------------------------------------------------------
+# candidates and the adoption rule
+
+ADOPTION_RULE = ("A change is adopted only if its leave-one-writer-out mean accuracy on its target (shape, band "
+                 "or resolution) rises by >= 2 points over the baseline on the same writers, and neither of the "
+                 "other two falls by more than 2 points. Fixed before any candidate was run.")
+BAND_PLUS = ("score", "text_s", "trust_opening", "trust_closing", "trust_lowest", "turnaround",
+             "shape:recovered", "shape:deteriorated", "shape:steady-positive", "shape:steady-negative",
+             "shape:volatile", "resolution:resolved", "resolution:partly_resolved", "resolution:unresolved",
+             "resolution:transferred", "resolution:callback_promised", "resolution:customer_gave_up",
+             "signal:cancel_intent", "signal:threat_to_leave")
+# name -> (target, what it changes, run() options)
+CANDIDATES: dict[str, tuple[str, str, dict]] = {
+    "baseline": ("-", "the shipped methods: ridge context head (alpha by inner LOWO), resolution head "
+                      "(logistic, C by inner LOWO), shape classifier over the 10 trajectory numbers "
+                      "(outcome weight and C by inner LOWO), band logistic over score + closing + "
+                      "resolution + cancel/leave signals", {}),
+    "resolution_low_c": ("resolution", "resolution head: C grid moved down (0.001-0.03; every writer chose the "
+                         "old grid's lowest, 0.01)", {"resolution_cs": (0.001, 0.003, 0.01, 0.03)}),
+    "shape_outcome": ("shape", "shape classifier also reads the resolution (state x confidence, 6 columns) and the "
+                      "strongest cancel / leave signals", {"shape": "outcome"}),
+    "resolution_no_vectors": ("resolution", "resolution head without the sentence vectors (votes, trust, place "
+                              "only)", {"resolution": "no_vectors"}),
+    "shape_outcome_vectors": ("shape", "shape_outcome plus the sentence vectors of the customer's first and last "
+                              "two turns", {"shape": "outcome_vectors"}),
+    "band_low_c": ("band", "band model (same features) with C 0.1 instead of 1", {"band_features": (
+        "score", "trust_closing", "resolution:resolved", "resolution:partly_resolved", "resolution:unresolved",
+        "resolution:transferred", "resolution:callback_promised", "resolution:customer_gave_up",
+        "signal:cancel_intent", "signal:threat_to_leave"), "band_c": 0.1}),
+    "resolution_last_turns": ("resolution", "resolution head also reads the vectors of the agent's and the "
+                              "customer's very last turns", {"resolution": "last_turns"}),
+    "shape_outcome+resolution_low_c": ("resolution", "shape_outcome (adopted) with resolution_low_c, scored "
+                                       "against shape_outcome", {"shape": "outcome",
+                                                                 "resolution_cs": (0.001, 0.003, 0.01, 0.03),
+                                                                 "against": "shape_outcome"}),
+    "band_trajectory": ("band", "band model also reads the shape (one-hot), opening / lowest trust, turnaround and "
+                        "the text model's score", {"band_features": BAND_PLUS}),
+}
+
+
+def adopted(candidate: dict, baseline: dict, target: str) -> bool:
+    rise = candidate[target] - baseline[target]
+    falls = [baseline[t] - candidate[t] for t in TARGETS if t != target]
+    return rise >= 0.02 - 1e-9 and all(f <= 0.02 + 1e-9 for f in falls)
+
+
+RESULT = ROOT / "benchmarks" / "results" / "trust_lowo"
+
+
+def write_report(data: dict, path: Path = RESULT) -> None:
+    from benchmarks.common import machine
+
+    data["machine"] = machine()
+    path.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str) + "\n")
+    lines = ["# Trust / outcome models, leave-one-writer-out", "",
+             "Each writer's calls (one source file = one writer) are scored by models trained on the other "
+             "writers only, through the whole chain (context head -> resolution head -> shape classifier -> "
+             "satisfaction band), every setting chosen by an inner leave-one-writer-out over the training "
+             "writers (scripts/lowo.py). The mean is over writers (unweighted). Per-turn Spearman: the "
+             "customer-turn trust against the writer's -2..2 label (calls.txt has no per-turn labels). "
+             "benchmarks/challenge/heldout4.txt is never read.", "",
+             f"**Adoption rule.** {ADOPTION_RULE}", ""]
+    for run_name, block in data["runs"].items():
+        lines += [f"## {run_name}", "", block.get("note", ""), "",
+                  "| candidate | target | shape | band | resolution | turn Spearman | adopted |",
+                  "|---|---|---|---|---|---|---|"]
+        base = block["candidates"].get("baseline")
+        for name, c in block["candidates"].items():
+            m = c["mean"]
+            ref = block["candidates"].get(c.get("against", "baseline"), base)
+            cells = []
+            for t in (*TARGETS, "turn_spearman"):
+                d = f" ({m[t] - ref['mean'][t]:+.3f})" if ref is not None and name != "baseline" else ""
+                cells.append(f"{m[t]:.3f}{d}")
+            verdict = "-" if name == "baseline" or base is None else ("yes" if c.get("adopted") else "no")
+            vs = f" (vs {c['against']})" if c.get("against", "baseline") != "baseline" else ""
+            lines.append(f"| {name}{vs} | {c['target']} | " + " | ".join(cells) + f" | {verdict} |")
+        lines += ["", "Candidates: " + "; ".join(f"`{n}`: {c['what']}" for n, c in block["candidates"].items()), ""]
+        for name in block.get("per_writer_tables", ["baseline"]):
+            c = block["candidates"].get(name)
+            if c is None:
+                continue
+            lines += [f"Per writer, `{name}`:", "", "| writer | calls | shape | band | resolution | turn Spearman |",
+                      "|---|---|---|---|---|---|"]
+            for w, r in c["per_writer"].items():
+                sp = f"{r['turn_spearman']:.3f}" if r["turn_spearman"] is not None else "no labels"
+                lines.append(f"| {w} | {r['calls']} | {r['shape']:.3f} | {r['band']:.3f} | {r['resolution']:.3f} | {sp} |")
+            lines.append("")
+    for name, why in data.get("not_completed", {}).items():
+        lines.append(f"Not completed: `{name}` ({CANDIDATES[name][1] if name in CANDIDATES else ''}): {why}")
+    if data.get("not_completed"):
+        lines.append("")
+    m = data["machine"]
+    lines += [f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}; {m['date']}."]
+    path.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, help="folder for the emotion-stage records (reused when the calls match)")
+    parser.add_argument("--candidates", default="baseline", help="comma-separated names (see CANDIDATES)")
+    parser.add_argument("--run-name", default=None, help="the block of the report these go in (default: the writers)")
+    parser.add_argument("--note", default="")
+    parser.add_argument("--write", metavar="CANDIDATE", help="fit that candidate's models on every writer and "
+                        "write them (models/trust-context, models/resolution-head, the band in the call model)")
+    args = parser.parse_args(argv)
+    paths = default_sources()
+    start = time.perf_counter()
+    chain = load_chain(paths, args.cache)
+    writers = sorted(set(chain.writers.tolist()))
+    run_name = args.run_name or f"{len(chain.calls)} calls, {len(writers)} writers: {', '.join(writers)}"
+    data = json.loads(RESULT.with_suffix(".json").read_text()) if RESULT.with_suffix(".json").is_file() else {}
+    data.setdefault("runs", {})
+    block = data["runs"].setdefault(run_name, {"candidates": {}})
+    if args.note:
+        block["note"] = args.note
+    for name in args.candidates.split(","):
+        target, what, options = CANDIDATES[name]
+        t = time.perf_counter()
+        print(f"{name}:", flush=True)
+        result = run(chain, options)
+        s = score(chain, result)
+        entry = {"target": target, "what": what, **s, "chosen": result["chosen"],
+                 "seconds": round(time.perf_counter() - t, 1)}
+        against = options.get("against", "baseline")
+        base = block["candidates"].get(against)
+        if name != "baseline" and base is not None:
+            entry["adopted"] = adopted(s["mean"], base["mean"], target)
+            entry["against"] = against
+        block["candidates"][name] = entry
+        print(json.dumps(s["mean"]), flush=True)
+        write_report(data)
+        if name == args.write:
+            block.setdefault("written", {})[name] = final_fit(chain, result, options, s)
+            block["per_writer_tables"] = sorted({"baseline", name})
+            write_report(data)
+            print(json.dumps(block["written"][name], indent=1))
+    print(f"{time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "emotion":
+        sys.argv.pop(1)
+        emotion_records(read_sources(default_sources())[0], Path(sys.argv[sys.argv.index("--cache") + 1]))
+        raise SystemExit(0)
+    raise SystemExit(main())

@@ -74,14 +74,15 @@ def timed_run(inputs: str, out: str, workers: int, pythonpath: str) -> dict:
             continue
         if event.get("event") == "call":
             marks.append((now, len(marks) + 1))
-    code = proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)  # its CPU time includes its workers' (reaped by it)
     wall = time.perf_counter() - started
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise RuntimeError(f"{cmd} exited {code}: {''.join(tail)[-2000:]}")
     steady = None
     if len(marks) >= 2 and marks[-1][0] > marks[0][0]:
         steady = (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
-    return {"wall_s": wall, "calls": len(marks), "steady": steady,
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "calls": len(marks), "steady": steady,
             "first_call_s": marks[0][0] - started if marks else None}
 
 
@@ -221,6 +222,8 @@ def main() -> int:
         rows.append({"set": name, "calls": calls, "workers": workers, "engine": engine,
                      "wall_s": round(wall, 2), "calls_per_s": round(calls / wall, 2),
                      "steady_calls_per_s": round(steady, 2),
+                     "cpu_s": round(statistics.median(v["cpu_s"] for v in values), 1),
+                     "calls_per_cpu_s": round(calls / statistics.median(v["cpu_s"] for v in values), 2),
                      "first_call_s": round(statistics.median(v["first_call_s"] or 0.0 for v in values), 2)})
     by_key = {(r["set"], r["workers"], r["engine"]): r for r in rows}
     for r in rows:
@@ -228,11 +231,14 @@ def main() -> int:
         r["x_baseline"] = round(base["wall_s"] / r["wall_s"], 2) if base else None
         r["steady_x_baseline"] = (round(r["steady_calls_per_s"] / base["steady_calls_per_s"], 2)
                                   if base and base["steady_calls_per_s"] else None)
+        r["cpu_x_baseline"] = round(base["cpu_s"] / r["cpu_s"], 2) if base else None
         r["meets_goal"] = r["steady_calls_per_s"] >= GOAL if r["engine"] == "this branch" else None
     notes = (f"Each row: the median of {args.repeats} fresh `wocas run` process(es), interleaved with the baseline "
              f"({args.baseline_label}, same venv and caches) in the same loop; x_baseline = baseline wall / this wall "
              f"(>1: faster). calls_per_s counts the whole process (start-up, model loads, store); steady_calls_per_s "
-             f"leaves the start-up out (calls recorded between the first and last progress line). Goal: "
+             f"leaves the start-up out (calls recorded between the first and last progress line). cpu_s: user + system CPU seconds of "
+             f"the process and its workers, the figure least moved by other work on the machine; cpu_x_baseline = "
+             f"baseline CPU / this CPU. Goal: "
              f"{GOAL:g} calls/s on 2 cores. The machine is shared with other work: 1-minute load average "
              f"{load} (before, then after each process).")
     data = {"goal_calls_per_s": GOAL, "load_average": load, "rows": rows, "runs": {

@@ -92,6 +92,13 @@ RUN_SPECIFIC = {"run_id", "processed_at", "updated_at", "timings", "created_at",
                 "raised_at", "first_contact", "last_contact"}
 
 
+def _key(value) -> str:
+    """A list item as text, run-specific keys left out (to tell a reordered list)."""
+    if isinstance(value, dict):
+        value = {k: v for k, v in value.items() if k not in RUN_SPECIFIC}
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def _diff(a, b, tol: float, path: str, out: dict) -> None:
     """Record where two JSON-like values differ (floats within ``tol`` are equal)."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -99,8 +106,8 @@ def _diff(a, b, tol: float, path: str, out: dict) -> None:
             if k not in RUN_SPECIFIC:
                 _diff(a.get(k), b.get(k), tol, f"{path}.{k}", out)
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        same = [json.dumps(x, sort_keys=True, default=str) for x in a]
-        if same != (other := [json.dumps(x, sort_keys=True, default=str) for x in b]) and sorted(same) == sorted(other):
+        same, other = [_key(x) for x in a], [_key(x) for x in b]
+        if same != other and sorted(same) == sorted(other):
             # the same items in another order (a roll-up's ties, e.g. one customer's jobs of one date)
             out.setdefault(f"{path} (order only)", {"differ": 0, "max_abs": None})["differ"] += 1
             return

@@ -159,6 +159,9 @@ class EmotionHead:
     def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
+        distinct = {t: i for i, t in enumerate(dict.fromkeys(texts))}
+        if len(distinct) < len(texts):  # "ok", "thank you": each distinct turn text runs once
+            return self.probabilities(list(distinct), batch_size)[[distinct[t] for t in texts]]
         if self.runtime is not None:
             pooled = self.runtime.pooled(self.tokenizer, texts, self.max_length, batch_size)
         else:

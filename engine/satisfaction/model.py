@@ -199,7 +199,9 @@ def embed_dialogues(dialogues: Sequence[Dialogue], encoder: TextEncoder) -> tupl
         customer = d.customer or [""]
         spans.append((len(texts), len(texts) + len(customer)))
         texts.extend(customer)
-    vectors = encoder.encode(texts, cache=False)  # shape (n_turns, dim); uncached, as it was fitted
+    # shape (n_turns, dim); the shared cache: the context stage has already encoded these turns, and a
+    # text's vector is the same cached or not (the int8 encoder runs one sentence at a time)
+    vectors = encoder.encode(texts)
     means = np.stack([vectors[a:b].mean(axis=0) for a, b in spans])
     means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-9)
     lasts = np.stack([vectors[b - 1] for _, b in spans])

@@ -118,7 +118,7 @@ def _diff(a, b, tol: float, path: str, out: dict) -> None:
         if gap > tol:
             worst = out.setdefault(path, {"differ": 0, "max_abs": 0.0})
             worst["differ"] += 1
-            worst["max_abs"] = max(worst["max_abs"], gap)
+            worst["max_abs"] = max(worst["max_abs"] or 0.0, gap)
     elif a != b:
         out.setdefault(path, {"differ": 0, "max_abs": None})["differ"] += 1
 
@@ -126,19 +126,22 @@ def _diff(a, b, tol: float, path: str, out: dict) -> None:
 def compare_stores(a: Path, b: Path, tol: float = 1e-5) -> dict:
     """Every stored column of every table of two stores, rows matched by their key columns
     (run-specific columns left out): {table: {"rows": n, "differences": {column: ...}}}."""
-    import duckdb
+    from wocas.store import Store
+
+    def rows(store: Store, sql: str) -> list[tuple]:
+        return [tuple(r.values()) for r in store.query(sql)]
 
     result = {}
-    with duckdb.connect(str(a), read_only=True) as ca, duckdb.connect(str(b), read_only=True) as cb:
-        tables = sorted(r[0] for r in ca.execute("SELECT table_name FROM information_schema.tables").fetchall())
+    with Store(a, read_only=True) as ca, Store(b, read_only=True) as cb:
+        tables = sorted(r[0] for r in rows(ca, "SELECT table_name FROM information_schema.tables"))
         for table in tables:
             if table in ("runs", "schema_meta"):
                 continue
-            cols = [r[0] for r in ca.execute(f'DESCRIBE "{table}"').fetchall() if r[0] not in RUN_SPECIFIC]
+            cols = [r[0] for r in rows(ca, f'DESCRIBE "{table}"') if r[0] not in RUN_SPECIFIC]
             order = ", ".join(f'"{c}"' for c in cols if c in ("call_id", "idx", "turn_idx", "customer_id")) or "1"
             quoted = ", ".join(f'"{c}"' for c in cols)
             sql = f'SELECT {quoted} FROM "{table}" ORDER BY {order}'
-            ra, rb = ca.execute(sql).fetchall(), cb.execute(sql).fetchall()
+            ra, rb = rows(ca, sql), rows(cb, sql)
             diffs: dict = {}
             if len(ra) != len(rb):
                 diffs["<row count>"] = {"differ": abs(len(ra) - len(rb)), "max_abs": None}

@@ -107,3 +107,23 @@ def test_audio_is_silenced_over_an_address_given_in_answer(tmp_path):
                                   "we need 3 boxes of 250 screws"])
 def test_no_pii_lines_stay_clear(line):
     assert _types([("agent", "what's the account number"), ("customer", line)]) == []
+
+
+def test_the_question_types_an_answer_whose_shape_does_not_settle_it():
+    # card digits read in pieces after "the card number" are the card, not an account (no Luhn yet)
+    turns = [("agent", "right can i take the card number please"), ("customer", "five four one two"),
+             ("agent", "mm hm"), ("customer", "three three oh eight")]
+    assert {t for _, t, _ in _types(turns)} == {"CARD"}
+    # a sort code given two digits a turn
+    turns = [("agent", "lovely and the sort code"), ("customer", "four oh"), ("customer", "one two"),
+             ("customer", "seven seven")]
+    found = _types(turns)
+    assert {t for _, t, _ in found} == {"SORT_CODE"} and {i for i, _, _ in found} == {1, 2, 3}
+    # the long number on a membership card is a membership (account) number
+    turns = [("agent", "what's the long number on your gym membership card"), ("customer", "it's 7 7 3 0 1 9 4")]
+    assert _types(turns) == [(1, "ACCOUNT", "7 7 3 0 1 9 4")]
+    # a number with a shape of its own keeps it: a Luhn-valid card read after "the account number"
+    turns = [("agent", "and the account number"), ("customer", "4539 1488 0343 6467")]
+    assert _types(turns) == [(1, "CARD", "4539 1488 0343 6467")]
+    # an order number in digits alone is still not personal data (tests/data/pii_lines.jsonl's convention)
+    assert _types([("agent", "what's the order number"), ("customer", "it's 5 5 2 1 9 0 3")]) == []

@@ -967,8 +967,10 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
         if kind is None and near in ("NONE", "WEAK_NONE") and len(tokens) == 1 and tokens[0].written \
                 and not unit_next and not WRITTEN_NOT_ID.search(view.text[max(0, first.start - 40):first.start]):
             kind = "ID"  # a written code after "tracking number", "parcel": still identifies the customer's case
-        if kind is None and near is None and not unit_next and not money_before:
-            kind = _topic_answer(part, topic, found, views)
+        if near is None and not unit_next and not money_before and kind != _asked(topic, part) \
+                and not _own_shape(kind, part):
+            # no keyword of its own and no shape that settles it: the question it answers does
+            kind = _topic_answer(part, topic, found, views) or kind
         if kind is None:
             continue
         value = part.digits if not part.has_letters else part.compact
@@ -1027,6 +1029,20 @@ def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[Tur
     return kind if _answers(kind, part, continued or len(part.runs) > 1) else None
 
 
+def _own_shape(kind: str | None, part: Part) -> bool:
+    """Whether a code's shape alone says what it is (a Luhn-valid card, an IBAN, a postcode, an NI or
+    social security number, a phone number), whatever was asked; an account-length run of digits does not."""
+    if kind == "CARD":
+        return luhn_valid(part.digits)
+    return kind in ("IBAN", "POSTCODE", "SSN", "PHONE", "EMAIL")
+
+
+def _asked(topic: list, part: Part) -> str | None:
+    """The code type the question before a part asked for, when the part's turn answers it."""
+    asked = topic[part.runs[0].turn]
+    return asked[0] if asked and asked[0] in spoken.CODE_TYPES else None
+
+
 def _answers(kind: str, part: Part, continued: bool) -> bool:
     """Whether a code run can be the answer to a question for ``kind``: its length fits, or (a piece
     of an answer given over several turns) it has at least two characters, or one after a first piece."""
@@ -1035,6 +1051,8 @@ def _answers(kind: str, part: Part, continued: bool) -> bool:
         return bool(NI_NUMBER.fullmatch(compact)) or continued or len(compact) >= 2
     if kind in ("ID", "ACCOUNT"):
         return len(compact) >= 2 or continued
+    if kind == "SORT_CODE":
+        return not part.has_letters and (len(digits) >= 2 or continued)
     if kind == "POSTCODE":
         return bool(POSTCODE_UK.fullmatch(compact)) or (not part.has_letters and len(digits) in (5, 9)) \
             or continued or len(compact) >= 2

@@ -31,7 +31,9 @@ ASK_PATTERNS: dict[str, str] = {
     "DOB": r"date of birth|birth ?date|birthday|d\.?o\.?b\.?|d o b|when were you born",
     "SSN": r"national insurance(?: number)?|n\.?i\.? number|n i number|social security(?: number)?|ssn",
     "PHONE": r"(?:phone|mobile|contact|telephone|landline|callback|call back)(?: number)?",
-    "CARD": r"card number|long number(?: on the card)?",
+    "CARD": r"(?<!membership )(?<!member )(?<!loyalty )card number"
+            r"|long number(?![^.?!]*\b(?:membership|member|loyalty|library) card)(?: on the card)?",
+    "SORT_CODE": r"sort ?code|routing number",
     "ACCOUNT": r"account (?:number|no|id)|membership(?: number)?|member (?:number|id)|customer (?:number|id|reference)"
                r"|policy(?: number)?|meter (?:number|reading|serial)",
     "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice|incident|tracking|reference)"
@@ -48,7 +50,7 @@ REQUEST = re.compile(r"\?|\b(?:can|could|may|would|what|what's|whats|which|who|a
                      r"|take|give|tell|read|spell|need|have you got|do you have|is it|is that|just the)\b", re.I)
 # Types answered in free words (not code runs), read by ``answer_spans``.
 FREE_TYPES = ("NAME", "ADDRESS", "DOB", "EMAIL")
-CODE_TYPES = ("ID", "ACCOUNT", "PHONE", "SSN", "CARD", "POSTCODE")
+CODE_TYPES = ("ID", "ACCOUNT", "PHONE", "SSN", "CARD", "POSTCODE", "SORT_CODE")
 
 FILLERS = normalize.FILLERS | {"em"}
 # Words that open an answer without being part of it.

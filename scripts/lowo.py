@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import pickle
 import sys
 import time
@@ -65,8 +66,8 @@ def read_sources(paths: list[Path]):
 
     calls, writers = [], []
     for p in paths:
-        if "heldout4" in p.name:
-            raise SystemExit(f"{p}: the final held-out set is never read here")
+        if re.fullmatch(r"heldout([4-9]|\d\d+)", p.stem):
+            raise SystemExit(f"{p}: the final held-out sets (heldout4 and later) are never read here")
         part = read_calls(p)
         calls += part
         writers += [writer_of(p)] * len(part)
@@ -368,7 +369,8 @@ def run(chain: Chain, options: dict | None = None, log=print) -> dict:
     if options.get("resolution") == "last_turns":
         X = np.hstack([X, last_turn_vectors(records, chain.encoder)])
     y_res = np.array([c.labels["resolution"] for c in calls])
-    res, res_p, res_classes, res_c = lowo_classify(lambda c: logistic(c, balanced=True),
+    balanced = options.get("resolution_balanced", True)
+    res, res_p, res_classes, res_c = lowo_classify(lambda c: logistic(c, balanced=balanced),
                                                    options.get("resolution_cs", RESOLUTION_CS), X, y_res, writers)
     records = apply_resolution(stage, records, reads, res_p, res_classes)
     records = chain.stages["signals"].process_batch(records)
@@ -419,7 +421,7 @@ def run(chain: Chain, options: dict | None = None, log=print) -> dict:
             model = _Imputed(logistic(options.get("band_c", 1.0))).fit(Xb[~test], y_band[~test])
             band[test] = model.predict(Xb[test])
     log(f"  band {time.perf_counter() - t0:.0f} s", flush=True)
-    levels = {"resolution": (X, y_res, options.get("resolution_cs", RESOLUTION_CS)),
+    levels = {"resolution": (X, y_res, options.get("resolution_cs", RESOLUTION_CS), balanced),
               "shape": (feats, y_shape, grid), "band": (scores, features, y_band, names, options.get("band_c", 1.0))}
     return {"shape": shape, "band": band, "resolution": res, "trust": trust, "records": records, "levels": levels,
             "chosen": {"context_alpha": alphas, "resolution_C": res_c,
@@ -551,10 +553,10 @@ def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
     summary["shape"] = {"outcome_weight": w, "C": c}
 
     # resolution head
-    Xr, y_res, cs = result["levels"]["resolution"]
-    c_scores = {c: pooled_accuracy(lambda: logistic(c, balanced=True), Xr, y_res, writers) for c in cs}
+    Xr, y_res, cs, balanced = result["levels"]["resolution"]
+    c_scores = {c: pooled_accuracy(lambda: logistic(c, balanced=balanced), Xr, y_res, writers) for c in cs}
     c = max(cs, key=lambda k: (c_scores[k], -k))
-    model = logistic(c, balanced=True).fit(Xr, y_res)
+    model = logistic(c, balanced=balanced).fit(Xr, y_res)
     scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
     rfolder = ROOT / "models" / "resolution-head"
     save_resolution(rfolder, lr.coef_, lr.intercept_, scaler.mean_, np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0), {
@@ -649,6 +651,10 @@ CANDIDATES: dict[str, tuple[str, str, dict]] = {
     "shape_outcome+resolution_low_c": ("resolution", "shape_outcome (adopted) with resolution_low_c, scored "
                                        "against shape_outcome", {"shape": "outcome",
                                                                  "resolution_cs": (0.001, 0.003, 0.01, 0.03),
+                                                                 "against": "shape_outcome"}),
+    "shape_outcome+resolution_prior": ("resolution", "shape_outcome (adopted) with the resolution head fitted on "
+                                       "the training calls' own outcome mix instead of balanced classes, scored "
+                                       "against shape_outcome", {"shape": "outcome", "resolution_balanced": False,
                                                                  "against": "shape_outcome"}),
     "band_trajectory": ("band", "band model also reads the shape (one-hot), opening / lowest trust, turnaround and "
                         "the text model's score", {"band_features": BAND_PLUS}),

@@ -28,7 +28,8 @@ CALLS = ROOT / "benchmarks" / "challenge" / "calls.txt"
 HELDOUT2 = ROOT / "benchmarks" / "challenge" / "heldout2.txt"
 HELDOUT3 = ROOT / "benchmarks" / "challenge" / "heldout3.txt"
 HELDOUT4 = ROOT / "benchmarks" / "challenge" / "heldout4.txt"
-SPLITS = ("tune", "heldout", "heldout2", "heldout3", "heldout4")
+HELDOUT5 = ROOT / "benchmarks" / "challenge" / "heldout5.txt"
+SPLITS = ("tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
 # arm -> config TOML (None: defaults); "no context" is the earlier reading: per-turn trust, zero-shot resolution
 ARMS = {"context": None, "no context": '[emotion]\ncontext_model = ""\n[resolution]\nmodel = ""\n'}
 
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="score only these splits (repeatable; default: all)")
     parser.add_argument("--name", default="challenge", help="results file name (default challenge)")
     args = parser.parse_args(argv)
-    calls = read_calls() + [c for path in (HELDOUT2, HELDOUT3, HELDOUT4) if path.exists() for c in read_calls(path)]
+    calls = read_calls() + [c for path in (HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5) if path.exists() for c in read_calls(path)]
     if args.split:
         calls = [c for c in calls if c.split in args.split]
     results, walls, predictions = {}, {}, {}
@@ -210,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
              "resolution head, band model and retrained heads (390 training calls) were fixed; "
              "since then calls.txt, heldout2 and heldout3 are TRAINING data of the heads (their figures here are in-sample). "
              "`heldout4` (benchmarks/challenge/heldout4.txt, 60 calls by a fourth writer) was scored once, after the heads "
-             "were retrained on seven writers' calls. "
+             "were retrained on seven writers' calls; "
+             "`heldout5` (benchmarks/challenge/heldout5.txt, 60 calls by a fifth writer, mixed like a real week with 15 "
+             "short calls) was scored once, after the heads were retrained on nine writers' calls (trust_calls6 added). "
              "Arms, in one run: `context` = the defaults (customer turns read in context by models/trust-context, "
              "shape from its fitted classifier); `no context` = `[emotion] context_model = \"\"` and "
              "`[resolution] model = \"\"` (per-turn scores, the shape rules and the zero-shot resolution, as before). Satisfaction band: the band the satisfaction stage gives "

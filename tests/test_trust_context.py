@@ -160,7 +160,7 @@ def test_leave_one_writer_out_groups_by_file_and_never_splits_a_customer(tmp_pat
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     from lowo import adopted, default_sources, read_sources
 
-    assert not any("heldout4" in p.name for p in default_sources())
+    assert not any(p.stem in ("heldout4", "heldout5") for p in default_sources())
     a = _calls_file(tmp_path / "writer_a.txt", [("a1", "X1"), ("a2", "X2")])
     b = _calls_file(tmp_path / "writer_b.txt", [("b1", "Y1")])
     calls, writers = read_sources([a, b])
@@ -168,8 +168,9 @@ def test_leave_one_writer_out_groups_by_file_and_never_splits_a_customer(tmp_pat
     c = _calls_file(tmp_path / "writer_c.txt", [("c1", "X1")])
     with pytest.raises(SystemExit, match="customer X1"):
         read_sources([a, c])
-    with pytest.raises(SystemExit, match="never read"):
-        read_sources([_calls_file(tmp_path / "heldout4.txt", [("h1", "Z1")])])
+    for name in ("heldout4", "heldout5", "heldout12"):
+        with pytest.raises(SystemExit, match="never read"):
+            read_sources([_calls_file(tmp_path / f"{name}.txt", [("h1", "Z1")])])
     base = {"shape": 0.60, "band": 0.66, "resolution": 0.60}
     assert adopted({"shape": 0.62, "band": 0.645, "resolution": 0.60}, base, "shape")
     assert not adopted({"shape": 0.615, "band": 0.66, "resolution": 0.60}, base, "shape")

@@ -93,7 +93,7 @@ def find_sets(data: Path) -> list[Path]:
     return [data] if data.is_file() else sorted(data.rglob("*pii*.jsonl"))
 
 
-def evaluate(records: list[dict], names: str = "rules", entities=ENTITY_TYPES) -> dict:
+def evaluate(records: list[dict], names: str = "rules", entities=ENTITY_TYPES, digit_ids: bool = True) -> dict:
     tp_rec, tp_red, n_gold = Counter(), Counter(), Counter()
     tp_prec, tp_prec_any, n_pred = Counter(), Counter(), Counter()
     misses, false_alarms = [], []
@@ -101,7 +101,8 @@ def evaluate(records: list[dict], names: str = "rules", entities=ENTITY_TYPES) -
     started = time.perf_counter()
     for rec in records:
         turns = rec["turns"]
-        preds = find_pii_in_turns([(t["speaker"], t["text"]) for t in turns], entities, names=names)
+        preds = find_pii_in_turns([(t["speaker"], t["text"]) for t in turns], entities, names=names,
+                                  digit_ids=digit_ids)
         for ti, turn in enumerate(turns):
             lines += 1
             mine = [p for p in preds if p.turn == ti]

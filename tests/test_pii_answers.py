@@ -59,8 +59,8 @@ def test_non_answers_prices_counting_and_alternatives_stay():
     assert _types([("agent", "can you count to ten for me"),
                    ("customer", "one two three four five six seven eight nine ten")]) == []
     assert _types([("agent", "what's the account number"), ("customer", "i paid 49 pounds 99 last week")]) == []
-    # digits alone after an order question stay (the team's convention); a code with letters does not
-    assert _types([("agent", "what's the order number"), ("customer", "8 8 1 0 2 4 5")]) == []
+    # with digit_ids off, digits alone after an order question stay (pii_lines.jsonl's convention)
+    assert _types([("agent", "what's the order number"), ("customer", "8 8 1 0 2 4 5")], digit_ids=False) == []
 
 
 def test_written_codes_are_identifiers_but_models_and_flights_are_not():
@@ -125,5 +125,39 @@ def test_the_question_types_an_answer_whose_shape_does_not_settle_it():
     # a number with a shape of its own keeps it: a Luhn-valid card read after "the account number"
     turns = [("agent", "and the account number"), ("customer", "4539 1488 0343 6467")]
     assert _types(turns) == [(1, "CARD", "4539 1488 0343 6467")]
-    # an order number in digits alone is still not personal data (tests/data/pii_lines.jsonl's convention)
-    assert _types([("agent", "what's the order number"), ("customer", "it's 5 5 2 1 9 0 3")]) == []
+    # with digit_ids off, an order number in digits alone is not personal data (pii_lines.jsonl's convention)
+    assert _types([("agent", "what's the order number"), ("customer", "it's 5 5 2 1 9 0 3")], digit_ids=False) == []
+
+
+# ---- [redact] digit_ids: identifiers in digits alone, given as identifiers ----------------------------
+def test_digit_ids_after_the_keyword_are_ids():
+    for line, value in [("my booking number is 6104 2287", "6104 2287"), ("case 00581934 was closed", "00581934"),
+                        ("the invoice reference is 31 08 52 17", "31 08 52 17"),
+                        ("it's ticket number seven three three one oh five", "seven three three one oh five"),
+                        ("my tracking number is 7 7 0 1 4 2 9 8", "7 7 0 1 4 2 9 8")]:
+        assert _types([("customer", line)]) == [(0, "ID", value)], line
+        # off: digits said or grouped stay; one written token of 5+ digits was already an ID
+        assert _types([("customer", line)], digit_ids=False) == ([] if " " in value else [(0, "ID", value)]), line
+
+
+def test_digit_ids_in_answer_and_read_back():
+    turns = [("agent", "can you give me the claim number"), ("customer", "yeah it's six oh four one"),
+             ("customer", "two two nine"), ("agent", "six oh four one two two nine thank you")]
+    assert [t for _, t, _ in _types(turns)] == ["ID", "ID", "ID"]
+    assert _types(turns, digit_ids=False) == []
+    # the number opens the answer, whatever the customer says after it
+    turns = [("agent", "and the order number"), ("customer", "it's 5 5 1 8 2 and then i can't make out the rest")]
+    assert _types(turns) == [(1, "ID", "5 5 1 8 2")]
+
+
+@pytest.mark.parametrize("turns", [
+    [("customer", "my booking is for 7 30 on friday")],
+    [("customer", "i ordered 14 of them and the order came to 212 pounds")],
+    [("customer", "the ticket was 45 quid")],
+    [("customer", "the case number you mentioned was from 2019 i think")],
+    [("agent", "what's the order number"), ("customer", "i paid 38 pounds for it on the 3rd of may")],
+    [("agent", "what's the booking reference"), ("customer", "um it was for flight 2291 at 6 15")],
+    [("customer", "i'm at store 4 4 1 2 and the model number is 5 5 0 9")],
+])
+def test_digit_ids_leave_prices_times_quantities_and_product_numbers(turns):
+    assert _types(turns) == []

@@ -117,6 +117,17 @@ KEYWORDS: dict[str, str] = {
 }
 KEYWORDS_ANY = re.compile("|".join(f"(?:{v})" for v in KEYWORDS.values()), re.I)
 _KEYWORD_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?!\w)", re.I) for k, v in KEYWORDS.items()}
+# ``digit_ids`` (the default): a tracking or parcel number is an identifier given as one, like an order
+# number, not a "not personal" keyword.
+TRACKING = r"tracking(?: (?:number|no|id|code|ref|reference))?|parcel (?:number|reference|ref|id)|consignment(?: number)?"
+_KEYWORD_RES_DIGIT_IDS = dict(_KEYWORD_RES) | {
+    "ID": re.compile(rf"(?<![\w'])(?:{KEYWORDS['ID']}|{TRACKING})(?!\w)", re.I),
+    "NONE": re.compile(rf"(?<![\w'])(?!(?:{TRACKING})(?!\w))(?:{KEYWORDS['NONE']})(?!\w)", re.I),
+}
+# Between an identifier's keyword and a number in digits alone, only these words: "order number is",
+# "case no.", "reference: ", "is the claim number still" (not "booking is for 7 30", "ordered 12").
+ID_GLUE = re.compile(r"(?:\s|[:#.,-]|\b(?:number|no|num|id|ref|reference|code|is|was|it's|its|it|still|of|uh|um|er|erm"
+                     r"|then|that's|thats)\b)*", re.I)
 # How a run's length fits each context; checked in this order when several contexts apply.
 CONTEXT_ORDER = ("ID", "CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PHONE", "POSTCODE", "EXPIRY", "CVV")
 
@@ -485,17 +496,17 @@ def _trim_oh(run: Run) -> Run | None:
 
 # ---- context -----------------------------------------------------------------------------
 def _nearest_keyword(text: str, before: int | None = None, after: int | None = None,
-                     window: int = 80) -> str | None:
+                     window: int = 80, res: dict | None = None) -> str | None:
     """The keyword category closest to a position: before it (ending last) or after it (starting first)."""
-    found = _nearest_keyword_at(text, before, after, window)
+    found = _nearest_keyword_at(text, before, after, window, res)
     return found[1] if found else None
 
 
 def _nearest_keyword_at(text: str, before: int | None = None, after: int | None = None,
-                        window: int = 80) -> tuple[int, str] | None:
+                        window: int = 80, res: dict | None = None) -> tuple[int, str] | None:
     best: tuple[int, str] | None = None
     best_len = 0
-    for category, regex in _KEYWORD_RES.items():
+    for category, regex in (res or _KEYWORD_RES).items():
         if before is not None:
             segment = text[max(0, before - window):before]
             for m in regex.finditer(segment):
@@ -511,10 +522,10 @@ def _nearest_keyword_at(text: str, before: int | None = None, after: int | None 
     return best
 
 
-def _categories_in(text: str) -> list[str]:
+def _categories_in(text: str, res: dict | None = None) -> list[str]:
     """Keyword categories a turn mentions, in order of appearance (for the agent's questions)."""
     found: list[tuple[int, str]] = []
-    for category, regex in _KEYWORD_RES.items():
+    for category, regex in (res or _KEYWORD_RES).items():
         if category == "NONE":
             continue
         for m in regex.finditer(text):
@@ -529,23 +540,26 @@ class TurnView:
     tokens: list[Token]
 
 
-def _context(turns: list[TurnView], run: Run, part_end: Run) -> tuple[str | None, list[str]]:
-    """(nearest category in the turn, categories of the two turns before)."""
+def _context(turns: list[TurnView], run: Run, part_end: Run,
+             res: dict | None = None) -> tuple[str | None, list[str], bool]:
+    """(nearest category in the turn, categories of the two turns before, whether the category is a
+    keyword right before the run: at most 20 characters before it)."""
     view = turns[run.turn]
-    found = _nearest_keyword_at(view.text, before=run.start)
+    found = _nearest_keyword_at(view.text, before=run.start, res=res)
     near = found[1] if found else None
+    close = found is not None and found[0] <= 20
     if near in ("NONE", "ID") and found[0] > 20:  # "... ending, no sorry, the full number is 4539 ..."
         near = "WEAK_" + near
     if near is None:
-        near = _nearest_keyword(turns[part_end.turn].text, after=part_end.end)
+        near = _nearest_keyword(turns[part_end.turn].text, after=part_end.end, res=res)
         if near == "NONE":  # "... for the delivery" after a number is weak evidence
             near = None
     prior: list[str] = []
     for k in range(run.turn - 1, max(-1, run.turn - 3), -1):
-        prior.extend(_categories_in(turns[k].text))
+        prior.extend(_categories_in(turns[k].text, res))
         if prior:
             break
-    return near, prior
+    return near, prior, close
 
 
 def _next_word(tokens: list[Token], index: int) -> Token | None:
@@ -589,7 +603,9 @@ def _fits(category: str, digits: str, letters: bool, compact: str) -> bool:
 
 
 def classify_part(part: Part, near: str | None, prior: list[str], unit_next: bool,
-                  money_before: bool) -> str | None:
+                  money_before: bool, id_cue: bool = False) -> str | None:
+    """The type of a code part from its shape and context. ``id_cue``: digits alone given right after an
+    identifier's keyword ("case 00491827", "my order number is 5532 1984"; only with ``digit_ids``)."""
     digits, compact, letters = part.digits, part.compact, part.has_letters
     tokens = [t for r in part.runs for t in r.tokens]
     if letters:
@@ -609,7 +625,7 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
         # a code with letters in answer to "what's the order / claim / reference number" identifies the
         # customer's case; digits alone (an order number) are not personal data on their own
         written = len(tokens) == 1 and tokens[0].kind == "num" and re.fullmatch(r"\d{5,}", tokens[0].text)
-        return "ID" if (letters and digits and len(compact) >= 4 or written) else None
+        return "ID" if (letters and digits and len(compact) >= 4 or written or id_cue and len(digits) >= 4) else None
     if len(tokens) == 1 and tokens[0].kind == "num":
         raw = tokens[0].text
         if re.fullmatch(r"\d{3}-\d{2}-\d{4}", raw):
@@ -820,14 +836,19 @@ AGENT_INTRO = re.compile(r"\b(?:this is|my name is|my name's|you're speaking (?:
 def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                       entities: Iterable[str] = ENTITY_TYPES, names: str = "rules",
                       agent_names: str = "redact", roles: Sequence[str] | None = None,
-                      name_docs: list | None = None) -> list[PiiSpan]:
+                      name_docs: list | None = None, digit_ids: bool = True) -> list[PiiSpan]:
     """Every PII span in a conversation given as (speaker, text) turns, in turn order.
 
     ``names = "ner"`` adds the NER model's person names (optional ``pii`` extra). With
     ``agent_names = "keep"`` the name an agent gives as their own stays in clear text, wherever it
     is said; ``roles`` (one per turn, default the speaker labels) tells agent turns apart.
-    ``name_docs``: the turns' texts already parsed by the NER model (``names.parse``)."""
-    found = _find(turns, entities)
+    ``name_docs``: the turns' texts already parsed by the NER model (``names.parse``).
+    ``digit_ids`` (``[redact] digit_ids``): an order, claim, reference, ticket, case, booking or tracking
+    number in digits alone is an ``ID`` when it is given as one: right after its keyword ("my order
+    number is 5532 1984", "case 00491827"), in answer to the agent's question for it, or read back;
+    never a bare number in a sentence, a price, a quantity, a time or a date. False: such numbers stay
+    (only codes with letters, and written ones of 5+ digits, are IDs)."""
+    found = _find(turns, entities, digit_ids)
     wanted = set(entities)
     if names != "rules" and "NAME" in wanted:
         from wocas.text import names as ner
@@ -871,8 +892,9 @@ def _repeat_names(turns: Sequence[tuple[str, str]], found: list[PiiSpan]) -> lis
     return sorted(found + extra, key=lambda x: (x.turn, x.start))
 
 
-def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[PiiSpan]:
+def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: bool = True) -> list[PiiSpan]:
     wanted = set(entities)
+    res = _KEYWORD_RES_DIGIT_IDS if digit_ids else _KEYWORD_RES
     unknown = wanted - set(ENTITY_TYPES)
     if unknown:
         raise ValueError(f"unknown PII entity types {sorted(unknown)}; known: {', '.join(ENTITY_TYPES)}")
@@ -945,12 +967,12 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
                     t = views[r.turn].text
                     found.append(PiiSpan("NAME", r.turn, r.start, r.end, t[r.start:r.end], part.compact.lower()))
                 continue
-            kind = _topic_answer(part, topic, found, views)  # "it's q": the first letter of a policy number
+            kind = _topic_answer(part, topic, found, views, digit_ids)  # "it's q": the first letter of a policy number
             for r in part.runs if kind else ():
                 t = views[r.turn].text
                 found.append(PiiSpan(kind, r.turn, r.start, r.end, t[r.start:r.end], part.compact))
             continue
-        near, prior = _context(views, first, last)
+        near, prior, close = _context(views, first, last, res)
         nxt = _next_word(views[last.turn].tokens, last.last)
         prv = _prev_word(view.tokens, first.first)
         unit_next = nxt is not None and (nxt.lower in UNIT_WORDS or nxt.kind == "amount")
@@ -959,7 +981,8 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
                 and len(part.digits) > 16 and not (len(part.digits) <= 19 and luhn_valid(part.digits))
                 and near not in ("NONE", "ID") and _split_card(part, near, prior, views, found)):
             continue
-        kind = classify_part(part, near, prior, unit_next, money_before)
+        id_cue = digit_ids and not part.has_letters and _id_cue(view.text, first.start, res)
+        kind = classify_part(part, near, prior, unit_next, money_before, id_cue)
         if kind == "ACCOUNT" and len(part.digits) < 5 and not part.has_letters and near is None \
                 and sum(t.kind == "word" for t in view.tokens) > 4:
             kind = None  # "3 boxes of 250 screws": a short number inside a sentence is no account chunk
@@ -970,7 +993,7 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
         if near is None and not unit_next and not money_before and kind != _asked(topic, part) \
                 and not _own_shape(kind, part):
             # no keyword of its own and no shape that settles it: the question it answers does
-            kind = _topic_answer(part, topic, found, views) or kind
+            kind = _topic_answer(part, topic, found, views, digit_ids) or kind
         if kind is None:
             continue
         value = part.digits if not part.has_letters else part.compact
@@ -1008,7 +1031,19 @@ def _minus(s: int, e: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]
     return pieces
 
 
-def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[TurnView]) -> str | None:
+def _id_cue(text: str, start: int, res: dict) -> bool:
+    """An identifier's keyword right before ``start``, with only "number", "is", "no." and the like between."""
+    found = _nearest_keyword_at(text, before=start, res=res)
+    return found is not None and found[1] == "ID" and ID_GLUE.fullmatch(text[start - found[0]:start]) is not None
+
+
+def _opens_turn(view: TurnView, index: int) -> bool:
+    """Whether only answer-opening words ("yeah it's", "is it", "so that's") come before token ``index``."""
+    return all(t.kind != "word" or t.lower in spoken.LEAD or t.lower in LEAD_WORDS for t in view.tokens[:index])
+
+
+def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[TurnView],
+                  digit_ids: bool = False) -> str | None:
     """The type asked for, when a code run with no keyword of its own answers the question."""
     first = part.runs[0]
     asked = topic[first.turn]
@@ -1016,16 +1051,18 @@ def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[Tur
         return None
     kind, mine, _ = asked
     view = views[first.turn]
-    # an answer (or the asker's read-back) is the code in few other words, not a number inside a sentence
-    if mine and spoken.ALTERNATIVES.search(view.text) or sum(t.kind == "word" for t in view.tokens) > 4:
+    # an answer (or the asker's read-back) is the code in few other words, or the code opening the turn
+    # ("it's 7 1 4 2 then something i can't read"), not a number inside a sentence
+    if mine and spoken.ALTERNATIVES.search(view.text) or (
+            sum(t.kind == "word" for t in view.tokens) > 4 and not _opens_turn(view, first.first)):
         return None
     prv = _prev_word(view.tokens, first.first)
     if prv is not None and (prv.lower in UNIT_WORDS or prv.lower in CURRENCY_WORDS):  # "49 pounds 99"
         return None
     earlier = [k for k in range(max(0, first.turn - spoken.TOPIC_TURNS), first.turn) if topic[k] and topic[k][0] == kind]
     continued = any(x.turn in earlier and x.type == kind for x in found)
-    if kind == "ID" and not part.has_letters and not continued:
-        return None  # an order number in digits alone is not personal data; a code with letters is
+    if kind == "ID" and not part.has_letters and not continued and not (digit_ids and len(part.digits) >= 3):
+        return None  # digit_ids off: an order number in digits alone is not personal data; a code with letters is
     return kind if _answers(kind, part, continued or len(part.runs) > 1) else None
 
 
@@ -1145,11 +1182,11 @@ def _link_parts(views: list[TurnView], blocked: list[list[tuple[int, int]]]) -> 
 
 
 def find_pii(text: str, context: Sequence[tuple[str, str]] = (),
-             entities: Iterable[str] = ENTITY_TYPES, names: str = "rules") -> list[PiiSpan]:
+             entities: Iterable[str] = ENTITY_TYPES, names: str = "rules", digit_ids: bool = True) -> list[PiiSpan]:
     """PII spans in one line; ``context`` are the (speaker, text) turns before it."""
     turns = list(context) + [("__line__", text)]
     last = len(turns) - 1
-    return [x for x in find_pii_in_turns(turns, entities, names=names) if x.turn == last]
+    return [x for x in find_pii_in_turns(turns, entities, names=names, digit_ids=digit_ids) if x.turn == last]
 
 
 def redact_text(text: str, spans: Iterable[PiiSpan]) -> str:

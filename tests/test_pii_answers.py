@@ -161,3 +161,44 @@ def test_digit_ids_in_answer_and_read_back():
 ])
 def test_digit_ids_leave_prices_times_quantities_and_product_numbers(turns):
     assert _types(turns) == []
+
+
+# ---- read-backs, next pieces, sort codes in pairs, an account's last digits ---------------------------
+def test_a_read_back_takes_the_type_of_the_value_it_repeats():
+    # the agent's read-back inside a longer sentence, after the pieces were given over turns
+    turns = [("agent", "what's your booking reference"), ("customer", "it's q for quebec m"), ("agent", "q m yep"),
+             ("customer", "six one one eight"),
+             ("agent", "right so that's q m 6 1 1 8 i'll just bring that up for you now")]
+    assert [(i, t) for i, t, _ in _types(turns)][-1] == (4, "ID")
+    # a sort code read back with the next question after it keeps the sort code's type
+    turns = [("agent", "can i take the sort code"), ("customer", "sixty two oh four one one"),
+             ("agent", "62 04 11 and the account number please")]
+    assert _types(turns)[-1] == (2, "SORT_CODE", "62 04 11")
+
+
+def test_a_read_back_of_two_values_gives_each_its_own_type():
+    turns = [("agent", "sort code first please"), ("customer", "five five oh one nine two"),
+             ("agent", "and the account number"), ("customer", "six three one one oh four seven two"),
+             ("agent", "so 6 3 1 1 0 4 7 2 and 55 01 92 lovely")]
+    assert [(t, x) for i, t, x in _types(turns) if i == 4] == [("ACCOUNT", "6 3 1 1 0 4 7 2"),
+                                                             ("SORT_CODE", "55 01 92")]
+
+
+def test_the_next_piece_after_a_read_back_takes_its_type():
+    turns = [("customer", "my claim number's seven oh seven one"), ("customer", "three three two two"),
+             ("agent", "7071 3322 is there any more to it"), ("customer", "yeah five nine on the end")]
+    assert [(i, t) for i, t, _ in _types(turns)] == [(0, "ID"), (1, "ID"), (2, "ID"), (3, "ID")]
+
+
+def test_sort_codes_said_as_pairs_and_written_beside_an_account():
+    turns = [("agent", "what are the bank details"), ("customer", "sixty ten thirty one account two two four oh nine one one six")]
+    assert [(t, x) for _, t, x in _types(turns)] == [("SORT_CODE", "sixty ten thirty one"),
+                                                     ("ACCOUNT", "two two four oh nine one one six")]
+    turns = [("customer", "account 51902274 sort code 11-42-07"), ("agent", "51902274 11-42-07 thanks")]
+    assert [(i, t, x) for i, t, x in _types(turns) if i == 1] == [(1, "ACCOUNT", "51902274"), (1, "SORT_CODE", "11-42-07")]
+
+
+def test_an_accounts_last_digits_are_the_account_but_a_cards_are_not():
+    assert _types([("agent", "i can see an account ending three nine nine two is that the one")]) == [
+        (0, "ACCOUNT", "three nine nine two")]
+    assert _types([("agent", "the card ending three nine nine two is still on file")]) == []

@@ -126,7 +126,7 @@ _KEYWORD_RES_DIGIT_IDS = dict(_KEYWORD_RES) | {
 }
 # Between an identifier's keyword and a number in digits alone, only these words: "order number is",
 # "case no.", "reference: ", "is the claim number still" (not "booking is for 7 30", "ordered 12").
-ID_GLUE = re.compile(r"(?:\s|[:#.,-]|\b(?:number|no|num|id|ref|reference|code|is|was|it's|its|it|still|of|uh|um|er|erm"
+ID_GLUE = re.compile(r"(?:\s|[:#.,-]|['’]s\b|\b(?:number|no|num|id|ref|reference|code|is|was|it's|its|it|still|of|uh|um|er|erm"
                      r"|then|that's|thats)\b)*", re.I)
 # How a run's length fits each context; checked in this order when several contexts apply.
 CONTEXT_ORDER = ("ID", "CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PHONE", "POSTCODE", "EXPIRY", "CVV")
@@ -289,6 +289,8 @@ def _classify_token(core: str) -> tuple[str, str, bool]:
 # What a written code after a "not personal" keyword still is not: products, travel, menus.
 WRITTEN_NOT_ID = re.compile(r"\b(?:model|flight|serial|version|error|extension|ext|room|seat|gate|platform|bus|page"
                             r"|step|option|press|item|batch|voucher|promo|coupon|plan|tariff|part|product|sku)\b", re.I)
+# A sort code or social security number written whole: a run of its own, not joined to the digits beside it.
+WRITTEN_WHOLE = re.compile(r"\d{2}-\d{2}-\d{2}|\d{3}-\d{2}-\d{4}")
 # A written identifier: letters and digits in groups joined by "-" or "/" ("MTR/88/401927", "WX-448120").
 WRITTEN_CODE = re.compile(r"[A-Za-z0-9]+(?:[-/][A-Za-z0-9]+)+")
 
@@ -462,6 +464,9 @@ def find_runs(tokens: list[Token], turn: int, blocked: list[tuple[int, int]]) ->
             return False
         return t.kind != "letter" or _is_letter_ok(tokens, i)
 
+    def whole(k: int) -> bool:  # "07-00-16", "123-45-6789": a written value complete on its own
+        return tokens[k].kind == "num" and bool(WRITTEN_WHOLE.fullmatch(tokens[k].text))
+
     runs: list[Run] = []
     i = 0
     while i < n:
@@ -469,7 +474,9 @@ def find_runs(tokens: list[Token], turn: int, blocked: list[tuple[int, int]]) ->
             i += 1
             continue
         members, last, j, gap = [i], i, i + 1, 0
-        while j < n:
+        while j < n and not whole(i):
+            if whole(j):
+                break
             if is_code(j) or tokens[j].kind == "lead" or (tokens[j].kind == "joined" and j == last + 1):
                 members.append(j)
                 last, gap = j, 0
@@ -986,6 +993,11 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
         if kind == "ACCOUNT" and len(part.digits) < 5 and not part.has_letters and near is None \
                 and sum(t.kind == "word" for t in view.tokens) > 4:
             kind = None  # "3 boxes of 250 screws": a short number inside a sentence is no account chunk
+        if kind == "ACCOUNT" and not close and _in_pairs(part):
+            kind = "SORT_CODE"  # "forty twelve nineteen account ...", "30 91 02": six digits said as three pairs
+        if near == "NONE" and close and not part.has_letters and len(part.digits) in (3, 4) \
+                and ACCOUNT_ENDING.search(view.text[:first.start]):
+            kind = "ACCOUNT"  # "an account here ending four four seven one" (a card's last four stay)
         tokens = [t for r in part.runs for t in r.tokens if t.kind != "joined"]
         if kind is None and near in ("NONE", "WEAK_NONE") and len(tokens) == 1 and tokens[0].written \
                 and not unit_next and not WRITTEN_NOT_ID.search(view.text[max(0, first.start - 40):first.start]):
@@ -994,6 +1006,17 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
                 and not _own_shape(kind, part):
             # no keyword of its own and no shape that settles it: the question it answers does
             kind = _topic_answer(part, topic, found, views, digit_ids) or kind
+        if not close and not unit_next and not money_before and not _own_shape(kind, part):
+            # a read-back of a value just given ("so that's b k 7 7 4 0 9", "80 22 60 and the account
+            # number"), or the next piece of one ("yeah seven seven at the end") takes its type
+            pieces = _echoes(part, found, views, digit_ids)
+            if pieces:
+                for r, (k, v) in zip(part.runs, pieces):
+                    t = views[r.turn].text
+                    found.append(PiiSpan(k, r.turn, r.start, r.end, t[r.start:r.end], v))
+                continue
+            if kind is None and near is None:
+                kind = _continues(part, found, views)
         if kind is None:
             continue
         value = part.digits if not part.has_letters else part.compact
@@ -1002,6 +1025,65 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
             found.append(PiiSpan(kind, r.turn, r.start, r.end, t[r.start:r.end], value))
     found = [x for x in found if x.type in wanted]
     return sorted(found, key=lambda x: (x.turn, x.start))
+
+
+# Types a read-back or a next piece can take: codes, not free words.
+ECHO_TYPES = ("ID", "ACCOUNT", "SORT_CODE", "CARD", "PHONE", "SSN", "POSTCODE", "IBAN")
+ECHO_TURNS = 4  # a read-back answers a value given at most this many turns before
+
+
+def _part_value(runs: list[Run]) -> str:
+    part = Part(list(runs))
+    return part.digits if not part.has_letters else part.compact
+
+
+def _echo_type(value: str, candidates: list[tuple[str, str]]) -> str | None:
+    """The type of the latest earlier value ``value`` repeats: the same, a piece of it (4+ characters), or
+    it inside ``value`` (5+)."""
+    for kind, cand in reversed(candidates):
+        if value == cand or len(value) >= 4 and value in cand or len(cand) >= 5 and cand in value:
+            return kind
+    return None
+
+
+def _echoes(part: Part, found: list[PiiSpan], views: list[TurnView],
+            digit_ids: bool = True) -> list[tuple[str, str]] | None:
+    """(type, value) per run of a part that reads back values given in the turns before it: the whole part
+    one value, or each run its own ("2 2 2 4 6 0 1 8 and 30 91 02": an account and a sort code)."""
+    turn = part.runs[0].turn
+    recent = [x for x in found if turn - ECHO_TURNS <= x.turn < turn and x.type in ECHO_TYPES and x.value
+              and (digit_ids or x.type != "ID" or any(ch.isalpha() for ch in x.value))]
+    if not recent:
+        return None
+    candidates: list[tuple[str, str]] = []
+    for x in sorted(recent, key=lambda x: (x.turn, x.start)):
+        if (x.type, x.value) not in candidates:
+            candidates.append((x.type, x.value))
+    for kind in {k for k, _ in candidates}:  # pieces given one after another: "two oh two four" + "oh six one one"
+        joined = "".join(v for k, v in candidates if k == kind)
+        if (kind, joined) not in candidates:
+            candidates.append((kind, joined))
+    value = _part_value(part.runs)
+    if len(value) < 2:
+        return None
+    if len(part.runs) > 1 and len({r.turn for r in part.runs}) == 1:
+        each = [_echo_type(_part_value([r]), candidates) for r in part.runs]
+        if all(each) and len(set(each)) > 1 and all(len(_part_value([r])) >= 2 for r in part.runs):
+            return [(k, _part_value([r])) for k, r in zip(each, part.runs)]
+    whole = _echo_type(value, candidates)
+    return [(whole, value)] * len(part.runs) if whole else None
+
+
+def _continues(part: Part, found: list[PiiSpan], views: list[TurnView]) -> str | None:
+    """The type of the value given or read back in the turn before, for a short code that opens its turn
+    ("yeah seven seven at the end" after "2024 0611 and is there anything after that")."""
+    first = part.runs[0]
+    view = views[first.turn]
+    before = [x for x in found if x.turn == first.turn - 1 and x.type in ("ID", "ACCOUNT")]
+    if not before or len(part.compact) < 2 or not _opens_turn(view, first.first) \
+            or sum(t.kind == "word" for t in view.tokens) > 6:
+        return None
+    return before[-1].type
 
 
 def _spelled_runs(tokens: list[Token]) -> list[tuple[int, int, str]]:
@@ -1064,6 +1146,16 @@ def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[Tur
     if kind == "ID" and not part.has_letters and not continued and not (digit_ids and len(part.digits) >= 3):
         return None  # digit_ids off: an order number in digits alone is not personal data; a code with letters is
     return kind if _answers(kind, part, continued or len(part.runs) > 1) else None
+
+
+ACCOUNT_ENDING = re.compile(r"\baccount(?: number)?\b[^.?!]{0,24}?\b(?:ending(?: in| with)?|ends (?:in|with)"
+                            r"|last (?:four|4)(?: digits)?(?: (?:are|is|of))?)\W*$", re.I)
+
+
+def _in_pairs(part: Part) -> bool:
+    """Six digits said or written as three two-digit numbers ("forty twelve nineteen", "30 91 02")."""
+    groups = [t.digits for r in part.runs for t in r.tokens if t.kind in ("num", "numword")]
+    return len(groups) == 3 and all(len(g) == 2 for g in groups)
 
 
 def _own_shape(kind: str | None, part: Part) -> bool:

@@ -202,3 +202,29 @@ def test_an_accounts_last_digits_are_the_account_but_a_cards_are_not():
     assert _types([("agent", "i can see an account ending three nine nine two is that the one")]) == [
         (0, "ACCOUNT", "three nine nine two")]
     assert _types([("agent", "the card ending three nine nine two is still on file")]) == []
+
+
+# ---- card details, the last four of a social, IBANs -----------------------------------------------------
+def test_expiry_and_security_code_asked_after_the_card_are_not_the_card():
+    turns = [("agent", "what's the long number on the card"),
+             ("customer", "five one oh five one oh five one oh five one oh five one oh oh"),
+             ("agent", "and when does it expire what's the expiry date"), ("customer", "one one twenty eight"),
+             ("agent", "and the three digit code on the back"), ("customer", "seven three nine")]
+    assert [(i, t) for i, t, _ in _types(turns)] == [(1, "CARD"), (3, "EXPIRY"), (5, "CVV")]
+    turns = [("agent", "card number please"), ("customer", "4111 1111 1111 1111"),
+             ("agent", "then the expiry and the security code"), ("customer", "oh four twenty nine and two six two")]
+    assert [(i, t, x) for i, t, x in _types(turns) if i == 3] == [(3, "EXPIRY", "oh four twenty nine"),
+                                                                (3, "CVV", "two six two")]
+
+
+def test_the_last_four_of_a_social_in_answer():
+    turns = [("agent", "can you verify the last four of your social"), ("customer", "sure it's nine one oh eight")]
+    assert _types(turns) == [(1, "SSN", "nine one oh eight")]
+
+
+def test_an_iban_asked_for_by_name_or_written_with_a_bank_code():
+    # the check digits misheard or mistyped: still the IBAN when asked for, or written with a bank code
+    turns = [("agent", "could you read me the iban"),
+             ("customer", "it's d e one two three seven oh four oh oh four four oh five three two oh one three oh oh oh")]
+    assert [t for _, t, _ in _types(turns)] == ["IBAN"]
+    assert _types([("customer", "pay it into NL12 ABNA 0417 1643 00 please")]) == [(0, "IBAN", "NL12 ABNA 0417 1643 00")]

@@ -99,6 +99,7 @@ KEYWORDS: dict[str, str] = {
     "CVV": r"security (?:code|number|digits)|cvv2?|cvc|cv2|three digits?|3 digits?|digits on the back"
            r"|code on the back|three digit code",
     "SORT_CODE": r"sort ?code",
+    "IBAN": r"iban(?: number)?|international bank account number",
     "ACCOUNT": r"account(?: number| no\.?| id)?|acct|customer (?:number|id|reference|ref)|membership(?: number)?"
                r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no",
     "PHONE": r"phone(?: number)?|mobile|telephone|landline|contact number|call me|call you back|"
@@ -129,7 +130,7 @@ _KEYWORD_RES_DIGIT_IDS = dict(_KEYWORD_RES) | {
 ID_GLUE = re.compile(r"(?:\s|[:#.,-]|['’]s\b|\b(?:number|no|num|id|ref|reference|code|is|was|it's|its|it|still|of|uh|um|er|erm"
                      r"|then|that's|thats)\b)*", re.I)
 # How a run's length fits each context; checked in this order when several contexts apply.
-CONTEXT_ORDER = ("ID", "CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PHONE", "POSTCODE", "EXPIRY", "CVV")
+CONTEXT_ORDER = ("ID", "IBAN", "CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PHONE", "POSTCODE", "EXPIRY", "CVV")
 
 # "my name is" lets a lower-case (ASR) name through; the bare forms need a capital letter.
 NAME_TRIGGER = re.compile(
@@ -170,6 +171,9 @@ NI_NUMBER = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
 POSTCODE_UK = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}")
 POSTCODE_UK_TEXT = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
 ZIP_AFTER_STATE = re.compile(r"\b([A-Z]{2})\s+(\d{5}(?:-\d{4})?)\b")
+IBAN_SHAPE = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
+# A written IBAN with a bank code of letters ("IE64 BOFI 9058 ..."): an IBAN whatever its check digits say.
+IBAN_BANK_LETTERS = re.compile(r"[A-Z]{2}\d{2}[A-Z]{4}\d{8,26}")
 IBAN_TEXT = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,3})?\b")
 EMAIL_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 DOMAIN_TOKEN = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+$", re.I)
@@ -622,6 +626,8 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
             return "SSN"
         if iban_valid(compact):
             return "IBAN"
+        if IBAN_SHAPE.fullmatch(compact) and (near == "IBAN" or near is None and prior[:1] == ["IBAN"]):
+            return "IBAN"  # asked for by name: the shape is enough (a check digit misheard is still the IBAN)
     if unit_next or money_before:
         return None
     if not letters and 13 <= len(digits) <= 19 and luhn_valid(digits) and near not in ("NONE", "ID"):
@@ -916,7 +922,7 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
             spans.append(PiiSpan("EMAIL", ti, s, e, text[s:e], value))
         for m in IBAN_TEXT.finditer(text):
             compact = re.sub(r"\s", "", m.group())
-            if iban_valid(compact) and not _overlaps(m.start(), m.end(), [(x.start, x.end) for x in spans]):
+            if (iban_valid(compact) or IBAN_BANK_LETTERS.fullmatch(compact)) and not _overlaps(m.start(), m.end(), [(x.start, x.end) for x in spans]):
                 spans.append(PiiSpan("IBAN", ti, m.start(), m.end(), m.group(), compact))
         taken = lambda: [(x.start, x.end) for x in spans]  # noqa: E731
         for s, e in _addresses(text):
@@ -990,6 +996,13 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
             continue
         id_cue = digit_ids and not part.has_letters and _id_cue(view.text, first.start, res)
         kind = classify_part(part, near, prior, unit_next, money_before, id_cue)
+        if kind is None and near is None and not unit_next and not money_before:
+            pieces = _answers_in_order(part, prior)
+            if pieces:  # "zero three twenty six and eight eight one" after "expiry and security code"
+                for r, k in zip(part.runs, pieces):
+                    t = views[r.turn].text
+                    found.append(PiiSpan(k, r.turn, r.start, r.end, t[r.start:r.end], _part_value([r])))
+                continue
         if kind == "ACCOUNT" and len(part.digits) < 5 and not part.has_letters and near is None \
                 and sum(t.kind == "word" for t in view.tokens) > 4:
             kind = None  # "3 boxes of 250 screws": a short number inside a sentence is no account chunk
@@ -1072,6 +1085,25 @@ def _echoes(part: Part, found: list[PiiSpan], views: list[TurnView],
             return [(k, _part_value([r])) for k, r in zip(each, part.runs)]
     whole = _echo_type(value, candidates)
     return [(whole, value)] * len(part.runs) if whole else None
+
+
+def _answers_in_order(part: Part, prior: list[str]) -> list[str] | None:
+    """A type per run when one turn answers a question for two things with two numbers, in the order asked,
+    each fitting its type ("expiry and security code": "zero three twenty six and eight eight one")."""
+    if len(part.runs) < 2 or part.has_letters or len({r.turn for r in part.runs}) > 1:
+        return None
+    asked = list(dict.fromkeys(prior))
+    if len(asked) < len(part.runs):
+        return None
+    out = []
+    for r in part.runs:
+        digits = _part_value([r])
+        kind = next((k for k in asked if _fits(k, digits, False, digits)), None)
+        if kind is None:
+            return None
+        out.append(kind)
+        asked = asked[asked.index(kind) + 1:]
+    return out
 
 
 def _continues(part: Part, found: list[PiiSpan], views: list[TurnView]) -> str | None:

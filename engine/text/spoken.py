@@ -29,11 +29,17 @@ ASK_PATTERNS: dict[str, str] = {
     "EMAIL": r"e-?mail(?: address)?",
     "POSTCODE": r"post ?code|zip(?: code)?|postal code",
     "DOB": r"date of birth|birth ?date|birthday|d\.?o\.?b\.?|d o b|when were you born",
-    "SSN": r"national insurance(?: number)?|n\.?i\.? number|n i number|social security(?: number)?|ssn",
+    "SSN": r"national insurance(?: number)?|n\.?i\.? number|n i number|social security(?: number)?|ssn"
+           r"|(?:last (?:four|4) (?:digits )?of (?:your |the )?)social",
     "PHONE": r"(?:phone|mobile|contact|telephone|landline|callback|call back)(?: number)?",
     "CARD": r"(?<!membership )(?<!member )(?<!loyalty )card number"
             r"|long number(?![^.?!]*\b(?:membership|member|loyalty|library) card)(?: on the card)?",
     "SORT_CODE": r"sort ?code|routing number",
+    "IBAN": r"iban(?: number)?|international bank account number",
+    # asked so that the card's topic ends there: the answers are read by the keywords of the question
+    "EXPIRY": r"expiry(?: date)?|expiration(?: date)?|valid (?:until|to|thru|through)",
+    "CVV": r"security (?:code|number|digits)|cvv2?|cvc|cv2|(?:three|3) digits?(?: on the back)?|digits on the back"
+           r"|code on the back",
     "ACCOUNT": r"account (?:number|no|id)|membership(?: number)?|member (?:number|id)|customer (?:number|id|reference)"
                r"|policy(?: number)?|meter (?:number|reading|serial)",
     "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice|incident|tracking|reference)"
@@ -50,7 +56,7 @@ REQUEST = re.compile(r"\?|\b(?:can|could|may|would|what|what's|whats|which|who|a
                      r"|take|give|tell|read|spell|need|have you got|do you have|is it|is that|just the)\b", re.I)
 # Types answered in free words (not code runs), read by ``answer_spans``.
 FREE_TYPES = ("NAME", "ADDRESS", "DOB", "EMAIL")
-CODE_TYPES = ("ID", "ACCOUNT", "PHONE", "SSN", "CARD", "POSTCODE", "SORT_CODE")
+CODE_TYPES = ("ID", "ACCOUNT", "PHONE", "SSN", "CARD", "POSTCODE", "SORT_CODE", "IBAN")
 
 FILLERS = normalize.FILLERS | {"em"}
 # Words that open an answer without being part of it.

@@ -228,3 +228,61 @@ def test_an_iban_asked_for_by_name_or_written_with_a_bank_code():
              ("customer", "it's d e one two three seven oh four oh oh four four oh five three two oh one three oh oh oh")]
     assert [t for _, t, _ in _types(turns)] == ["IBAN"]
     assert _types([("customer", "pay it into NL12 ABNA 0417 1643 00 please")]) == [(0, "IBAN", "NL12 ABNA 0417 1643 00")]
+
+
+# ---- names: titles, third parties, agents' introductions, a name said then spelled ------------------------
+needs_ner = pytest.mark.skipif(not __import__("wocas.text.names", fromlist=["x"]).available(),
+                               reason="the pii extra (spaCy + en_core_web_sm) is not installed")
+
+
+def test_a_lower_case_title_and_the_name_after_it():
+    assert _types([("agent", "right i've found it is that for mrs castellano")]) == [(0, "NAME", "castellano")]
+    assert _types([("agent", "thanks mister oduya bear with me")]) == [(0, "NAME", "oduya")]
+    assert _types([("customer", "i miss the old tariff")]) == []
+
+
+def test_a_name_said_then_spelled_and_names_after_his_her_and_in_the_name_of():
+    assert _types([("agent", "and the surname on the email is that kowal k o w a l")]) == [
+        (0, "NAME", "kowal"), (0, "NAME", "k o w a l")]
+    assert _types([("customer", "i'm ringing for my dad his name's desmond achebe")]) == [
+        (0, "NAME", "desmond achebe")]
+    assert _types([("customer", "the direct debit is in the name of tariq hollis")]) == [(0, "NAME", "tariq hollis")]
+
+
+@needs_ner
+def test_an_agents_own_name_in_the_introduction_slot_and_third_parties():
+    got = _types([("agent", "hello you're speaking with rhiannon from the lettings team")], names="ner")
+    assert got == [(0, "NAME", "rhiannon")]
+    assert _types([("agent", "you're through to billing how can i help")], names="ner") == []
+    assert _types([("customer", "it's for my husband dave he set it up")], names="ner") == [(0, "NAME", "dave")]
+    assert _types([("customer", "my partner tomasz is the account holder")], names="ner") == [(0, "NAME", "tomasz")]
+    assert _types([("customer", "my son really wants it and my landlord never fixed it")], names="ner") == []
+
+
+@needs_ner
+def test_word_pieces_streets_and_prices_are_not_names_or_dates():
+    assert _types([("customer", "i'm gonna have to cancel then")], names="ner") == []
+    turns = [("customer", "Can we add our son, DOB 03.11.2018?"),
+             ("agent", "Yes, the child fare for that route is £64. Shall I add him?")]
+    assert _types(turns, names="ner") == [(0, "DOB", "03.11.2018")]  # "£64." is no year
+
+
+# ---- addresses ---------------------------------------------------------------------------------------------
+def test_an_address_answer_with_the_postcode_after_it_and_a_house_letter():
+    turns = [("agent", "what's the first line of your address and the postcode"),
+             ("customer", "it's nine larch close b s three one q x")]
+    assert _types(turns)[0] == (1, "ADDRESS", "nine larch close")
+    turns = [("agent", "and the first line of the address"), ("customer", "thirty three orchard way")]
+    assert _types(turns) == [(1, "ADDRESS", "thirty three orchard way")]
+    assert _types([("customer", "we moved it's twenty b kingfisher road now")]) == [
+        (0, "ADDRESS", "twenty b kingfisher road")]
+
+
+def test_the_companys_own_branch_address_is_not_personal():
+    assert _types([("agent", "The nearest store is at 18 Kirkgate, and our branch at 3 Mill Road opens at 9.")]) == []
+
+
+@needs_ner
+def test_a_name_after_an_acknowledgement_and_a_street_is_not_a_surname():
+    assert _types([("agent", "Done, Priya. The new card is on its way.")], names="ner") == [(0, "NAME", "Priya")]
+    assert _types([("agent", "Yes, the Tolley Lane depot has it in stock.")], names="ner") == []

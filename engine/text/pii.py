@@ -134,8 +134,11 @@ CONTEXT_ORDER = ("ID", "IBAN", "CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PH
 
 # "my name is" lets a lower-case (ASR) name through; the bare forms need a capital letter.
 NAME_TRIGGER = re.compile(
-    r"\b(?:my (?:full |first |last |sur)?name(?: is|'s)|surname(?: is|'s)|the name is|"
-    r"name on the (?:card|account) is)\s+", re.I)
+    r"\b(?:(?:my|his|her|their) (?:full |first |last |sur)?name(?: is|'s| was)|surname(?: is|'s)|the name is|"
+    r"name on the (?:card|account) is|in the name of)\s+", re.I)
+# "is that mr hargreaves", "thanks mrs brennan": a lower-case (ASR) title and the one word after it
+# ("miss" and "dr" are left out: "i miss it", "oak dr")
+TITLE_NAME_LOWER = re.compile(r"\b(?:mr|mrs|ms|mister|missus)\.?\s+([a-z][a-z'’-]+)")
 NAME_TRIGGER_CAP = re.compile(r"\b[Nn]ame(?: is|'s)\s+(?=[A-Z])")
 # After the agent asks for a name, "it's Sarah Jones" / "yes, Sarah Jones" carries one.
 NAME_ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|hi|um|uh)\W+)*(?:it's\s+|it is\s+|its\s+)?", re.I)
@@ -163,9 +166,13 @@ _FLAT = r"(?:(?:[Ff]lat|[Aa]partment|[Aa]pt\.?|[Uu]nit|[Ss]uite)\s+\w+,?\s+)?"
 ADDRESS_CAP = re.compile(rf"\b{_FLAT}{_HOUSE},?\s+(?:[A-Z][\w'’-]*\s+){{1,3}}(?:{_STREET_ALL})\b"
                          r"(?:\s+(?:Apt|Apartment|Flat|Unit|Suite)\.?\s+\w+)?"
                          r"(?:,\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?(?=,|\s*$|\s+[A-Z]{1,2}\d))?")
-ADDRESS_LOWER = re.compile(rf"\b{_FLAT}{_HOUSE},?\s+(?:[a-z][\w'’-]+\s+){{1,3}}(?:{_STREET_ALL})\b")
+ADDRESS_LOWER = re.compile(rf"\b{_FLAT}{_HOUSE}(?:\s+[a-z](?=\s))?,?\s+(?:[a-z][\w'’-]+\s+){{1,3}}(?:{_STREET_ALL})\b")
 ADDRESS_CUE = re.compile(r"\b(?:live (?:at|on)|address|moved to|move to|living at|house|flat|deliver(?:ed)? to|"
-                         r"send (?:it|them) to|registered at|lives at)\b", re.I)
+                         r"send (?:it|them) to|registered at|lives at|we moved|i moved|moved house|still (?:right|correct)"
+                         r"|is that still)\b", re.I)
+# An address of the company's own (a branch, a shop): not the customer's.
+BUSINESS_PLACE = re.compile(r"\b(?:branch|store|stores|shop|shops|office|showroom|depot|centre|center|outlet)\b[^.?!]{0,30}$",
+                            re.I)
 # A UK National Insurance number: two letters, six digits, a letter A-D.
 NI_NUMBER = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
 POSTCODE_UK = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}")
@@ -795,6 +802,9 @@ def _names(text: str, asked: bool) -> list[tuple[int, int]]:
     spans += spoken.relation_names(text)
     for m in TITLE_NAME.finditer(text):
         spans.append((m.start(), m.end()))
+    for m in TITLE_NAME_LOWER.finditer(text):
+        if m.group(1).lower() not in NAME_STOP and m.group(1).lower() not in spoken.NAME_END:
+            spans.append((m.start(1), m.end(1)))
     for m in SPEAKING_NAME.finditer(text):
         spans.append((m.start(1), m.end(1)))
     return spans
@@ -808,7 +818,7 @@ def _addresses(text: str) -> list[tuple[int, int]]:
     for s, e in spans:
         # a house number spelled out must not swallow a preceding word like "at"
         chunk = text[s:e]
-        if re.match(r"(?:at|on|in|to)\s", chunk, re.I):
+        if re.match(r"(?:at|on|in|to)\s", chunk, re.I) or BUSINESS_PLACE.search(text[:s]):
             continue
         cleaned.append((s, e))
     return cleaned
@@ -973,9 +983,12 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
         first, last = part.runs[0], part.runs[-1]
         view = views[first.turn]
         if not part.digits and part.has_letters:  # spelled letters: a name being spelled out
+            said = _said_then_spelled(view, first, part.compact)
             if len(part.compact) >= 3 and all(t.kind == "letter" for r in part.runs for t in r.tokens) and (
-                    first.turn in name_turns or SPELL_CUE.search(view.text[:first.start])
+                    first.turn in name_turns or said or SPELL_CUE.search(view.text[:first.start])
                     and _nearest_keyword(view.text, before=first.start) in (None, "NONE")):
+                if said and not _overlaps(said.start, said.end, [(x.start, x.end) for x in found if x.turn == first.turn]):
+                    found.append(PiiSpan("NAME", first.turn, said.start, said.end, said.text, said.lower))
                 for r in part.runs:
                     t = views[r.turn].text
                     found.append(PiiSpan("NAME", r.turn, r.start, r.end, t[r.start:r.end], part.compact.lower()))
@@ -1116,6 +1129,16 @@ def _continues(part: Part, found: list[PiiSpan], views: list[TurnView]) -> str |
             or sum(t.kind == "word" for t in view.tokens) > 6:
         return None
     return before[-1].type
+
+
+def _said_then_spelled(view: TurnView, run: Run, letters: str) -> Token | None:
+    """The word right before spelled letters that they spell ("is that smith s m i t h"): a name said and
+    then spelled out."""
+    prev = _prev_word(view.tokens, run.first)
+    if prev is not None and prev.kind == "word" and re.sub(r"[^a-z]", "", prev.lower) == letters.lower() \
+            and prev.lower not in NAME_STOP:
+        return prev
+    return None
 
 
 def _spelled_runs(tokens: list[Token]) -> list[tuple[int, int, str]]:

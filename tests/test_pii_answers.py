@@ -286,3 +286,11 @@ def test_the_companys_own_branch_address_is_not_personal():
 def test_a_name_after_an_acknowledgement_and_a_street_is_not_a_surname():
     assert _types([("agent", "Done, Priya. The new card is on its way.")], names="ner") == [(0, "NAME", "Priya")]
     assert _types([("agent", "Yes, the Tolley Lane depot has it in stock.")], names="ner") == []
+
+
+def test_a_short_number_in_a_sentence_after_the_question_or_a_value_stays():
+    turns = [("agent", "what's the account number"), ("customer", "yeah 20 of them were faulty anyway")]
+    assert _types(turns) == []
+    turns = [("customer", "my account number is 6 6 1 9 0 4 2 7"), ("agent", "thanks that's 66190427 let me pull it up"),
+             ("customer", "ok 15 then")]
+    assert [i for i, _, _ in _types(turns)] == [0, 1]

@@ -1100,6 +1100,11 @@ def _echoes(part: Part, found: list[PiiSpan], views: list[TurnView],
     return [(whole, value)] * len(part.runs) if whole else None
 
 
+# A turn asking whether a value goes on ("is there anything after that", "is that all of it").
+MORE_ASKED = re.compile(r"\?|\b(?:anything (?:after|else on|more)|any more|more to it|after that|the rest|is that (?:all|it)"
+                        r"|and then|go on|carry on)\b", re.I)
+
+
 def _answers_in_order(part: Part, prior: list[str]) -> list[str] | None:
     """A type per run when one turn answers a question for two things with two numbers, in the order asked,
     each fitting its type ("expiry and security code": "zero three twenty six and eight eight one")."""
@@ -1125,7 +1130,7 @@ def _continues(part: Part, found: list[PiiSpan], views: list[TurnView]) -> str |
     first = part.runs[0]
     view = views[first.turn]
     before = [x for x in found if x.turn == first.turn - 1 and x.type in ("ID", "ACCOUNT")]
-    if not before or len(part.compact) < 2 or not _opens_turn(view, first.first) \
+    if not before or not MORE_ASKED.search(views[first.turn - 1].text) or len(part.compact) < 2 or not _opens_turn(view, first.first) \
             or sum(t.kind == "word" for t in view.tokens) > 6:
         return None
     return before[-1].type
@@ -1191,7 +1196,8 @@ def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[Tur
     # an answer (or the asker's read-back) is the code in few other words, or the code opening the turn
     # ("it's 7 1 4 2 then something i can't read"), not a number inside a sentence
     if mine and spoken.ALTERNATIVES.search(view.text) or (
-            sum(t.kind == "word" for t in view.tokens) > 4 and not _opens_turn(view, first.first)):
+            sum(t.kind == "word" for t in view.tokens) > 4
+            and not (_opens_turn(view, first.first) and len(part.compact) >= 3)):  # not "yeah 20 of them were ..."
         return None
     prv = _prev_word(view.tokens, first.first)
     if prv is not None and (prv.lower in UNIT_WORDS or prv.lower in CURRENCY_WORDS):  # "49 pounds 99"

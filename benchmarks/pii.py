@@ -3,8 +3,12 @@
     .venv/bin/python -m benchmarks.pii [--data tests/data/pii_lines.jsonl] [--spoken tests/data/pii_spoken.jsonl]
                                        [--names rules|ner]
 
-``--writer3`` is a third set, by an independent writer (labels written before any detector ran
-on it): scored per split, dev and held-out; only the dev split's misses are written out.
+``--writer3`` and ``--writer4`` are sets by two independent writers (labels written before any
+detector ran on them): each scored per split, dev and held-out, beside its first measurement;
+only the dev split's misses and false alarms are written out.
+
+``tests/data/pii_lines.jsonl`` labels an order / reference number in digits alone as no PII; it is
+scored under both ``[redact] digit_ids`` settings (the config's own setting scores the rest).
 
 ``--spoken`` is the second labelled set: ASR-style lines (lower case, little punctuation) with
 identifiers spelled in answer to an ID question and people's names; it is also scored with
@@ -36,6 +40,9 @@ from wocas.text.pii import ENTITY_TYPES, PiiSpan, find_pii_in_turns
 DEFAULT_DATA = ROOT / "tests" / "data" / "pii_lines.jsonl"
 DEFAULT_SPOKEN = ROOT / "tests" / "data" / "pii_spoken.jsonl"
 DEFAULT_WRITER3 = ROOT / "tests" / "data" / "pii_writer3.jsonl"
+DEFAULT_WRITER4 = ROOT / "tests" / "data" / "pii_writer4.jsonl"
+# pii_writer4.jsonl measured once (names=ner, commit b83cf60) before any change made because of it.
+WRITER4_FIRST_RUN_FILE = ROOT / "benchmarks" / "results" / "pii_writer4_first_run.json"
 # pii_writer3.jsonl measured once (names=ner) before any change made because of it
 # (benchmarks/results/pii_writer3_first_run.json): typed recall per type (labelled spans) and overall.
 WRITER3_FIRST_RUN = {
@@ -93,7 +100,7 @@ def find_sets(data: Path) -> list[Path]:
     return [data] if data.is_file() else sorted(data.rglob("*pii*.jsonl"))
 
 
-def evaluate(records: list[dict], names: str = "rules", entities=ENTITY_TYPES) -> dict:
+def evaluate(records: list[dict], names: str = "rules", entities=ENTITY_TYPES, digit_ids: bool = True) -> dict:
     tp_rec, tp_red, n_gold = Counter(), Counter(), Counter()
     tp_prec, tp_prec_any, n_pred = Counter(), Counter(), Counter()
     misses, false_alarms = [], []
@@ -101,7 +108,8 @@ def evaluate(records: list[dict], names: str = "rules", entities=ENTITY_TYPES) -
     started = time.perf_counter()
     for rec in records:
         turns = rec["turns"]
-        preds = find_pii_in_turns([(t["speaker"], t["text"]) for t in turns], entities, names=names)
+        preds = find_pii_in_turns([(t["speaker"], t["text"]) for t in turns], entities, names=names,
+                                  digit_ids=digit_ids)
         for ti, turn in enumerate(turns):
             lines += 1
             mine = [p for p in preds if p.turn == ti]
@@ -163,7 +171,9 @@ def to_markdown(result: dict, machine: str) -> str:
         "",
         f"{result['lines']} lines in {result['records']} records (tests/data/pii_lines.jsonl), "
         f"{result['lines_without_pii']} of them with no PII (prices, appointment dates, quantities, order "
-        f"and reference numbers, times, percentages). Detection took {result['seconds']} s on {machine}.",
+        f"and reference numbers, times, percentages). Detection took {result['seconds']} s on {machine}, "
+        f"with `[redact] digit_ids = {str(result.get('digit_ids', True)).lower()}` (the set's labels follow "
+        "`false`: both settings are compared below).",
         "",
         *rows,
         "",
@@ -197,10 +207,10 @@ def to_markdown(result: dict, machine: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def by_split(records: list[dict], names: str) -> dict:
+def by_split(records: list[dict], names: str, entities=ENTITY_TYPES, digit_ids: bool = True) -> dict:
     out = {}
     for split in sorted({r.get("split", "dev") for r in records}):
-        part = evaluate([r for r in records if r.get("split", "dev") == split], names)
+        part = evaluate([r for r in records if r.get("split", "dev") == split], names, entities, digit_ids)
         out[split] = {k: part[k] for k in ("records", "lines", "lines_without_pii", "negative_lines_flagged",
                                            "per_type", "overall")}
     return out
@@ -253,26 +263,42 @@ def spoken_markdown(spoken: dict) -> list[str]:
     return lines
 
 
-def writer3_markdown(w3: dict) -> list[str]:
+def load_first_run(path: Path) -> dict:
+    """A set's first measurement as ``{split: {"overall": ..., "recall": {type: ...}, "lines": ...}}``."""
+    data = json.loads(path.read_text())
+    return {split: data[split] for split in ("dev", "heldout") if split in data}
+
+
+def score_writer(records: list[dict], names: str, entities=ENTITY_TYPES, digit_ids: bool = True) -> dict:
+    """An independent writer's set: aggregate figures per split, and the dev split's misses and false
+    alarms only (a held-out split's are never written out), with the dev split's type confusions."""
+    dev = evaluate([r for r in records if r.get("split", "dev") == "dev"], names, entities, digit_ids)
+    confusions = Counter(f"{m['type']} -> {g[0]}" for m in dev["misses"] for g in m["got"][:1] if g[0] != m["type"])
+    return {"names": names, "digit_ids": digit_ids, "splits": by_split(records, names, entities, digit_ids),
+            "dev_misses": dev["misses"], "dev_false_alarms": dev["false_alarms"],
+            "dev_confusions": dict(confusions.most_common())}
+
+
+def writer_markdown(w: dict, title: str, path: str, first: dict, about: str) -> list[str]:
+    """One independent writer's set: per split, today's figures beside the first measurement."""
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:.3f}"
 
-    first = WRITER3_FIRST_RUN
-    lines = ["", "## An independent writer's set (tests/data/pii_writer3.jsonl)", "",
-             "150 records by another writer, labels written before any detector ran; every third record held out. "
-             "The first measurement (before any change made because of this set) is kept beside today's. The "
-             "detector was then fixed on the dev split only; the held-out split was scored once at the end.", "",
+    lines = ["", f"## {title} ({path})", "",
+             about + " The first measurement (before any change made because of this set) is kept beside "
+             "today's. The detector was then fixed on the dev split only; the held-out split is scored once "
+             "at the end.", "",
              "| split | lines | negative lines flagged | recall (typed) | recall (redacted) | precision (typed) "
              "| first run: recall (typed) / (redacted) / precision |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for split, part in w3["splits"].items():
+    for split, part in w["splits"].items():
         o, f = part["overall"], first.get(split, {}).get("overall")
         was = f"{f['recall']:.3f} / {f['redaction_recall']:.3f} / {f['precision']:.3f}" if f else "-"
         lines.append(f"| {split} | {part['lines']} | {part['negative_lines_flagged']} of {part['lines_without_pii']} "
                      f"| {pct(o['recall'])} | {pct(o['redaction_recall'])} | {pct(o['precision'])} | {was} |")
     lines += ["", "| type | dev labelled | dev recall (first run) | dev precision | heldout labelled "
               "| heldout recall (first run) | heldout precision |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    dev, held = w3["splits"].get("dev"), w3["splits"].get("heldout")
+    dev, held = w["splits"].get("dev"), w["splits"].get("heldout")
     for t in ENTITY_TYPES:
         cells = []
         for split, part in (("dev", dev), ("heldout", held)):
@@ -284,12 +310,42 @@ def writer3_markdown(w3: dict) -> list[str]:
             cells += [str(m["gold"]), f"{pct(m['recall'])} ({pct(was)})", pct(m["precision"])]
         if any(c not in ("0", "-") for c in cells):
             lines.append(f"| {t} | " + " | ".join(cells) + " |")
-    if w3["dev_misses"]:
+    if w.get("dev_confusions"):
+        lines += ["", "Dev type confusions (labelled -> found, the value redacted under another tag): "
+                  + ", ".join(f"{k}: {v}" for k, v in w["dev_confusions"].items()) + "."]
+    if w["dev_misses"]:
         lines += ["", "Dev misses:", ""] + [f"- {m['id']} {m['type']}: `{m['text']}` (got {m['got']})"
-                                            for m in w3["dev_misses"]]
-    if w3["dev_false_alarms"]:
+                                            for m in w["dev_misses"]]
+    if w["dev_false_alarms"]:
         lines += ["", "Dev false alarms:", ""] + [f"- {x['id']} {x['type']}: `{x['text']}` in \"{x['line']}\""
-                                                  for x in w3["dev_false_alarms"]]
+                                                  for x in w["dev_false_alarms"]]
+    return lines
+
+
+WRITER3_ABOUT = "150 records by another writer, labels written before any detector ran; every third record held out."
+WRITER4_ABOUT = ("150 records by a fourth writer (a contact-centre QA lead's view: spoken identifiers, sort codes and "
+                 "account numbers said many ways, agents' and third parties' names), labels written before any "
+                 "detector ran; every third record held out. It labels policy, membership and customer numbers ID; "
+                 "the detector, like the other three sets, calls them ACCOUNT (see the type confusions).")
+
+
+def digit_ids_markdown(both: dict) -> list[str]:
+    """pii_lines under both ``[redact] digit_ids`` settings."""
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    lines = ["", "## tests/data/pii_lines.jsonl under both `[redact] digit_ids` settings", "",
+             "That set labels an order, reference, ticket or tracking number in digits alone as no PII "
+             "(`digit_ids = false`); the two independent writers and issue 18 count one given as an identifier "
+             "as a leak (`digit_ids = true`, the default). The difference is only ID predictions on those lines.", "",
+             "| digit_ids | split | recall (typed) | recall (redacted) | precision (typed) | negative lines flagged "
+             "| ID predicted |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for setting, splits in both.items():
+        for split, part in splits.items():
+            o = part["overall"]
+            lines.append(f"| {setting} | {split} | {pct(o['recall'])} | {pct(o['redaction_recall'])} | "
+                         f"{pct(o['precision'])} | {part['negative_lines_flagged']} of {part['lines_without_pii']} | "
+                         f"{part['per_type']['ID']['predicted']} |")
     return lines
 
 
@@ -298,6 +354,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--spoken", type=Path, default=DEFAULT_SPOKEN)
     parser.add_argument("--writer3", type=Path, default=DEFAULT_WRITER3)
+    parser.add_argument("--writer4", type=Path, default=DEFAULT_WRITER4)
     parser.add_argument("--names", choices=("rules", "ner"), default=None,
                         help="name detector (default: ner when spaCy's model is installed, else rules)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -310,16 +367,18 @@ def main() -> None:
     names = args.names or ("ner" if ner.available() else "rules")
     files = find_sets(args.data) or [DEFAULT_DATA]
     records = [r for f in files for r in load_records(f)]
-    entities = config.redact.entities
-    result = evaluate(records, names, entities)
+    entities, digit_ids = config.redact.entities, config.redact.digit_ids
+    result = evaluate(records, names, entities, digit_ids)
     result["files"] = [str(f) for f in files]
     result["models"] = [{"field": "redact.entities", "name": f"{names} (wocas.text.pii)", "entities": list(entities)}]
     result["names"] = names
-    result["splits"] = by_split(records, names)
+    result["digit_ids"] = digit_ids
+    result["splits"] = by_split(records, names, entities, digit_ids)
+    result["pii_lines_digit_ids"] = {str(v).lower(): by_split(records, names, entities, v) for v in (True, False)}
     if args.spoken.exists():
         spoken_records = load_records(args.spoken)
-        spoken = evaluate(spoken_records, names)
-        spoken.update(names=names, splits=by_split(spoken_records, names), name_variants={})
+        spoken = evaluate(spoken_records, names, entities, digit_ids)
+        spoken.update(names=names, splits=by_split(spoken_records, names, entities, digit_ids), name_variants={})
         for v in NAME_VARIANTS if ner.available() else ("rules",):
             row = {}
             for split in ("dev", "heldout"):
@@ -331,11 +390,11 @@ def main() -> None:
         result["spoken_heldout_first_run"] = SPOKEN_HELDOUT_FIRST_RUN
         result["spoken_heldout2_first_run"] = SPOKEN_HELDOUT2_FIRST_RUN
     if args.writer3.exists():
-        w3_records = load_records(args.writer3)
-        w3_dev = evaluate([r for r in w3_records if r.get("split", "dev") == "dev"], names)
-        result["writer3"] = {"names": names, "splits": by_split(w3_records, names),
-                             "dev_misses": w3_dev["misses"], "dev_false_alarms": w3_dev["false_alarms"]}
+        result["writer3"] = score_writer(load_records(args.writer3), names, entities, digit_ids)
         result["writer3_first_run"] = WRITER3_FIRST_RUN
+    if args.writer4.exists():
+        result["writer4"] = score_writer(load_records(args.writer4), names, entities, digit_ids)
+        result["writer4_first_run"] = load_first_run(WRITER4_FIRST_RUN_FILE)
     machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs "
                f"({platform.system()}, Python {platform.python_version()})")
     result["machine"] = machine
@@ -345,8 +404,13 @@ def main() -> None:
     md = to_markdown(result, machine)
     if "spoken" in result:
         md += "\n".join(spoken_markdown(result["spoken"])) + "\n"
+    md += "\n".join(digit_ids_markdown(result["pii_lines_digit_ids"])) + "\n"
     if "writer3" in result:
-        md += "\n".join(writer3_markdown(result["writer3"])) + "\n"
+        md += "\n".join(writer_markdown(result["writer3"], "An independent writer's set", "tests/data/pii_writer3.jsonl",
+                                         WRITER3_FIRST_RUN, WRITER3_ABOUT)) + "\n"
+    if "writer4" in result:
+        md += "\n".join(writer_markdown(result["writer4"], "A fourth writer's set", "tests/data/pii_writer4.jsonl",
+                                         result["writer4_first_run"], WRITER4_ABOUT)) + "\n"
     (args.out / "pii.md").write_text(md)
     for split, part in result["splits"].items():
         o = part["overall"]
@@ -359,9 +423,13 @@ def main() -> None:
             pt = part["per_type"]
             print(f"spoken {split}: ID recall {pt['ID']['recall']} NAME recall {pt['NAME']['recall']} "
                   f"precision {part['overall']['precision']}")
-    for split, part in result.get("writer3", {}).get("splits", {}).items():
+    for setting, splits in result["pii_lines_digit_ids"].items():
+        print("pii_lines digit_ids=" + setting + ": " + ", ".join(
+            f"{split} recall {p['overall']['recall']} precision {p['overall']['precision']}" for split, p in splits.items()))
+    for writer, split, part in [(w, split, part) for w in ("writer3", "writer4")
+                                for split, part in result.get(w, {}).get("splits", {}).items()]:
         o = part["overall"]
-        print(f"writer3 {split}: recall {o['recall']} (redacted {o['redaction_recall']}) precision {o['precision']}, "
+        print(f"{writer} {split}: recall {o['recall']} (redacted {o['redaction_recall']}) precision {o['precision']}, "
               f"negative lines flagged {part['negative_lines_flagged']} of {part['lines_without_pii']}")
         print("   " + " ".join(f"{t}={m['recall']}" for t, m in part["per_type"].items() if m["gold"]))
     for t, m in result["per_type"].items():

@@ -151,6 +151,10 @@ class RedactConfig(Section):
     audio_dir: str | None = None  # where that copy goes (`wocas run --redact-audio` sets OUT/calls)
     names: Literal["rules", "ner"] = "ner"  # "ner": spaCy's English NER + call cues; "rules": cues and capitals only
     agent_names: Literal["redact", "keep"] = "redact"  # "keep": the agent's own name stays in clear text
+    # An order / claim / reference / ticket / case / booking / tracking number in digits alone is [ID]
+    # when given as one (right after its keyword, in answer to the agent's question for it, or read
+    # back); false: only such codes with letters (or written ones of 5+ digits) are redacted.
+    digit_ids: bool = True
 
     @field_validator("entities", "hash_entities")
     @classmethod

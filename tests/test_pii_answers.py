@@ -59,8 +59,8 @@ def test_non_answers_prices_counting_and_alternatives_stay():
     assert _types([("agent", "can you count to ten for me"),
                    ("customer", "one two three four five six seven eight nine ten")]) == []
     assert _types([("agent", "what's the account number"), ("customer", "i paid 49 pounds 99 last week")]) == []
-    # digits alone after an order question stay (the team's convention); a code with letters does not
-    assert _types([("agent", "what's the order number"), ("customer", "8 8 1 0 2 4 5")]) == []
+    # with digit_ids off, digits alone after an order question stay (pii_lines.jsonl's convention)
+    assert _types([("agent", "what's the order number"), ("customer", "8 8 1 0 2 4 5")], digit_ids=False) == []
 
 
 def test_written_codes_are_identifiers_but_models_and_flights_are_not():
@@ -125,5 +125,172 @@ def test_the_question_types_an_answer_whose_shape_does_not_settle_it():
     # a number with a shape of its own keeps it: a Luhn-valid card read after "the account number"
     turns = [("agent", "and the account number"), ("customer", "4539 1488 0343 6467")]
     assert _types(turns) == [(1, "CARD", "4539 1488 0343 6467")]
-    # an order number in digits alone is still not personal data (tests/data/pii_lines.jsonl's convention)
-    assert _types([("agent", "what's the order number"), ("customer", "it's 5 5 2 1 9 0 3")]) == []
+    # with digit_ids off, an order number in digits alone is not personal data (pii_lines.jsonl's convention)
+    assert _types([("agent", "what's the order number"), ("customer", "it's 5 5 2 1 9 0 3")], digit_ids=False) == []
+
+
+# ---- [redact] digit_ids: identifiers in digits alone, given as identifiers ----------------------------
+def test_digit_ids_after_the_keyword_are_ids():
+    for line, value in [("my booking number is 6104 2287", "6104 2287"), ("case 00581934 was closed", "00581934"),
+                        ("the invoice reference is 31 08 52 17", "31 08 52 17"),
+                        ("it's ticket number seven three three one oh five", "seven three three one oh five"),
+                        ("my tracking number is 7 7 0 1 4 2 9 8", "7 7 0 1 4 2 9 8")]:
+        assert _types([("customer", line)]) == [(0, "ID", value)], line
+        # off: digits said or grouped stay; one written token of 5+ digits was already an ID
+        assert _types([("customer", line)], digit_ids=False) == ([] if " " in value else [(0, "ID", value)]), line
+
+
+def test_digit_ids_in_answer_and_read_back():
+    turns = [("agent", "can you give me the claim number"), ("customer", "yeah it's six oh four one"),
+             ("customer", "two two nine"), ("agent", "six oh four one two two nine thank you")]
+    assert [t for _, t, _ in _types(turns)] == ["ID", "ID", "ID"]
+    assert _types(turns, digit_ids=False) == []
+    # the number opens the answer, whatever the customer says after it
+    turns = [("agent", "and the order number"), ("customer", "it's 5 5 1 8 2 and then i can't make out the rest")]
+    assert _types(turns) == [(1, "ID", "5 5 1 8 2")]
+
+
+@pytest.mark.parametrize("turns", [
+    [("customer", "my booking is for 7 30 on friday")],
+    [("customer", "i ordered 14 of them and the order came to 212 pounds")],
+    [("customer", "the ticket was 45 quid")],
+    [("customer", "the case number you mentioned was from 2019 i think")],
+    [("agent", "what's the order number"), ("customer", "i paid 38 pounds for it on the 3rd of may")],
+    [("agent", "what's the booking reference"), ("customer", "um it was for flight 2291 at 6 15")],
+    [("customer", "i'm at store 4 4 1 2 and the model number is 5 5 0 9")],
+])
+def test_digit_ids_leave_prices_times_quantities_and_product_numbers(turns):
+    assert _types(turns) == []
+
+
+# ---- read-backs, next pieces, sort codes in pairs, an account's last digits ---------------------------
+def test_a_read_back_takes_the_type_of_the_value_it_repeats():
+    # the agent's read-back inside a longer sentence, after the pieces were given over turns
+    turns = [("agent", "what's your booking reference"), ("customer", "it's q for quebec m"), ("agent", "q m yep"),
+             ("customer", "six one one eight"),
+             ("agent", "right so that's q m 6 1 1 8 i'll just bring that up for you now")]
+    assert [(i, t) for i, t, _ in _types(turns)][-1] == (4, "ID")
+    # a sort code read back with the next question after it keeps the sort code's type
+    turns = [("agent", "can i take the sort code"), ("customer", "sixty two oh four one one"),
+             ("agent", "62 04 11 and the account number please")]
+    assert _types(turns)[-1] == (2, "SORT_CODE", "62 04 11")
+
+
+def test_a_read_back_of_two_values_gives_each_its_own_type():
+    turns = [("agent", "sort code first please"), ("customer", "five five oh one nine two"),
+             ("agent", "and the account number"), ("customer", "six three one one oh four seven two"),
+             ("agent", "so 6 3 1 1 0 4 7 2 and 55 01 92 lovely")]
+    assert [(t, x) for i, t, x in _types(turns) if i == 4] == [("ACCOUNT", "6 3 1 1 0 4 7 2"),
+                                                             ("SORT_CODE", "55 01 92")]
+
+
+def test_the_next_piece_after_a_read_back_takes_its_type():
+    turns = [("customer", "my claim number's seven oh seven one"), ("customer", "three three two two"),
+             ("agent", "7071 3322 is there any more to it"), ("customer", "yeah five nine on the end")]
+    assert [(i, t) for i, t, _ in _types(turns)] == [(0, "ID"), (1, "ID"), (2, "ID"), (3, "ID")]
+
+
+def test_sort_codes_said_as_pairs_and_written_beside_an_account():
+    turns = [("agent", "what are the bank details"), ("customer", "sixty ten thirty one account two two four oh nine one one six")]
+    assert [(t, x) for _, t, x in _types(turns)] == [("SORT_CODE", "sixty ten thirty one"),
+                                                     ("ACCOUNT", "two two four oh nine one one six")]
+    turns = [("customer", "account 51902274 sort code 11-42-07"), ("agent", "51902274 11-42-07 thanks")]
+    assert [(i, t, x) for i, t, x in _types(turns) if i == 1] == [(1, "ACCOUNT", "51902274"), (1, "SORT_CODE", "11-42-07")]
+
+
+def test_an_accounts_last_digits_are_the_account_but_a_cards_are_not():
+    assert _types([("agent", "i can see an account ending three nine nine two is that the one")]) == [
+        (0, "ACCOUNT", "three nine nine two")]
+    assert _types([("agent", "the card ending three nine nine two is still on file")]) == []
+
+
+# ---- card details, the last four of a social, IBANs -----------------------------------------------------
+def test_expiry_and_security_code_asked_after_the_card_are_not_the_card():
+    turns = [("agent", "what's the long number on the card"),
+             ("customer", "five one oh five one oh five one oh five one oh five one oh oh"),
+             ("agent", "and when does it expire what's the expiry date"), ("customer", "one one twenty eight"),
+             ("agent", "and the three digit code on the back"), ("customer", "seven three nine")]
+    assert [(i, t) for i, t, _ in _types(turns)] == [(1, "CARD"), (3, "EXPIRY"), (5, "CVV")]
+    turns = [("agent", "card number please"), ("customer", "4111 1111 1111 1111"),
+             ("agent", "then the expiry and the security code"), ("customer", "oh four twenty nine and two six two")]
+    assert [(i, t, x) for i, t, x in _types(turns) if i == 3] == [(3, "EXPIRY", "oh four twenty nine"),
+                                                                (3, "CVV", "two six two")]
+
+
+def test_the_last_four_of_a_social_in_answer():
+    turns = [("agent", "can you verify the last four of your social"), ("customer", "sure it's nine one oh eight")]
+    assert _types(turns) == [(1, "SSN", "nine one oh eight")]
+
+
+def test_an_iban_asked_for_by_name_or_written_with_a_bank_code():
+    # the check digits misheard or mistyped: still the IBAN when asked for, or written with a bank code
+    turns = [("agent", "could you read me the iban"),
+             ("customer", "it's d e one two three seven oh four oh oh four four oh five three two oh one three oh oh oh")]
+    assert [t for _, t, _ in _types(turns)] == ["IBAN"]
+    assert _types([("customer", "pay it into NL12 ABNA 0417 1643 00 please")]) == [(0, "IBAN", "NL12 ABNA 0417 1643 00")]
+
+
+# ---- names: titles, third parties, agents' introductions, a name said then spelled ------------------------
+needs_ner = pytest.mark.skipif(not __import__("wocas.text.names", fromlist=["x"]).available(),
+                               reason="the pii extra (spaCy + en_core_web_sm) is not installed")
+
+
+def test_a_lower_case_title_and_the_name_after_it():
+    assert _types([("agent", "right i've found it is that for mrs castellano")]) == [(0, "NAME", "castellano")]
+    assert _types([("agent", "thanks mister oduya bear with me")]) == [(0, "NAME", "oduya")]
+    assert _types([("customer", "i miss the old tariff")]) == []
+
+
+def test_a_name_said_then_spelled_and_names_after_his_her_and_in_the_name_of():
+    assert _types([("agent", "and the surname on the email is that kowal k o w a l")]) == [
+        (0, "NAME", "kowal"), (0, "NAME", "k o w a l")]
+    assert _types([("customer", "i'm ringing for my dad his name's desmond achebe")]) == [
+        (0, "NAME", "desmond achebe")]
+    assert _types([("customer", "the direct debit is in the name of tariq hollis")]) == [(0, "NAME", "tariq hollis")]
+
+
+@needs_ner
+def test_an_agents_own_name_in_the_introduction_slot_and_third_parties():
+    got = _types([("agent", "hello you're speaking with rhiannon from the lettings team")], names="ner")
+    assert got == [(0, "NAME", "rhiannon")]
+    assert _types([("agent", "you're through to billing how can i help")], names="ner") == []
+    assert _types([("customer", "it's for my husband dave he set it up")], names="ner") == [(0, "NAME", "dave")]
+    assert _types([("customer", "my partner tomasz is the account holder")], names="ner") == [(0, "NAME", "tomasz")]
+    assert _types([("customer", "my son really wants it and my landlord never fixed it")], names="ner") == []
+
+
+@needs_ner
+def test_word_pieces_streets_and_prices_are_not_names_or_dates():
+    assert _types([("customer", "i'm gonna have to cancel then")], names="ner") == []
+    turns = [("customer", "Can we add our son, DOB 03.11.2018?"),
+             ("agent", "Yes, the child fare for that route is £64. Shall I add him?")]
+    assert _types(turns, names="ner") == [(0, "DOB", "03.11.2018")]  # "£64." is no year
+
+
+# ---- addresses ---------------------------------------------------------------------------------------------
+def test_an_address_answer_with_the_postcode_after_it_and_a_house_letter():
+    turns = [("agent", "what's the first line of your address and the postcode"),
+             ("customer", "it's nine larch close b s three one q x")]
+    assert _types(turns)[0] == (1, "ADDRESS", "nine larch close")
+    turns = [("agent", "and the first line of the address"), ("customer", "thirty three orchard way")]
+    assert _types(turns) == [(1, "ADDRESS", "thirty three orchard way")]
+    assert _types([("customer", "we moved it's twenty b kingfisher road now")]) == [
+        (0, "ADDRESS", "twenty b kingfisher road")]
+
+
+def test_the_companys_own_branch_address_is_not_personal():
+    assert _types([("agent", "The nearest store is at 18 Kirkgate, and our branch at 3 Mill Road opens at 9.")]) == []
+
+
+@needs_ner
+def test_a_name_after_an_acknowledgement_and_a_street_is_not_a_surname():
+    assert _types([("agent", "Done, Priya. The new card is on its way.")], names="ner") == [(0, "NAME", "Priya")]
+    assert _types([("agent", "Yes, the Tolley Lane depot has it in stock.")], names="ner") == []
+
+
+def test_a_short_number_in_a_sentence_after_the_question_or_a_value_stays():
+    turns = [("agent", "what's the account number"), ("customer", "yeah 20 of them were faulty anyway")]
+    assert _types(turns) == []
+    turns = [("customer", "my account number is 6 6 1 9 0 4 2 7"), ("agent", "thanks that's 66190427 let me pull it up"),
+             ("customer", "ok 15 then")]
+    assert [i for i, _, _ in _types(turns)] == [0, 1]

@@ -37,7 +37,8 @@ def test_spelling_alphabet_reads_as_letters_but_not_alone():
 def test_order_number_of_digits_alone_and_prices_dates_stay():
     turns = [("agent", "and the order number"), ("customer", "8 8 1 0 2 4 5"),
              ("customer", "it cost 49.99 on the 3rd of march and i ordered two")]
-    assert _types(turns) == []
+    assert _types(turns, digit_ids=False) == []
+    assert _types(turns) == [(1, "ID", "8 8 1 0 2 4 5")]  # [redact] digit_ids = true, the default
 
 
 def test_rules_alone_miss_lower_case_introductions():

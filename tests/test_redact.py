@@ -219,3 +219,20 @@ def test_cli_no_redact_says_so_in_the_run_record(tmp_path):
     assert "[redact]\nenabled = false" in config
     assert "07700 900123" in text and not redacted
     assert main(["run", str(pii_chat), "--out", str(tmp_path / "x"), "--no-redact", "--redact-audio"]) == 2
+
+
+def test_digit_ids_option_reaches_the_stage_from_the_config(tmp_path):
+    doc = {"call_id": "digit-ids", "turns": [
+        {"speaker": "agent", "text": "and what's the claim number"},
+        {"speaker": "customer", "text": "it's 6 0 3 3 9 1 8"},
+        {"speaker": "agent", "text": "thanks I'll look that up now"}]}
+    path = tmp_path / "wocas.toml"
+    for setting, expected in (("true", "it's [ID]"), ("false", "it's 6 0 3 3 9 1 8")):
+        path.write_text(f'[redact]\nnames = "rules"\ndigit_ids = {setting}\n')
+        from wocas.config import load_config
+
+        config = load_config(path)
+        assert config.redact.digit_ids is (setting == "true")
+        out = RedactStage(config.redact).process_call(transcript_to_call(doc, "test", "digit-ids"))
+        assert out.turns[1].text == expected
+    assert RedactConfig().digit_ids is True

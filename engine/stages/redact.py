@@ -29,7 +29,7 @@ from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "2"
+DETECTOR_VERSION = "3"
 
 
 def word_offsets(text: str, words: tuple[Word, ...]) -> list[tuple[int, int]] | None:
@@ -153,7 +153,8 @@ class RedactStage(Stage):
     def process_call(self, call: CallAnalysis, name_docs: list | None = None) -> CallAnalysis:
         spans = find_pii_in_turns([(t.speaker, t.text) for t in call.turns], self.options.entities,
                                   names=self.options.names, agent_names=self.options.agent_names,
-                                  roles=[t.role.value for t in call.turns], name_docs=name_docs)
+                                  roles=[t.role.value for t in call.turns], name_docs=name_docs,
+                                  digit_ids=self.options.digit_ids)
         by_turn: dict[int, list[PiiSpan]] = {}
         for span in spans:
             by_turn.setdefault(span.turn, []).append(span)

@@ -29,9 +29,20 @@ MODEL_NAME = "spacy-en-sm"
 INTRO = re.compile(r"\b(?:this is|it's|its|it is|you're speaking (?:with|to)|you are speaking (?:with|to)|"
                    r"speaking (?:with|to)|you're through to|you are through to|through to|my name is|"
                    r"my name's|name is|i'm|i am)\s+", re.I)
-# "hi tom", "thanks olivia", "no problem grace", "morning sarah" at the start of a turn or clause
+# "hi tom", "thanks olivia", "no problem grace", "morning sarah", "done, harriet" at the start of a turn or clause
 GREETING = re.compile(r"(?:^|[,.!?]\s*)(?:(?:hi|hello|hey|morning|good morning|good afternoon|afternoon|"
-                      r"thanks|thank you|cheers|no problem|okay|ok|sure|right)\s+)+", re.I)
+                      r"thanks|thank you|cheers|no problem|okay|ok|sure|right|done|lovely|perfect|brilliant),?\s+)+",
+                      re.I)
+# An agent introducing themselves: the word in this slot is their name when a word that ends the slot
+# follows it ("you're through to callum at brightway", "you're speaking with sinead in claims"), even
+# where the tagger does not read it as a proper noun.
+AGENT_INTRO = re.compile(r"\b(?:you're|you are|youre) (?:through to|speaking (?:with|to))\s+|\bmy name(?:'s| is)\s+", re.I)
+SLOT_END = re.compile(r"\s*(?:$|[,.!?]|(?:at|from|in|on|here|speaking|and|how|with|of)\b)", re.I)
+# "my wife nadia", "our daughter Layla", "my neighbour edna next door": a third party named after who they are
+RELATION = re.compile(r"\b(?:my|our|his|her|their) (?:wife|husband|partner|daughter|son|mother|mum|mom|father|dad"
+                      r"|brother|sister|friend|neighbour|neighbor|grandson|granddaughter|grandmother|grandfather|gran"
+                      r"|nan|niece|nephew|aunt|uncle|carer|fiance|fiancee|boyfriend|girlfriend|colleague|landlord"
+                      r"|landlady|tenant)(?:'s name is|'s called| is called| is named| called| named|,)?\s+", re.I)
 ASKED = re.compile(r"\b(?:who (?:am i|i'm) speaking (?:to|with)|your (?:full |first )?name|who's calling|"
                    r"may i (?:take|have) your name)\b", re.I)
 ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|um|uh)\W+)*(?:it's|it is|its|this is)?\s*", re.I)
@@ -95,6 +106,8 @@ def load():
     return spacy.load(base, exclude=["lemmatizer"])
 
 
+STREET_WORDS = {"street", "road", "lane", "avenue", "drive", "close", "way", "court", "crescent", "place", "terrace",
+                "gardens", "grove", "boulevard", "square", "row", "mews", "hill", "parade", "walk", "rise"}
 NOT_NAME_ENTS = {"DATE", "TIME", "MONEY", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "PRODUCT", "ORG",
                  "FAC", "EVENT", "LAW", "LANGUAGE", "WORK_OF_ART"}
 
@@ -110,18 +123,31 @@ def _plain_word(tok) -> bool:
     if not tok.is_alpha or low in STOP_WORDS or low in EXTRA_COMMON or low in UNIT_WORDS or KEYWORDS_ANY.fullmatch(low):
         return False
     nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
+    prev = tok.doc[tok.i - 1] if tok.i > 0 else None
+    if nxt is not None and not tok.whitespace_ and nxt.is_alpha or prev is not None and not prev.whitespace_ \
+            and prev.is_alpha:
+        return False  # a piece of a word ("gon" of "gonna"), not a word
+    if low in STREET_WORDS:
+        return False  # "Boar Lane": a street, not a surname
     return not (nxt is not None and (nxt.like_num or len(nxt.text) == 1 and nxt.is_alpha and nxt.text.lower() not in ("a", "i")))
 
 
-def _slot_name(nlp, doc, char: int) -> tuple[int, int] | None:
+def _slot_name(nlp, doc, char: int, strict: bool = False) -> tuple[int, int] | None:
     """The name in the slot at ``char``: its word (and a surname after it) read as a proper noun, not a
-    date, product or organisation, once the text is truecased there (ASR text has no capitals)."""
+    date, product or organisation, once the text is truecased there (ASR text has no capitals).
+    ``strict`` (a slot after "my wife", "my son", where a verb often follows instead: "my mum gets
+    confused"): one word, which the tagger must not read as a verb, adjective or adverb as written."""
     tok = next((t for t in doc if t.idx == char), None)
     if tok is None or not _plain_word(tok):
         return None
     words = [tok]
     nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
-    if nxt is not None and _plain_word(nxt) and nxt.whitespace_ is not None:
+    if strict:
+        as_written = nlp(doc.text)
+        w = as_written[tok.i] if tok.i < len(as_written) and as_written[tok.i].idx == tok.idx else None
+        if w is None or w.pos_ in ("VERB", "AUX", "ADJ", "ADV", "ADP", "PART", "SCONJ", "CCONJ", "DET", "PRON"):
+            return None
+    elif nxt is not None and _plain_word(nxt) and nxt.whitespace_ is not None:
         words.append(nxt)
     text = doc.text
     for w in words:
@@ -177,13 +203,20 @@ def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, 
         cues: list[tuple[int, str]] = []
         if use_cues:
             cues += [(m.end(), "intro") for m in INTRO.finditer(text)]
+            cues += [(m.end(), "relation") for m in RELATION.finditer(text)]
+            for m in AGENT_INTRO.finditer(text):
+                word = re.match(r"[a-z][a-z'’-]+", text[m.end():], re.I)
+                if word and SLOT_END.match(text, m.end() + word.end()):
+                    tok = next((t for t in doc if t.idx == m.end()), None)
+                    if tok is not None and _plain_word(tok):
+                        spans.append((m.end(), m.end() + word.end(), "intro"))
             cues += [(m.end(), "greeting") for m in GREETING.finditer(text)]
             if was_asked:
                 m = ANSWER.match(text)
                 if m:
                     cues.append((m.end(), "answer"))
         for at, how in cues:
-            found = _slot_name(nlp, doc, at)
+            found = _slot_name(nlp, doc, at, strict=how == "relation")
             if found is not None:
                 spans.append((*found, how))
         merged: list[tuple[int, int, str]] = []

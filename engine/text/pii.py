@@ -99,6 +99,7 @@ KEYWORDS: dict[str, str] = {
     "CVV": r"security (?:code|number|digits)|cvv2?|cvc|cv2|three digits?|3 digits?|digits on the back"
            r"|code on the back|three digit code",
     "SORT_CODE": r"sort ?code",
+    "IBAN": r"iban(?: number)?|international bank account number",
     "ACCOUNT": r"account(?: number| no\.?| id)?|acct|customer (?:number|id|reference|ref)|membership(?: number)?"
                r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no",
     "PHONE": r"phone(?: number)?|mobile|telephone|landline|contact number|call me|call you back|"
@@ -117,13 +118,27 @@ KEYWORDS: dict[str, str] = {
 }
 KEYWORDS_ANY = re.compile("|".join(f"(?:{v})" for v in KEYWORDS.values()), re.I)
 _KEYWORD_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?!\w)", re.I) for k, v in KEYWORDS.items()}
+# ``digit_ids`` (the default): a tracking or parcel number is an identifier given as one, like an order
+# number, not a "not personal" keyword.
+TRACKING = r"tracking(?: (?:number|no|id|code|ref|reference))?|parcel (?:number|reference|ref|id)|consignment(?: number)?"
+_KEYWORD_RES_DIGIT_IDS = dict(_KEYWORD_RES) | {
+    "ID": re.compile(rf"(?<![\w'])(?:{KEYWORDS['ID']}|{TRACKING})(?!\w)", re.I),
+    "NONE": re.compile(rf"(?<![\w'])(?!(?:{TRACKING})(?!\w))(?:{KEYWORDS['NONE']})(?!\w)", re.I),
+}
+# Between an identifier's keyword and a number in digits alone, only these words: "order number is",
+# "case no.", "reference: ", "is the claim number still" (not "booking is for 7 30", "ordered 12").
+ID_GLUE = re.compile(r"(?:\s|[:#.,-]|['’]s\b|\b(?:number|no|num|id|ref|reference|code|is|was|it's|its|it|still|of|uh|um|er|erm"
+                     r"|then|that's|thats)\b)*", re.I)
 # How a run's length fits each context; checked in this order when several contexts apply.
-CONTEXT_ORDER = ("ID", "CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PHONE", "POSTCODE", "EXPIRY", "CVV")
+CONTEXT_ORDER = ("ID", "IBAN", "CARD", "SORT_CODE", "SSN", "DOB", "ACCOUNT", "PHONE", "POSTCODE", "EXPIRY", "CVV")
 
 # "my name is" lets a lower-case (ASR) name through; the bare forms need a capital letter.
 NAME_TRIGGER = re.compile(
-    r"\b(?:my (?:full |first |last |sur)?name(?: is|'s)|surname(?: is|'s)|the name is|"
-    r"name on the (?:card|account) is)\s+", re.I)
+    r"\b(?:(?:my|his|her|their) (?:full |first |last |sur)?name(?: is|'s| was)|surname(?: is|'s)|the name is|"
+    r"name on the (?:card|account) is|in the name of)\s+", re.I)
+# "is that mr hargreaves", "thanks mrs brennan": a lower-case (ASR) title and the one word after it
+# ("miss" and "dr" are left out: "i miss it", "oak dr")
+TITLE_NAME_LOWER = re.compile(r"\b(?:mr|mrs|ms|mister|missus)\.?\s+([a-z][a-z'’-]+)")
 NAME_TRIGGER_CAP = re.compile(r"\b[Nn]ame(?: is|'s)\s+(?=[A-Z])")
 # After the agent asks for a name, "it's Sarah Jones" / "yes, Sarah Jones" carries one.
 NAME_ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|hi|um|uh)\W+)*(?:it's\s+|it is\s+|its\s+)?", re.I)
@@ -151,14 +166,21 @@ _FLAT = r"(?:(?:[Ff]lat|[Aa]partment|[Aa]pt\.?|[Uu]nit|[Ss]uite)\s+\w+,?\s+)?"
 ADDRESS_CAP = re.compile(rf"\b{_FLAT}{_HOUSE},?\s+(?:[A-Z][\w'’-]*\s+){{1,3}}(?:{_STREET_ALL})\b"
                          r"(?:\s+(?:Apt|Apartment|Flat|Unit|Suite)\.?\s+\w+)?"
                          r"(?:,\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?(?=,|\s*$|\s+[A-Z]{1,2}\d))?")
-ADDRESS_LOWER = re.compile(rf"\b{_FLAT}{_HOUSE},?\s+(?:[a-z][\w'’-]+\s+){{1,3}}(?:{_STREET_ALL})\b")
+ADDRESS_LOWER = re.compile(rf"\b{_FLAT}{_HOUSE}(?:\s+[a-z](?=\s))?,?\s+(?:[a-z][\w'’-]+\s+){{1,3}}(?:{_STREET_ALL})\b")
 ADDRESS_CUE = re.compile(r"\b(?:live (?:at|on)|address|moved to|move to|living at|house|flat|deliver(?:ed)? to|"
-                         r"send (?:it|them) to|registered at|lives at)\b", re.I)
+                         r"send (?:it|them) to|registered at|lives at|we moved|i moved|moved house|still (?:right|correct)"
+                         r"|is that still)\b", re.I)
+# An address of the company's own (a branch, a shop): not the customer's.
+BUSINESS_PLACE = re.compile(r"\b(?:branch|store|stores|shop|shops|office|showroom|depot|centre|center|outlet)\b[^.?!]{0,30}$",
+                            re.I)
 # A UK National Insurance number: two letters, six digits, a letter A-D.
 NI_NUMBER = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
 POSTCODE_UK = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}")
 POSTCODE_UK_TEXT = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
 ZIP_AFTER_STATE = re.compile(r"\b([A-Z]{2})\s+(\d{5}(?:-\d{4})?)\b")
+IBAN_SHAPE = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
+# A written IBAN with a bank code of letters ("IE64 BOFI 9058 ..."): an IBAN whatever its check digits say.
+IBAN_BANK_LETTERS = re.compile(r"[A-Z]{2}\d{2}[A-Z]{4}\d{8,26}")
 IBAN_TEXT = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,3})?\b")
 EMAIL_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 DOMAIN_TOKEN = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+$", re.I)
@@ -278,6 +300,8 @@ def _classify_token(core: str) -> tuple[str, str, bool]:
 # What a written code after a "not personal" keyword still is not: products, travel, menus.
 WRITTEN_NOT_ID = re.compile(r"\b(?:model|flight|serial|version|error|extension|ext|room|seat|gate|platform|bus|page"
                             r"|step|option|press|item|batch|voucher|promo|coupon|plan|tariff|part|product|sku)\b", re.I)
+# A sort code or social security number written whole: a run of its own, not joined to the digits beside it.
+WRITTEN_WHOLE = re.compile(r"\d{2}-\d{2}-\d{2}|\d{3}-\d{2}-\d{4}")
 # A written identifier: letters and digits in groups joined by "-" or "/" ("MTR/88/401927", "WX-448120").
 WRITTEN_CODE = re.compile(r"[A-Za-z0-9]+(?:[-/][A-Za-z0-9]+)+")
 
@@ -451,6 +475,9 @@ def find_runs(tokens: list[Token], turn: int, blocked: list[tuple[int, int]]) ->
             return False
         return t.kind != "letter" or _is_letter_ok(tokens, i)
 
+    def whole(k: int) -> bool:  # "07-00-16", "123-45-6789": a written value complete on its own
+        return tokens[k].kind == "num" and bool(WRITTEN_WHOLE.fullmatch(tokens[k].text))
+
     runs: list[Run] = []
     i = 0
     while i < n:
@@ -458,7 +485,9 @@ def find_runs(tokens: list[Token], turn: int, blocked: list[tuple[int, int]]) ->
             i += 1
             continue
         members, last, j, gap = [i], i, i + 1, 0
-        while j < n:
+        while j < n and not whole(i):
+            if whole(j):
+                break
             if is_code(j) or tokens[j].kind == "lead" or (tokens[j].kind == "joined" and j == last + 1):
                 members.append(j)
                 last, gap = j, 0
@@ -485,17 +514,17 @@ def _trim_oh(run: Run) -> Run | None:
 
 # ---- context -----------------------------------------------------------------------------
 def _nearest_keyword(text: str, before: int | None = None, after: int | None = None,
-                     window: int = 80) -> str | None:
+                     window: int = 80, res: dict | None = None) -> str | None:
     """The keyword category closest to a position: before it (ending last) or after it (starting first)."""
-    found = _nearest_keyword_at(text, before, after, window)
+    found = _nearest_keyword_at(text, before, after, window, res)
     return found[1] if found else None
 
 
 def _nearest_keyword_at(text: str, before: int | None = None, after: int | None = None,
-                        window: int = 80) -> tuple[int, str] | None:
+                        window: int = 80, res: dict | None = None) -> tuple[int, str] | None:
     best: tuple[int, str] | None = None
     best_len = 0
-    for category, regex in _KEYWORD_RES.items():
+    for category, regex in (res or _KEYWORD_RES).items():
         if before is not None:
             segment = text[max(0, before - window):before]
             for m in regex.finditer(segment):
@@ -511,10 +540,10 @@ def _nearest_keyword_at(text: str, before: int | None = None, after: int | None 
     return best
 
 
-def _categories_in(text: str) -> list[str]:
+def _categories_in(text: str, res: dict | None = None) -> list[str]:
     """Keyword categories a turn mentions, in order of appearance (for the agent's questions)."""
     found: list[tuple[int, str]] = []
-    for category, regex in _KEYWORD_RES.items():
+    for category, regex in (res or _KEYWORD_RES).items():
         if category == "NONE":
             continue
         for m in regex.finditer(text):
@@ -529,23 +558,26 @@ class TurnView:
     tokens: list[Token]
 
 
-def _context(turns: list[TurnView], run: Run, part_end: Run) -> tuple[str | None, list[str]]:
-    """(nearest category in the turn, categories of the two turns before)."""
+def _context(turns: list[TurnView], run: Run, part_end: Run,
+             res: dict | None = None) -> tuple[str | None, list[str], bool]:
+    """(nearest category in the turn, categories of the two turns before, whether the category is a
+    keyword right before the run: at most 20 characters before it)."""
     view = turns[run.turn]
-    found = _nearest_keyword_at(view.text, before=run.start)
+    found = _nearest_keyword_at(view.text, before=run.start, res=res)
     near = found[1] if found else None
+    close = found is not None and found[0] <= 20
     if near in ("NONE", "ID") and found[0] > 20:  # "... ending, no sorry, the full number is 4539 ..."
         near = "WEAK_" + near
     if near is None:
-        near = _nearest_keyword(turns[part_end.turn].text, after=part_end.end)
+        near = _nearest_keyword(turns[part_end.turn].text, after=part_end.end, res=res)
         if near == "NONE":  # "... for the delivery" after a number is weak evidence
             near = None
     prior: list[str] = []
     for k in range(run.turn - 1, max(-1, run.turn - 3), -1):
-        prior.extend(_categories_in(turns[k].text))
+        prior.extend(_categories_in(turns[k].text, res))
         if prior:
             break
-    return near, prior
+    return near, prior, close
 
 
 def _next_word(tokens: list[Token], index: int) -> Token | None:
@@ -589,7 +621,9 @@ def _fits(category: str, digits: str, letters: bool, compact: str) -> bool:
 
 
 def classify_part(part: Part, near: str | None, prior: list[str], unit_next: bool,
-                  money_before: bool) -> str | None:
+                  money_before: bool, id_cue: bool = False) -> str | None:
+    """The type of a code part from its shape and context. ``id_cue``: digits alone given right after an
+    identifier's keyword ("case 00491827", "my order number is 5532 1984"; only with ``digit_ids``)."""
     digits, compact, letters = part.digits, part.compact, part.has_letters
     tokens = [t for r in part.runs for t in r.tokens]
     if letters:
@@ -599,6 +633,8 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
             return "SSN"
         if iban_valid(compact):
             return "IBAN"
+        if IBAN_SHAPE.fullmatch(compact) and (near == "IBAN" or near is None and prior[:1] == ["IBAN"]):
+            return "IBAN"  # asked for by name: the shape is enough (a check digit misheard is still the IBAN)
     if unit_next or money_before:
         return None
     if not letters and 13 <= len(digits) <= 19 and luhn_valid(digits) and near not in ("NONE", "ID"):
@@ -609,7 +645,7 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
         # a code with letters in answer to "what's the order / claim / reference number" identifies the
         # customer's case; digits alone (an order number) are not personal data on their own
         written = len(tokens) == 1 and tokens[0].kind == "num" and re.fullmatch(r"\d{5,}", tokens[0].text)
-        return "ID" if (letters and digits and len(compact) >= 4 or written) else None
+        return "ID" if (letters and digits and len(compact) >= 4 or written or id_cue and len(digits) >= 4) else None
     if len(tokens) == 1 and tokens[0].kind == "num":
         raw = tokens[0].text
         if re.fullmatch(r"\d{3}-\d{2}-\d{4}", raw):
@@ -766,6 +802,9 @@ def _names(text: str, asked: bool) -> list[tuple[int, int]]:
     spans += spoken.relation_names(text)
     for m in TITLE_NAME.finditer(text):
         spans.append((m.start(), m.end()))
+    for m in TITLE_NAME_LOWER.finditer(text):
+        if m.group(1).lower() not in NAME_STOP and m.group(1).lower() not in spoken.NAME_END:
+            spans.append((m.start(1), m.end(1)))
     for m in SPEAKING_NAME.finditer(text):
         spans.append((m.start(1), m.end(1)))
     return spans
@@ -779,7 +818,7 @@ def _addresses(text: str) -> list[tuple[int, int]]:
     for s, e in spans:
         # a house number spelled out must not swallow a preceding word like "at"
         chunk = text[s:e]
-        if re.match(r"(?:at|on|in|to)\s", chunk, re.I):
+        if re.match(r"(?:at|on|in|to)\s", chunk, re.I) or BUSINESS_PLACE.search(text[:s]):
             continue
         cleaned.append((s, e))
     return cleaned
@@ -820,14 +859,19 @@ AGENT_INTRO = re.compile(r"\b(?:this is|my name is|my name's|you're speaking (?:
 def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                       entities: Iterable[str] = ENTITY_TYPES, names: str = "rules",
                       agent_names: str = "redact", roles: Sequence[str] | None = None,
-                      name_docs: list | None = None) -> list[PiiSpan]:
+                      name_docs: list | None = None, digit_ids: bool = True) -> list[PiiSpan]:
     """Every PII span in a conversation given as (speaker, text) turns, in turn order.
 
     ``names = "ner"`` adds the NER model's person names (optional ``pii`` extra). With
     ``agent_names = "keep"`` the name an agent gives as their own stays in clear text, wherever it
     is said; ``roles`` (one per turn, default the speaker labels) tells agent turns apart.
-    ``name_docs``: the turns' texts already parsed by the NER model (``names.parse``)."""
-    found = _find(turns, entities)
+    ``name_docs``: the turns' texts already parsed by the NER model (``names.parse``).
+    ``digit_ids`` (``[redact] digit_ids``): an order, claim, reference, ticket, case, booking or tracking
+    number in digits alone is an ``ID`` when it is given as one: right after its keyword ("my order
+    number is 5532 1984", "case 00491827"), in answer to the agent's question for it, or read back;
+    never a bare number in a sentence, a price, a quantity, a time or a date. False: such numbers stay
+    (only codes with letters, and written ones of 5+ digits, are IDs)."""
+    found = _find(turns, entities, digit_ids)
     wanted = set(entities)
     if names != "rules" and "NAME" in wanted:
         from wocas.text import names as ner
@@ -871,8 +915,9 @@ def _repeat_names(turns: Sequence[tuple[str, str]], found: list[PiiSpan]) -> lis
     return sorted(found + extra, key=lambda x: (x.turn, x.start))
 
 
-def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[PiiSpan]:
+def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: bool = True) -> list[PiiSpan]:
     wanted = set(entities)
+    res = _KEYWORD_RES_DIGIT_IDS if digit_ids else _KEYWORD_RES
     unknown = wanted - set(ENTITY_TYPES)
     if unknown:
         raise ValueError(f"unknown PII entity types {sorted(unknown)}; known: {', '.join(ENTITY_TYPES)}")
@@ -887,7 +932,7 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
             spans.append(PiiSpan("EMAIL", ti, s, e, text[s:e], value))
         for m in IBAN_TEXT.finditer(text):
             compact = re.sub(r"\s", "", m.group())
-            if iban_valid(compact) and not _overlaps(m.start(), m.end(), [(x.start, x.end) for x in spans]):
+            if (iban_valid(compact) or IBAN_BANK_LETTERS.fullmatch(compact)) and not _overlaps(m.start(), m.end(), [(x.start, x.end) for x in spans]):
                 spans.append(PiiSpan("IBAN", ti, m.start(), m.end(), m.group(), compact))
         taken = lambda: [(x.start, x.end) for x in spans]  # noqa: E731
         for s, e in _addresses(text):
@@ -938,19 +983,22 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
         first, last = part.runs[0], part.runs[-1]
         view = views[first.turn]
         if not part.digits and part.has_letters:  # spelled letters: a name being spelled out
+            said = _said_then_spelled(view, first, part.compact)
             if len(part.compact) >= 3 and all(t.kind == "letter" for r in part.runs for t in r.tokens) and (
-                    first.turn in name_turns or SPELL_CUE.search(view.text[:first.start])
+                    first.turn in name_turns or said or SPELL_CUE.search(view.text[:first.start])
                     and _nearest_keyword(view.text, before=first.start) in (None, "NONE")):
+                if said and not _overlaps(said.start, said.end, [(x.start, x.end) for x in found if x.turn == first.turn]):
+                    found.append(PiiSpan("NAME", first.turn, said.start, said.end, said.text, said.lower))
                 for r in part.runs:
                     t = views[r.turn].text
                     found.append(PiiSpan("NAME", r.turn, r.start, r.end, t[r.start:r.end], part.compact.lower()))
                 continue
-            kind = _topic_answer(part, topic, found, views)  # "it's q": the first letter of a policy number
+            kind = _topic_answer(part, topic, found, views, digit_ids)  # "it's q": the first letter of a policy number
             for r in part.runs if kind else ():
                 t = views[r.turn].text
                 found.append(PiiSpan(kind, r.turn, r.start, r.end, t[r.start:r.end], part.compact))
             continue
-        near, prior = _context(views, first, last)
+        near, prior, close = _context(views, first, last, res)
         nxt = _next_word(views[last.turn].tokens, last.last)
         prv = _prev_word(view.tokens, first.first)
         unit_next = nxt is not None and (nxt.lower in UNIT_WORDS or nxt.kind == "amount")
@@ -959,10 +1007,23 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
                 and len(part.digits) > 16 and not (len(part.digits) <= 19 and luhn_valid(part.digits))
                 and near not in ("NONE", "ID") and _split_card(part, near, prior, views, found)):
             continue
-        kind = classify_part(part, near, prior, unit_next, money_before)
+        id_cue = digit_ids and not part.has_letters and _id_cue(view.text, first.start, res)
+        kind = classify_part(part, near, prior, unit_next, money_before, id_cue)
+        if kind is None and near is None and not unit_next and not money_before:
+            pieces = _answers_in_order(part, prior)
+            if pieces:  # "zero three twenty six and eight eight one" after "expiry and security code"
+                for r, k in zip(part.runs, pieces):
+                    t = views[r.turn].text
+                    found.append(PiiSpan(k, r.turn, r.start, r.end, t[r.start:r.end], _part_value([r])))
+                continue
         if kind == "ACCOUNT" and len(part.digits) < 5 and not part.has_letters and near is None \
                 and sum(t.kind == "word" for t in view.tokens) > 4:
             kind = None  # "3 boxes of 250 screws": a short number inside a sentence is no account chunk
+        if kind == "ACCOUNT" and not close and _in_pairs(part):
+            kind = "SORT_CODE"  # "forty twelve nineteen account ...", "30 91 02": six digits said as three pairs
+        if near == "NONE" and close and not part.has_letters and len(part.digits) in (3, 4) \
+                and ACCOUNT_ENDING.search(view.text[:first.start]):
+            kind = "ACCOUNT"  # "an account here ending four four seven one" (a card's last four stay)
         tokens = [t for r in part.runs for t in r.tokens if t.kind != "joined"]
         if kind is None and near in ("NONE", "WEAK_NONE") and len(tokens) == 1 and tokens[0].written \
                 and not unit_next and not WRITTEN_NOT_ID.search(view.text[max(0, first.start - 40):first.start]):
@@ -970,7 +1031,18 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
         if near is None and not unit_next and not money_before and kind != _asked(topic, part) \
                 and not _own_shape(kind, part):
             # no keyword of its own and no shape that settles it: the question it answers does
-            kind = _topic_answer(part, topic, found, views) or kind
+            kind = _topic_answer(part, topic, found, views, digit_ids) or kind
+        if not close and not unit_next and not money_before and not _own_shape(kind, part):
+            # a read-back of a value just given ("so that's b k 7 7 4 0 9", "80 22 60 and the account
+            # number"), or the next piece of one ("yeah seven seven at the end") takes its type
+            pieces = _echoes(part, found, views, digit_ids)
+            if pieces:
+                for r, (k, v) in zip(part.runs, pieces):
+                    t = views[r.turn].text
+                    found.append(PiiSpan(k, r.turn, r.start, r.end, t[r.start:r.end], v))
+                continue
+            if kind is None and near is None:
+                kind = _continues(part, found, views)
         if kind is None:
             continue
         value = part.digits if not part.has_letters else part.compact
@@ -979,6 +1051,99 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str]) -> list[Pii
             found.append(PiiSpan(kind, r.turn, r.start, r.end, t[r.start:r.end], value))
     found = [x for x in found if x.type in wanted]
     return sorted(found, key=lambda x: (x.turn, x.start))
+
+
+# Types a read-back or a next piece can take: codes, not free words.
+ECHO_TYPES = ("ID", "ACCOUNT", "SORT_CODE", "CARD", "PHONE", "SSN", "POSTCODE", "IBAN")
+ECHO_TURNS = 4  # a read-back answers a value given at most this many turns before
+
+
+def _part_value(runs: list[Run]) -> str:
+    part = Part(list(runs))
+    return part.digits if not part.has_letters else part.compact
+
+
+def _echo_type(value: str, candidates: list[tuple[str, str]]) -> str | None:
+    """The type of the latest earlier value ``value`` repeats: the same, a piece of it (4+ characters), or
+    it inside ``value`` (5+)."""
+    for kind, cand in reversed(candidates):
+        if value == cand or len(value) >= 4 and value in cand or len(cand) >= 5 and cand in value:
+            return kind
+    return None
+
+
+def _echoes(part: Part, found: list[PiiSpan], views: list[TurnView],
+            digit_ids: bool = True) -> list[tuple[str, str]] | None:
+    """(type, value) per run of a part that reads back values given in the turns before it: the whole part
+    one value, or each run its own ("2 2 2 4 6 0 1 8 and 30 91 02": an account and a sort code)."""
+    turn = part.runs[0].turn
+    recent = [x for x in found if turn - ECHO_TURNS <= x.turn < turn and x.type in ECHO_TYPES and x.value
+              and (digit_ids or x.type != "ID" or any(ch.isalpha() for ch in x.value))]
+    if not recent:
+        return None
+    candidates: list[tuple[str, str]] = []
+    for x in sorted(recent, key=lambda x: (x.turn, x.start)):
+        if (x.type, x.value) not in candidates:
+            candidates.append((x.type, x.value))
+    for kind in {k for k, _ in candidates}:  # pieces given one after another: "two oh two four" + "oh six one one"
+        joined = "".join(v for k, v in candidates if k == kind)
+        if (kind, joined) not in candidates:
+            candidates.append((kind, joined))
+    value = _part_value(part.runs)
+    if len(value) < 2:
+        return None
+    if len(part.runs) > 1 and len({r.turn for r in part.runs}) == 1:
+        each = [_echo_type(_part_value([r]), candidates) for r in part.runs]
+        if all(each) and len(set(each)) > 1 and all(len(_part_value([r])) >= 2 for r in part.runs):
+            return [(k, _part_value([r])) for k, r in zip(each, part.runs)]
+    whole = _echo_type(value, candidates)
+    return [(whole, value)] * len(part.runs) if whole else None
+
+
+# A turn asking whether a value goes on ("is there anything after that", "is that all of it").
+MORE_ASKED = re.compile(r"\?|\b(?:anything (?:after|else on|more)|any more|more to it|after that|the rest|is that (?:all|it)"
+                        r"|and then|go on|carry on)\b", re.I)
+
+
+def _answers_in_order(part: Part, prior: list[str]) -> list[str] | None:
+    """A type per run when one turn answers a question for two things with two numbers, in the order asked,
+    each fitting its type ("expiry and security code": "zero three twenty six and eight eight one")."""
+    if len(part.runs) < 2 or part.has_letters or len({r.turn for r in part.runs}) > 1:
+        return None
+    asked = list(dict.fromkeys(prior))
+    if len(asked) < len(part.runs):
+        return None
+    out = []
+    for r in part.runs:
+        digits = _part_value([r])
+        kind = next((k for k in asked if _fits(k, digits, False, digits)), None)
+        if kind is None:
+            return None
+        out.append(kind)
+        asked = asked[asked.index(kind) + 1:]
+    return out
+
+
+def _continues(part: Part, found: list[PiiSpan], views: list[TurnView]) -> str | None:
+    """The type of the value given or read back in the turn before, for a short code that opens its turn
+    ("yeah seven seven at the end" after "2024 0611 and is there anything after that")."""
+    first = part.runs[0]
+    view = views[first.turn]
+    before = [x for x in found if x.turn == first.turn - 1 and x.type in ("ID", "ACCOUNT")]
+    if not before or not MORE_ASKED.search(views[first.turn - 1].text) or len(part.compact) < 2 or not _opens_turn(view, first.first) \
+            or sum(t.kind == "word" for t in view.tokens) > 6:
+        return None
+    return before[-1].type
+
+
+def _said_then_spelled(view: TurnView, run: Run, letters: str) -> Token | None:
+    """The word right before spelled letters that they spell ("is that smith s m i t h"): a name said and
+    then spelled out."""
+    prev = _prev_word(view.tokens, run.first)
+    if prev is not None and prev.kind == "word" and re.sub(r"[^a-z]", "", prev.lower) == letters.lower() \
+            and prev.lower not in NAME_STOP:
+        return prev
+    return None
 
 
 def _spelled_runs(tokens: list[Token]) -> list[tuple[int, int, str]]:
@@ -1008,7 +1173,19 @@ def _minus(s: int, e: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]
     return pieces
 
 
-def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[TurnView]) -> str | None:
+def _id_cue(text: str, start: int, res: dict) -> bool:
+    """An identifier's keyword right before ``start``, with only "number", "is", "no." and the like between."""
+    found = _nearest_keyword_at(text, before=start, res=res)
+    return found is not None and found[1] == "ID" and ID_GLUE.fullmatch(text[start - found[0]:start]) is not None
+
+
+def _opens_turn(view: TurnView, index: int) -> bool:
+    """Whether only answer-opening words ("yeah it's", "is it", "so that's") come before token ``index``."""
+    return all(t.kind != "word" or t.lower in spoken.LEAD or t.lower in LEAD_WORDS for t in view.tokens[:index])
+
+
+def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[TurnView],
+                  digit_ids: bool = False) -> str | None:
     """The type asked for, when a code run with no keyword of its own answers the question."""
     first = part.runs[0]
     asked = topic[first.turn]
@@ -1016,17 +1193,30 @@ def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[Tur
         return None
     kind, mine, _ = asked
     view = views[first.turn]
-    # an answer (or the asker's read-back) is the code in few other words, not a number inside a sentence
-    if mine and spoken.ALTERNATIVES.search(view.text) or sum(t.kind == "word" for t in view.tokens) > 4:
+    # an answer (or the asker's read-back) is the code in few other words, or the code opening the turn
+    # ("it's 7 1 4 2 then something i can't read"), not a number inside a sentence
+    if mine and spoken.ALTERNATIVES.search(view.text) or (
+            sum(t.kind == "word" for t in view.tokens) > 4
+            and not (_opens_turn(view, first.first) and len(part.compact) >= 3)):  # not "yeah 20 of them were ..."
         return None
     prv = _prev_word(view.tokens, first.first)
     if prv is not None and (prv.lower in UNIT_WORDS or prv.lower in CURRENCY_WORDS):  # "49 pounds 99"
         return None
     earlier = [k for k in range(max(0, first.turn - spoken.TOPIC_TURNS), first.turn) if topic[k] and topic[k][0] == kind]
     continued = any(x.turn in earlier and x.type == kind for x in found)
-    if kind == "ID" and not part.has_letters and not continued:
-        return None  # an order number in digits alone is not personal data; a code with letters is
+    if kind == "ID" and not part.has_letters and not continued and not (digit_ids and len(part.digits) >= 3):
+        return None  # digit_ids off: an order number in digits alone is not personal data; a code with letters is
     return kind if _answers(kind, part, continued or len(part.runs) > 1) else None
+
+
+ACCOUNT_ENDING = re.compile(r"\baccount(?: number)?\b[^.?!]{0,24}?\b(?:ending(?: in| with)?|ends (?:in|with)"
+                            r"|last (?:four|4)(?: digits)?(?: (?:are|is|of))?)\W*$", re.I)
+
+
+def _in_pairs(part: Part) -> bool:
+    """Six digits said or written as three two-digit numbers ("forty twelve nineteen", "30 91 02")."""
+    groups = [t.digits for r in part.runs for t in r.tokens if t.kind in ("num", "numword")]
+    return len(groups) == 3 and all(len(g) == 2 for g in groups)
 
 
 def _own_shape(kind: str | None, part: Part) -> bool:
@@ -1145,11 +1335,11 @@ def _link_parts(views: list[TurnView], blocked: list[list[tuple[int, int]]]) -> 
 
 
 def find_pii(text: str, context: Sequence[tuple[str, str]] = (),
-             entities: Iterable[str] = ENTITY_TYPES, names: str = "rules") -> list[PiiSpan]:
+             entities: Iterable[str] = ENTITY_TYPES, names: str = "rules", digit_ids: bool = True) -> list[PiiSpan]:
     """PII spans in one line; ``context`` are the (speaker, text) turns before it."""
     turns = list(context) + [("__line__", text)]
     last = len(turns) - 1
-    return [x for x in find_pii_in_turns(turns, entities, names=names) if x.turn == last]
+    return [x for x in find_pii_in_turns(turns, entities, names=names, digit_ids=digit_ids) if x.turn == last]
 
 
 def redact_text(text: str, spans: Iterable[PiiSpan]) -> str:

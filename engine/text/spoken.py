@@ -29,11 +29,17 @@ ASK_PATTERNS: dict[str, str] = {
     "EMAIL": r"e-?mail(?: address)?",
     "POSTCODE": r"post ?code|zip(?: code)?|postal code",
     "DOB": r"date of birth|birth ?date|birthday|d\.?o\.?b\.?|d o b|when were you born",
-    "SSN": r"national insurance(?: number)?|n\.?i\.? number|n i number|social security(?: number)?|ssn",
+    "SSN": r"national insurance(?: number)?|n\.?i\.? number|n i number|social security(?: number)?|ssn"
+           r"|(?:last (?:four|4) (?:digits )?of (?:your |the )?)social",
     "PHONE": r"(?:phone|mobile|contact|telephone|landline|callback|call back)(?: number)?",
     "CARD": r"(?<!membership )(?<!member )(?<!loyalty )card number"
             r"|long number(?![^.?!]*\b(?:membership|member|loyalty|library) card)(?: on the card)?",
     "SORT_CODE": r"sort ?code|routing number",
+    "IBAN": r"iban(?: number)?|international bank account number",
+    # asked so that the card's topic ends there: the answers are read by the keywords of the question
+    "EXPIRY": r"expiry(?: date)?|expiration(?: date)?|valid (?:until|to|thru|through)",
+    "CVV": r"security (?:code|number|digits)|cvv2?|cvc|cv2|(?:three|3) digits?(?: on the back)?|digits on the back"
+           r"|code on the back",
     "ACCOUNT": r"account (?:number|no|id)|membership(?: number)?|member (?:number|id)|customer (?:number|id|reference)"
                r"|policy(?: number)?|meter (?:number|reading|serial)",
     "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice|incident|tracking|reference)"
@@ -50,7 +56,7 @@ REQUEST = re.compile(r"\?|\b(?:can|could|may|would|what|what's|whats|which|who|a
                      r"|take|give|tell|read|spell|need|have you got|do you have|is it|is that|just the)\b", re.I)
 # Types answered in free words (not code runs), read by ``answer_spans``.
 FREE_TYPES = ("NAME", "ADDRESS", "DOB", "EMAIL")
-CODE_TYPES = ("ID", "ACCOUNT", "PHONE", "SSN", "CARD", "POSTCODE", "SORT_CODE")
+CODE_TYPES = ("ID", "ACCOUNT", "PHONE", "SSN", "CARD", "POSTCODE", "SORT_CODE", "IBAN")
 
 FILLERS = normalize.FILLERS | {"em"}
 # Words that open an answer without being part of it.
@@ -121,7 +127,9 @@ def asked_type(text: str) -> str | None:
         inside = [kind for at, kind in hits if s <= at < e]
         if inside:
             clause = text[s:e]
-            short = k == len(sentences) - 1 and len(WORD.findall(clause)) <= 6  # "and the town"
+            # "and the town"; not an answer that holds a number ("forty one ashworth street")
+            short = k == len(sentences) - 1 and len(WORD.findall(clause)) <= 6 and not any(
+                w.lower() in _NUMBER_WORDS or any(ch.isdigit() for ch in w) for w in WORD.findall(clause))
             return inside[0] if (REQUEST.search(clause) or short) else None
     return None
 
@@ -213,9 +221,10 @@ def _name_answer(text: str, spelled: list[tuple[int, int, str]]) -> list[tuple[i
 def _date_answer(text: str) -> tuple[int, int] | None:
     """The date words of a turn ("uh the fifth", "of may ninety nine", "19/12/60")."""
     words = _words(text)
-    keep = [k for k, (_, _, w) in enumerate(words)
-            if w in _ORDINALS or w in _MONTHS or w in _NUMBER_WORDS or re.fullmatch(r"[\d/.-]*\d[\d/.-]*(?:st|nd|rd|th)?", w)
-            or re.fullmatch(r"(?:twenty|thirty)-\w+", w)]
+    keep = [k for k, (s, _, w) in enumerate(words)
+            if (s == 0 or text[s - 1] not in "£$€")  # "£89" is a price, not a year
+            and (w in _ORDINALS or w in _MONTHS or w in _NUMBER_WORDS
+                 or re.fullmatch(r"[\d/.-]*\d[\d/.-]*(?:st|nd|rd|th)?", w) or re.fullmatch(r"(?:twenty|thirty)-\w+", w))]
     if not keep:
         return None
     a, b = keep[0], keep[-1]
@@ -260,6 +269,16 @@ def answer_spans(kind: str, text: str, mine: bool, spelled: list[tuple[int, int,
         while k < len(words) and (words[k][0].isdigit() or words[k] in _NUMBER_WORDS or words[k] in ("flat", "apartment")):
             k += 1
         numbered = 0 < k < len(words) and words[k] not in NAME_END and words[k] not in NOT_AN_ANSWER
+        street = next((j for j, w in enumerate(words[:8]) if w in _STREET_WORDS and j > 0), None)
+        if len(words) > 8 and numbered and street is not None:
+            # the street and a town after it, then something else (a postcode spelled out, "and ..."):
+            # "twelve primrose close l s six four b t", "flat nine forty seven queens road sheffield s eleven ..."
+            end = street + 1
+            if end < len(words) and len(words[end]) > 1 and words[end] not in _NUMBER_WORDS \
+                    and words[end] not in NAME_END and words[end] not in GLUE and words[end] not in NOT_AN_ANSWER:
+                end += 1
+            spans = [(m.start(), m.end()) for m in WORD.finditer(text, s, e)]
+            return [(s, spans[end - 1][1])]
         if len(words) > 8 or not (numbered or _STREET_WORDS & set(words) or len(words) <= 3):
             return []
         if len(words) <= 3 and not numbered and set(words) & NOT_AN_ANSWER:

@@ -241,8 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         if turn_ratings is not None:
             turns = per_turn(calls, turn_ratings)
             results[f"{key}_per_turn_trust"] = turns
-            rows.append({"set": set_name + " (per user turn)", "scored by": "turn trust (emotion stage)",
+            rows.append({"set": set_name + " (per user turn)", "scored by": "turn trust (emotion + context stages)",
                          "dialogues": f"{turns['n_turns']} turns", "Spearman": turns["spearman"]})
+            # the same turns read one by one (context stage off), so the context head's effect shows
+            alone_config = config.model_copy(update={"emotion": config.emotion.model_copy(update={"context_model": ""})})
+            alone = per_turn(run_pipeline(dialogues, alone_config)[0], turn_ratings)
+            results[f"{key}_per_turn_trust_no_context"] = alone
+            rows.append({"set": set_name + " (per user turn)", "scored by": "turn trust, each turn alone (context stage off)",
+                         "dialogues": f"{alone['n_turns']} turns", "Spearman": alone["spearman"]})
         results[f"{key}_seconds"] = round(time.perf_counter() - started, 1)
 
     from wocas.satisfaction.call_model import CALL_MODEL_FILE, load_call_model

@@ -132,10 +132,8 @@ def test_repeat_contact_about_the_same_problem_raises_risk(nights):
     assert n2["alice"]["open_jobs"]
 
 
-@pytest.mark.xfail(strict=True, reason="known error (#19): the resolution head reads bob's two-turn info call "
-                   "('when does my contract end?' / 'the first of September' / 'Great, thank you!') as unresolved "
-                   "(0.54; the previous head said unresolved at 0.39, just under the open-issue bar), so the "
-                   "question stays open and bob counts as at risk")
+# Was a strict xfail (#19): the heads trained on long, outcome-balanced calls read this two-turn info call as
+# unresolved. Fixed by training on ordinary traffic (models/training/trust_calls6.txt: 60 short calls).
 def test_a_happy_customer_with_a_plain_question_is_not_at_risk(nights):
     _, (_, _, n3) = nights
     assert not n3["bob"]["at_risk"]

@@ -294,3 +294,11 @@ def test_a_short_number_in_a_sentence_after_the_question_or_a_value_stays():
     turns = [("customer", "my account number is 6 6 1 9 0 4 2 7"), ("agent", "thanks that's 66190427 let me pull it up"),
              ("customer", "ok 15 then")]
     assert [i for i, _, _ in _types(turns)] == [0, 1]
+
+
+def test_a_closing_word_after_thanks_is_no_name():
+    for line in ("Okay. Thanks, bye.", "brilliant, bye now", "thanks, goodbye", "cheers, buddy", "okay, fab",
+                 "thanks, ciao", "lovely, ta"):
+        assert _types([("agent", "sorry, I can't refund that"), ("customer", line)], names="ner") == [], line
+    # a name in the same slot still is one
+    assert _types([("customer", "lovely, harriet, thanks")], names="ner") == [(0, "NAME", "harriet")]

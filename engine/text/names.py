@@ -51,7 +51,11 @@ EXTRA_COMMON = {"calling", "here", "speaking", "sorry", "again", "everyone", "th
                 "support", "about", "from", "just", "still", "really", "very", "so", "not", "trying", "having",
                 "looking", "ringing", "phoning", "waiting", "afraid", "glad", "happy", "fine", "good", "great", "hi",
                 "hello", "hey", "morning", "afternoon", "evening", "thanks", "cheers", "okay", "ok", "today",
-                "tomorrow", "yesterday", "mm", "hmm", "yeah", "yep"}
+                "tomorrow", "yesterday", "mm", "hmm", "yeah", "yep",
+                # closings and interjections that follow "thanks," / "lovely," where a name could
+                "bye", "goodbye", "byebye", "cheerio", "ciao", "ta", "tata", "later", "soon", "buddy", "pal", "chief",
+                "boss", "dear", "darling", "fab", "brill", "cool", "awesome", "nice", "sweet", "super", "wonderful",
+                "hooray", "legend", "champion", "bless", "appreciated", "noted", "understood", "sorted", "whatever"}
 
 
 class NerMissing(ModelError):

@@ -312,20 +312,38 @@ def der(pairs: list[tuple[dict, list]], collar: float) -> float:
     return float(abs(metric))
 
 
+def asr_stage(profile: str, asr: dict | None = None):
+    """The transcribe stage of ``profile``, warmed up, with a variant on top: ``asr``'s AsrConfig
+    fields go to the config; its ``decode`` dict (faster-whisper ``transcribe`` arguments the engine
+    does not expose, e.g. ``initial_prompt``) is passed to every ``transcribe`` call of this stage's
+    model, for trying a decoding change before it becomes a setting."""
+    from wocas.config import AsrConfig
+    from wocas.stages.transcribe import TranscribeStage
+
+    fields = dict(asr or {})
+    decode = fields.pop("decode", None) or {}
+    stage = TranscribeStage(AsrConfig(profile=profile, device="cpu", **fields))
+    stage.warm_up()
+    if decode:
+        model = stage.model
+        plain = type(model).transcribe.__get__(model)
+        model.transcribe = lambda *args, **kwargs: plain(*args, **{**kwargs, **decode})
+    return stage
+
+
 def run_profile(profile: str, folder: Path, with_mono_diarizer: bool, channels: tuple[str, ...] = ("mono", "stereo"),
                 splits: tuple[str, ...] = ("dev", "heldout"), asr: dict | None = None) -> dict:
     """One profile over the rendered calls in ``folder``: ``channels`` which renders to score (mono,
     stereo), ``splits`` which calls (dev, heldout), ``asr`` AsrConfig fields set on top of the
     profile (a decoding variant). Stereo words are kept with their times for the error analysis."""
-    from wocas.config import AsrConfig, DiarizationConfig
+    from wocas.config import DiarizationConfig
     from wocas.io.audio import decode
     from wocas.stages.diarize import load_diarizer, segments_from_words
-    from wocas.stages.transcribe import TranscribeStage, speaker_channels
+    from wocas.stages.transcribe import speaker_channels
 
     from benchmarks.metrics import wer
 
-    stage = TranscribeStage(AsrConfig(profile=profile, device="cpu", **(asr or {})))
-    stage.warm_up()
+    stage = asr_stage(profile, asr)
     calls = [c for c in load_calls(folder) if c["split"] in splits]
     out: dict = {"model": stage.entry.name, "asr": asr or {}, "calls": {}}
     seconds = {"mono": 0.0, "stereo": 0.0}

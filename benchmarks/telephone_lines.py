@@ -125,7 +125,8 @@ def write(raw: Path, notes: str) -> Path:
                          "Telephone benchmark: the espeak-ng voice against the line", notes)
     md = path.read_text().rstrip("\n").split("\n")
     cut = next(i for i, l in enumerate(md) if l.startswith("Machine:"))
-    extra = ["", "## Decoding variants on the telephone line (stereo; chosen on dev, held-out once)", ""]
+    extra = ["", "## Decoding variants on the telephone line (stereo; chosen on the dev calls, a kept one then "
+             "decoded once on the held-out calls)", ""]
     for table in (vrows, crows):
         if table:
             cols = list(table[0])

@@ -29,6 +29,11 @@ Scoring, each profile in its own process (so peak RSS is its own), CPU:
 - x real time and peak RSS.
 
     python -m benchmarks.telephone [--profiles fast,accurate] [--render-only] [--cache DIR]
+    python -m benchmarks.telephone --line clean|narrow --render-only   # the same speech off the line
+
+`--line clean` renders the same turns at 16 kHz with no band limit, noise or codec, `--line narrow`
+through the band and codec without the noise (each cached apart); benchmarks/telephone_lines.py
+scores the lines against each other (results/telephone_clean_vs_line.md).
 """
 
 from __future__ import annotations

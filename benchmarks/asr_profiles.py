@@ -104,16 +104,14 @@ def intensity(path: Path) -> str:
     return "strong" if path.name.split("-")[3] == "02" else "normal"  # RAVDESS: modality-channel-emotion-INTENSITY-...
 
 
-def run_profile(profile: str, names: list[str], data: Path) -> dict:
-    """One profile over the sets, in this process."""
-    from wocas.config import AsrConfig
+def run_profile(profile: str, names: list[str], data: Path, asr: dict | None = None) -> dict:
+    """One profile over the sets, in this process (``asr``: a variant, see benchmarks.telephone.asr_stage)."""
     from wocas.io.audio import decode
-    from wocas.stages.transcribe import TranscribeStage
     from benchmarks.metrics import wer
+    from benchmarks.telephone import asr_stage
 
-    stage = TranscribeStage(AsrConfig(profile=profile, device="cpu"))
     started = time.perf_counter()
-    stage.warm_up()
+    stage = asr_stage(profile, asr)
     load_s = time.perf_counter() - started
     out: dict = {"model": stage.entry.name, "load_s": round(load_s, 2), "sets": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,10 +159,11 @@ def main() -> None:
     parser.add_argument("--profiles", default=",".join(ASR_PROFILES))
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one profile, print JSON
+    parser.add_argument("--asr", default="{}", help=argparse.SUPPRESS)  # worker: a variant (JSON), not reported
     args = parser.parse_args()
     names = [s for s in args.sets.split(",") if s]
     if args.worker:
-        print(json.dumps(run_profile(args.worker, names, args.data)))
+        print(json.dumps(run_profile(args.worker, names, args.data, json.loads(args.asr))))
         return
     results = {}
     for profile in [p for p in args.profiles.split(",") if p]:

@@ -29,6 +29,11 @@ Scoring, each profile in its own process (so peak RSS is its own), CPU:
 - x real time and peak RSS.
 
     python -m benchmarks.telephone [--profiles fast,accurate] [--render-only] [--cache DIR]
+    python -m benchmarks.telephone --line clean|narrow --render-only   # the same speech off the line
+
+`--line clean` renders the same turns at 16 kHz with no band limit, noise or codec, `--line narrow`
+through the band and codec without the noise (each cached apart); benchmarks/telephone_lines.py
+scores the lines against each other (results/telephone_clean_vs_line.md).
 """
 
 from __future__ import annotations
@@ -60,6 +65,10 @@ LEVEL_DBFS = (-26.0, -16.0)  # each speaker's active speech level on the line
 AGENT_VOICES = ("en-gb+f3", "en-us+m3", "en-gb-x-rp+f2", "en-us+f4", "en-gb+m1")
 CUSTOMER_VOICES = ("en-us+m7", "en-gb+m4", "en-029+f1", "en-gb-scotland+m2", "en-us+f2", "en-gb+f5")
 SPEED_WPM = (140, 185)
+# clean: the same espeak-ng speech at 16 kHz, no band limit, no noise, no codec; narrow: the telephone line
+# without its noise (300-3400 Hz, 8 kHz, G.711 mu-law), to split the line's cost into band + codec and noise
+LINES = ("telephone", "clean", "narrow")
+CLEAN_RATE = 16000
 INSTALL = ("the telephone renders need espeak-ng and sox: apt-get install -y espeak-ng sox "
            "(Debian/Ubuntu) or brew install espeak-ng sox (macOS)")
 
@@ -142,14 +151,17 @@ def active_rms(samples: np.ndarray, rate: int) -> float:
     return float(np.sqrt(active.mean())) if len(active) else 0.0
 
 
-def cache_key() -> str:
-    blob = json.dumps([RENDER_VERSION, CALLS, RATE, BAND, SNR_DB, GAP_S, LEVEL_DBFS, AGENT_VOICES,
-                       CUSTOMER_VOICES, SPEED_WPM], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+def cache_key(line: str = "telephone") -> str:
+    """The renders' key; the telephone line's is the key it always had (existing renders stay valid)."""
+    parts = [RENDER_VERSION, CALLS, RATE, BAND, SNR_DB, GAP_S, LEVEL_DBFS, AGENT_VOICES, CUSTOMER_VOICES, SPEED_WPM]
+    if line != "telephone":
+        parts += [line, CLEAN_RATE]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def default_cache() -> Path:
-    return Path(os.environ.get("WOCAS_CACHE", "~/.cache/wocas")).expanduser() / f"telephone-{cache_key()}"
+def default_cache(line: str = "telephone") -> Path:
+    stem = "telephone" if line == "telephone" else f"telephone-{line}"
+    return Path(os.environ.get("WOCAS_CACHE", "~/.cache/wocas")).expanduser() / f"{stem}-{cache_key(line)}"
 
 
 def _run(cmd: list[str]) -> None:
@@ -173,6 +185,16 @@ def _to_line(samples: np.ndarray, rate: int, tmp: Path, name: str) -> np.ndarray
     return sf.read(dst, dtype="float32")[0]
 
 
+def _to_clean(samples: np.ndarray, rate: int, tmp: Path, name: str) -> np.ndarray:
+    """sox: resampled to 16 kHz only (Whisper's rate), full band (float)."""
+    import soundfile as sf
+
+    src, dst = tmp / f"{name}.in.wav", tmp / f"{name}.16k.wav"
+    sf.write(src, samples, rate, subtype="FLOAT")
+    _run(["sox", "-q", str(src), "-e", "floating-point", "-b", "32", str(dst), "rate", "-v", str(CLEAN_RATE)])
+    return sf.read(dst, dtype="float32")[0]
+
+
 def _mu_law(channels: list[np.ndarray], tmp: Path, out: Path) -> None:
     """sox: G.711 mu-law, 8 bit, 8 kHz, one channel per array."""
     import soundfile as sf
@@ -182,16 +204,22 @@ def _mu_law(channels: list[np.ndarray], tmp: Path, out: Path) -> None:
     _run(["sox", "-q", str(src), "-e", "u-law", "-b", "8", "-r", str(RATE), str(out)])
 
 
-def render_call(index: int, folder: Path) -> dict:
+def render_call(index: int, folder: Path, line: str = "telephone") -> dict:
     """Render call ``index`` into ``folder``; returns its labels (also written as JSON and RTTM)."""
     name, script = CALLS[index]
-    return render_script(name, script, plan(index), split_of(index), folder, index)
+    return render_script(name, script, plan(index), split_of(index), folder, index, line)
 
 
 def render_script(name: str, script, planned: tuple[dict[str, Voice], list[float], float], split: str,
-                  folder: Path, seed: int) -> dict:
+                  folder: Path, seed: int, line: str = "telephone") -> dict:
     """Render one two-party script ((speaker, text) turns, speakers agent and customer) with the
-    voices, gaps and SNR ``planned`` (see ``plan``); ``seed`` seeds the line noise."""
+    voices, gaps and SNR ``planned`` (see ``plan``); ``seed`` seeds the line noise.
+
+    ``line = "clean"``: the same speech, voices, levels and timing, resampled to 16 kHz with no
+    band limit, no noise and no codec (16-bit PCM), to tell the voice's cost from the line's;
+    ``line = "narrow"``: the telephone line without its noise (band, 8 kHz and mu-law only)."""
+    if line not in LINES:
+        raise ValueError(f"line {line!r}: one of {', '.join(LINES)}")
     import soundfile as sf
 
     voices, gaps, snr = planned
@@ -213,20 +241,29 @@ def render_script(name: str, script, planned: tuple[dict[str, Voice], list[float
             at = int(round(offset * rate))
             tracks[speaker][at: at + len(clip)] += clip[: length - at]
             turns.append(Turn(speaker, text, round(start, 3), round(end, 3)))
-        line = {}
+        out_rate = CLEAN_RATE if line == "clean" else RATE
+        sent = {}
         for speaker, track in tracks.items():
-            narrow = _to_line(track, rate, tmp, speaker)
+            narrow = (_to_clean if line == "clean" else _to_line)(track, rate, tmp, speaker)
             target = 10 ** (voices[speaker].level_dbfs / 20)
-            line[speaker] = narrow * (target / (active_rms(narrow, RATE) + 1e-12))
-        n = min(len(v) for v in line.values())
-        rng = np.random.default_rng(seed)
-        speech_rms = min(active_rms(v[:n], RATE) for v in line.values())
-        noise_rms = speech_rms / 10 ** (snr / 20)
-        mono = line["agent"][:n] + line["customer"][:n] + noise_rms * band_noise(n, RATE, rng)
-        stereo = [line[s][:n] + noise_rms * band_noise(n, RATE, rng) for s in ("agent", "customer")]
-        _mu_law([np.clip(mono, -1, 1)], tmp, folder / f"{name}.mono.wav")
-        _mu_law([np.clip(c, -1, 1) for c in stereo], tmp, folder / f"{name}.stereo.wav")
-    labels = {"call": name, "split": split, "duration_s": round(n / RATE, 3), "snr_db": snr,
+            sent[speaker] = narrow * (target / (active_rms(narrow, out_rate) + 1e-12))
+        n = min(len(v) for v in sent.values())
+        if line != "clean":
+            rng = np.random.default_rng(seed)
+            speech_rms = min(active_rms(v[:n], RATE) for v in sent.values())
+            noise_rms = speech_rms / 10 ** (snr / 20) if line == "telephone" else 0.0
+            mono = sent["agent"][:n] + sent["customer"][:n] + noise_rms * band_noise(n, RATE, rng)
+            stereo = [sent[s][:n] + noise_rms * band_noise(n, RATE, rng) for s in ("agent", "customer")]
+            _mu_law([np.clip(mono, -1, 1)], tmp, folder / f"{name}.mono.wav")
+            _mu_law([np.clip(c, -1, 1) for c in stereo], tmp, folder / f"{name}.stereo.wav")
+        else:
+            mono = sent["agent"][:n] + sent["customer"][:n]
+            stereo = [sent[s][:n] for s in ("agent", "customer")]
+            sf.write(folder / f"{name}.mono.wav", np.clip(mono, -1, 1), CLEAN_RATE, subtype="PCM_16")
+            sf.write(folder / f"{name}.stereo.wav", np.clip(np.stack(stereo, axis=1), -1, 1), CLEAN_RATE,
+                     subtype="PCM_16")
+    labels = {"call": name, "split": split, "duration_s": round(n / out_rate, 3), "line": line,
+              "snr_db": snr if line == "telephone" else None,
               "voices": {s: asdict(v) for s, v in voices.items()}, "channels": ["agent", "customer"],
               "turns": [asdict(t) for t in turns]}
     (folder / f"{name}.json").write_text(json.dumps(labels, indent=1))
@@ -235,17 +272,17 @@ def render_script(name: str, script, planned: tuple[dict[str, Voice], list[float
     return labels
 
 
-def render_all(cache: Path | None = None) -> Path:
+def render_all(cache: Path | None = None, line: str = "telephone") -> Path:
     """The folder of rendered calls, rendered the first time (a missing tool is a clear stop)."""
-    folder = cache or default_cache()
+    folder = cache or default_cache(line)
     if (folder / "done").exists():
         return folder
     if missing := missing_tools():
         raise SystemExit(f"{', '.join(missing)} not found: {INSTALL}")
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(len(CALLS)):
-        render_call(index, folder)
-    (folder / "done").write_text(cache_key())
+        render_call(index, folder, line)
+    (folder / "done").write_text(cache_key(line))
     return folder
 
 
@@ -280,18 +317,40 @@ def der(pairs: list[tuple[dict, list]], collar: float) -> float:
     return float(abs(metric))
 
 
-def run_profile(profile: str, folder: Path, with_mono_diarizer: bool) -> dict:
-    from wocas.config import AsrConfig, DiarizationConfig
+def asr_stage(profile: str, asr: dict | None = None):
+    """The transcribe stage of ``profile``, warmed up, with a variant on top: ``asr``'s AsrConfig
+    fields go to the config; its ``decode`` dict (faster-whisper ``transcribe`` arguments the engine
+    does not expose, e.g. ``initial_prompt``) is passed to every ``transcribe`` call of this stage's
+    model, for trying a decoding change before it becomes a setting."""
+    from wocas.config import AsrConfig
+    from wocas.stages.transcribe import TranscribeStage
+
+    fields = dict(asr or {})
+    decode = fields.pop("decode", None) or {}
+    stage = TranscribeStage(AsrConfig(profile=profile, device="cpu", **fields))
+    stage.warm_up()
+    if decode:
+        model = stage.model
+        plain = type(model).transcribe.__get__(model)
+        model.transcribe = lambda *args, **kwargs: plain(*args, **{**kwargs, **decode})
+    return stage
+
+
+def run_profile(profile: str, folder: Path, with_mono_diarizer: bool, channels: tuple[str, ...] = ("mono", "stereo"),
+                splits: tuple[str, ...] = ("dev", "heldout"), asr: dict | None = None) -> dict:
+    """One profile over the rendered calls in ``folder``: ``channels`` which renders to score (mono,
+    stereo), ``splits`` which calls (dev, heldout), ``asr`` AsrConfig fields set on top of the
+    profile (a decoding variant). Stereo words are kept with their times for the error analysis."""
+    from wocas.config import DiarizationConfig
     from wocas.io.audio import decode
     from wocas.stages.diarize import load_diarizer, segments_from_words
-    from wocas.stages.transcribe import TranscribeStage, speaker_channels
+    from wocas.stages.transcribe import speaker_channels
 
     from benchmarks.metrics import wer
 
-    stage = TranscribeStage(AsrConfig(profile=profile, device="cpu"))
-    stage.warm_up()
-    calls = load_calls(folder)
-    out: dict = {"model": stage.entry.name, "calls": {}}
+    stage = asr_stage(profile, asr)
+    calls = [c for c in load_calls(folder) if c["split"] in splits]
+    out: dict = {"model": stage.entry.name, "asr": asr or {}, "calls": {}}
     seconds = {"mono": 0.0, "stereo": 0.0}
     audio_s = sum(c["duration_s"] for c in calls)
     pairs: dict[tuple[str, str], list] = {}
@@ -299,14 +358,19 @@ def run_profile(profile: str, folder: Path, with_mono_diarizer: bool) -> dict:
     for labels in calls:
         name, split = labels["call"], labels["split"]
         row = {}
-        mono = decode(folder / f"{name}.mono.wav", 16000)
-        t0 = time.perf_counter()
-        words = stage.transcribe(mono.samples[0], None)[0]
-        seconds["mono"] += time.perf_counter() - t0
-        hyp = " ".join(w.text for w in sorted(words, key=lambda w: w.start))
-        pairs.setdefault(("mono", split), []).append((reference_text(labels), hyp))
-        row["mono_wer"] = round(wer([(reference_text(labels), hyp)]), 4)
-        row["mono_hyp"] = hyp
+        if "mono" in channels:
+            mono = decode(folder / f"{name}.mono.wav", 16000)
+            t0 = time.perf_counter()
+            words = stage.transcribe(mono.samples[0], None)[0]
+            seconds["mono"] += time.perf_counter() - t0
+            hyp = " ".join(w.text for w in sorted(words, key=lambda w: w.start))
+            pairs.setdefault(("mono", split), []).append((reference_text(labels), hyp))
+            row["mono_wer"] = round(wer([(reference_text(labels), hyp)]), 4)
+            row["mono_hyp"] = hyp
+        if "stereo" not in channels:
+            out["calls"][name] = row
+            print(profile, name, row.get("mono_wer"), file=sys.stderr, flush=True)
+            continue
         stereo = decode(folder / f"{name}.stereo.wav", 16000)
         t0 = time.perf_counter()
         words = []
@@ -317,18 +381,26 @@ def run_profile(profile: str, folder: Path, with_mono_diarizer: bool) -> dict:
             hyp = " ".join(w.text for w in sorted(words, key=lambda w: w.start) if w.speaker == speaker)
             pairs.setdefault(("stereo", split), []).append((reference_text(labels, speaker), hyp))
             row[f"stereo_{speaker}_hyp"] = hyp
+            row[f"stereo_{speaker}_words"] = [[w.text, w.start, w.end] for w in sorted(words, key=lambda w: w.start)
+                                              if w.speaker == speaker]
+        row["stereo_wer"] = round(wer([(reference_text(labels, s), row[f"stereo_{s}_hyp"])
+                                       for s in labels["channels"]]), 4)
         der_pairs.setdefault(split, []).append((labels, segments_from_words(tuple(words))))
         out["calls"][name] = row
-        print(profile, name, row["mono_wer"], file=sys.stderr, flush=True)
-    for line in ("mono", "stereo"):
-        for split in ("dev", "heldout"):
+        print(profile, name, row.get("mono_wer"), row["stereo_wer"], file=sys.stderr, flush=True)
+    for line in channels:
+        for split in splits:
             out[f"wer_{line}_{split}"] = round(wer(pairs[(line, split)]), 4)
-        out[f"wer_{line}"] = round(wer(pairs[(line, "dev")] + pairs[(line, "heldout")]), 4)
+        out[f"wer_{line}"] = round(wer([p for split in splits for p in pairs[(line, split)]]), 4)
         out[f"x_real_time_{line}"] = round(audio_s / seconds[line], 2)
         out[f"seconds_{line}"] = round(seconds[line], 1)
-    for split in ("dev", "heldout"):
+    if "stereo" not in channels:
+        out["audio_s"] = round(audio_s, 1)
+        out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        return out
+    for split in splits:
         out[f"der_stereo_{split}_c0.25"] = round(der(der_pairs[split], 0.25), 4)
-    every = der_pairs["dev"] + der_pairs["heldout"]
+    every = [p for split in splits for p in der_pairs[split]]
     out["der_stereo_c0"] = round(der(every, 0.0), 4)
     out["der_stereo_c0.25"] = round(der(every, 0.25), 4)
     out["audio_s"] = round(audio_s, 1)
@@ -352,17 +424,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", default="fast,accurate")
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--line", choices=LINES, default="telephone",
+                        help="telephone (default): 8 kHz G.711 with line noise; clean: the same speech at 16 kHz, "
+                             "full band, no noise, no codec (renders cached separately)")
     parser.add_argument("--render-only", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one profile, JSON on stdout
     parser.add_argument("--mono-diarizer", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--channels", default="mono,stereo", help=argparse.SUPPRESS)  # worker: which renders
+    parser.add_argument("--splits", default="dev,heldout", help=argparse.SUPPRESS)  # worker: which calls
+    parser.add_argument("--asr", default="{}", help=argparse.SUPPRESS)  # worker: AsrConfig fields (JSON)
     args = parser.parse_args()
-    folder = render_all(args.cache)
+    folder = render_all(args.cache, args.line)
     if args.render_only:
         print(folder)
         return
     if args.worker:
-        print(json.dumps(run_profile(args.worker, folder, args.mono_diarizer)))
+        print(json.dumps(run_profile(args.worker, folder, args.mono_diarizer, tuple(args.channels.split(",")),
+                                     tuple(args.splits.split(",")), json.loads(args.asr))))
         return
+    if args.line != "telephone":
+        raise SystemExit("the report (benchmarks/results/telephone.md) is the telephone line's: compare lines with "
+                         "python -m benchmarks.telephone_lines")
     results = {}
     for i, profile in enumerate(p for p in args.profiles.split(",") if p):
         cmd = [sys.executable, "-m", "benchmarks.telephone", "--worker", profile, "--cache", str(folder)]

@@ -1,13 +1,16 @@
 """The telephone benchmark's pure parts: the call scripts, the seeded plan, the speech extent and
-layout that make the labels, the line noise, and the clear stop when espeak-ng or sox is missing.
-Rendering itself needs espeak-ng and sox, which CI does not have: it is not run here."""
+layout that make the labels, the line noise, the clear stop when espeak-ng or sox is missing, the
+lines' separate renders and the error analysis. Rendering itself needs espeak-ng and sox, which CI
+does not have: the one short render here (two turns per line) is skipped without them."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmarks import telephone
+from benchmarks import telephone, telephone_errors
 from benchmarks.telephone_scripts import CALLS
 
 
@@ -63,3 +66,50 @@ def test_missing_tools_stop_with_the_install_command(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="apt-get install -y espeak-ng sox"):
         telephone.render_all(tmp_path / "renders")
     assert not (tmp_path / "renders").exists()
+
+
+def test_each_line_has_its_own_renders_and_the_telephone_key_is_unchanged():
+    keys = {line: telephone.cache_key(line) for line in telephone.LINES}
+    assert keys["telephone"] == telephone.cache_key()
+    assert len(set(keys.values())) == len(telephone.LINES)
+    folders = {telephone.default_cache(line) for line in telephone.LINES}
+    assert len(folders) == len(telephone.LINES)
+    assert telephone.default_cache().name == f"telephone-{telephone.cache_key()}"  # the renders made before
+    with pytest.raises(ValueError, match="line 'radio'"):
+        telephone.render_script("x", [("agent", "hello")], telephone.plan(0, 1), "dev", Path("."), 0, "radio")
+
+
+@pytest.mark.skipif(bool(telephone.missing_tools()), reason="rendering needs espeak-ng and sox")
+def test_clean_and_narrow_lines_render_the_same_turns_without_the_noise(tmp_path):
+    import soundfile as sf
+
+    script = [("agent", "Thanks for calling, how can I help?"), ("customer", "My parcel never came.")]
+    planned = telephone.plan(0, len(script))
+    found = {}
+    for line in telephone.LINES:
+        folder = tmp_path / line
+        folder.mkdir()
+        labels = telephone.render_script("c", script, planned, "dev", folder, 0, line)
+        info = sf.info(folder / "c.stereo.wav")
+        samples, _ = sf.read(folder / "c.stereo.wav", dtype="float32")
+        found[line] = (labels, info, samples)
+    assert found["clean"][1].samplerate == 16000 and found["clean"][1].subtype == "PCM_16"
+    assert found["telephone"][1].samplerate == found["narrow"][1].samplerate == 8000
+    assert found["telephone"][1].subtype == found["narrow"][1].subtype == "ULAW"
+    turns = {line: [(t["start"], t["end"]) for t in labels["turns"]] for line, (labels, _, _) in found.items()}
+    assert turns["clean"] == turns["narrow"] == turns["telephone"]
+    assert found["clean"][0]["snr_db"] is None and found["telephone"][0]["snr_db"] == planned[2]
+    lead = int(0.9 * turns["clean"][0][0] * 8000)  # before the first word: noise only on the telephone line
+    assert np.abs(found["narrow"][2][:lead]).max() < 1e-3
+    assert np.abs(found["clean"][2][: 2 * lead]).max() < 1e-3
+    assert np.abs(found["telephone"][2][:lead]).max() > 1e-3
+
+
+def test_errors_put_words_on_turns_by_time_and_sort_them():
+    turns = [{"start": 1.0, "end": 2.0}, {"start": 4.0, "end": 5.0}]
+    words = [["hello", 0.7, 0.9], ["there", 1.2, 1.5], ["thanks", 4.1, 4.4], ["you", 7.0, 7.2]]
+    per_turn, outside = telephone_errors.assign(words, turns)
+    assert per_turn == [["hello", "there"], ["thanks"]] and outside == ["you"]
+    found = telephone_errors.turn_errors("thanks for calling skyline", "for calling sky line")["counts"]
+    assert (found["D_onset"], found["S"], found["I"], found["ref"]) == (1, 1, 1, 4)
+    assert telephone_errors.turn_errors("you are welcome", "")["counts"]["D_missing"] == 3

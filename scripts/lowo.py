@@ -641,7 +641,8 @@ CANDIDATES: dict[str, tuple[str, str, dict]] = {
     "resolution_no_vectors": ("resolution", "resolution head without the sentence vectors (votes, trust, place "
                               "only)", {"resolution": "no_vectors"}),
     "shape_outcome_vectors": ("shape", "shape_outcome plus the sentence vectors of the customer's first and last "
-                              "two turns", {"shape": "outcome_vectors"}),
+                              "two turns, scored against shape_outcome", {"shape": "outcome_vectors",
+                                                                       "against": "shape_outcome"}),
     "band_low_c": ("band", "band model (same features) with C 0.1 instead of 1", {"band_features": (
         "score", "trust_closing", "resolution:resolved", "resolution:partly_resolved", "resolution:unresolved",
         "resolution:transferred", "resolution:callback_promised", "resolution:customer_gave_up",
@@ -681,7 +682,7 @@ def write_report(data: dict, path: Path = RESULT) -> None:
              "satisfaction band), every setting chosen by an inner leave-one-writer-out over the training "
              "writers (scripts/lowo.py). The mean is over writers (unweighted). Per-turn Spearman: the "
              "customer-turn trust against the writer's -2..2 label (calls.txt has no per-turn labels). "
-             "benchmarks/challenge/heldout4.txt is never read.", "",
+             "benchmarks/challenge/heldout4.txt and heldout5.txt (the held-out sets) are never read.", "",
              f"**Adoption rule.** {ADOPTION_RULE}", ""]
     for run_name, block in data["runs"].items():
         lines += [f"## {run_name}", "", block.get("note", ""), "",

@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
              "`heldout4` (benchmarks/challenge/heldout4.txt, 60 calls by a fourth writer) was scored once, after the heads "
              "were retrained on seven writers' calls; "
              "`heldout5` (benchmarks/challenge/heldout5.txt, 60 calls by a fifth writer, mixed like a real week with 15 "
-             "short calls) was scored once, after the heads were retrained on nine writers' calls (trust_calls6 added). "
+             "short calls) was scored once, after the heads were retrained on twelve writers' calls (1,247 calls; trust_calls6-9 added). "
              "Arms, in one run: `context` = the defaults (customer turns read in context by models/trust-context, "
              "shape from its fitted classifier); `no context` = `[emotion] context_model = \"\"` and "
              "`[resolution] model = \"\"` (per-turn scores, the shape rules and the zero-shot resolution, as before). Satisfaction band: the band the satisfaction stage gives "

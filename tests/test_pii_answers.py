@@ -302,3 +302,12 @@ def test_a_closing_word_after_thanks_is_no_name():
         assert _types([("agent", "sorry, I can't refund that"), ("customer", line)], names="ner") == [], line
     # a name in the same slot still is one
     assert _types([("customer", "lovely, harriet, thanks")], names="ner") == [(0, "NAME", "harriet")]
+
+
+def test_a_short_request_whose_keyword_holds_a_number_word_is_still_a_question():
+    # "last four of your social" has no request word; its "four" is part of the keyword, not an answer
+    assert spoken.asked_type("and the last four of the social") == "SSN"
+    turns = [("agent", "okay last four of the social"), ("customer", "three uh one one seven"),
+             ("agent", "three one one seven great")]
+    assert [(i, k) for i, k, _ in _types(turns)] == [(1, "SSN"), (2, "SSN")]
+    assert spoken.asked_type("forty two mill lane") is None  # an answer holding a number is still no question

@@ -50,6 +50,7 @@ ASK_PATTERNS: dict[str, str] = {
                r"|where do you live",
 }
 _ASK_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?!\w)", re.I) for k, v in ASK_PATTERNS.items()}
+_ASK_ANY = re.compile("|".join(rf"(?<![\w'])(?:{v})(?!\w)" for v in ASK_PATTERNS.values()), re.I)
 # A turn is a question or request (not a statement that happens to name a thing) when its clause
 # with the keyword ends in "?" or holds a request word.
 REQUEST = re.compile(r"\?|\b(?:can|could|may|would|what|what's|whats|which|who|and the|and your|and their|please|confirm"
@@ -128,8 +129,10 @@ def asked_type(text: str) -> str | None:
         if inside:
             clause = text[s:e]
             # "and the town"; not an answer that holds a number ("forty one ashworth street")
+            # (number words inside the keyword itself, "last four of your social", are no answer)
+            bare = _ASK_ANY.sub(" ", clause)
             short = k == len(sentences) - 1 and len(WORD.findall(clause)) <= 6 and not any(
-                w.lower() in _NUMBER_WORDS or any(ch.isdigit() for ch in w) for w in WORD.findall(clause))
+                w.lower() in _NUMBER_WORDS or any(ch.isdigit() for ch in w) for w in WORD.findall(bare))
             return inside[0] if (REQUEST.search(clause) or short) else None
     return None
 

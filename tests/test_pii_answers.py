@@ -311,3 +311,21 @@ def test_a_short_request_whose_keyword_holds_a_number_word_is_still_a_question()
              ("agent", "three one one seven great")]
     assert [(i, k) for i, k, _ in _types(turns)] == [(1, "SSN"), (2, "SSN")]
     assert spoken.asked_type("forty two mill lane") is None  # an answer holding a number is still no question
+
+
+def test_the_last_four_of_the_social_said_as_a_statement_is_an_ssn():
+    turns = [("agent", "i have the last four of your social as seven oh one three")]
+    assert [(k, t) for _, k, t in _types(turns)] == [("SSN", "seven oh one three")]
+    # the last four of a card stay in clear text
+    assert _types([("customer", "the last four of the card are five five two one")]) == []
+
+
+def test_a_corrected_code_takes_the_type_of_the_one_it_corrects():
+    turns = [("customer", "the claim number is c l m 4 4 8 1 2 no wait 4 4 8 1 7"), ("agent", "4 4 8 1 7 thanks")]
+    assert [(i, k, t) for i, k, t in _types(turns)] == [
+        (0, "ID", "c l m 4 4 8 1 2"), (0, "ID", "4 4 8 1 7"), (1, "ID", "4 4 8 1 7")]
+    turns = [("agent", "i have the last four of your social as seven oh one three"), ("customer", "no seven oh one eight")]
+    assert [(i, k) for i, k, _ in _types(turns)] == [(0, "SSN"), (1, "SSN")]
+    # a number after "no" that is not close to the code before stays
+    turns = [("customer", "my account number is 5 5 2 1 9 0 4 4"), ("agent", "no problem it'll take 3 days")]
+    assert [(i, k) for i, k, _ in _types(turns)] == [(0, "ACCOUNT")]

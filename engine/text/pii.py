@@ -1043,6 +1043,11 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
                 continue
             if kind is None and near is None:
                 kind = _continues(part, found, views)
+        if kind is None and near in ("SSN", "NONE") and close and not part.has_letters and len(part.digits) == 4 \
+                and SSN_LAST_FOUR.search(view.text[:first.start]):
+            kind = "SSN"  # "the last four of the social were two eight eight one"
+        if kind is None and not unit_next and not money_before:
+            kind = _corrected(part, found, views)  # "r e f 9 0 0 3 2 no sorry 9 0 0 3 7"
         if kind is None:
             continue
         value = part.digits if not part.has_letters else part.compact
@@ -1211,6 +1216,47 @@ def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[Tur
 
 ACCOUNT_ENDING = re.compile(r"\baccount(?: number)?\b[^.?!]{0,24}?\b(?:ending(?: in| with)?|ends (?:in|with)"
                             r"|last (?:four|4)(?: digits)?(?: (?:are|is|of))?)\W*$", re.I)
+
+
+SSN_LAST_FOUR = re.compile(r"\blast (?:four|4)(?: digits)?(?: of)? (?:your |the |my |his |her )?"
+                           r"(?:social(?: security)?(?: number)?|ssn)\b[^.?!\d]{0,16}$", re.I)
+
+
+def _common_run(a: str, b: str) -> int:
+    """The length of the longest run of characters two values share."""
+    best = 0
+    for i in range(len(a)):
+        for j in range(len(b)):
+            k = 0
+            while i + k < len(a) and j + k < len(b) and a[i + k] == b[j + k]:
+                k += 1
+            best = max(best, k)
+    return best
+
+
+def _corrected(part: Part, found: list[PiiSpan], views: list[TurnView]) -> str | None:
+    """The type of a value a speaker corrects: a code right after a correction word ("no", "sorry", "i mean",
+    "actually") that differs from a code given just before (in the same turn or one of the ``ECHO_TURNS`` before)
+    in a character or two ("r e f 9 0 0 3 2 no sorry 9 0 0 3 7", "... two eight eight one" - "no two eight
+    eight four") takes that code's type."""
+    first = part.runs[0]
+    view = views[first.turn]
+    before = [t for t in view.tokens[max(0, first.first - 3):first.first]]
+    if not any(t.lower in CORRECTION_WORDS for t in before):
+        return None
+    value = _part_value(part.runs)
+    if len(value) < 3:
+        return None
+    for x in sorted(found, key=lambda x: (x.turn, x.start), reverse=True):
+        if x.type not in ECHO_TYPES or not x.value or not first.turn - ECHO_TURNS <= x.turn <= first.turn:
+            continue
+        if x.turn == first.turn and x.end > first.start:
+            continue
+        cand = x.value.upper()
+        if x.value != value and _common_run(value.upper(), cand) >= max(3, len(value) - 2) \
+                and abs(len(re.sub(r"\D", "", cand)) - len(part.digits)) <= 1:
+            return x.type
+    return None
 
 
 def _in_pairs(part: Part) -> bool:

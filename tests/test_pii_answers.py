@@ -329,3 +329,9 @@ def test_a_corrected_code_takes_the_type_of_the_one_it_corrects():
     # a number after "no" that is not close to the code before stays
     turns = [("customer", "my account number is 5 5 2 1 9 0 4 4"), ("agent", "no problem it'll take 3 days")]
     assert [(i, k) for i, k, _ in _types(turns)] == [(0, "ACCOUNT")]
+
+
+def test_a_number_sign_before_a_written_code_does_not_hide_it():
+    assert [(k, t) for _, k, t in _types([("customer", "i was billed twice on order #408-2291733-5120 last week")])] == [
+        ("ID", "408-2291733-5120")]
+    assert _types([("agent", "press # then 2 to hear that again")]) == []

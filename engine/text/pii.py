@@ -243,7 +243,7 @@ class Token:
         return self.text.lower()
 
 
-_STRIP_LEAD = "\"'([{<“‘"
+_STRIP_LEAD = "\"'([{<“‘#"  # "#" as in "order #112-4490823-7716", "ticket #A4471"
 _STRIP_TRAIL = ".,;:!?\"')]}>”’"
 
 

@@ -335,3 +335,18 @@ def test_a_number_sign_before_a_written_code_does_not_hide_it():
     assert [(k, t) for _, k, t in _types([("customer", "i was billed twice on order #408-2291733-5120 last week")])] == [
         ("ID", "408-2291733-5120")]
     assert _types([("agent", "press # then 2 to hear that again")]) == []
+
+
+def test_more_identifier_questions_are_read():
+    # an Irish eircode, a complaint / service request / site / job number, a US checking account
+    assert [(i, k) for i, k, _ in _types([("agent", "and what's your eircode"), ("customer", "t one two k e eight four")])] == [
+        (1, "POSTCODE")]
+    for ask in ("could i have the complaint number", "what's the service request number please", "and the site id",
+                "can you read me the job number"):
+        turns = [("agent", ask), ("customer", "yeah it's k l r four oh oh nine one")]
+        assert [(i, k) for i, k, _ in _types(turns)] == [(1, "ID")], ask
+    turns = [("agent", "what's the routing number"), ("customer", "0 7 1 9 2 1 8 9 1"),
+             ("agent", "and the savings account"), ("customer", "5 5 0 1 2 8 8 3 4 7")]
+    assert [(i, k) for i, k, _ in _types(turns)][-1] == (3, "ACCOUNT")
+    # the words alone are no question for an identifier
+    assert _types([("customer", "i made a complaint about the site 3 weeks ago")]) == []

@@ -106,10 +106,11 @@ KEYWORDS: dict[str, str] = {
              r"reach me|ring me|text me|cell|number to (?:call|reach)|call back on|whatsapp|phone's",
     "SSN": r"social security(?: number)?|ssn|social|national insurance(?: number)?|n\.?i\.? (?:number|no)|n i number",
     "DOB": r"date of birth|birth ?date|birthday|born|d\.?o\.?b\.?|d o b",
-    "POSTCODE": r"post ?code|zip(?: code)?|postal code",
+    "POSTCODE": r"post ?code|zip(?: code)?|postal code|eir ?code",
     # an identifier asked for by name: a code read with letters after it is personal ("ID"), digits alone are not
     "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice)(?: (?:number|reference|ref|id|code))?"
-          r"|reference(?: number)?|ref",
+          r"|reference(?: number)?|ref"
+          r"|(?:complaint|service request|request|site|job|work order) (?:number|reference|ref|id|code)",
     "NONE": r"tracking|flight|room|serial|model|extension|ext|appointment|delivery|deliver|delivered|arrive|arrives"
             r"|scheduled|booked|book|engineer|visit|contract|version|page|step|option|press|item|line|bus"
             r"|platform|gate|seat|aisle|store|branch|error|error code|tariff|plan|upgrade|batch|parcel"

@@ -27,7 +27,7 @@ from wocas.text import normalize
 # ("email address" is an e-mail, not an address).
 ASK_PATTERNS: dict[str, str] = {
     "EMAIL": r"e-?mail(?: address)?",
-    "POSTCODE": r"post ?code|zip(?: code)?|postal code",
+    "POSTCODE": r"post ?code|zip(?: code)?|postal code|eir ?code",
     "DOB": r"date of birth|birth ?date|birthday|d\.?o\.?b\.?|d o b|when were you born",
     "SSN": r"national insurance(?: number)?|n\.?i\.? number|n i number|social security(?: number)?|ssn"
            r"|(?:last (?:four|4) (?:digits )?of (?:your |the )?)social",
@@ -40,10 +40,11 @@ ASK_PATTERNS: dict[str, str] = {
     "EXPIRY": r"expiry(?: date)?|expiration(?: date)?|valid (?:until|to|thru|through)",
     "CVV": r"security (?:code|number|digits)|cvv2?|cvc|cv2|(?:three|3) digits?(?: on the back)?|digits on the back"
            r"|code on the back",
-    "ACCOUNT": r"account (?:number|no|id)|membership(?: number)?|member (?:number|id)|customer (?:number|id|reference)"
+    "ACCOUNT": r"account (?:number|no|id)|(?:checking|savings|current|bank) account|membership(?: number)?|member (?:number|id)|customer (?:number|id|reference)"
                r"|policy(?: number)?|meter (?:number|reading|serial)",
     "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice|incident|tracking|reference)"
-          r"(?: (?:number|reference|ref|id|code))?|ref(?:erence)? number",
+          r"(?: (?:number|reference|ref|id|code))?|ref(?:erence)? number"
+          r"|(?:complaint|service request|request|site|job|work order) (?:number|reference|ref|id|code)",
     "NAME": r"(?:your |the |their |his |her )?(?:full |first |last |sur|middle |maiden )?name(?! on the (?:card|account) is)"
             r"|surname|who (?:am i|i'm) speaking (?:to|with)|who's calling|whom am i speaking|spell (?:that|it|your \w+)",
     "ADDRESS": r"(?:first line of (?:the |your )?)?address|first line|house (?:number|name)|street|town|city|county"

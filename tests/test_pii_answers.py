@@ -350,3 +350,11 @@ def test_more_identifier_questions_are_read():
     assert [(i, k) for i, k, _ in _types(turns)][-1] == (3, "ACCOUNT")
     # the words alone are no question for an identifier
     assert _types([("customer", "i made a complaint about the site 3 weeks ago")]) == []
+
+
+@needs_ner
+def test_the_name_a_speaker_goes_by_is_a_name():
+    assert _types([("customer", "it's margaret but everyone calls me peggy")], names="ner")[-1] == (0, "NAME", "peggy")
+    assert _types([("customer", "i go by rory on the account")], names="ner") == [(0, "NAME", "rory")]
+    # "call me" with no name after it stays
+    assert _types([("customer", "they call me back every tuesday")], names="ner") == []

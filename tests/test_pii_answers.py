@@ -358,3 +358,10 @@ def test_the_name_a_speaker_goes_by_is_a_name():
     assert _types([("customer", "i go by rory on the account")], names="ner") == [(0, "NAME", "rory")]
     # "call me" with no name after it stays
     assert _types([("customer", "they call me back every tuesday")], names="ner") == []
+
+
+def test_a_medicare_number_is_an_account_and_a_pan_card_number_an_identifier():
+    assert [(k, t) for _, k, t in _types([("customer", "my medicare number is 4417 20938 2 and the card's expired")])] == [
+        ("ACCOUNT", "4417 20938 2")]
+    turns = [("agent", "may i have your pan card number madam"), ("customer", "it's b q r p s 7 7 0 1 m")]
+    assert [(i, k) for i, k, _ in _types(turns)] == [(1, "ID")]

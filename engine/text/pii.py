@@ -101,7 +101,8 @@ KEYWORDS: dict[str, str] = {
     "SORT_CODE": r"sort ?code",
     "IBAN": r"iban(?: number)?|international bank account number",
     "ACCOUNT": r"account(?: number| no\.?| id)?|acct|customer (?:number|id|reference|ref)|membership(?: number)?"
-               r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no",
+               r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no"
+               r"|medicare(?: card)?(?: number)?",
     "PHONE": r"phone(?: number)?|mobile|telephone|landline|contact number|call me|call you back|"
              r"reach me|ring me|text me|cell|number to (?:call|reach)|call back on|whatsapp|phone's",
     "SSN": r"social security(?: number)?|ssn|social|national insurance(?: number)?|n\.?i\.? (?:number|no)|n i number",
@@ -110,7 +111,8 @@ KEYWORDS: dict[str, str] = {
     # an identifier asked for by name: a code read with letters after it is personal ("ID"), digits alone are not
     "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice)(?: (?:number|reference|ref|id|code))?"
           r"|reference(?: number)?|ref"
-          r"|(?:complaint|service request|request|site|job|work order) (?:number|reference|ref|id|code)",
+          r"|(?:complaint|service request|request|site|job|work order) (?:number|reference|ref|id|code)"
+          r"|pan card(?: number)?|pan number",
     "NONE": r"tracking|flight|room|serial|model|extension|ext|appointment|delivery|deliver|delivered|arrive|arrives"
             r"|scheduled|booked|book|engineer|visit|contract|version|page|step|option|press|item|line|bus"
             r"|platform|gate|seat|aisle|store|branch|error|error code|tariff|plan|upgrade|batch|parcel"

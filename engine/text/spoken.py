@@ -40,11 +40,12 @@ ASK_PATTERNS: dict[str, str] = {
     "EXPIRY": r"expiry(?: date)?|expiration(?: date)?|valid (?:until|to|thru|through)",
     "CVV": r"security (?:code|number|digits)|cvv2?|cvc|cv2|(?:three|3) digits?(?: on the back)?|digits on the back"
            r"|code on the back",
-    "ACCOUNT": r"account (?:number|no|id)|(?:checking|savings|current|bank) account|membership(?: number)?|member (?:number|id)|customer (?:number|id|reference)"
+    "ACCOUNT": r"account (?:number|no|id)|(?:checking|savings|current|bank) account|medicare(?: card)?(?: number)?|membership(?: number)?|member (?:number|id)|customer (?:number|id|reference)"
                r"|policy(?: number)?|meter (?:number|reading|serial)",
     "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice|incident|tracking|reference)"
           r"(?: (?:number|reference|ref|id|code))?|ref(?:erence)? number"
-          r"|(?:complaint|service request|request|site|job|work order) (?:number|reference|ref|id|code)",
+          r"|(?:complaint|service request|request|site|job|work order) (?:number|reference|ref|id|code)"
+          r"|pan card(?: number)?|pan number",
     "NAME": r"(?:your |the |their |his |her )?(?:full |first |last |sur|middle |maiden )?name(?! on the (?:card|account) is)"
             r"|surname|who (?:am i|i'm) speaking (?:to|with)|who's calling|whom am i speaking|spell (?:that|it|your \w+)",
     "ADDRESS": r"(?:first line of (?:the |your )?)?address|first line|house (?:number|name)|street|town|city|county"

@@ -365,3 +365,13 @@ def test_a_medicare_number_is_an_account_and_a_pan_card_number_an_identifier():
         ("ACCOUNT", "4417 20938 2")]
     turns = [("agent", "may i have your pan card number madam"), ("customer", "it's b q r p s 7 7 0 1 m")]
     assert [(i, k) for i, k, _ in _types(turns)] == [(1, "ID")]
+
+
+def test_a_name_spelled_and_then_said_is_a_name():
+    turns = [("agent", "and is that with an e on the end"), ("customer", "yes k e a n e with an e keane")]
+    assert [(i, k, t) for i, k, t in _types(turns)] == [(1, "NAME", "k e a n e"), (1, "NAME", "keane")]
+    assert [t for _, _, t in _types([("customer", "the parcel came addressed to d o y l e doyle which is right")])] == [
+        "d o y l e", "doyle"]
+    # letters of a reference read and repeated stay an identifier, not a name
+    turns = [("customer", "the reference is q x r then qxr again")]
+    assert all(k != "NAME" for _, k, _ in _types(turns))

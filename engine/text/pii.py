@@ -986,7 +986,9 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
         first, last = part.runs[0], part.runs[-1]
         view = views[first.turn]
         if not part.digits and part.has_letters:  # spelled letters: a name being spelled out
-            said = _said_then_spelled(view, first, part.compact)
+            said = _said_then_spelled(view, first, part.compact) or (
+                last.turn == first.turn and _nearest_keyword(view.text, before=first.start) in (None, "NONE")
+                and _spelled_then_said(view, last, part.compact))
             if len(part.compact) >= 3 and all(t.kind == "letter" for r in part.runs for t in r.tokens) and (
                     first.turn in name_turns or said or SPELL_CUE.search(view.text[:first.start])
                     and _nearest_keyword(view.text, before=first.start) in (None, "NONE")):
@@ -1151,6 +1153,22 @@ def _said_then_spelled(view: TurnView, run: Run, letters: str) -> Token | None:
     if prev is not None and prev.kind == "word" and re.sub(r"[^a-z]", "", prev.lower) == letters.lower() \
             and prev.lower not in NAME_STOP:
         return prev
+    return None
+
+
+def _spelled_then_said(view: TurnView, run: Run, letters: str) -> Token | None:
+    """A word soon after spelled letters that they spell ("s m y t h with a y smyth"): a name spelled out and
+    then said (at most four words after it)."""
+    seen = 0
+    for t in view.tokens[run.last + 1:]:
+        if t.kind in ("filler", "joined"):
+            continue
+        if t.kind == "word" and len(letters) >= 3 and re.sub(r"[^a-z]", "", t.lower) == letters.lower() \
+                and t.lower not in NAME_STOP:
+            return t
+        seen += 1
+        if seen >= 4:
+            break
     return None
 
 

@@ -302,3 +302,76 @@ def test_a_closing_word_after_thanks_is_no_name():
         assert _types([("agent", "sorry, I can't refund that"), ("customer", line)], names="ner") == [], line
     # a name in the same slot still is one
     assert _types([("customer", "lovely, harriet, thanks")], names="ner") == [(0, "NAME", "harriet")]
+
+
+def test_a_short_request_whose_keyword_holds_a_number_word_is_still_a_question():
+    # "last four of your social" has no request word; its "four" is part of the keyword, not an answer
+    assert spoken.asked_type("and the last four of the social") == "SSN"
+    turns = [("agent", "okay last four of the social"), ("customer", "three uh one one seven"),
+             ("agent", "three one one seven great")]
+    assert [(i, k) for i, k, _ in _types(turns)] == [(1, "SSN"), (2, "SSN")]
+    assert spoken.asked_type("forty two mill lane") is None  # an answer holding a number is still no question
+
+
+def test_the_last_four_of_the_social_said_as_a_statement_is_an_ssn():
+    turns = [("agent", "i have the last four of your social as seven oh one three")]
+    assert [(k, t) for _, k, t in _types(turns)] == [("SSN", "seven oh one three")]
+    # the last four of a card stay in clear text
+    assert _types([("customer", "the last four of the card are five five two one")]) == []
+
+
+def test_a_corrected_code_takes_the_type_of_the_one_it_corrects():
+    turns = [("customer", "the claim number is c l m 4 4 8 1 2 no wait 4 4 8 1 7"), ("agent", "4 4 8 1 7 thanks")]
+    assert [(i, k, t) for i, k, t in _types(turns)] == [
+        (0, "ID", "c l m 4 4 8 1 2"), (0, "ID", "4 4 8 1 7"), (1, "ID", "4 4 8 1 7")]
+    turns = [("agent", "i have the last four of your social as seven oh one three"), ("customer", "no seven oh one eight")]
+    assert [(i, k) for i, k, _ in _types(turns)] == [(0, "SSN"), (1, "SSN")]
+    # a number after "no" that is not close to the code before stays
+    turns = [("customer", "my account number is 5 5 2 1 9 0 4 4"), ("agent", "no problem it'll take 3 days")]
+    assert [(i, k) for i, k, _ in _types(turns)] == [(0, "ACCOUNT")]
+
+
+def test_a_number_sign_before_a_written_code_does_not_hide_it():
+    assert [(k, t) for _, k, t in _types([("customer", "i was billed twice on order #408-2291733-5120 last week")])] == [
+        ("ID", "408-2291733-5120")]
+    assert _types([("agent", "press # then 2 to hear that again")]) == []
+
+
+def test_more_identifier_questions_are_read():
+    # an Irish eircode, a complaint / service request / site / job number, a US checking account
+    assert [(i, k) for i, k, _ in _types([("agent", "and what's your eircode"), ("customer", "t one two k e eight four")])] == [
+        (1, "POSTCODE")]
+    for ask in ("could i have the complaint number", "what's the service request number please", "and the site id",
+                "can you read me the job number"):
+        turns = [("agent", ask), ("customer", "yeah it's k l r four oh oh nine one")]
+        assert [(i, k) for i, k, _ in _types(turns)] == [(1, "ID")], ask
+    turns = [("agent", "what's the routing number"), ("customer", "0 7 1 9 2 1 8 9 1"),
+             ("agent", "and the savings account"), ("customer", "5 5 0 1 2 8 8 3 4 7")]
+    assert [(i, k) for i, k, _ in _types(turns)][-1] == (3, "ACCOUNT")
+    # the words alone are no question for an identifier
+    assert _types([("customer", "i made a complaint about the site 3 weeks ago")]) == []
+
+
+@needs_ner
+def test_the_name_a_speaker_goes_by_is_a_name():
+    assert _types([("customer", "it's margaret but everyone calls me peggy")], names="ner")[-1] == (0, "NAME", "peggy")
+    assert _types([("customer", "i go by rory on the account")], names="ner") == [(0, "NAME", "rory")]
+    # "call me" with no name after it stays
+    assert _types([("customer", "they call me back every tuesday")], names="ner") == []
+
+
+def test_a_medicare_number_is_an_account_and_a_pan_card_number_an_identifier():
+    assert [(k, t) for _, k, t in _types([("customer", "my medicare number is 4417 20938 2 and the card's expired")])] == [
+        ("ACCOUNT", "4417 20938 2")]
+    turns = [("agent", "may i have your pan card number madam"), ("customer", "it's b q r p s 7 7 0 1 m")]
+    assert [(i, k) for i, k, _ in _types(turns)] == [(1, "ID")]
+
+
+def test_a_name_spelled_and_then_said_is_a_name():
+    turns = [("agent", "and is that with an e on the end"), ("customer", "yes k e a n e with an e keane")]
+    assert [(i, k, t) for i, k, t in _types(turns)] == [(1, "NAME", "k e a n e"), (1, "NAME", "keane")]
+    assert [t for _, _, t in _types([("customer", "the parcel came addressed to d o y l e doyle which is right")])] == [
+        "d o y l e", "doyle"]
+    # letters of a reference read and repeated stay an identifier, not a name
+    turns = [("customer", "the reference is q x r then qxr again")]
+    assert all(k != "NAME" for _, k, _ in _types(turns))

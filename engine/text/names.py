@@ -28,7 +28,10 @@ MODEL_NAME = "spacy-en-sm"
 # "this is david", "you're speaking with priya", "you're through to sarah", "speaking to tom"
 INTRO = re.compile(r"\b(?:this is|it's|its|it is|you're speaking (?:with|to)|you are speaking (?:with|to)|"
                    r"speaking (?:with|to)|you're through to|you are through to|through to|my name is|"
-                   r"my name's|name is|i'm|i am)\s+", re.I)
+                   r"my name's|name is|i'm|i am|"
+                   # a name the speaker goes by: "everyone calls me paddy", "i go by liz", "known as bill"
+                   r"(?:everyone|everybody|people|they|friends|most people|you can|just) calls? me|i go by|goes by|"
+                   r"known as)\s+", re.I)
 # "hi tom", "thanks olivia", "no problem grace", "morning sarah", "done, harriet" at the start of a turn or clause
 GREETING = re.compile(r"(?:^|[,.!?]\s*)(?:(?:hi|hello|hey|morning|good morning|good afternoon|afternoon|"
                       r"thanks|thank you|cheers|no problem|okay|ok|sure|right|done|lovely|perfect|brilliant),?\s+)+",

@@ -101,15 +101,18 @@ KEYWORDS: dict[str, str] = {
     "SORT_CODE": r"sort ?code",
     "IBAN": r"iban(?: number)?|international bank account number",
     "ACCOUNT": r"account(?: number| no\.?| id)?|acct|customer (?:number|id|reference|ref)|membership(?: number)?"
-               r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no",
+               r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no"
+               r"|medicare(?: card)?(?: number)?",
     "PHONE": r"phone(?: number)?|mobile|telephone|landline|contact number|call me|call you back|"
              r"reach me|ring me|text me|cell|number to (?:call|reach)|call back on|whatsapp|phone's",
     "SSN": r"social security(?: number)?|ssn|social|national insurance(?: number)?|n\.?i\.? (?:number|no)|n i number",
     "DOB": r"date of birth|birth ?date|birthday|born|d\.?o\.?b\.?|d o b",
-    "POSTCODE": r"post ?code|zip(?: code)?|postal code",
+    "POSTCODE": r"post ?code|zip(?: code)?|postal code|eir ?code",
     # an identifier asked for by name: a code read with letters after it is personal ("ID"), digits alone are not
     "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice)(?: (?:number|reference|ref|id|code))?"
-          r"|reference(?: number)?|ref",
+          r"|reference(?: number)?|ref"
+          r"|(?:complaint|service request|request|site|job|work order) (?:number|reference|ref|id|code)"
+          r"|pan card(?: number)?|pan number",
     "NONE": r"tracking|flight|room|serial|model|extension|ext|appointment|delivery|deliver|delivered|arrive|arrives"
             r"|scheduled|booked|book|engineer|visit|contract|version|page|step|option|press|item|line|bus"
             r"|platform|gate|seat|aisle|store|branch|error|error code|tariff|plan|upgrade|batch|parcel"
@@ -243,7 +246,7 @@ class Token:
         return self.text.lower()
 
 
-_STRIP_LEAD = "\"'([{<“‘"
+_STRIP_LEAD = "\"'([{<“‘#"  # "#" as in "order #112-4490823-7716", "ticket #A4471"
 _STRIP_TRAIL = ".,;:!?\"')]}>”’"
 
 
@@ -983,7 +986,9 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
         first, last = part.runs[0], part.runs[-1]
         view = views[first.turn]
         if not part.digits and part.has_letters:  # spelled letters: a name being spelled out
-            said = _said_then_spelled(view, first, part.compact)
+            said = _said_then_spelled(view, first, part.compact) or (
+                last.turn == first.turn and _nearest_keyword(view.text, before=first.start) in (None, "NONE")
+                and _spelled_then_said(view, last, part.compact))
             if len(part.compact) >= 3 and all(t.kind == "letter" for r in part.runs for t in r.tokens) and (
                     first.turn in name_turns or said or SPELL_CUE.search(view.text[:first.start])
                     and _nearest_keyword(view.text, before=first.start) in (None, "NONE")):
@@ -1043,6 +1048,11 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
                 continue
             if kind is None and near is None:
                 kind = _continues(part, found, views)
+        if kind is None and near in ("SSN", "NONE") and close and not part.has_letters and len(part.digits) == 4 \
+                and SSN_LAST_FOUR.search(view.text[:first.start]):
+            kind = "SSN"  # "the last four of the social were two eight eight one"
+        if kind is None and not unit_next and not money_before:
+            kind = _corrected(part, found, views)  # "r e f 9 0 0 3 2 no sorry 9 0 0 3 7"
         if kind is None:
             continue
         value = part.digits if not part.has_letters else part.compact
@@ -1146,6 +1156,22 @@ def _said_then_spelled(view: TurnView, run: Run, letters: str) -> Token | None:
     return None
 
 
+def _spelled_then_said(view: TurnView, run: Run, letters: str) -> Token | None:
+    """A word soon after spelled letters that they spell ("s m y t h with a y smyth"): a name spelled out and
+    then said (at most four words after it)."""
+    seen = 0
+    for t in view.tokens[run.last + 1:]:
+        if t.kind in ("filler", "joined"):
+            continue
+        if t.kind == "word" and len(letters) >= 3 and re.sub(r"[^a-z]", "", t.lower) == letters.lower() \
+                and t.lower not in NAME_STOP:
+            return t
+        seen += 1
+        if seen >= 4:
+            break
+    return None
+
+
 def _spelled_runs(tokens: list[Token]) -> list[tuple[int, int, str]]:
     """Letters spelled out in a turn (3 or more, with 'double l' and 't as in tango'): (start, end, letters)."""
     out, i = [], 0
@@ -1211,6 +1237,47 @@ def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[Tur
 
 ACCOUNT_ENDING = re.compile(r"\baccount(?: number)?\b[^.?!]{0,24}?\b(?:ending(?: in| with)?|ends (?:in|with)"
                             r"|last (?:four|4)(?: digits)?(?: (?:are|is|of))?)\W*$", re.I)
+
+
+SSN_LAST_FOUR = re.compile(r"\blast (?:four|4)(?: digits)?(?: of)? (?:your |the |my |his |her )?"
+                           r"(?:social(?: security)?(?: number)?|ssn)\b[^.?!\d]{0,16}$", re.I)
+
+
+def _common_run(a: str, b: str) -> int:
+    """The length of the longest run of characters two values share."""
+    best = 0
+    for i in range(len(a)):
+        for j in range(len(b)):
+            k = 0
+            while i + k < len(a) and j + k < len(b) and a[i + k] == b[j + k]:
+                k += 1
+            best = max(best, k)
+    return best
+
+
+def _corrected(part: Part, found: list[PiiSpan], views: list[TurnView]) -> str | None:
+    """The type of a value a speaker corrects: a code right after a correction word ("no", "sorry", "i mean",
+    "actually") that differs from a code given just before (in the same turn or one of the ``ECHO_TURNS`` before)
+    in a character or two ("r e f 9 0 0 3 2 no sorry 9 0 0 3 7", "... two eight eight one" - "no two eight
+    eight four") takes that code's type."""
+    first = part.runs[0]
+    view = views[first.turn]
+    before = [t for t in view.tokens[max(0, first.first - 3):first.first]]
+    if not any(t.lower in CORRECTION_WORDS for t in before):
+        return None
+    value = _part_value(part.runs)
+    if len(value) < 3:
+        return None
+    for x in sorted(found, key=lambda x: (x.turn, x.start), reverse=True):
+        if x.type not in ECHO_TYPES or not x.value or not first.turn - ECHO_TURNS <= x.turn <= first.turn:
+            continue
+        if x.turn == first.turn and x.end > first.start:
+            continue
+        cand = x.value.upper()
+        if x.value != value and _common_run(value.upper(), cand) >= max(3, len(value) - 2) \
+                and abs(len(re.sub(r"\D", "", cand)) - len(part.digits)) <= 1:
+            return x.type
+    return None
 
 
 def _in_pairs(part: Part) -> bool:

@@ -27,7 +27,7 @@ from wocas.text import normalize
 # ("email address" is an e-mail, not an address).
 ASK_PATTERNS: dict[str, str] = {
     "EMAIL": r"e-?mail(?: address)?",
-    "POSTCODE": r"post ?code|zip(?: code)?|postal code",
+    "POSTCODE": r"post ?code|zip(?: code)?|postal code|eir ?code",
     "DOB": r"date of birth|birth ?date|birthday|d\.?o\.?b\.?|d o b|when were you born",
     "SSN": r"national insurance(?: number)?|n\.?i\.? number|n i number|social security(?: number)?|ssn"
            r"|(?:last (?:four|4) (?:digits )?of (?:your |the )?)social",
@@ -40,16 +40,19 @@ ASK_PATTERNS: dict[str, str] = {
     "EXPIRY": r"expiry(?: date)?|expiration(?: date)?|valid (?:until|to|thru|through)",
     "CVV": r"security (?:code|number|digits)|cvv2?|cvc|cv2|(?:three|3) digits?(?: on the back)?|digits on the back"
            r"|code on the back",
-    "ACCOUNT": r"account (?:number|no|id)|membership(?: number)?|member (?:number|id)|customer (?:number|id|reference)"
+    "ACCOUNT": r"account (?:number|no|id)|(?:checking|savings|current|bank) account|medicare(?: card)?(?: number)?|membership(?: number)?|member (?:number|id)|customer (?:number|id|reference)"
                r"|policy(?: number)?|meter (?:number|reading|serial)",
     "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice|incident|tracking|reference)"
-          r"(?: (?:number|reference|ref|id|code))?|ref(?:erence)? number",
+          r"(?: (?:number|reference|ref|id|code))?|ref(?:erence)? number"
+          r"|(?:complaint|service request|request|site|job|work order) (?:number|reference|ref|id|code)"
+          r"|pan card(?: number)?|pan number",
     "NAME": r"(?:your |the |their |his |her )?(?:full |first |last |sur|middle |maiden )?name(?! on the (?:card|account) is)"
             r"|surname|who (?:am i|i'm) speaking (?:to|with)|who's calling|whom am i speaking|spell (?:that|it|your \w+)",
     "ADDRESS": r"(?:first line of (?:the |your )?)?address|first line|house (?:number|name)|street|town|city|county"
                r"|where do you live",
 }
 _ASK_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?!\w)", re.I) for k, v in ASK_PATTERNS.items()}
+_ASK_ANY = re.compile("|".join(rf"(?<![\w'])(?:{v})(?!\w)" for v in ASK_PATTERNS.values()), re.I)
 # A turn is a question or request (not a statement that happens to name a thing) when its clause
 # with the keyword ends in "?" or holds a request word.
 REQUEST = re.compile(r"\?|\b(?:can|could|may|would|what|what's|whats|which|who|and the|and your|and their|please|confirm"
@@ -128,8 +131,10 @@ def asked_type(text: str) -> str | None:
         if inside:
             clause = text[s:e]
             # "and the town"; not an answer that holds a number ("forty one ashworth street")
+            # (number words inside the keyword itself, "last four of your social", are no answer)
+            bare = _ASK_ANY.sub(" ", clause)
             short = k == len(sentences) - 1 and len(WORD.findall(clause)) <= 6 and not any(
-                w.lower() in _NUMBER_WORDS or any(ch.isdigit() for ch in w) for w in WORD.findall(clause))
+                w.lower() in _NUMBER_WORDS or any(ch.isdigit() for ch in w) for w in WORD.findall(bare))
             return inside[0] if (REQUEST.search(clause) or short) else None
     return None
 

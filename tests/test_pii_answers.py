@@ -375,3 +375,12 @@ def test_a_name_spelled_and_then_said_is_a_name():
     # letters of a reference read and repeated stay an identifier, not a name
     turns = [("customer", "the reference is q x r then qxr again")]
     assert all(k != "NAME" for _, k, _ in _types(turns))
+
+
+def test_a_verb_after_my_wife_and_chat_shorthand_are_no_name():
+    assert _types([("customer", "we got upgraded, my wife was thrilled.")], names="ner") == []
+    assert _types([("customer", "ok thx")], names="ner") == []
+    assert _types([("customer", "perfect thx, that was quick")], names="ner") == []
+    # a name in the same places still is one
+    assert _types([("customer", "the second person is my son will")], names="ner") == [(0, "NAME", "will")]
+    assert _types([("customer", "ok thanks dave")], names="ner") == [(0, "NAME", "dave")]

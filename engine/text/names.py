@@ -58,7 +58,10 @@ EXTRA_COMMON = {"calling", "here", "speaking", "sorry", "again", "everyone", "th
                 # closings and interjections that follow "thanks," / "lovely," where a name could
                 "bye", "goodbye", "byebye", "cheerio", "ciao", "ta", "tata", "later", "soon", "buddy", "pal", "chief",
                 "boss", "dear", "darling", "fab", "brill", "cool", "awesome", "nice", "sweet", "super", "wonderful",
-                "hooray", "legend", "champion", "bless", "appreciated", "noted", "understood", "sorted", "whatever"}
+                "hooray", "legend", "champion", "bless", "appreciated", "noted", "understood", "sorted", "whatever",
+                # chat shorthand
+                "thx", "thanx", "thnx", "ty", "tq", "pls", "plz", "np", "kk", "lol", "omg", "btw", "idk", "asap",
+                "tbh", "fyi", "imo", "brb", "ttyl", "cya"}
 
 
 class NerMissing(ModelError):

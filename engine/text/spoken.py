@@ -73,8 +73,16 @@ RELATIONS = ("wife|husband|partner|daughter|son|mother|mum|mom|father|dad|brothe
              "|boyfriend|girlfriend|colleague|manager|landlord|landlady|tenant")
 LEAD |= set(RELATIONS.split("|"))
 # "my daughter rose", "my husband is mark", "my wife, sarah": a name right after a relation, ending its clause.
+# what follows "my wife" when no name does: an auxiliary or a common verb ("my wife was thrilled")
+RELATION_VERBS = ("was|is|isn't|wasn't|has|had|hasn't|got|gets|does|did|doesn't|didn't|would|could|should|"
+                  "might|must|says|said|thinks|thought|wants|wanted|needs|needed|went|goes|came|comes|called|rang|"
+                  "phoned|paid|pays|works|worked|lives|lived|died|passed|left|moved|told|tells|asked|knows|knew|"
+                  "loves|loved|hates|hated|likes|liked|uses|used|booked|ordered|bought|sent|took|made|tried|feels|"
+                  "felt|agrees|agreed|reckons|insisted|handles|deals|keeps|kept|also|too|again|here|there|now|then|"
+                  "just|only|really|still|already|always|never|usually|normally|sorted|saw|sees|heard|noticed|found|"
+                  "signed|set|pays|manages|managed|mentioned|complained|checked|spoke|emailed|texted|cancelled")
 RELATION_NAME = re.compile(rf"\bmy (?:{RELATIONS})(?:'s name is|'s called| is called| is named| is|,)?\s+"
-                           r"([a-z][a-z'’-]+)(?:\s+([a-z][a-z'’-]+))?(?=\s*(?:[,.!?]|$|\s(?:and|but|too|as well)\b))",
+                           rf"(?!(?:{RELATION_VERBS})\b)([a-z][a-z'’-]+)(?:\s+([a-z][a-z'’-]+))?(?=\s*(?:[,.!?]|$|\s(?:and|but|too|as well)\b))",
                            re.I)
 TITLES = {"mr", "mrs", "ms", "miss", "mister", "missus", "dr", "doctor", "mx"}
 TRAIL = FILLERS | {"please", "thanks", "thank", "you", "cheers", "ta", "yeah", "yes", "ok", "okay", "that's",

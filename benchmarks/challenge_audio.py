@@ -165,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"audio = text {total[label]['audio_vs_text']}" for label in LABELS},
                  "customer WER": total["wer_customer"], "agent WER": total["wer_agent"]})
     notes = (
-        "Held-out split of benchmarks/challenge/calls.txt (labels written before any model ran; this split was "
-        "never tuned on, but has been looked at after earlier changes). Each call rendered by "
+        "Held-out split of benchmarks/challenge/calls.txt (labels written before any model ran). Since the "
+        "leave-one-writer-out retrain, calls.txt is TRAINING data of the trust heads, so the text arm is "
+        "in-sample here (an upper bound); what this table measures is the acoustic side: how often the audio "
+        "arm agrees with the text arm, and the WER. "
+        "Each call rendered by "
         "benchmarks/telephone.py's renderer (espeak-ng, a voice, speed and level per party, 300-3400 Hz, 8 kHz, "
         "12-24 dB line noise, G.711 mu-law), stereo, agent left and customer right, then the whole default "
         "pipeline (`wocas run`, embedded defaults, ASR profile fast = tiny.en) on the audio with a manifest "

@@ -155,6 +155,9 @@ class RedactConfig(Section):
     # when given as one (right after its keyword, in answer to the agent's question for it, or read
     # back); false: only such codes with letters (or written ones of 5+ digits) are redacted.
     digit_ids: bool = True
+    # The fitted token tagger (registry name or folder; scripts/train_pii_tagger.py) whose spans are
+    # added where the rules found nothing; "" = the rules (and the NER names) alone.
+    tagger: str = "pii-tagger"
 
     @field_validator("entities", "hash_entities")
     @classmethod
@@ -297,7 +300,7 @@ def _toml_value(value) -> str:
 # (section, key) of every field naming a model (registry name or path) or a file to read.
 MODEL_FIELDS = (("asr", "model"), ("text_encoder", "model"), ("emotion", "text_model"),
                 ("emotion", "audio_model"), ("jobs", "taxonomy"), ("jobs", "head"),
-                ("signals", "complaint_head"), ("emotion", "context_model"))
+                ("signals", "complaint_head"), ("emotion", "context_model"), ("redact", "tagger"))
 PATH_FIELDS = (("satisfaction", "model"), ("satisfaction", "call_model"), ("diarization", "pyannote_path"))
 NOT_A_MODEL = {("emotion", "text_model"): "lexicon"}  # a value that names no model
 

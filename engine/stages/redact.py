@@ -14,9 +14,11 @@ written as ``<audio_dir>/<call id>.redacted.wav``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,7 @@ from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "3"
+DETECTOR_VERSION = "4"  # 4: the fitted tagger's spans join the rules'
 
 
 def word_offsets(text: str, words: tuple[Word, ...]) -> list[tuple[int, int]] | None:
@@ -104,6 +106,14 @@ def tag_spans(by_turn: dict[int, list[PiiSpan]]) -> tuple[RedactedSpan, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=4)
+def _weights_digest(tagger: str) -> str:
+    """A short digest of the tagger's weights: a refitted tagger is a new redaction version."""
+    from wocas.models.registry import resolve
+
+    return hashlib.sha256((resolve(tagger).path / "head.npz").read_bytes()).hexdigest()[:12]
+
+
 class RedactStage(Stage):
     name = "redact"
     requires = frozenset({"turns"})
@@ -120,7 +130,8 @@ class RedactStage(Stage):
 
     @classmethod
     def identity(cls, section, encoder) -> str:
-        return f"pii{DETECTOR_VERSION}"
+        tagger = getattr(section, "tagger", "")
+        return f"pii{DETECTOR_VERSION}" + (f"+tagger-{_weights_digest(tagger)}" if tagger else "")
 
     def version(self) -> str:
         return self.version_for(self.options)
@@ -133,6 +144,14 @@ class RedactStage(Stage):
 
         docs = iter(names.parse([t.text for call in calls for t in call.turns]))
         return [self.process_call(call, [next(docs) for _ in call.turns]) for call in calls]
+
+    def _tagger(self):
+        if not self.options.tagger:
+            return None
+        from wocas.models.registry import resolve
+        from wocas.text.pii_tagger import load_tagger
+
+        return load_tagger(resolve(self.options.tagger).path)
 
     def _uses_ner(self) -> bool:
         return self.options.names != "rules" and "NAME" in self.options.entities
@@ -154,7 +173,7 @@ class RedactStage(Stage):
         spans = find_pii_in_turns([(t.speaker, t.text) for t in call.turns], self.options.entities,
                                   names=self.options.names, agent_names=self.options.agent_names,
                                   roles=[t.role.value for t in call.turns], name_docs=name_docs,
-                                  digit_ids=self.options.digit_ids)
+                                  digit_ids=self.options.digit_ids, tagger=self._tagger())
         by_turn: dict[int, list[PiiSpan]] = {}
         for span in spans:
             by_turn.setdefault(span.turn, []).append(span)

@@ -862,7 +862,7 @@ AGENT_INTRO = re.compile(r"\b(?:this is|my name is|my name's|you're speaking (?:
 def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                       entities: Iterable[str] = ENTITY_TYPES, names: str = "rules",
                       agent_names: str = "redact", roles: Sequence[str] | None = None,
-                      name_docs: list | None = None, digit_ids: bool = True) -> list[PiiSpan]:
+                      name_docs: list | None = None, digit_ids: bool = True, tagger=None) -> list[PiiSpan]:
     """Every PII span in a conversation given as (speaker, text) turns, in turn order.
 
     ``names = "ner"`` adds the NER model's person names (optional ``pii`` extra). With
@@ -873,7 +873,9 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
     number in digits alone is an ``ID`` when it is given as one: right after its keyword ("my order
     number is 5532 1984", "case 00491827"), in answer to the agent's question for it, or read back;
     never a bare number in a sentence, a price, a quantity, a time or a date. False: such numbers stay
-    (only codes with letters, and written ones of 5+ digits, are IDs)."""
+    (only codes with letters, and written ones of 5+ digits, are IDs).
+    ``tagger`` (``[redact] tagger``, a ``wocas.text.pii_tagger.PiiTagger``): the fitted token tagger's
+    spans are added where the rules found nothing."""
     found = _find(turns, entities, digit_ids)
     wanted = set(entities)
     if names != "rules" and "NAME" in wanted:
@@ -890,6 +892,10 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                 if not _overlaps(s, e, taken.get(ti, [])):
                     found.append(PiiSpan("NAME", ti, s, e, texts[ti][s:e], texts[ti][s:e].lower()))
         found.sort(key=lambda x: (x.turn, x.start))
+    if tagger is not None:
+        extra = [x for x in tagger.spans(turns, found, wanted)  # digit_ids off keeps digits-only IDs for all
+                 if digit_ids or x.type != "ID" or any(c.isalpha() for c in _digit_words_out(x.text))]
+        found = sorted(found + extra, key=lambda x: (x.turn, x.start))
     if "NAME" in wanted:
         found = _repeat_names(turns, found)
     if agent_names == "keep":
@@ -898,6 +904,12 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                and AGENT_INTRO.search(turns[x.turn][1][:x.start])}
         found = [x for x in found if not (x.type == "NAME" and x.value in own)]
     return found
+
+
+def _digit_words_out(text: str) -> str:
+    """The text with its spoken digits ("seven", "double", "oh") taken out: what is left of a code."""
+    return " ".join(w for w in re.findall(r"[\w'’]+", text.lower())
+                    if w not in UNITS and w not in TEENS and w not in TENS and w not in REPEAT)
 
 
 def _repeat_names(turns: Sequence[tuple[str, str]], found: list[PiiSpan]) -> list[PiiSpan]:

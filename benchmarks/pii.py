@@ -449,6 +449,12 @@ def main() -> None:
     result["heldout_first_run"] = HELDOUT_FIRST_RUN
     (args.out / "pii.json").write_text(json.dumps(result, indent=1))
     md = to_markdown(result, machine)
+    if tagger is not None:
+        md += (f"\n**The fitted tagger `{tagger_name}` is on in every figure below unless a row says \"rules alone\".** "
+               "It was fitted on every record of pii_lines, pii_spoken and writers 3-5, their held-out thirds "
+               "included, so with it those sets' figures are in-sample (the rules-alone rows are not). "
+               "pii_writer6 was never fitted or fixed on: its first run (pii_writer6_first_run.json) is the honest "
+               "figure.\n")
     if "spoken" in result:
         md += "\n".join(spoken_markdown(result["spoken"])) + "\n"
     md += "\n".join(digit_ids_markdown(result["pii_lines_digit_ids"])) + "\n"

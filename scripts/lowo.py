@@ -777,7 +777,8 @@ def encoder_comparison(data: dict, block: dict, run_name: str) -> list[str]:
     for enc, t in {**ref.get("encoder_timings", {}), **block.get("encoder_timings", {})}.items():
         lines.append(f"- `{enc}` ({t['dim']}-d): {t['turn_texts']} distinct turn texts embedded in "
                      f"{t['turn_embedding_s']:.0f} s ({t['turn_texts'] / max(t['turn_embedding_s'], 1e-9):.0f} texts/s), "
-                     f"model load {t['encoder_load_s']:.0f} s, level 0 (emotion stage records{t.get('level0_how', '')}) "
+                     + (f"model load {t['encoder_load_s']:.0f} s, " if t['encoder_load_s'] >= 0.05 else "model loaded earlier by the stages, ")
+                     + f"level 0 (emotion stage records{t.get('level0_how', '')}) "
                      f"{t['level0_s']:.0f} s")
     lines.append("")
     return lines

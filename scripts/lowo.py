@@ -1,6 +1,11 @@
 """Leave-one-writer-out (LOWO) evaluation of the trust / outcome models (issue 19).
 
-    .venv/bin/python scripts/lowo.py [--cache DIR] [--out benchmarks/results/trust_lowo]
+    .venv/bin/python scripts/lowo.py [--cache DIR] [--encoder NAME [--base-cache DIR]]
+
+``--encoder`` runs the whole chain with ``[text_encoder] model = NAME`` (default minilm): every
+vector the fitted heads read (context head, resolution head) comes from that encoder, and their
+input sizes follow its dimension. Heads that name their own encoder keep it (the emotion head,
+emotion-minilm; the satisfaction text model, minilm): they are not refitted here.
 
 The trust, shape, resolution and band models are trained on calls written by a handful of
 writers; within-writer cross-validation rewards learning a writer's habits. Here every source
@@ -86,31 +91,85 @@ def read_sources(paths: list[Path]):
 # level 0: the text pipeline up to the per-turn emotion (and jobs), once per call, cached
 
 
-def base_config():
+DEFAULT_ENCODER = "minilm"
+LEVEL0 = ("decode", "transcribe", "diarize", "turns", "roles", "redact", "emotion", "jobs")
+
+
+def base_config(encoder: str = DEFAULT_ENCODER):
     from wocas.config import load_config
 
-    return load_config(overrides={"emotion": {"context_model": ""}, "resolution": {"model": ""}})
+    return load_config(overrides={"emotion": {"context_model": ""}, "resolution": {"model": ""},
+                                  "text_encoder": {"model": encoder}})
 
 
-def emotion_records(calls, cache: Path | None):
-    """Each call after the stages up to emotion (+ jobs), as the default pipeline runs them."""
-    from wocas.io.ingest import transcript_to_call
-    from wocas.pipeline import Pipeline, build_stages
-    from wocas.schema import CallAnalysis
+def cache_file(cache: Path, encoder: str = DEFAULT_ENCODER) -> Path:
+    """The records file of one encoder (the default keeps the old name): no file mixes encoders."""
+    if encoder == DEFAULT_ENCODER:
+        return cache / "emotion.jsonl"
+    return cache / f"emotion-{re.sub(r'[^A-Za-z0-9_.-]+', '_', encoder)}.jsonl"
 
-    config = base_config()
-    stages = [s for s in build_stages(config) if s.name in
-              ("decode", "transcribe", "diarize", "turns", "roles", "redact", "emotion", "jobs")]
-    pipeline = Pipeline(stages, config)
-    version = json.dumps(pipeline.stage_versions, sort_keys=True)
-    key = {c.call_id: hashlib.sha1((json.dumps(c.transcript(), sort_keys=True) + version).encode()).hexdigest()
-           for c in calls}
+
+def _read_cache(path: Path) -> dict[str, dict]:
     stored: dict[str, dict] = {}
-    if cache is not None and (cache / "emotion.jsonl").is_file():
-        for line in (cache / "emotion.jsonl").read_text().splitlines():
+    if path.is_file():
+        for line in path.read_text().splitlines():
             row = json.loads(line)
             stored[row["key"]] = row["record"]
+    return stored
+
+
+def _level0(config):
+    from wocas.pipeline import Pipeline, build_stages
+
+    stages = [s for s in build_stages(config) if s.name in LEVEL0]
+    return Pipeline(stages, config)
+
+
+def _keys(calls, pipeline) -> dict[str, str]:
+    version = json.dumps(pipeline.stage_versions, sort_keys=True)
+    return {c.call_id: hashlib.sha1((json.dumps(c.transcript(), sort_keys=True) + version).encode()).hexdigest()
+            for c in calls}
+
+
+def emotion_records(calls, cache: Path | None, encoder: str = DEFAULT_ENCODER, base_cache: Path | None = None):
+    """Each call after the stages up to emotion (+ jobs), as the default pipeline runs them with
+    ``[text_encoder] model = encoder``. The records are keyed on every stage's version (the jobs
+    stage's names the encoder) and kept in one file per encoder.
+
+    With ``base_cache`` (the default encoder's records) and another encoder, a call found there
+    only has its jobs stage run again with that encoder: jobs is the one stage up to emotion that
+    reads the shared encoder (decode ... emotion do not; the emotion head has its own), and it
+    rewrites all it gives (jobs, contact reason, preventable)."""
+    from wocas.io.ingest import transcript_to_call
+    from wocas.schema import CallAnalysis
+
+    config = base_config(encoder)
+    pipeline = _level0(config)
+    key = _keys(calls, pipeline)
+    path = cache_file(cache, encoder) if cache is not None else None
+    stored = _read_cache(path) if path is not None else {}
+
+    def keep(c, record: dict) -> None:
+        stored[key[c.call_id]] = record
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a") as f:
+                f.write(json.dumps({"key": key[c.call_id], "record": record}) + "\n")
+
     todo = [c for c in calls if key[c.call_id] not in stored]
+    if todo and base_cache is not None and encoder != DEFAULT_ENCODER:
+        base_key = _keys(todo, _level0(base_config()))
+        base = _read_cache(cache_file(base_cache))
+        found = [c for c in todo if base_key[c.call_id] in base]
+        if found:
+            jobs = next(s for s in pipeline.stages if s.name == "jobs")
+            print(f"jobs stage again with {encoder}: {len(found)} calls from {base_cache}", flush=True)
+            for start in range(0, len(found), 64):
+                part = found[start:start + 64]
+                done = jobs.process_batch([CallAnalysis.from_json(base[base_key[c.call_id]]) for c in part])
+                for c, d in zip(part, done):
+                    keep(c, d.to_json())
+            todo = [c for c in todo if key[c.call_id] not in stored]
     if todo:
         print(f"emotion stage: {len(todo)} calls to run ({len(calls) - len(todo)} cached)", flush=True)
         for start in range(0, len(todo), 64):
@@ -119,11 +178,7 @@ def emotion_records(calls, cache: Path | None):
             for c, d in zip(part, done):
                 if not d.ok:
                     raise SystemExit(f"{c.call_id}: {d.error}")
-                stored[key[c.call_id]] = d.to_json()
-                if cache is not None:
-                    cache.mkdir(parents=True, exist_ok=True)
-                    with open(cache / "emotion.jsonl", "a") as f:
-                        f.write(json.dumps({"key": key[c.call_id], "record": stored[key[c.call_id]]}) + "\n")
+                keep(c, d.to_json())
             print(f"  {start + len(part)}/{len(todo)}", flush=True)
     return [CallAnalysis.from_json(stored[key[c.call_id]]) for c in calls]
 
@@ -339,18 +394,41 @@ class Chain:
     encoder: object
     stages: dict = field(default_factory=dict)
     turns: Turns | None = None
+    timings: dict = field(default_factory=dict)
 
 
-def load_chain(paths: list[Path], cache: Path | None) -> Chain:
+def load_chain(paths: list[Path], cache: Path | None, encoder: str = DEFAULT_ENCODER,
+               base_cache: Path | None = None) -> Chain:
     from wocas.pipeline import build_stages
 
     calls, writers = read_sources(paths)
-    records = emotion_records(calls, cache)
-    config = base_config()
+    t = time.perf_counter()
+    records = emotion_records(calls, cache, encoder, base_cache)
+    timings = {"level0_s": round(time.perf_counter() - t, 1)}
+    if base_cache is not None and encoder != DEFAULT_ENCODER:
+        timings["level0_how"] = f": the jobs stage run again over the {DEFAULT_ENCODER} records where found"
+    config = base_config(encoder)
     stages = {s.name: s for s in build_stages(config)}
     chain = Chain(calls, writers, records, stages["resolution"].encoder, stages)
+    if chain.encoder.model != encoder:
+        raise SystemExit(f"the resolution stage reads {chain.encoder.model}, not {encoder}")
+    t = time.perf_counter()
+    chain.encoder.encode(["load"], cache=False)
+    timings["encoder_load_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
     chain.turns = turn_rows(calls, records, chain.encoder)
+    timings["turn_texts"] = len(texts_of(chain.turns))
+    timings["turn_embedding_s"] = round(time.perf_counter() - t, 1)
+    timings["dim"] = int(chain.turns.dim)
+    chain.timings = timings
+    print(f"encoder {encoder}: {json.dumps(timings)}", flush=True)
     return chain
+
+
+def texts_of(turns: Turns) -> list[str]:
+    from wocas.emotion.context import texts_needed
+
+    return texts_needed([c for cs in turns.contexts for c in cs])
 
 
 def run(chain: Chain, options: dict | None = None, log=print) -> dict:
@@ -668,6 +746,44 @@ def adopted(candidate: dict, baseline: dict, target: str) -> bool:
     return rise >= 0.02 - 1e-9 and all(f <= 0.02 + 1e-9 for f in falls)
 
 
+def encoder_adopted(candidate: dict, baseline: dict) -> bool:
+    """An encoder has no one target: the rule holds if it holds for some target."""
+    return any(adopted(candidate, baseline, t) for t in TARGETS)
+
+
+def encoder_comparison(data: dict, block: dict, run_name: str) -> list[str]:
+    """Lines comparing a block run with another encoder to the block of the default encoder
+    (the same run name without the encoder suffix), candidate by candidate."""
+    ref_name = block.get("compared_with")
+    suffix = f" [encoder {block.get('encoder')}]"
+    if ref_name is None and block.get("encoder", DEFAULT_ENCODER) != DEFAULT_ENCODER and run_name.endswith(suffix):
+        ref_name = run_name[:-len(suffix)]
+    ref = data["runs"].get(ref_name) if ref_name else None
+    if ref is None:
+        return []
+    this, other = block.get("encoder", DEFAULT_ENCODER), ref.get("encoder", DEFAULT_ENCODER)
+    lines = [f"Against `{other}` (block `{ref_name}`), same writers, same candidate:", "",
+             "| candidate | encoder | shape | band | resolution | turn Spearman | rule met |", "|---|---|---|---|---|---|---|"]
+    for name, c in block["candidates"].items():
+        base = ref["candidates"].get(name)
+        if base is None:
+            continue
+        lines.append(f"| {name} | {other} | " + " | ".join(f"{base['mean'][t]:.3f}" for t in (*TARGETS, "turn_spearman"))
+                     + " | - |")
+        cells = [f"{c['mean'][t]:.3f} ({c['mean'][t] - base['mean'][t]:+.3f})" for t in (*TARGETS, "turn_spearman")]
+        met = "yes" if encoder_adopted(c["mean"], base["mean"]) else "no"
+        lines.append(f"| {name} | {this} | " + " | ".join(cells) + f" | {met} |")
+    lines.append("")
+    for enc, t in {**ref.get("encoder_timings", {}), **block.get("encoder_timings", {})}.items():
+        lines.append(f"- `{enc}` ({t['dim']}-d): {t['turn_texts']} distinct turn texts embedded in "
+                     f"{t['turn_embedding_s']:.0f} s ({t['turn_texts'] / max(t['turn_embedding_s'], 1e-9):.0f} texts/s), "
+                     + (f"model load {t['encoder_load_s']:.0f} s, " if t['encoder_load_s'] >= 0.05 else "model loaded earlier by the stages, ")
+                     + f"level 0 (emotion stage records{t.get('level0_how', '')}) "
+                     f"{t['level0_s']:.0f} s")
+    lines.append("")
+    return lines
+
+
 RESULT = ROOT / "benchmarks" / "results" / "trust_lowo"
 
 
@@ -710,6 +826,7 @@ def write_report(data: dict, path: Path = RESULT) -> None:
                 sp = f"{r['turn_spearman']:.3f}" if r["turn_spearman"] is not None else "no labels"
                 lines.append(f"| {w} | {r['calls']} | {r['shape']:.3f} | {r['band']:.3f} | {r['resolution']:.3f} | {sp} |")
             lines.append("")
+        lines += encoder_comparison(data, block, run_name)
     for name, why in data.get("not_completed", {}).items():
         lines.append(f"Not completed: `{name}` ({CANDIDATES[name][1] if name in CANDIDATES else ''}): {why}")
     if data.get("not_completed"):
@@ -727,17 +844,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="")
     parser.add_argument("--write", metavar="CANDIDATE", help="fit that candidate's models on every writer and "
                         "write them (models/trust-context, models/resolution-head, the band in the call model)")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="the shared text encoder the whole chain runs "
+                        f"with ([text_encoder] model; default {DEFAULT_ENCODER}); its records go in their own file "
+                        "of --cache, its figures in their own block of the report")
+    parser.add_argument("--base-cache", type=Path, help=f"with --encoder other than {DEFAULT_ENCODER}: the "
+                        f"{DEFAULT_ENCODER} records (a --cache of an earlier run); a call found there has only its "
+                        "jobs stage (the one level-0 stage that reads the shared encoder) run again")
     args = parser.parse_args(argv)
+    if args.write and args.encoder != DEFAULT_ENCODER:
+        raise SystemExit("--write with another --encoder is refused here: the shipped heads and the engine's "
+                         "config must change together (the lead decides)")
     paths = default_sources()
     start = time.perf_counter()
-    chain = load_chain(paths, args.cache)
+    config_check = base_config(args.encoder)  # an unknown name fails here, before anything runs
+    chain = load_chain(paths, args.cache, config_check.text_encoder.model, args.base_cache)
     writers = sorted(set(chain.writers.tolist()))
     run_name = args.run_name or f"{len(chain.calls)} calls, {len(writers)} writers: {', '.join(writers)}"
+    plain_name = run_name
+    if args.encoder != DEFAULT_ENCODER and not args.run_name:
+        run_name += f" [encoder {args.encoder}]"
     data = json.loads(RESULT.with_suffix(".json").read_text()) if RESULT.with_suffix(".json").is_file() else {}
     data.setdefault("runs", {})
     block = data["runs"].setdefault(run_name, {"candidates": {}})
     if args.note:
         block["note"] = args.note
+    block["encoder"] = args.encoder
+    block.setdefault("encoder_timings", {})[args.encoder] = chain.timings
+    if run_name != plain_name and plain_name in data["runs"]:
+        block["compared_with"] = plain_name
     for name in args.candidates.split(","):
         target, what, options = CANDIDATES[name]
         t = time.perf_counter()
@@ -745,12 +879,16 @@ def main(argv: list[str] | None = None) -> int:
         result = run(chain, options)
         s = score(chain, result)
         entry = {"target": target, "what": what, **s, "chosen": result["chosen"],
-                 "seconds": round(time.perf_counter() - t, 1)}
+                 "seconds": round(time.perf_counter() - t, 1), "encoder": args.encoder}
         against = options.get("against", "baseline")
         base = block["candidates"].get(against)
         if name != "baseline" and base is not None:
             entry["adopted"] = adopted(s["mean"], base["mean"], target)
             entry["against"] = against
+        same = data["runs"].get(block.get("compared_with", ""), {}).get("candidates", {}).get(name)
+        if same is not None:
+            entry["vs_encoder"] = {"encoder": data["runs"][block["compared_with"]].get("encoder", DEFAULT_ENCODER),
+                                   "rule_met": encoder_adopted(s["mean"], same["mean"])}
         block["candidates"][name] = entry
         print(json.dumps(s["mean"]), flush=True)
         write_report(data)

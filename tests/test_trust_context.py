@@ -175,3 +175,29 @@ def test_leave_one_writer_out_groups_by_file_and_never_splits_a_customer(tmp_pat
     assert adopted({"shape": 0.62, "band": 0.645, "resolution": 0.60}, base, "shape")
     assert not adopted({"shape": 0.615, "band": 0.66, "resolution": 0.60}, base, "shape")
     assert not adopted({"shape": 0.65, "band": 0.63, "resolution": 0.60}, base, "shape")
+
+
+def test_lowo_encoder_option_reaches_the_config_and_keeps_caches_apart(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from lowo import DEFAULT_ENCODER, base_config, cache_file, encoder_adopted, main
+
+    from wocas.pipeline import stage_versions
+
+    assert base_config().text_encoder.model == DEFAULT_ENCODER == "minilm"
+    config = base_config("mpnet")
+    assert config.text_encoder.model == "mpnet"
+    assert config.emotion.context_model == "" and config.resolution.model == ""
+    versions = stage_versions(config)  # nothing is loaded
+    assert "mpnet:" in versions["jobs"] and "mpnet:" in versions["resolution"] and "mpnet:" in versions["signals"]
+    assert "mpnet:" not in versions["emotion"]  # the emotion head keeps its own encoder
+    assert cache_file(tmp_path) == tmp_path / "emotion.jsonl"  # the MiniLM records keep their file
+    assert cache_file(tmp_path, "mpnet") != cache_file(tmp_path)
+    base = {"shape": 0.60, "band": 0.66, "resolution": 0.60}
+    assert encoder_adopted({"shape": 0.60, "band": 0.68, "resolution": 0.585}, base)
+    assert not encoder_adopted({"shape": 0.619, "band": 0.67, "resolution": 0.61}, base)
+    assert not encoder_adopted({"shape": 0.65, "band": 0.63, "resolution": 0.60}, base)
+    with pytest.raises(SystemExit, match="--write with another --encoder"):
+        main(["--encoder", "mpnet", "--write", "shape_outcome"])

@@ -155,9 +155,10 @@ class RedactConfig(Section):
     # when given as one (right after its keyword, in answer to the agent's question for it, or read
     # back); false: only such codes with letters (or written ones of 5+ digits) are redacted.
     digit_ids: bool = True
-    # The fitted token tagger (registry name or folder; scripts/train_pii_tagger.py) whose spans are
-    # added where the rules found nothing; "" = the rules (and the NER names) alone.
-    tagger: str = "pii-tagger"
+    # A fitted token tagger (registry name or folder; "pii-tagger" ships, scripts/train_pii_tagger.py)
+    # whose spans are added where the rules found nothing: more recall, less precision (its card).
+    # "" (the default) = the rules and the NER names alone.
+    tagger: str = ""
 
     @field_validator("entities", "hash_entities")
     @classmethod

@@ -97,7 +97,22 @@ def test_prices_and_times_stay_with_the_shipped_tagger():
 
 
 def test_config_names_the_tagger_and_refuses_an_unknown_one(tmp_path):
-    assert RedactConfig().tagger == "pii-tagger"
-    assert load_config(overrides={"redact": {"tagger": ""}}).redact.tagger == ""
+    assert RedactConfig().tagger == ""  # opt-in: it trades precision for recall (models/pii-tagger/CARD.md)
+    assert load_config(overrides={"redact": {"tagger": "pii-tagger"}}).redact.tagger == "pii-tagger"
     with pytest.raises(ConfigError, match=r"\[redact\] tagger"):
         load_config(overrides={"redact": {"tagger": "pii-taggr"}})
+
+
+def test_the_redact_stage_runs_the_tagger_the_config_names():
+    from wocas.io.ingest import transcript_to_call
+    from wocas.stages.redact import RedactStage
+
+    doc = {"call_id": "spelled", "turns": [
+        {"speaker": "agent", "text": "and can i take your surname please"},
+        {"speaker": "customer", "text": "it's smyth"},
+        {"speaker": "agent", "text": "so is it s m i t h or s m y t h"}]}
+    call = transcript_to_call(doc, "test", "spelled")
+    plain, tagged = RedactStage(RedactConfig()), RedactStage(RedactConfig(tagger="pii-tagger"))
+    assert "s m y t h" in plain.process_call(call).turns[2].text
+    assert "s m y t h" not in tagged.process_call(call).turns[2].text
+    assert plain.version() != tagged.version()  # a tagger (and its weights) is part of the redaction's version

@@ -53,6 +53,13 @@ def test_a_tagger_that_always_says_id_makes_one_span_per_run_of_tokens(tmp_path)
     assert tagger.spans([("customer", text)], rules) == [] if rules else True
 
 
+def test_a_run_never_starts_or_ends_on_a_sign(tmp_path):
+    save_tagger(tmp_path, CLASSES, ["b"], np.array([[0.0, 5.0, 0.0]]), np.zeros(3), {"min_probability": 0.5})
+    tagger = load_tagger(tmp_path)
+    assert [x.text for x in tagger.tag([("customer", "- KL-509127 .")], [])] == ["KL-509127"]
+    assert tagger.tag([("customer", "... !")], []) == []
+
+
 def test_missing_files_and_other_features_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="needs config.json and head.npz"):
         load_tagger(tmp_path / "nothing")
@@ -65,8 +72,9 @@ def test_missing_files_and_other_features_are_clear_errors(tmp_path):
 
 
 def test_token_classes_and_code_runs():
-    assert [word_class(w) for w in ["4471", "seven", "b", "bravo", "ab12", "Grace", "price", "-"]] == [
-        "dig", "numw", "let", "nato", "alnum", "Cap", "word", "sign"]
+    assert [word_class(w) for w in ["4471", "seven", "b", "bravo", "ab12", "Grace", "price", "-", "a.b@c.com"]] == [
+        "dig", "numw", "let", "nato", "alnum", "Cap", "word", "sign", "email"]
+    assert tokens_of("mail j.okafor+1@gmail.co.uk now.").words == ["mail", "j.okafor+1@gmail.co.uk", "now", "."]
     assert code_runs(["word", "let", "let", "dig", "dig", "dig", "dig", "dig", "word", "dig"]) == [
         "0", "7+", "7+", "7+", "7+", "7+", "7+", "7+", "0", "1"]
 

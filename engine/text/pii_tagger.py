@@ -32,9 +32,10 @@ import numpy as np
 from wocas.models.npz_head import read_npz_head
 from wocas.text.pii import NATO, TEENS, TENS, UNITS, PiiSpan
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: a written e-mail address is one token; runs never start or end on a sign
 OUTSIDE = "O"
-TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[^\w\s]")
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+TOKEN_RE = re.compile(EMAIL_RE.pattern + r"|[^\W_]+(?:['’][^\W_]+)*|[^\w\s]")
 NUMBER_WORDS = set(UNITS) | set(TEENS) | set(TENS) | {"hundred", "thousand", "double", "triple", "treble", "zero"}
 # Words that say what the other party asked for, or what a value in this turn is.
 CUE_WORDS = {
@@ -53,6 +54,8 @@ CUE_WORDS = {
 def word_class(word: str) -> str:
     """A token's kind: digits, a number word, a single letter, a spelling-alphabet word, a word, a sign."""
     lower = word.lower()
+    if "@" in word:
+        return "email"
     if word.isdigit():
         return "dig"
     if lower in NUMBER_WORDS:
@@ -211,11 +214,18 @@ class PiiTagger:
             j = k
             while j + 1 < len(pii) and pii[j + 1] >= self.min_probability:
                 j += 1
-            mass = p[k:j + 1].sum(axis=0)
-            mass[self.outside] = -1.0
-            s, e = toks.spans[k][0], toks.spans[j][1]
-            out.append(PiiSpan(self.classes[int(mass.argmax())], ti, s, e, text[s:e], text[s:e].lower()))
+            first, last = k, j
             k = j + 1
+            while first <= last and not any(c.isalnum() for c in toks.words[first]):  # no run starts or
+                first += 1                                                           # ends on a sign
+            while last >= first and not any(c.isalnum() for c in toks.words[last]):
+                last -= 1
+            if first > last:
+                continue
+            mass = p[first:last + 1].sum(axis=0)
+            mass[self.outside] = -1.0
+            s, e = toks.spans[first][0], toks.spans[last][1]
+            out.append(PiiSpan(self.classes[int(mass.argmax())], ti, s, e, text[s:e], text[s:e].lower()))
         return out
 
     def tag(self, turns: Sequence[tuple[str, str]], rule_spans: Sequence[PiiSpan]) -> list[PiiSpan]:

@@ -185,8 +185,9 @@ class RedactConfig(Section):
 
 class SatisfactionConfig(Section):
     enabled: bool = True
-    model: str | None = None  # None = the shipped models/satisfaction/model.json; else a path
-    # None = the shipped models/satisfaction/call_model.json, or the store's refit (wocas calibrate)
+    model: str | None = None  # None = the shipped models/satisfaction/model.json; else a path or registered name
+    # None = the shipped models/satisfaction/call_model.json, or the store's refit (wocas calibrate); else a
+    # path or a registered name (satisfaction-call-mpnet: the accurate-trust profile's, configs/accurate-trust.toml)
     call_model: str | None = None
 
 
@@ -301,8 +302,22 @@ def _toml_value(value) -> str:
 # (section, key) of every field naming a model (registry name or path) or a file to read.
 MODEL_FIELDS = (("asr", "model"), ("text_encoder", "model"), ("emotion", "text_model"),
                 ("emotion", "audio_model"), ("jobs", "taxonomy"), ("jobs", "head"),
-                ("signals", "complaint_head"), ("emotion", "context_model"), ("redact", "tagger"))
+                ("signals", "complaint_head"), ("emotion", "context_model"), ("redact", "tagger"),
+                ("resolution", "model"))
 PATH_FIELDS = (("satisfaction", "model"), ("satisfaction", "call_model"), ("diarization", "pyannote_path"))
+REGISTERED_FILES = {("satisfaction", "model"), ("satisfaction", "call_model")}  # a path or a registered name
+
+
+def model_file(value: str | None) -> str | None:
+    """A file field's value as a path: a registered name (e.g. ``satisfaction-call-mpnet``) becomes
+    its file under models/, anything else is kept as it is."""
+    if not value or Path(value).expanduser().exists():
+        return value
+    from wocas.models.registry import _registry, resolve
+
+    return str(resolve(value).path) if value in _registry() else value
+
+
 NOT_A_MODEL = {("emotion", "text_model"): "lexicon"}  # a value that names no model
 
 
@@ -344,6 +359,11 @@ def check_models(config: Config, where: str = "the config") -> None:
             raise ConfigError(f"{where}: [{section}] {key} = {json.dumps(value)}: {e}") from e
     for section, key in PATH_FIELDS:
         value = getattr(getattr(config, section), key)
+        if (section, key) in REGISTERED_FILES and value is not None:
+            try:
+                value = model_file(value)
+            except ModelError as e:
+                raise ConfigError(f"{where}: [{section}] {key} = {json.dumps(value)}: {e}") from e
         if value is not None and not Path(value).expanduser().exists():
             raise ConfigError(f"{where}: [{section}] {key} = {json.dumps(value)}: no such file or folder")
 

@@ -559,10 +559,58 @@ class _Columns:
         return self.model.predict_proba(self._x(index))
 
 
+def written_paths(encoder: str = DEFAULT_ENCODER, models: Path | None = None) -> dict[str, Path]:
+    """Where --write puts each model for this encoder, and the registry names. The default encoder
+    writes the shipped models; another encoder writes NEW ones beside them (name-ENCODER), never the
+    shipped files: models/trust-context-ENC, models/resolution-head-ENC and a copy of the call model,
+    models/satisfaction/call_model-ENC.json (+ bands-ENC.json)."""
+    models = models or ROOT / "models"
+    tag = "" if encoder == DEFAULT_ENCODER else "-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", encoder)
+    return {"context": models / f"trust-context{tag}", "resolution": models / f"resolution-head{tag}",
+            "call_model": models / "satisfaction" / f"call_model{tag}.json",
+            "bands": models / "satisfaction" / f"bands{tag}.json",
+            "context_name": f"trust-context{tag}", "resolution_name": f"resolution-head{tag}",
+            "call_model_name": f"satisfaction-call{tag}"}
+
+
+def register(encoder: str, paths: dict, registry: Path | None = None) -> None:
+    """Add the registry entries of another encoder's written models (name-ENC) when missing, with
+    placeholder pins that pin_registry then rewrites (the default encoder's entries exist already)."""
+    if encoder == DEFAULT_ENCODER:
+        return
+    registry = registry or ROOT / "models" / "registry.toml"
+    text = registry.read_text()
+    zero = "0" * 64
+    entries = {
+        paths["context_name"]: (
+            f'kind = "context-head"\npath = "{paths["context"].name}"\ndescription = "customer-turn trust in context '
+            f'and the shape classifier beside it, as trust-context but over {encoder} (opt-in profile '
+            f'configs/accurate-trust.toml); trained by scripts/lowo.py --encoder {encoder} --write; card in '
+            f'models/{paths["context"].name}/CARD.md"\n\n[models."{paths["context_name"]}".files]\n'
+            + "".join(f'"{f}" = "{zero}"\n' for f in ("head.npz", "config.json", "shape.npz", "shape.json"))),
+        paths["resolution_name"]: (
+            f'kind = "resolution-head"\npath = "{paths["resolution"].name}"\ndescription = "call outcome, as '
+            f'resolution-head but over {encoder} + zero-shot votes + context trust (opt-in profile '
+            f'configs/accurate-trust.toml); trained by scripts/lowo.py --encoder {encoder} --write; card in '
+            f'models/{paths["resolution"].name}/CARD.md"\n\n[models."{paths["resolution_name"]}".files]\n'
+            + "".join(f'"{f}" = "{zero}"\n' for f in ("head.npz", "config.json"))),
+        paths["call_model_name"]: (
+            f'kind = "satisfaction-head"\npath = "satisfaction/{paths["call_model"].name}"\nsha256 = "{zero}"\n'
+            f'description = "satisfaction-call with its band refitted on the {encoder} chain\'s out-of-writer readings '
+            f'(the rest copied from satisfaction/call_model.json); written by scripts/lowo.py --encoder {encoder} --write"\n'),
+    }
+    added = [f'[models."{name}"]\n{body}' for name, body in entries.items() if f'[models."{name}"]' not in text]
+    if added:
+        head = (f"\n# The trust chain over {encoder} (opt-in profile configs/accurate-trust.toml), written by "
+                f"scripts/lowo.py --encoder {encoder} --write, which also rewrites these pins.\n")
+        registry.write_text(text.rstrip("\n") + "\n" + head + "\n".join(added))
+
+
 def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
     """Every level fitted on ALL writers (each on the levels below as read out of writer, the
     same stacking as the evaluation), settings chosen by leave-one-writer-out over all writers;
-    written to the shipped models' folders, with the registry pins."""
+    written to the shipped models' folders (another encoder: to new ones, see written_paths), with
+    the registry pins."""
     from fit_satisfaction import pin_registry as pin_file
     from train_resolution import pin_registry
     from train_trust_context import fit, predict, shown
@@ -573,6 +621,7 @@ def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
     from wocas.stages.trajectory import SHAPE_FEATURES
 
     writers, turns = chain.writers, chain.turns
+    out = written_paths(chain.encoder.model)
     sources = shown(default_sources())
     counts = {str(g): int((writers == g).sum()) for g in np.unique(writers)}
     trained = f"{len(chain.calls)} calls by {len(counts)} writers ({sources})"
@@ -595,7 +644,7 @@ def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
     alpha_scores = {a: lowo_spearman(a) for a in alphas}
     alpha = max(alphas, key=lambda a: alpha_scores[a])
     coef, b, mean, scale = fit(X, y, alpha, n)
-    folder = ROOT / "models" / "trust-context"
+    folder = out["context"]
     save_context(folder, coef, b, mean, scale, {
         "encoder": chain.encoder.model, "embedding_dim": turns.dim, "alpha": alpha, "trained_on": trained,
         "target": "writer's per-turn trust label -2..2, divided by 2"})
@@ -627,7 +676,8 @@ def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
                      + trained,
         "lowo_accuracy_mean_over_writers": figures["mean"]["shape"],
         "grid_lowo_accuracy": {f"w={k[0]} C={k[1]}": round(v, 3) for k, v in grid_scores.items()}}, indent=1) + "\n")
-    pin_registry("trust-context", folder, ("head.npz", "config.json", "shape.npz", "shape.json"))
+    register(chain.encoder.model, out)
+    pin_registry(out["context_name"], folder, ("head.npz", "config.json", "shape.npz", "shape.json"))
     summary["shape"] = {"outcome_weight": w, "C": c}
 
     # resolution head
@@ -636,7 +686,7 @@ def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
     c = max(cs, key=lambda k: (c_scores[k], -k))
     model = logistic(c, balanced=balanced).fit(Xr, y_res)
     scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
-    rfolder = ROOT / "models" / "resolution-head"
+    rfolder = out["resolution"]
     save_resolution(rfolder, lr.coef_, lr.intercept_, scaler.mean_, np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0), {
         "classes": [str(k) for k in lr.classes_], "encoder": chain.encoder.model, "embedding_dim": int(turns.dim),
         "C": c, "agent_turns": AGENT_TURNS, "customer_turns": CUSTOMER_TURNS, "trained_on": trained,
@@ -651,7 +701,7 @@ def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
         "note": "leave-one-writer-out: each writer's calls read by a head trained on the other writers (C chosen "
                 "by an inner leave-one-writer-out), their trust read by a context head trained without them"},
         indent=1) + "\n")
-    pin_registry("resolution-head", rfolder)
+    pin_registry(out["resolution_name"], rfolder)
     summary["resolution"] = {"C": c}
 
     # band model, in the call model's file
@@ -663,11 +713,11 @@ def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
     band = fit_logistic(scores, features, y_band)
     band["fitted_on"] = (f"{trained}, read out of writer; leave-one-writer-out accuracy (mean over writers) "
                          f"{figures['mean']['band']:.3f}")
-    params = json.loads(cm.CALL_MODEL_FILE.read_text())
+    params = json.loads(cm.CALL_MODEL_FILE.read_text())  # another encoder: a copy of the shipped one
     params["band"] = band
-    cm.CALL_MODEL_FILE.write_text(json.dumps(params, indent=1))
-    pin_file({"satisfaction-call": cm.CALL_MODEL_FILE})
-    (cm.CALL_MODEL_FILE.parent / "bands.json").write_text(json.dumps({
+    out["call_model"].write_text(json.dumps(params, indent=1))
+    pin_file({out["call_model_name"]: out["call_model"]})
+    out["bands"].write_text(json.dumps({
         "calls": len(chain.calls), "writers": counts, "labels": dict(Counter(y_band.tolist())), "chosen": "logistic",
         "lowo": {"accuracy_mean_over_writers": figures["mean"]["band"],
                  "per_writer": {w_: r["band"] for w_, r in figures["per_writer"].items()}},
@@ -843,7 +893,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-name", default=None, help="the block of the report these go in (default: the writers)")
     parser.add_argument("--note", default="")
     parser.add_argument("--write", metavar="CANDIDATE", help="fit that candidate's models on every writer and "
-                        "write them (models/trust-context, models/resolution-head, the band in the call model)")
+                        "write them (models/trust-context, models/resolution-head, the band in the call model; "
+                        "with another --encoder NAME new models beside them: models/trust-context-NAME, "
+                        "models/resolution-head-NAME, models/satisfaction/call_model-NAME.json, registered and pinned)")
     parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="the shared text encoder the whole chain runs "
                         f"with ([text_encoder] model; default {DEFAULT_ENCODER}); its records go in their own file "
                         "of --cache, its figures in their own block of the report")
@@ -851,9 +903,10 @@ def main(argv: list[str] | None = None) -> int:
                         f"{DEFAULT_ENCODER} records (a --cache of an earlier run); a call found there has only its "
                         "jobs stage (the one level-0 stage that reads the shared encoder) run again")
     args = parser.parse_args(argv)
-    if args.write and args.encoder != DEFAULT_ENCODER:
-        raise SystemExit("--write with another --encoder is refused here: the shipped heads and the engine's "
-                         "config must change together (the lead decides)")
+    if args.write and args.write not in CANDIDATES:
+        raise SystemExit(f"--write {args.write}: no such candidate")
+    if args.write and args.write not in args.candidates.split(","):
+        raise SystemExit(f"--write {args.write} needs it in --candidates")
     paths = default_sources()
     start = time.perf_counter()
     config_check = base_config(args.encoder)  # an unknown name fails here, before anything runs

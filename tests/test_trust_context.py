@@ -199,5 +199,36 @@ def test_lowo_encoder_option_reaches_the_config_and_keeps_caches_apart(tmp_path)
     assert encoder_adopted({"shape": 0.60, "band": 0.68, "resolution": 0.585}, base)
     assert not encoder_adopted({"shape": 0.619, "band": 0.67, "resolution": 0.61}, base)
     assert not encoder_adopted({"shape": 0.65, "band": 0.63, "resolution": 0.60}, base)
-    with pytest.raises(SystemExit, match="--write with another --encoder"):
+    with pytest.raises(SystemExit, match="needs it in --candidates"):
         main(["--encoder", "mpnet", "--write", "shape_outcome"])
+    with pytest.raises(SystemExit, match="no such candidate"):
+        main(["--encoder", "mpnet", "--candidates", "nonesuch", "--write", "nonesuch"])
+
+
+def test_lowo_write_with_another_encoder_goes_to_new_models_never_the_shipped_ones(tmp_path):
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from lowo import register, written_paths
+
+    shipped = written_paths("minilm", tmp_path)
+    assert shipped["context"] == tmp_path / "trust-context" and shipped["resolution"] == tmp_path / "resolution-head"
+    assert shipped["call_model"] == tmp_path / "satisfaction" / "call_model.json"
+    other = written_paths("mpnet", tmp_path)
+    assert other["context"] == tmp_path / "trust-context-mpnet"
+    assert other["resolution"] == tmp_path / "resolution-head-mpnet"
+    assert other["call_model"] == tmp_path / "satisfaction" / "call_model-mpnet.json"
+    assert other["bands"] == tmp_path / "satisfaction" / "bands-mpnet.json"
+    assert not {str(v) for v in other.values()} & {str(v) for v in shipped.values()}
+    registry = tmp_path / "registry.toml"
+    registry.write_text('[models."trust-context"]\nkind = "context-head"\npath = "trust-context"\n')
+    register("minilm", shipped, registry)  # the shipped entries exist already: nothing added
+    assert registry.read_text().count("[models.") == 1
+    register("mpnet", other, registry)
+    register("mpnet", other, registry)  # once only
+    models = tomllib.loads(registry.read_text())["models"]
+    assert set(models) == {"trust-context", "trust-context-mpnet", "resolution-head-mpnet", "satisfaction-call-mpnet"}
+    assert set(models["trust-context-mpnet"]["files"]) == {"head.npz", "config.json", "shape.npz", "shape.json"}
+    assert models["satisfaction-call-mpnet"]["path"] == "satisfaction/call_model-mpnet.json"

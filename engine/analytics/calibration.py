@@ -208,7 +208,9 @@ def _refit(store: Store, report: CalibrationReport, matched: list[str], y: np.nd
     x = cm.design([features[i] for i in keep])
     low, high = report.scale
     y_s = (y[keep] - low) / (high - low) * 4.0 - 2.0
-    base = cm.load_call_model(base_model or str(cm.CALL_MODEL_FILE))
+    from wocas.config import model_file
+
+    base = cm.load_call_model(model_file(base_model) or str(cm.CALL_MODEL_FILE))
     params, alpha = cm.refit(base, x, y_s)
     stamp = datetime.now(timezone.utc)
     params["version"] = f"{base.version}+refit{stamp:%Y%m%dT%H%M%S}"

@@ -36,6 +36,31 @@ class TextEncoderError(ModelError, ValueError):
     pass
 
 
+class EmbeddingMismatch(TextEncoderError):
+    """A fitted head given vectors of another size than the ones it was fitted on."""
+
+
+# The heads fitted over the shared encoder, per encoder: what to set when a head and its vectors disagree.
+TRUST_HEADS = {"minilm": {"[emotion] context_model": "trust-context", "[resolution] model": "resolution-head",
+                          "[satisfaction] call_model": "(unset: the shipped call model)"},
+               "mpnet": {"[emotion] context_model": "trust-context-mpnet", "[resolution] model": "resolution-head-mpnet",
+                         "[satisfaction] call_model": "satisfaction-call-mpnet"}}
+
+
+def check_dimension(what: str, folder, head_encoder: str, head_dim: int, encoder_model: str, got: int, key: str) -> None:
+    """Raise ``EmbeddingMismatch`` naming the config keys to change when a head fitted on
+    ``head_dim``-d vectors (of ``head_encoder``) is handed ``got``-d ones (of ``encoder_model``)."""
+    if not head_dim or got == head_dim:
+        return
+    fits = "; ".join(f"{k} = {json.dumps(v)}" for k, v in TRUST_HEADS.get(encoder_model, {}).items())
+    raise EmbeddingMismatch(
+        f"{what} {folder} was fitted on {head_dim}-d vectors of {head_encoder!r}, but its encoder "
+        f"{encoder_model!r} gives {got}-d ones: set {key} to a head fitted over {encoder_model!r}"
+        + (f" ({fits})" if fits else "")
+        + f", or [text_encoder] model to the head's encoder {head_encoder!r} (the accurate-trust profile "
+          "configs/accurate-trust.toml sets all of them together)")
+
+
 class SentenceEncoder(Protocol):
     dim: int
 

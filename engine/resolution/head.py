@@ -75,6 +75,7 @@ class ResolutionHead:
         self.scale = w["scale"].astype(np.float32)
         self.classes = [str(c) for c in self.config["classes"]]
         self.encoder = str(self.config.get("encoder", "minilm"))
+        self.dim = int(self.config.get("embedding_dim", 0))  # 0: an old head that does not say
         k = self.mean.shape[0]
         if self.coef.shape != (len(self.classes), k) or self.intercept.shape != (len(self.classes),):
             raise ValueError(f"resolution head {folder}: weights of shape {self.coef.shape}, expected "

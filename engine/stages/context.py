@@ -12,7 +12,7 @@ import numpy as np
 
 from wocas.config import EmotionConfig
 from wocas.emotion.context import customer_contexts, feature_matrix, load_context_head, texts_needed
-from wocas.models.text_encoder import TextEncoder
+from wocas.models.text_encoder import TextEncoder, check_dimension
 from wocas.schema import CallAnalysis
 from wocas.stages.base import Stage, file_digest
 
@@ -64,6 +64,9 @@ class ContextStage(Stage):
         contexts = [customer_contexts(c) for c in calls]
         texts = texts_needed([x for cs in contexts for x in cs])
         vectors = dict(zip(texts, self.encoder.encode(texts))) if texts else {}
+        if vectors:
+            check_dimension("trust context head", self.folder, head.encoder, head.dim, self.encoder.model,
+                            len(next(iter(vectors.values()))), "[emotion] context_model")
         out = []
         for call, cs in zip(calls, contexts):
             if not cs:

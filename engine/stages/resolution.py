@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from wocas.config import ResolutionConfig
-from wocas.models.text_encoder import TextEncoder
+from wocas.models.text_encoder import TextEncoder, check_dimension
 from wocas.resolution.head import (
     AGENT_TURNS, CUSTOMER_SCAN, CUSTOMER_TURNS, CallReading, ResolutionHead, load_resolution_head, place_numbers,
     trust_numbers,
@@ -212,6 +212,9 @@ class ResolutionStage(Stage):
         texts = list(dict.fromkeys(t.text for p in picked for role in sides for t in p[role]))
         vectors = dict(zip(texts, self.encoder.encode(texts))) if texts else {}
         dim = next(iter(vectors.values())).shape[0] if vectors else 0
+        if self._head is not None and vectors:
+            check_dimension("resolution head", self.folder, self._head.encoder, self._head.dim, self.encoder.model,
+                            dim, "[resolution] model")
         out: list[dict | None] = []
         for call, turns in zip(calls, picked):
             if not any(turns.values()):

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from wocas.config import SatisfactionConfig
+from wocas.config import SatisfactionConfig, model_file
 from wocas.kinds import SignalKind
 from wocas.models.text_encoder import TextEncoder
 from wocas.satisfaction.call_model import CALL_MODEL_FILE, CallModel, call_features, drivers, load_call_model
@@ -108,16 +108,16 @@ class SatisfactionStage(Stage):
 
     def __init__(self, config: SatisfactionConfig | None = None, encoder: TextEncoder | None = None):
         self.config = config or SatisfactionConfig()
-        self.model: SatisfactionModel = load_model(self.config.model or str(MODEL_FILE))
-        self.call_model: CallModel = load_call_model(self.config.call_model or str(CALL_MODEL_FILE))
+        self.model: SatisfactionModel = load_model(model_file(self.config.model) or str(MODEL_FILE))
+        self.call_model: CallModel = load_call_model(model_file(self.config.call_model) or str(CALL_MODEL_FILE))
         # the model's own encoder (named in its file), on the shared encoder's backend and device
         self.encoder = (encoder or TextEncoder()).variant(self.model.encoder)
 
     @classmethod
     def identity(cls, section, encoder) -> str:
         section = section or SatisfactionConfig()
-        path = Path(section.model or MODEL_FILE)
-        call_path = Path(section.call_model or CALL_MODEL_FILE)
+        path = Path(model_file(section.model) or MODEL_FILE)
+        call_path = Path(model_file(section.call_model) or CALL_MODEL_FILE)
         model, call_model = load_model(str(path)), load_call_model(str(call_path))
         shared = encoder or TextEncoder()
         return (f"{model.version}:{file_digest(path)}+{call_model.version}:{file_digest(call_path)}"

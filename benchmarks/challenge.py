@@ -32,6 +32,8 @@ HELDOUT5 = ROOT / "benchmarks" / "challenge" / "heldout5.txt"
 SPLITS = ("tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
 # arm -> config TOML (None: defaults); "no context" is the earlier reading: per-turn trust, zero-shot resolution
 ARMS = {"context": None, "no context": '[emotion]\ncontext_model = ""\n[resolution]\nmodel = ""\n'}
+# --accurate-trust adds the opt-in profile (needs the mpnet encoder installed)
+ACCURATE_TRUST = ROOT / "configs" / "accurate-trust.toml"
 
 
 @dataclass(frozen=True)
@@ -185,14 +187,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", action="append", choices=SPLITS,
                         help="score only these splits (repeatable; default: all)")
     parser.add_argument("--name", default="challenge", help="results file name (default challenge)")
+    parser.add_argument("--accurate-trust", action="store_true",
+                        help="also score the opt-in profile configs/accurate-trust.toml (needs the mpnet encoder)")
     args = parser.parse_args(argv)
+    arms = dict(ARMS)
+    if args.accurate_trust:
+        arms["accurate trust (mpnet)"] = ACCURATE_TRUST.read_text()
     calls = read_calls() + [c for path in (HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5) if path.exists() for c in read_calls(path)]
     if args.split:
         calls = [c for c in calls if c.split in args.split]
     results, walls, predictions = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
-        for arm, config in ARMS.items():
+        for arm, config in arms.items():
             start = time.perf_counter()
             said = analyse(calls, out / arm.replace(" ", "_"), config)
             walls[arm] = round(time.perf_counter() - start, 2)
@@ -216,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
              "short calls) was scored once, after the heads were retrained on twelve writers' calls (1,247 calls; trust_calls6-9 added). "
              "Arms, in one run: `context` = the defaults (customer turns read in context by models/trust-context, "
              "shape from its fitted classifier); `no context` = `[emotion] context_model = \"\"` and "
-             "`[resolution] model = \"\"` (per-turn scores, the shape rules and the zero-shot resolution, as before). Satisfaction band: the band the satisfaction stage gives "
+             "`[resolution] model = \"\"` (per-turn scores, the shape rules and the zero-shot resolution, as before); "
+             "`accurate trust (mpnet)` (with --accurate-trust) = configs/accurate-trust.toml, the opt-in chain over "
+             "all-mpnet-base-v2. Satisfaction band: the band the satisfaction stage gives "
              "(the call model's fitted band model, scripts/fit_bands.py). Leavers in top k: of the k customers "
              "labelled leaving in the split, how many are among "
              "the k with the highest defection risk. Turn Spearman: customer-turn trust against the writer's "

@@ -313,9 +313,9 @@ def model_file(value: str | None) -> str | None:
     its file under models/, anything else is kept as it is."""
     if not value or Path(value).expanduser().exists():
         return value
-    from wocas.models.registry import _registry, resolve
+    from wocas.models.registry import names, resolve
 
-    return str(resolve(value).path) if value in _registry() else value
+    return str(resolve(value).path) if value in names() else value
 
 
 NOT_A_MODEL = {("emotion", "text_model"): "lexicon"}  # a value that names no model

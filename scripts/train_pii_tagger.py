@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.pii import load_records, score  # noqa: E402
 from wocas.text.pii import find_pii_in_turns  # noqa: E402
-from wocas.text.pii_tagger import OUTSIDE, PiiTagger, conversation_rows, save_tagger  # noqa: E402
+from wocas.text.pii_tagger import OUTSIDE, PiiTagger, conversation_rows, outside, save_tagger  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 GROUPS = {"team": ["pii_lines.jsonl", "pii_spoken.jsonl"], "writer3": ["pii_writer3.jsonl"],
@@ -99,11 +99,7 @@ def predict(tagger: PiiTagger, p: Prepared, mode: str) -> list:
     tagged = [x for ti, toks, feats in p.rows for x in tagger.turn_spans(p.turns[ti][1], ti, toks, feats)]
     if mode == "tagger":
         return tagged
-    taken = {}
-    for x in p.rules:
-        taken.setdefault(x.turn, []).append((x.start, x.end))
-    extra = [x for x in tagged if not any(s < x.end and x.start < e for s, e in taken.get(x.turn, []))]
-    return sorted(p.rules + extra, key=lambda x: (x.turn, x.start))
+    return sorted(p.rules + outside(p.rules, tagged), key=lambda x: (x.turn, x.start))
 
 
 def figures(result: dict) -> dict:

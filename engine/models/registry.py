@@ -79,6 +79,15 @@ def resolve(name_or_path: str) -> ModelEntry:
     raise ModelNotFound(unknown_model_message(name_or_path))
 
 
+def available(name_or_path: str) -> bool:
+    """Whether ``resolve`` finds the model (an optional one is installed), without raising."""
+    try:
+        resolve(name_or_path)
+        return True
+    except ModelNotFound:
+        return False
+
+
 def suggestions(name: str) -> list[str]:
     """Registered names close to ``name`` (a misspelling), best first."""
     return difflib.get_close_matches(name, names(), n=3, cutoff=0.6)

@@ -237,12 +237,15 @@ class PiiTagger:
               entities: Iterable[str] | None = None) -> list[PiiSpan]:
         """The tagger's spans that overlap none of the rules' spans (of the wanted ``entities``)."""
         wanted = set(entities) if entities is not None else None
-        taken: dict[int, list[tuple[int, int]]] = {}
-        for x in rule_spans:
-            taken.setdefault(x.turn, []).append((x.start, x.end))
-        return [x for x in self.tag(turns, rule_spans)
-                if (wanted is None or x.type in wanted)
-                and not any(s < x.end and x.start < e for s, e in taken.get(x.turn, []))]
+        return outside(rule_spans, [x for x in self.tag(turns, rule_spans) if wanted is None or x.type in wanted])
+
+
+def outside(taken: Sequence[PiiSpan], spans: Iterable[PiiSpan]) -> list[PiiSpan]:
+    """The ``spans`` that overlap none of the ``taken`` ones (same turn)."""
+    by_turn: dict[int, list[tuple[int, int]]] = {}
+    for x in taken:
+        by_turn.setdefault(x.turn, []).append((x.start, x.end))
+    return [x for x in spans if not any(s < x.end and x.start < e for s, e in by_turn.get(x.turn, []))]
 
 
 def save_tagger(folder: str | Path, classes: Sequence[str], features: Sequence[str], coef: np.ndarray,

@@ -147,9 +147,7 @@ def test_thread_limits_leave_torch_unloaded_and_the_budget_restored():
     assert out[1] == "1" and out[0] == out[2] and out[3] == "False"
 
 
-def test_redact_loads_the_ner_model_during_asr_only_for_audio_once_torch_is_loaded(samples_dir):
-    import torch  # noqa: F401 - as after a mono batch's diarizer prefetch
-
+def test_redact_loads_the_ner_model_during_asr_only_for_audio(samples_dir):
     from wocas.config import RedactConfig
     from wocas.io.ingest import iter_calls
     from wocas.stages.decode import DecodeStage
@@ -169,27 +167,52 @@ def test_redact_loads_the_ner_model_during_asr_only_for_audio_once_torch_is_load
     assert names.load.cache_info().currsize == 1
 
 
+def test_torch_is_hidden_from_the_spacy_import_in_its_own_thread_only():
+    """While one thread imports spaCy with torch hidden, another thread's ``import torch``
+    (ASR, a diarizer) must still work."""
+    code = ("import sys, threading\n"
+            "from wocas.text.names import _TorchHiddenInThisThread\n"
+            "finder = _TorchHiddenInThisThread()\n"
+            "sys.meta_path.insert(0, finder)\n"
+            "try:\n"
+            "    import torch\n"
+            "    here = 'imported'\n"
+            "except ImportError:\n"
+            "    here = 'hidden'\n"
+            "other = []\n"
+            "def load():\n"
+            "    import torch\n"
+            "    other.append(torch.__name__)\n"
+            "t = threading.Thread(target=load)\n"
+            "t.start(); t.join()\n"
+            "print(here, other)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                         check=True).stdout.strip()
+    assert out == "hidden ['torch']"
+
+
 @pytest.mark.parametrize("name", ["delivery-mono-16k.flac", "billing-stereo-8k.flac"])
 def test_vad_probabilities_on_numpy_are_the_silero_wrappers(samples_dir, name):
-    """The VAD runs silero's ONNX session on numpy arrays; every window's probability must be
+    """The VAD runs silero's ONNX file on numpy arrays; every window's probability must be
     the one silero's own wrapper (torch tensors, its state and context) gives, at 16 and 8 kHz."""
     import soundfile as sf
     import torch
+    from silero_vad import load_silero_vad
 
-    from wocas.diarizers.embedded import load_vad, speech_probs
+    from wocas.diarizers.vad import load_vad, speech_probs
 
     audio, rate = sf.read(samples_dir / name, dtype="float32")
     channel = audio if audio.ndim == 1 else audio[:, 1]
     channel = channel[: len(channel) - 100]  # a last window that needs padding
-    model = load_vad()
+    model = load_silero_vad(onnx=True)
     window = 512 if rate == 16000 else 256
-    model.reset_states()
     expected = []
     with torch.no_grad():
         for i in range(0, len(channel), window):
             chunk = torch.from_numpy(np.ascontiguousarray(channel[i:i + window]))
             expected.append(model(torch.nn.functional.pad(chunk, (0, window - len(chunk))), rate).item())
-    got = speech_probs(model.session, channel, rate)
+    got = speech_probs(load_vad().session, channel, rate)
     assert got == expected
     assert max(got) > 0.5 > min(got)  # speech and silence both present
 
@@ -213,9 +236,9 @@ def test_the_command_exits_quickly_with_its_code_and_its_log_complete(tmp_path, 
 
 
 def test_a_stereo_batch_prefetches_the_speech_detector_but_not_the_diarizer(samples_dir):
-    """A stereo call's channels are its speakers: its prefetch loads silero (and torch, so the
-    redact stage's NER prefetch may follow) for the channel timelines, never the embedded diarizer."""
-    from wocas.diarizers.embedded import load_vad
+    """A stereo call's channels are its speakers: its prefetch loads silero for the channel
+    timelines, never the embedded diarizer."""
+    from wocas.diarizers.vad import load_vad
     from wocas.io.ingest import iter_calls
     from wocas.stages.decode import DecodeStage
     from wocas.stages.diarize import DiarizeStage

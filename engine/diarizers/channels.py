@@ -72,7 +72,7 @@ def frame_db(samples, sample_rate: int, frame: float = FRAME_SECONDS, smooth: fl
 def vad_mask(samples: np.ndarray, sample_rate: int, n_frames: int, threshold: float,
              frame: float = FRAME_SECONDS) -> np.ndarray:
     """silero-vad's speech of one channel as a frame mask, shape (frames,)."""
-    from wocas.diarizers.embedded import speech_regions
+    from wocas.diarizers.vad import speech_regions
 
     mask = np.zeros(n_frames, dtype=bool)
     for start, end in speech_regions(samples, sample_rate, threshold=threshold, min_speech=0.1):

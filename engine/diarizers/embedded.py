@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 
+from wocas.diarizers.speaker_encoder import EMBEDDING_SIZE, MEL_CHANNELS, load_encoder
+from wocas.diarizers.vad import load_vad, speech_regions
 from wocas.schema import AudioView, SpeakerSegment
 
 log = logging.getLogger(__name__)
@@ -62,75 +63,6 @@ class EmbeddedDiarizerOptions:
     count_group: int = 8  # windows averaged per speech segment before the count is estimated (1 = none)
 
 
-@lru_cache(maxsize=1)
-def load_vad():
-    import torch
-
-    threads = torch.get_num_threads()
-    from silero_vad import load_silero_vad
-
-    model = load_silero_vad(onnx=True)
-    torch.set_num_threads(threads)  # importing silero_vad pins torch to one thread
-    return model
-
-
-@lru_cache(maxsize=1)
-def load_encoder():
-    from resemblyzer import VoiceEncoder
-
-    encoder = VoiceEncoder(device="cpu", verbose=False)
-    encoder.eval()
-    return encoder
-
-
-VAD_BLOCK_WINDOWS = 1875  # silero windows read per block: 60 s at 16 kHz
-
-
-def speech_regions(samples: np.ndarray | AudioView, sample_rate: int, threshold: float = 0.5,
-                   min_speech: float = 0.2) -> list[tuple[float, float]]:
-    """Silero's speech timestamps, in seconds. The speech probabilities are computed as
-    ``get_speech_timestamps`` does (512-sample windows, one model state across the call) but
-    reading the audio a minute at a time, then turned into timestamps by the same silero
-    function: the result is the same as in one piece, and no whole-call float copy is made."""
-    from silero_vad import get_speech_timestamps, get_speech_timestamps_from_probs
-
-    kwargs = dict(threshold=threshold, sampling_rate=sample_rate, min_speech_duration_ms=int(min_speech * 1000),
-                  min_silence_duration_ms=100, return_seconds=True)
-    if sample_rate not in (8000, 16000):  # silero's own path handles the other rates
-        import torch
-
-        stamps = get_speech_timestamps(torch.from_numpy(np.asarray(samples, dtype=np.float32)), load_vad(), **kwargs)
-        return [(float(s["start"]), float(s["end"])) for s in stamps]
-    probs = speech_probs(load_vad().session, samples, sample_rate)
-    stamps = get_speech_timestamps_from_probs(probs, audio_length_samples=len(samples), **kwargs)
-    return [(float(s["start"]), float(s["end"])) for s in stamps]
-
-
-def speech_probs(session, samples: np.ndarray | AudioView, sample_rate: int) -> list[float]:
-    """Silero's per-window speech probabilities at 8 or 16 kHz: its ONNX session run directly
-    on numpy arrays, with the state and context its ``OnnxWrapper`` keeps (the last 64 or 32
-    samples before each window, the last window zero-padded), so the inputs, and the
-    probabilities, are the wrapper's. Skipping its torch tensors per window saves about a
-    third of the VAD's time (thousands of windows a call)."""
-    window = 512 if sample_rate == 16000 else 256
-    context_size = 64 if sample_rate == 16000 else 32
-    state = np.zeros((2, 1, 128), dtype=np.float32)
-    x = np.zeros((1, context_size + window), dtype=np.float32)  # [context | window]
-    rate = np.array(sample_rate, dtype="int64")
-    total = len(samples)
-    probs: list[float] = []
-    for start in range(0, total, window * VAD_BLOCK_WINDOWS):
-        block = np.ascontiguousarray(samples[start:start + window * VAD_BLOCK_WINDOWS], dtype=np.float32)
-        for i in range(0, len(block), window):
-            chunk = block[i:i + window]
-            x[0, :context_size] = x[0, -context_size:]
-            x[0, context_size:context_size + len(chunk)] = chunk
-            x[0, context_size + len(chunk):] = 0.0
-            out, state = session.run(None, {"input": x, "state": state, "sr": rate})
-            probs.append(out.item())
-    return probs
-
-
 MEL_HOP = int(SAMPLE_RATE * MEL_STEP)  # 160 samples
 MEL_FFT = 400  # resemblyzer's 25 ms window
 
@@ -146,11 +78,10 @@ def mel_block(samples: np.ndarray, first: int, last: int, gain: float = 1.0) -> 
     signal zero-padded at both ends as librosa's centred STFT does), so a long call never
     holds the spectrogram, or its STFT, of more than one block."""
     import librosa
-    from resemblyzer.hparams import mel_n_channels
 
     last = max(first, min(last, 1 + len(samples) // MEL_HOP))
     if last <= first:
-        return np.zeros((0, mel_n_channels), dtype=np.float32)
+        return np.zeros((0, MEL_CHANNELS), dtype=np.float32)
     lo, hi = first * MEL_HOP - MEL_FFT // 2, (last - 1) * MEL_HOP + MEL_FFT // 2
     chunk = np.zeros(hi - lo, dtype=np.float32)
     a, b = max(lo, 0), min(hi, len(samples))
@@ -159,7 +90,7 @@ def mel_block(samples: np.ndarray, first: int, last: int, gain: float = 1.0) -> 
     if gain != 1.0:
         chunk *= gain
     mel = librosa.feature.melspectrogram(y=chunk, sr=SAMPLE_RATE, n_fft=MEL_FFT, hop_length=MEL_HOP,
-                                         n_mels=mel_n_channels, center=False)
+                                         n_mels=MEL_CHANNELS, center=False)
     return np.ascontiguousarray(mel.astype(np.float32).T)
 
 
@@ -200,28 +131,19 @@ EMBED_BATCH = 128  # windows per encoder batch: the LSTM keeps every time step o
 def embed_windows(mel: np.ndarray, spans: list[tuple[float, float]], first_frame: int = 0) -> np.ndarray:
     """One L2-normalised d-vector per span (``mel`` starts at frame ``first_frame``); windows of
     equal length run in batches of at most ``EMBED_BATCH``."""
-    import torch
-
     encoder = load_encoder()
     bounds = [(int(round(a / MEL_STEP)) - first_frame, min(len(mel), int(round(b / MEL_STEP)) - first_frame))
               for a, b in spans]
-    out = np.zeros((len(spans), 256), dtype=np.float32)
+    out = np.zeros((len(spans), EMBEDDING_SIZE), dtype=np.float32)
     by_length: dict[int, list[int]] = {}
     for i, (a, b) in enumerate(bounds):
         by_length.setdefault(b - a, []).append(i)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a small LSTM batch: extra threads only fight the other stages
-    try:
-        with torch.inference_mode():
-            for length, idx in by_length.items():
-                if length <= 0:
-                    continue
-                for k in range(0, len(idx), EMBED_BATCH):
-                    part = idx[k:k + EMBED_BATCH]
-                    batch = np.stack([mel[bounds[i][0]:bounds[i][1]] for i in part])
-                    out[part] = encoder(torch.from_numpy(batch)).numpy()
-    finally:
-        torch.set_num_threads(threads)
+    for length, idx in by_length.items():
+        if length <= 0:
+            continue
+        for k in range(0, len(idx), EMBED_BATCH):
+            part = idx[k:k + EMBED_BATCH]
+            out[part] = encoder.embed(np.stack([mel[bounds[i][0]:bounds[i][1]] for i in part]))
     return out
 
 
@@ -229,7 +151,7 @@ def embed_call(samples: np.ndarray, spans: list[tuple[float, float]], gain: floa
                block: float = EMBED_BLOCK_SECONDS) -> np.ndarray:
     """d-vectors of all spans, streamed: the mel of one ``block`` of the call at a time (with the
     frames its last windows reach past the block), so memory does not grow with call length."""
-    out = np.zeros((len(spans), 256), dtype=np.float32)
+    out = np.zeros((len(spans), EMBEDDING_SIZE), dtype=np.float32)
     starts = np.array([a for a, _ in spans])
     i = 0
     while i < len(spans):
@@ -501,7 +423,7 @@ class EmbeddedDiarizer:
         regions = speech_regions(samples, SAMPLE_RATE, opts.vad_threshold, opts.min_speech)
         spans = window_spans(regions, opts.window, opts.step, opts.min_window) if regions else []
         embeddings = embed_call(samples, spans, speech_gain(samples, regions)) if spans \
-            else np.zeros((0, 256), dtype=np.float32)
+            else np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
         return WindowEmbeddings(duration, regions, spans, embeddings)
 
     def segment(self, windows: "WindowEmbeddings", labels: np.ndarray | None = None) -> list[SpeakerSegment]:

@@ -8,7 +8,9 @@ one under ``models/``; anything else must be an existing local path.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import importlib.util
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -77,6 +79,47 @@ def resolve(name_or_path: str) -> ModelEntry:
     if path.exists():
         return ModelEntry(str(path), "path", path.resolve())
     raise ModelNotFound(unknown_model_message(name_or_path))
+
+
+class ModelDamaged(ModelError):
+    """A packaged weight file whose sha256 is not the one pinned in the registry."""
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=None)
+def pinned_package_file(name: str, relative: str) -> Path:
+    """A weight file inside a registered model's pip package, found without importing the
+    package (some, like silero_vad and resemblyzer, import torch) and checked against its
+    sha256 pin in ``[models."NAME".files]``."""
+    spec = _registry()[name]
+    package = spec["package"]
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise ModelNotFound(f"model {name!r}: the package {package!r} is not installed "
+                            f"(run scripts/setup.sh, or pip install {package.replace('_', '-')})")
+    path = Path(list(found.submodule_search_locations)[0]) / relative
+    if not path.is_file():
+        raise ModelNotFound(f"model {name!r}: {path} is missing from the package {package!r} "
+                            f"(reinstall it: pip install --force-reinstall {package.replace('_', '-')})")
+    pin = spec.get("files", {}).get(relative)
+    if pin is None:
+        raise ModelDamaged(f"model {name!r}: {relative} has no sha256 pin in models/registry.toml")
+    digest = _file_sha256(path)
+    if digest != pin:
+        raise ModelDamaged(f"model {name!r}: {path} has sha256 {digest[:12]}…, not the pinned {pin[:12]}… "
+                           f"(damaged or another version; reinstall {package.replace('_', '-')})")
+    return path
+
+
+def pinned_sha256(name: str, relative: str) -> str:
+    return _registry()[name]["files"][relative]
 
 
 def available(name_or_path: str) -> bool:

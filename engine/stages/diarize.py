@@ -137,14 +137,14 @@ class DiarizeStage(Stage):
     def prefetch(self, calls: list[CallAnalysis]) -> None:
         """Load the diarizer while ASR runs, when some call in the batch is mono (a stereo
         call's channels are its speakers); for stereo calls, the speech detector their
-        channel timelines use (silero, with torch: about 1 s off the main thread)."""
+        channel timelines use (silero's ONNX session)."""
         if any(c.audio is not None and c.audio.num_channels == 1 for c in calls):
             self.warm_up()
             if self.options.backend != "pyannote":  # the embedded diarizer's clustering libraries (~0.5 s)
                 import scipy.linalg  # noqa: F401
                 import sklearn.cluster  # noqa: F401
         elif any(c.audio is not None and c.audio.num_channels > 1 for c in calls):
-            from wocas.diarizers.embedded import load_vad
+            from wocas.diarizers.vad import load_vad
 
             load_vad()
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -158,11 +157,10 @@ class RedactStage(Stage):
 
     def prefetch(self, calls: list[CallAnalysis]) -> None:
         """Load the NER model (spaCy's import and the pinned files' check: about a second) while
-        ASR runs, for a batch with audio. Only once torch is loaded (a mono batch: the diarizer's
-        prefetch, earlier in this thread, brings it): otherwise ``names.load`` hides torch from
-        spaCy's import for a moment, which must not happen while the main thread may import it."""
-        if (not self._uses_ner() or "torch" not in sys.modules
-                or not any(c.audio is not None for c in calls)):
+        ASR runs, for a batch with audio (a text-only batch has no ASR to hide it behind).
+        ``names.load`` hides torch from spaCy's import in this thread only, so the main thread
+        may import torch meanwhile."""
+        if not self._uses_ner() or not any(c.audio is not None for c in calls):
             return
         from wocas.text import names as ner
 

@@ -15,9 +15,11 @@ checked against the sha256 digests pinned in ``models/registry.toml``.
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
 import importlib.util
 import re
 import sys
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -86,19 +88,34 @@ def check_installed() -> None:
                          f"(model {MODEL_NAME!r}): {spec['install']}")
 
 
+class _TorchHiddenInThisThread(importlib.abc.MetaPathFinder):
+    """``import torch`` fails in the thread that installed it, and only there: another thread
+    (ASR, a diarizer) may import torch at the same moment and must get it."""
+
+    def __init__(self):
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):
+        if threading.get_ident() == self.thread and (name == "torch" or name.startswith("torch.")):
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden while spaCy loads)", name=name)
+        return None
+
+
 def _import_spacy():
     """spaCy's thinc imports torch whenever it can (about 1 s and 300 MB), although the small
-    English pipeline runs on numpy; unless torch is already loaded, it is hidden during the
-    import so a transcript-only batch stays free of it. A later ``import torch`` works as usual."""
+    English pipeline runs on numpy; unless torch is already loaded, it is hidden from this
+    thread during the import, so a batch that needs no torch stays free of it. A later
+    ``import torch`` works as usual."""
     if "torch" in sys.modules:
         import spacy
 
         return spacy
-    sys.modules["torch"] = None  # type: ignore[assignment]
+    finder = _TorchHiddenInThisThread()
+    sys.meta_path.insert(0, finder)
     try:
         import spacy
     finally:
-        del sys.modules["torch"]
+        sys.meta_path.remove(finder)
     return spacy
 
 

@@ -1,32 +1,57 @@
-"""A new PII writer scored once: rules alone (the default) and rules + the shipped tagger.
+"""A new PII writer's set scored once, before anything is fitted or fixed on it: the rules alone
+(the default) and the rules with the shipped tagger, per split and over all spans.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/pii_first_run.py   (writes pii_writer8_first_run.json)
+    PYTHONPATH=. .venv/bin/python -m benchmarks.pii_first_run tests/data/pii_writer8.jsonl
+
+Writes benchmarks/results/<set>_first_run.json. Run it once per set: the point of a first run
+is that nothing was chosen on it; benchmarks/pii.py keeps scoring the set after that.
 """
-import json, platform, subprocess
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
 from pathlib import Path
-from benchmarks.pii import load_records, evaluate
+
+from benchmarks.pii import evaluate, load_records
 from wocas.models.registry import resolve
 from wocas.text.pii_tagger import load_tagger
 
-records = load_records(Path("tests/data/pii_writer8.jsonl"))
-tagger = load_tagger(resolve("pii-tagger").path)
-out = {"file": "tests/data/pii_writer8.jsonl",
-       "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
-       "names": "ner", "tagger": "pii-tagger (v2, fitted on pii_lines, pii_spoken, writers 3-6)",
-       "note": "measured once, before anything was fitted or fixed on this set; dev/heldout/all = rules + the shipped tagger; rules_alone = [redact] tagger = '' (the default)",
-       "machine": f"{platform.machine()}, Python {platform.python_version()}"}
-def part(recs, tg):
-    r = evaluate(recs, "ner", tagger=tg)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def figures(records: list[dict], tagger) -> dict:
+    r = evaluate(records, "ner", tagger=tagger)
     return {"lines": r["lines"], "negative_lines_flagged": r["negative_lines_flagged"], "overall": r["overall"],
-            "recall": {t: v["recall"] for t, v in r["per_type"].items()} if isinstance(r["per_type"], dict) else r["per_type"]}
-rules = {}
-for split in ("dev", "heldout", "all"):
-    recs = records if split == "all" else [r for r in records if r["split"] == split]
-    out[split] = part(recs, tagger)
-    rules[split] = part(recs, None)
-out["rules_alone"] = rules
-Path("benchmarks/results/pii_writer8_first_run.json").write_text(json.dumps(out, indent=1) + "\n")
-for arm, d in (("rules", rules), ("rules+tagger", out)):
+            "recall": {t: v["recall"] for t, v in r["per_type"].items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("set", type=Path, help="a labelled PII set (JSON lines, tests/data/README.md's format)")
+    parser.add_argument("--tagger", default="pii-tagger", help="the fitted tagger of the second arm")
+    args = parser.parse_args()
+    records = load_records(args.set)
+    tagger = load_tagger(resolve(args.tagger).path)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    out = {"file": str(args.set), "commit": commit.stdout.strip(), "names": "ner", "tagger": args.tagger,
+           "note": "measured once, before anything was fitted or fixed on this set; dev / heldout / all = rules "
+                   "+ the tagger; rules_alone = [redact] tagger = '' (the default)",
+           "machine": f"{platform.machine()}, Python {platform.python_version()}", "rules_alone": {}}
     for split in ("dev", "heldout", "all"):
-        o = d[split]["overall"]
-        print(arm, split, o["gold"], o["recall"], o["redaction_recall"], o["precision"], d[split]["negative_lines_flagged"])
+        part = records if split == "all" else [r for r in records if r.get("split", "dev") == split]
+        out[split] = figures(part, tagger)
+        out["rules_alone"][split] = figures(part, None)
+        for arm, block in (("rules", out["rules_alone"][split]), ("rules + tagger", out[split])):
+            o = block["overall"]
+            print(f"{split:8s} {arm:15s} spans {o['gold']}: typed recall {o['recall']:.3f} "
+                  f"(redacted {o['redaction_recall']:.3f}), precision {o['precision']:.3f}")
+    path = ROOT / "benchmarks" / "results" / f"{args.set.stem}_first_run.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,8 +7,10 @@ alone (decode -> VAD + Whisper), on:
   with the count of empty transcripts;
 - pyannote_sample (two-party conversation, against its STM transcript);
 - samples (the two demo calls in samples/, against samples/truth.json);
-- *_ulaw8k: ljspeech, jfk and pyannote_sample cut to 8 kHz and passed through G.711 mu-law
-  (made here with numpy into a temporary folder), as a telephone line would deliver them;
+- *_ulaw8k: ljspeech, jfk, pyannote_sample and ravdess cut to 8 kHz and passed through G.711
+  mu-law (made here with numpy into a temporary folder), as a telephone line would deliver them;
+- ravdess_line: the emotional clips through the telephone line of benchmarks/telephone.py
+  (300-3400 Hz noise at 15 dB under the speech, then 8 kHz mu-law): angry speech on a phone;
 - telephone_mono / telephone_stereo: the two-party calls of benchmarks/telephone.py (espeak-ng
   + sox through G.711 with line noise), scored whole (mono) and per channel (stereo); skipped
   with the install hint when they are not rendered and espeak-ng or sox is missing.
@@ -34,7 +36,9 @@ from benchmarks.asr import load_sets
 from benchmarks.common import DEFAULT_DATA, ROOT, write_results
 
 SETS = ("ljspeech", "jfk", "ravdess", "pyannote_sample", "samples",
-        "ljspeech_ulaw8k", "jfk_ulaw8k", "pyannote_sample_ulaw8k", "telephone_mono", "telephone_stereo")
+        "ljspeech_ulaw8k", "jfk_ulaw8k", "pyannote_sample_ulaw8k", "ravdess_ulaw8k", "ravdess_line",
+        "telephone_mono", "telephone_stereo")
+LINE_SNR_DB = 15.0
 MU = 255.0
 
 
@@ -46,14 +50,23 @@ def mu_law(samples: np.ndarray) -> np.ndarray:
     return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(MU)) / MU).astype(np.float32)
 
 
-def telephone_copy(path: Path, folder: Path) -> Path:
-    """An 8 kHz mu-law copy of ``path`` (mono mix, band-limited by the resampler)."""
+def telephone_copy(path: Path, folder: Path, snr_db: float | None = None) -> Path:
+    """An 8 kHz mu-law copy of ``path`` (mono mix, band-limited by the resampler); with ``snr_db``,
+    telephone-band line noise that far under the speech's level is added first (seeded by the name)."""
+    import zlib
+
     import soundfile as sf
     import soxr
 
+    from benchmarks.telephone import active_rms, band_noise
+
     samples, rate = sf.read(path, dtype="float32", always_2d=True)
     narrow = soxr.resample(samples.mean(axis=1), rate, 8000, quality="HQ")
-    out = folder / f"{path.stem}.wav"
+    if snr_db is not None:
+        rng = np.random.default_rng(zlib.crc32(path.name.encode()))
+        narrow = narrow + band_noise(len(narrow), 8000, rng) * active_rms(narrow, 8000) / 10 ** (snr_db / 20)
+    out = folder / ("line" if snr_db is not None else "ulaw") / f"{path.stem}.wav"
+    out.parent.mkdir(exist_ok=True)
     sf.write(out, mu_law(narrow), 8000, subtype="PCM_16")
     return out
 
@@ -94,8 +107,9 @@ def all_sets(data: Path, tmp: Path) -> dict[str, list[tuple[Path, dict]]]:
             "pyannote_sample": found.get("diarization/pyannote_sample", [])}
     chosen = dict(sets)
     chosen["samples"] = sample_calls(ROOT)
-    for name in ("ljspeech", "jfk", "pyannote_sample"):
+    for name in ("ljspeech", "jfk", "pyannote_sample", "ravdess"):
         chosen[f"{name}_ulaw8k"] = [(telephone_copy(p, tmp), refs) for p, refs in sets[name]]
+    chosen["ravdess_line"] = [(telephone_copy(p, tmp, LINE_SNR_DB), refs) for p, refs in sets["ravdess"]]
     chosen.update(telephone_sets())
     return chosen
 
@@ -133,7 +147,7 @@ def run_profile(profile: str, names: list[str], data: Path, asr: dict | None = N
                     pairs.append((ref, hyp))
                     if not hyp.strip():
                         empty.append(f"{path.name}:{speaker}" if speaker else path.name)
-                    if name == "ravdess":
+                    if name.startswith("ravdess"):
                         groups.setdefault(intensity(path), []).append((ref, hyp))
             out["sets"][name] = {"files": len(sets[name]), "audio_s": round(audio_s, 1), "seconds": round(seconds, 1),
                                  "wer": round(wer(pairs), 4), "empty": empty,
@@ -158,6 +172,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--profiles", default=",".join(ASR_PROFILES))
     parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--name", default="asr_profiles", help="results file name (default asr_profiles)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one profile, print JSON
     parser.add_argument("--asr", default="{}", help=argparse.SUPPRESS)  # worker: a variant (JSON), not reported
     args = parser.parse_args()
@@ -189,11 +204,12 @@ def main() -> None:
                          "time vs fast": round(s["seconds"] / ref["seconds"], 2) if ref and ref["seconds"] else None,
                          "WER vs fast": round(s["wer"] / ref["wer"], 2) if ref and ref["wer"] else None,
                          "peak RSS (MB)": r["peak_rss_mb"]})
-    write_results("asr_profiles", {"profiles": results}, rows, "ASR profiles: WER, speed and memory",
+    write_results(args.name, {"profiles": results}, rows, "ASR profiles: WER, speed and memory",
                   "Each profile in its own process, CPU, int8, beam 5, VAD on, transcribe stage only (decode "
                   "excluded from the time). x real time = audio seconds / ASR seconds; 'vs fast' are ratios against "
                   "tiny.en in the same run. WER: Whisper's English normaliser + jiwer (benchmarks/metrics.py). "
-                  "*_ulaw8k: 8 kHz G.711 mu-law copies made by the benchmark. telephone_*: the 20 rendered calls of "
+                  "*_ulaw8k: 8 kHz G.711 mu-law copies made by the benchmark; ravdess_line: the same with telephone-band "
+                  f"line noise {LINE_SNR_DB:g} dB under the speech first. telephone_*: the 20 rendered calls of "
                   "benchmarks/telephone.py (espeak-ng, G.711, line noise; mono whole, stereo per channel). samples: the demo calls "
                   "against samples/truth.json (stereo per channel). The machine's cores were shared with other "
                   "jobs, so the x real time figures are low; the ratios are the comparable part.")

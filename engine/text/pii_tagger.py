@@ -175,6 +175,33 @@ def conversation_rows(turns: Sequence[tuple[str, str]], rule_spans: Sequence[Pii
     return rows
 
 
+def run_spans(text: str, ti: int, toks: TurnTokens, pii: np.ndarray, p: np.ndarray, classes: Sequence[str],
+              outside_index: int) -> list[PiiSpan]:
+    """Each run of tokens flagged in ``pii`` as one span of turn ``ti``, trimmed so that it never
+    starts or ends on a sign, of the type with the most probability ``p`` summed over the run."""
+    out, k = [], 0
+    while k < len(pii):
+        if not pii[k]:
+            k += 1
+            continue
+        j = k
+        while j + 1 < len(pii) and pii[j + 1]:
+            j += 1
+        first, last = k, j
+        k = j + 1
+        while first <= last and not any(c.isalnum() for c in toks.words[first]):  # no run starts or
+            first += 1                                                           # ends on a sign
+        while last >= first and not any(c.isalnum() for c in toks.words[last]):
+            last -= 1
+        if first > last:
+            continue
+        mass = p[first:last + 1].sum(axis=0)
+        mass[outside_index] = -1.0
+        s, e = toks.spans[first][0], toks.spans[last][1]
+        out.append(PiiSpan(classes[int(mass.argmax())], ti, s, e, text[s:e], text[s:e].lower()))
+    return out
+
+
 class PiiTagger:
     """The fitted tagger: classes, feature index and weights (from ``head.npz``)."""
 
@@ -205,28 +232,8 @@ class PiiTagger:
         if not token_features:
             return []
         p = self.probabilities(token_features)
-        pii = 1.0 - p[:, self.outside]
-        out, k = [], 0
-        while k < len(pii):
-            if pii[k] < self.min_probability:
-                k += 1
-                continue
-            j = k
-            while j + 1 < len(pii) and pii[j + 1] >= self.min_probability:
-                j += 1
-            first, last = k, j
-            k = j + 1
-            while first <= last and not any(c.isalnum() for c in toks.words[first]):  # no run starts or
-                first += 1                                                           # ends on a sign
-            while last >= first and not any(c.isalnum() for c in toks.words[last]):
-                last -= 1
-            if first > last:
-                continue
-            mass = p[first:last + 1].sum(axis=0)
-            mass[self.outside] = -1.0
-            s, e = toks.spans[first][0], toks.spans[last][1]
-            out.append(PiiSpan(self.classes[int(mass.argmax())], ti, s, e, text[s:e], text[s:e].lower()))
-        return out
+        return run_spans(text, ti, toks, (1.0 - p[:, self.outside]) >= self.min_probability, p, self.classes,
+                         self.outside)
 
     def tag(self, turns: Sequence[tuple[str, str]], rule_spans: Sequence[PiiSpan]) -> list[PiiSpan]:
         """Every span the tagger reads in the conversation."""

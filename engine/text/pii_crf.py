@@ -19,6 +19,7 @@ probability over the run.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from wocas.text.pii import PiiSpan
 from wocas.text.pii_tagger import OUTSIDE, TurnTokens, conversation_rows, outside, run_spans
 
 DECODES = ("viterbi", "marginal")
+# The features are the logistic tagger's (features version 2); a CRF head is written as version 3
+# ("model": "crf" in config.json) so that a loader older than this module refuses it clearly.
+FEATURE_VERSION = 3
 
 
 def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
@@ -144,3 +148,28 @@ def fit_crf(sequences: Sequence[tuple[list[list[str]], list[str]]], features: Se
     for (a, b), w in info.transitions.items():
         transitions[label_index[a], label_index[b]] = w
     return CrfTagger(classes, used, state, transitions, decode, min_probability)
+
+
+def save_crf(folder: str | Path, tagger: CrfTagger, config: dict) -> None:
+    """Write ``head.npz`` (state, transitions, classes, features) and ``config.json``."""
+    import json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(folder / "head.npz", state=tagger.state.astype(np.float32),
+                        transitions=tagger.transitions.astype(np.float32), classes=np.array(tagger.classes),
+                        features=np.array(list(tagger.index)))
+    (folder / "config.json").write_text(json.dumps(
+        {**config, "model": "crf", "decode": tagger.decode, "min_probability": tagger.min_probability,
+         "feature_version": FEATURE_VERSION}, indent=1) + "\n")
+
+
+def load_crf(folder: str | Path) -> CrfTagger:
+    """The CRF in ``folder``; a clear error when a file is missing or it was built for other features."""
+    from wocas.models.npz_head import read_npz_head
+
+    config, arrays = read_npz_head(folder, "PII CRF tagger", FEATURE_VERSION,
+                                   "refit it with scripts/train_pii_tagger.py --model crf")
+    return CrfTagger([str(c) for c in arrays["classes"]], [str(f) for f in arrays["features"]], arrays["state"],
+                     arrays["transitions"], str(config.get("decode", "marginal")),
+                     float(config.get("min_probability", 0.8)))

@@ -15,6 +15,10 @@ and, on a writer left out, added 0.0-0.2 points of recall (benchmarks/results/pi
     tagger = load_tagger("models/pii-tagger")
     spans = tagger.spans(turns, rule_spans)        # PiiSpans where the rules found nothing
 
+``load_tagger`` also loads the linear-chain CRF over the same features (``wocas.text.pii_crf``,
+models/pii-tagger-crf): the more precise of the two on writers left out
+(benchmarks/results/pii_tagger_crf.md).
+
 Fitting: ``scripts/train_pii_tagger.py`` (leave-one-writer-out figures in
 benchmarks/results/pii_tagger.md).
 """
@@ -268,9 +272,17 @@ def save_tagger(folder: str | Path, classes: Sequence[str], features: Sequence[s
 
 
 @lru_cache(maxsize=4)
-def load_tagger(folder: str | Path) -> PiiTagger:
-    """The tagger in ``folder`` (config.json + head.npz); a clear error when a file is missing or it
-    was fitted for other features."""
+def load_tagger(folder: str | Path):
+    """The tagger in ``folder`` (config.json + head.npz): this logistic ``PiiTagger``, or a
+    ``wocas.text.pii_crf.CrfTagger`` where config.json says ``"model": "crf"``; a clear error when a
+    file is missing or it was fitted for other features."""
+    import json
+
+    config_path = Path(folder) / "config.json"
+    if config_path.is_file() and json.loads(config_path.read_text()).get("model") == "crf":
+        from wocas.text.pii_crf import load_crf
+
+        return load_crf(folder)
     config, arrays = read_npz_head(folder, "PII tagger", FEATURE_VERSION,
                                    "refit it with scripts/train_pii_tagger.py")
     return PiiTagger([str(c) for c in arrays["classes"]], [str(f) for f in arrays["features"]],

@@ -15,6 +15,10 @@ and, on a writer left out, added 0.0-0.2 points of recall (benchmarks/results/pi
     tagger = load_tagger("models/pii-tagger")
     spans = tagger.spans(turns, rule_spans)        # PiiSpans where the rules found nothing
 
+``load_tagger`` also loads the linear-chain CRF over the same features (``wocas.text.pii_crf``,
+models/pii-tagger-crf): the more precise of the two on writers left out
+(benchmarks/results/pii_tagger_crf.md).
+
 Fitting: ``scripts/train_pii_tagger.py`` (leave-one-writer-out figures in
 benchmarks/results/pii_tagger.md).
 """
@@ -175,6 +179,33 @@ def conversation_rows(turns: Sequence[tuple[str, str]], rule_spans: Sequence[Pii
     return rows
 
 
+def run_spans(text: str, ti: int, toks: TurnTokens, pii: np.ndarray, p: np.ndarray, classes: Sequence[str],
+              outside_index: int) -> list[PiiSpan]:
+    """Each run of tokens flagged in ``pii`` as one span of turn ``ti``, trimmed so that it never
+    starts or ends on a sign, of the type with the most probability ``p`` summed over the run."""
+    out, k = [], 0
+    while k < len(pii):
+        if not pii[k]:
+            k += 1
+            continue
+        j = k
+        while j + 1 < len(pii) and pii[j + 1]:
+            j += 1
+        first, last = k, j
+        k = j + 1
+        while first <= last and not any(c.isalnum() for c in toks.words[first]):  # no run starts or
+            first += 1                                                           # ends on a sign
+        while last >= first and not any(c.isalnum() for c in toks.words[last]):
+            last -= 1
+        if first > last:
+            continue
+        mass = p[first:last + 1].sum(axis=0)
+        mass[outside_index] = -1.0
+        s, e = toks.spans[first][0], toks.spans[last][1]
+        out.append(PiiSpan(classes[int(mass.argmax())], ti, s, e, text[s:e], text[s:e].lower()))
+    return out
+
+
 class PiiTagger:
     """The fitted tagger: classes, feature index and weights (from ``head.npz``)."""
 
@@ -205,28 +236,8 @@ class PiiTagger:
         if not token_features:
             return []
         p = self.probabilities(token_features)
-        pii = 1.0 - p[:, self.outside]
-        out, k = [], 0
-        while k < len(pii):
-            if pii[k] < self.min_probability:
-                k += 1
-                continue
-            j = k
-            while j + 1 < len(pii) and pii[j + 1] >= self.min_probability:
-                j += 1
-            first, last = k, j
-            k = j + 1
-            while first <= last and not any(c.isalnum() for c in toks.words[first]):  # no run starts or
-                first += 1                                                           # ends on a sign
-            while last >= first and not any(c.isalnum() for c in toks.words[last]):
-                last -= 1
-            if first > last:
-                continue
-            mass = p[first:last + 1].sum(axis=0)
-            mass[self.outside] = -1.0
-            s, e = toks.spans[first][0], toks.spans[last][1]
-            out.append(PiiSpan(self.classes[int(mass.argmax())], ti, s, e, text[s:e], text[s:e].lower()))
-        return out
+        return run_spans(text, ti, toks, (1.0 - p[:, self.outside]) >= self.min_probability, p, self.classes,
+                         self.outside)
 
     def tag(self, turns: Sequence[tuple[str, str]], rule_spans: Sequence[PiiSpan]) -> list[PiiSpan]:
         """Every span the tagger reads in the conversation."""
@@ -261,9 +272,17 @@ def save_tagger(folder: str | Path, classes: Sequence[str], features: Sequence[s
 
 
 @lru_cache(maxsize=4)
-def load_tagger(folder: str | Path) -> PiiTagger:
-    """The tagger in ``folder`` (config.json + head.npz); a clear error when a file is missing or it
-    was fitted for other features."""
+def load_tagger(folder: str | Path):
+    """The tagger in ``folder`` (config.json + head.npz): this logistic ``PiiTagger``, or a
+    ``wocas.text.pii_crf.CrfTagger`` where config.json says ``"model": "crf"``; a clear error when a
+    file is missing or it was fitted for other features."""
+    import json
+
+    config_path = Path(folder) / "config.json"
+    if config_path.is_file() and json.loads(config_path.read_text()).get("model") == "crf":
+        from wocas.text.pii_crf import load_crf
+
+        return load_crf(folder)
     config, arrays = read_npz_head(folder, "PII tagger", FEATURE_VERSION,
                                    "refit it with scripts/train_pii_tagger.py")
     return PiiTagger([str(c) for c in arrays["classes"]], [str(f) for f in arrays["features"]],

@@ -275,9 +275,11 @@ def turn_rows(calls, records, encoder) -> Turns:
     return Turns(per_call, X, np.array(y, dtype=np.float32), np.array(row_call), dim)
 
 
-def context_lowo(turns: Turns, writers: np.ndarray, alphas=CONTEXT_ALPHAS):
+def context_lowo(turns: Turns, writers: np.ndarray, alphas=CONTEXT_ALPHAS, log=print):
     """Each writer's customer turns read by a ridge head fitted on the other writers' labelled
-    turns; the strength chosen by an inner leave-one-writer-out (pooled Spearman)."""
+    turns; the strength chosen by an inner leave-one-writer-out (pooled Spearman). The fits are
+    solved from per-writer sums (GramRidge, the same ridge as train_trust_context.fit); the first
+    held-out writer's readings are checked against train_trust_context.fit and the gap logged."""
     from train_trust_context import fit, predict
 
     from wocas.emotion.context import SCALARS
@@ -285,24 +287,31 @@ def context_lowo(turns: Turns, writers: np.ndarray, alphas=CONTEXT_ALPHAS):
     n = len(SCALARS)
     row_writer = writers[turns.call]
     labelled = ~np.isnan(turns.y)
+    ridge = GramRidge(turns.X[labelled], turns.y[labelled], row_writer[labelled], n)
     out = np.zeros(len(turns.y), dtype=np.float32)
     chosen = {}
-    for g in np.unique(writers):
+    all_writers = list(np.unique(writers))
+    for k, g in enumerate(all_writers):
         train = labelled & (row_writer != g)
+        train_w = [h for h in all_writers if h != g]
+        w = row_writer[train]
+        Xt, yt = turns.X[train], turns.y[train]
 
         def inner(alpha):
             pred = np.zeros(int(train.sum()))
-            w = row_writer[train]
-            Xt, yt = turns.X[train], turns.y[train]
-            for h in np.unique(w):
+            for h in train_w:
                 t = w == h
-                pred[t] = predict(Xt[t], *fit(Xt[~t], yt[~t], alpha, n), n)
+                pred[t] = predict(Xt[t], *ridge.fit([x for x in train_w if x != h], alpha), n)
             return spearman(yt, pred)
 
         alpha = alphas[0] if len(alphas) == 1 else max(alphas, key=inner)
         chosen[str(g)] = alpha
         test = row_writer == g
-        out[test] = predict(turns.X[test], *fit(turns.X[train], turns.y[train], alpha, n), n)
+        out[test] = predict(turns.X[test], *ridge.fit(train_w, alpha), n)
+        if k == 0:
+            check = predict(turns.X[test], *fit(turns.X[train], turns.y[train], alpha, n), n)
+            log(f"  ridge from sums vs train_trust_context.fit, writer {g}: largest gap "
+                f"{float(np.abs(check - out[test]).max()):.2e}", flush=True)
     return out, chosen
 
 
@@ -325,7 +334,9 @@ class GramRidge:
             self.parts[g] = (Xa.T @ Xa, Xa.T @ y[m].astype(np.float64), float(y[m].sum()), int(m.sum()))
 
     def fit(self, keep, alpha: float):
-        """(coef, intercept, scalar mean, scalar scale) of a ridge over the rows of the writers in ``keep``."""
+        """(coef, intercept, scalar mean, scalar scale) of a ridge over the rows of the writers in ``keep``
+        (a writer with no rows here, e.g. no labelled turns, adds nothing)."""
+        keep = [g for g in keep if g in self.parts]
         A = sum(self.parts[g][0] for g in keep)
         b = sum(self.parts[g][1] for g in keep)
         ysum = sum(self.parts[g][2] for g in keep)
@@ -453,6 +464,8 @@ def context_ordinal(turns: Turns, writers: np.ndarray):
 
     from wocas.emotion.context import SCALARS
 
+    from wocas.emotion.context import SCALARS, ordinal_reading
+
     n = len(SCALARS)
     row_writer = writers[turns.call]
     labelled = ~np.isnan(turns.y)
@@ -460,25 +473,36 @@ def context_ordinal(turns: Turns, writers: np.ndarray):
     chosen = {}
     for g in np.unique(writers):
         train = labelled & (row_writer != g)
-        mean, scale = turns.X[train][:, -n:].mean(axis=0), turns.X[train][:, -n:].std(axis=0)
-        scale = np.where(scale < 1e-6, 1.0, scale)
-
-        def z(X):
-            Z = X.copy()
-            Z[:, -n:] = (Z[:, -n:] - mean) / scale
-            return Z
-
-        Zt, test = z(turns.X[train]), row_writer == g
-        Zs = z(turns.X[test])
-        expected = np.full(int(test.sum()), -2.0)
-        iters = []
-        for cut in ORDINAL_CUTS:
-            lr = LogisticRegression(C=ORDINAL_C, max_iter=2000).fit(Zt, (turns.y[train] > cut).astype(int))
-            expected += lr.predict_proba(Zs)[:, 1]
-            iters.append(int(lr.n_iter_[0]))
-        out[test] = np.clip(expected / 2.0, -1, 1)
+        test = row_writer == g
+        coef, intercept, mean, scale, iters = fit_ordinal(turns.X[train], turns.y[train], n)
+        out[test] = ordinal_reading(standardised(turns.X[test], mean, scale, n), coef, intercept)
         chosen[str(g)] = {"iterations": iters}
     return out, chosen
+
+
+def standardised(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, n: int) -> np.ndarray:
+    Z = X.copy()
+    Z[:, -n:] = (Z[:, -n:] - mean) / scale
+    return Z
+
+
+def fit_ordinal(X: np.ndarray, y: np.ndarray, n: int):
+    """The ordinal head on these rows: (coef (cuts, p), intercepts, scalar mean, scalar scale,
+    iterations): the last ``n`` columns standardised on these rows, one logistic regression
+    (C = ORDINAL_C) per cut of ORDINAL_CUTS."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = X[:, -n:].mean(axis=0), X[:, -n:].std(axis=0)
+    scale = np.where(scale < 1e-6, 1.0, scale)
+    Z = standardised(X, mean, scale, n)
+    coef, intercept, iters = [], [], []
+    for cut in ORDINAL_CUTS:
+        lr = LogisticRegression(C=ORDINAL_C, max_iter=2000).fit(Z, (y > cut).astype(int))
+        coef.append(lr.coef_[0])
+        intercept.append(lr.intercept_[0])
+        iters.append(int(lr.n_iter_[0]))
+    return (np.array(coef, dtype=np.float32), np.array(intercept, dtype=np.float32), mean.astype(np.float32),
+            scale.astype(np.float32), iters)
 
 
 def context_readings(chain: "Chain", options: dict):
@@ -839,22 +863,34 @@ def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
             pred[t] = predict(X[t], *fit(X[~t], y[~t], alpha, n), n)
         return spearman(y, pred)
 
-    alpha_scores = {a: lowo_spearman(a) for a in alphas}
-    alpha = max(alphas, key=lambda a: alpha_scores[a])
-    coef, b, mean, scale = fit(X, y, alpha, n)
     folder = out["context"]
-    save_context(folder, coef, b, mean, scale, {
-        "encoder": chain.encoder.model, "embedding_dim": turns.dim, "alpha": alpha, "trained_on": trained,
-        "target": "writer's per-turn trust label -2..2, divided by 2"})
+    head = options.get("context", "ridge")
+    if head == "ordinal":
+        alpha, alpha_scores = None, {}
+        coef, b, mean, scale, _ = fit_ordinal(X, y, n)
+        save_context(folder, coef, b, mean, scale, {
+            "encoder": chain.encoder.model, "embedding_dim": turns.dim, "reading": "ordinal",
+            "cuts": [c * 2 for c in ORDINAL_CUTS], "C": ORDINAL_C, "trained_on": trained,
+            "target": "writer's per-turn trust label -2..2: P(label above each cut); reading = expected label / 2"})
+    elif head == "ridge":
+        alpha_scores = {a: lowo_spearman(a) for a in alphas}
+        alpha = max(alphas, key=lambda a: alpha_scores[a])
+        coef, b, mean, scale = fit(X, y, alpha, n)
+        save_context(folder, coef, b, mean, scale, {
+            "encoder": chain.encoder.model, "embedding_dim": turns.dim, "alpha": alpha, "trained_on": trained,
+            "target": "writer's per-turn trust label -2..2, divided by 2"})
+    else:
+        raise SystemExit(f"--write: the context head {head} cannot be written")
     context_metrics = {
-        "calls": len(chain.calls), "customer_turns": int(labelled.sum()), "alpha": alpha,
+        "calls": len(chain.calls), "customer_turns": int(labelled.sum()), "reading": head, "alpha": alpha,
+        **({"C": ORDINAL_C, "cuts": [c * 2 for c in ORDINAL_CUTS]} if head == "ordinal" else {}),
         "writers": counts, "alpha_lowo_spearman": {str(a): round(v, 3) for a, v in alpha_scores.items()},
         "lowo": {"turn_spearman_mean_over_writers": figures["mean"]["turn_spearman"],
                  "per_writer": {w: r["turn_spearman"] for w, r in figures["per_writer"].items()}},
         "per_turn_head_alone_spearman": round(spearman(y, X[:, 3 * turns.dim]), 3),
         "note": "leave-one-writer-out: each writer's turns read by a head trained on the other writers"}
     (folder / "metrics.json").write_text(json.dumps(context_metrics, indent=1) + "\n")
-    summary["context"] = {"alpha": alpha, "turns": int(labelled.sum())}
+    summary["context"] = {"reading": head, "alpha": alpha, "turns": int(labelled.sum())}
 
     # shape classifier (on the out-of-writer readings)
     feats, y_shape, grid = result["levels"]["shape"]

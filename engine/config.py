@@ -155,9 +155,11 @@ class RedactConfig(Section):
     # when given as one (right after its keyword, in answer to the agent's question for it, or read
     # back); false: only such codes with letters (or written ones of 5+ digits) are redacted.
     digit_ids: bool = True
-    # A fitted token tagger (registry name or folder; "pii-tagger" ships, scripts/train_pii_tagger.py)
-    # whose spans are added where the rules found nothing: more recall, less precision (its card).
-    # "" (the default) = the rules and the NER names alone.
+    # A fitted token tagger (registry name or folder; scripts/train_pii_tagger.py) whose spans are
+    # added where the rules found nothing: more recall, a little less precision (its card).
+    # "pii-tagger-crf" is the best measured; "pii-tagger" the older logistic one. "" (the default) =
+    # the rules and the NER names alone: a tagger may redact an ordinary word the emotion and trust
+    # stages need ("This is ridiculous" -> "This is [NAME]").
     tagger: str = ""
 
     @field_validator("entities", "hash_entities")

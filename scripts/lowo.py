@@ -275,12 +275,196 @@ def turn_rows(calls, records, encoder) -> Turns:
     return Turns(per_call, X, np.array(y, dtype=np.float32), np.array(row_call), dim)
 
 
-def context_lowo(turns: Turns, writers: np.ndarray, alphas=CONTEXT_ALPHAS):
+def context_lowo(turns: Turns, writers: np.ndarray, alphas=CONTEXT_ALPHAS, log=print):
     """Each writer's customer turns read by a ridge head fitted on the other writers' labelled
-    turns; the strength chosen by an inner leave-one-writer-out (pooled Spearman)."""
+    turns; the strength chosen by an inner leave-one-writer-out (pooled Spearman). The fits are
+    solved from per-writer sums (GramRidge, the same ridge as train_trust_context.fit); the first
+    held-out writer's readings are checked against train_trust_context.fit and the gap logged."""
     from train_trust_context import fit, predict
 
     from wocas.emotion.context import SCALARS
+
+    n = len(SCALARS)
+    row_writer = writers[turns.call]
+    labelled = ~np.isnan(turns.y)
+    ridge = GramRidge(turns.X[labelled], turns.y[labelled], row_writer[labelled], n)
+    out = np.zeros(len(turns.y), dtype=np.float32)
+    chosen = {}
+    all_writers = list(np.unique(writers))
+    for k, g in enumerate(all_writers):
+        train = labelled & (row_writer != g)
+        train_w = [h for h in all_writers if h != g]
+        w = row_writer[train]
+        Xt, yt = turns.X[train], turns.y[train]
+
+        def inner(alpha):
+            pred = np.zeros(int(train.sum()))
+            for h in train_w:
+                t = w == h
+                pred[t] = predict(Xt[t], *ridge.fit([x for x in train_w if x != h], alpha), n)
+            return spearman(yt, pred)
+
+        alpha = alphas[0] if len(alphas) == 1 else max(alphas, key=inner)
+        chosen[str(g)] = alpha
+        test = row_writer == g
+        out[test] = predict(turns.X[test], *ridge.fit(train_w, alpha), n)
+        if k == 0:
+            check = predict(turns.X[test], *fit(turns.X[train], turns.y[train], alpha, n), n)
+            log(f"  ridge from sums vs train_trust_context.fit, writer {g}: largest gap "
+                f"{float(np.abs(check - out[test]).max()):.2e}", flush=True)
+    return out, chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# level 1 candidates (issue 19, more general per-turn heads)
+
+
+class GramRidge:
+    """The ridge of train_trust_context.fit (the last ``n_scalars`` columns standardised on the
+    training rows, intercept not penalised), solved exactly from per-writer sums (X'X, X'y, counts),
+    so that a fit on any union of writers costs one (p x p) solve instead of a pass over the rows."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray, n_scalars: int):
+        self.n, self.p = n_scalars, X.shape[1]
+        self.groups = np.unique(groups)
+        self.parts = {}
+        for g in self.groups:
+            m = groups == g
+            Xa = np.hstack([X[m].astype(np.float64), np.ones((int(m.sum()), 1))])
+            self.parts[g] = (Xa.T @ Xa, Xa.T @ y[m].astype(np.float64), float(y[m].sum()), int(m.sum()))
+
+    def fit(self, keep, alpha: float):
+        """(coef, intercept, scalar mean, scalar scale) of a ridge over the rows of the writers in ``keep``
+        (a writer with no rows here, e.g. no labelled turns, adds nothing)."""
+        keep = [g for g in keep if g in self.parts]
+        A = sum(self.parts[g][0] for g in keep)
+        b = sum(self.parts[g][1] for g in keep)
+        ysum = sum(self.parts[g][2] for g in keep)
+        n = sum(self.parts[g][3] for g in keep)
+        p, k = self.p, self.n
+        m = A[:p, p] / n  # column means
+        ybar = ysum / n
+        var = np.diag(A)[p - k:p] / n - m[p - k:] ** 2
+        std = np.sqrt(np.maximum(var, 0.0))
+        scale = np.where(std < 1e-6, 1.0, std)
+        d = np.ones(p)
+        d[p - k:] = 1.0 / scale
+        G = (A[:p, :p] - n * np.outer(m, m)) * np.outer(d, d)
+        r = (b[:p] - n * m * ybar) * d
+        w = np.linalg.solve(G + alpha * np.eye(p), r)
+        zbar = m.copy()
+        zbar[p - k:] = 0.0  # standardised scalars have mean 0 on the training rows
+        intercept = ybar - float(zbar @ w)
+        return w.astype(np.float32), intercept, m[p - k:].astype(np.float32), scale.astype(np.float32)
+
+
+NEIGHBOURS = ("own_first", "prev_first", "next_first", "lowest_other_first", "mean_other_first", "last_first")
+
+
+def neighbour_features(first: np.ndarray, call: np.ndarray) -> np.ndarray:
+    """Per customer turn, from the first pass's readings of its call's customer turns: its own,
+    the previous and next turn's (0 where none), the lowest and mean of the call's other turns
+    (its own where it is the only one) and the call's last turn's."""
+    out = np.zeros((len(first), len(NEIGHBOURS)), dtype=np.float32)
+    for k in np.unique(call):
+        idx = np.flatnonzero(call == k)
+        r = first[idx].astype(np.float64)
+        for j, i in enumerate(idx):
+            others = np.delete(r, j)
+            out[i] = (r[j], r[j - 1] if j > 0 else 0.0, r[j + 1] if j + 1 < len(r) else 0.0,
+                      others.min() if others.size else r[j], others.mean() if others.size else r[j], r[-1])
+    return out
+
+
+def context_two_pass(turns: Turns, writers: np.ndarray, first_alphas: dict, alphas=CONTEXT_ALPHAS):
+    """Candidate ``two_pass``. For each held-out writer: the first pass is the shipped ridge (its
+    alpha as chosen inside for that writer); every training writer's turns are read by a first
+    pass fitted without that writer (out of fold), the held-out writer's by the first pass fitted
+    on all training writers; a second ridge reads the same features plus ``neighbour_features`` of
+    those readings, its alpha chosen by an inner leave-one-writer-out over the training writers
+    (pooled Spearman). Stacking inside the training writers only (approximate, as in the chain: a
+    training writer's neighbours were read by first passes that saw the other training writers)."""
+    from train_trust_context import predict
+
+    from wocas.emotion.context import SCALARS
+
+    n = len(SCALARS)
+    row_writer = writers[turns.call]
+    labelled = ~np.isnan(turns.y)
+    first_ridge = GramRidge(turns.X[labelled], turns.y[labelled], row_writer[labelled], n)
+    out = np.zeros(len(turns.y), dtype=np.float32)
+    chosen = {}
+    all_writers = list(np.unique(writers))
+    for g in all_writers:
+        train_w = [h for h in all_writers if h != g]
+        a1 = first_alphas[str(g)]
+        first = np.zeros(len(turns.y), dtype=np.float32)
+        for h in train_w:  # out of fold inside the training writers
+            rows = row_writer == h
+            first[rows] = predict(turns.X[rows], *first_ridge.fit([x for x in train_w if x != h], a1), n)
+        rows = row_writer == g
+        first[rows] = predict(turns.X[rows], *first_ridge.fit(train_w, a1), n)
+        X2 = np.hstack([turns.X, neighbour_features(first, turns.call)])
+        train = labelled & (row_writer != g)
+        second = GramRidge(X2[train], turns.y[train], row_writer[train], n + len(NEIGHBOURS))
+        w_train = row_writer[train]
+
+        def inner(alpha):
+            pred = np.zeros(int(train.sum()))
+            Xt = X2[train]
+            for h in train_w:
+                t = w_train == h
+                pred[t] = predict(Xt[t], *second.fit([x for x in train_w if x != h], alpha), n + len(NEIGHBOURS))
+            return spearman(turns.y[train], pred)
+
+        a2 = alphas[0] if len(alphas) == 1 else max(alphas, key=inner)
+        chosen[str(g)] = {"first": a1, "second": a2}
+        out[rows] = predict(X2[rows], *second.fit(train_w, a2), n + len(NEIGHBOURS))
+    return out, chosen
+
+
+MLP_SETTINGS = {"hidden_layer_sizes": (64,), "alpha": 3.0, "early_stopping": True, "validation_fraction": 0.15,
+                "n_iter_no_change": 8, "max_iter": 60, "learning_rate_init": 1e-3, "batch_size": 200,
+                "random_state": 0}
+
+
+def context_mlp_mix(turns: Turns, writers: np.ndarray, ridge: np.ndarray):
+    """Candidate ``mlp_mix``: each held-out writer's turns read by a one-hidden-layer network
+    (MLP_SETTINGS, fixed before the run; every column standardised on the training rows) fitted
+    on the other writers' labelled turns, averaged with the shipped ridge's reading of them."""
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    row_writer = writers[turns.call]
+    labelled = ~np.isnan(turns.y)
+    out = np.zeros(len(turns.y), dtype=np.float32)
+    chosen = {}
+    for g in np.unique(writers):
+        train = labelled & (row_writer != g)
+        model = make_pipeline(StandardScaler(), MLPRegressor(**MLP_SETTINGS)).fit(turns.X[train], turns.y[train])
+        test = row_writer == g
+        mlp = np.clip(model.predict(turns.X[test]), -1, 1)
+        out[test] = np.clip((mlp + ridge[test]) / 2.0, -1, 1)
+        chosen[str(g)] = {"epochs": int(model[-1].n_iter_)}
+    return out, chosen
+
+
+ORDINAL_C = 1.0
+ORDINAL_CUTS = (-0.75, -0.25, 0.25, 0.75)  # between the labels -2..2 (divided by 2)
+
+
+def context_ordinal(turns: Turns, writers: np.ndarray):
+    """Candidate ``ordinal``: the -2..2 labels read as ordered classes: one logistic regression per
+    cut (label above -1.5, -0.5, 0.5, 1.5; C = ORDINAL_C fixed before the run, on the ridge's
+    inputs: sentence vectors as they are, the scalars standardised on the training rows), fitted on
+    the other writers' labelled turns; the reading is the expected label, -2 + the sum of the four
+    probabilities, divided by 2."""
+    from sklearn.linear_model import LogisticRegression
+
+    from wocas.emotion.context import SCALARS
+
+    from wocas.emotion.context import SCALARS, ordinal_reading
 
     n = len(SCALARS)
     row_writer = writers[turns.call]
@@ -289,21 +473,58 @@ def context_lowo(turns: Turns, writers: np.ndarray, alphas=CONTEXT_ALPHAS):
     chosen = {}
     for g in np.unique(writers):
         train = labelled & (row_writer != g)
-
-        def inner(alpha):
-            pred = np.zeros(int(train.sum()))
-            w = row_writer[train]
-            Xt, yt = turns.X[train], turns.y[train]
-            for h in np.unique(w):
-                t = w == h
-                pred[t] = predict(Xt[t], *fit(Xt[~t], yt[~t], alpha, n), n)
-            return spearman(yt, pred)
-
-        alpha = alphas[0] if len(alphas) == 1 else max(alphas, key=inner)
-        chosen[str(g)] = alpha
         test = row_writer == g
-        out[test] = predict(turns.X[test], *fit(turns.X[train], turns.y[train], alpha, n), n)
+        coef, intercept, mean, scale, iters = fit_ordinal(turns.X[train], turns.y[train], n)
+        out[test] = ordinal_reading(standardised(turns.X[test], mean, scale, n), coef, intercept)
+        chosen[str(g)] = {"iterations": iters}
     return out, chosen
+
+
+def standardised(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, n: int) -> np.ndarray:
+    Z = X.copy()
+    Z[:, -n:] = (Z[:, -n:] - mean) / scale
+    return Z
+
+
+def fit_ordinal(X: np.ndarray, y: np.ndarray, n: int):
+    """The ordinal head on these rows: (coef (cuts, p), intercepts, scalar mean, scalar scale,
+    iterations): the last ``n`` columns standardised on these rows, one logistic regression
+    (C = ORDINAL_C) per cut of ORDINAL_CUTS."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = X[:, -n:].mean(axis=0), X[:, -n:].std(axis=0)
+    scale = np.where(scale < 1e-6, 1.0, scale)
+    Z = standardised(X, mean, scale, n)
+    coef, intercept, iters = [], [], []
+    for cut in ORDINAL_CUTS:
+        lr = LogisticRegression(C=ORDINAL_C, max_iter=2000).fit(Z, (y > cut).astype(int))
+        coef.append(lr.coef_[0])
+        intercept.append(lr.intercept_[0])
+        iters.append(int(lr.n_iter_[0]))
+    return (np.array(coef, dtype=np.float32), np.array(intercept, dtype=np.float32), mean.astype(np.float32),
+            scale.astype(np.float32), iters)
+
+
+def context_readings(chain: "Chain", options: dict):
+    """Level 1 of the chain for a candidate: (per-turn trust read out of writer, settings chosen),
+    kept on the chain so that candidates with the same context head share it."""
+    alphas = tuple(options.get("context_alphas", CONTEXT_ALPHAS))
+    head = options.get("context", "ridge")
+    key = (head, alphas)
+    if key not in chain.context_memo:
+        if head == "ridge":
+            chain.context_memo[key] = context_lowo(chain.turns, chain.writers, alphas)
+        else:
+            ridge, ridge_alphas = context_readings(chain, {"context_alphas": alphas})
+            if head == "two_pass":
+                chain.context_memo[key] = context_two_pass(chain.turns, chain.writers, ridge_alphas, alphas)
+            elif head == "mlp_mix":
+                chain.context_memo[key] = context_mlp_mix(chain.turns, chain.writers, ridge)
+            elif head == "ordinal":
+                chain.context_memo[key] = context_ordinal(chain.turns, chain.writers)
+            else:
+                raise SystemExit(f"unknown context head {head}")
+    return chain.context_memo[key]
 
 
 def with_trust(records, turns: Turns, trust: np.ndarray):
@@ -395,6 +616,7 @@ class Chain:
     stages: dict = field(default_factory=dict)
     turns: Turns | None = None
     timings: dict = field(default_factory=dict)
+    context_memo: dict = field(default_factory=dict)
 
 
 def load_chain(paths: list[Path], cache: Path | None, encoder: str = DEFAULT_ENCODER,
@@ -436,7 +658,7 @@ def run(chain: Chain, options: dict | None = None, log=print) -> dict:
     options = options or {}
     calls, writers = chain.calls, chain.writers
     t0 = time.perf_counter()
-    trust, alphas = context_lowo(chain.turns, writers, options.get("context_alphas", CONTEXT_ALPHAS))
+    trust, alphas = context_readings(chain, options)
     records = with_trust(chain.records0, chain.turns, trust)
     log(f"  context {time.perf_counter() - t0:.0f} s", flush=True)
 
@@ -641,22 +863,34 @@ def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
             pred[t] = predict(X[t], *fit(X[~t], y[~t], alpha, n), n)
         return spearman(y, pred)
 
-    alpha_scores = {a: lowo_spearman(a) for a in alphas}
-    alpha = max(alphas, key=lambda a: alpha_scores[a])
-    coef, b, mean, scale = fit(X, y, alpha, n)
     folder = out["context"]
-    save_context(folder, coef, b, mean, scale, {
-        "encoder": chain.encoder.model, "embedding_dim": turns.dim, "alpha": alpha, "trained_on": trained,
-        "target": "writer's per-turn trust label -2..2, divided by 2"})
+    head = options.get("context", "ridge")
+    if head == "ordinal":
+        alpha, alpha_scores = None, {}
+        coef, b, mean, scale, _ = fit_ordinal(X, y, n)
+        save_context(folder, coef, b, mean, scale, {
+            "encoder": chain.encoder.model, "embedding_dim": turns.dim, "reading": "ordinal",
+            "cuts": [c * 2 for c in ORDINAL_CUTS], "C": ORDINAL_C, "trained_on": trained,
+            "target": "writer's per-turn trust label -2..2: P(label above each cut); reading = expected label / 2"})
+    elif head == "ridge":
+        alpha_scores = {a: lowo_spearman(a) for a in alphas}
+        alpha = max(alphas, key=lambda a: alpha_scores[a])
+        coef, b, mean, scale = fit(X, y, alpha, n)
+        save_context(folder, coef, b, mean, scale, {
+            "encoder": chain.encoder.model, "embedding_dim": turns.dim, "alpha": alpha, "trained_on": trained,
+            "target": "writer's per-turn trust label -2..2, divided by 2"})
+    else:
+        raise SystemExit(f"--write: the context head {head} cannot be written")
     context_metrics = {
-        "calls": len(chain.calls), "customer_turns": int(labelled.sum()), "alpha": alpha,
+        "calls": len(chain.calls), "customer_turns": int(labelled.sum()), "reading": head, "alpha": alpha,
+        **({"C": ORDINAL_C, "cuts": [c * 2 for c in ORDINAL_CUTS]} if head == "ordinal" else {}),
         "writers": counts, "alpha_lowo_spearman": {str(a): round(v, 3) for a, v in alpha_scores.items()},
         "lowo": {"turn_spearman_mean_over_writers": figures["mean"]["turn_spearman"],
                  "per_writer": {w: r["turn_spearman"] for w, r in figures["per_writer"].items()}},
         "per_turn_head_alone_spearman": round(spearman(y, X[:, 3 * turns.dim]), 3),
         "note": "leave-one-writer-out: each writer's turns read by a head trained on the other writers"}
     (folder / "metrics.json").write_text(json.dumps(context_metrics, indent=1) + "\n")
-    summary["context"] = {"alpha": alpha, "turns": int(labelled.sum())}
+    summary["context"] = {"reading": head, "alpha": alpha, "turns": int(labelled.sum())}
 
     # shape classifier (on the out-of-writer readings)
     feats, y_shape, grid = result["levels"]["shape"]
@@ -787,6 +1021,21 @@ CANDIDATES: dict[str, tuple[str, str, dict]] = {
                                                                  "against": "shape_outcome"}),
     "band_trajectory": ("band", "band model also reads the shape (one-hot), opening / lowest trust, turnaround and "
                         "the text model's score", {"band_features": BAND_PLUS}),
+    # issue 19, more general candidates (written down before their first run; each on the shipped
+    # chain, shape_outcome, and scored against it)
+    "two_pass": ("shape", "shape_outcome with a two-pass context head: a second ridge reads the same features plus "
+                 "the first pass's out-of-fold readings of the call's customer turns (its own, previous, next, the "
+                 "lowest and mean of the others, the last), stacked inside the training writers only, its alpha "
+                 "chosen by inner LOWO; scored against shape_outcome",
+                 {"shape": "outcome", "context": "two_pass", "against": "shape_outcome"}),
+    "mlp_mix": ("shape", "shape_outcome with the per-turn reading the mean of the ridge's and a one-hidden-layer "
+                "network's (64 relu units, L2 3.0, early stopping, at most 60 epochs, every column standardised; settings fixed "
+                "before the run); scored against shape_outcome",
+                {"shape": "outcome", "context": "mlp_mix", "against": "shape_outcome"}),
+    "ordinal": ("shape", "shape_outcome with the -2..2 labels read as ordered classes instead of a regression: four "
+                "cumulative logistic regressions (label above -1.5 / -0.5 / 0.5 / 1.5, C 1.0 fixed before the run, "
+                "the ridge's inputs), the reading the expected label / 2; scored against shape_outcome",
+                {"shape": "outcome", "context": "ordinal", "against": "shape_outcome"}),
 }
 
 

@@ -51,17 +51,17 @@ def test_float_input_is_converted_to_int16():
 
 def test_streamed_vad_gives_the_whole_call_timestamps(data_dir, monkeypatch):
     import torch
-    from silero_vad import get_speech_timestamps
+    from silero_vad import get_speech_timestamps, load_silero_vad
 
-    from wocas.diarizers import embedded
+    from wocas.diarizers import vad
     from wocas.io.audio import decode
 
     audio = decode(data_dir / MONO)
-    whole = get_speech_timestamps(torch.from_numpy(audio.window()), embedded.load_vad(), threshold=0.5,
+    whole = get_speech_timestamps(torch.from_numpy(audio.window()), load_silero_vad(onnx=True), threshold=0.5,
                                   sampling_rate=16000, min_speech_duration_ms=200, min_silence_duration_ms=100,
                                   return_seconds=True)
-    monkeypatch.setattr(embedded, "VAD_BLOCK_WINDOWS", 100)  # 3.2 s blocks: many seams
-    streamed = embedded.speech_regions(audio.mix(), 16000)
+    monkeypatch.setattr(vad, "VAD_BLOCK_WINDOWS", 100)  # 3.2 s blocks: many seams
+    streamed = vad.speech_regions(audio.mix(), 16000)
     assert len(streamed) > 10
     assert streamed == [(float(s["start"]), float(s["end"])) for s in whole]
 

@@ -136,7 +136,7 @@ def test_config_and_redact_stage_take_the_crf_and_the_default_stays_the_rules():
     from wocas.io.ingest import transcript_to_call
     from wocas.stages.redact import RedactStage
 
-    assert RedactConfig().tagger == ""  # a default candidate, not the default (not decided here)
+    assert RedactConfig().tagger == ""  # opt-in: it can redact an ordinary word the trust stages read (CARD.md)
     assert load_config(overrides={"redact": {"tagger": "pii-tagger-crf"}}).redact.tagger == "pii-tagger-crf"
     doc = {"call_id": "spelled", "turns": [
         {"speaker": "agent", "text": "and can i take your surname please"},

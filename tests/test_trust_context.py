@@ -54,6 +54,25 @@ def test_context_head_loader_on_a_random_head(tmp_path):
     assert head.predict(np.zeros((0, 3 * 8 + len(SCALARS)), dtype=np.float32)).shape == (0,)
 
 
+def test_ordinal_context_head_reads_the_expected_label(tmp_path):
+    dim, p = 8, 3 * 8 + len(SCALARS)
+    rng = np.random.default_rng(2)
+    coef = np.tile(rng.normal(size=p), (4, 1))
+    save_head(tmp_path, coef, np.array([3.0, 1.0, -1.0, -3.0]), np.zeros(len(SCALARS)), np.ones(len(SCALARS)),
+              {"encoder": "minilm", "embedding_dim": dim, "reading": "ordinal", "cuts": [-1.5, -0.5, 0.5, 1.5]})
+    head = ContextHead(tmp_path)
+    x = rng.normal(size=(6, p)).astype(np.float32)
+    z = x @ coef[0]
+    expected = (-2 + sum(1 / (1 + np.exp(-(z + b))) for b in (3.0, 1.0, -1.0, -3.0))) / 2
+    assert head.reading == "ordinal"
+    assert np.allclose(head.predict(x), expected, atol=1e-5)
+    assert np.all(np.abs(head.predict(x * 100)) <= 1.0)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "cuts": [0.0]}))
+    with pytest.raises(ValueError, match="expected"):
+        ContextHead(tmp_path)
+
+
 def test_context_head_refuses_missing_mismatched_or_stale_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="needs config.json and head.npz"):
         ContextHead(tmp_path)

@@ -7,7 +7,8 @@ head sees, for each customer turn:
   - the per-turn emotion (trust, valence, arousal, confidence, how polite it is);
   - where it stands: its place among the customer's turns, its length, and the customer's
     trust over the rest of the call (the call is read whole, after the fact).
-A ridge regression over these gives the turn's trust in [-1, 1]. It is trained by
+A ridge regression over these gives the turn's trust in [-1, 1] (or, for a head whose config says
+``"reading": "ordinal"``, the expected label of four cumulative logistic maps, divided by 2). It is trained by
 ``scripts/train_trust_context.py`` on calls written and labelled turn by turn by the team
 (``models/training/trust_calls.txt``); the card is ``models/trust-context/CARD.md``.
 Only numpy at run time.
@@ -112,19 +113,39 @@ def texts_needed(contexts: list[TurnContext]) -> list[str]:
     return list(seen)
 
 
+def ordinal_reading(standardised: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """The ordinal head's reading: ``coef`` (cuts, p) and ``intercept`` (cuts,) give, per cut, the
+    probability that the label (-2..2) lies above it; the reading is the expected label
+    (-2 + their sum) divided by 2, in [-1, 1]."""
+    above = 1.0 / (1.0 + np.exp(-np.clip(standardised @ coef.T + intercept, -50.0, 50.0)))
+    return np.clip((-2.0 + above.sum(axis=1)) / 2.0, -1.0, 1.0).astype(np.float32)
+
+
 class ContextHead:
-    """The fitted head: standardise the scalars, then a linear map, clipped to [-1, 1]."""
+    """The fitted head: standardise the scalars, then either a linear map clipped to [-1, 1]
+    (``reading`` "regression", the older heads) or, for ``reading`` "ordinal", one logistic map
+    per cut between the labels -2..2 and the expected label / 2 (``ordinal_reading``)."""
 
     def __init__(self, folder: str | Path):
         self.config, w = read_npz_head(folder, "trust context head", FEATURE_VERSION, "retrain it")
+        self.reading = str(self.config.get("reading", "regression"))
+        if self.reading not in ("regression", "ordinal"):
+            raise ValueError(f"trust context head {folder}: unknown reading {self.reading!r}")
         self.coef = w["coef"].astype(np.float32)
-        self.intercept = float(w["intercept"])
+        self.intercept = w["intercept"].astype(np.float32)
         self.scalar_mean = w["scalar_mean"].astype(np.float32)
         self.scalar_scale = w["scalar_scale"].astype(np.float32)
         self.dim = int(self.config["embedding_dim"])
         expected = 3 * self.dim + len(SCALARS)
-        if self.coef.shape != (expected,) or self.scalar_mean.shape != (len(SCALARS),):
-            raise ValueError(f"trust context head {folder}: weights of shape {self.coef.shape}, expected ({expected},)")
+        if self.reading == "ordinal":
+            cuts = len(self.config.get("cuts", ()))
+            shapes_ok = cuts > 0 and self.coef.shape == (cuts, expected) and self.intercept.shape == (cuts,)
+        else:
+            shapes_ok = self.coef.shape == (expected,) and self.intercept.size == 1
+            self.intercept = np.float32(self.intercept.reshape(-1)[0])
+        if not shapes_ok or self.scalar_mean.shape != (len(SCALARS),):
+            raise ValueError(f"trust context head {folder}: weights of shape {self.coef.shape}, expected "
+                             f"{'(cuts, ' if self.reading == 'ordinal' else '('}{expected},)")
         self.encoder = str(self.config.get("encoder", "minilm"))
 
     def standardise(self, features: np.ndarray) -> np.ndarray:
@@ -135,13 +156,18 @@ class ContextHead:
     def predict(self, features: np.ndarray) -> np.ndarray:
         if features.shape[0] == 0:
             return np.zeros(0, dtype=np.float32)
+        if self.reading == "ordinal":
+            return ordinal_reading(self.standardise(features), self.coef, self.intercept)
         return np.clip(self.standardise(features) @ self.coef + self.intercept, -1.0, 1.0).astype(np.float32)
 
 
-def save_head(folder: Path, coef: np.ndarray, intercept: float, scalar_mean: np.ndarray, scalar_scale: np.ndarray,
+def save_head(folder: Path, coef: np.ndarray, intercept, scalar_mean: np.ndarray, scalar_scale: np.ndarray,
               config: dict) -> None:
+    """``coef`` (p,) with one intercept for a regression head; (cuts, p) with one intercept per cut
+    and ``config["reading"] = "ordinal"`` for an ordinal one."""
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez(folder / "head.npz", coef=coef.astype(np.float32), intercept=np.float32(intercept),
+    np.savez(folder / "head.npz", coef=np.asarray(coef, dtype=np.float32),
+             intercept=np.asarray(intercept, dtype=np.float32),
              scalar_mean=scalar_mean.astype(np.float32), scalar_scale=scalar_scale.astype(np.float32))
     (folder / "config.json").write_text(json.dumps({**config, "feature_version": FEATURE_VERSION,
                                                      "scalars": list(SCALARS)}, indent=1) + "\n")

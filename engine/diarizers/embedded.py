@@ -29,6 +29,7 @@ import numpy as np
 
 from wocas.diarizers.speaker_encoder import EMBEDDING_SIZE, MEL_CHANNELS, load_encoder
 from wocas.diarizers.vad import load_vad, speech_regions
+from wocas.models.viterbi import best_path
 from wocas.schema import AudioView, SpeakerSegment
 
 log = logging.getLogger(__name__)
@@ -377,19 +378,7 @@ def fill_uncovered(scores: np.ndarray, covered: np.ndarray) -> np.ndarray:
 
 def viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
     """The label path maximising the summed scores minus ``penalty`` per label change."""
-    n, k = scores.shape
-    back = np.zeros((n, k), dtype=np.int64)
-    total = scores[0].copy()
-    switch = penalty * (1 - np.eye(k))
-    for t in range(1, n):
-        cand = total[:, None] - switch  # from row to column
-        back[t] = cand.argmax(axis=0)
-        total = cand.max(axis=0) + scores[t]
-    path = np.zeros(n, dtype=np.int64)
-    path[-1] = int(total.argmax())
-    for t in range(n - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
-    return path
+    return best_path(scores, -penalty * (1 - np.eye(scores.shape[1])))
 
 
 class EmbeddedDiarizer:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wocas.models.viterbi import best_path
+
 from wocas.text.pii import PiiSpan
 from wocas.text.pii_tagger import OUTSIDE, TurnTokens, conversation_rows, outside, run_spans
 
@@ -64,18 +66,7 @@ class CrfTagger:
 
     def viterbi(self, scores: np.ndarray) -> np.ndarray:
         """The label index of each token on the best-scoring sequence."""
-        n = len(scores)
-        back = np.zeros((n, scores.shape[1]), dtype=np.int64)
-        best = scores[0].copy()
-        for i in range(1, n):
-            cand = best[:, None] + self.transitions  # (from, to)
-            back[i] = cand.argmax(axis=0)
-            best = cand.max(axis=0) + scores[i]
-        path = np.zeros(n, dtype=np.int64)
-        path[-1] = int(best.argmax())
-        for i in range(n - 1, 0, -1):
-            path[i - 1] = back[i, path[i]]
-        return path
+        return best_path(scores, self.transitions)
 
     def marginals(self, scores: np.ndarray) -> np.ndarray:
         """P(label at token i | the turn), by forward-backward in log space, (n_tokens, n_labels)."""

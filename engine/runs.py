@@ -125,8 +125,11 @@ def execute_run(request: RunRequest) -> RunResult:
     from wocas.runners.recording import RunSummary, new_run_id
     from wocas.store.store import Store
 
+    from wocas.models.preflight import check_models_installed
+
     check_inputs(request.inputs)
     config, out = request.config, request.out
+    check_models_installed(config, [str(i) for i in request.inputs])  # exit 2 before anything is written
     out.mkdir(parents=True, exist_ok=True)
     # The lock first: a refused run (StoreLocked) writes no log and no config.resolved.toml.
     store = Store(request.store_path)

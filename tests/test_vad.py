@@ -74,18 +74,16 @@ def test_a_packaged_weight_is_checked_against_its_pin(tmp_path, monkeypatch):
     entries = {"ok": {"kind": "vad", "package": "fake_vad_pkg", "files": {"data/model.onnx": good}},
                "bad": {"kind": "vad", "package": "fake_vad_pkg", "files": {"data/model.onnx": "0" * 64}},
                "gone": {"kind": "vad", "package": "no_such_pkg_here", "files": {"data/model.onnx": good}},
+               "lost": {"kind": "vad", "package": "fake_vad_pkg", "files": {"data/other.onnx": good}},
                "unpinned": {"kind": "vad", "package": "fake_vad_pkg"}}
     monkeypatch.setattr(registry, "_registry", lambda: entries)
-    pinned_package_file.cache_clear()
-    try:
-        assert pinned_package_file("ok", "data/model.onnx") == package / "data" / "model.onnx"
-        with pytest.raises(ModelDamaged, match="not the pinned"):
-            pinned_package_file("bad", "data/model.onnx")
-        with pytest.raises(ModelNotFound, match="'no_such_pkg_here' is not installed"):
-            pinned_package_file("gone", "data/model.onnx")
-        with pytest.raises(ModelNotFound, match="missing from the package"):
-            pinned_package_file("ok", "data/other.onnx")
-        with pytest.raises(ModelDamaged, match="no sha256 pin"):
-            pinned_package_file("unpinned", "data/model.onnx")
-    finally:
-        pinned_package_file.cache_clear()
+    monkeypatch.setenv("WOCAS_CACHE", str(tmp_path / "cache"))
+    assert pinned_package_file("ok", "data/model.onnx") == package / "data" / "model.onnx"
+    with pytest.raises(ModelDamaged, match="not the pinned"):
+        pinned_package_file("bad", "data/model.onnx")
+    with pytest.raises(ModelNotFound, match="'no_such_pkg_here' is not installed"):
+        pinned_package_file("gone", "data/model.onnx")
+    with pytest.raises(ModelNotFound, match="is missing"):
+        pinned_package_file("lost", "data/other.onnx")
+    with pytest.raises(ModelDamaged, match="no sha256 pin"):
+        pinned_package_file("unpinned", "data/model.onnx")

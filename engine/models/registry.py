@@ -11,9 +11,12 @@ import difflib
 import hashlib
 import importlib
 import importlib.util
+import json
+import os
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 
 from wocas.errors import ModelError
@@ -93,29 +96,103 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-@lru_cache(maxsize=None)
-def pinned_package_file(name: str, relative: str) -> Path:
-    """A weight file inside a registered model's pip package, found without importing the
-    package (some, like silero_vad and resemblyzer, import torch) and checked against its
-    sha256 pin in ``[models."NAME".files]``."""
+def _digest_cache() -> Path:
+    return Path(os.environ.get("WOCAS_CACHE", Path.home() / ".cache" / "wocas")) / "verified.json"
+
+
+def _stat_key(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
+def checked_sha256(path: Path) -> str:
+    """``path``'s sha256, remembered in ``$WOCAS_CACHE/verified.json`` under its size, mtime and
+    inode, so a file that has not changed is hashed once, not in every process (a 75 MB Whisper
+    model costs ~0.2 s to hash). A cache that cannot be written only means hashing again."""
+    key, cache = _stat_key(path), _digest_cache()
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(str(path))
+    if isinstance(entry, list) and len(entry) == 2 and entry[0] == key:
+        return entry[1]
+    digest = _file_sha256(path)
+    known[str(path)] = [key, digest]
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        spare = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        spare.write_text(json.dumps(known))
+        spare.replace(cache)
+    except OSError:
+        pass
+    return digest
+
+
+def install_hint(name: str) -> str:
+    """The command that (re)installs a registered model's package."""
+    spec = _registry()[name]
+    if spec.get("install"):
+        return spec["install"]
+    package = spec.get("package")
+    if package is None:
+        return "restore models/ from the WOCAS checkout (git checkout -- models)"
+    dist = package.replace("_", "-")
+    try:
+        dist = metadata.packages_distributions().get(package, [dist])[0]
+        return f"pip install --force-reinstall --no-deps {dist}=={metadata.version(dist)} (or run scripts/setup.sh)"
+    except (metadata.PackageNotFoundError, IndexError):
+        return f"pip install {dist} (or run scripts/setup.sh)"
+
+
+def _package_folder(name: str) -> Path:
+    """A registered package model's folder, found without importing the package (some, like
+    silero_vad and resemblyzer, import torch)."""
     spec = _registry()[name]
     package = spec["package"]
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
-        raise ModelNotFound(f"model {name!r}: the package {package!r} is not installed "
-                            f"(run scripts/setup.sh, or pip install {package.replace('_', '-')})")
-    path = Path(list(found.submodule_search_locations)[0]) / relative
+        raise ModelNotFound(f"model {name!r}: the package {package!r} is not installed; install it: "
+                            f"{install_hint(name)}")
+    return Path(list(found.submodule_search_locations)[0]) / spec.get("folder", "")
+
+
+def _check_pinned(name: str, path: Path, pin: str) -> Path:
     if not path.is_file():
-        raise ModelNotFound(f"model {name!r}: {path} is missing from the package {package!r} "
-                            f"(reinstall it: pip install --force-reinstall {package.replace('_', '-')})")
-    pin = spec.get("files", {}).get(relative)
-    if pin is None:
-        raise ModelDamaged(f"model {name!r}: {relative} has no sha256 pin in models/registry.toml")
-    digest = _file_sha256(path)
+        raise ModelNotFound(f"model {name!r}: {path} is missing; reinstall it: {install_hint(name)}")
+    digest = checked_sha256(path)
     if digest != pin:
         raise ModelDamaged(f"model {name!r}: {path} has sha256 {digest[:12]}…, not the pinned {pin[:12]}… "
-                           f"(damaged or another version; reinstall {package.replace('_', '-')})")
+                           f"(damaged or another version); reinstall it: {install_hint(name)}")
     return path
+
+
+def pinned_package_file(name: str, relative: str) -> Path:
+    """A weight file inside a registered model's pip package, checked against its sha256 pin in
+    ``[models."NAME".files]``."""
+    pin = _registry()[name].get("files", {}).get(relative)
+    if pin is None:
+        raise ModelDamaged(f"model {name!r}: {relative} has no sha256 pin in models/registry.toml")
+    return _check_pinned(name, _package_folder(name) / relative, pin)
+
+
+def verify(name: str) -> None:
+    """Raise ``ModelNotFound`` / ``ModelDamaged`` (one line: the model, the file, the command that
+    reinstalls it) unless the registered model ``name`` is installed and every file pinned for it
+    matches its sha256. Nothing is imported or loaded."""
+    spec = _registry()[name]
+    if "parts" in spec:
+        resolve(name)  # joining the parts checks every piece and the joined files against their pins
+        return
+    if "package" in spec:
+        folder = _package_folder(name)
+    else:
+        folder = (MODELS_DIR / spec["path"]).resolve()
+        if "sha256" in spec:
+            _check_pinned(name, folder, spec["sha256"])
+            return
+    for relative, pin in spec.get("files", {}).items():
+        _check_pinned(name, folder / relative, pin)
 
 
 def pinned_sha256(name: str, relative: str) -> str:

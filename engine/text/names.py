@@ -14,14 +14,12 @@ checked against the sha256 digests pinned in ``models/registry.toml``.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.abc
 import importlib.util
 import re
 import sys
 import threading
 from functools import lru_cache
-from pathlib import Path
 
 from wocas.errors import ModelError
 
@@ -123,14 +121,13 @@ def _import_spacy():
 def load():
     spacy = _import_spacy()
     check_installed()
-    spec = _spec()
-    base = Path(importlib.util.find_spec(spec["package"]).origin).parent / spec["folder"]
-    for rel, digest in spec["files"].items():
-        path = base / rel
-        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            raise NerMissing(f"model {MODEL_NAME!r}: {path} is missing or does not match its pinned sha256; "
-                             f"reinstall it: {spec['install']}")
-    return spacy.load(base, exclude=["lemmatizer"])
+    from wocas.models.registry import _package_folder, verify
+
+    try:
+        verify(MODEL_NAME)  # every pinned file, hashed once per change (registry.checked_sha256)
+    except ModelError as e:
+        raise NerMissing(str(e)) from e
+    return spacy.load(_package_folder(MODEL_NAME), exclude=["lemmatizer"])
 
 
 STREET_WORDS = {"street", "road", "lane", "avenue", "drive", "close", "way", "court", "crescent", "place", "terrace",

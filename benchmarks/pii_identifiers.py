@@ -68,7 +68,8 @@ def pooled_dev(rows: list[dict], arm: str) -> dict:
             "precision": round(sum((r["precision"] or 0) * r["predicted"] for r in mine) / pred, 4),
             "id_gold": id_gold,
             "id_recall": round(sum((r["id_recall"] or 0) * r["id_gold"] for r in mine) / id_gold, 4),
-            "id_redaction_recall": round(sum((r["id_redaction_recall"] or 0) * r["id_gold"] for r in mine) / id_gold, 4)}
+            "id_redaction_recall": round(sum((r["id_redaction_recall"] or 0) * r["id_gold"] for r in mine) / id_gold,
+                                         4)}
 
 
 def main() -> None:

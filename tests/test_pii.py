@@ -198,6 +198,6 @@ def test_written_product_codes_promo_codes_sizes_and_flights_stay():
 
 
 def test_irish_and_canadian_postcodes_are_postcodes():
-    for line, code in (("we're at 4 Church Lane, Galway, H91 X2C4", "H91 X2C4"), ("moved to Toronto M5V 2T6", "M5V 2T6"),
-                       ("the eircode is D6W Y123", "D6W Y123")):
+    for line, code in (("we're at 4 Church Lane, Galway, H91 X2C4", "H91 X2C4"),
+                       ("moved to Toronto M5V 2T6", "M5V 2T6"), ("the eircode is D6W Y123", "D6W Y123")):
         assert ("POSTCODE", code) in [(x.type, x.text) for x in find_pii(line)], line

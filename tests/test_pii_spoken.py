@@ -138,8 +138,8 @@ def test_a_code_broken_by_a_hesitation_stays_one_code():
 
 
 def test_national_ids_licences_and_plates_are_typed_by_their_name():
-    assert _types([("agent", "and your identity number please"), ("customer", "seven one oh two one four five oh eight eight")]) \
-        == [(1, "SSN", "seven one oh two one four five oh eight eight")]
+    turns = [("agent", "and your identity number please"), ("customer", "seven one oh two one four five oh eight eight")]
+    assert _types(turns) == [(1, "SSN", "seven one oh two one four five oh eight eight")]
     assert _types([("customer", "my driving licence number is k d nine one two oh four four")]) \
         == [(0, "ID", "k d nine one two oh four four")]
 

@@ -307,7 +307,8 @@ def _classify_token(core: str) -> tuple[str, str, bool]:
 
 # What a written code after a "not personal" keyword still is not: products, travel, menus.
 WRITTEN_NOT_ID = re.compile(r"\b(?:model|flight|serial|version|error|extension|ext|room|seat|gate|platform|bus|page"
-                            r"|step|option|press|item|batch|voucher|promo|coupon|plan|tariff|part|product|sku|discount|gift)\b", re.I)
+                            r"|step|option|press|item|batch|voucher|promo|coupon|plan|tariff|part|product|sku"
+                            r"|discount|gift)\b", re.I)
 # A sort code or social security number written whole: a run of its own, not joined to the digits beside it.
 WRITTEN_WHOLE = re.compile(r"\d{2}-\d{2}-\d{2}|\d{3}-\d{2}-\d{4}")
 # A written identifier: letters and digits in groups joined by "-" or "/" ("MTR/88/401927", "WX-448120").
@@ -1058,8 +1059,8 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
         kind = classify_part(part, near, prior, unit_next, money_before, id_cue)
         if kind == "ID" and near is None and WRITTEN_NOT_ID.search(view.text[max(0, first.start - 40):first.start]):
             kind = None  # a code by its shape alone, after "model", "promo", "sku": a product's or an offer's
-        if kind == "ACCOUNT" and near is None and not digit_ids and not part.has_letters and _asked(topic, part) == "ID" \
-                and _one_by_one([t for r in part.runs for t in r.tokens]):
+        if kind == "ACCOUNT" and near is None and not digit_ids and not part.has_letters \
+                and _asked(topic, part) == "ID" and _one_by_one([t for r in part.runs for t in r.tokens]):
             kind = None  # digit_ids off: an order or claim number stays in clear text, read one by one or not
         if kind is None and near is None and not unit_next and not money_before:
             pieces = _answers_in_order(part, prior)
@@ -1427,7 +1428,7 @@ def _held(words: list[Token], asked: tuple | None, before: Run, after: Run) -> b
     """Words between two pieces of one code: a short aside with a hesitation in it, the code asked for (``asked``:
     the turn's topic) or both pieces read one symbol at a time ("nine oh two three sorry hang on ... four four one")."""
     code = bool(asked) and asked[0] in spoken.CODE_TYPES or all(
-        _one_by_one(r.tokens) and len([t for t in r.tokens if t.kind not in ("joined", "lead")]) >= 2 for r in (before, after))
+        _one_by_one(r.tokens) and sum(t.kind not in ("joined", "lead") for t in r.tokens) >= 2 for r in (before, after))
     return code and HESITATION.search(" ".join(t.text for t in words)) is not None \
         and sum(t.kind != "filler" for t in words) <= HESITATION_WORDS
 

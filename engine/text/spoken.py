@@ -65,10 +65,11 @@ _ASK_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?!\w)", re.I) for k, v in ASK_PAT
 # says which number ("the right number", "the total number of").
 NOT_ID_NOUNS = {"flight", "model", "serial", "version", "room", "seat", "gate", "platform", "bus", "page", "step",
                 "option", "extension", "item", "part", "product", "batch", "error", "house", "street", "door",
-                "table", "track", "digit", "digits", "promo", "discount", "voucher", "coupon", "gift", "right", "wrong", "same", "whole",
-                "full", "last", "first", "next", "other", "new", "old", "correct", "total", "main", "only", "exact",
-                "lucky", "area", "dialling", "dialing", "country", "that", "this", "which", "what", "a", "the", "any",
-                "your", "my", "his", "her", "their", "our", "sort", "security", "access", "pin", "tracking"}
+                "table", "track", "digit", "digits", "promo", "discount", "voucher", "coupon", "gift",
+                "right", "wrong", "same", "whole", "full", "last", "first", "next", "other", "new", "old", "correct",
+                "total", "main", "only", "exact", "lucky", "area", "dialling", "dialing", "country", "that", "this",
+                "which", "what", "a", "the", "any", "your", "my", "his", "her", "their", "our", "sort", "security",
+                "access", "pin", "tracking"}
 ANY_ID_ASK = re.compile(r"(?<![\w'])(?:the|your|his|her|their)\s+(?:([a-z]+)\s+)?([a-z]+)\s+"
                         r"(?:number|no|id|code|reference|ref)(?!\w)(?!\s+of\b)", re.I)
 _ASK_ANY = re.compile("|".join(rf"(?<![\w'])(?:{v})(?!\w)" for v in ASK_PATTERNS.values()), re.I)

@@ -180,3 +180,24 @@ def test_account_number_read_in_chunks_is_redacted_whole(answer, leaked):
     for clear in leaked:
         assert clear not in redacted
     assert not any(ch.isdigit() for ch in redacted)
+
+
+# ---- written identifiers by shape (issue 18, item 6) ----------------------------------------------
+def test_written_codes_mixing_letters_and_digits_are_ids_without_a_keyword():
+    for line, code in (("Hi, my tenancy is on hold, ref TNC-0048213, can you check", "TNC-0048213"),
+                       ("booking code QX4R7T please", "QX4R7T"),
+                       ("my pension no is GB7731904K", "GB7731904K")):
+        assert [x.text for x in find_pii(line)] == [code], line
+
+
+def test_written_product_codes_promo_codes_sizes_and_flights_stay():
+    for line in ("the model XR-5520 keeps beeping", "use code SPRING25 at checkout", "try promo SAVE15 for 15% off",
+                 "a box of 60x40x20cm please", "I'm on flight BA2490 tomorrow at 10:45", "it cost £149.99 on 3/4/2025",
+                 "order 3 x 250ml bottles", "version 4.2.1 broke it", "we have a 4G router and an MP3 player"):
+        assert find_pii(line) == [], line
+
+
+def test_irish_and_canadian_postcodes_are_postcodes():
+    for line, code in (("we're at 4 Church Lane, Galway, H91 X2C4", "H91 X2C4"),
+                       ("moved to Toronto M5V 2T6", "M5V 2T6"), ("the eircode is D6W Y123", "D6W Y123")):
+        assert ("POSTCODE", code) in [(x.type, x.text) for x in find_pii(line)], line

@@ -99,3 +99,56 @@ def test_audio_is_silenced_over_the_name_and_id_words(tmp_path):
         assert np.all(samples[int(np.ceil(a * sr)):int(b * sr)] == 0)
     assert np.all(samples[int(2.1 * sr):int(3.1 * sr)] != 0)  # "my name is" stays
     assert np.all(samples[int(3.7 * sr):int(3.9 * sr)] != 0)  # so does "it's"
+
+
+# ---- identifiers by shape (issue 18, item 6) -----------------------------------------------------
+def test_digits_read_one_by_one_are_an_identifier_whatever_the_question():
+    # "pension reference" / "tenancy number" are no keyword the rules know: the reading says it is a code
+    turns = [("agent", "right and what's the tenancy number"), ("customer", "four oh seven double two nine one")]
+    assert _types(turns) == [(1, "ID", "four oh seven double two nine one")]
+    turns = [("agent", "okay go ahead"), ("customer", "it's six one three three oh eight two")]
+    assert _types(turns) == [(1, "ACCOUNT", "six one three three oh eight two")]
+    turns = [("agent", "can you read me the permit code"), ("customer", "t w four four one nine")]
+    assert _types(turns) == [(1, "ID", "t w four four one nine")]
+
+
+def test_question_for_any_noun_number_opens_an_id_topic():
+    from wocas.text import spoken
+
+    assert spoken.asked_type("could i grab the pension number please") == "ID"
+    assert spoken.asked_type("what's your tenancy reference") == "ID"
+    # a thing's or a place's number, or which number, is no identifier asked for
+    assert spoken.asked_type("what's the flight number") is None
+    assert spoken.asked_type("what's the room number") is None
+    assert spoken.asked_type("is that the right number to call") is None
+    assert spoken.asked_type("what's the total number of boxes") is None
+    # a known type named in the sentence keeps its type
+    assert spoken.asked_type("can i take the sixteen digit number on your card") != "ID"
+
+
+def test_a_code_broken_by_a_hesitation_stays_one_code():
+    turns = [("agent", "and the claim reference"),
+             ("customer", "yeah m d four two sorry hold on the dog's barking seven seven one")]
+    assert [(t, x) for t, _, x in _types(turns)] == [(1, "m d four two"), (1, "seven seven one")]
+    assert {k for _, k, _ in _types(turns)} == {"ID"}
+    # across the customer's next turn, after an aside
+    turns = [("agent", "what's the membership number"), ("customer", "eight two two nine"),
+             ("customer", "hang on it's smudged five oh six")]
+    assert [x for _, _, x in _types(turns)] == ["eight two two nine", "five oh six"]
+
+
+def test_national_ids_licences_and_plates_are_typed_by_their_name():
+    turns = [("agent", "and your identity number please"), ("customer", "seven one oh two one four five oh eight eight")]
+    assert _types(turns) == [(1, "SSN", "seven one oh two one four five oh eight eight")]
+    assert _types([("customer", "my driving licence number is k d nine one two oh four four")]) \
+        == [(0, "ID", "k d nine one two oh four four")]
+
+
+def test_spoken_prices_times_dates_quantities_and_counting_stay():
+    for line in ("it was nine ninety nine a month", "the engineer comes at two thirty on the fourth",
+                 "i ordered three two packs and one single", "one two three four five six testing",
+                 "it's flight b a two one six leaving at ten", "we've been waiting forty five minutes",
+                 "my birthday is the twelfth of june"):
+        assert [k for _, k, _ in _types([("customer", line)])] in ([], ["DOB"]), line
+    turns = [("agent", "what's the flight number"), ("customer", "b a two one six")]
+    assert _types(turns) == []

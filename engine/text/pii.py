@@ -102,17 +102,18 @@ KEYWORDS: dict[str, str] = {
     "IBAN": r"iban(?: number)?|international bank account number",
     "ACCOUNT": r"account(?: number| no\.?| id)?|acct|customer (?:number|id|reference|ref)|membership(?: number)?"
                r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no"
-               r"|medicare(?: card)?(?: number)?",
+               r"|medicare(?: card)?(?: number)?|acc(?: no)?|" + spoken.LOAN,
     "PHONE": r"phone(?: number)?|mobile|telephone|landline|contact number|call me|call you back|"
              r"reach me|ring me|text me|cell|number to (?:call|reach)|call back on|whatsapp|phone's",
-    "SSN": r"social security(?: number)?|ssn|social|national insurance(?: number)?|n\.?i\.? (?:number|no)|n i number",
+    "SSN": r"social security(?: number)?|ssn|social|national insurance(?: number)?|n\.?i\.? (?:number|no)|n i number|"
+           + spoken.NATIONAL_ID,
     "DOB": r"date of birth|birth ?date|birthday|born|d\.?o\.?b\.?|d o b",
     "POSTCODE": r"post ?code|zip(?: code)?|postal code|eir ?code",
     # an identifier asked for by name: a code read with letters after it is personal ("ID"), digits alone are not
     "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice)(?: (?:number|reference|ref|id|code))?"
           r"|reference(?: number)?|ref"
           r"|(?:complaint|service request|request|site|job|work order) (?:number|reference|ref|id|code)"
-          r"|pan card(?: number)?|pan number",
+          r"|pan card(?: number)?|pan number|" + spoken.DOCUMENT_ID,
     "NONE": r"tracking|flight|room|serial|model|extension|ext|appointment|delivery|deliver|delivered|arrive|arrives"
             r"|scheduled|booked|book|engineer|visit|contract|version|page|step|option|press|item|line|bus"
             r"|platform|gate|seat|aisle|store|branch|error|error code|tariff|plan|upgrade|batch|parcel"
@@ -179,6 +180,10 @@ BUSINESS_PLACE = re.compile(r"\b(?:branch|store|stores|shop|shops|office|showroo
 # A UK National Insurance number: two letters, six digits, a letter A-D.
 NI_NUMBER = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
 POSTCODE_UK = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}")
+# Irish Eircodes ("H91 E2K7", "D6W Y123") and Canadian postal codes ("H2J 2L1"), read or written whole.
+POSTCODE_OTHER = re.compile(r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W)[0-9AC-FHKNPRTV-Y]{4}|[A-CEGHJ-NPR-TVXY]\d[A-Z]\d[A-Z]\d")
+# Sizes written as one token: "40x30x30cm", "2x4".
+DIMENSIONS = re.compile(r"\d+(?:[.,]\d+)?(?:[xX×]\d+(?:[.,]\d+)?)+[a-zA-Z]{0,3}")
 POSTCODE_UK_TEXT = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
 ZIP_AFTER_STATE = re.compile(r"\b([A-Z]{2})\s+(\d{5}(?:-\d{4})?)\b")
 IBAN_SHAPE = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
@@ -302,7 +307,8 @@ def _classify_token(core: str) -> tuple[str, str, bool]:
 
 # What a written code after a "not personal" keyword still is not: products, travel, menus.
 WRITTEN_NOT_ID = re.compile(r"\b(?:model|flight|serial|version|error|extension|ext|room|seat|gate|platform|bus|page"
-                            r"|step|option|press|item|batch|voucher|promo|coupon|plan|tariff|part|product|sku)\b", re.I)
+                            r"|step|option|press|item|batch|voucher|promo|coupon|plan|tariff|part|product|sku"
+                            r"|discount|gift)\b", re.I)
 # A sort code or social security number written whole: a run of its own, not joined to the digits beside it.
 WRITTEN_WHOLE = re.compile(r"\d{2}-\d{2}-\d{2}|\d{3}-\d{2}-\d{4}")
 # A written identifier: letters and digits in groups joined by "-" or "/" ("MTR/88/401927", "WX-448120").
@@ -630,7 +636,7 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
     digits, compact, letters = part.digits, part.compact, part.has_letters
     tokens = [t for r in part.runs for t in r.tokens]
     if letters:
-        if POSTCODE_UK.fullmatch(compact):
+        if POSTCODE_UK.fullmatch(compact) or POSTCODE_OTHER.fullmatch(compact) and len(part.runs[0].tokens) <= 2:
             return "POSTCODE"
         if NI_NUMBER.fullmatch(compact):
             return "SSN"
@@ -648,7 +654,10 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
         # a code with letters in answer to "what's the order / claim / reference number" identifies the
         # customer's case; digits alone (an order number) are not personal data on their own
         written = len(tokens) == 1 and tokens[0].kind == "num" and re.fullmatch(r"\d{5,}", tokens[0].text)
-        return "ID" if (letters and digits and len(compact) >= 4 or written or id_cue and len(digits) >= 4) else None
+        if letters and digits and len(compact) >= 4 or written or id_cue and len(digits) >= 4:
+            return "ID"
+        # only a question turns before: a phone number's shape still says what it is ("her number's oh seven seven ...")
+        return "PHONE" if near is None and _fallback(part) == "PHONE" else None
     if len(tokens) == 1 and tokens[0].kind == "num":
         raw = tokens[0].text
         if re.fullmatch(r"\d{3}-\d{2}-\d{4}", raw):
@@ -676,8 +685,18 @@ def _fallback(part: Part, near_only: bool = False) -> str | None:
     """No usable context: only shapes that are personal data on their own."""
     digits = part.digits
     tokens = [t for r in part.runs for t in r.tokens]
+    one_by_one = _one_by_one(tokens) and len(part.compact) >= 6 and len(digits) >= 2
     if part.has_letters:
-        return None
+        if one_by_one:  # letters and digits spelled one by one ("p g two five oh four four one eight")
+            return "ID"
+        # a written code mixing letters and digits ("MF-00934417", "S7834120F", "QZ7T4M") is shaped like an
+        # identifier, not a word: an ID when nothing types it (spelled letters stay for the name rules)
+        written = all(t.kind in ("alnum", "caps", "num", "joined", "lead") for t in tokens) \
+            and any(t.kind == "alnum" for t in tokens)
+        # (a word and a number, "SAVE20", or a size, "40x30x30cm", is not: two digits need letters between them)
+        mixed = len(re.findall(r"[A-Z]+|\d+", part.compact)) >= 4
+        sized = any(DIMENSIONS.fullmatch(t.text) for t in tokens)
+        return "ID" if written and len(part.compact) >= 6 and (len(digits) >= 3 or mixed) and not sized else None
     n = len(digits)
     plus = any(t.plus for t in tokens)
     if plus and 8 <= n <= 15:
@@ -687,13 +706,25 @@ def _fallback(part: Part, near_only: bool = False) -> str | None:
     raw = " ".join(t.text for t in tokens)
     if re.fullmatch(r"\(?\d{3}\)?[-\s]?\d{3}-\d{4}", raw):
         return "PHONE"
-    if near_only:
-        return None
     if spoken.counting([t.digits for t in tokens if t.kind in ("num", "numword")]):
+        return None
+    if one_by_one:
+        # digits read one by one ("nine nine oh three two one eight four"): how people read a code out, not a
+        # price, a quantity, a time or a date
+        return "ACCOUNT"
+    if near_only:
         return None
     if n >= 8:
         return "ACCOUNT"
     return None
+
+
+def _one_by_one(tokens: list[Token]) -> bool:
+    """Whether a code is read symbol by symbol: single digits ("oh", "double four"), spelled letters."""
+    symbols = [t for t in tokens if t.kind not in ("joined", "lead")]
+    return bool(symbols) and all(
+        t.kind == "letter" or t.kind in ("num", "numword") and len(set(t.digits)) == 1 and len(t.digits) <= 3
+        and (t.kind == "num" and len(t.text) == 1 or t.lower in UNITS) for t in symbols)
 
 
 # ---- structured spans --------------------------------------------------------------------
@@ -992,7 +1023,7 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
         found.extend(spans)
         blocked_by_turn.append(blocked)
 
-    parts = _link_parts(views, blocked_by_turn)
+    parts = _link_parts(views, blocked_by_turn, topic)
     name_turns = {x.turn for x in found if x.type == "NAME"}
     for part in parts:
         first, last = part.runs[0], part.runs[-1]
@@ -1026,6 +1057,11 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
             continue
         id_cue = digit_ids and not part.has_letters and _id_cue(view.text, first.start, res)
         kind = classify_part(part, near, prior, unit_next, money_before, id_cue)
+        if kind == "ID" and near is None and WRITTEN_NOT_ID.search(view.text[max(0, first.start - 40):first.start]):
+            kind = None  # a code by its shape alone, after "model", "promo", "sku": a product's or an offer's
+        if kind == "ACCOUNT" and near is None and not digit_ids and not part.has_letters \
+                and _asked(topic, part) == "ID" and _one_by_one([t for r in part.runs for t in r.tokens]):
+            kind = None  # digit_ids off: an order or claim number stays in clear text, read one by one or not
         if kind is None and near is None and not unit_next and not money_before:
             pieces = _answers_in_order(part, prior)
             if pieces:  # "zero three twenty six and eight eight one" after "expiry and security code"
@@ -1382,7 +1418,22 @@ def _joined_by_connectives(tokens: list[Token], before: Run, after: Run) -> bool
     return len(between) <= 2 and all(t.kind in ("filler", "joined") or t.lower in LEAD_WORDS for t in between)
 
 
-def _link_parts(views: list[TurnView], blocked: list[list[tuple[int, int]]]) -> list[Part]:
+# A speaker stopping mid-number to do something else ("sorry hang on i need my glasses", "hold on kids be quiet").
+HESITATION = re.compile(r"\b(?:hang on|hold on|one sec(?:ond)?|one moment|just a (?:sec|second|moment|minute)"
+                        r"|bear with me|let me (?:check|see|find|look))\b", re.I)
+HESITATION_WORDS = 6  # at most this many words stop a number that goes on after them
+
+
+def _held(words: list[Token], asked: tuple | None, before: Run, after: Run) -> bool:
+    """Words between two pieces of one code: a short aside with a hesitation in it, the code asked for (``asked``:
+    the turn's topic) or both pieces read one symbol at a time ("nine oh two three sorry hang on ... four four one")."""
+    code = bool(asked) and asked[0] in spoken.CODE_TYPES or all(
+        _one_by_one(r.tokens) and sum(t.kind not in ("joined", "lead") for t in r.tokens) >= 2 for r in (before, after))
+    return code and HESITATION.search(" ".join(t.text for t in words)) is not None \
+        and sum(t.kind != "filler" for t in words) <= HESITATION_WORDS
+
+
+def _link_parts(views: list[TurnView], blocked: list[list[tuple[int, int]]], topic: list) -> list[Part]:
     """Code runs, with a run that ends a turn joined to one that opens the speaker's next turn."""
     runs_by_turn = [find_runs(v.tokens, i, blocked[i]) for i, v in enumerate(views)]
     parts: list[Part] = []
@@ -1394,14 +1445,17 @@ def _link_parts(views: list[TurnView], blocked: list[list[tuple[int, int]]]) -> 
                                        or spoken.asked_type(view.text)):
                 del open_part[si]
         opening = view.tokens[:runs[0].first] if runs else []
-        starts_turn = bool(runs) and all(t.kind in ("filler", "joined") or t.lower in LEAD_WORDS for t in opening) \
-            and not any(t.lower in CORRECTION_WORDS for t in opening)  # "sorry it's ...": a new start
+        starts_turn = bool(runs) and (all(t.kind in ("filler", "joined") or t.lower in LEAD_WORDS for t in opening)
+                                      and not any(t.lower in CORRECTION_WORDS for t in opening)  # "sorry it's ...": anew
+                                      or view.speaker in open_part  # "hang on the kettle's going oh two one"
+                                      and _held(opening, topic[ti], open_part[view.speaker][0].runs[-1], runs[0]))
         for k, run in enumerate(runs):
             if k == 0 and starts_turn and view.speaker in open_part:
                 part, _ = open_part.pop(view.speaker)
                 part.runs.append(run)
-            elif k > 0 and _joined_by_connectives(view.tokens, runs[k - 1], run):
-                part.runs.append(run)  # "four four seven, and nine one two": one number read in chunks
+            elif k > 0 and (_joined_by_connectives(view.tokens, runs[k - 1], run)
+                            or _held(view.tokens[runs[k - 1].last + 1:run.first], topic[ti], runs[k - 1], run)):
+                part.runs.append(run)  # "four four seven, and nine one two", "q r five two sorry hang on ... eight oh"
             else:
                 part = Part([run])
                 parts.append(part)

@@ -23,6 +23,14 @@ from collections.abc import Sequence
 from wocas.text import normalize
 
 # ---- questions ---------------------------------------------------------------------------------
+# Identity documents and agreements, named the same in a question (here) and before a number (``pii.KEYWORDS``):
+# a national identity number (written as an SSN), a loan or finance agreement (an account), a vehicle's
+# registration, a licence, a passport (an ID).
+NATIONAL_ID = (r"(?<!member )(?<!customer )(?<!personal )(?:id|identity) (?:number|no)|identity card(?: number)?"
+               r"|national id(?: number)?|nric|sin(?: number)?")
+LOAN = r"(?:loan|finance) (?:number|no|account(?: number)?)|agreement(?: number| no)?"
+DOCUMENT_ID = (r"(?:vehicle )?registration(?: number)?|reg(?: number| no)?|(?:number |licen[cs]e )?plate"
+               r"|(?:driver'?s |driving )?licen[cs]e(?: number| no)?|passport(?: number| no)?|vin")
 # What an agent asks for, by the type the answer has. Checked in this order at the same position
 # ("email address" is an e-mail, not an address).
 ASK_PATTERNS: dict[str, str] = {
@@ -30,7 +38,7 @@ ASK_PATTERNS: dict[str, str] = {
     "POSTCODE": r"post ?code|zip(?: code)?|postal code|eir ?code",
     "DOB": r"date of birth|birth ?date|birthday|d\.?o\.?b\.?|d o b|when were you born",
     "SSN": r"national insurance(?: number)?|n\.?i\.? number|n i number|social security(?: number)?|ssn"
-           r"|(?:last (?:four|4) (?:digits )?of (?:your |the )?)social",
+           r"|(?:last (?:four|4) (?:digits )?of (?:your |the )?)social|" + NATIONAL_ID,
     "PHONE": r"(?:phone|mobile|contact|telephone|landline|callback|call back)(?: number)?",
     "CARD": r"(?<!membership )(?<!member )(?<!loyalty )card number"
             r"|long number(?![^.?!]*\b(?:membership|member|loyalty|library) card)(?: on the card)?",
@@ -41,17 +49,29 @@ ASK_PATTERNS: dict[str, str] = {
     "CVV": r"security (?:code|number|digits)|cvv2?|cvc|cv2|(?:three|3) digits?(?: on the back)?|digits on the back"
            r"|code on the back",
     "ACCOUNT": r"account (?:number|no|id)|(?:checking|savings|current|bank) account|medicare(?: card)?(?: number)?|membership(?: number)?|member (?:number|id)|customer (?:number|id|reference)"
-               r"|policy(?: number)?|meter (?:number|reading|serial)",
+               r"|policy(?: number)?|meter (?:number|reading|serial)|" + LOAN,
     "ID": r"(?:order|claim|ticket|case|booking|confirmation|invoice|incident|tracking|reference)"
           r"(?: (?:number|reference|ref|id|code))?|ref(?:erence)? number"
           r"|(?:complaint|service request|request|site|job|work order) (?:number|reference|ref|id|code)"
-          r"|pan card(?: number)?|pan number",
+          r"|pan card(?: number)?|pan number|" + DOCUMENT_ID,
     "NAME": r"(?:your |the |their |his |her )?(?:full |first |last |sur|middle |maiden )?name(?! on the (?:card|account) is)"
             r"|surname|who (?:am i|i'm) speaking (?:to|with)|who's calling|whom am i speaking|spell (?:that|it|your \w+)",
     "ADDRESS": r"(?:first line of (?:the |your )?)?address|first line|house (?:number|name)|street|town|city|county"
                r"|where do you live",
 }
 _ASK_RES = {k: re.compile(rf"(?<![\w'])(?:{v})(?!\w)", re.I) for k, v in ASK_PATTERNS.items()}
+# Any other "<noun> number / no / id / code / reference" asked for ("can i have the loan number", "what's the till
+# number"): an identifier, unless the noun is a thing's or a place's ("the flight number", "the room number") or
+# says which number ("the right number", "the total number of").
+NOT_ID_NOUNS = {"flight", "model", "serial", "version", "room", "seat", "gate", "platform", "bus", "page", "step",
+                "option", "extension", "item", "part", "product", "batch", "error", "house", "street", "door",
+                "table", "track", "digit", "digits", "promo", "discount", "voucher", "coupon", "gift",
+                "right", "wrong", "same", "whole", "full", "last", "first", "next", "other", "new", "old", "correct",
+                "total", "main", "only", "exact", "lucky", "area", "dialling", "dialing", "country", "that", "this",
+                "which", "what", "a", "the", "any", "your", "my", "his", "her", "their", "our", "sort", "security",
+                "access", "pin", "tracking"}
+ANY_ID_ASK = re.compile(r"(?<![\w'])(?:the|your|his|her|their)\s+(?:([a-z]+)\s+)?([a-z]+)\s+"
+                        r"(?:number|no|id|code|reference|ref)(?!\w)(?!\s+of\b)", re.I)
 _ASK_ANY = re.compile("|".join(rf"(?<![\w'])(?:{v})(?!\w)" for v in ASK_PATTERNS.values()), re.I)
 # A turn is a question or request (not a statement that happens to name a thing) when its clause
 # with the keyword ends in "?" or holds a request word.
@@ -128,14 +148,17 @@ def relation_names(text: str) -> list[tuple[int, int]]:
 def asked_type(text: str) -> str | None:
     """The type of answer the turn asks for (its last request), or None."""
     hits = sorted((m.start(), kind) for kind, regex in _ASK_RES.items() for m in regex.finditer(text))
-    if not hits:
+    # any other identifier asked for counts in a sentence that names no known type
+    others = [(m.start(2), "ID") for m in ANY_ID_ASK.finditer(text)
+              if not {w.lower() for w in m.groups() if w} & NOT_ID_NOUNS]
+    if not hits and not others:
         return None
     # the last sentence that names a type; in it, the first type named ("the postcode at the address",
     # "the date of birth of the policy holder")
     sentences = [(m.start(), m.end()) for m in re.finditer(r"[^.!?]+[.!?]?", text)]
     for k in range(len(sentences) - 1, -1, -1):
         s, e = sentences[k]
-        inside = [kind for at, kind in hits if s <= at < e]
+        inside = [kind for at, kind in hits if s <= at < e] or [kind for at, kind in others if s <= at < e]
         if inside:
             clause = text[s:e]
             # "and the town"; not an answer that holds a number ("forty one ashworth street")

@@ -29,7 +29,8 @@ HELDOUT2 = ROOT / "benchmarks" / "challenge" / "heldout2.txt"
 HELDOUT3 = ROOT / "benchmarks" / "challenge" / "heldout3.txt"
 HELDOUT4 = ROOT / "benchmarks" / "challenge" / "heldout4.txt"
 HELDOUT5 = ROOT / "benchmarks" / "challenge" / "heldout5.txt"
-SPLITS = ("tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
+HELDOUT6 = ROOT / "benchmarks" / "challenge" / "heldout6.txt"
+SPLITS = ("tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
 # arm -> config TOML (None: defaults); "no context" is the earlier reading: per-turn trust, zero-shot resolution
 ARMS = {"context": None, "no context": '[emotion]\ncontext_model = ""\n[resolution]\nmodel = ""\n'}
 # --accurate-trust adds the opt-in profile (needs the mpnet encoder installed)
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     arms = dict(ARMS)
     if args.accurate_trust:
         arms["accurate trust (mpnet)"] = ACCURATE_TRUST.read_text()
-    calls = read_calls() + [c for path in (HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5) if path.exists() for c in read_calls(path)]
+    calls = read_calls() + [c for path in (HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5, HELDOUT6) if path.exists() for c in read_calls(path)]
     if args.split:
         calls = [c for c in calls if c.split in args.split]
     results, walls, predictions = {}, {}, {}
@@ -220,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
              "`heldout4` (benchmarks/challenge/heldout4.txt, 60 calls by a fourth writer) was scored once, after the heads "
              "were retrained on seven writers' calls; "
              "`heldout5` (benchmarks/challenge/heldout5.txt, 60 calls by a fifth writer, mixed like a real week with 15 "
-             "short calls) was scored once, after the heads were retrained on twelve writers' calls (1,247 calls; trust_calls6-9 added). "
+             "short calls) was scored once, after the heads were retrained on twelve writers' calls (1,247 calls; trust_calls6-9 added); "
+             "`heldout6` (benchmarks/challenge/heldout6.txt, 60 calls by a sixth writer who read no other call file, mixed "
+             "like a real week) was scored once with the twelve-writer heads and once with the heads retrained on fifteen "
+             "writers (trust_calls10-12 added; decided before either run that the fifteen-writer heads ship). "
              "Arms, in one run: `context` = the defaults (customer turns read in context by models/trust-context, "
              "shape from its fitted classifier); `no context` = `[emotion] context_model = \"\"` and "
              "`[resolution] model = \"\"` (per-turn scores, the shape rules and the zero-shot resolution, as before); "

@@ -1097,7 +1097,7 @@ def write_report(data: dict, path: Path = RESULT) -> None:
              "satisfaction band), every setting chosen by an inner leave-one-writer-out over the training "
              "writers (scripts/lowo.py). The mean is over writers (unweighted). Per-turn Spearman: the "
              "customer-turn trust against the writer's -2..2 label (calls.txt has no per-turn labels). "
-             "benchmarks/challenge/heldout4.txt and heldout5.txt (the held-out sets) are never read.", "",
+             "benchmarks/challenge/heldout4.txt, heldout5.txt and heldout6.txt (the held-out sets) are never read.", "",
              f"**Adoption rule.** {ADOPTION_RULE}", ""]
     for run_name, block in data["runs"].items():
         lines += [f"## {run_name}", "", block.get("note", ""), "",

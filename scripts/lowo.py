@@ -1036,6 +1036,13 @@ CANDIDATES: dict[str, tuple[str, str, dict]] = {
                 "cumulative logistic regressions (label above -1.5 / -0.5 / 0.5 / 1.5, C 1.0 fixed before the run, "
                 "the ridge's inputs), the reading the expected label / 2; scored against shape_outcome",
                 {"shape": "outcome", "context": "ordinal", "against": "shape_outcome"}),
+    # issue 19, item 3: "closing trust weighs the resolution". On fifteen writers the inner choice of the
+    # outcome weight fell to 0 (the shape classifier reads the outcome columns anyway), which left the
+    # closing trust (and everything read from it: recovered calls, value rescued) blind to the outcome.
+    "ordinal_closing": ("shape", "ordinal with the closing's outcome weight chosen in (0.2, 0.35, 0.5), never 0, "
+                        "so closing trust always weighs the resolution (issue 19, item 3); scored against ordinal",
+                        {"shape": "outcome", "context": "ordinal", "shape_weights": (0.2, 0.35, 0.5),
+                         "against": "ordinal"}),
 }
 
 

@@ -46,11 +46,15 @@ def inputs_hold_audio(inputs: list[str]) -> bool:
     from wocas.io.audio import AUDIO_SUFFIXES
     from wocas.io.ingest import _expand, _is_manifest
 
+    def audio(path: Path) -> bool:
+        return path.suffix.lower() in AUDIO_SUFFIXES or path.is_file() and _is_manifest(path)
+
     for spec in inputs:
+        folder = Path(spec).expanduser()
         try:
-            for path in _expand(spec):
-                if path.suffix.lower() in AUDIO_SUFFIXES or path.is_file() and _is_manifest(Path(path)):
-                    return True
+            # a night's folder is walked lazily, not listed and sorted whole as _expand does
+            if any(audio(path) for path in (folder.rglob("*") if folder.is_dir() else _expand(spec))):
+                return True
         except (OSError, ValueError):
             continue  # the run itself fails an unreadable input by name
     return False

@@ -275,6 +275,31 @@ def turn_rows(calls, records, encoder) -> Turns:
     return Turns(per_call, X, np.array(y, dtype=np.float32), np.array(row_call), dim)
 
 
+def ridge_over_writers(turns: Turns, X: np.ndarray, writers: np.ndarray, n_scalars: int):
+    """Each turn's writer, which turns carry a label, and a ``GramRidge`` over the labelled rows of ``X``."""
+    row_writer = writers[turns.call]
+    labelled = ~np.isnan(turns.y)
+    return row_writer, labelled, GramRidge(X[labelled], turns.y[labelled], row_writer[labelled], n_scalars)
+
+
+def inner_alpha(ridge: "GramRidge", X: np.ndarray, y: np.ndarray, row_writer: np.ndarray, train_w: list,
+                alphas, n_scalars: int) -> float:
+    """The ridge strength whose out-of-writer readings inside the training writers (rows ``X``, ``y``
+    of writers ``row_writer``) rank best against the labels (Spearman)."""
+    if len(alphas) == 1:
+        return alphas[0]
+    from train_trust_context import predict
+
+    def score(alpha):
+        pred = np.zeros(len(y))
+        for h in train_w:
+            rows = row_writer == h
+            pred[rows] = predict(X[rows], *ridge.fit([x for x in train_w if x != h], alpha), n_scalars)
+        return spearman(y, pred)
+
+    return max(alphas, key=score)
+
+
 def context_lowo(turns: Turns, writers: np.ndarray, alphas=CONTEXT_ALPHAS, log=print):
     """Each writer's customer turns read by a ridge head fitted on the other writers' labelled
     turns; the strength chosen by an inner leave-one-writer-out (pooled Spearman). The fits are
@@ -285,26 +310,14 @@ def context_lowo(turns: Turns, writers: np.ndarray, alphas=CONTEXT_ALPHAS, log=p
     from wocas.emotion.context import SCALARS
 
     n = len(SCALARS)
-    row_writer = writers[turns.call]
-    labelled = ~np.isnan(turns.y)
-    ridge = GramRidge(turns.X[labelled], turns.y[labelled], row_writer[labelled], n)
+    row_writer, labelled, ridge = ridge_over_writers(turns, turns.X, writers, n)
     out = np.zeros(len(turns.y), dtype=np.float32)
     chosen = {}
     all_writers = list(np.unique(writers))
     for k, g in enumerate(all_writers):
         train = labelled & (row_writer != g)
         train_w = [h for h in all_writers if h != g]
-        w = row_writer[train]
-        Xt, yt = turns.X[train], turns.y[train]
-
-        def inner(alpha):
-            pred = np.zeros(int(train.sum()))
-            for h in train_w:
-                t = w == h
-                pred[t] = predict(Xt[t], *ridge.fit([x for x in train_w if x != h], alpha), n)
-            return spearman(yt, pred)
-
-        alpha = alphas[0] if len(alphas) == 1 else max(alphas, key=inner)
+        alpha = inner_alpha(ridge, turns.X[train], turns.y[train], row_writer[train], train_w, alphas, n)
         chosen[str(g)] = alpha
         test = row_writer == g
         out[test] = predict(turns.X[test], *ridge.fit(train_w, alpha), n)
@@ -389,9 +402,7 @@ def context_two_pass(turns: Turns, writers: np.ndarray, first_alphas: dict, alph
     from wocas.emotion.context import SCALARS
 
     n = len(SCALARS)
-    row_writer = writers[turns.call]
-    labelled = ~np.isnan(turns.y)
-    first_ridge = GramRidge(turns.X[labelled], turns.y[labelled], row_writer[labelled], n)
+    row_writer, labelled, first_ridge = ridge_over_writers(turns, turns.X, writers, n)
     out = np.zeros(len(turns.y), dtype=np.float32)
     chosen = {}
     all_writers = list(np.unique(writers))
@@ -407,17 +418,7 @@ def context_two_pass(turns: Turns, writers: np.ndarray, first_alphas: dict, alph
         X2 = np.hstack([turns.X, neighbour_features(first, turns.call)])
         train = labelled & (row_writer != g)
         second = GramRidge(X2[train], turns.y[train], row_writer[train], n + len(NEIGHBOURS))
-        w_train = row_writer[train]
-
-        def inner(alpha):
-            pred = np.zeros(int(train.sum()))
-            Xt = X2[train]
-            for h in train_w:
-                t = w_train == h
-                pred[t] = predict(Xt[t], *second.fit([x for x in train_w if x != h], alpha), n + len(NEIGHBOURS))
-            return spearman(turns.y[train], pred)
-
-        a2 = alphas[0] if len(alphas) == 1 else max(alphas, key=inner)
+        a2 = inner_alpha(second, X2[train], turns.y[train], row_writer[train], train_w, alphas, n + len(NEIGHBOURS))
         chosen[str(g)] = {"first": a1, "second": a2}
         out[rows] = predict(X2[rows], *second.fit(train_w, a2), n + len(NEIGHBOURS))
     return out, chosen

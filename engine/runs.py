@@ -122,10 +122,9 @@ def check_inputs(inputs: tuple[str, ...] | list[str]) -> None:
 
 def execute_run(request: RunRequest) -> RunResult:
     from wocas.pipeline import pipeline_version
+    from wocas.models.preflight import check_models_installed
     from wocas.runners.recording import RunSummary, new_run_id
     from wocas.store.store import Store
-
-    from wocas.models.preflight import check_models_installed
 
     check_inputs(request.inputs)
     config, out = request.config, request.out

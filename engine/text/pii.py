@@ -173,12 +173,30 @@ _NUMWORD_BASE = (r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(
                  r"|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                  r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)")
 _NUMWORD = _NUMWORD_BASE + r"(?:\s+hundred(?:\s+and)?(?:\s+\w+)?)?"
-_HOUSE = rf"(?:\d{{1,5}}[A-Za-z]?|{_NUMWORD})"
+# a house number read out in words, whole or digit by digit: "nine oh four", "two two one six", "eight twenty two"
+_HOUSE_WORDS = rf"{_NUMWORD_BASE}(?:[\s-]+(?:oh|{_NUMWORD_BASE})){{1,3}}"
+_HOUSE = rf"(?:\d{{1,5}}[A-Za-z]?|{_NUMWORD}|{_HOUSE_WORDS})"
 _FLAT = r"(?:(?:[Ff]lat|[Aa]partment|[Aa]pt\.?|[Uu]nit|[Ss]uite)\s+\w+,?\s+)?"
 ADDRESS_CAP = re.compile(rf"\b{_FLAT}{_HOUSE},?\s+(?:[A-Z][\w'’-]*\s+){{1,3}}(?:{_STREET_ALL})\b"
-                         r"(?:\s+(?:Apt|Apartment|Flat|Unit|Suite)\.?\s+\w+)?"
+                         r"(?:,?\s+(?:Apt|Apartment|Flat|Unit|Suite)\.?\s+\w+)?"
                          r"(?:,\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?(?=,|\s*$|\s+[A-Z]{1,2}\d))?")
-ADDRESS_LOWER = re.compile(rf"\b{_FLAT}{_HOUSE}(?:\s+[a-z](?=\s))?,?\s+(?:[a-z][\w'’-]+\s+){{1,3}}(?:{_STREET_ALL})\b")
+ADDRESS_LOWER = re.compile(rf"(?<![\d,.£$€])\b{_FLAT}{_HOUSE}(?:\s+[a-z](?=\s))?,?\s+((?:[a-z][\w'’-]+\s+){{1,3}})(?:{_STREET_ALL})\b"
+                           rf"(?:,?\s+(?:apartment|apt|flat|unit|suite)\.?\s+(?:\d{{1,4}}|{_NUMWORD_BASE})(?:\s+[a-z](?![\w'’]))?)?")
+# Words that are no part of a street's name: "fifteen minutes' walk", "twenty one either way" (never), and "five
+# minutes down the road", "three times in a row" (not without an address cue in the turn).
+NOT_STREET_WORDS = {"still", "either", "each", "any", "every", "more", "less", "other", "same", "whole", "all",
+                    "yards", "doors", "houses", "blocks", "steps", "streets", "roads", "ways", "lanes", "stops"} \
+    | UNIT_WORDS
+NOT_STREET_NAME = NOT_STREET_WORDS | {"the", "a", "an", "of", "in", "on", "at", "to", "down", "up", "along", "across",
+                                      "and", "or", "my", "your", "our", "their", "his", "her", "this", "that", "for",
+                                      "from", "by", "with", "long", "wrong", "right", "is", "was", "it", "no", "not",
+                                      "just", "only"}
+# Continental streets: "lindenstrasse fourteen", "Kerkstraat 12", "4410 Rue Saint-Denis", "3 Bóthar na Trá".
+ADDRESS_CONTINENTAL = re.compile(
+    rf"\b{_FLAT}[A-Za-zäöüß]+(?:strasse|straße|str\.|weg|gasse|allee|platz|straat|laan|gracht|plein|vej|gatan)"
+    rf"\s+(?:\d{{1,4}}[a-zA-Z]?\b|{_NUMWORD_BASE}\b)"
+    r"|\b\d{1,5}[A-Za-z]?,?\s+(?:Rue|Calle|Via|Viale|Rua|Avenida|Avenue de|Chemin|Carrer|Paseo|Bóthar|Heol|Stryd)"
+    r"\s+(?:(?:de|du|des|la|le|del|na|an|y|da|do|dos|di)\s+)?[A-ZÀ-Ý][\w'’-]*(?:[\s-]+[A-ZÀ-Ý][\w'’-]*)?")
 ADDRESS_CUE = re.compile(r"\b(?:live (?:at|on)|address|moved to|move to|living at|house|flat|deliver(?:ed)? to|"
                          r"send (?:it|them) to|registered at|lives at|we moved|i moved|moved house|still (?:right|correct)"
                          r"|is that still)\b", re.I)
@@ -876,8 +894,13 @@ def _names(text: str, asked: bool) -> list[tuple[int, int]]:
 
 def _addresses(text: str) -> list[tuple[int, int]]:
     spans = [(m.start(), m.end()) for m in ADDRESS_CAP.finditer(text)]
-    if ADDRESS_CUE.search(text):
-        spans += [(m.start(), m.end()) for m in ADDRESS_LOWER.finditer(text)]
+    spans += [(m.start(), m.end()) for m in ADDRESS_CONTINENTAL.finditer(text)]
+    cue = bool(ADDRESS_CUE.search(text))
+    # lower case (ASR): with an address cue in the turn, or a street name of plain words ("forty two banksia street")
+    for m in ADDRESS_LOWER.finditer(text):
+        words = set(re.sub(r"['’]", "", m.group(1).lower()).split())
+        if not words & (NOT_STREET_WORDS if cue else NOT_STREET_NAME):
+            spans.append((m.start(), m.end()))
     cleaned = []
     for s, e in spans:
         # a house number spelled out must not swallow a preceding word like "at"

@@ -45,7 +45,7 @@ ASK_PATTERNS: dict[str, str] = {
     "SSN": r"national insurance(?: number)?|n\.?i\.? number|n i number|social security(?: number)?|ssn"
            r"|(?:last (?:four|4) (?:digits )?of (?:your |the )?)social|" + NATIONAL_ID,
     "PHONE": r"(?<!over the )(?<!on the )(?<!by )(?:phone|mobile|contact|telephone|landline|callback|call back"
-             r"|cell(?: ?phone)?)(?: number)?|best number|number (?:you're|you are|we're|to be) porting"
+             r"|cell(?: ?phone)?)(?: number)?|best number|number (?:(?:you're|you are|are you|we're|to be) )?port(?:ing|ed)?"
              r"|port(?:ing)? (?:my|your|the|a) number|number on file",
     "CARD": r"(?<!membership )(?<!member )(?<!loyalty )card number"
             r"|long number(?![^.?!]*\b(?:membership|member|loyalty|library) card)(?: on the card)?",

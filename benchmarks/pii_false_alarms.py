@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.pii_false_alarms [--out /tmp/fa.tsv] [--diff /tmp/fa_before.tsv]
 
-Runs the detector as the redact stage does (``find_pii_in_turns``, names="ner", the fitted tagger
+Runs the detector as the redact stage does (``find_pii_in_turns``, names="ner" or ``--names``, the fitted tagger
 of ``--tagger``, roles from the ``A:``/``C:`` speakers) over every turn of models/training/trust_calls*.txt and
 benchmarks/challenge/calls.txt, heldout2.txt and heldout3.txt. These calls carry almost no real PII
 (agents' and customers' names and a few account numbers), so nearly every other prediction is a
@@ -25,13 +25,13 @@ CALL_FILES = (sorted((ROOT / "models" / "training").glob("trust_calls*.txt"))
               + [ROOT / "benchmarks" / "challenge" / f for f in ("calls.txt", "heldout2.txt", "heldout3.txt")])
 
 
-def predictions(files=CALL_FILES, tagger=None) -> list[tuple[str, str, str, str]]:
+def predictions(files=CALL_FILES, tagger=None, names: str = "ner") -> list[tuple[str, str, str, str]]:
     """(type, text, where, turn text) for every PII prediction on every turn of the call files."""
     out = []
     for path in files:
         for call in read_calls(path):
             turns = list(call.turns)
-            spans = find_pii_in_turns(turns, names="ner", roles=[role for role, _ in turns], tagger=tagger)
+            spans = find_pii_in_turns(turns, names=names, roles=[role for role, _ in turns], tagger=tagger)
             for s in spans:
                 where = f"{path.name}:{call.call_id}:{s.turn}"
                 out.append((s.type, s.text, where, turns[s.turn][1].replace("\t", " ")))
@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="write every prediction here (TSV)")
     ap.add_argument("--diff", type=Path, help="an earlier --out list: print what is new and what is gone")
     ap.add_argument("--tagger", default="pii-tagger", help="the fitted PII tagger (registry name or folder; '' = rules alone)")
+    ap.add_argument("--names", default="ner", choices=("ner", "rules"),
+                    help="name detector (rules: where the NER model is not installed)")
     args = ap.parse_args()
     tagger = None
     if args.tagger:
@@ -54,7 +56,7 @@ def main() -> None:
         from wocas.text.pii_tagger import load_tagger
 
         tagger = load_tagger(resolve(args.tagger).path)
-    preds = predictions(tagger=tagger)
+    preds = predictions(tagger=tagger, names=args.names)
     counts = Counter(p[0] for p in preds)
     print(f"{len(preds)} predictions on {len(CALL_FILES)} call files")
     for t, n in counts.most_common():

@@ -76,7 +76,8 @@ UNIT_WORDS = {
     "seconds", "secs", "people", "calls", "texts", "bottles", "pairs", "bags", "tickets", "nights",
     "gigs", "megs", "mbps", "rooms", "quarters", "thousand", "million", "grand", "k",
 }
-CURRENCY_WORDS = {"£", "$", "€", "usd", "gbp", "eur", "costs", "cost", "price", "paid", "pay", "charged",
+CURRENCY_WORDS = {"£", "$", "€", "usd", "gbp", "eur", "aed", "inr", "rs", "zar", "cad", "aud", "nzd", "sgd", "chf",
+                  "mxn", "php", "kes", "costs", "cost", "price", "paid", "pay", "charged",
                   "refund", "refunded", "balance", "owe", "credit", "bill", "total", "spent", "worth"}
 MONTH_WORDS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
                "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
@@ -90,6 +91,12 @@ US_STATES = {"AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "
              "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV",
              "WI", "WY", "DC"}
 
+# A bare "ID" right before a written number ("ID 30117742", "my id: 8501015800087") is an identity number;
+# "customer id 4431", "order id 88120" are not.
+BARE_ID = ("".join(f"(?<!{w} )" for w in ("member", "customer", "order", "user", "login", "client", "account",
+                                           "employee", "student", "staff", "patient", "booking", "case", "ticket",
+                                           "transaction", "merchant", "device", "store", "reference", "session"))
+           + r"(?-i:ID)(?=[:#]? ?(?:\d|$))")
 # Context keywords, by what the number next to them is. NONE = not personal data.
 KEYWORDS: dict[str, str] = {
     "CARD": r"card(?: number)?|long number|visa|master ?card|amex|american express|debit card|credit card"
@@ -103,10 +110,11 @@ KEYWORDS: dict[str, str] = {
     "ACCOUNT": r"account(?: number| no\.?| id)?|acct|customer (?:number|id|reference|ref)|membership(?: number)?"
                r"|member (?:number|id)|policy(?: number)?|account holder|meter (?:number|serial)|customer no"
                r"|medicare(?: card)?(?: number)?|acc(?: no)?|" + spoken.LOAN,
-    "PHONE": r"phone(?: number)?|mobile|telephone|landline|contact number|call me|call you back|"
+    "PHONE": r"(?<!over the )(?<!on the )(?<!by )phone(?: number)?|mobile|telephone|landline|contact number|call me"
+             r"|call you back|ph|tel|mob|cell(?: ?phone)?(?: number)?|(?:my|best) number|number on file|"
              r"reach me|ring me|text me|cell|number to (?:call|reach)|call back on|whatsapp|phone's",
     "SSN": r"social security(?: number)?|ssn|social|national insurance(?: number)?|n\.?i\.? (?:number|no)|n i number|"
-           + spoken.NATIONAL_ID,
+           + spoken.NATIONAL_ID + "|" + BARE_ID,
     "DOB": r"date of birth|birth ?date|birthday|born|d\.?o\.?b\.?|d o b",
     "POSTCODE": r"post ?code|zip(?: code)?|postal code|eir ?code",
     # an identifier asked for by name: a code read with letters after it is personal ("ID"), digits alone are not
@@ -165,12 +173,30 @@ _NUMWORD_BASE = (r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(
                  r"|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                  r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)")
 _NUMWORD = _NUMWORD_BASE + r"(?:\s+hundred(?:\s+and)?(?:\s+\w+)?)?"
-_HOUSE = rf"(?:\d{{1,5}}[A-Za-z]?|{_NUMWORD})"
+# a house number read out in words, whole or digit by digit: "nine oh four", "two two one six", "eight twenty two"
+_HOUSE_WORDS = rf"{_NUMWORD_BASE}(?:[\s-]+(?:oh|{_NUMWORD_BASE})){{1,3}}"
+_HOUSE = rf"(?:\d{{1,5}}[A-Za-z]?|{_NUMWORD}|{_HOUSE_WORDS})"
 _FLAT = r"(?:(?:[Ff]lat|[Aa]partment|[Aa]pt\.?|[Uu]nit|[Ss]uite)\s+\w+,?\s+)?"
 ADDRESS_CAP = re.compile(rf"\b{_FLAT}{_HOUSE},?\s+(?:[A-Z][\w'’-]*\s+){{1,3}}(?:{_STREET_ALL})\b"
-                         r"(?:\s+(?:Apt|Apartment|Flat|Unit|Suite)\.?\s+\w+)?"
+                         r"(?:,?\s+(?:Apt|Apartment|Flat|Unit|Suite)\.?\s+\w+)?"
                          r"(?:,\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?(?=,|\s*$|\s+[A-Z]{1,2}\d))?")
-ADDRESS_LOWER = re.compile(rf"\b{_FLAT}{_HOUSE}(?:\s+[a-z](?=\s))?,?\s+(?:[a-z][\w'’-]+\s+){{1,3}}(?:{_STREET_ALL})\b")
+ADDRESS_LOWER = re.compile(rf"(?<![\d,.£$€])\b{_FLAT}{_HOUSE}(?:\s+[a-z](?=\s))?,?\s+((?:[a-z][\w'’-]+\s+){{1,3}})(?:{_STREET_ALL})\b"
+                           rf"(?:,?\s+(?:apartment|apt|flat|unit|suite)\.?\s+(?:\d{{1,4}}|{_NUMWORD_BASE})(?:\s+[a-z](?![\w'’]))?)?")
+# Words that are no part of a street's name: "fifteen minutes' walk", "twenty one either way" (never), and "five
+# minutes down the road", "three times in a row" (not without an address cue in the turn).
+NOT_STREET_WORDS = {"still", "either", "each", "any", "every", "more", "less", "other", "same", "whole", "all",
+                    "yards", "doors", "houses", "blocks", "steps", "streets", "roads", "ways", "lanes", "stops"} \
+    | UNIT_WORDS
+NOT_STREET_NAME = NOT_STREET_WORDS | {"the", "a", "an", "of", "in", "on", "at", "to", "down", "up", "along", "across",
+                                      "and", "or", "my", "your", "our", "their", "his", "her", "this", "that", "for",
+                                      "from", "by", "with", "long", "wrong", "right", "is", "was", "it", "no", "not",
+                                      "just", "only"}
+# Continental streets: "lindenstrasse fourteen", "Kerkstraat 12", "4410 Rue Saint-Denis", "3 Bóthar na Trá".
+ADDRESS_CONTINENTAL = re.compile(
+    rf"\b{_FLAT}[A-Za-zäöüß]+(?:strasse|straße|str\.|weg|gasse|allee|platz|straat|laan|gracht|plein|vej|gatan)"
+    rf"\s+(?:\d{{1,4}}[a-zA-Z]?\b|{_NUMWORD_BASE}\b)"
+    r"|\b\d{1,5}[A-Za-z]?,?\s+(?:Rue|Calle|Via|Viale|Rua|Avenida|Avenue de|Chemin|Carrer|Paseo|Bóthar|Heol|Stryd)"
+    r"\s+(?:(?:de|du|des|la|le|del|na|an|y|da|do|dos|di)\s+)?[A-ZÀ-Ý][\w'’-]*(?:[\s-]+[A-ZÀ-Ý][\w'’-]*)?")
 ADDRESS_CUE = re.compile(r"\b(?:live (?:at|on)|address|moved to|move to|living at|house|flat|deliver(?:ed)? to|"
                          r"send (?:it|them) to|registered at|lives at|we moved|i moved|moved house|still (?:right|correct)"
                          r"|is that still)\b", re.I)
@@ -299,7 +325,7 @@ def _classify_token(core: str) -> tuple[str, str, bool]:
     if WRITTEN_CODE.fullmatch(core) and len(re.findall(r"\d", core)) >= 4 and re.search(r"[A-Za-z]", core):
         return "alnum", "", False
     if re.fullmatch(r"[A-Z]{2,4}", core):
-        if any(r.fullmatch(core) for r in _KEYWORD_RES.values()):
+        if core == "ID" or low in CURRENCY_WORDS or any(r.fullmatch(core) for r in _KEYWORD_RES.values()):
             return "word", "", False
         return "caps", "", False
     return "word", "", False
@@ -332,7 +358,16 @@ def tokenize(text: str) -> list[Token]:
     _join_tens(tokens)
     _resolve_repeats(tokens)
     spoken.hundreds_and(tokens)
+    _spoken_plus(tokens)
     return tokens
+
+
+def _spoken_plus(tokens: list[Token]) -> None:
+    """'plus four four seven ...': a spoken plus before digits is the country-code sign, part of the number."""
+    for i in range(len(tokens) - 1):
+        if tokens[i].lower == "plus" and tokens[i + 1].kind in ("num", "numword"):
+            tokens[i].kind = "lead"
+            tokens[i + 1].plus = True
 
 
 def _letters_o(tokens: list[Token]) -> None:
@@ -606,14 +641,15 @@ def _prev_word(tokens: list[Token], index: int) -> Token | None:
 # ---- classification ----------------------------------------------------------------------
 def _fits(category: str, digits: str, letters: bool, compact: str) -> bool:
     n = len(digits)
-    if letters:
-        return category == "ACCOUNT" and len(compact) >= 5 and n >= 2
+    if letters:  # a national id with letters (NRIC, PPS, NI) asked for by name
+        return (category == "ACCOUNT" and len(compact) >= 5 and n >= 2
+                or category == "SSN" and bool(re.fullmatch(r"[A-Z]{0,2}\d{6,13}[A-Z]{0,2}", compact)))
     if category == "CARD":
         return 12 <= n <= 19
     if category == "SORT_CODE":
         return n == 6
-    if category == "SSN":
-        return n == 9
+    if category == "SSN":  # US SSN and Canadian SIN 9, Aadhaar 12, South African ID 13, Emirates ID 15
+        return 9 <= n <= 15
     if category == "ACCOUNT":
         return 5 <= n <= 20
     if category == "PHONE":
@@ -646,6 +682,8 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
             return "IBAN"  # asked for by name: the shape is enough (a check digit misheard is still the IBAN)
     if unit_next or money_before:
         return None
+    if not letters and near != "CARD" and _national_id_shape(digits, near == "SSN"):
+        return "SSN"
     if not letters and 13 <= len(digits) <= 19 and luhn_valid(digits) and near not in ("NONE", "ID"):
         return "CARD"
     if near in ("NONE", "WEAK_NONE"):
@@ -672,6 +710,16 @@ def classify_part(part: Part, near: str | None, prior: list[str], unit_next: boo
         if _fits(category, digits, letters, compact):
             return category
     return _fallback(part)
+
+
+def _national_id_shape(digits: str, asked: bool) -> bool:
+    """A national id that its digits alone say: an Emirates ID (784, a birth year, 8 more digits) or a South
+    African ID (a YYMMDD birth date, 7 more digits, Luhn-valid; one starting with 4 could be a 13-digit Visa, so
+    only when asked for as an id)."""
+    if len(digits) == 15 and digits.startswith("784") and digits[3:5] in ("19", "20"):
+        return True
+    return (len(digits) == 13 and luhn_valid(digits) and (asked or digits[0] != "4")
+            and 1 <= int(digits[2:4]) <= 12 and 1 <= int(digits[4:6]) <= 31)
 
 
 def _ordered(prior: list[str], n: int) -> list[str]:
@@ -846,8 +894,13 @@ def _names(text: str, asked: bool) -> list[tuple[int, int]]:
 
 def _addresses(text: str) -> list[tuple[int, int]]:
     spans = [(m.start(), m.end()) for m in ADDRESS_CAP.finditer(text)]
-    if ADDRESS_CUE.search(text):
-        spans += [(m.start(), m.end()) for m in ADDRESS_LOWER.finditer(text)]
+    spans += [(m.start(), m.end()) for m in ADDRESS_CONTINENTAL.finditer(text)]
+    cue = bool(ADDRESS_CUE.search(text))
+    # lower case (ASR): with an address cue in the turn, or a street name of plain words ("forty two banksia street")
+    for m in ADDRESS_LOWER.finditer(text):
+        words = set(re.sub(r"['’]", "", m.group(1).lower()).split())
+        if not words & (NOT_STREET_WORDS if cue else NOT_STREET_NAME):
+            spans.append((m.start(), m.end()))
     cleaned = []
     for s, e in spans:
         # a house number spelled out must not swallow a preceding word like "at"
@@ -1096,6 +1149,9 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
                 continue
             if kind is None and near is None:
                 kind = _continues(part, found, views)
+        if kind is None and not part.has_letters and len(part.digits) in (3, 4) \
+                and PHONE_ENDING.search(view.text[max(0, first.start - 60):first.start]):
+            kind = "PHONE"  # "a phone ending 4471", "mine ends 0932": a phone's last digits, like an account's
         if kind is None and near in ("SSN", "NONE") and close and not part.has_letters and len(part.digits) == 4 \
                 and SSN_LAST_FOUR.search(view.text[:first.start]):
             kind = "SSN"  # "the last four of the social were two eight eight one"
@@ -1283,10 +1339,12 @@ def _topic_answer(part: Part, topic: list, found: list[PiiSpan], views: list[Tur
     return kind if _answers(kind, part, continued or len(part.runs) > 1) else None
 
 
-ACCOUNT_ENDING = re.compile(r"\baccount(?: number)?\b[^.?!]{0,24}?\b(?:ending(?: in| with)?|ends (?:in|with)"
+ACCOUNT_ENDING = re.compile(r"\baccount(?: number)?\b(?:(?!\b(?:phone|mobile|cell)\b)[^.?!]){0,24}?\b(?:ending(?: in| with)?|ends (?:in|with)"
                             r"|last (?:four|4)(?: digits)?(?: (?:are|is|of))?)\W*$", re.I)
 
 
+PHONE_ENDING = re.compile(r"\b(?:phone|mobile|cell|number on file)\b(?:(?!\bcard\b|\baccount\b)[^?!]){0,30}?"
+                          r"\b(?:ending|ends)(?: in| with)?\W*$", re.I)
 SSN_LAST_FOUR = re.compile(r"\blast (?:four|4)(?: digits)?(?: of)? (?:your |the |my |his |her )?"
                            r"(?:social(?: security)?(?: number)?|ssn)\b[^.?!\d]{0,16}$", re.I)
 

@@ -27,7 +27,12 @@ from wocas.text import normalize
 # a national identity number (written as an SSN), a loan or finance agreement (an account), a vehicle's
 # registration, a licence, a passport (an ID).
 NATIONAL_ID = (r"(?<!member )(?<!customer )(?<!personal )(?:id|identity) (?:number|no)|identity card(?: number)?"
-               r"|national id(?: number)?|nric|sin(?: number)?")
+               r"|national id(?: number)?|nric|sin(?: number)?"
+               # other countries' national / tax ids: Irish PPS, Indian Aadhaar, UAE Emirates ID, Canadian
+               # social insurance, Australian tax file, Dutch BSN
+               r"|pps(?:n| number| no)?|p p s(?: n| number| no)|aadhaa?r(?![- ]linked)(?: number| no| card)?"
+               r"|emirates id(?: number| card)?"
+               r"|social insurance(?: number)?|tax file number|bsn|citizen service number")
 LOAN = r"(?:loan|finance) (?:number|no|account(?: number)?)|agreement(?: number| no)?"
 DOCUMENT_ID = (r"(?:vehicle )?registration(?: number)?|reg(?: number| no)?|(?:number |licen[cs]e )?plate"
                r"|(?:driver'?s |driving )?licen[cs]e(?: number| no)?|passport(?: number| no)?|vin")
@@ -39,7 +44,9 @@ ASK_PATTERNS: dict[str, str] = {
     "DOB": r"date of birth|birth ?date|birthday|d\.?o\.?b\.?|d o b|when were you born",
     "SSN": r"national insurance(?: number)?|n\.?i\.? number|n i number|social security(?: number)?|ssn"
            r"|(?:last (?:four|4) (?:digits )?of (?:your |the )?)social|" + NATIONAL_ID,
-    "PHONE": r"(?:phone|mobile|contact|telephone|landline|callback|call back)(?: number)?",
+    "PHONE": r"(?<!over the )(?<!on the )(?<!by )(?:phone|mobile|contact|telephone|landline|callback|call back"
+             r"|cell(?: ?phone)?)(?: number)?|best number|number (?:(?:you're|you are|are you|we're|to be) )?port(?:ing|ed)?"
+             r"|port(?:ing)? (?:my|your|the|a) number|number on file",
     "CARD": r"(?<!membership )(?<!member )(?<!loyalty )card number"
             r"|long number(?![^.?!]*\b(?:membership|member|loyalty|library) card)(?: on the card)?",
     "SORT_CODE": r"sort ?code|routing number",

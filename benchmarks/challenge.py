@@ -30,7 +30,8 @@ HELDOUT3 = ROOT / "benchmarks" / "challenge" / "heldout3.txt"
 HELDOUT4 = ROOT / "benchmarks" / "challenge" / "heldout4.txt"
 HELDOUT5 = ROOT / "benchmarks" / "challenge" / "heldout5.txt"
 HELDOUT6 = ROOT / "benchmarks" / "challenge" / "heldout6.txt"
-SPLITS = ("tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
+HELDOUT7 = ROOT / "benchmarks" / "challenge" / "heldout7.txt"
+SPLITS = ("tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7")
 # arm -> config TOML (None: defaults); "no context" is the earlier reading: per-turn trust, zero-shot resolution
 ARMS = {"context": None, "no context": '[emotion]\ncontext_model = ""\n[resolution]\nmodel = ""\n'}
 # --accurate-trust adds the opt-in profile (needs the mpnet encoder installed)
@@ -156,6 +157,16 @@ def turn_spearman(part: list[ChallengeCall], said: dict[str, dict]) -> tuple[flo
     return round(float(spearmanr(labels, trust).statistic), 3), len(pairs)
 
 
+def by_kind(part: list[ChallengeCall], said: dict[str, dict]) -> dict[str, dict]:
+    """Per kind of call the writer said it is (angry_won_over, sarcasm, ...): calls and each label's accuracy."""
+    out: dict[str, dict] = {}
+    for kind in sorted({c.labels.get("kind", "") for c in part}):
+        mine = [c for c in part if c.labels.get("kind", "") == kind]
+        out[kind] = {"calls": len(mine), **{label: round(sum(c.labels[label] == said[c.call_id][label] for c in mine)
+                                                         / len(mine), 3) for label in ("shape", "band", "resolution")}}
+    return out
+
+
 def score(calls: list[ChallengeCall], said: dict[str, dict]) -> dict[str, dict]:
     by_split: dict[str, dict] = {}
     for split in SPLITS:
@@ -178,6 +189,7 @@ def score(calls: list[ChallengeCall], said: dict[str, dict]) -> dict[str, dict]:
         result["leavers"] = k
         result["leavers_in_top_k"] = sum(leaving for leaving, _ in ranked)
         result["turn_spearman"], result["labelled_turns"] = turn_spearman(part, said)
+        result["by_kind"] = by_kind(part, said)
         by_split[split] = result
     return by_split
 
@@ -194,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     arms = dict(ARMS)
     if args.accurate_trust:
         arms["accurate trust (mpnet)"] = ACCURATE_TRUST.read_text()
-    calls = read_calls() + [c for path in (HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5, HELDOUT6) if path.exists() for c in read_calls(path)]
+    calls = read_calls() + [c for path in (HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5, HELDOUT6, HELDOUT7) if path.exists() for c in read_calls(path)]
     if args.split:
         calls = [c for c in calls if c.split in args.split]
     results, walls, predictions = {}, {}, {}

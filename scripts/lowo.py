@@ -461,10 +461,6 @@ def context_ordinal(turns: Turns, writers: np.ndarray):
     inputs: sentence vectors as they are, the scalars standardised on the training rows), fitted on
     the other writers' labelled turns; the reading is the expected label, -2 + the sum of the four
     probabilities, divided by 2."""
-    from sklearn.linear_model import LogisticRegression
-
-    from wocas.emotion.context import SCALARS
-
     from wocas.emotion.context import SCALARS, ordinal_reading
 
     n = len(SCALARS)

@@ -20,6 +20,7 @@ import re
 import sys
 import threading
 from functools import lru_cache
+from pathlib import Path
 
 from wocas.errors import ModelError
 
@@ -158,19 +159,25 @@ def _plain_word(tok) -> bool:
 
 def _slot_name(nlp, doc, char: int, strict: bool = False) -> tuple[int, int] | None:
     """The name in the slot at ``char``: its word (and a surname after it) read as a proper noun, not a
-    date, product or organisation, once the text is truecased there (ASR text has no capitals).
+    date, product or organisation, once the text is truecased there (ASR text has no capitals); or a
+    word that is no common English word (``uncommon``: "kwabena", "marcus"), unless the model reads it
+    as a place or a number, or a common noun follows it ("brightwave broadband": a company).
     ``strict`` (a slot after "my wife", "my son", where a verb often follows instead: "my mum gets
-    confused"): one word, which the tagger must not read as a verb, adjective or adverb as written."""
+    confused"): one word, unless both are uncommon, which the tagger must not read as a verb, adjective
+    or adverb as written (an uncommon word needs no tag)."""
     tok = next((t for t in doc if t.idx == char), None)
     if tok is None or not _plain_word(tok):
         return None
     words = [tok]
     nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
     if strict:
-        as_written = nlp(doc.text)
-        w = as_written[tok.i] if tok.i < len(as_written) and as_written[tok.i].idx == tok.idx else None
-        if w is None or w.pos_ in ("VERB", "AUX", "ADJ", "ADV", "ADP", "PART", "SCONJ", "CCONJ", "DET", "PRON"):
-            return None
+        if not uncommon(tok):
+            as_written = nlp(doc.text)
+            w = as_written[tok.i] if tok.i < len(as_written) and as_written[tok.i].idx == tok.idx else None
+            if w is None or w.pos_ in ("VERB", "AUX", "ADJ", "ADV", "ADP", "PART", "SCONJ", "CCONJ", "DET", "PRON"):
+                return None
+        elif nxt is not None and _plain_word(nxt) and uncommon(nxt):
+            words.append(nxt)
     elif nxt is not None and _plain_word(nxt) and nxt.whitespace_ is not None:
         words.append(nxt)
     text = doc.text
@@ -180,12 +187,111 @@ def _slot_name(nlp, doc, char: int, strict: bool = False) -> tuple[int, int] | N
     kept = []
     for w in words:
         c = cased[w.i] if w.i < len(cased) and cased[w.i].idx == w.idx else None
-        if c is None or c.pos_ != "PROPN" or c.ent_type_ in NOT_NAME_ENTS:
+        if c is not None and c.pos_ == "PROPN" and c.ent_type_ not in NOT_NAME_ENTS:
+            kept.append(w)
+        elif c is not None and uncommon(w) and c.ent_type_ not in PLACE_ENTS and _ends_slot(doc, w.i + 1):
+            kept.append(w)
+        else:
             break
-        kept.append(w)
     if not kept:
         return None
     return kept[0].idx, kept[-1].idx + len(kept[-1].text)
+
+
+# What the model may call an uncommon word in a name slot that rules it out: a place, a date, a number.
+PLACE_ENTS = {"GPE", "LOC", "FAC", "NORP", "DATE", "TIME", "MONEY", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT"}
+
+
+# A company named before the agent names themselves: "you're through to parcelpoint my name's will".
+SELF_INTRO_NEXT = re.compile(r"\s*(?:my name|this is|you're speaking|you are speaking|you're through|i'm|i am)\b", re.I)
+
+
+def _ends_slot(doc, i: int) -> bool:
+    """Whether what follows an uncommon slot word leaves it a name: the end, punctuation, a function word
+    or another uncommon word (a surname); not a common content word ("padala express", "celtic direct")
+    nor the agent's own introduction."""
+    if i >= len(doc):
+        return True
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    tok = doc[i]
+    low = tok.text.lower()
+    if SELF_INTRO_NEXT.match(doc.text, tok.idx):
+        return False
+    return not tok.is_alpha or low in STOP_WORDS or low in EXTRA_COMMON or uncommon(tok)
+
+
+def uncommon(tok) -> bool:
+    """A word that is no common English word (``word_tag``) nor a spelling-alphabet word: likely a name."""
+    from wocas.text.pii import NATO
+
+    low = tok.text.lower()
+    return bool(_lexicon()) and len(low) >= 2 and low not in NATO and not tok.text.isupper() and word_tag(low) is None
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> dict[str, str]:
+    """Lower-case English words and their first tag: the lower-case entries of the Brill tagger's lexicon
+    (Brown corpus and Penn Treebank) that TextBlob ships (installed with NRCLex), less those tagged only
+    as proper nouns ("april NNP"). Empty when TextBlob is not installed (then no word is truecased)."""
+    spec = importlib.util.find_spec("textblob")
+    path = Path(spec.origin).parent / "en" / "en-lexicon.txt" if spec and spec.origin else None
+    if path is None or not path.is_file():
+        return {}
+    words = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].islower() and not parts[1].startswith("NNP"):
+                words[parts[0]] = parts[1]
+    return words
+
+
+def word_tag(low: str) -> str | None:
+    """The lexicon's tag of a lower-case word, British spellings read as American ("neighbour",
+    "centre", "organise"); None for a word it does not hold ("kwabena", "marcus")."""
+    lex = _lexicon()
+    for w in (low, re.sub(r"our(s?)$", r"or\1", low), re.sub(r"our", "or", low), re.sub(r"tre(s?)$", r"ter\1", low),
+              re.sub(r"is(e|ed|es|ing|ation|ations)$", r"iz\1", low)):
+        if w in lex:
+            return lex[w]
+    return None
+
+
+def truecase(doc) -> str | None:
+    """ASR text (no capital letter) with the words that could be names capitalised, the same length;
+    None for text that has capitals. A word is capitalised when it is not a common English word
+    (``word_tag``), a stop word, a filler, a spelling-alphabet word or PII vocabulary."""
+    text = doc.text
+    if any(c.isupper() for c in text) or not _lexicon():
+        return None
+    from wocas.text.pii import NATO
+
+    chars = list(text)
+    for tok in doc:
+        low = tok.text.lower()
+        if len(low) < 2 or low in NATO or word_tag(low) is not None or not _plain_word(tok):
+            continue
+        chars[tok.idx] = tok.text[0].upper()
+    cased = "".join(chars)
+    return cased if cased != text else None
+
+
+# A word read as a name only once truecased is not one where a thing or a place stands: after a
+# determiner or a place preposition ("the router", "my inhaler", "in bolton"), or before a common
+# noun ("peakline outdoors", "penn station", "greenwatt energy").
+NOT_BEFORE_NAME = {"the", "a", "an", "my", "your", "our", "his", "her", "their", "this", "that", "these", "those",
+                   "in", "at", "on", "near", "into", "of", "saint", "st", "multi", "walk",
+                   "calling", "reached", "welcome"}  # "thanks for calling X", "welcome to X": a company
+
+
+def _cased_person(doc, start: int, end: int) -> bool:
+    prev = doc[start - 1].text.lower() if start > 0 else ""
+    nxt = doc[end].text.lower() if end < len(doc) else ""
+    if prev in NOT_BEFORE_NAME or (word_tag(nxt) or "").startswith("NN"):
+        return False
+    return all(_plain_word(doc[i]) for i in range(start, end)) and not (end < len(doc) and doc[end].text in ("'s", "’s")
+                                                                       and end - start == 1 and word_tag(doc[start].text.lower()))
 
 
 # What ``find_names`` reads of a turn's doc: the entities (which the parser's sentence bounds
@@ -218,12 +324,23 @@ def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, 
     nlp = load()
     asked = asked or [False] * len(texts)
     docs = docs if docs is not None else parse(texts)
+    cased_docs = {}
+    if use_model:
+        # ASR text read again with the words that could be names capitalised: the model finds names by
+        # their capitals, which ASR never writes ("hi this is marcus at clearpath health").
+        cased = [(doc, truecase(doc)) for doc in docs if len(doc) and doc.has_annotation("ENT_IOB")]
+        cased = [(doc, c) for doc, c in cased if c is not None]
+        for (doc, _), cdoc in zip(cased, nlp.pipe([c for _, c in cased], batch_size=64,
+                                                  disable=[n for n in NO_TAGS if n in nlp.pipe_names])):
+            cased_docs[id(doc)] = cdoc.ents if len(cdoc) == len(doc) else ()
     out: list[list[tuple[int, int, str]]] = []
     for text, was_asked, doc in zip(texts, asked, docs):
         spans: list[tuple[int, int, str]] = []
         if use_model:
             spans += [(e.start_char, e.end_char, "ner") for e in doc.ents
                       if e.label_ == "PERSON" and all(_plain_word(t) for t in e)]
+            spans += [(e.start_char, e.end_char, "truecase") for e in cased_docs.get(id(doc), ())
+                      if e.label_ == "PERSON" and _cased_person(doc, e.start, e.end)]
         cues: list[tuple[int, str]] = []
         if use_cues:
             cues += [(m.end(), "intro") for m in INTRO.finditer(text)]

@@ -48,7 +48,17 @@ RELATION = re.compile(r"\b(?:my|our|his|her|their) (?:wife|husband|partner|daugh
                       r"|nan|niece|nephew|aunt|uncle|carer|fiance|fiancee|boyfriend|girlfriend|colleague|landlord"
                       r"|landlady|tenant)(?:'s name is|'s called| is called| is named| called| named|,)?\s+", re.I)
 ASKED = re.compile(r"\b(?:who (?:am i|i'm) speaking (?:to|with)|your (?:full |first )?name|who's calling|"
-                   r"may i (?:take|have) your name)\b", re.I)
+                   r"may i (?:take|have) your name|"
+                   # "and the name on the account", "the patient's name", "his full name", "and your surname"
+                   r"(?:the|his|her|their|your|a|what|[a-z]+'s) (?:(?:full|first|last|middle|maiden) )?(?:names?|surname)"
+                   r"(?! (?:is|was|of the|showing|on the card|field)\b))\b", re.I)
+# "leanne speaking", "metro utilities good morning nomvula speaking", "Kagiso here": an agent's name before
+# "speaking" / "here" at the end of a clause (the word itself must be uncommon or read as a proper noun)
+SPEAKING = re.compile(r"\b([a-z][a-z'’-]+) (?:speaking|here)\b(?=\s*(?:$|[,.!?]|how|can|what|may|who|i|and|thanks|so|from)\b)", re.I)
+# A third party by name: "a lady called bernadette", "spoke to kevin", "ask for Amira", "mr abernathy",
+# "miss van den berg", "put me through to tom"
+OTHER = re.compile(r"\b(?:called|named|spoke to|speak to|speaking to|talk to|talked to|ask for|asked for|"
+                   r"put me through to|transfer me to|through to|mr|mrs|ms|miss|mister|missus|dr)\.?\s+", re.I)
 ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|um|uh)\W+)*(?:it's|it is|its|this is)?\s*", re.I)
 EXTRA_COMMON = {"calling", "here", "speaking", "sorry", "again", "everyone", "there", "team", "guys", "mate",
                 "love", "sir", "madam", "for", "the", "a", "an", "customer", "services", "service", "billing",
@@ -157,15 +167,18 @@ def _plain_word(tok) -> bool:
     return not (nxt is not None and (nxt.like_num or len(nxt.text) == 1 and nxt.is_alpha and nxt.text.lower() not in ("a", "i")))
 
 
-def _slot_name(nlp, doc, char: int, strict: bool = False) -> tuple[int, int] | None:
+def _slot_name(nlp, doc, char: int, strict: bool = False, person: bool = False) -> tuple[int, int] | None:
     """The name in the slot at ``char``: its word (and a surname after it) read as a proper noun, not a
     date, product or organisation, once the text is truecased there (ASR text has no capitals); or a
     word that is no common English word (``uncommon``: "kwabena", "marcus"), unless the model reads it
     as a place or a number, or a common noun follows it ("brightwave broadband": a company).
     ``strict`` (a slot after "my wife", "my son", where a verb often follows instead: "my mum gets
     confused"): one word, unless both are uncommon, which the tagger must not read as a verb, adjective
-    or adverb as written (an uncommon word needs no tag)."""
+    or adverb as written (an uncommon word needs no tag). ``person`` (a weaker slot: "speak to", "called",
+    "X speaking"): a common word must be read as a person by the model, once truecased."""
     tok = next((t for t in doc if t.idx == char), None)
+    while tok is not None and tok.text.lower() in PARTICLES and tok.i + 1 < len(doc):
+        tok = doc[tok.i + 1]  # "miss van den berg": the name is read at "berg", then extended back
     if tok is None or not _plain_word(tok):
         return None
     words = [tok]
@@ -187,7 +200,8 @@ def _slot_name(nlp, doc, char: int, strict: bool = False) -> tuple[int, int] | N
     kept = []
     for w in words:
         c = cased[w.i] if w.i < len(cased) and cased[w.i].idx == w.idx else None
-        if c is not None and c.pos_ == "PROPN" and c.ent_type_ not in NOT_NAME_ENTS:
+        if c is not None and c.pos_ == "PROPN" and c.ent_type_ not in NOT_NAME_ENTS and (
+                not person or c.ent_type_ == "PERSON" or uncommon(w)):
             kept.append(w)
         elif c is not None and uncommon(w) and c.ent_type_ not in PLACE_ENTS and _ends_slot(doc, w.i + 1):
             kept.append(w)
@@ -196,6 +210,32 @@ def _slot_name(nlp, doc, char: int, strict: bool = False) -> tuple[int, int] | N
     if not kept:
         return None
     return kept[0].idx, kept[-1].idx + len(kept[-1].text)
+
+
+# Words inside surnames: "van der merwe", "du plessis", "al haddad", "dela cruz", "te huia", "o sullivan"
+PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "dela", "du", "da", "das", "dos", "di", "le", "la", "al",
+             "el", "bin", "ibn", "ap", "o", "mac", "mc", "ni", "ní", "nic", "te", "ter", "ten", "st"}
+
+
+def _extend(text: str, s: int, e: int) -> tuple[int, int]:
+    """A name span grown over the surname particles around it and a hyphened part ("annelie van" ->
+    "annelie van wyk", "Jean" -> "Jean-Luc", "sullivan" after "o" -> "o sullivan")."""
+    while True:
+        m = re.match(r"-[^\W\d_]{2,}", text[e:]) or re.match(
+            r"(?:\s+(?:%s))+\s+[^\W\d_][^\W\d_'’-]+" % "|".join(sorted(PARTICLES, key=len, reverse=True)), text[e:], re.I)
+        tail = re.search(r"(?:^|\s)(?:%s)$" % "|".join(PARTICLES), text[s:e], re.I)
+        if tail and re.match(r"\s+[^\W\d_]{2,}", text[e:]):
+            m = re.match(r"\s+[^\W\d_]{2,}", text[e:])
+        if not m:
+            break
+        e += m.end()
+    while True:
+        m = re.search(r"(?:^|(?<=\s))(?:%s)\s+$" % "|".join(PARTICLES), text[:s], re.I)
+        if not m or m.start() > 0 and not re.search(r"(?:\w{2,}|\b(?:mr|mrs|ms|miss|mister|missus|dr)\.?)\s+$",
+                                                     text[:m.start()], re.I):
+            break
+        s = m.start()
+    return s, e
 
 
 # What the model may call an uncommon word in a name slot that rules it out: a place, a date, a number.
@@ -345,6 +385,8 @@ def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, 
         if use_cues:
             cues += [(m.end(), "intro") for m in INTRO.finditer(text)]
             cues += [(m.end(), "relation") for m in RELATION.finditer(text)]
+            cues += [(m.end(), "other") for m in OTHER.finditer(text)]
+            cues += [(m.start(1), "speaking") for m in SPEAKING.finditer(text)]
             for m in AGENT_INTRO.finditer(text):
                 word = re.match(r"[a-z][a-z'’-]+", text[m.end():], re.I)
                 if word and SLOT_END.match(text, m.end() + word.end()):
@@ -357,9 +399,10 @@ def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, 
                 if m:
                     cues.append((m.end(), "answer"))
         for at, how in cues:
-            found = _slot_name(nlp, doc, at, strict=how == "relation")
+            found = _slot_name(nlp, doc, at, strict=how == "relation", person=how in ("other", "speaking"))
             if found is not None:
                 spans.append((*found, how))
+        spans = [(*_extend(text, s, e), how) for s, e, how in spans]
         merged: list[tuple[int, int, str]] = []
         for s, e, how in sorted(spans):
             if merged and s < merged[-1][1]:

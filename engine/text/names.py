@@ -28,6 +28,7 @@ MODEL_NAME = "spacy-en-sm"
 
 # "this is david", "you're speaking with priya", "you're through to sarah", "speaking to tom"
 INTRO = re.compile(r"\b(?:this is|it's|its|it is|you're speaking (?:with|to)|you are speaking (?:with|to)|"
+                   r"(?:you're|you are|youre) (?:chatting|talking) (?:with|to)|(?:first|last|middle|sur) ?name(?: is|'s)?|"
                    r"speaking (?:with|to)|you're through to|you are through to|through to|my name is|"
                    r"my name's|name is|i'm|i am|"
                    # a name the speaker goes by: "everyone calls me paddy", "i go by liz", "known as bill"
@@ -35,12 +36,12 @@ INTRO = re.compile(r"\b(?:this is|it's|its|it is|you're speaking (?:with|to)|you
                    r"known as)\s+", re.I)
 # "hi tom", "thanks olivia", "no problem grace", "morning sarah", "done, harriet" at the start of a turn or clause
 GREETING = re.compile(r"(?:^|[,.!?]\s*)(?:(?:hi|hello|hey|morning|good morning|good afternoon|afternoon|"
-                      r"thanks|thank you|cheers|no problem|okay|ok|sure|right|done|lovely|perfect|brilliant),?\s+)+",
+                      r"thanks|thank you|cheers|no problem|okay|ok|sure|right|done|lovely|perfect|brilliant|got it),?\s+)+",
                       re.I)
 # An agent introducing themselves: the word in this slot is their name when a word that ends the slot
 # follows it ("you're through to callum at brightway", "you're speaking with sinead in claims"), even
 # where the tagger does not read it as a proper noun.
-AGENT_INTRO = re.compile(r"\b(?:you're|you are|youre) (?:through to|speaking (?:with|to))\s+|\bmy name(?:'s| is)\s+", re.I)
+AGENT_INTRO = re.compile(r"\b(?:you're|you are|youre) (?:through to|(?:speaking|chatting|talking) (?:with|to))\s+|\bmy name(?:'s| is)\s+", re.I)
 SLOT_END = re.compile(r"\s*(?:$|[,.!?]|(?:at|from|in|on|here|speaking|and|how|with|of)\b)", re.I)
 # "my wife nadia", "our daughter Layla", "my neighbour edna next door": a third party named after who they are
 RELATION = re.compile(r"\b(?:my|our|his|her|their) (?:wife|husband|partner|daughter|son|mother|mum|mom|father|dad"
@@ -50,15 +51,16 @@ RELATION = re.compile(r"\b(?:my|our|his|her|their) (?:wife|husband|partner|daugh
 ASKED = re.compile(r"\b(?:who (?:am i|i'm) speaking (?:to|with)|your (?:full |first )?name|who's calling|"
                    r"may i (?:take|have) your name|"
                    # "and the name on the account", "the patient's name", "his full name", "and your surname"
-                   r"(?:the|his|her|their|your|a|what|[a-z]+'s) (?:(?:full|first|last|middle|maiden) )?(?:names?|surname)"
+                   r"(?:the|his|her|their|your|a|what|[a-z]+'s) (?:[a-z]+ )?(?:names?|surname)"
                    r"(?! (?:is|was|of the|showing|on the card|field)\b))\b", re.I)
 # "leanne speaking", "metro utilities good morning nomvula speaking", "Kagiso here": an agent's name before
 # "speaking" / "here" at the end of a clause (the word itself must be uncommon or read as a proper noun)
-SPEAKING = re.compile(r"\b([a-z][a-z'’-]+) (?:speaking|here)\b(?=\s*(?:$|[,.!?]|how|can|what|may|who|i|and|thanks|so|from)\b)", re.I)
+SPEAKING = re.compile(r"\b([a-z][a-z'’-]+) (?:speaking|here)\b(?=\s*(?:$|[,.!?]|(?:how|can|what|may|who|i|and|thanks|so|from)\b))", re.I)
 # A third party by name: "a lady called bernadette", "spoke to kevin", "ask for Amira", "mr abernathy",
 # "miss van den berg", "put me through to tom"
 OTHER = re.compile(r"\b(?:called|named|spoke to|speak to|speaking to|talk to|talked to|ask for|asked for|"
-                   r"put me through to|transfer me to|through to|mr|mrs|ms|miss|mister|missus|dr)\.?\s+", re.I)
+                   r"put me through to|transfer me to|through to|booked under|under|in the name of|"
+                   r"mr|mrs|ms|miss|mister|missus|dr)\.?\s+|\b[Nn]ame:?\s+(?=[A-Z])", re.I)
 ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|um|uh)\W+)*(?:it's|it is|its|this is)?\s*", re.I)
 EXTRA_COMMON = {"calling", "here", "speaking", "sorry", "again", "everyone", "there", "team", "guys", "mate",
                 "love", "sir", "madam", "for", "the", "a", "an", "customer", "services", "service", "billing",

@@ -20,6 +20,7 @@ import re
 import sys
 import threading
 from functools import lru_cache
+from pathlib import Path
 
 from wocas.errors import ModelError
 
@@ -27,6 +28,7 @@ MODEL_NAME = "spacy-en-sm"
 
 # "this is david", "you're speaking with priya", "you're through to sarah", "speaking to tom"
 INTRO = re.compile(r"\b(?:this is|it's|its|it is|you're speaking (?:with|to)|you are speaking (?:with|to)|"
+                   r"(?:you're|you are|youre) (?:chatting|talking) (?:with|to)|(?:first|last|middle|sur) ?name(?: is|'s)?|"
                    r"speaking (?:with|to)|you're through to|you are through to|through to|my name is|"
                    r"my name's|name is|i'm|i am|"
                    # a name the speaker goes by: "everyone calls me paddy", "i go by liz", "known as bill"
@@ -34,12 +36,12 @@ INTRO = re.compile(r"\b(?:this is|it's|its|it is|you're speaking (?:with|to)|you
                    r"known as)\s+", re.I)
 # "hi tom", "thanks olivia", "no problem grace", "morning sarah", "done, harriet" at the start of a turn or clause
 GREETING = re.compile(r"(?:^|[,.!?]\s*)(?:(?:hi|hello|hey|morning|good morning|good afternoon|afternoon|"
-                      r"thanks|thank you|cheers|no problem|okay|ok|sure|right|done|lovely|perfect|brilliant),?\s+)+",
+                      r"thanks|thank you|cheers|no problem|okay|ok|sure|right|done|lovely|perfect|brilliant|got it),?\s+)+",
                       re.I)
 # An agent introducing themselves: the word in this slot is their name when a word that ends the slot
 # follows it ("you're through to callum at brightway", "you're speaking with sinead in claims"), even
 # where the tagger does not read it as a proper noun.
-AGENT_INTRO = re.compile(r"\b(?:you're|you are|youre) (?:through to|speaking (?:with|to))\s+|\bmy name(?:'s| is)\s+", re.I)
+AGENT_INTRO = re.compile(r"\b(?:you're|you are|youre) (?:through to|(?:speaking|chatting|talking) (?:with|to))\s+|\bmy name(?:'s| is)\s+", re.I)
 SLOT_END = re.compile(r"\s*(?:$|[,.!?]|(?:at|from|in|on|here|speaking|and|how|with|of)\b)", re.I)
 # "my wife nadia", "our daughter Layla", "my neighbour edna next door": a third party named after who they are
 RELATION = re.compile(r"\b(?:my|our|his|her|their) (?:wife|husband|partner|daughter|son|mother|mum|mom|father|dad"
@@ -47,7 +49,18 @@ RELATION = re.compile(r"\b(?:my|our|his|her|their) (?:wife|husband|partner|daugh
                       r"|nan|niece|nephew|aunt|uncle|carer|fiance|fiancee|boyfriend|girlfriend|colleague|landlord"
                       r"|landlady|tenant)(?:'s name is|'s called| is called| is named| called| named|,)?\s+", re.I)
 ASKED = re.compile(r"\b(?:who (?:am i|i'm) speaking (?:to|with)|your (?:full |first )?name|who's calling|"
-                   r"may i (?:take|have) your name)\b", re.I)
+                   r"may i (?:take|have) your name|"
+                   # "and the name on the account", "the patient's name", "his full name", "and your surname"
+                   r"(?:the|his|her|their|your|a|what|[a-z]+'s) (?:[a-z]+ )?(?:names?|surname)"
+                   r"(?! (?:is|was|of the|showing|on the card|field)\b))\b", re.I)
+# "leanne speaking", "metro utilities good morning nomvula speaking", "Kagiso here": an agent's name before
+# "speaking" / "here" at the end of a clause (the word itself must be uncommon or read as a proper noun)
+SPEAKING = re.compile(r"\b([a-z][a-z'’-]+) (?:speaking|here)\b(?=\s*(?:$|[,.!?]|(?:how|can|what|may|who|i|and|thanks|so|from)\b))", re.I)
+# A third party by name: "a lady called bernadette", "spoke to kevin", "ask for Amira", "mr abernathy",
+# "miss van den berg", "put me through to tom"
+OTHER = re.compile(r"\b(?:called|named|spoke to|speak to|speaking to|talk to|talked to|ask for|asked for|"
+                   r"put me through to|transfer me to|through to|booked under|under|in the name of|"
+                   r"mr|mrs|ms|miss|mister|missus|dr)\.?\s+|\b[Nn]ame:?\s+(?=[A-Z])", re.I)
 ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|um|uh)\W+)*(?:it's|it is|its|this is)?\s*", re.I)
 EXTRA_COMMON = {"calling", "here", "speaking", "sorry", "again", "everyone", "there", "team", "guys", "mate",
                 "love", "sir", "madam", "for", "the", "a", "an", "customer", "services", "service", "billing",
@@ -156,21 +169,30 @@ def _plain_word(tok) -> bool:
     return not (nxt is not None and (nxt.like_num or len(nxt.text) == 1 and nxt.is_alpha and nxt.text.lower() not in ("a", "i")))
 
 
-def _slot_name(nlp, doc, char: int, strict: bool = False) -> tuple[int, int] | None:
+def _slot_name(nlp, doc, char: int, strict: bool = False, person: bool = False) -> tuple[int, int] | None:
     """The name in the slot at ``char``: its word (and a surname after it) read as a proper noun, not a
-    date, product or organisation, once the text is truecased there (ASR text has no capitals).
+    date, product or organisation, once the text is truecased there (ASR text has no capitals); or a
+    word that is no common English word (``uncommon``: "kwabena", "marcus"), unless the model reads it
+    as a place or a number, or a common noun follows it ("brightwave broadband": a company).
     ``strict`` (a slot after "my wife", "my son", where a verb often follows instead: "my mum gets
-    confused"): one word, which the tagger must not read as a verb, adjective or adverb as written."""
+    confused"): one word, unless both are uncommon, which the tagger must not read as a verb, adjective
+    or adverb as written (an uncommon word needs no tag). ``person`` (a weaker slot: "speak to", "called",
+    "X speaking"): a common word must be read as a person by the model, once truecased."""
     tok = next((t for t in doc if t.idx == char), None)
+    while tok is not None and tok.text.lower() in PARTICLES and tok.i + 1 < len(doc):
+        tok = doc[tok.i + 1]  # "miss van den berg": the name is read at "berg", then extended back
     if tok is None or not _plain_word(tok):
         return None
     words = [tok]
     nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
     if strict:
-        as_written = nlp(doc.text)
-        w = as_written[tok.i] if tok.i < len(as_written) and as_written[tok.i].idx == tok.idx else None
-        if w is None or w.pos_ in ("VERB", "AUX", "ADJ", "ADV", "ADP", "PART", "SCONJ", "CCONJ", "DET", "PRON"):
-            return None
+        if not uncommon(tok):
+            as_written = nlp(doc.text)
+            w = as_written[tok.i] if tok.i < len(as_written) and as_written[tok.i].idx == tok.idx else None
+            if w is None or w.pos_ in ("VERB", "AUX", "ADJ", "ADV", "ADP", "PART", "SCONJ", "CCONJ", "DET", "PRON"):
+                return None
+        elif nxt is not None and _plain_word(nxt) and uncommon(nxt):
+            words.append(nxt)
     elif nxt is not None and _plain_word(nxt) and nxt.whitespace_ is not None:
         words.append(nxt)
     text = doc.text
@@ -180,12 +202,138 @@ def _slot_name(nlp, doc, char: int, strict: bool = False) -> tuple[int, int] | N
     kept = []
     for w in words:
         c = cased[w.i] if w.i < len(cased) and cased[w.i].idx == w.idx else None
-        if c is None or c.pos_ != "PROPN" or c.ent_type_ in NOT_NAME_ENTS:
+        if c is not None and c.pos_ == "PROPN" and c.ent_type_ not in NOT_NAME_ENTS and (
+                not person or c.ent_type_ == "PERSON" or uncommon(w)):
+            kept.append(w)
+        elif c is not None and uncommon(w) and c.ent_type_ not in PLACE_ENTS and _ends_slot(doc, w.i + 1):
+            kept.append(w)
+        else:
             break
-        kept.append(w)
     if not kept:
         return None
     return kept[0].idx, kept[-1].idx + len(kept[-1].text)
+
+
+# Words inside surnames: "van der merwe", "du plessis", "al haddad", "dela cruz", "te huia", "o sullivan"
+PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "dela", "du", "da", "das", "dos", "di", "le", "la", "al",
+             "el", "bin", "ibn", "ap", "o", "mac", "mc", "ni", "ní", "nic", "te", "ter", "ten", "st"}
+
+
+def _extend(text: str, s: int, e: int) -> tuple[int, int]:
+    """A name span grown over the surname particles around it and a hyphened part ("annelie van" ->
+    "annelie van wyk", "Jean" -> "Jean-Luc", "sullivan" after "o" -> "o sullivan")."""
+    while True:
+        m = re.match(r"-[^\W\d_]{2,}", text[e:]) or re.match(
+            r"(?:\s+(?:%s))+\s+[^\W\d_][^\W\d_'’-]+" % "|".join(sorted(PARTICLES, key=len, reverse=True)), text[e:], re.I)
+        tail = re.search(r"(?:^|\s)(?:%s)$" % "|".join(PARTICLES), text[s:e], re.I)
+        if tail and re.match(r"\s+[^\W\d_]{2,}", text[e:]):
+            m = re.match(r"\s+[^\W\d_]{2,}", text[e:])
+        if not m:
+            break
+        e += m.end()
+    while True:
+        m = re.search(r"(?:^|(?<=\s))(?:%s)\s+$" % "|".join(PARTICLES), text[:s], re.I)
+        if not m or m.start() > 0 and not re.search(r"(?:\w{2,}|\b(?:mr|mrs|ms|miss|mister|missus|dr)\.?)\s+$",
+                                                     text[:m.start()], re.I):
+            break
+        s = m.start()
+    return s, e
+
+
+# What the model may call an uncommon word in a name slot that rules it out: a place, a date, a number.
+PLACE_ENTS = {"GPE", "LOC", "FAC", "NORP", "DATE", "TIME", "MONEY", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT"}
+
+
+# A company named before the agent names themselves: "you're through to parcelpoint my name's will".
+SELF_INTRO_NEXT = re.compile(r"\s*(?:my name|this is|you're speaking|you are speaking|you're through|i'm|i am)\b", re.I)
+
+
+def _ends_slot(doc, i: int) -> bool:
+    """Whether what follows an uncommon slot word leaves it a name: the end, punctuation, a function word
+    or another uncommon word (a surname); not a common content word ("padala express", "celtic direct")
+    nor the agent's own introduction."""
+    if i >= len(doc):
+        return True
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    tok = doc[i]
+    low = tok.text.lower()
+    if SELF_INTRO_NEXT.match(doc.text, tok.idx):
+        return False
+    return not tok.is_alpha or low in STOP_WORDS or low in EXTRA_COMMON or uncommon(tok)
+
+
+def uncommon(tok) -> bool:
+    """A word that is no common English word (``word_tag``) nor a spelling-alphabet word: likely a name."""
+    from wocas.text.pii import NATO
+
+    low = tok.text.lower()
+    return bool(_lexicon()) and len(low) >= 2 and low not in NATO and not tok.text.isupper() and word_tag(low) is None
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> dict[str, str]:
+    """Lower-case English words and their first tag: the lower-case entries of the Brill tagger's lexicon
+    (Brown corpus and Penn Treebank) that TextBlob ships (installed with NRCLex), less those tagged only
+    as proper nouns ("april NNP"). Empty when TextBlob is not installed (then no word is truecased)."""
+    spec = importlib.util.find_spec("textblob")
+    path = Path(spec.origin).parent / "en" / "en-lexicon.txt" if spec and spec.origin else None
+    if path is None or not path.is_file():
+        return {}
+    words = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].islower() and not parts[1].startswith("NNP"):
+                words[parts[0]] = parts[1]
+    return words
+
+
+def word_tag(low: str) -> str | None:
+    """The lexicon's tag of a lower-case word, British spellings read as American ("neighbour",
+    "centre", "organise"); None for a word it does not hold ("kwabena", "marcus")."""
+    lex = _lexicon()
+    for w in (low, re.sub(r"our(s?)$", r"or\1", low), re.sub(r"our", "or", low), re.sub(r"tre(s?)$", r"ter\1", low),
+              re.sub(r"is(e|ed|es|ing|ation|ations)$", r"iz\1", low)):
+        if w in lex:
+            return lex[w]
+    return None
+
+
+def truecase(doc) -> str | None:
+    """ASR text (no capital letter) with the words that could be names capitalised, the same length;
+    None for text that has capitals. A word is capitalised when it is not a common English word
+    (``word_tag``), a stop word, a filler, a spelling-alphabet word or PII vocabulary."""
+    text = doc.text
+    if any(c.isupper() for c in text) or not _lexicon():
+        return None
+    from wocas.text.pii import NATO
+
+    chars = list(text)
+    for tok in doc:
+        low = tok.text.lower()
+        if len(low) < 2 or low in NATO or word_tag(low) is not None or not _plain_word(tok):
+            continue
+        chars[tok.idx] = tok.text[0].upper()
+    cased = "".join(chars)
+    return cased if cased != text else None
+
+
+# A word read as a name only once truecased is not one where a thing or a place stands: after a
+# determiner or a place preposition ("the router", "my inhaler", "in bolton"), or before a common
+# noun ("peakline outdoors", "penn station", "greenwatt energy").
+NOT_BEFORE_NAME = {"the", "a", "an", "my", "your", "our", "his", "her", "their", "this", "that", "these", "those",
+                   "in", "at", "on", "near", "into", "of", "saint", "st", "multi", "walk",
+                   "calling", "reached", "welcome"}  # "thanks for calling X", "welcome to X": a company
+
+
+def _cased_person(doc, start: int, end: int) -> bool:
+    prev = doc[start - 1].text.lower() if start > 0 else ""
+    nxt = doc[end].text.lower() if end < len(doc) else ""
+    if prev in NOT_BEFORE_NAME or (word_tag(nxt) or "").startswith("NN"):
+        return False
+    return all(_plain_word(doc[i]) for i in range(start, end)) and not (end < len(doc) and doc[end].text in ("'s", "’s")
+                                                                       and end - start == 1 and word_tag(doc[start].text.lower()))
 
 
 # What ``find_names`` reads of a turn's doc: the entities (which the parser's sentence bounds
@@ -218,16 +366,29 @@ def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, 
     nlp = load()
     asked = asked or [False] * len(texts)
     docs = docs if docs is not None else parse(texts)
+    cased_docs = {}
+    if use_model:
+        # ASR text read again with the words that could be names capitalised: the model finds names by
+        # their capitals, which ASR never writes ("hi this is marcus at clearpath health").
+        cased = [(doc, truecase(doc)) for doc in docs if len(doc) and doc.has_annotation("ENT_IOB")]
+        cased = [(doc, c) for doc, c in cased if c is not None]
+        for (doc, _), cdoc in zip(cased, nlp.pipe([c for _, c in cased], batch_size=64,
+                                                  disable=[n for n in NO_TAGS if n in nlp.pipe_names])):
+            cased_docs[id(doc)] = cdoc.ents if len(cdoc) == len(doc) else ()
     out: list[list[tuple[int, int, str]]] = []
     for text, was_asked, doc in zip(texts, asked, docs):
         spans: list[tuple[int, int, str]] = []
         if use_model:
             spans += [(e.start_char, e.end_char, "ner") for e in doc.ents
                       if e.label_ == "PERSON" and all(_plain_word(t) for t in e)]
+            spans += [(e.start_char, e.end_char, "truecase") for e in cased_docs.get(id(doc), ())
+                      if e.label_ == "PERSON" and _cased_person(doc, e.start, e.end)]
         cues: list[tuple[int, str]] = []
         if use_cues:
             cues += [(m.end(), "intro") for m in INTRO.finditer(text)]
             cues += [(m.end(), "relation") for m in RELATION.finditer(text)]
+            cues += [(m.end(), "other") for m in OTHER.finditer(text)]
+            cues += [(m.start(1), "speaking") for m in SPEAKING.finditer(text)]
             for m in AGENT_INTRO.finditer(text):
                 word = re.match(r"[a-z][a-z'’-]+", text[m.end():], re.I)
                 if word and SLOT_END.match(text, m.end() + word.end()):
@@ -240,9 +401,10 @@ def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, 
                 if m:
                     cues.append((m.end(), "answer"))
         for at, how in cues:
-            found = _slot_name(nlp, doc, at, strict=how == "relation")
+            found = _slot_name(nlp, doc, at, strict=how == "relation", person=how in ("other", "speaking"))
             if found is not None:
                 spans.append((*found, how))
+        spans = [(*_extend(text, s, e), how) for s, e, how in spans]
         merged: list[tuple[int, int, str]] = []
         for s, e, how in sorted(spans):
             if merged and s < merged[-1][1]:

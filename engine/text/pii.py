@@ -940,7 +940,10 @@ NAME_DETECTORS = ("rules", "ner", "ner-only", "cues")
 AGENT_NAME_POLICIES = ("redact", "keep")
 # The agent saying who they are: the name after it is the agent's own.
 AGENT_INTRO = re.compile(r"\b(?:this is|my name is|my name's|you're speaking (?:with|to)|you are speaking (?:with|to)"
+                         r"|you're (?:chatting|talking) (?:with|to)|you are (?:chatting|talking) (?:with|to)"
                          r"|you're through to|you are through to|speaking with|i'm|i am)\s+$", re.I)
+# ... or after it: "leanne speaking", "Kagiso here"
+AGENT_INTRO_AFTER = re.compile(r"\s+(?:speaking|here)\b", re.I)
 
 
 def find_pii_in_turns(turns: Sequence[tuple[str, str]],
@@ -975,6 +978,13 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
             for s, e, _ in spans:
                 if not _overlaps(s, e, taken.get(ti, [])):
                     found.append(PiiSpan("NAME", ti, s, e, texts[ti][s:e], texts[ti][s:e].lower()))
+                    continue
+                # a longer reading of a name the rules found ("annelie van" -> "annelie van wyk"): the union
+                same = [x for x in found if x.turn == ti and x.start < e and s < x.end]
+                if same and all(x.type == "NAME" for x in same):
+                    a, b = min([s] + [x.start for x in same]), max([e] + [x.end for x in same])
+                    found = [x for x in found if x not in same] + [
+                        PiiSpan("NAME", ti, a, b, texts[ti][a:b], texts[ti][a:b].lower())]
         found.sort(key=lambda x: (x.turn, x.start))
     if tagger is not None:
         extra = [x for x in tagger.spans(turns, found, wanted)  # digit_ids off keeps digits-only IDs for all
@@ -985,7 +995,7 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
     if agent_names == "keep":
         role_of = list(roles) if roles is not None else [speaker for speaker, _ in turns]
         own = {x.value for x in found if x.type == "NAME" and role_of[x.turn] == "agent"
-               and AGENT_INTRO.search(turns[x.turn][1][:x.start])}
+               and (AGENT_INTRO.search(turns[x.turn][1][:x.start]) or AGENT_INTRO_AFTER.match(turns[x.turn][1], x.end))}
         found = [x for x in found if not (x.type == "NAME" and x.value in own)]
     return found
 

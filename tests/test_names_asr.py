@@ -66,6 +66,9 @@ def test_names_found(turns, want):
     ["you can pay the bill online or by phone"],
     # spelling alphabet
     ["it's k for kilo juliet seven four"],
+    # a title or a surname particle alone
+    ["the van is parked outside and the bin are full"],
+    ["okay mister thank you"],
 ])
 def test_no_names(turns):
     assert _names(turns) == []

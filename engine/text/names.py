@@ -214,6 +214,9 @@ def _slot_name(nlp, doc, char: int, strict: bool = False, person: bool = False) 
     return kept[0].idx, kept[-1].idx + len(kept[-1].text)
 
 
+# A title or a surname particle said alone ("mister", "dr", "the bin") names no one.
+TITLE_ONLY = re.compile(r"(?:mr|mrs|ms|miss|mister|missus|dr)\.?", re.I)
+
 # Words inside surnames: "van der merwe", "du plessis", "al haddad", "dela cruz", "te huia", "o sullivan"
 PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "dela", "du", "da", "das", "dos", "di", "le", "la", "al",
              "el", "bin", "ibn", "ap", "o", "mac", "mc", "ni", "ní", "nic", "te", "ter", "ten", "st"}
@@ -225,7 +228,7 @@ def _extend(text: str, s: int, e: int) -> tuple[int, int]:
     while True:
         m = re.match(r"-[^\W\d_]{2,}", text[e:]) or re.match(
             r"(?:\s+(?:%s))+\s+[^\W\d_][^\W\d_'’-]+" % "|".join(sorted(PARTICLES, key=len, reverse=True)), text[e:], re.I)
-        tail = re.search(r"(?:^|\s)(?:%s)$" % "|".join(PARTICLES), text[s:e], re.I)
+        tail = re.search(r"\s(?:%s)$" % "|".join(PARTICLES), text[s:e], re.I)  # "annelie van", not "van" alone
         if tail and re.match(r"\s+[^\W\d_]{2,}", text[e:]):
             m = re.match(r"\s+[^\W\d_]{2,}", text[e:])
         if not m:
@@ -404,7 +407,8 @@ def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, 
             found = _slot_name(nlp, doc, at, strict=how == "relation", person=how in ("other", "speaking"))
             if found is not None:
                 spans.append((*found, how))
-        spans = [(*_extend(text, s, e), how) for s, e, how in spans]
+        spans = [(*_extend(text, s, e), how) for s, e, how in spans
+                 if not TITLE_ONLY.fullmatch(text[s:e]) and text[s:e].lower() not in PARTICLES]
         merged: list[tuple[int, int, str]] = []
         for s, e, how in sorted(spans):
             if merged and s < merged[-1][1]:

@@ -4,7 +4,7 @@ and with a fitted tagger, with the identifier types' redacted recall beside the 
     PYTHONPATH=. .venv/bin/python -m benchmarks.pii_identifiers [--tagger pii-tagger-crf] [--names ner]
                                                                  [--splits dev] [--json out.json]
 
-Sets: tests/data/pii_writer3..9.jsonl per split (dev, heldout), pii_lines.jsonl and pii_spoken.jsonl
+Sets: tests/data/pii_writer3..10.jsonl per split (dev, heldout), pii_lines.jsonl and pii_spoken.jsonl
 (all their records: tuning data). ``--splits dev`` scores the tuning data only (what a candidate rule
 is judged on); the held-out splits are scored only when asked for. Prints one row per set, split and
 arm; ``--json`` writes them. ``--misses TYPE,...`` prints the dev splits' misses of those types and the dev
@@ -25,7 +25,7 @@ from wocas.text.pii_tagger import load_tagger
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 IDENTIFIER_TYPES = ("ID", "ACCOUNT", "SSN", "CARD", "PHONE", "POSTCODE", "IBAN", "SORT_CODE")
-SETS = [f"pii_writer{k}" for k in range(3, 10)] + ["pii_lines", "pii_spoken"]
+SETS = [f"pii_writer{k}" for k in range(3, 11)] + ["pii_lines", "pii_spoken"]
 # Per-type recall reported beside the identifier figures.
 SHOWN_TYPES = ("SSN", "PHONE", "ADDRESS", "NAME", "ID")
 

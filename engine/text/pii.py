@@ -1355,7 +1355,7 @@ ACCOUNT_ENDING = re.compile(r"\baccount(?: number)?\b(?:(?!\b(?:phone|mobile|cel
 
 PHONE_ENDING = re.compile(r"\b(?:phone|mobile|cell|number on file)\b(?:(?!\bcard\b|\baccount\b)[^?!]){0,30}?"
                           r"\b(?:ending|ends)(?: in| with)?\W*$", re.I)
-SSN_LAST_FOUR = re.compile(r"\blast (?:four|4)(?: digits)?(?: of)? (?:your |the |my |his |her )?"
+SSN_LAST_FOUR = re.compile(r"\blast (?:four|4)(?: digits)?(?: of)? (?:[\w'’]+ ){0,3}"
                            r"(?:social(?: security)?(?: number)?|ssn)\b[^.?!\d]{0,16}$", re.I)
 
 

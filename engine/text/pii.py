@@ -1175,6 +1175,10 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
                 continue
             if kind is None and near is None:
                 kind = _continues(part, found, views)
+        if kind in (None, "ID", "ACCOUNT") and not unit_next and not money_before and _written_phone(part) \
+                and not (close and ID_GLUE.fullmatch(view.text[first.start - found_at[0]:first.start]) if (
+                    found_at := _nearest_keyword_at(view.text, before=first.start, res=res)) else False):
+            kind = "PHONE"  # "... will call you on 07700 914 332", "another line under your account (0917 552 8801)"
         if kind is None and not part.has_letters and len(part.digits) in (3, 4) \
                 and PHONE_ENDING.search(view.text[max(0, first.start - 60):first.start]):
             kind = "PHONE"  # "a phone ending 4471", "mine ends 0932": a phone's last digits, like an account's
@@ -1448,6 +1452,20 @@ def _postcode_after_address(part: Part, found: list[PiiSpan], view: TurnView) ->
     return (len(words) <= 3 and not re.search(r"[.?!;]", gap) and not any(ch.isdigit() for ch in gap)
             and not any(w.lower() in NOT_TOWN_WORDS or w.lower() in UNITS or w.lower() in TEENS or w.lower() in TENS
                         or w.lower() in UNIT_WORDS or w.lower() in CURRENCY_WORDS for w in words))
+
+
+def _written_phone(part: Part) -> bool:
+    """A phone number written in the groups people write one in: a trunk 0 and 10-11 digits or a "+" and 10-13, in two to four
+    groups, the first of 2-5 digits ("07700 914 332", "0917 552 8801", "+44 7700 900123"), or "(555) 201-4432"."""
+    tokens = [t for r in part.runs for t in r.tokens]
+    if len(part.runs) > 1 or part.has_letters or not all(t.kind == "num" for t in tokens):
+        return False
+    groups = [re.sub(r"\D", "", t.text) for t in tokens]
+    plus = any(t.plus for t in tokens) or tokens[0].text.startswith("+")
+    # (a national number after a trunk 0 has 10-11 digits; "0143 2287 7712", 12 digits, is a meter's or an account's)
+    return (2 <= len(groups) <= 4 and 2 <= len(groups[0]) <= 5 and all(len(g) >= 2 for g in groups)
+            and (plus and 10 <= len(part.digits) <= 13 or groups[0].startswith("0") and 10 <= len(part.digits) <= 11)) \
+        or _fallback(part) == "PHONE" and len(groups) > 1
 
 
 def _in_pairs(part: Part) -> bool:

@@ -892,8 +892,21 @@ def _names(text: str, asked: bool) -> list[tuple[int, int]]:
     return spans
 
 
+# A unit, block, building or lot said before an address's number ("block nine lot fourteen sampaguita street",
+# "Flat 2B, 114 Rue Saint-Denis", "Building 14, Al-Rainbow Street"): part of the address.
+ADDRESS_UNIT_BEFORE = re.compile(rf"\b(?:flat|apartment|apt\.?|unit|suite|block|blk|building|bldg|(?<!a )lot)"
+                                 rf"(?:\s+(?:\d{{1,4}}[A-Za-z]?|[A-Za-z]|{_NUMWORD_BASE}),?)?\s+$", re.I)
+# A unit on an industrial estate or business park, which has no street number ("unit nine severn bridge industrial
+# estate", "Unit 4, Riverside Business Park").
+ADDRESS_ESTATE = re.compile(rf"\b(?:(?:unit|block|building)\s+(?:\d{{1,4}}[A-Za-z]?|{_NUMWORD_BASE}),?\s+)?"
+                            r"((?:[\w'’-]+\s+){1,3})(?:industrial|trading|business|retail|technology|science) "
+                            r"(?:estate|park)\b", re.I)
+
+
 def _addresses(text: str) -> list[tuple[int, int]]:
     spans = [(m.start(), m.end()) for m in ADDRESS_CAP.finditer(text)]
+    spans += [(m.start(), m.end()) for m in ADDRESS_ESTATE.finditer(text)
+              if not set(m.group(1).lower().split()) & NOT_STREET_NAME]
     spans += [(m.start(), m.end()) for m in ADDRESS_CONTINENTAL.finditer(text)]
     cue = bool(ADDRESS_CUE.search(text))
     # lower case (ASR): with an address cue in the turn, or a street name of plain words ("forty two banksia street")
@@ -907,6 +920,9 @@ def _addresses(text: str) -> list[tuple[int, int]]:
         chunk = text[s:e]
         if re.match(r"(?:at|on|in|to)\s", chunk, re.I) or BUSINESS_PLACE.search(text[:s]):
             continue
+        unit = ADDRESS_UNIT_BEFORE.search(text[max(0, s - 30):s])
+        if unit and not _overlaps(s - len(unit.group()), s, cleaned):
+            s -= len(unit.group())
         cleaned.append((s, e))
     return cleaned
 
@@ -1159,12 +1175,22 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
                 continue
             if kind is None and near is None:
                 kind = _continues(part, found, views)
+        if kind in (None, "ID", "ACCOUNT") and not unit_next and not money_before and _written_phone(part) \
+                and not (close and ID_GLUE.fullmatch(view.text[first.start - found_at[0]:first.start]) if (
+                    found_at := _nearest_keyword_at(view.text, before=first.start, res=res)) else False):
+            kind = "PHONE"  # "... will call you on 07700 914 332", "another line under your account (0917 552 8801)"
         if kind is None and not part.has_letters and len(part.digits) in (3, 4) \
                 and PHONE_ENDING.search(view.text[max(0, first.start - 60):first.start]):
             kind = "PHONE"  # "a phone ending 4471", "mine ends 0932": a phone's last digits, like an account's
         if kind is None and near in ("SSN", "NONE") and close and not part.has_letters and len(part.digits) == 4 \
                 and SSN_LAST_FOUR.search(view.text[:first.start]):
             kind = "SSN"  # "the last four of the social were two eight eight one"
+        if kind is None and near == "POSTCODE" and not part.has_letters and 4 <= len(part.digits) <= 6 \
+                and _nearest_keyword(view.text, before=first.start) == "POSTCODE":
+            kind = "POSTCODE"  # "postcode 5290", "pin code five six oh oh three four": 4-6 digits in most countries
+        if near in (None, "POSTCODE", "SSN", "ACCOUNT") and not unit_next and not money_before \
+                and not _own_shape(kind, part) and _postcode_after_address(part, found, view):
+            kind = "POSTCODE"  # "... maple ridge drive columbus four three two two nine", "Rue Saint-Denis, 75002 Paris"
         if kind is None and not unit_next and not money_before:
             kind = _corrected(part, found, views)  # "r e f 9 0 0 3 2 no sorry 9 0 0 3 7"
         if kind is None:
@@ -1355,7 +1381,7 @@ ACCOUNT_ENDING = re.compile(r"\baccount(?: number)?\b(?:(?!\b(?:phone|mobile|cel
 
 PHONE_ENDING = re.compile(r"\b(?:phone|mobile|cell|number on file)\b(?:(?!\bcard\b|\baccount\b)[^?!]){0,30}?"
                           r"\b(?:ending|ends)(?: in| with)?\W*$", re.I)
-SSN_LAST_FOUR = re.compile(r"\blast (?:four|4)(?: digits)?(?: of)? (?:your |the |my |his |her )?"
+SSN_LAST_FOUR = re.compile(r"\blast (?:four|4)(?: digits)?(?: of)? (?:[\w'’]+ ){0,3}"
                            r"(?:social(?: security)?(?: number)?|ssn)\b[^.?!\d]{0,16}$", re.I)
 
 
@@ -1394,6 +1420,52 @@ def _corrected(part: Part, found: list[PiiSpan], views: list[TurnView]) -> str |
                 and abs(len(re.sub(r"\D", "", cand)) - len(part.digits)) <= 1:
             return x.type
     return None
+
+
+# Postcodes of many countries as their digits say them: 4 digits (Australia, Denmark, South Africa, NZ), 5 (US ZIP,
+# Germany, France), 6 (India, Singapore), 4 digits and 2 letters (the Netherlands), 5 + 3 (Brazil's CEP), 2 + 3 (Poland).
+POSTCODE_DIGITS = re.compile(r"\d{4,6}|\d{4}[A-Z]{2}|\d{8}|\d{5}")
+# Words that may stand between an address and its postcode: the town, the state ("columbus", "singapore",
+# "Mount Gambier"), not a sentence going on ("... street and 4 more", "road for 2 weeks").
+NOT_TOWN_WORDS = {"and", "or", "but", "for", "at", "on", "in", "to", "the", "a", "an", "is", "was", "by", "from",
+                  "with", "about", "it", "i", "it's", "its", "my", "your", "number", "flat", "unit", "apartment",
+                  "since", "until", "till", "before", "after", "every", "each", "about", "around", "near", "costs",
+                  "cost", "paid", "pay", "of", "times", "x"}
+
+
+def _postcode_after_address(part: Part, found: list[PiiSpan], view: TurnView) -> bool:
+    """A code right after an address found in its turn, at most three town or state words between, shaped like a
+    postcode of some country (4-6 digits, "1012 ab", "01310-100", "00-950")."""
+    first = part.runs[0]
+    if len(part.runs) > 1 or not POSTCODE_DIGITS.fullmatch(part.compact.upper()):
+        return False
+    if len(part.digits) < 4 or (part.has_letters and not re.fullmatch(r"\d{4}[A-Z]{2}", part.compact.upper())):
+        return False
+    if part.has_letters is False and len(first.tokens) == 1 and "-" in first.tokens[0].text \
+            and not re.fullmatch(r"\d{5}-\d{3}|\d{2}-\d{3}", first.tokens[0].text):
+        return False
+    before = [x for x in found if x.turn == first.turn and x.type == "ADDRESS" and x.end <= first.start]
+    if not before:
+        return False
+    gap = view.text[max(x.end for x in before):first.start]
+    words = re.findall(r"[\w'’-]+", gap)
+    return (len(words) <= 3 and not re.search(r"[.?!;]", gap) and not any(ch.isdigit() for ch in gap)
+            and not any(w.lower() in NOT_TOWN_WORDS or w.lower() in UNITS or w.lower() in TEENS or w.lower() in TENS
+                        or w.lower() in UNIT_WORDS or w.lower() in CURRENCY_WORDS for w in words))
+
+
+def _written_phone(part: Part) -> bool:
+    """A phone number written in the groups people write one in: a trunk 0 and 10-11 digits or a "+" and 10-13, in two to four
+    groups, the first of 2-5 digits ("07700 914 332", "0917 552 8801", "+44 7700 900123"), or "(555) 201-4432"."""
+    tokens = [t for r in part.runs for t in r.tokens]
+    if len(part.runs) > 1 or part.has_letters or not all(t.kind == "num" for t in tokens):
+        return False
+    groups = [re.sub(r"\D", "", t.text) for t in tokens]
+    plus = any(t.plus for t in tokens) or tokens[0].text.startswith("+")
+    # (a national number after a trunk 0 has 10-11 digits; "0143 2287 7712", 12 digits, is a meter's or an account's)
+    return (2 <= len(groups) <= 4 and 2 <= len(groups[0]) <= 5 and all(len(g) >= 2 for g in groups)
+            and (plus and 10 <= len(part.digits) <= 13 or groups[0].startswith("0") and 10 <= len(part.digits) <= 11)) \
+        or _fallback(part) == "PHONE" and len(groups) > 1
 
 
 def _in_pairs(part: Part) -> bool:

@@ -32,7 +32,17 @@ NATIONAL_ID = (r"(?<!member )(?<!customer )(?<!personal )(?:id|identity) (?:numb
                # social insurance, Australian tax file, Dutch BSN
                r"|pps(?:n| number| no)?|p p s(?: n| number| no)|aadhaa?r(?![- ]linked)(?: number| no| card)?"
                r"|emirates id(?: number| card)?"
-               r"|social insurance(?: number)?|tax file number|bsn|citizen service number")
+               r"|social insurance(?: number)?|tax file number|bsn|citizen service number"
+               # and more countries', said as a word or letter by letter ("c p f", "d n i", "c n i c"): Brazil's CPF,
+               # Spain's and Argentina's DNI / NIE / NIF, Pakistan's CNIC, Greece's AFM, Nigeria's NIN, Poland's
+               # PESEL, Saudi Arabia's iqama, Denmark's CPR, Mexico's RFC / CURP, Argentina's CUIL / CUIT, Chile's
+               # RUT, Indonesia's NIK, Italy's codice fiscale, Sweden's and Finland's personal identity number / code
+               r"|" + "|".join(f"{w}|{' '.join(w)}" for w in ("cpf", "dni", "nie", "nif", "cnic", "afm", "nin", "cpr",
+                                                               "rfc", "curp", "cuil", "cuit", "nik"))
+               + r"|pesel|iqama|rut|personnummer|codice fiscale|fiscal code|hkid|mykad|i c number|ic number"
+               r"|personal identity (?:number|code)|identity code|national identification(?: number)?"
+               r"|national identity(?: number| card)?|tax (?:id(?:entification)?|registration|payer|identity)(?: number| no)?"
+               r"|tax number|taxpayer (?:number|id)")
 LOAN = r"(?:loan|finance) (?:number|no|account(?: number)?)|agreement(?: number| no)?"
 DOCUMENT_ID = (r"(?:vehicle )?registration(?: number)?|reg(?: number| no)?|(?:number |licen[cs]e )?plate"
                r"|(?:driver'?s |driving )?licen[cs]e(?: number| no)?|passport(?: number| no)?|vin")
@@ -43,7 +53,8 @@ ASK_PATTERNS: dict[str, str] = {
     "POSTCODE": r"post ?code|zip(?: code)?|postal code|eir ?code",
     "DOB": r"date of birth|birth ?date|birthday|d\.?o\.?b\.?|d o b|when were you born",
     "SSN": r"national insurance(?: number)?|n\.?i\.? number|n i number|social security(?: number)?|ssn"
-           r"|(?:last (?:four|4) (?:digits )?of (?:your |the )?)social|" + NATIONAL_ID,
+           r"|(?:last (?:four|4) (?:digits )?of (?:[\w'’]+ ){0,3})social|(?:your|his|her|their|holder's) social(?!\s+(?:media|worker|services|club|life|security))"
+           r"|" + NATIONAL_ID,
     "PHONE": r"(?<!over the )(?<!on the )(?<!by )(?:phone|mobile|contact|telephone|landline|callback|call back"
              r"|cell(?: ?phone)?)(?: number)?|best number|number (?:(?:you're|you are|are you|we're|to be) )?port(?:ing|ed)?"
              r"|port(?:ing)? (?:my|your|the|a) number|number on file",
@@ -83,7 +94,8 @@ _ASK_ANY = re.compile("|".join(rf"(?<![\w'])(?:{v})(?!\w)" for v in ASK_PATTERNS
 # A turn is a question or request (not a statement that happens to name a thing) when its clause
 # with the keyword ends in "?" or holds a request word.
 REQUEST = re.compile(r"\?|\b(?:can|could|may|would|what|what's|whats|which|who|and the|and your|and their|please|confirm"
-                     r"|take|give|tell|read|spell|need|have you got|do you have|is it|is that|just the)\b", re.I)
+                     r"|take|give|tell|read|spell|need|have you got|do you have|is it|is that|just the"
+                     r"|for verification|to verify|for security)\b", re.I)
 # Types answered in free words (not code runs), read by ``answer_spans``.
 FREE_TYPES = ("NAME", "ADDRESS", "DOB", "EMAIL")
 CODE_TYPES = ("ID", "ACCOUNT", "PHONE", "SSN", "CARD", "POSTCODE", "SORT_CODE", "IBAN")

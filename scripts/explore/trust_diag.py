@@ -87,3 +87,27 @@ if "pair" in sys.argv:
 if "pair2" in sys.argv:
     P = np.load(f"{WORK}/pairvec.npy"); Q = np.load(f"{WORK}/prevpairvec.npy")
     fit_eval(np.hstack([X[:, :3*d], P, Q, S]), n, "pair2")
+if "opening" in sys.argv:
+    # a head of its own for the customer's first turn (out of writer), the shipped head for the rest
+    first = S[:, SCALARS.index("first")] > 0.5
+    base = np.load(f"{WORK}/p_full.npy")
+    out = base.copy()
+    from sklearn.linear_model import LogisticRegression
+    for g in np.unique(writers):
+        tr = lab & (row_w != g) & first; te = (row_w == g) & first
+        mean, scale = X[tr][:, -n:].mean(0), X[tr][:, -n:].std(0); scale = np.where(scale < 1e-6, 1, scale)
+        Z = lowo.standardised(X[tr], mean, scale, n)
+        coef, icpt = [], []
+        for cut in lowo.ORDINAL_CUTS:
+            yy = (y[tr] > cut).astype(int)
+            if yy.min() == yy.max():
+                coef.append(np.zeros(X.shape[1])); icpt.append(20.0 if yy[0] else -20.0); continue
+            lr = LogisticRegression(C=lowo.ORDINAL_C, max_iter=2000).fit(Z, yy)
+            coef.append(lr.coef_[0]); icpt.append(lr.intercept_[0])
+        out[te] = ordinal_reading(lowo.standardised(X[te], mean, scale, n), np.array(coef), np.array(icpt))
+    for name, q in (("shipped", base), ("opening head", out)):
+        m = lab & first
+        print(f"{name:14s} first turns {m.sum()}: sign agreement (label>=0 vs reading>=-0.25) "
+              f"{np.mean((y[m] >= 0) == (q[m] >= -0.125)):.3f}, mean reading when label 0: {q[m & (y == 0)].mean():+.2f}, "
+              f"label<0: {q[m & (y < 0)].mean():+.2f}")
+    report("opening head", out); np.save(f"{WORK}/p_opening.npy", out)

@@ -2,16 +2,7 @@
 written in their groups (third round of spoken-PII identifiers), on lines written for these tests, with the
 prices, times, dates, quantities and codes that must stay in clear text or keep their type."""
 
-from wocas.text.pii import find_pii_in_turns
-
-
-def spans(*texts):
-    turns = [("agent" if i % 2 == 0 else "customer", t) for i, t in enumerate(texts)]
-    return [(s.type, s.turn, s.text) for s in find_pii_in_turns(turns)]
-
-
-def types_in(found, turn):
-    return {t for t, ti, _ in found if ti == turn}
+from tests.test_pii_spoken_shapes import spans, types_in
 
 
 def test_national_ids_named_letter_by_letter_or_whole():

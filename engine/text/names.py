@@ -58,9 +58,10 @@ ASKED = re.compile(r"\b(?:who (?:am i|i'm) speaking (?:to|with)|your (?:full |fi
 SPEAKING = re.compile(r"\b([a-z][a-z'’-]+) (?:speaking|here)\b(?=\s*(?:$|[,.!?]|(?:how|can|what|may|who|i|and|thanks|so|from)\b))", re.I)
 # A third party by name: "a lady called bernadette", "spoke to kevin", "ask for Amira", "mr abernathy",
 # "miss van den berg", "put me through to tom"
+TITLES = r"mr|mrs|ms|miss|mister|missus|dr"
 OTHER = re.compile(r"\b(?:called|named|spoke to|speak to|speaking to|talk to|talked to|ask for|asked for|"
                    r"put me through to|transfer me to|through to|booked under|under|in the name of|"
-                   r"mr|mrs|ms|miss|mister|missus|dr)\.?\s+|\b[Nn]ame:?\s+(?=[A-Z])", re.I)
+                   + TITLES + r")\.?\s+|\b[Nn]ame:?\s+(?=[A-Z])", re.I)
 ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|um|uh)\W+)*(?:it's|it is|its|this is)?\s*", re.I)
 EXTRA_COMMON = {"calling", "here", "speaking", "sorry", "again", "everyone", "there", "team", "guys", "mate",
                 "love", "sir", "madam", "for", "the", "a", "an", "customer", "services", "service", "billing",
@@ -215,29 +216,33 @@ def _slot_name(nlp, doc, char: int, strict: bool = False, person: bool = False) 
 
 
 # A title or a surname particle said alone ("mister", "dr", "the bin") names no one.
-TITLE_ONLY = re.compile(r"(?:mr|mrs|ms|miss|mister|missus|dr)\.?", re.I)
+TITLE_ONLY = re.compile(rf"(?:{TITLES})\.?", re.I)
 
 # Words inside surnames: "van der merwe", "du plessis", "al haddad", "dela cruz", "te huia", "o sullivan"
 PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "dela", "du", "da", "das", "dos", "di", "le", "la", "al",
              "el", "bin", "ibn", "ap", "o", "mac", "mc", "ni", "ní", "nic", "te", "ter", "ten", "st"}
 
 
+_PARTICLE = "|".join(sorted(PARTICLES, key=len, reverse=True))
+PARTICLES_AFTER = re.compile(rf"(?:\s+(?:{_PARTICLE}))+\s+[^\W\d_][^\W\d_'’-]+", re.I)  # "annelie" + " van wyk"
+PARTICLE_TAIL = re.compile(rf"\s(?:{_PARTICLE})$", re.I)  # "annelie van", not "van" alone
+PARTICLE_BEFORE = re.compile(rf"(?:^|(?<=\s))(?:{_PARTICLE})\s+$", re.I)  # "van " before "wyk"
+NAME_BEFORE_PARTICLE = re.compile(rf"(?:\w{{2,}}|\b(?:{TITLES})\.?)\s+$", re.I)
+
+
 def _extend(text: str, s: int, e: int) -> tuple[int, int]:
     """A name span grown over the surname particles around it and a hyphened part ("annelie van" ->
     "annelie van wyk", "Jean" -> "Jean-Luc", "sullivan" after "o" -> "o sullivan")."""
     while True:
-        m = re.match(r"-[^\W\d_]{2,}", text[e:]) or re.match(
-            r"(?:\s+(?:%s))+\s+[^\W\d_][^\W\d_'’-]+" % "|".join(sorted(PARTICLES, key=len, reverse=True)), text[e:], re.I)
-        tail = re.search(r"\s(?:%s)$" % "|".join(PARTICLES), text[s:e], re.I)  # "annelie van", not "van" alone
-        if tail and re.match(r"\s+[^\W\d_]{2,}", text[e:]):
+        m = re.match(r"-[^\W\d_]{2,}", text[e:]) or PARTICLES_AFTER.match(text[e:])
+        if PARTICLE_TAIL.search(text[s:e]) and re.match(r"\s+[^\W\d_]{2,}", text[e:]):
             m = re.match(r"\s+[^\W\d_]{2,}", text[e:])
         if not m:
             break
         e += m.end()
     while True:
-        m = re.search(r"(?:^|(?<=\s))(?:%s)\s+$" % "|".join(PARTICLES), text[:s], re.I)
-        if not m or m.start() > 0 and not re.search(r"(?:\w{2,}|\b(?:mr|mrs|ms|miss|mister|missus|dr)\.?)\s+$",
-                                                     text[:m.start()], re.I):
+        m = PARTICLE_BEFORE.search(text[:s])
+        if not m or m.start() > 0 and not NAME_BEFORE_PARTICLE.search(text[:m.start()]):
             break
         s = m.start()
     return s, e
@@ -292,6 +297,7 @@ def _lexicon() -> dict[str, str]:
     return words
 
 
+@lru_cache(maxsize=65536)
 def word_tag(low: str) -> str | None:
     """The lexicon's tag of a lower-case word, British spellings read as American ("neighbour",
     "centre", "organise"); None for a word it does not hold ("kwabena", "marcus")."""

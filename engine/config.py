@@ -44,7 +44,11 @@ class AsrConfig(Section):
     model: str = "tiny.en"  # registry name or a CTranslate2 Whisper directory
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = "auto"  # auto: int8 on CPU, float16 on CUDA
-    cpu_threads: int = 0  # 0 = let CTranslate2 decide
+    # CTranslate2 threads per process on CPU. One: on the project's 2-core machine two threads (or
+    # CTranslate2's own default) transcribed a 10-minute call 1.3x (tiny.en) and 1.08x (base) slower
+    # than one, with the same words (benchmarks/results/asr_threads.md); the cores go to workers.
+    # 0 = the runner's per-worker thread count.
+    cpu_threads: int = 1
     beam_size: int = 5
     language: str | None = "en"
     vad_filter: bool = True
@@ -236,9 +240,8 @@ class InsightsConfig(Section):
 
 
 class RunConfig(Section):
-    # 0 = auto: one process for a batch or less of calls; else one worker per two cores, at most
-    # one per 1.5 GB of free memory (so a 2-core machine runs one two-thread worker, as with 1);
-    # with ASR on a GPU, one process
+    # 0 = auto: one process for a batch or less of calls; else one one-thread worker per core, at
+    # most one per 1.5 GB of free memory; with ASR on a GPU, one process
     workers: int = Field(default=0, ge=0)
     threads_per_worker: int = 0  # 0 = cores // workers
     batch_size: int = 8  # calls per stage batch

@@ -176,7 +176,7 @@ class TranscribeStage(Stage):
 
     def __init__(self, options: AsrConfig, threads: int = 0):
         self.options = options
-        self.threads = options.cpu_threads or threads  # 0 = CTranslate2 decides
+        self.threads = options.cpu_threads or threads  # both 0: CTranslate2 decides
         self.entry = resolve(options.model)
         self.device = pick_device(options.device)
         self.compute_type = pick_compute_type(options.compute_type, self.device)

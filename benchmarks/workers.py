@@ -80,6 +80,10 @@ def write(name: str, payload: dict, table: list[str]) -> None:
 
 
 # ---- workers -----------------------------------------------------------------------------------
+def _layout(r: dict) -> str:
+    return "auto (defaults)" if r["workers"] == 0 else f"{r['workers']} × {r['threads_per_worker']}"
+
+
 def bench_workers(data: Path, copies: int, batch_size: int, samples: bool = False) -> None:
     clips = sorted((data / "diarization/pyannote_ami_debug").glob("*.wav"))
     if samples:  # the 16-call batch: the two sample calls (33 s mono, 38 s stereo), 8 copies each
@@ -92,12 +96,12 @@ def bench_workers(data: Path, copies: int, batch_size: int, samples: bool = Fals
             for k in range(copies):  # the same recordings under other ids: more calls, same audio
                 for clip in clips:
                     w.writerow([str(clip), f"{clip.stem}-{k}"])
-        settings = [(1, 2), (2, 1)] if samples else [(1, 1), (1, 2), (2, 1)]
+        settings = [(1, 2), (2, 1), (1, 1), (0, 0)] if samples else [(1, 1), (1, 2), (2, 1)]
         rows = []
         for workers, threads in settings:
             out = Path(tmp) / f"out-{workers}x{threads}"
             r = wocas_run([str(manifest)], out, "--workers", str(workers), "--threads-per-worker", str(threads),
-                          "--batch-size", str(batch_size))
+                          "--batch-size", str(batch_size))  # 0 x 0: the defaults (auto)
             rows.append({"workers": workers, "threads_per_worker": threads, **r})
             print(rows[-1], flush=True)
     if samples:
@@ -107,15 +111,18 @@ def bench_workers(data: Path, copies: int, batch_size: int, samples: bool = Fals
                    "goal": "2 workers >= 1.8x one worker", "two_workers_vs_one": ratio, "runs": rows}
         cpu_ratio = round(rows[0]["cpu_seconds"] / rows[1]["cpu_seconds"], 2)
         payload["cpu_1x2_vs_2x1"] = cpu_ratio
+        payload["two_workers_vs_one_one_thread"] = round(rows[2]["process_wall_seconds"] / rows[1]["process_wall_seconds"], 2)
         table = [f"# Workers on one machine, 16-call sample batch ({machine()})", "",
                  f"{len(clips) * copies} calls, batch size {batch_size}, fresh process each. One worker gets both "
                  "cores (1 × 2, the default on 2 cores); the load average column shows the shared machine's load. "
                  "CPU = user + system of the run process and its workers (wait4); cores busy = CPU / wall.", "",
                  "| workers × threads | wall (s) | CPU (s) | cores busy | × real time | peak RSS (GB) | load avg before/after |",
                  "| --- | --- | --- | --- | --- | --- | --- |"]
-        table += [f"| {r['workers']} × {r['threads_per_worker']} | {r['process_wall_seconds']} | {r['cpu_seconds']} | "
+        table += [f"| {_layout(r)} | {r['process_wall_seconds']} | {r['cpu_seconds']} | "
                   f"{r['cores_busy']} | {r['x_realtime']} | {r['peak_rss_gb']} | {r['load_average_1min']} |" for r in rows]
-        table += ["", f"Two workers vs one: {ratio}x wall (goal 1.8x); CPU 1 × 2 / 2 × 1: {cpu_ratio}."]
+        table += ["", f"Two workers vs one: {ratio}x wall against one two-thread worker (goal 1.8x), "
+                      f"{payload['two_workers_vs_one_one_thread']}x against one one-thread worker; "
+                      f"CPU 1 × 2 / 2 × 1: {cpu_ratio}."]
         pool = rows[1].get("pool_profile")
         if pool:
             table += ["", "2 × 1 pool profile (seconds from the pool's start; from the run's log):", "",

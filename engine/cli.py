@@ -535,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=["auto", "cpu", "cuda"])
     run.add_argument("--asr-profile", choices=["fast", "accurate"],
                      help="ASR model: fast (tiny.en, embedded) or accurate (Whisper base, WOCAS_EXTRAS=...,asr)")
-    run.add_argument("--workers", type=int, help="worker processes (default from config: 0 = auto, one per two cores)")
+    run.add_argument("--workers", type=int, help="worker processes (default from config: 0 = auto, one per core)")
     run.add_argument("--runner", choices=["local", "ray"])
     run.add_argument("--address", help="Ray cluster address (with --runner ray), e.g. auto or HOST:6379")
     run.add_argument("--threads-per-worker", type=int, help="threads per worker (default: cores / workers)")

@@ -164,10 +164,10 @@ def test_two_workers_write_the_same_records_as_one(tmp_path, data_dir, caplog):
                for w in profile["workers"])
 
 
-def test_auto_workers_one_per_two_cores_within_memory(tmp_path, data_dir):
+def test_auto_workers_one_per_core_within_memory(tmp_path, data_dir):
     from wocas.runners.local import auto_workers
 
-    assert [auto_workers(cores, 64.0) for cores in (1, 2, 3, 4, 16)] == [1, 1, 1, 2, 8]
+    assert [auto_workers(cores, 64.0) for cores in (1, 2, 3, 4, 16)] == [1, 2, 3, 4, 16]
     assert auto_workers(16, 4.0) == 2 and auto_workers(16, 0.5) == 1  # memory caps it
     # a batch or less runs in this process: no pool to start, whatever the cores
     inputs = tmp_path / "few.jsonl"

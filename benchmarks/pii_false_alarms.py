@@ -25,13 +25,15 @@ CALL_FILES = (sorted((ROOT / "models" / "training").glob("trust_calls*.txt"))
               + [ROOT / "benchmarks" / "challenge" / f for f in ("calls.txt", "heldout2.txt", "heldout3.txt")])
 
 
-def predictions(files=CALL_FILES, tagger=None, names: str = "ner") -> list[tuple[str, str, str, str]]:
+def predictions(files=CALL_FILES, tagger=None, names: str = "ner",
+                tagger_types=None) -> list[tuple[str, str, str, str]]:
     """(type, text, where, turn text) for every PII prediction on every turn of the call files."""
     out = []
     for path in files:
         for call in read_calls(path):
             turns = list(call.turns)
-            spans = find_pii_in_turns(turns, names=names, roles=[role for role, _ in turns], tagger=tagger)
+            spans = find_pii_in_turns(turns, names=names, roles=[role for role, _ in turns], tagger=tagger,
+                                      tagger_types=tagger_types)
             for s in spans:
                 where = f"{path.name}:{call.call_id}:{s.turn}"
                 out.append((s.type, s.text, where, turns[s.turn][1].replace("\t", " ")))
@@ -49,14 +51,21 @@ def main() -> None:
     ap.add_argument("--tagger", default="pii-tagger", help="the fitted PII tagger (registry name or folder; '' = rules alone)")
     ap.add_argument("--names", default="ner", choices=("ner", "rules"),
                     help="name detector (rules: where the NER model is not installed)")
+    ap.add_argument("--tagger-types", default="",
+                    help="comma-separated: add only the tagger's spans of these types ([redact] tagger_types); "
+                         "'identifiers' = wocas.text.pii.TAGGER_IDENTIFIER_TYPES; '' = all")
     args = ap.parse_args()
+    from wocas.text.pii import TAGGER_IDENTIFIER_TYPES
+
+    types = (TAGGER_IDENTIFIER_TYPES if args.tagger_types == "identifiers"
+             else tuple(t for t in args.tagger_types.split(",") if t)) or None
     tagger = None
     if args.tagger:
         from wocas.models.registry import resolve
         from wocas.text.pii_tagger import load_tagger
 
         tagger = load_tagger(resolve(args.tagger).path)
-    preds = predictions(tagger=tagger, names=args.names)
+    preds = predictions(tagger=tagger, names=args.names, tagger_types=types)
     counts = Counter(p[0] for p in preds)
     print(f"{len(preds)} predictions on {len(CALL_FILES)} call files")
     for t, n in counts.most_common():

@@ -9,7 +9,8 @@ Sets: tests/data/pii_writer3..10.jsonl per split (dev, heldout), pii_lines.jsonl
 is judged on); the held-out splits are scored only when asked for. Prints one row per set, split and
 arm; ``--json`` writes them. ``--misses TYPE,...`` prints the dev splits' misses of those types and the dev
 false alarms (never a held-out record: it refuses to run with ``--splits`` naming heldout).
-``--sets`` limits the sets (e.g. ``pii_writer9``).
+``--sets`` limits the sets (e.g. ``pii_writer9``). An arm ``NAME:TYPE,TYPE`` adds only the tagger's spans of
+those types (``[redact] tagger_types``); ``NAME:identifiers`` is ``wocas.text.pii.TAGGER_IDENTIFIER_TYPES``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.pii import evaluate, load_records
 from wocas.models.registry import resolve
+from wocas.text.pii import ENTITY_TYPES, TAGGER_IDENTIFIER_TYPES
 from wocas.text.pii_tagger import load_tagger
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,13 +47,28 @@ def row(result: dict) -> dict:
             "id_gold": gold, "id_recall": round(typed / gold, 4) if gold else None,
             "id_redaction_recall": round(hidden / gold, 4) if gold else None,
             "by_type": {t: {k: per[t][k] for k in ("gold", "recall", "redaction_recall", "precision")}
-                        for t in IDENTIFIER_TYPES if per[t]["gold"] or per[t]["predicted"]}}
+                        for t in IDENTIFIER_TYPES if per[t]["gold"] or per[t]["predicted"]},
+            "every_type": {t: {k: per[t][k] for k in ("gold", "predicted", "recall", "redaction_recall", "precision")}
+                           for t in ENTITY_TYPES}}
+
+
+def parse_arm(arm: str) -> tuple[str, tuple[str, ...] | None]:
+    """'NAME' or 'NAME:TYPE,TYPE' (or 'NAME:identifiers') -> (tagger, tagger_types)."""
+    if ":" not in arm:
+        return arm, None
+    name, types = arm.split(":", 1)
+    chosen = TAGGER_IDENTIFIER_TYPES if types == "identifiers" else tuple(types.split(","))
+    unknown = set(chosen) - set(ENTITY_TYPES)
+    if unknown:
+        raise SystemExit(f"arm {arm!r}: unknown types {sorted(unknown)}")
+    return name, chosen
 
 
 def measure(tagger_names: list[str], names: str, splits: list[str], sets=SETS, misses=None) -> list[dict]:
     rows = []
     for arm in tagger_names:
-        tagger = load_tagger(resolve(arm).path) if arm else None
+        name, types = parse_arm(arm)
+        tagger = load_tagger(resolve(name).path) if name else None
         for name in sets:
             records = load_records(DATA / f"{name}.jsonl")
             writer = name.startswith("pii_writer")
@@ -59,7 +76,7 @@ def measure(tagger_names: list[str], names: str, splits: list[str], sets=SETS, m
                 chosen = [r for r in records if r.get("split", "dev") == split] if writer else records
                 if not chosen:
                     continue
-                result = evaluate(chosen, names, tagger=tagger)
+                result = evaluate(chosen, names, tagger=tagger, tagger_types=types)
                 if misses is not None and split == "dev":
                     for m in result["misses"]:
                         if m["type"] in misses:
@@ -90,10 +107,23 @@ def pooled(rows: list[dict], arm: str, split: str) -> dict:
             "per_type_gold": {t: sum(r["per_type_gold"][t] for r in mine) for t in SHOWN_TYPES},
             "per_type_typed": {t: _mean(mine, "per_type_typed", t) for t in SHOWN_TYPES},
             "per_type_redacted": {t: _mean(mine, "per_type_redacted", t) for t in SHOWN_TYPES},
+            "every_type": {t: _pool_type(mine, t) for t in ENTITY_TYPES},
             "id_gold": id_gold,
             "id_recall": round(sum((r["id_recall"] or 0) * r["id_gold"] for r in mine) / id_gold, 4),
             "id_redaction_recall": round(sum((r["id_redaction_recall"] or 0) * r["id_gold"] for r in mine) / id_gold,
                                          4)}
+
+
+def _pool_type(rows: list[dict], t: str) -> dict:
+    """One type's gold, predictions, typed and redacted recall and precision, pooled over rows."""
+    per = [r["every_type"][t] for r in rows]
+    gold, pred = sum(x["gold"] for x in per), sum(x["predicted"] for x in per)
+    def weighted(key: str, weight: str, total: int) -> float | None:
+        return round(sum((x[key] or 0) * x[weight] for x in per) / total, 4) if total else None
+
+    return {"gold": gold, "predicted": pred, "recall": weighted("recall", "gold", gold),
+            "redaction_recall": weighted("redaction_recall", "gold", gold),
+            "precision": weighted("precision", "predicted", pred)}
 
 
 def _mean(rows: list[dict], key: str, t: str) -> float | None:

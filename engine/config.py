@@ -161,12 +161,17 @@ class RedactConfig(Section):
     digit_ids: bool = True
     # A fitted token tagger (registry name or folder; scripts/train_pii_tagger.py) whose spans are
     # added where the rules found nothing: more recall, a little less precision (its card).
-    # "pii-tagger-crf" is the best measured; "pii-tagger" the older logistic one. "" (the default) =
-    # the rules and the NER names alone: a tagger may redact an ordinary word the emotion and trust
-    # stages need ("This is ridiculous" -> "This is [NAME]").
-    tagger: str = ""
+    # "pii-tagger-crf" (the default) is the best measured; "pii-tagger" the older logistic one;
+    # "" = the rules and the NER names alone.
+    tagger: str = "pii-tagger-crf"
+    # Only the tagger's spans of these types are added (empty = all of `entities`). The default keeps
+    # it to identifiers, addresses and e-mails (wocas.text.pii.TAGGER_IDENTIFIER_TYPES): with every
+    # type it also redacts ordinary words as names, angry ones included, which the emotion and trust
+    # stages need ("This is ridiculous" -> "This is [NAME]"); benchmarks/results/pii_tagger_refit.md.
+    tagger_types: tuple[str, ...] = ("ID", "ACCOUNT", "SSN", "CARD", "PHONE", "POSTCODE", "IBAN", "SORT_CODE",
+                                     "ADDRESS", "EMAIL")
 
-    @field_validator("entities", "hash_entities")
+    @field_validator("entities", "hash_entities", "tagger_types")
     @classmethod
     def _known_entities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         from wocas.text.pii import ENTITY_TYPES

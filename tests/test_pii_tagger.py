@@ -105,7 +105,8 @@ def test_prices_and_times_stay_with_the_shipped_tagger():
 
 
 def test_config_names_the_tagger_and_refuses_an_unknown_one(tmp_path):
-    assert RedactConfig().tagger == ""  # opt-in: it trades precision for recall (models/pii-tagger/CARD.md)
+    # the default is the CRF kept to identifier types (test_pii_tagger_crf.py); this one is opt-in
+    assert RedactConfig().tagger == "pii-tagger-crf"
     assert load_config(overrides={"redact": {"tagger": "pii-tagger"}}).redact.tagger == "pii-tagger"
     with pytest.raises(ConfigError, match=r"\[redact\] tagger"):
         load_config(overrides={"redact": {"tagger": "pii-taggr"}})
@@ -120,7 +121,7 @@ def test_the_redact_stage_runs_the_tagger_the_config_names():
         {"speaker": "customer", "text": "it's smyth"},
         {"speaker": "agent", "text": "so is it s m i t h or s m y t h"}]}
     call = transcript_to_call(doc, "test", "spelled")
-    plain, tagged = RedactStage(RedactConfig(tagger="")), RedactStage(RedactConfig(tagger="pii-tagger"))
+    plain, tagged = RedactStage(RedactConfig(tagger="")), RedactStage(RedactConfig(tagger="pii-tagger", tagger_types=()))
     assert "s m y t h" in plain.process_call(call).turns[2].text
     assert "s m y t h" not in tagged.process_call(call).turns[2].text
     assert plain.version() != tagged.version()  # a tagger (and its weights) is part of the redaction's version

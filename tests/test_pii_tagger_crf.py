@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from wocas.config import RedactConfig, load_config
-from wocas.text.pii import find_pii_in_turns
+from wocas.text.pii import TAGGER_IDENTIFIER_TYPES, find_pii_in_turns
 from wocas.text.pii_crf import FEATURE_VERSION, CrfTagger, fit_crf, save_crf
 from wocas.text.pii_tagger import OUTSIDE, PiiTagger, conversation_rows, load_tagger
 
@@ -132,17 +132,74 @@ def test_the_shipped_crf_on_a_few_lines():
     assert find_pii_in_turns(ordinary, names="ner", tagger=crf) == []
 
 
-def test_config_and_redact_stage_take_the_crf_and_the_default_stays_the_rules():
+def test_config_and_redact_stage_take_the_crf_kept_to_identifier_types_by_default():
     from wocas.io.ingest import transcript_to_call
     from wocas.stages.redact import RedactStage
 
-    assert RedactConfig().tagger == ""  # opt-in: it can redact an ordinary word the trust stages read (CARD.md)
+    # the default since benchmarks/results/pii_tagger_refit.md: the CRF, identifiers and addresses only
+    assert RedactConfig().tagger == "pii-tagger-crf" and RedactConfig().tagger_types == TAGGER_IDENTIFIER_TYPES
     assert load_config(overrides={"redact": {"tagger": "pii-tagger-crf"}}).redact.tagger == "pii-tagger-crf"
     doc = {"call_id": "spelled", "turns": [
         {"speaker": "agent", "text": "and can i take your surname please"},
         {"speaker": "customer", "text": "it's smyth"},
         {"speaker": "agent", "text": "so is it s m i t h or s m y t h"}]}
     call = transcript_to_call(doc, "test", "spelled")
-    crf_stage, logistic_stage = RedactStage(RedactConfig(tagger="pii-tagger-crf")), RedactStage(RedactConfig(tagger="pii-tagger"))
+    every = dict(tagger_types=())  # every type: the spelled surname is a NAME
+    crf_stage = RedactStage(RedactConfig(tagger="pii-tagger-crf", **every))
+    logistic_stage = RedactStage(RedactConfig(tagger="pii-tagger", **every))
     assert "s m y t h" not in crf_stage.process_call(call).turns[2].text
     assert crf_stage.version() != logistic_stage.version()
+    # the default adds no name of the CRF's: that surname stays (the price of keeping angry words)
+    assert "s m y t h" in RedactStage(RedactConfig()).process_call(call).turns[2].text
+
+
+# A parking-fine call: an angry word the CRF reads as a name, and a spelled reference no rule reads.
+FINE = [("agent", "thanks for calling how can i help"),
+        ("customer", "I've had a parking fine outside my own house. This is ridiculous."),
+        ("agent", "I'm sorry to hear that, can I take the reference on the notice?"),
+        ("customer", "It's R-T-nine-four-L-K.")]
+
+
+def _added(spans, rules):
+    return sorted((x.type, x.text) for x in spans if x not in rules)
+
+
+def test_tagger_types_keeps_the_shipped_crf_to_the_types_named():
+    crf = load_tagger(MODELS / "pii-tagger-crf")
+    rules = find_pii_in_turns(FINE, names="ner")
+    every = find_pii_in_turns(FINE, names="ner", tagger=crf)
+    kept = find_pii_in_turns(FINE, names="ner", tagger=crf, tagger_types=TAGGER_IDENTIFIER_TYPES)
+    assert _added(every, rules) == [("ID", "R-T-nine-four-L-K"), ("NAME", "ridiculous")]
+    assert _added(kept, rules) == [("ID", "R-T-nine-four-L-K")]  # the reference, and not the angry word
+    assert _added(find_pii_in_turns(FINE, names="ner", tagger=crf, tagger_types=["NAME"]), rules) == [
+        ("NAME", "ridiculous")]
+    assert find_pii_in_turns(FINE, names="ner", tagger=crf, tagger_types=()) == every  # empty = every type
+    # the rules' and the NER names' spans are never filtered, only the tagger's
+    named = [("agent", "and your name please"), ("customer", "it's Grace Okafor")]
+    assert [x.type for x in find_pii_in_turns(named, names="ner", tagger=crf, tagger_types=["ID"])] == ["NAME"]
+
+
+def test_the_default_redact_stage_hides_the_reference_and_keeps_the_angry_word():
+    from wocas.io.ingest import transcript_to_call
+    from wocas.stages.redact import RedactStage
+
+    doc = {"call_id": "fine", "turns": [{"speaker": s, "text": t} for s, t in FINE]}
+    call = transcript_to_call(doc, "test", "fine")
+    default = RedactStage(RedactConfig()).process_call(call)
+    assert "This is ridiculous." in default.turns[1].text and "R-T-nine" not in default.turns[3].text
+    every = RedactStage(RedactConfig(tagger_types=())).process_call(call)
+    assert "This is [NAME]." in every.turns[1].text
+
+
+def test_tagger_types_are_checked_and_count_in_the_stage_version_only_where_they_change_results():
+    from wocas.config import ConfigError
+    from wocas.stages.redact import RedactStage
+
+    with pytest.raises(ConfigError, match="NAMES"):
+        load_config(overrides={"redact": {"tagger_types": ["NAMES"]}})
+    version = lambda **kw: RedactStage.version_for(RedactConfig(**kw))  # noqa: E731
+    assert version(tagger_types=()) != version()  # every type against identifiers only
+    assert version(tagger_types=("ID", "NAME")) == version(tagger_types=("NAME", "ID"))  # a set
+    # no tagger: the types change nothing, and the version is the one from before the field existed
+    assert version(tagger="", tagger_types=("ID",)) == version(tagger="", tagger_types=())
+    assert "tagger_types" not in RedactStage.results_settings(RedactConfig(tagger="", tagger_types=("ID",)))

@@ -132,6 +132,17 @@ class RedactStage(Stage):
         tagger = getattr(section, "tagger", "")
         return f"pii{DETECTOR_VERSION}" + (f"+tagger-{_weights_digest(tagger)}" if tagger else "")
 
+    @classmethod
+    def results_settings(cls, section) -> dict:
+        """The section's settings, less ``tagger_types`` where it changes nothing (no tagger, or empty:
+        every type), so that a store redacted before the field existed keeps its version."""
+        settings = super().results_settings(section)
+        if not settings.get("tagger") or not settings.get("tagger_types"):
+            settings.pop("tagger_types", None)
+        else:  # a set of types: their order changes nothing
+            settings["tagger_types"] = sorted(set(settings["tagger_types"]))
+        return settings
+
     def version(self) -> str:
         return self.version_for(self.options)
 
@@ -171,7 +182,8 @@ class RedactStage(Stage):
         spans = find_pii_in_turns([(t.speaker, t.text) for t in call.turns], self.options.entities,
                                   names=self.options.names, agent_names=self.options.agent_names,
                                   roles=[t.role.value for t in call.turns], name_docs=name_docs,
-                                  digit_ids=self.options.digit_ids, tagger=self._tagger())
+                                  digit_ids=self.options.digit_ids, tagger=self._tagger(),
+                                  tagger_types=self.options.tagger_types)
         by_turn: dict[int, list[PiiSpan]] = {}
         for span in spans:
             by_turn.setdefault(span.turn, []).append(span)

@@ -35,6 +35,11 @@ from wocas.text import normalize, spoken
 
 ENTITY_TYPES = ("CARD", "ACCOUNT", "CVV", "EXPIRY", "IBAN", "SORT_CODE", "SSN",
                 "EMAIL", "PHONE", "POSTCODE", "ADDRESS", "DOB", "NAME", "ID")
+# The types a fitted tagger may add without redacting an ordinary word (``[redact] tagger_types``):
+# identifiers, addresses and e-mails. Left out: NAME (any word can look like one), DOB and EXPIRY
+# (dates), CVV (a bare three-digit number: a price, a quantity).
+TAGGER_IDENTIFIER_TYPES = ("ID", "ACCOUNT", "SSN", "CARD", "PHONE", "POSTCODE", "IBAN", "SORT_CODE", "ADDRESS",
+                           "EMAIL")
 
 
 @dataclass(frozen=True)
@@ -965,7 +970,8 @@ AGENT_INTRO_AFTER = re.compile(r"\s+(?:speaking|here)\b", re.I)
 def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                       entities: Iterable[str] = ENTITY_TYPES, names: str = "rules",
                       agent_names: str = "redact", roles: Sequence[str] | None = None,
-                      name_docs: list | None = None, digit_ids: bool = True, tagger=None) -> list[PiiSpan]:
+                      name_docs: list | None = None, digit_ids: bool = True, tagger=None,
+                      tagger_types: Iterable[str] | None = None) -> list[PiiSpan]:
     """Every PII span in a conversation given as (speaker, text) turns, in turn order.
 
     ``names = "ner"`` adds the NER model's person names (optional ``pii`` extra). With
@@ -978,7 +984,9 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
     never a bare number in a sentence, a price, a quantity, a time or a date. False: such numbers stay
     (only codes with letters, and written ones of 5+ digits, are IDs).
     ``tagger`` (``[redact] tagger``, a ``wocas.text.pii_tagger.PiiTagger``): the fitted token tagger's
-    spans are added where the rules found nothing."""
+    spans are added where the rules found nothing. ``tagger_types`` (``[redact] tagger_types``): only
+    the tagger's spans of these types are added (empty or None = every wanted type); the rules' and
+    the NER names' spans are not affected."""
     found = _find(turns, entities, digit_ids)
     wanted = set(entities)
     if names != "rules" and "NAME" in wanted:
@@ -1003,7 +1011,8 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                         PiiSpan("NAME", ti, a, b, texts[ti][a:b], texts[ti][a:b].lower())]
         found.sort(key=lambda x: (x.turn, x.start))
     if tagger is not None:
-        extra = [x for x in tagger.spans(turns, found, wanted)  # digit_ids off keeps digits-only IDs for all
+        from_tagger = wanted & set(tagger_types) if tagger_types else wanted
+        extra = [x for x in tagger.spans(turns, found, from_tagger)  # digit_ids off keeps digits-only IDs for all
                  if digit_ids or x.type != "ID" or any(c.isalpha() for c in _digit_words_out(x.text))]
         found = sorted(found + extra, key=lambda x: (x.turn, x.start))
     if "NAME" in wanted:

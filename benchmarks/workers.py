@@ -113,8 +113,9 @@ def bench_workers(data: Path, copies: int, batch_size: int, samples: bool = Fals
         payload["cpu_1x2_vs_2x1"] = cpu_ratio
         payload["two_workers_vs_one_one_thread"] = round(rows[2]["process_wall_seconds"] / rows[1]["process_wall_seconds"], 2)
         table = [f"# Workers on one machine, 16-call sample batch ({machine()})", "",
-                 f"{len(clips) * copies} calls, batch size {batch_size}, fresh process each. One worker gets both "
-                 "cores (1 × 2, the default on 2 cores); the load average column shows the shared machine's load. "
+                 f"{len(clips) * copies} calls, batch size {batch_size}, fresh process each. 1 × 2: one process whose "
+                 "libraries get both cores (ASR keeps its default single thread); auto: the defaults ([run] workers = 0, "
+                 "one one-thread worker per core); the load average column shows the shared machine's load. "
                  "CPU = user + system of the run process and its workers (wait4); cores busy = CPU / wall.", "",
                  "| workers × threads | wall (s) | CPU (s) | cores busy | × real time | peak RSS (GB) | load avg before/after |",
                  "| --- | --- | --- | --- | --- | --- | --- |"]

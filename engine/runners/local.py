@@ -46,9 +46,9 @@ WORKER_MEMORY_GB = 1.5  # a worker's peak with the default pipeline is about 1 G
 
 def auto_workers(cores: int | None = None, free_gb: float | None = None) -> int:
     """Workers for ``[run] workers = 0``: one per core (one thread each), at most one per
-    ``WORKER_MEMORY_GB`` free. On the project's 2-core machine two one-thread workers took 0.53x
-    the wall time of one two-thread process on the 16-call sample batch, with the same words and
-    scores (benchmarks/results/workers_samples.md)."""
+    ``WORKER_MEMORY_GB`` free. On the project's 2-core machine two one-thread workers took 0.72x
+    the wall time of one process on the 16-call sample batch, with the same words and scores
+    (benchmarks/results/workers_samples.md)."""
     cores = cores if cores is not None else (os.cpu_count() or 1)
     if free_gb is None:
         try:

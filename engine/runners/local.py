@@ -90,8 +90,8 @@ def apply_threads(threads: int) -> None:
 @contextmanager
 def thread_limits(threads: int) -> Iterator[None]:
     """``apply_threads`` for the length of an in-process run, then the caller's settings back:
-    a run must not change the process it runs in (results depend on it: tiny.en's WER on LJ
-    Speech is 7.4% with two BLAS threads and 15.3% with one, on this project's 2-core machine).
+    a run must not change the process it runs in (a caller's own thread settings are its own;
+    when they were torch-based, tiny.en's WER on LJ Speech once moved from 7.4% to 15.3% with them).
     torch is pinned only when it is already loaded: importing it costs over a second, and a
     transcript-only run never needs it (the models that use torch set their own counts)."""
     if not threads:

@@ -55,6 +55,9 @@ class AsrConfig(Section):
     batch_size: int = 0  # >0: faster-whisper batched pipeline; 0: chosen from free GPU memory on CUDA, one call at a time on CPU
     condition_on_previous_text: bool = True
     vad_fallback: bool = True  # a piece the VAD finds no speech in, but that has speech energy, is transcribed without VAD
+    # silero's speech regions widened over the voiced sound right next to them (engine/stages/asr_speech.py):
+    # words silero scores under its threshold are transcribed; CPU path (the GPU's batched pipeline cuts its own)
+    vad_widen: bool = True
 
     @model_validator(mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from wocas.config import AsrConfig
 from wocas.models.registry import resolve
 from wocas.kinds import FlagKind
 from wocas.schema import Audio, AudioView, CallAnalysis, Flag, Word
+from wocas.stages.asr_speech import speech_regions, transcribe_regions
 from wocas.stages.base import Stage, file_digest
 
 log = logging.getLogger(__name__)
@@ -238,6 +239,11 @@ class TranscribeStage(Stage):
                       vad_filter=opts.vad_filter)
         if self.batched is not None:
             segments, info = self.batched.transcribe(samples, batch_size=self.batch_size, **kwargs)
+        elif opts.vad_filter:  # silero's regions widened over voiced sound next to them (asr_speech.py)
+            regions = speech_regions(samples, widen=opts.vad_widen)
+            segments, info = transcribe_regions(model, samples, regions, language=opts.language,
+                                                beam_size=opts.beam_size, word_timestamps=True,
+                                                condition_on_previous_text=opts.condition_on_previous_text)
         else:
             segments, info = model.transcribe(
                 samples, condition_on_previous_text=opts.condition_on_previous_text, **kwargs)

@@ -55,9 +55,12 @@ class AsrConfig(Section):
     batch_size: int = 0  # >0: faster-whisper batched pipeline; 0: chosen from free GPU memory on CUDA, one call at a time on CPU
     condition_on_previous_text: bool = True
     vad_fallback: bool = True  # a piece the VAD finds no speech in, but that has speech energy, is transcribed without VAD
-    # silero's speech regions widened over the voiced sound right next to them (engine/stages/asr_speech.py):
-    # words silero scores under its threshold are transcribed; CPU path (the GPU's batched pipeline cuts its own)
-    vad_widen: bool = True
+    # Opt-in: silero's speech regions widened over the loud sound right next to them
+    # (engine/stages/asr_speech.py), so words silero scores under its threshold are transcribed (CPU
+    # path). RAVDESS strong-intensity WER 4.3% -> 3.9%, through 8 kHz mu-law 9.1% -> 6.2%, but LJ
+    # Speech through mu-law 8.0% -> 8.6% (a breath read as a word): off by its adoption rule
+    # (benchmarks/results/asr_vad_widen.md).
+    vad_widen: bool = False
 
     @model_validator(mode="before")
     @classmethod

@@ -83,7 +83,10 @@ def test_where_nothing_is_widened_the_words_are_the_vad_filters(data_dir: Path):
     assert as_words(ours) == as_words(list(theirs)) and as_words(ours)
 
 
-def test_vad_widen_counts_in_the_asr_version():
+def test_vad_widen_counts_in_the_asr_version_only_when_on():
     from wocas.stages.transcribe import TranscribeStage
 
-    assert TranscribeStage.version_for(AsrConfig(vad_widen=True)) != TranscribeStage.version_for(AsrConfig(vad_widen=False))
+    assert AsrConfig().vad_widen is False  # opt-in: its adoption rule failed (benchmarks/results/asr_vad_widen.md)
+    assert TranscribeStage.version_for(AsrConfig(vad_widen=True)) != TranscribeStage.version_for(AsrConfig())
+    # off, the words are the VAD filter's: a store transcribed before the field existed keeps its version
+    assert "vad_widen" not in TranscribeStage.results_settings(AsrConfig())

@@ -217,6 +217,15 @@ class TranscribeStage(Stage):
         compute_type = pick_compute_type(section.compute_type, device)
         return f"{entry.name}:{file_digest(entry.path / 'config.json')}:{device}:{compute_type}"
 
+    @classmethod
+    def results_settings(cls, section) -> dict:
+        """The section's settings, less ``vad_widen`` when off: the words are then the VAD filter's,
+        so a store transcribed before the field existed keeps its version."""
+        settings = super().results_settings(section)
+        if not settings.get("vad_widen"):
+            settings.pop("vad_widen", None)
+        return settings
+
     def version(self) -> str:
         return self.version_for(self.options)
 
@@ -239,8 +248,8 @@ class TranscribeStage(Stage):
                       vad_filter=opts.vad_filter)
         if self.batched is not None:
             segments, info = self.batched.transcribe(samples, batch_size=self.batch_size, **kwargs)
-        elif opts.vad_filter:  # silero's regions widened over voiced sound next to them (asr_speech.py)
-            regions = speech_regions(samples, widen=opts.vad_widen)
+        elif opts.vad_filter and opts.vad_widen:  # silero's regions widened over the sound next to them
+            regions = speech_regions(samples)
             segments, info = transcribe_regions(model, samples, regions, language=opts.language,
                                                 beam_size=opts.beam_size, word_timestamps=True,
                                                 condition_on_previous_text=opts.condition_on_previous_text)

@@ -203,3 +203,16 @@ def test_tagger_types_are_checked_and_count_in_the_stage_version_only_where_they
     # no tagger: the types change nothing, and the version is the one from before the field existed
     assert version(tagger="", tagger_types=("ID",)) == version(tagger="", tagger_types=())
     assert "tagger_types" not in RedactStage.results_settings(RedactConfig(tagger="", tagger_types=("ID",)))
+
+
+def test_a_one_character_turn_is_never_a_value_of_the_tagger():
+    # the end of an authored chat (models/training/trust_calls7.txt, t7-033): the CRF read the last
+    # 'k' (okay) as an SSN; the order number given earlier is still redacted
+    crf = load_tagger(MODELS / "pii-tagger-crf")
+    chat = [("agent", "Hi, you're chatting with Owen from Tenor Mobile. How can I help?"),
+            ("customer", "hi my new phone was meant to come friday, nothing, tracking hasnt moved since tues"),
+            ("agent", "Sorry about that. Let me check the order."), ("customer", "TM-440981"),
+            ("agent", "It's quick, I'll pass you to sales now with a note so you don't have to explain again."),
+            ("customer", "ok thats fine actually, thank u"), ("agent", "Transferring now."), ("customer", "k")]
+    spans = find_pii_in_turns(chat, names="ner", tagger=crf, tagger_types=TAGGER_IDENTIFIER_TYPES)
+    assert [x.text for x in spans if x.turn == 7] == [] and "TM-440981" in [x.text for x in spans]

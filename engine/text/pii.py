@@ -1013,7 +1013,8 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
     if tagger is not None:
         from_tagger = wanted & set(tagger_types) if tagger_types else wanted
         extra = [x for x in tagger.spans(turns, found, from_tagger)  # digit_ids off keeps digits-only IDs for all
-                 if digit_ids or x.type != "ID" or any(c.isalpha() for c in _digit_words_out(x.text))]
+                 if (digit_ids or x.type != "ID" or any(c.isalpha() for c in _digit_words_out(x.text)))
+                 and sum(c.isalnum() for c in x.text) >= 2]  # no value is one character: 'k' is a chat's okay
         found = sorted(found + extra, key=lambda x: (x.turn, x.start))
     if "NAME" in wanted:
         found = _repeat_names(turns, found)

@@ -57,7 +57,7 @@ def main() -> None:
     write_results("asr_vad_widen", {"profiles": results}, rows,
                   "ASR: silero's speech regions against the widened ones",
                   "One worker process per profile and variant (benchmarks/asr_profiles.py's transcribe stage, CPU, "
-                  "int8, beam 5), same sets, same run. Widened: engine/stages/asr_speech.py. " + __doc__.split("\n\n")[2]
+                  "int8, beam 5), same sets, same run. Widened: engine/stages/asr_speech.py. " + __doc__.split("\n\n")[3]
                   .replace("\n", " "))
 
 

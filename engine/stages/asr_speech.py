@@ -106,7 +106,7 @@ def transcribe_regions(model, samples: np.ndarray, regions: list[dict], sample_r
 
     pieces, _ = collect_chunks(samples, regions)
     joined = np.concatenate(pieces, axis=0)
-    segments, info = model.transcribe(joined, vad_filter=False, **kwargs)
+    segments, info = model.transcribe(joined, **{**kwargs, "vad_filter": False})
     if regions:
         segments = restore_speech_timestamps(segments, regions, sample_rate)
     return list(segments), info

@@ -249,10 +249,8 @@ class TranscribeStage(Stage):
         if self.batched is not None:
             segments, info = self.batched.transcribe(samples, batch_size=self.batch_size, **kwargs)
         elif opts.vad_filter and opts.vad_widen:  # silero's regions widened over the sound next to them
-            regions = speech_regions(samples)
-            segments, info = transcribe_regions(model, samples, regions, language=opts.language,
-                                                beam_size=opts.beam_size, word_timestamps=True,
-                                                condition_on_previous_text=opts.condition_on_previous_text)
+            segments, info = transcribe_regions(model, samples, speech_regions(samples),
+                                                condition_on_previous_text=opts.condition_on_previous_text, **kwargs)
         else:
             segments, info = model.transcribe(
                 samples, condition_on_previous_text=opts.condition_on_previous_text, **kwargs)

@@ -1186,8 +1186,7 @@ def _find(turns: Sequence[tuple[str, str]], entities: Iterable[str], digit_ids: 
             if kind is None and near is None:
                 kind = _continues(part, found, views)
         if kind in (None, "ID", "ACCOUNT") and not unit_next and not money_before and _written_phone(part) \
-                and not (close and ID_GLUE.fullmatch(view.text[first.start - found_at[0]:first.start]) if (
-                    found_at := _nearest_keyword_at(view.text, before=first.start, res=res)) else False):
+                and not (close and _right_after_keyword(view.text, first.start, res)):
             kind = "PHONE"  # "... will call you on 07700 914 332", "another line under your account (0917 552 8801)"
         if kind is None and not part.has_letters and len(part.digits) in (3, 4) \
                 and PHONE_ENDING.search(view.text[max(0, first.start - 60):first.start]):
@@ -1439,7 +1438,7 @@ POSTCODE_DIGITS = re.compile(r"\d{4,6}|\d{4}[A-Z]{2}|\d{8}|\d{5}")
 # "Mount Gambier"), not a sentence going on ("... street and 4 more", "road for 2 weeks").
 NOT_TOWN_WORDS = {"and", "or", "but", "for", "at", "on", "in", "to", "the", "a", "an", "is", "was", "by", "from",
                   "with", "about", "it", "i", "it's", "its", "my", "your", "number", "flat", "unit", "apartment",
-                  "since", "until", "till", "before", "after", "every", "each", "about", "around", "near", "costs",
+                  "since", "until", "till", "before", "after", "every", "each", "around", "near", "costs",
                   "cost", "paid", "pay", "of", "times", "x"}
 
 
@@ -1462,6 +1461,12 @@ def _postcode_after_address(part: Part, found: list[PiiSpan], view: TurnView) ->
     return (len(words) <= 3 and not re.search(r"[.?!;]", gap) and not any(ch.isdigit() for ch in gap)
             and not any(w.lower() in NOT_TOWN_WORDS or w.lower() in UNITS or w.lower() in TEENS or w.lower() in TENS
                         or w.lower() in UNIT_WORDS or w.lower() in CURRENCY_WORDS for w in words))
+
+
+def _right_after_keyword(text: str, at: int, res: dict | None) -> bool:
+    """Only glue words ("number is", "it's") stand between the nearest keyword and ``at``."""
+    found_at = _nearest_keyword_at(text, before=at, res=res)
+    return bool(found_at and ID_GLUE.fullmatch(text[at - found_at[0]:at]))
 
 
 def _written_phone(part: Part) -> bool:

@@ -16,8 +16,9 @@ from wocas.config import Config, RedactConfig
 from wocas.io.ingest import iter_calls, transcript_to_call
 from wocas.text.pii import find_pii
 from wocas.pipeline import build_stages
-from wocas.schema import CallAnalysis
-from wocas.stages.redact import RedactStage
+from wocas.schema import CallAnalysis, Role, Turn, Word
+from wocas.stages.redact import RedactStage, redact_turn, redacted_ranges
+from wocas.text.pii import find_pii_in_turns
 from wocas.stages.roles import RolesStage
 
 # Test calls: real-sounding contact-centre exchanges with PII read out the ways ASR writes it.
@@ -176,18 +177,46 @@ def billing_run(stages, audio_dir, samples_dir: Path):
 def test_words_become_tags_and_keep_their_timings(billing_run):
     redacted, original, _ = billing_run
     assert redacted.ok and redacted.redacted
-    changed = 0
+    tags = 0
     for r, o in zip(redacted.turns, original.turns):
         assert r.text == " ".join(w.text for w in r.words)  # the turn invariant holds after redaction
-        assert [(w.start, w.end) for w in r.words] == [(w.start, w.end) for w in o.words]
-        for rw, ow in zip(r.words, o.words):
-            if rw.text != ow.text:
-                changed += 1
-                assert rw.text.strip(".,?!").startswith("[") and rw.text.strip(".,?!").endswith("]")
-    assert changed >= 5  # the account number read out, and the agent's name
+        starts, ends = {w.start for w in o.words}, {w.end for w in o.words}
+        kept = {(w.text, w.start, w.end) for w in o.words}
+        for w in r.words:
+            if "[" in w.text:  # a tag: from one of the original words' start to one's end
+                tags += 1
+                assert w.start in starts and w.end in ends and w.end >= w.start
+            else:
+                assert (w.text, w.start, w.end) in kept
+    assert tags >= 2  # the account number read out, and the agent's name
     account_turn = next(t for t in redacted.turns if "[ACCOUNT]" in t.text)
     assert not any(ch.isdigit() for ch in account_turn.text)
     assert "words" not in redacted.to_json()  # the turns hold the only copy: nothing else to redact
+
+
+def test_tag_offsets_point_at_the_tags_in_the_redacted_text(billing_run):
+    redacted, _, _ = billing_run
+    assert redacted.redacted_spans
+    for span in redacted.redacted_spans:
+        assert redacted.turns[span.turn].text[span.start:span.end] == f"[{span.type}]"
+
+
+def _worded_turn(text: str, step: float = 0.4) -> Turn:
+    words = tuple(Word(text=w, start=round(i * step, 3), end=round(i * step + 0.3, 3))
+                  for i, w in enumerate(text.split()))
+    return Turn(index=0, speaker="S2", role=Role.CUSTOMER, start=0.0, end=words[-1].end, text=text, words=words)
+
+
+def test_a_spoken_number_becomes_one_tag_spanning_its_digits():
+    turn = _worded_turn("yes my account number is 4 4 7 9 1 2 8 1 thanks")
+    spans = [s for s in find_pii_in_turns([("S2", turn.text)], ("ACCOUNT",), roles=["customer"])]
+    assert spans, "the rules should find the account number"
+    out = redact_turn(turn, spans)
+    assert out.text == "yes my account number is [ACCOUNT] thanks"
+    tag = out.words[5]
+    assert (tag.text, tag.start, tag.end) == ("[ACCOUNT]", turn.words[5].start, turn.words[12].end)
+    assert [w.text for w in out.words] == out.text.split()
+    assert redacted_ranges(turn, spans) == [(w.start, w.end) for w in turn.words[5:13]]
 
 
 def test_redacted_audio_is_silent_exactly_where_the_tags_are(billing_run, samples_dir):

@@ -30,7 +30,7 @@ from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "4"  # 4: the fitted tagger's spans join the rules'
+DETECTOR_VERSION = "5"  # 4: the fitted tagger's spans join the rules'; 5: one tag word per span
 
 
 def word_offsets(text: str, words: tuple[Word, ...]) -> list[tuple[int, int]] | None:
@@ -67,10 +67,41 @@ def redact_turn(turn: Turn, spans: list[PiiSpan]) -> Turn:
             words = tuple(w.replace(text="[REDACTED]") for w in turn.words)
             return turn.replace(text=redact_text(turn.text, spans), words=words)
         return turn.replace(text=redact_text(turn.text, spans))
-    words = tuple(redact_word(w, start, spans) for w, (start, _) in zip(turn.words, offsets))
+    words = merge_tag_runs([(redact_word(w, start, spans), span_of(start, start + len(w.text), spans))
+                            for w, (start, _) in zip(turn.words, offsets)])
     joined = " ".join(w.text for w in turn.words) == turn.text
     text = " ".join(w.text for w in words) if joined else redact_text(turn.text, spans)
     return turn.replace(text=text, words=words)
+
+
+def span_of(start: int, end: int, spans: list[PiiSpan]) -> int | None:
+    """The index of the one span that covers this word whole, else None."""
+    inside = [i for i, s in enumerate(spans) if s.start <= start and end <= s.end]
+    return inside[0] if len(inside) == 1 else None
+
+
+def merge_tag_runs(words: list[tuple[Word, int | None]]) -> tuple[Word, ...]:
+    """Words of one span become one tag word from the first's start to the last's end, so a
+    spoken account number reads '[ACCOUNT]' once, not once per digit, and the text keeps one
+    tag per span as ``tag_spans`` counts them. A word only partly inside a span stays its own."""
+    out: list[Word] = []
+    previous: int | None = None
+    for word, span in words:
+        if span is not None and span == previous:
+            out[-1] = out[-1].replace(end=word.end, probability=min(out[-1].probability, word.probability))
+        else:
+            out.append(word)
+        previous = span
+    return tuple(out)
+
+
+def redacted_ranges(turn: Turn, spans: list[PiiSpan]) -> list[tuple[float, float]]:
+    """The (start, end) seconds of each of the turn's words that a span touches: the audio to silence."""
+    offsets = word_offsets(turn.text, turn.words) if turn.words and spans else None
+    if offsets is None:
+        return [(w.start, w.end) for w in turn.words] if spans else []
+    return [(w.start, w.end) for w, (a, b) in zip(turn.words, offsets)
+            if any(s.start < b and a < s.end for s in spans)]
 
 
 def silence(audio: Audio, spans: list[tuple[float, float]], start: int = 0, end: int | None = None) -> np.ndarray:
@@ -195,7 +226,7 @@ class RedactStage(Stage):
             update["call"] = call.call.replace(metadata=metadata)
 
         if self.options.audio and call.audio is not None and spans:
-            self._write_audio(call, turns, call.turns)
+            self._write_audio(call, [r for i, t in enumerate(call.turns) for r in redacted_ranges(t, by_turn.get(i, []))])
         return call.replace(**update)
 
     def _hashes(self, spans: list[PiiSpan]) -> dict[str, list[str]]:
@@ -209,12 +240,10 @@ class RedactStage(Stage):
                     out[span.type].append(digest)
         return out
 
-    def _write_audio(self, call: CallAnalysis, redacted: tuple[Turn, ...], original: tuple[Turn, ...]) -> Path:
+    def _write_audio(self, call: CallAnalysis, ranges: list[tuple[float, float]]) -> Path:
         import soundfile as sf
 
         assert call.audio is not None and self.options.audio_dir
-        ranges = [(w.start, w.end) for old, new in zip(original, redacted)
-                  for w, r in zip(old.words, new.words) if w.text != r.text]
         audio = call.audio
         folder = Path(self.options.audio_dir)
         folder.mkdir(parents=True, exist_ok=True)

@@ -135,7 +135,7 @@ class JobsConfig(Section):
 class ResolutionConfig(Section):
     # The fitted resolution head (registry name or folder; scripts/train_resolution.py); "" = the
     # zero-shot reader of the closing turns alone.
-    model: str = "resolution-head"
+    model: str = "resolution-lexical"
 
 
 class SignalsConfig(Section):

@@ -47,7 +47,7 @@ def test_the_profile_loads_and_names_the_mpnet_chain():
     # the default profile is untouched: MiniLM and the shipped heads
     default = load_config()
     assert default.text_encoder.model == "minilm" and default.emotion.context_model == "trust-context"
-    assert default.resolution.model == "resolution-head" and default.satisfaction.call_model is None
+    assert default.resolution.model == "resolution-lexical" and default.satisfaction.call_model is None
 
 
 def test_the_profile_heads_are_fitted_over_mpnet_and_the_default_ones_over_minilm():
@@ -104,7 +104,7 @@ def test_a_resolution_head_given_vectors_of_another_size_names_the_keys_to_chang
     stage = ResolutionStage(ResolutionConfig(model=str(tmp_path)))
     with pytest.raises(EmbeddingMismatch, match=r"\[resolution\] model") as e:
         stage.process_call(transcript_call(TRANSFER))
-    assert "768-d" in str(e.value) and "384-d" in str(e.value) and '"resolution-head"' in str(e.value)
+    assert "768-d" in str(e.value) and "384-d" in str(e.value) and '"resolution-lexical"' in str(e.value)
     # in a pipeline the call fails with that reason, not a numpy error
     from wocas.pipeline import Pipeline, build_stages
 
@@ -143,7 +143,8 @@ def test_the_profile_runs_a_call_through_the_mpnet_chain():
 @needs_mpnet
 def test_the_shared_mpnet_encoder_with_the_minilm_heads_keeps_each_heads_own_encoder():
     """Each head runs the encoder it was fitted over, so the MiniLM heads under [text_encoder]
-    model = "mpnet" read MiniLM vectors (no mismatch): the jobs stage alone reads mpnet."""
+    model = "mpnet" read MiniLM vectors (no mismatch): the jobs stage alone reads mpnet, and the default
+    resolution head reads words."""
     config = load_config(overrides={"text_encoder": {"model": "mpnet"}})
     from wocas.pipeline import Pipeline
 
@@ -151,5 +152,5 @@ def test_the_shared_mpnet_encoder_with_the_minilm_heads_keeps_each_heads_own_enc
     out = pipeline.process([transcript_call(FIXED)])[0]
     assert out.ok, out.error
     stages = {s.name: s for s in pipeline.stages}
-    assert stages["context"].encoder.model == "minilm" and stages["resolution"].encoder.model == "minilm"
+    assert stages["context"].encoder.model == "minilm" and out.resolution is not None
     assert np.isfinite([t.emotion.trust for t in out.turns if t.emotion is not None]).all()

@@ -10,10 +10,11 @@ its evidence is the turn that voted for it most.
 
 The descriptions are written in general terms and are not taken from any evaluation set.
 
-With ``[resolution] model`` (the default, ``resolution-head``), a fitted head
-(engine/resolution/head.py, trained on the team's written calls by scripts/train_resolution.py)
-decides instead, from these votes, the closing turns' sentence vectors, the customer's trust as
-read in context and where the turns fall; its confidence is its probability, and its evidence the
+With ``[resolution] model`` a fitted head decides instead. The default, ``resolution-lexical``
+(engine/resolution/lexical.py), reads the words of the last eight turns; its confidence is its
+probability and its evidence the closing turn whose words pushed most toward the state it chose.
+``resolution-head`` (engine/resolution/head.py) reads these votes, the closing turns' sentence
+vectors, the customer's trust as read in context and where the turns fall; its evidence is the
 closing turn that voted most for the state it chose. ``model = ""`` keeps the zero-shot reader.
 """
 
@@ -27,6 +28,7 @@ from wocas.resolution.head import (
     AGENT_TURNS, CUSTOMER_SCAN, CUSTOMER_TURNS, CallReading, ResolutionHead, load_resolution_head, place_numbers,
     trust_numbers,
 )
+from wocas.resolution.lexical import LexicalHead, is_lexical, load_lexical_head
 from wocas.schema import CallAnalysis, Resolution, ResolutionState, Turn
 from wocas.stages.base import Stage, file_digest
 from wocas.text.utterance import parse_utterance
@@ -165,7 +167,10 @@ class ResolutionStage(Stage):
         self.encoder = encoder or TextEncoder()
         self._sides: dict[str, _Prototypes] | None = None
         self._head: ResolutionHead | None = None
-        if self.folder is not None:
+        self._lexical: LexicalHead | None = None
+        if self.folder is not None and is_lexical(self.folder):
+            self._lexical = load_lexical_head(str(self.folder))
+        elif self.folder is not None:
             self._head = load_resolution_head(str(self.folder))
             self.encoder = self.encoder.variant(model=self._head.encoder)
 
@@ -179,7 +184,8 @@ class ResolutionStage(Stage):
         return self.version_for(self.options, self.encoder)
 
     def warm_up(self) -> None:
-        self._prototypes()
+        if self._lexical is None:
+            self._prototypes()
 
     def _prototypes(self) -> dict[str, _Prototypes]:
         if self._sides is None:
@@ -191,6 +197,8 @@ class ResolutionStage(Stage):
         return self.process_batch([call])[0]
 
     def process_batch(self, calls: list[CallAnalysis]) -> list[CallAnalysis]:
+        if self._lexical is not None:
+            return self.read_words(calls, self._lexical)
         readings = self.read(calls)
         out = []
         for call, r in zip(calls, readings):
@@ -201,6 +209,19 @@ class ResolutionStage(Stage):
             if self._head is not None:
                 state = self.decide_with_head(r, self._head.probabilities(r["reading"].row()[None, :])[0])
             out.append(call.replace(resolution=state))
+        return out
+
+    @staticmethod
+    def read_words(calls: list[CallAnalysis], head: LexicalHead) -> list[CallAnalysis]:
+        """The lexical head's state for each call; a call with nothing said keeps none."""
+        sides = [[(t.role.value, t.text) for t in c.turns] for c in calls]
+        said = [k for k, s in enumerate(sides) if any(text.strip() for _, text in s)]
+        p = head.probabilities([sides[k] for k in said]) if said else np.zeros((0, len(head.classes)))
+        out = list(calls)
+        for row, k in zip(p, said):
+            best = int(np.argmax(row))
+            turn = calls[k].turns[head.evidence(sides[k], best)]
+            out[k] = calls[k].replace(resolution=_state(Resolution(head.classes[best]), float(row[best]), turn))
         return out
 
     def read(self, calls: list[CallAnalysis]) -> list[dict | None]:

@@ -1,0 +1,143 @@
+"""The lexical resolution head: a call's outcome read from the words of its closing turns.
+
+The closing is the call's last ``WINDOW`` turns, both sides. Each turn's words and word pairs
+become terms marked with the side that said them (``a:refund``, ``c:still not``), so "I'll call
+you back" from the agent and from the customer are different evidence. Terms are weighted
+tf-idf (sublinear counts, smoothed idf, unit length), and a multinomial logistic regression
+(balanced classes) maps them to the six outcomes.
+
+Why words and not the sentence encoder's vectors: the outcome of a call is said in a handful of
+plain phrases ("put you through", "ring you back", "can't", "forget it"), which a mean sentence
+vector blurs. Leave-one-writer-out over the team's written calls, this head alone read 0.80 of
+the calls right where the vector head (engine/resolution/head.py) read 0.67
+(``benchmarks/results/trust_lowo.md``).
+
+Training and run time share ``closing_terms`` and ``Vocabulary``, so the terms cannot drift
+apart; fitted by ``scripts/lowo.py --write resolution_lexical`` (card:
+models/resolution-lexical/CARD.md). Only numpy at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from wocas.models.npz_head import read_npz_head
+
+FEATURE_VERSION = 1
+KIND = "lexical"
+WINDOW = 8  # the closing: the call's last 8 turns, both sides
+MIN_DF = 2  # a term must appear in two training calls
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")  # "can't" and "didn't" stay one word: they carry the outcome
+
+Side = tuple[str, str]  # (role, text): role "agent" or "customer"
+
+
+def turn_terms(role: str, text: str) -> list[str]:
+    """The words and adjacent word pairs of one turn, each marked with the side that said it."""
+    side = "a" if role == "agent" else "c"
+    words = WORD.findall(text.lower().replace("\u2019", "'"))
+    return [f"{side}:{w}" for w in words] + [f"{side}:{a} {b}" for a, b in zip(words, words[1:])]
+
+
+def closing_turns(turns: Sequence[Side], window: int = WINDOW) -> list[Side]:
+    """The last ``window`` turns that say something."""
+    return [(r, t) for r, t in turns if t.strip()][-window:]
+
+
+def closing_terms(turns: Sequence[Side], window: int = WINDOW) -> list[str]:
+    return [term for role, text in closing_turns(turns, window) for term in turn_terms(role, text)]
+
+
+class Vocabulary:
+    """The terms kept and their smoothed idf (sklearn's ``TfidfVectorizer(sublinear_tf=True)``)."""
+
+    def __init__(self, terms: Sequence[str], idf: np.ndarray):
+        self.terms = tuple(terms)
+        self.idf = np.asarray(idf, dtype=np.float32)
+        self.index = {t: i for i, t in enumerate(self.terms)}
+
+    @classmethod
+    def fit(cls, documents: Sequence[Sequence[str]], min_df: int = MIN_DF) -> "Vocabulary":
+        df = Counter(term for doc in documents for term in set(doc))
+        terms = sorted(t for t, n in df.items() if n >= min_df)
+        n = len(documents)
+        return cls(terms, np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in terms]))
+
+    def vectors(self, documents: Sequence[Sequence[str]]) -> np.ndarray:
+        """(documents, terms): 1 + log(count), times idf, scaled to unit length; unknown terms dropped."""
+        index = self.index
+        out = np.zeros((len(documents), len(self.terms)), dtype=np.float32)
+        for row, doc in enumerate(documents):
+            for term, count in Counter(t for t in doc if t in index).items():
+                out[row, index[term]] = 1.0 + math.log(count)
+        out *= self.idf
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1.0)
+
+
+class LexicalHead:
+    """Probabilities over ``classes`` for calls given as (role, text) turns."""
+
+    def __init__(self, vocabulary: Vocabulary, coef: np.ndarray, intercept: np.ndarray, classes: Sequence[str],
+                 window: int = WINDOW):
+        self.vocabulary, self.window = vocabulary, window
+        self.coef = np.asarray(coef, dtype=np.float32)
+        self.intercept = np.asarray(intercept, dtype=np.float32)
+        self.classes = [str(c) for c in classes]
+        if self.coef.shape != (len(self.classes), len(vocabulary.terms)):
+            raise ValueError(f"lexical resolution head: weights of shape {self.coef.shape}, expected "
+                             f"({len(self.classes)}, {len(vocabulary.terms)})")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "LexicalHead":
+        config, w = read_npz_head(folder, "lexical resolution head", FEATURE_VERSION,
+                                  "refit it with scripts/lowo.py --write resolution_lexical")
+        if config.get("kind") != KIND:
+            raise ValueError(f"{folder}: not a lexical resolution head (kind {config.get('kind')!r})")
+        return cls(Vocabulary([str(t) for t in w["terms"]], w["idf"]), w["coef"], w["intercept"],
+                   config["classes"], int(config.get("window", WINDOW)))
+
+    def probabilities(self, calls: Sequence[Sequence[Side]]) -> np.ndarray:
+        x = self.vocabulary.vectors([closing_terms(turns, self.window) for turns in calls])
+        z = x @ self.coef.T + self.intercept
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def evidence(self, turns: Sequence[Side], k: int) -> int | None:
+        """The position in ``turns`` of the closing turn whose terms push most toward class ``k``."""
+        closing = [i for i, (_, t) in enumerate(turns) if t.strip()][-self.window:]
+        if not closing:
+            return None
+        x = self.vocabulary.vectors([closing_terms(turns, self.window)])[0]
+        index = self.vocabulary.index
+        push = [sum(x[index[t]] * self.coef[k, index[t]] for t in set(turn_terms(*turns[i])) if t in index)
+                for i in closing]
+        return closing[int(np.argmax(push))]
+
+
+def save_lexical_head(folder: Path, vocabulary: Vocabulary, coef: np.ndarray, intercept: np.ndarray,
+                      config: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "head.npz", terms=np.array(vocabulary.terms), idf=vocabulary.idf.astype(np.float32),
+             coef=coef.astype(np.float32), intercept=intercept.astype(np.float32))
+    (folder / "config.json").write_text(json.dumps(
+        {**config, "kind": KIND, "window": WINDOW, "min_df": MIN_DF, "feature_version": FEATURE_VERSION},
+        indent=1) + "\n")
+
+
+def is_lexical(folder: str | Path) -> bool:
+    config = Path(folder) / "config.json"
+    return config.is_file() and json.loads(config.read_text()).get("kind") == KIND
+
+
+@lru_cache(maxsize=4)
+def load_lexical_head(folder: str) -> LexicalHead:
+    return LexicalHead.load(folder)

@@ -161,7 +161,7 @@ def test_two_workers_write_the_same_records_as_one(tmp_path, data_dir, caplog):
     profile = json.loads(line.split(": ", 1)[1])
     assert sum(w["calls"] for w in profile["workers"]) == 16 and sum(w["batches"] for w in profile["workers"]) == 6
     assert all(w["cpu_s"] > 0 and 0 < w["busy_s"] <= profile["wall_s"] and w["ready_after_s"] is not None
-               for w in profile["workers"])
+               for w in profile["workers"]), profile  # the profile, to see which worker and figure
 
 
 def test_auto_workers_one_per_core_within_memory(tmp_path, data_dir):

@@ -212,3 +212,20 @@ def test_repeat_window_is_configurable(nights):
     assert narrow["alice"]["repeat_contacts"] == 0  # her second call came two days later
     assert wide["alice"]["repeat_contacts"] == 1
     assert narrow["alice"]["defection_risk"] < wide["alice"]["defection_risk"]
+
+
+def test_the_inputs_are_read_without_writing_and_the_empty_weights_are_the_hand_set_risk(nights):
+    from wocas.analytics.customers import HAND_SET_WEIGHTS, risk_factors, risk_inputs, rollup
+    from wocas.config import CustomersConfig
+    from wocas.store import Store
+
+    out, _ = nights
+    with Store(out / "wocas.duckdb") as store:
+        store.execute("DELETE FROM customers")
+        inputs = risk_inputs(store)
+        assert store.query("SELECT count(*) AS n FROM customers")[0]["n"] == 0  # nothing written
+        rows = {r["customer_id"]: r for r in rollup(store, CustomersConfig(risk_weights=""))}
+    assert set(inputs) == set(rows)
+    for cid, row in rows.items():
+        risk, reasons = defection_risk(risk_factors(inputs[cid], HAND_SET_WEIGHTS))
+        assert (row["defection_risk"], row["risk_reasons"]) == (risk, reasons)

@@ -213,7 +213,7 @@ def write_report(data: dict, path: Path = RESULT) -> None:
                      f"{r['hand_set']['leavers_in_top_k']:g} | {r['fitted']['leavers_in_top_k']:g} |")
     total = sum(r["leavers"] for r in data["per_writer"].values())
     lines += [f"| **mean over writers** | | | {s['hand_set']['mean_roc_auc']:.3f} | {s['fitted']['mean_roc_auc']:.3f} | | |",
-              f"| **pooled** | {sum(r['customers'] for r in data['per_writer'].values())} | {total} | "
+              f"| **pooled** (top k: summed over writers) | {sum(r['customers'] for r in data['per_writer'].values())} | {total} | "
               f"{s['hand_set']['pooled_roc_auc']:.3f} | {s['fitted']['pooled_roc_auc']:.3f} | "
               f"{s['hand_set']['leavers_in_top_k_summed']:g} | {s['fitted']['leavers_in_top_k_summed']:g} |", "",
               f"Mean ROC-AUC rise {data['mean_roc_auc_rise']:+.3f}; adopted: **{'yes' if data['adopted'] else 'no'}**.", ""]

@@ -231,9 +231,10 @@ class CustomersConfig(Section):
     at_risk_threshold: float = 0.5  # defection risk at or above this = at risk
     rescue_from: float = -0.2  # a call whose customer opened at or below this trust ...
     rescue_to: float = 0.2  # ... and closed at or above this one turned frustration into trust
-    # the defection risk's factor weights: a registered name or a JSON file's path ("" = the hand-set
-    # constants in wocas.analytics.customers)
-    risk_weights: str = ""
+    # the defection risk's factor weights: a registered name or a JSON file's path; "churn-risk" = fitted
+    # on the team's written calls (models/churn-risk/CARD.md), "" = the hand-set constants in
+    # wocas.analytics.customers
+    risk_weights: str = "churn-risk"
 
 
 class InsightsConfig(Section):

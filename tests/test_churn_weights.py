@@ -105,3 +105,13 @@ def test_the_fit_recovers_the_weights_it_generated():
     fitted = fit_weights(X, left, prior=np.zeros(3))
     assert np.abs(fitted - true).max() < 0.05
     assert ((fitted >= 0) & (fitted <= 0.95)).all()
+
+
+def test_the_shipped_weights_are_the_default_pinned_and_in_range():
+    from wocas.models import registry
+
+    assert load_config().customers.risk_weights == "churn-risk"
+    registry.verify("churn-risk")  # the file matches its sha256 pin
+    weights = load_weights("churn-risk")
+    assert set(weights) == set(HAND_SET_WEIGHTS) and all(0.0 <= w <= 0.95 for w in weights.values())
+    assert weights != HAND_SET_WEIGHTS

@@ -171,10 +171,17 @@ def test_value_rescued_when_frustration_turns_to_trust(nights):
 def test_unlogged_complaint_is_listed(nights):
     if "signals" not in _stage_names():
         pytest.skip("no signals stage in the pipeline yet: complaints are not detected")
-    _, (_, _, n3) = nights
+    from wocas.analytics.customers import rollup
+    from wocas.config import CustomersConfig
+    from wocas.store import Store
+
+    out, (_, _, n3) = nights
     assert n3["dave"]["unlogged_complaint"]
-    assert any("no complaint was logged" in r for r in n3["dave"]["risk_reasons"])
     assert not n3["bob"]["unlogged_complaint"]
+    # the fitted weights (churn-risk) weigh an unlogged complaint 0; the hand-set ones list it
+    with Store(out / "wocas.duckdb") as store:
+        hand_set = {r["customer_id"]: r for r in rollup(store, CustomersConfig(risk_weights=""))}
+    assert any("no complaint was logged" in r for r in hand_set["dave"]["risk_reasons"])
 
 
 def test_cli_lists_riskiest_first_and_exports(nights, capsys):

@@ -4,6 +4,9 @@ defection risk with its reasons, value at risk and value rescued.
 The facts come from DuckDB SQL over the call tables; the risk is a noisy-OR of named factors
 (each a probability-like push with the evidence that raised it), so the number is always in
 [0, 1], only grows when a new factor appears, and every point of it has a reason attached.
+A factor's push is its raw value in [0, 1] times a named weight: ``[customers] risk_weights``
+names the weights (the default, models/churn-risk, fitted by scripts/fit_churn.py; "" = the
+hand-set constants below).
 
 Fields the input may carry (any CRM column arrives as call metadata): ``customer_value`` or
 ``value`` (the customer's worth; enables value at risk / rescued), ``channel``,

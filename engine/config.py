@@ -231,6 +231,10 @@ class CustomersConfig(Section):
     at_risk_threshold: float = 0.5  # defection risk at or above this = at risk
     rescue_from: float = -0.2  # a call whose customer opened at or below this trust ...
     rescue_to: float = 0.2  # ... and closed at or above this one turned frustration into trust
+    # the defection risk's factor weights: a registered name or a JSON file's path; "churn-risk" = fitted
+    # on the team's written calls (models/churn-risk/CARD.md), "" = the hand-set constants in
+    # wocas.analytics.customers
+    risk_weights: str = "churn-risk"
 
 
 class InsightsConfig(Section):
@@ -319,7 +323,7 @@ def _toml_value(value) -> str:
 MODEL_FIELDS = (("asr", "model"), ("text_encoder", "model"), ("emotion", "text_model"),
                 ("emotion", "audio_model"), ("jobs", "taxonomy"), ("jobs", "head"),
                 ("signals", "complaint_head"), ("emotion", "context_model"), ("redact", "tagger"),
-                ("resolution", "model"))
+                ("resolution", "model"), ("customers", "risk_weights"))
 PATH_FIELDS = (("satisfaction", "model"), ("satisfaction", "call_model"), ("diarization", "pyannote_path"))
 REGISTERED_FILES = {("satisfaction", "model"), ("satisfaction", "call_model")}  # a path or a registered name
 

@@ -171,10 +171,17 @@ def test_value_rescued_when_frustration_turns_to_trust(nights):
 def test_unlogged_complaint_is_listed(nights):
     if "signals" not in _stage_names():
         pytest.skip("no signals stage in the pipeline yet: complaints are not detected")
-    _, (_, _, n3) = nights
+    from wocas.analytics.customers import rollup
+    from wocas.config import CustomersConfig
+    from wocas.store import Store
+
+    out, (_, _, n3) = nights
     assert n3["dave"]["unlogged_complaint"]
-    assert any("no complaint was logged" in r for r in n3["dave"]["risk_reasons"])
     assert not n3["bob"]["unlogged_complaint"]
+    # the fitted weights (churn-risk) weigh an unlogged complaint 0; the hand-set ones list it
+    with Store(out / "wocas.duckdb") as store:
+        hand_set = {r["customer_id"]: r for r in rollup(store, CustomersConfig(risk_weights=""))}
+    assert any("no complaint was logged" in r for r in hand_set["dave"]["risk_reasons"])
 
 
 def test_cli_lists_riskiest_first_and_exports(nights, capsys):
@@ -212,3 +219,20 @@ def test_repeat_window_is_configurable(nights):
     assert narrow["alice"]["repeat_contacts"] == 0  # her second call came two days later
     assert wide["alice"]["repeat_contacts"] == 1
     assert narrow["alice"]["defection_risk"] < wide["alice"]["defection_risk"]
+
+
+def test_the_inputs_are_read_without_writing_and_the_empty_weights_are_the_hand_set_risk(nights):
+    from wocas.analytics.customers import HAND_SET_WEIGHTS, risk_factors, risk_inputs, rollup
+    from wocas.config import CustomersConfig
+    from wocas.store import Store
+
+    out, _ = nights
+    with Store(out / "wocas.duckdb") as store:
+        store.execute("DELETE FROM customers")
+        inputs = risk_inputs(store)
+        assert store.query("SELECT count(*) AS n FROM customers")[0]["n"] == 0  # nothing written
+        rows = {r["customer_id"]: r for r in rollup(store, CustomersConfig(risk_weights=""))}
+    assert set(inputs) == set(rows)
+    for cid, row in rows.items():
+        risk, reasons = defection_risk(risk_factors(inputs[cid], HAND_SET_WEIGHTS))
+        assert (row["defection_risk"], row["risk_reasons"]) == (risk, reasons)

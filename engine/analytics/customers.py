@@ -4,6 +4,9 @@ defection risk with its reasons, value at risk and value rescued.
 The facts come from DuckDB SQL over the call tables; the risk is a noisy-OR of named factors
 (each a probability-like push with the evidence that raised it), so the number is always in
 [0, 1], only grows when a new factor appears, and every point of it has a reason attached.
+A factor's push is its raw value in [0, 1] times a named weight: ``[customers] risk_weights``
+names the weights (the default, models/churn-risk, fitted by scripts/fit_churn.py; "" = the
+hand-set constants below).
 
 Fields the input may carry (any CRM column arrives as call metadata): ``customer_value`` or
 ``value`` (the customer's worth; enables value at risk / rescued), ``channel``,
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from wocas.config import CustomersConfig, InsightsConfig
+from wocas.errors import ModelError
 from wocas.kinds import SignalKind
 from wocas.schema import CustomerRecord
 from wocas.store import ExportFormat, Store
@@ -58,6 +62,19 @@ OPEN_CONFIDENCE = queries.OPEN_CONFIDENCE
 # pushes the risk by this times how far below (at most 1), more when it fell during the call.
 TRUST_OUTCOME_RISK = 0.3
 FALLING_SHAPES = ("deteriorated", "steady-negative")
+
+# Each factor is a raw value in [0, 1] times a named weight (its push at full strength). The
+# hand-set weights are the constants above; a counted factor reaches full strength where the
+# hand-set per-unit push reaches its cap, so the hand-set pushes are unchanged.
+HAND_SET_WEIGHTS: dict[str, float] = {
+    **{f"signal:{kind.value}": w for kind, w in SIGNAL_RISK.items()},
+    "repeats": MAX_REPEAT_RISK, "open_jobs": MAX_OPEN_JOB_RISK, "dissatisfied": DISSATISFIED_RISK,
+    "emotion_trend": MAX_TREND_RISK, "preventable": MAX_PREVENTABLE_RISK,
+    "unlogged_complaint": UNLOGGED_COMPLAINT_RISK,
+    **{f"outcome:{state}": w for state, w in OPEN_RESOLUTION_RISK.items()},
+    "trust_outcome": TRUST_OUTCOME_RISK,
+}
+WEIGHTS_KIND = "churn-risk-weights"
 
 CUSTOMERS_SQL = """
 SELECT c.customer_id, count(*) AS contacts, min(c.ts) AS first_contact, max(c.ts) AS last_contact,
@@ -118,8 +135,10 @@ FROM _contacts GROUP BY ALL ORDER BY period
 
 @dataclass
 class Factor:
-    weight: float  # probability-like push in [0, 1]
+    push: float  # how far this factor pushes the risk: its named weight × its raw value, in [0, 1]
     reason: str
+    name: str = ""  # the weight it is pushed by (a key of HAND_SET_WEIGHTS)
+    raw: float = 1.0  # how strongly it is present, in [0, 1]
 
 
 @dataclass
@@ -135,20 +154,52 @@ class RiskInputs:
     last_outcome: dict[str, Any] | None = None  # the last contact's resolution, confidence, quote and call id
 
 
-def risk_factors(inputs: RiskInputs) -> list[Factor]:
+def load_weights(name_or_path: str) -> dict[str, float]:
+    """The factor weights ``[customers] risk_weights`` names: "" = the hand-set constants, else a
+    registered name (its sha256 pin is checked) or a JSON file's path. A missing or damaged file
+    is a ``ModelError`` naming it."""
+    if not name_or_path:
+        return dict(HAND_SET_WEIGHTS)
+    from wocas.models import registry
+
+    if name_or_path in registry.names():
+        registry.verify(name_or_path)
+    path = registry.resolve(name_or_path).path
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ModelError(f"risk weights {path}: cannot be read as JSON ({e})") from e
+    weights = data.get("weights") if isinstance(data, dict) else None
+    if not isinstance(weights, dict) or data.get("kind") != WEIGHTS_KIND:
+        raise ModelError(f"risk weights {path}: not a {WEIGHTS_KIND} file (needs \"kind\" and \"weights\")")
+    missing, unknown = sorted(set(HAND_SET_WEIGHTS) - set(weights)), sorted(set(weights) - set(HAND_SET_WEIGHTS))
+    if missing or unknown:
+        raise ModelError(f"risk weights {path}: missing {missing}, unknown {unknown}")
+    bad = [k for k, w in weights.items() if not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0]
+    if bad:
+        raise ModelError(f"risk weights {path}: weights must be numbers in [0, 1]: {bad}")
+    return {k: float(weights[k]) for k in HAND_SET_WEIGHTS}
+
+
+def _factor(weights: dict[str, float], name: str, raw: float, reason: str) -> Factor:
+    raw = max(0.0, min(1.0, raw))
+    return Factor(weights[name] * raw, reason, name, raw)
+
+
+def risk_factors(inputs: RiskInputs, weights: dict[str, float] = HAND_SET_WEIGHTS) -> list[Factor]:
     factors: list[Factor] = []
     strongest: dict[SignalKind, Factor] = {}
     for s in inputs.signals:
         kind = SignalKind.parse(s["kind"])
-        weight = SIGNAL_RISK.get(kind)
-        if weight is None:
+        if kind not in SIGNAL_RISK:
             continue
         # A complaint in a call that ended with a satisfied customer weighs half as much.
         settled = 0.5 * (s["p_satisfied"] if s.get("p_satisfied") is not None else 0.0)
-        push = weight * max(0.0, min(1.0, s["strength"])) * (1 - settled)
-        if kind not in strongest or push > strongest[kind].weight:
+        raw = max(0.0, min(1.0, s["strength"])) * (1 - settled)
+        if kind not in strongest or raw > strongest[kind].raw:
             quote = f': "{s["quote"][:80]}"' if s.get("quote") else ""
-            strongest[kind] = Factor(push, f"{SIGNAL_WORDS[kind]} (call {s['call_id']}){quote}")
+            strongest[kind] = _factor(weights, f"signal:{kind.value}", raw,
+                                      f"{SIGNAL_WORDS[kind]} (call {s['call_id']}){quote}")
     factors.extend(strongest.values())
     if inputs.repeats:
         about = sorted({reason for r in inputs.repeats for reason in (r.get("same") or [])})
@@ -158,37 +209,46 @@ def risk_factors(inputs: RiskInputs) -> list[Factor]:
             why = "after an unresolved call"
         else:
             why = "(the customer or the CRM says they contacted before)"
-        factors.append(Factor(min(MAX_REPEAT_RISK, REPEAT_RISK * len(inputs.repeats)),
-                              f"{len(inputs.repeats)} repeat contact(s) {why}"))
+        factors.append(_factor(weights, "repeats", REPEAT_RISK * len(inputs.repeats) / MAX_REPEAT_RISK,
+                               f"{len(inputs.repeats)} repeat contact(s) {why}"))
     if inputs.open_jobs:
-        factors.append(Factor(min(MAX_OPEN_JOB_RISK, OPEN_JOB_RISK * len(inputs.open_jobs)),
-                              f"still open: {', '.join(inputs.open_jobs[:3])}"
-                              + (f" and {len(inputs.open_jobs) - 3} more" if len(inputs.open_jobs) > 3 else "")))
+        factors.append(_factor(weights, "open_jobs", OPEN_JOB_RISK * len(inputs.open_jobs) / MAX_OPEN_JOB_RISK,
+                               f"still open: {', '.join(inputs.open_jobs[:3])}"
+                               + (f" and {len(inputs.open_jobs) - 3} more" if len(inputs.open_jobs) > 3 else "")))
     if inputs.p_satisfied_last is not None:
         score = f" (CSAT {inputs.satisfaction_last:.1f})" if inputs.satisfaction_last is not None else ""
-        factors.append(Factor(DISSATISFIED_RISK * (1 - inputs.p_satisfied_last),
-                              f"last contact predicted {inputs.p_satisfied_last:.0%} likely satisfied{score}"))
+        factors.append(_factor(weights, "dissatisfied", 1 - inputs.p_satisfied_last,
+                               f"last contact predicted {inputs.p_satisfied_last:.0%} likely satisfied{score}"))
     if inputs.emotion_trend is not None and inputs.emotion_trend < 0:
-        factors.append(Factor(min(MAX_TREND_RISK, -TREND_RISK * inputs.emotion_trend),
-                              f"emotion falling across contacts ({inputs.emotion_trend:+.2f} per contact)"))
+        factors.append(_factor(weights, "emotion_trend", -TREND_RISK * inputs.emotion_trend / MAX_TREND_RISK,
+                               f"emotion falling across contacts ({inputs.emotion_trend:+.2f} per contact)"))
     if inputs.preventable_contacts:
-        factors.append(Factor(min(MAX_PREVENTABLE_RISK, PREVENTABLE_RISK * inputs.preventable_contacts),
-                              f"{inputs.preventable_contacts} preventable contact(s)"))
+        factors.append(_factor(weights, "preventable",
+                               PREVENTABLE_RISK * inputs.preventable_contacts / MAX_PREVENTABLE_RISK,
+                               f"{inputs.preventable_contacts} preventable contact(s)"))
     if inputs.unlogged_complaint:
-        factors.append(Factor(UNLOGGED_COMPLAINT_RISK, "complained, but no complaint was logged"))
+        factors.append(_factor(weights, "unlogged_complaint", 1.0, "complained, but no complaint was logged"))
     last = inputs.last_outcome
     if last and last.get("resolution") in OPEN_RESOLUTION_RISK and last.get("confidence") is not None:
         quote = f': "{last["quote"][:80]}"' if last.get("quote") else ""
-        factors.append(Factor(OPEN_RESOLUTION_RISK[last["resolution"]] * float(last["confidence"]),
-                              f"last contact ended {str(last['resolution']).replace('_', ' ')} "
-                              f"(call {last['call_id']}){quote}"))
+        factors.append(_factor(weights, f"outcome:{last['resolution']}", float(last["confidence"]),
+                               f"last contact ended {str(last['resolution']).replace('_', ' ')} "
+                               f"(call {last['call_id']}){quote}"))
     closing = last.get("trust_closing") if last else None
     if closing is not None and closing < 0:
         shape = last.get("shape")
-        weight = TRUST_OUTCOME_RISK * min(1.0, -closing) * (1.0 if shape in FALLING_SHAPES else 0.5)
-        factors.append(Factor(weight, f"last contact closed with the customer's trust at {closing:+.2f}"
-                                      + (f", {shape}" if shape else "") + f" (call {last['call_id']})"))
+        raw = min(1.0, -closing) * (1.0 if shape in FALLING_SHAPES else 0.5)
+        factors.append(_factor(weights, "trust_outcome", raw,
+                               f"last contact closed with the customer's trust at {closing:+.2f}"
+                               + (f", {shape}" if shape else "") + f" (call {last['call_id']})"))
     return factors
+
+
+def raw_values(inputs: RiskInputs) -> dict[str, float]:
+    """Each factor's raw value for one customer (0 where the factor is absent): what the weights are fitted on."""
+    values = dict.fromkeys(HAND_SET_WEIGHTS, 0.0)
+    values.update({f.name: f.raw for f in risk_factors(inputs)})
+    return values
 
 
 def defection_risk(factors: list[Factor]) -> tuple[float, list[str]]:
@@ -196,9 +256,9 @@ def defection_risk(factors: list[Factor]) -> tuple[float, list[str]]:
     with its own push (``[+0.45]``), strongest first, so the rank is explained by its evidence."""
     stay = 1.0
     for f in factors:
-        stay *= 1 - max(0.0, min(1.0, f.weight))
-    reasons = [f"{f.reason} [+{f.weight:.2f}]" for f in sorted(factors, key=lambda f: -f.weight)
-               if f.weight >= MIN_REASON]
+        stay *= 1 - max(0.0, min(1.0, f.push))
+    reasons = [f"{f.reason} [+{f.push:.2f}]" for f in sorted(factors, key=lambda f: -f.push)
+               if f.push >= MIN_REASON]
     return round(1 - stay, 4), reasons
 
 
@@ -209,9 +269,17 @@ def _group(rows: list[dict[str, Any]], key: str = "customer_id") -> dict[str, li
     return out
 
 
-def rollup(store: Store, config: CustomersConfig | None = None,
-           satisfied_threshold: float | None = None) -> list[dict[str, Any]]:
-    """Rebuild the ``customers`` table from every call in the store; returns its rows.
+@dataclass
+class CustomerFacts:
+    row: dict[str, Any]  # CUSTOMERS_SQL's row
+    channels: dict[str, int]
+    jobs: list[dict[str, Any]]
+    inputs: RiskInputs
+
+
+def customer_facts(store: Store, config: CustomersConfig | None = None,
+                   satisfied_threshold: float | None = None) -> list[CustomerFacts]:
+    """Every customer's counts, jobs and risk inputs, read from the store (nothing is written).
 
     Repeats and recovered calls are counted with the store's definitions (``queries.REPEATS_SQL``,
     ``queries.OUTCOMES_SQL``); ``satisfied_threshold`` is ``[insights] satisfied_threshold``."""
@@ -225,8 +293,7 @@ def rollup(store: Store, config: CustomersConfig | None = None,
     jobs = _group(store.query(JOBS_SQL))
     signals = _group(store.query(SIGNALS_SQL))
     outcomes = {r["customer_id"]: r for r in store.query(LAST_OUTCOME_SQL)}
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    rows = []
+    facts = []
     for c in customers:
         cid = c["customer_id"]
         customer_jobs = [{"reason": j["reason"], "contacts": j["contacts"], "status": "open" if j["open"] else "resolved",
@@ -243,16 +310,36 @@ def rollup(store: Store, config: CustomersConfig | None = None,
             preventable_contacts=c["preventable_contacts"], unlogged_complaint=bool(c["unlogged_complaint"]),
             last_outcome=last,
         )
-        risk, reasons = defection_risk(risk_factors(inputs))
+        facts.append(CustomerFacts(c, {r["channel"]: r["n"] for r in channels.get(cid, [])}, customer_jobs, inputs))
+    return facts
+
+
+def risk_inputs(store: Store, config: CustomersConfig | None = None,
+                satisfied_threshold: float | None = None) -> dict[str, RiskInputs]:
+    """customer_id -> the inputs of their defection risk, without writing the customers table."""
+    return {f.row["customer_id"]: f.inputs for f in customer_facts(store, config, satisfied_threshold)}
+
+
+def rollup(store: Store, config: CustomersConfig | None = None,
+           satisfied_threshold: float | None = None) -> list[dict[str, Any]]:
+    """Rebuild the ``customers`` table from every call in the store; returns its rows. The risk is
+    weighed by ``config.risk_weights`` (see ``load_weights``)."""
+    config = config or CustomersConfig()
+    weights = load_weights(config.risk_weights)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = []
+    for f in customer_facts(store, config, satisfied_threshold):
+        c, inputs = f.row, f.inputs
+        risk, reasons = defection_risk(risk_factors(inputs, weights))
         value = c["value"]
         rows.append({
-            "customer_id": cid, "contacts": c["contacts"], "first_contact": c["first_contact"],
+            "customer_id": c["customer_id"], "contacts": c["contacts"], "first_contact": c["first_contact"],
             "last_contact": c["last_contact"],
-            "contacts_by_channel": json.dumps({r["channel"]: r["n"] for r in channels.get(cid, [])}),
+            "contacts_by_channel": json.dumps(f.channels),
             "usage": "heavy" if c["contacts"] >= config.heavy_user_contacts else "light",
             "repeat_contacts": c["repeat_contacts"],
             "repeat_rate": round(c["repeat_contacts"] / c["contacts"], 4),
-            "jobs": json.dumps(customer_jobs), "open_jobs": open_jobs,
+            "jobs": json.dumps(f.jobs), "open_jobs": inputs.open_jobs,
             "preventable_contacts": c["preventable_contacts"],
             "emotion_first": _round(c["emotion_first"]), "emotion_last": _round(c["emotion_last"]),
             "emotion_trend": _round(inputs.emotion_trend),

@@ -43,7 +43,7 @@ class EmbeddingMismatch(TextEncoderError):
 # The heads fitted over the shared encoder, per encoder: what to set when a head and its vectors disagree.
 TRUST_HEADS = {"minilm": {"[emotion] context_model": "trust-context", "[resolution] model": "resolution-lexical",
                           "[satisfaction] call_model": "(unset: the shipped call model)"},
-               "mpnet": {"[emotion] context_model": "trust-context-mpnet", "[resolution] model": "resolution-head-mpnet",
+               "mpnet": {"[emotion] context_model": "trust-context-mpnet", "[resolution] model": "resolution-lexical",
                          "[satisfaction] call_model": "satisfaction-call-mpnet"}}
 
 

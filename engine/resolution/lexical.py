@@ -37,7 +37,7 @@ WINDOW = 8  # the closing: the call's last 8 turns, both sides
 MIN_DF = 2  # a term must appear in two training calls
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")  # "can't" and "didn't" stay one word: they carry the outcome
 
-Side = tuple[str, str]  # (role, text): role "agent" or "customer"
+SaidTurn = tuple[str, str]  # (role, text): role "agent" or "customer"
 
 
 def turn_terms(role: str, text: str) -> list[str]:
@@ -47,12 +47,12 @@ def turn_terms(role: str, text: str) -> list[str]:
     return [f"{side}:{w}" for w in words] + [f"{side}:{a} {b}" for a, b in zip(words, words[1:])]
 
 
-def closing_turns(turns: Sequence[Side], window: int = WINDOW) -> list[Side]:
+def closing_turns(turns: Sequence[SaidTurn], window: int = WINDOW) -> list[SaidTurn]:
     """The last ``window`` turns that say something."""
     return [(r, t) for r, t in turns if t.strip()][-window:]
 
 
-def closing_terms(turns: Sequence[Side], window: int = WINDOW) -> list[str]:
+def closing_terms(turns: Sequence[SaidTurn], window: int = WINDOW) -> list[str]:
     return [term for role, text in closing_turns(turns, window) for term in turn_terms(role, text)]
 
 
@@ -105,13 +105,13 @@ class LexicalHead:
         return cls(Vocabulary([str(t) for t in w["terms"]], w["idf"]), w["coef"], w["intercept"],
                    config["classes"], int(config.get("window", WINDOW)))
 
-    def probabilities(self, calls: Sequence[Sequence[Side]]) -> np.ndarray:
+    def probabilities(self, calls: Sequence[Sequence[SaidTurn]]) -> np.ndarray:
         x = self.vocabulary.vectors([closing_terms(turns, self.window) for turns in calls])
         z = x @ self.coef.T + self.intercept
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
-    def evidence(self, turns: Sequence[Side], k: int) -> int | None:
+    def evidence(self, turns: Sequence[SaidTurn], k: int) -> int | None:
         """The position in ``turns`` of the closing turn whose terms push most toward class ``k``."""
         closing = [i for i, (_, t) in enumerate(turns) if t.strip()][-self.window:]
         if not closing:

@@ -105,18 +105,24 @@ class LexicalHead:
         return cls(Vocabulary([str(t) for t in w["terms"]], w["idf"]), w["coef"], w["intercept"],
                    config["classes"], int(config.get("window", WINDOW)))
 
-    def probabilities(self, calls: Sequence[Sequence[SaidTurn]]) -> np.ndarray:
-        x = self.vocabulary.vectors([closing_terms(turns, self.window) for turns in calls])
+    def vectors(self, calls: Sequence[Sequence[SaidTurn]]) -> np.ndarray:
+        """(calls, terms): the tf-idf of each call's closing."""
+        return self.vocabulary.vectors([closing_terms(turns, self.window) for turns in calls])
+
+    def probabilities(self, calls: Sequence[Sequence[SaidTurn]], x: np.ndarray | None = None) -> np.ndarray:
+        """(calls, classes); ``x`` is ``vectors(calls)`` when the caller has it already."""
+        x = self.vectors(calls) if x is None else x
         z = x @ self.coef.T + self.intercept
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
-    def evidence(self, turns: Sequence[SaidTurn], k: int) -> int | None:
-        """The position in ``turns`` of the closing turn whose terms push most toward class ``k``."""
+    def evidence(self, turns: Sequence[SaidTurn], k: int, x: np.ndarray | None = None) -> int | None:
+        """The position in ``turns`` of the closing turn whose terms push most toward class ``k``;
+        ``x`` is the call's row of ``vectors`` when the caller has it already."""
         closing = [i for i, (_, t) in enumerate(turns) if t.strip()][-self.window:]
         if not closing:
             return None
-        x = self.vocabulary.vectors([closing_terms(turns, self.window)])[0]
+        x = self.vectors([turns])[0] if x is None else x
         index = self.vocabulary.index
         push = [sum(x[index[t]] * self.coef[k, index[t]] for t in set(turn_terms(*turns[i])) if t in index)
                 for i in closing]

@@ -216,11 +216,14 @@ class ResolutionStage(Stage):
         """The lexical head's state for each call; a call with nothing said keeps none."""
         sides = [[(t.role.value, t.text) for t in c.turns] for c in calls]
         said = [k for k, s in enumerate(sides) if any(text.strip() for _, text in s)]
-        p = head.probabilities([sides[k] for k in said]) if said else np.zeros((0, len(head.classes)))
         out = list(calls)
-        for row, k in zip(p, said):
+        if not said:
+            return out
+        spoken = [sides[k] for k in said]
+        x = head.vectors(spoken)  # once: the probabilities and each call's evidence read the same rows
+        for row, vector, k in zip(head.probabilities(spoken, x), x, said):
             best = int(np.argmax(row))
-            turn = calls[k].turns[head.evidence(sides[k], best)]
+            turn = calls[k].turns[head.evidence(sides[k], best, vector)]
             out[k] = calls[k].replace(resolution=_state(Resolution(head.classes[best]), float(row[best]), turn))
         return out
 

@@ -1,4 +1,4 @@
-"""The lexical resolution head (engine/resolution/lexical.py): its terms and tf-idf against
+"""The lexical resolution head (engine/text/lexical.py): its terms and tf-idf against
 scikit-learn's, a tiny head fitted here and loaded by path, bad folders, and the stage with it."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from wocas.config import ResolutionConfig
-from wocas.resolution.lexical import LexicalHead, Vocabulary, closing_terms, save_lexical_head, turn_terms
+from wocas.text.lexical import LexicalHead, Vocabulary, closing_terms, save_lexical_head, turn_terms
 from wocas.schema import Resolution
 from wocas.stages.resolution import ResolutionStage
 
@@ -89,7 +89,7 @@ def test_a_damaged_folder_is_refused_with_its_reason(tmp_path):
         LexicalHead.load(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "kind": "vectors"}))
-    with pytest.raises(ValueError, match="not a lexical resolution head"):
+    with pytest.raises(ValueError, match="not a lexical head"):
         LexicalHead.load(tmp_path)
     (tmp_path / "head.npz").unlink()
     with pytest.raises(FileNotFoundError, match="needs config.json and head.npz"):

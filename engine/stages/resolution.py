@@ -11,7 +11,7 @@ its evidence is the turn that voted for it most.
 The descriptions are written in general terms and are not taken from any evaluation set.
 
 With ``[resolution] model`` a fitted head decides instead. The default, ``resolution-lexical``
-(engine/resolution/lexical.py), reads the words of the last eight turns; its confidence is its
+(engine/text/lexical.py), reads the words of the last eight turns; its confidence is its
 probability and its evidence the closing turn whose words pushed most toward the state it chose.
 ``resolution-head`` (engine/resolution/head.py) reads these votes, the closing turns' sentence
 vectors, the customer's trust as read in context and where the turns fall; its evidence is the
@@ -28,7 +28,7 @@ from wocas.resolution.head import (
     AGENT_TURNS, CUSTOMER_SCAN, CUSTOMER_TURNS, CallReading, ResolutionHead, load_resolution_head, place_numbers,
     trust_numbers,
 )
-from wocas.resolution.lexical import LexicalHead, is_lexical, load_lexical_head
+from wocas.text.lexical import LexicalHead, is_lexical, load_lexical_head
 from wocas.schema import CallAnalysis, Resolution, ResolutionState, Turn
 from wocas.stages.base import Stage, file_digest
 from wocas.text.utterance import parse_utterance

@@ -25,12 +25,14 @@ from pathlib import Path
 from benchmarks.common import ROOT, write_results
 
 CALLS = ROOT / "benchmarks" / "challenge" / "calls.txt"
-# heldout2..heldout8: one file per later writer, each split named after its file
-HELDOUT_FILES = tuple(ROOT / "benchmarks" / "challenge" / f"heldout{k}.txt" for k in range(2, 9))
+# heldout2..heldout9: one file per later writer, each split named after its file
+HELDOUT_FILES = tuple(ROOT / "benchmarks" / "challenge" / f"heldout{k}.txt" for k in range(2, 10))
 HELDOUT2, HELDOUT3 = HELDOUT_FILES[:2]
 SPLITS = ("tune", "heldout") + tuple(p.stem for p in HELDOUT_FILES)
 # arm -> config TOML (None: defaults); "no context" is the earlier reading: per-turn trust, zero-shot resolution
 ARMS = {"context": None, "no context": '[emotion]\ncontext_model = ""\n[resolution]\nmodel = ""\n'}
+# --without-words adds the defaults less the lexical shape and band heads (the engine before them)
+WITHOUT_WORDS = '[emotion]\nshape_words = ""\n[satisfaction]\nband_words = ""\n'
 # --accurate-trust adds the opt-in profile (needs the mpnet encoder installed)
 ACCURATE_TRUST = ROOT / "configs" / "accurate-trust.toml"
 
@@ -199,8 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="challenge", help="results file name (default challenge)")
     parser.add_argument("--accurate-trust", action="store_true",
                         help="also score the opt-in profile configs/accurate-trust.toml (needs the mpnet encoder)")
+    parser.add_argument("--without-words", action="store_true",
+                        help="also score the defaults without the lexical shape and band heads")
     args = parser.parse_args(argv)
     arms = dict(ARMS)
+    if args.without_words:
+        arms["context, no words"] = WITHOUT_WORDS
     if args.accurate_trust:
         arms["accurate trust (mpnet)"] = ACCURATE_TRUST.read_text()
     calls = read_calls() + [c for path in HELDOUT_FILES if path.exists() for c in read_calls(path)]
@@ -240,11 +246,16 @@ def main(argv: list[str] | None = None) -> int:
              "`heldout8` (benchmarks/challenge/heldout8.txt, 60 calls by an eighth writer who read no repository file, "
              "mixed like a real week with 15 short calls) was scored once, after the lexical resolution head was "
              "adopted by leave-one-writer-out and fitted. "
+             "`heldout9` (benchmarks/challenge/heldout9.txt, 60 calls by a ninth writer who read no project file, "
+             "committed before any model ran on it) was scored once, after the lexical shape and band heads were "
+             "adopted by leave-one-writer-out and fitted, with them and without them (`context, no words`) in one run. "
              "Arms, in one run: `context` = the defaults (customer turns read in context by models/trust-context, "
-             "shape from its fitted classifier); `no context` = `[emotion] context_model = \"\"` and "
+             "shape from its fitted classifier averaged with the lexical shape head, band from the band model averaged with "
+             "the lexical band head); `no context` = `[emotion] context_model = \"\"` and "
              "`[resolution] model = \"\"` (per-turn scores, the shape rules and the zero-shot resolution, as before); "
              "`accurate trust (mpnet)` (with --accurate-trust) = configs/accurate-trust.toml, the opt-in chain over "
-             "all-mpnet-base-v2. Satisfaction band: the band the satisfaction stage gives "
+             "all-mpnet-base-v2; `context, no words` (with --without-words) = the defaults with `[emotion] shape_words = \"\"` "
+             "and `[satisfaction] band_words = \"\"` (shape and band without the lexical heads). Satisfaction band: the band the satisfaction stage gives "
              "(the call model's fitted band model, scripts/fit_bands.py). Leavers in top k: of the k customers "
              "labelled leaving in the split, how many are among "
              "the k with the highest defection risk. Turn Spearman: customer-turn trust against the writer's "

@@ -119,6 +119,9 @@ class EmotionConfig(Section):
     # Customer turns re-read in context (what they answer, where the call stands): registry name
     # or folder of a trust context head; "" keeps each turn's own score.
     context_model: str = "trust-context"
+    # The customer's shape also read from the words of the whole call (a lexical head, registry name or
+    # folder; engine/text/lexical.py): averaged with the shape classifier's reading; "" = the classifier alone.
+    shape_words: str = "shape-lexical"
 
 
 class JobsConfig(Section):
@@ -206,6 +209,9 @@ class SatisfactionConfig(Section):
     # None = the shipped models/satisfaction/call_model.json, or the store's refit (wocas calibrate); else a
     # path or a registered name (satisfaction-call-mpnet: the accurate-trust profile's, configs/accurate-trust.toml)
     call_model: str | None = None
+    # The survey band also read from the words of the whole call (a lexical head, registry name or folder):
+    # averaged with the band model's reading; "" = the band model alone.
+    band_words: str = "band-lexical"
 
 
 class FlagsConfig(Section):

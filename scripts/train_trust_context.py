@@ -1,6 +1,6 @@
 """Train the trust context head (engine/emotion/context.py) on calls labelled turn by turn.
 
-The shipped models are now fitted by ``scripts/lowo.py --candidates resolution_lexical --write resolution_lexical``, whose
+The shipped models are now fitted by ``scripts/lowo.py --candidates words_blend --write words_blend``, whose
 leave-one-writer-out figures (each writer's calls scored by models trained on the other writers)
 are the primary ones; this script's within-writer folds overstate how it does on a new writer.
 By default it reads the same sources (models/training/trust_calls*.txt and the challenge files

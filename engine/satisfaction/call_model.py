@@ -90,6 +90,9 @@ BAND_FEATURES = ("score", "trust_closing", *(f"resolution:{r.value}" for r in Re
                  "signal:cancel_intent", "signal:threat_to_leave")
 
 
+WORDS = "words:"  # features ``words:<band>``: the lexical band head's probabilities (stages/satisfaction.py)
+
+
 def band_row(score: float, features: dict[str, float]) -> np.ndarray:
     """The band model's inputs: the closing trust is unknown (NaN) without a trajectory; an absent
     resolution or signal is 0."""
@@ -100,7 +103,9 @@ def band_row(score: float, features: dict[str, float]) -> np.ndarray:
 def band_of(score: float, features: dict[str, float], band: dict[str, Any] | None) -> str:
     """The survey band (low, mid, high) a predicted score stands for, by the model's band model:
     ``{"kind": "cuts", "cuts": [a, b]}`` (score < a low, score <= b mid, else high) or
-    ``{"kind": "logistic", ...}`` (a multinomial logistic regression over ``BAND_FEATURES``)."""
+    ``{"kind": "logistic", ...}`` (a multinomial logistic regression over ``BAND_FEATURES``). When the
+    features hold the lexical band head's probabilities (``words:low`` ...), the logistic's
+    probabilities are averaged with them."""
     if band is None or band.get("kind") == "cuts":
         low, high = band["cuts"] if band is not None else SURVEY_CUTS
         return "low" if score < low else "mid" if score <= high else "high"
@@ -109,7 +114,12 @@ def band_of(score: float, features: dict[str, float], band: dict[str, Any] | Non
     row = band_row(score, features)
     z = np.nan_to_num((row - np.asarray(band["mean"])) / np.asarray(band["scale"]), nan=0.0)
     logits = np.asarray(band["coef"]) @ z + np.asarray(band["intercept"])
-    return str(band["classes"][int(np.argmax(logits))])
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    words = [features.get(f"{WORDS}{c}") for c in band["classes"]]
+    if all(w is not None for w in words):  # the lexical band head's reading, stored with the call
+        p = (p + np.asarray(words, dtype=float)) / 2
+    return str(band["classes"][int(np.argmax(p))])
 
 
 class CallModelError(ValueError):

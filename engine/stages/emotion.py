@@ -59,7 +59,7 @@ class EmotionStage(Stage):
     @classmethod
     def results_settings(cls, section) -> dict:
         settings = super().results_settings(section)
-        for key in ("shape_turnaround", "shape_volatility", "context_model"):  # later stages', not this one's
+        for key in ("shape_turnaround", "shape_volatility", "context_model", "shape_words"):  # later stages', not this one's
             settings.pop(key, None)
         return settings
 

@@ -8,6 +8,13 @@ store has one). Writes a CSAT-like 1-5 score, the probability the customer would
 satisfied, a confidence, the three facts that moved the score most, and the features, so a later
 refit can rescore the call. Stages that did not run leave their facts missing, which lowers the
 confidence rather than failing the call.
+
+The survey band is the band model's; with ``[satisfaction] band_words`` (the default,
+models/band-lexical) a lexical head also reads the band from the words of the whole call
+(engine/text/lexical.py), its probabilities are kept in the features (``words:low`` ...), and the
+band is the most probable under the mean of the two readings (a stored call rescored later blends
+the same numbers). After a refit on a centre's surveys the band is the survey's own cut of the
+refitted score, and the words' reading is kept but not used.
 """
 
 from __future__ import annotations
@@ -19,13 +26,16 @@ from typing import Any
 from wocas.config import SatisfactionConfig, model_file
 from wocas.kinds import SignalKind
 from wocas.models.text_encoder import TextEncoder
-from wocas.satisfaction.call_model import CALL_MODEL_FILE, CallModel, call_features, drivers, load_call_model
+from wocas.satisfaction.call_model import (
+    CALL_MODEL_FILE, WORDS, CallModel, call_features, drivers, load_call_model,
+)
 from wocas.satisfaction.model import (
     MODEL_FILE, CallFacts, Dialogue, SatisfactionModel, _telling_quote, embed_dialogues, lexical_features,
     load_model, with_trajectory,
 )
 from wocas.schema import CallAnalysis, Satisfaction
 from wocas.stages.base import Stage, file_digest
+from wocas.text.lexical import LexicalHead, load_lexical_head
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +111,13 @@ def satisfaction_for(call: CallAnalysis, features: dict[str, float], model: Call
                         features={k: round(v, 5) for k, v in features.items()}, model=model.version)
 
 
+def _words_folder(section: SatisfactionConfig | None) -> Path | None:
+    from wocas.models.registry import resolve
+
+    name = (section or SatisfactionConfig()).band_words
+    return resolve(name).path if name else None
+
+
 class SatisfactionStage(Stage):
     name = "satisfaction"
     requires = frozenset({"turns", "roles", "metrics"})
@@ -112,6 +129,8 @@ class SatisfactionStage(Stage):
         self.call_model: CallModel = load_call_model(model_file(self.config.call_model) or str(CALL_MODEL_FILE))
         # the model's own encoder (named in its file), on the shared encoder's backend and device
         self.encoder = (encoder or TextEncoder()).variant(self.model.encoder)
+        words = _words_folder(self.config)
+        self.band_words: LexicalHead | None = load_lexical_head(str(words)) if words is not None else None
 
     @classmethod
     def identity(cls, section, encoder) -> str:
@@ -120,8 +139,10 @@ class SatisfactionStage(Stage):
         call_path = Path(model_file(section.call_model) or CALL_MODEL_FILE)
         model, call_model = load_model(str(path)), load_call_model(str(call_path))
         shared = encoder or TextEncoder()
+        words = _words_folder(section)
+        words = f"+words:{file_digest(words / 'head.npz')}" if words is not None else ""
         return (f"{model.version}:{file_digest(path)}+{call_model.version}:{file_digest(call_path)}"
-                f"+{shared.variant(model.encoder).identity()}")
+                f"+{shared.variant(model.encoder).identity()}{words}")
 
     def version(self) -> str:
         return self.version_for(self.config, self.encoder)
@@ -132,14 +153,23 @@ class SatisfactionStage(Stage):
     def process_batch(self, calls: list[CallAnalysis]) -> list[CallAnalysis]:
         dialogues = [dialogue_of(c) for c in calls]
         emb_mean, emb_last = embed_dialogues(dialogues, self.encoder)  # (n, dim) each
+        words = self.words_features(calls)
         out = []
         for i, (call, dialogue) in enumerate(zip(calls, dialogues)):
             if not dialogue.turns:
                 out.append(call)  # nothing said: no prediction, not a failure
                 continue
-            out.append(call.replace(satisfaction=satisfaction_for(
-                call, call_features(call, self.text_s(call, dialogue, emb_mean[i], emb_last[i])), self.call_model)))
+            features = call_features(call, self.text_s(call, dialogue, emb_mean[i], emb_last[i])) | words[i]
+            out.append(call.replace(satisfaction=satisfaction_for(call, features, self.call_model)))
         return out
+
+    def words_features(self, calls: list[CallAnalysis]) -> list[dict[str, float]]:
+        """Per call, the lexical band head's probabilities as ``words:<band>`` features (none without the head)."""
+        if self.band_words is None:
+            return [{} for _ in calls]
+        head = self.band_words
+        p = head.probabilities([[(t.role.value, t.text) for t in c.turns] for c in calls])
+        return [{f"{WORDS}{c}": round(float(v), 5) for c, v in zip(head.classes, row)} for row in p]
 
     def text_s(self, call: CallAnalysis, dialogue: Dialogue, emb_mean, emb_last) -> float | None:
         """The text model's S; none when the customer said nothing (the call model then leaves it out)."""

@@ -21,8 +21,12 @@ When the customer's turns were read in context (the context stage ran with ``[em
 context_model``), the customer's shape comes instead from the shape classifier fitted with that head (``shape.npz`` in its
 folder, by scripts/fit_shapes.py): a logistic regression over the same trajectory numbers
 (``shape_features``), fitted on the head's out-of-fold readings of the labelled training calls,
-so its thresholds match what the head actually outputs. The rules above stay for the agent
-side and for calls read without context.
+so its thresholds match what the head actually outputs. With ``[emotion] shape_words`` (the
+default, models/shape-lexical) a lexical head also reads the shape from the words of the whole
+call, each word marked with the side and the third of the call it was said in (engine/text/lexical.py),
+and the shape is the most probable under the mean of the two readings: the trajectory numbers see
+how trust moved, the words see what was said at the start and at the end. The rules above stay for
+the agent side and for calls read without context.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from wocas.config import EmotionConfig
 from wocas.kinds import Shape, SignalKind
 from wocas.schema import CallAnalysis, Resolution, Trajectory, Turn
 from wocas.stages.base import Stage, file_digest
+from wocas.text.lexical import LexicalHead, load_lexical_head
 
 SIDES = ("customer", "agent")
 CLEAR = 0.25  # |trust| beyond which a turn clearly leans one way
@@ -164,8 +169,21 @@ class ShapeClassifier:
         z = np.exp(z - z.max())
         return z / z.sum()
 
-    def shape(self, features: np.ndarray) -> str:
-        return self.classes[int(np.argmax(self.probabilities(features)))]
+    def shape(self, features: np.ndarray, words: np.ndarray | None = None) -> str:
+        """The most probable shape; ``words`` (the lexical head's probabilities over ``self.classes``)
+        are averaged in when given."""
+        p = self.probabilities(features)
+        if words is not None:
+            p = (p + words) / 2
+        return self.classes[int(np.argmax(p))]
+
+
+def words_reading(head: LexicalHead, call: CallAnalysis, classes: list[str]) -> np.ndarray:
+    """The lexical head's probabilities for the call, in the order of ``classes``."""
+    if sorted(head.classes) != sorted(classes):
+        raise ValueError(f"lexical shape head: classes {head.classes}, the shape classifier's are {classes}")
+    p = head.probabilities([[(t.role.value, t.text) for t in call.turns]])[0]
+    return p[[head.classes.index(c) for c in classes]]
 
 
 @lru_cache(maxsize=2)
@@ -181,6 +199,10 @@ def _context_folder(name: str) -> Path | None:
     return resolve(name).path if name else None
 
 
+def _words_folder(section) -> Path | None:
+    return _context_folder((section or EmotionConfig()).shape_words)
+
+
 class TrajectoryStage(Stage):
     name = "trajectory"
     requires = frozenset({"turns", "roles", "emotion"})
@@ -189,12 +211,13 @@ class TrajectoryStage(Stage):
     def __init__(self, options: EmotionConfig):
         self.options = options
         self._fitted: tuple[ShapeClassifier | None] | None = None  # looked up once, on first use
+        self._words: tuple[LexicalHead | None] | None = None
 
     @classmethod
     def results_settings(cls, section) -> dict:
         """Only the shape thresholds of the ``[emotion]`` section it shares with the emotion stage."""
         return {"shape_turnaround": section.shape_turnaround, "shape_volatility": section.shape_volatility,
-                "context_model": section.context_model} if section is not None else {}
+                "context_model": section.context_model, "shape_words": section.shape_words} if section is not None else {}
 
     def version(self) -> str:
         return self.version_for(self.options)
@@ -203,13 +226,22 @@ class TrajectoryStage(Stage):
     def identity(cls, section, encoder) -> str:
         folder = _context_folder((section or EmotionConfig()).context_model)
         shape = file_digest(folder / "shape.npz") if folder is not None else "rules"
-        return f"trajectory-4:{OUTCOME_WEIGHT}:{FULL_TURN_WORDS}:{shape}"
+        words = _words_folder(section)
+        words = f"+words:{file_digest(words / 'head.npz')}" if words is not None and folder is not None else ""
+        return f"trajectory-4:{OUTCOME_WEIGHT}:{FULL_TURN_WORDS}:{shape}{words}"
 
     def shape_classifier(self) -> ShapeClassifier | None:
         if self._fitted is None:
             folder = _context_folder(self.options.context_model)
             self._fitted = (load_shape_classifier(str(folder)) if folder is not None else None,)
         return self._fitted[0]
+
+    def words_head(self) -> LexicalHead | None:
+        """The lexical shape head, read only with a fitted shape classifier (it refines its reading)."""
+        if self._words is None:
+            folder = _words_folder(self.options)
+            self._words = (load_lexical_head(str(folder)) if folder is not None else None,)
+        return self._words[0]
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         trajectories = {}
@@ -230,7 +262,9 @@ class TrajectoryStage(Stage):
                             outcome=outcome, resolution_at=resolution_at,
                             outcome_weight=fitted.outcome_weight if fitted is not None else OUTCOME_WEIGHT)
             if tr is not None and fitted is not None:
-                tr = tr.model_copy(update={"shape": Shape(fitted.shape(shape_features(tr, outcome, call)))})
+                head = self.words_head()
+                words = words_reading(head, call, fitted.classes) if head is not None else None
+                tr = tr.model_copy(update={"shape": Shape(fitted.shape(shape_features(tr, outcome, call), words))})
             if tr is not None:
                 trajectories[role] = tr
         return call.replace(trajectories={**call.trajectories, **trajectories}, trajectory_state=state)

@@ -111,7 +111,7 @@ def text_predictions(dialogues: list[Dialogue], model) -> tuple[np.ndarray, np.n
     encoder = _ENCODERS.setdefault(model.encoder, TextEncoder(model.encoder))
     lex = np.array([[lexical_features(d)[k] for k in LEXICAL_FEATURES] for d in dialogues])
     emb_mean, emb_last = embed_dialogues(dialogues, encoder)
-    s = model.text_s(lex, emb_mean, emb_last)
+    s = model.text_s(lex, emb_mean, emb_last, dialogues)
     return s, np.array([model.p_satisfied(v) for v in s])
 
 

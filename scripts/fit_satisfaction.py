@@ -74,52 +74,76 @@ def trajectory_of(call) -> dict[str, float] | None:
             "mean": sum(points) / len(points) if points else (t.opening + t.closing) / 2}
 
 
+WORDS_WEIGHT = 3.0  # the tf-idf block's scale in the design (benchmarks/results/satisfaction_words.md)
+
+
 def fit_text_model(dialogues, calls, target, share, train, holdout, emb_mean, emb_last, base,
-                   folds: int = 5) -> tuple[dict, np.ndarray]:
+                   folds: int = 5, words_weight: float = WORDS_WEIGHT) -> tuple[dict, np.ndarray]:
     """The text model refitted on the customer's trust as the stage reads it (the trajectory's, VADER
-    where there is none), same features, encoder and held-out dialogues as ``base``. Returns its
-    params and its S per dialogue: out of fold on the training dialogues, the model on the held-out ones."""
+    where there is none), same features, encoder and held-out dialogues as ``base``; with
+    ``words_weight`` > 0 the design also holds the dialogue's words (tf-idf, layout "thirds", its
+    vocabulary fitted on the rows fitted), scaled by it. Returns its params and its S per dialogue:
+    out of fold on the training dialogues, the model on the held-out ones."""
     from sklearn.linear_model import RidgeCV
 
     from scripts.train_satisfaction import fit_platt
+    from wocas.text.lexical import Vocabulary, thirds_terms
 
     lex = np.array([[with_trajectory(lexical_features(d), trajectory_of(c))[k] for k in LEXICAL_FEATURES]
                     for d, c in zip(dialogues, calls)])
     lex_weight = base.params["training"]["lex_weight"]
+    docs = [thirds_terms(d.turns) for d in dialogues]
+
+    def design(rows, mu, sd, vocabulary):
+        x = text_design(lex[rows], emb_mean[rows], emb_last[rows], mu, sd, lex_weight)
+        if vocabulary is None:
+            return x
+        return np.hstack([x, vocabulary.vectors([docs[i] for i in rows]) * words_weight])
 
     def fitted(rows: np.ndarray, alpha: float | None = None):
         mu = lex[rows].mean(axis=0)
         sd = np.where(lex[rows].std(axis=0) > 1e-9, lex[rows].std(axis=0), 1.0)
-        x = text_design(lex[rows], emb_mean[rows], emb_last[rows], mu, sd, lex_weight)
+        vocabulary = Vocabulary.fit([docs[i] for i in rows]) if words_weight > 0 else None
+        x = design(rows, mu, sd, vocabulary)
         ridge = (Ridge(alpha=alpha) if alpha else RidgeCV(alphas=np.logspace(-2, 2, 17))).fit(x, target[rows])
-        return ridge, mu, sd
+        return ridge, mu, sd, vocabulary
 
-    ridge, mu, sd = fitted(train)
+    ridge, mu, sd, vocabulary = fitted(train)
     alpha = float(ridge.alpha_)
     s = np.full(len(dialogues), np.nan)
     for fold_train, fold_test in KFold(folds, shuffle=True, random_state=0).split(train):
-        r, m, d = fitted(train[fold_train], alpha)
+        r, m, d, v = fitted(train[fold_train], alpha)
         rows = train[fold_test]
-        s[rows] = r.predict(text_design(lex[rows], emb_mean[rows], emb_last[rows], m, d, lex_weight))
+        s[rows] = r.predict(design(rows, m, d, v))
     k, dim = len(LEXICAL_FEATURES), emb_mean.shape[1]
     coef = ridge.coef_
-    w_emb_mean, w_emb_last = coef[k:k + dim], coef[k + dim:]
+    w_emb_mean, w_emb_last = coef[k:k + dim], coef[k + dim:k + 2 * dim]
     center_mean, center_last = emb_mean[train].mean(axis=0), emb_last[train].mean(axis=0)
     params = {**base.params, "version": f"stc3-ridge-stagetrust-seed{base.params['training']['seed']}",
               "lex_mean": mu.tolist(), "lex_scale": sd.tolist(), "w_lex": (coef[:k] * lex_weight).tolist(),
               "w_emb_mean": w_emb_mean.tolist(), "w_emb_last": w_emb_last.tolist(),
               "center_emb_mean": center_mean.tolist(), "center_emb_last": center_last.tolist(),
               "bias": float(ridge.intercept_ + center_mean @ w_emb_mean + center_last @ w_emb_last)}
-    params["training"] = {**base.params["training"], "alpha": alpha,
+    params.pop("words", None)
+    if vocabulary is not None:
+        w_words = coef[k + 2 * dim:] * words_weight
+        center = float(np.mean(vocabulary.vectors([docs[i] for i in train]) @ w_words))
+        params["version"] += "-words"
+        params["bias"] += center
+        params["words"] = {"layout": "thirds", "weight": words_weight, "terms": list(vocabulary.terms),
+                           "idf": [round(float(v), 6) for v in vocabulary.idf],
+                           "coef": [round(float(v), 7) for v in w_words], "center": center}
+    params["training"] = {**base.params["training"], "alpha": alpha, "words_weight": words_weight,
                           "trust": "the pipeline's customer trajectory (VADER where the call has none)"}
     model = SatisfactionModel(params)
-    s[holdout] = model.text_s(lex[holdout], emb_mean[holdout], emb_last[holdout])
-    params["platt"] = list(fit_platt(model.text_s(lex[train], emb_mean[train], emb_last[train]), share[train]))
+    train_dialogues, holdout_dialogues = [dialogues[i] for i in train], [dialogues[i] for i in holdout]
+    s[holdout] = model.text_s(lex[holdout], emb_mean[holdout], emb_last[holdout], holdout_dialogues)
+    s_train = model.text_s(lex[train], emb_mean[train], emb_last[train], train_dialogues)
+    params["platt"] = list(fit_platt(s_train, share[train]))
     rho = lambda rows: round(float(spearmanr(s[rows], target[rows]).statistic), 4)  # noqa: E731
-    params["training"].update(spearman_train=round(float(spearmanr(
-        model.text_s(lex[train], emb_mean[train], emb_last[train]), target[train]).statistic), 4),
-        spearman_train_out_of_fold=rho(train), spearman_holdout=rho(holdout),
-        mae_holdout_s=round(float(np.mean(np.abs(s[holdout] - target[holdout]))), 4))
+    params["training"].update(spearman_train=round(float(spearmanr(s_train, target[train]).statistic), 4),
+                              spearman_train_out_of_fold=rho(train), spearman_holdout=rho(holdout),
+                              mae_holdout_s=round(float(np.mean(np.abs(s[holdout] - target[holdout]))), 4))
     return params, s
 
 
@@ -150,7 +174,7 @@ def prepare(args):
 
     emb_mean, emb_last = embed_dialogues(dialogues, TextEncoder(text_model.encoder))
     text_params, s_text = fit_text_model(dialogues, calls, target, share, train, holdout, emb_mean, emb_last,
-                                         text_model)
+                                         text_model, words_weight=args.words_weight)
 
     rows = [cm.call_features(c, None if not d.customer else float(v)) for c, d, v in zip(calls, dialogues, s_text)]
     x = cm.design(rows)
@@ -180,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--config", type=Path, help="wocas TOML config (the text stages)")
     parser.add_argument("--out", type=Path, default=cm.CALL_MODEL_FILE)
+    parser.add_argument("--words-weight", type=float, default=WORDS_WEIGHT,
+                        help="scale of the dialogue's words (tf-idf) in the text model's design; 0 leaves them out")
     parser.add_argument("--calls-cache", type=Path,
                         help="JSONL of the pipeline's records: read when it exists, else written (for trying model changes)")
     args = parser.parse_args(argv)

@@ -42,7 +42,7 @@ def test_shipped_model_ranks_heldout_stc3_like_the_annotators(heldout):
     model = load_model()
     lex = np.array([[lexical_features(d)[k] for k in LEXICAL_FEATURES] for d in dialogues])
     emb_mean, emb_last = embed_dialogues(dialogues, TextEncoder(model.encoder))
-    predicted = model.text_s(lex, emb_mean, emb_last)
+    predicted = model.text_s(lex, emb_mean, emb_last, dialogues)
     assert spearmanr(predicted, truth).statistic >= 0.60
 
 
@@ -275,3 +275,33 @@ def test_the_registry_pins_the_shipped_satisfaction_files():
     for name in ("satisfaction-text", "satisfaction-call"):
         spec = registry[name]
         assert hashlib.sha256((MODELS_DIR / spec["path"]).read_bytes()).hexdigest() == spec["sha256"], name
+
+
+def test_the_text_model_adds_its_words_and_asks_for_them(heldout):
+    """The shipped text model reads the dialogue's words too: text_s and text_contributions agree on
+    them, a words block built here moves S by exactly its weights, and leaving the dialogues out of a
+    model that reads words is an error, not a silent drop."""
+    from wocas.satisfaction.model import SatisfactionModel
+    from wocas.text.lexical import Vocabulary, thirds_terms
+
+    dialogues = heldout[0][:6]
+    model = load_model()
+    assert model.w_words is not None and len(model.words_vocabulary.terms) > 1000
+    lex_rows = [lexical_features(d) for d in dialogues]
+    lex = np.array([[row[k] for k in LEXICAL_FEATURES] for row in lex_rows])
+    emb_mean, emb_last = embed_dialogues(dialogues, TextEncoder(model.encoder))
+    s = model.text_s(lex, emb_mean, emb_last, dialogues)
+    one = [model.text_contributions(row, m, last, d)[0] for row, m, last, d in zip(lex_rows, emb_mean, emb_last, dialogues)]
+    np.testing.assert_allclose(s, one, atol=1e-4)
+    with pytest.raises(ValueError, match="also reads the words"):
+        model.text_s(lex, emb_mean, emb_last)
+
+    params = {k: v for k, v in model.params.items() if k != "words"}
+    plain = SatisfactionModel(params)
+    docs = [thirds_terms(d.turns) for d in dialogues]
+    vocabulary = Vocabulary.fit(docs)
+    coef = np.random.default_rng(0).normal(size=len(vocabulary.terms))
+    tiny = SatisfactionModel({**params, "words": {"terms": list(vocabulary.terms), "idf": vocabulary.idf.tolist(),
+                                                  "coef": coef.tolist(), "center": 0.25}})
+    moved = tiny.text_s(lex, emb_mean, emb_last, dialogues) - plain.text_s(lex, emb_mean, emb_last)
+    np.testing.assert_allclose(moved, vocabulary.vectors(docs) @ coef - 0.25, atol=1e-4)

@@ -3,9 +3,11 @@
 Two parts, kept apart on purpose:
 
 * a **text model** fitted on STC-3 (customer-helpdesk dialogues, 19 annotators rate customer
-  satisfaction S on -2..+2): ridge regression over MiniLM embeddings of the customer's turns
-  plus a handful of named features (customer trust at the opening, the close, the lowest
-  point; agent apologies and promises; how the dialogue ended). Its output is on the S scale.
+  satisfaction S on -2..+2): ridge regression over MiniLM embeddings of the customer's turns,
+  a handful of named features (customer trust at the opening, the close, the lowest point;
+  agent apologies and promises; how the dialogue ended) and, when its file holds them, the
+  dialogue's words (tf-idf of every turn's words and word pairs, marked by side and third of the
+  dialogue: engine/text/lexical.py). Its output is on the S scale.
 * **call facts** the text data cannot teach (defection signals, unresolved, transfers, long
   silences, handle time, repeat contact): fixed, documented adjustments on the same scale,
   set by hand (see ``models/satisfaction/README.md``), which ``wocas calibrate`` can check
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wocas.kinds import SignalKind
+from wocas.text.lexical import Vocabulary, thirds_terms
 
 if TYPE_CHECKING:
     from wocas.models.text_encoder import TextEncoder
@@ -231,6 +234,11 @@ class SatisfactionModel:
         self.center_emb_last = np.asarray(params["center_emb_last"], dtype=np.float64)
         self.bias = float(params["bias"])
         self.platt = (float(params["platt"][0]), float(params["platt"][1]))
+        # optional: the dialogue's words (tf-idf, engine/text/lexical.py layout "thirds") and their weights
+        words = params.get("words")
+        self.words_vocabulary = Vocabulary(words["terms"], np.asarray(words["idf"])) if words else None
+        self.w_words = np.asarray(words["coef"], dtype=np.float32) if words else None
+        self.center_words = float(words["center"]) if words else 0.0
 
     @classmethod
     def load(cls, path: str | Path = MODEL_FILE) -> "SatisfactionModel":
@@ -243,21 +251,37 @@ class SatisfactionModel:
         return cls(json.loads(path.read_text()))
 
     # ---- the text part ---------------------------------------------------------------------
-    def text_contributions(self, lex: dict[str, float], emb_mean: np.ndarray,
-                           emb_last: np.ndarray) -> tuple[float, dict[str, float]]:
-        """S from the text, and each named feature's (and the wording's) push away from average."""
+    def words_s(self, dialogues: Sequence[Dialogue] | None) -> np.ndarray:
+        """Each dialogue's push from its words, away from the training average (0 for a model
+        fitted without words)."""
+        if self.w_words is None:
+            return np.zeros(len(dialogues or ()))
+        if dialogues is None:
+            raise ValueError(f"satisfaction model {self.version} also reads the words: pass the dialogues")
+        x = self.words_vocabulary.vectors([thirds_terms(d.turns) for d in dialogues])
+        return x @ self.w_words - self.center_words
+
+    def text_contributions(self, lex: dict[str, float], emb_mean: np.ndarray, emb_last: np.ndarray,
+                           dialogue: Dialogue | None = None) -> tuple[float, dict[str, float]]:
+        """S from the text, and each named feature's (and the wording's: vectors and words) push
+        away from average."""
         x = np.array([lex[name] for name in LEXICAL_FEATURES])
         z = (x - self.lex_mean) / self.lex_scale
         parts = {name: float(w * v) for name, w, v in zip(LEXICAL_FEATURES, self.w_lex, z)}
+        words = self.words_s(None if dialogue is None else [dialogue])
         parts["wording"] = float(self.w_emb_mean @ (emb_mean - self.center_emb_mean)
-                                 + self.w_emb_last @ (emb_last - self.center_emb_last))
+                                 + self.w_emb_last @ (emb_last - self.center_emb_last)
+                                 + (words[0] if len(words) else 0.0))
         return self.bias + sum(parts.values()), parts
 
-    def text_s(self, lex: np.ndarray, emb_mean: np.ndarray, emb_last: np.ndarray) -> np.ndarray:
-        """Vectorised S for many dialogues: lex (n, k), embeddings (n, dim)."""
+    def text_s(self, lex: np.ndarray, emb_mean: np.ndarray, emb_last: np.ndarray,
+               dialogues: Sequence[Dialogue] | None = None) -> np.ndarray:
+        """Vectorised S for many dialogues: lex (n, k), embeddings (n, dim); ``dialogues`` for a model
+        that also reads the words."""
         z = (lex - self.lex_mean) / self.lex_scale
-        return (self.bias + z @ self.w_lex + (emb_mean - self.center_emb_mean) @ self.w_emb_mean
-                + (emb_last - self.center_emb_last) @ self.w_emb_last)
+        s = (self.bias + z @ self.w_lex + (emb_mean - self.center_emb_mean) @ self.w_emb_mean
+             + (emb_last - self.center_emb_last) @ self.w_emb_last)
+        return s + self.words_s(dialogues) if self.w_words is not None else s
 
     def p_satisfied(self, s: float) -> float:
         a, b = self.platt
@@ -306,7 +330,7 @@ class SatisfactionModel:
     def predict(self, dialogue: Dialogue, facts: CallFacts, emb_mean: np.ndarray,
                 emb_last: np.ndarray) -> Prediction:
         lex = with_trajectory(lexical_features(dialogue), facts.trajectory)
-        text_s, parts = self.text_contributions(lex, emb_mean, emb_last)
+        text_s, parts = self.text_contributions(lex, emb_mean, emb_last, dialogue)
         adjustments = self.fact_adjustments(facts)
         s = text_s + sum(delta for delta, _ in adjustments.values())
         score = min(5.0, max(1.0, 3.0 + s))

@@ -176,4 +176,4 @@ class SatisfactionStage(Stage):
         if not dialogue.customer:
             return None
         lex = with_trajectory(lexical_features(dialogue), facts_of(call).trajectory)
-        return self.model.text_contributions(lex, emb_mean, emb_last)[0]
+        return self.model.text_contributions(lex, emb_mean, emb_last, dialogue)[0]

@@ -1022,12 +1022,14 @@ def final_fit(chain: Chain, result: dict, options: dict, figures: dict) -> dict:
 
     # resolution head
     Xr, y_res, cs, balanced, lexical_records = result["levels"]["resolution"]
+    default_encoder = chain.encoder.model == DEFAULT_ENCODER  # the word heads read no encoder: the default's run writes them
     for target in ("shape", "band"):
-        if options.get(f"{target}_words"):
+        if options.get(f"{target}_words") and default_encoder:
             y_words = np.array([c.labels[target] for c in chain.calls])
             summary[f"{target}_words"] = write_words(result["records"], y_words, target, trained, counts, figures)
     if lexical_records is not None:
-        summary["resolution"] = write_lexical(lexical_records, y_res, trained, counts, figures)
+        if default_encoder:
+            summary["resolution"] = write_lexical(lexical_records, y_res, trained, counts, figures)
         return write_band(result, out, trained, counts, figures, summary)
     c_scores = {c: pooled_accuracy(lambda: logistic(c, balanced=balanced), Xr, y_res, writers) for c in cs}
     c = max(cs, key=lambda k: (c_scores[k], -k))

@@ -252,10 +252,7 @@ class SatisfactionModel:
 
     # ---- the text part ---------------------------------------------------------------------
     def words_s(self, dialogues: Sequence[Dialogue] | None) -> np.ndarray:
-        """Each dialogue's push from its words, away from the training average (0 for a model
-        fitted without words)."""
-        if self.w_words is None:
-            return np.zeros(len(dialogues or ()))
+        """Each dialogue's push from its words, away from the training average (a model fitted with words)."""
         if dialogues is None:
             raise ValueError(f"satisfaction model {self.version} also reads the words: pass the dialogues")
         x = self.words_vocabulary.vectors([thirds_terms(d.turns) for d in dialogues])
@@ -268,10 +265,9 @@ class SatisfactionModel:
         x = np.array([lex[name] for name in LEXICAL_FEATURES])
         z = (x - self.lex_mean) / self.lex_scale
         parts = {name: float(w * v) for name, w, v in zip(LEXICAL_FEATURES, self.w_lex, z)}
-        words = self.words_s(None if dialogue is None else [dialogue])
+        words = 0.0 if self.w_words is None else float(self.words_s(None if dialogue is None else [dialogue])[0])
         parts["wording"] = float(self.w_emb_mean @ (emb_mean - self.center_emb_mean)
-                                 + self.w_emb_last @ (emb_last - self.center_emb_last)
-                                 + (words[0] if len(words) else 0.0))
+                                 + self.w_emb_last @ (emb_last - self.center_emb_last) + words)
         return self.bias + sum(parts.values()), parts
 
     def text_s(self, lex: np.ndarray, emb_mean: np.ndarray, emb_last: np.ndarray,
@@ -281,7 +277,7 @@ class SatisfactionModel:
         z = (lex - self.lex_mean) / self.lex_scale
         s = (self.bias + z @ self.w_lex + (emb_mean - self.center_emb_mean) @ self.w_emb_mean
              + (emb_last - self.center_emb_last) @ self.w_emb_last)
-        return s + self.words_s(dialogues) if self.w_words is not None else s
+        return s if self.w_words is None else s + self.words_s(dialogues)
 
     def p_satisfied(self, s: float) -> float:
         a, b = self.platt

@@ -51,16 +51,16 @@ MIN_PROBABILITIES = (0.6, 0.7, 0.8)
 MIN_FEATURE_COUNT = 2
 
 
-def load_groups() -> dict[str, list[dict]]:
-    """Each group's records (all of them, or only the splits ``ONLY_SPLITS`` names)."""
+def load_groups(only_splits: dict[str, tuple[str, ...]] = ONLY_SPLITS) -> dict[str, list[dict]]:
+    """Each group's records (all of them, or only the splits ``only_splits`` names)."""
     return {g: [r for name in files for r in load_records(DATA / name)
-                if g not in ONLY_SPLITS or r.get("split", "dev") in ONLY_SPLITS[g]]
+                if g not in only_splits or r.get("split", "dev") in only_splits[g]]
             for g, files in GROUPS.items()}
 
 
-def trained_on() -> dict[str, list[str]]:
+def trained_on(only_splits: dict[str, tuple[str, ...]] = ONLY_SPLITS) -> dict[str, list[str]]:
     """What a fit on every group read, for config.json: file names, with ":dev" where only that split."""
-    return {g: [f"{name}:{','.join(ONLY_SPLITS[g])}" if g in ONLY_SPLITS else name for name in files]
+    return {g: [f"{name}:{','.join(only_splits[g])}" if g in only_splits else name for name in files]
             for g, files in GROUPS.items()}
 
 
@@ -377,9 +377,15 @@ def main() -> int:
     parser.add_argument("--model", choices=("logistic", "crf"), default="logistic",
                         help="with --write: the logistic tagger (grid's choice) or the CRF (c1 0.1, c2 0.1, "
                              "marginal P(PII) >= 0.8)")
+    parser.add_argument("--every-split", action="store_true",
+                        help="with --no-lowo --write: fit on every split of every group, writers 8-10's held-out "
+                             "thirds too (benchmarks/results/pii_writer11.md)")
     args = parser.parse_args()
+    if args.every_split and not args.no_lowo:
+        raise SystemExit("--every-split only with --no-lowo: writers 8-10 are not leave-one-writer-out folds")
+    only_splits = {} if args.every_split else ONLY_SPLITS
     started = time.perf_counter()
-    groups = load_groups()
+    groups = load_groups(only_splits)
     prepared = {g: [Prepared(r) for r in recs] for g, recs in groups.items()}
     print("rules run on", {g: len(v) for g, v in prepared.items()}, f"{time.perf_counter() - started:.0f} s", flush=True)
     if args.candidates:
@@ -420,7 +426,7 @@ def main() -> int:
         sequences = [(f, y) for f, y in sequences_of(every) if f]
         crf = fit_crf(sequences, kept_features(sequences), CRF_C1, CRF_C2, CRF_ITERATIONS, "marginal", 0.8)
         save_crf(args.write, crf, {"c1": CRF_C1, "c2": CRF_C2, "max_iterations": CRF_ITERATIONS,
-                                   "trained_on": trained_on(),
+                                   "trained_on": trained_on(only_splits),
                                    "tokens": sum(len(y) for _, y in sequences), "features": len(crf.index)})
         print("wrote", args.write, len(crf.index), "features")
         return 0
@@ -428,7 +434,7 @@ def main() -> int:
         every = [p for ps in prepared.values() for p in ps]
         tagger = fit(every, c, mp)
         save_tagger(args.write, tagger.classes, list(tagger.index), tagger.coef, tagger.intercept,
-                    {"C": c, "min_probability": mp, "trained_on": trained_on(),
+                    {"C": c, "min_probability": mp, "trained_on": trained_on(only_splits),
                      "tokens": sum(len(t) for p in every for t in p.gold), "features": len(tagger.index),
                      "stacked": tagger.stacked})
         print("wrote", args.write, len(tagger.index), "features")

@@ -9,12 +9,12 @@ toward the hand-set weights) on who left: a customer is a leaver if any of their
 ``leaving=yes``. Those labels are the writers'; there are no others.
 
 The factors are read from out-of-writer records: ``scripts/lowo.py``'s chain with the shipped
-candidate (``resolution_lexical``), so each writer's calls carry a resolution, signals, trajectory and
+candidate (``words_blend``), so each writer's calls carry a resolution, signals, trajectory and
 satisfaction read by heads trained on the other writers. The records are written to a temporary
 DuckDB store and the customers' risk inputs are read from it as the roll-up reads them.
 ``--records FILE`` keeps them (read when it exists, else written): the chain runs once.
 
-``--evaluate``: for each of the 15 writers, fit on the other writers' customers and score that
+``--evaluate``: for each writer (one source file of ``lowo.default_sources()``), fit on the other writers' customers and score that
 writer's, hand-set and fitted weights in the same run: ROC-AUC and leavers in top k; writes
 benchmarks/results/churn_lowo.json and .md. ``--write``: fit on every writer and write
 models/churn-risk/weights.json, rewriting its sha256 pin in models/registry.toml.
@@ -43,7 +43,7 @@ from wocas.analytics.risk_fit import L2, UPPER, fit_weights  # noqa: E402
 
 NAMES = tuple(HAND_SET_WEIGHTS)
 PRIOR = np.array([HAND_SET_WEIGHTS[n] for n in NAMES])
-CANDIDATE = "resolution_lexical"
+CANDIDATE = "words_blend"  # the shipped chain (scripts/lowo.py)
 RESULT = ROOT / "benchmarks" / "results" / "churn_lowo"
 WEIGHTS_FILE = ROOT / "models" / "churn-risk" / "weights.json"
 REGISTRY_NAME = "churn-risk"
@@ -199,11 +199,11 @@ def write_report(data: dict, path: Path = RESULT) -> None:
              "weight by maximum likelihood (L-BFGS-B, each in [0, 0.95], an L2 pull of 1.0 toward the hand-set "
              "weight; `engine/analytics/risk_fit.py`). Labels: a customer is a leaver if any of their calls says "
              "`leaving=yes`; the writers' labels on written calls are the only labels. Each writer's customers are "
-             "scored by weights fitted on the other 14 writers' customers, from factors read out of writer "
+             "scored by weights fitted on the other writers' customers, from factors read out of writer "
              f"(`scripts/lowo.py`, candidate `{CANDIDATE}`), both arms in the same run (`scripts/fit_churn.py "
              "--evaluate`). Leavers in top k: of a writer's k leavers, how many are among its k riskiest "
              "customers (customers tied at the cut share the places left, so it may be fractional). "
-             "heldout4-8 are never read.", "",
+             "Its writers are scripts/lowo.py's training sources; heldout9 and later sets are never read.", "",
              f"**Adoption rule.** {ADOPTION_RULE}", "",
              "| writer | customers | leavers | ROC-AUC hand-set | ROC-AUC fitted | top k hand-set | top k fitted |",
              "|---|---|---|---|---|---|---|"]
@@ -218,7 +218,7 @@ def write_report(data: dict, path: Path = RESULT) -> None:
               f"{s['hand_set']['leavers_in_top_k_summed']:g} | {s['fitted']['leavers_in_top_k_summed']:g} |", "",
               f"Mean ROC-AUC rise {data['mean_roc_auc_rise']:+.3f}; adopted: **{'yes' if data['adopted'] else 'no'}**.", ""]
     if data.get("final_weights"):
-        lines += ["Weights fitted on all 15 writers (hand-set in brackets):", "",
+        lines += [f"Weights fitted on all {len(data['per_writer'])} writers (hand-set in brackets):", "",
                   ", ".join(f"`{n}` {data['final_weights'][n]:.3f} ({HAND_SET_WEIGHTS[n]:g})" for n in NAMES), ""]
     m = data["machine"]
     lines += [f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}; {m['date']}."]

@@ -1298,6 +1298,13 @@ def encoder_comparison(data: dict, block: dict, run_name: str) -> list[str]:
 RESULT = ROOT / "benchmarks" / "results" / "trust_lowo"
 
 
+def block_name(name: str, encoder: str) -> str:
+    """The report block of a run: its name, marked with the encoder when it is not the default one, so
+    an mpnet run given the same --run-name as a MiniLM run gets its own block instead of overwriting it."""
+    suffix = f" [encoder {encoder}]"
+    return name if encoder == DEFAULT_ENCODER or name.endswith(suffix) else name + suffix
+
+
 def write_report(data: dict, path: Path = RESULT) -> None:
     from benchmarks.common import machine
 
@@ -1375,10 +1382,8 @@ def main(argv: list[str] | None = None) -> int:
     config_check = base_config(args.encoder)  # an unknown name fails here, before anything runs
     chain = load_chain(paths, args.cache, config_check.text_encoder.model, args.base_cache)
     writers = sorted(set(chain.writers.tolist()))
-    run_name = args.run_name or f"{len(chain.calls)} calls, {len(writers)} writers: {', '.join(writers)}"
-    plain_name = run_name
-    if args.encoder != DEFAULT_ENCODER and not args.run_name:
-        run_name += f" [encoder {args.encoder}]"
+    plain_name = args.run_name or f"{len(chain.calls)} calls, {len(writers)} writers: {', '.join(writers)}"
+    run_name = block_name(plain_name, args.encoder)
     data = json.loads(RESULT.with_suffix(".json").read_text()) if RESULT.with_suffix(".json").is_file() else {}
     data.setdefault("runs", {})
     block = data["runs"].setdefault(run_name, {"candidates": {}})

@@ -177,7 +177,11 @@ def test_leave_one_writer_out_groups_by_file_and_never_splits_a_customer(tmp_pat
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from lowo import adopted, default_sources, read_sources
+    from lowo import adopted, block_name, default_sources, read_sources
+
+    assert block_name("twenty writers", "minilm") == "twenty writers"
+    assert block_name("twenty writers", "mpnet") == "twenty writers [encoder mpnet]"
+    assert block_name("twenty writers [encoder mpnet]", "mpnet") == "twenty writers [encoder mpnet]"
 
     assert not any(p.stem in ("heldout9", "heldout10", "heldout11") for p in default_sources())
     assert {"heldout4", "heldout8"} <= {p.stem for p in default_sources()}

@@ -1317,7 +1317,8 @@ def write_report(data: dict, path: Path = RESULT) -> None:
              "writers (scripts/lowo.py). The mean is over writers (unweighted). Per-turn Spearman: the "
              "customer-turn trust against the writer's -2..2 label (calls.txt has no per-turn labels). "
              "Blocks before \"twenty writers\" read 15 writers (calls.txt, heldout2-3, models/training/trust_calls*.txt); "
-             "from it on, heldout4-8 are training writers too (20 writers). heldout9.txt and every later held-out "
+             "from it on, heldout4-8 are training writers too (20 writers), and from \"twenty-four writers\" on, "
+             "trust_calls13-16 (24 writers). heldout9.txt and every later held-out "
              "set (the unseen writers' sets) are never read.", "",
              f"**Adoption rule.** {ADOPTION_RULE}", ""]
     for run_name, block in data["runs"].items():

@@ -158,7 +158,7 @@ class LexicalHead:
 def save_lexical_head(folder: Path, vocabulary: Vocabulary, coef: np.ndarray, intercept: np.ndarray,
                       config: dict, layout: str = CLOSING) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez(folder / "head.npz", terms=np.array(vocabulary.terms), idf=vocabulary.idf.astype(np.float32),
+    np.savez_compressed(folder / "head.npz", terms=np.array(vocabulary.terms), idf=vocabulary.idf.astype(np.float32),
              coef=coef.astype(np.float32), intercept=intercept.astype(np.float32))
     (folder / "config.json").write_text(json.dumps(
         {**config, "kind": KIND, "layout": layout, "window": WINDOW, "min_df": MIN_DF, "feature_version": FEATURE_VERSION},

@@ -114,10 +114,11 @@ def find_sets(data: Path) -> list[Path]:
 
 
 def evaluate(records: list[dict], names: str = "rules", entities=ENTITY_TYPES, digit_ids: bool = True,
-             tagger=None, tagger_types=None) -> dict:
+             tagger=None, tagger_types=None, name_verifier=None) -> dict:
     started = time.perf_counter()
     predictions = [find_pii_in_turns([(t["speaker"], t["text"]) for t in rec["turns"]], entities, names=names,
-                                     digit_ids=digit_ids, tagger=tagger, tagger_types=tagger_types)
+                                     digit_ids=digit_ids, tagger=tagger, tagger_types=tagger_types,
+                                     name_verifier=name_verifier)
                    for rec in records]
     return score(records, predictions, time.perf_counter() - started)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.pii import evaluate, load_records
 from wocas.models.registry import resolve
+from wocas.text.name_verifier import load_verifier
 from wocas.text.pii import ENTITY_TYPES, TAGGER_IDENTIFIER_TYPES
 from wocas.text.pii_tagger import load_tagger
 
@@ -67,8 +68,10 @@ def parse_arm(arm: str) -> tuple[str, tuple[str, ...] | None]:
 def measure(tagger_names: list[str], names: str, splits: list[str], sets=SETS, misses=None) -> list[dict]:
     rows = []
     for arm in tagger_names:
-        name, types = parse_arm(arm)
+        tagger_arm, _, verifier_name = arm.partition("|verifier=")
+        name, types = parse_arm(tagger_arm)
         tagger = load_tagger(resolve(name).path) if name else None
+        verifier = load_verifier(resolve(verifier_name).path) if verifier_name else None
         for name in sets:
             records = load_records(DATA / f"{name}.jsonl")
             writer = name.startswith("pii_writer")
@@ -76,7 +79,7 @@ def measure(tagger_names: list[str], names: str, splits: list[str], sets=SETS, m
                 chosen = [r for r in records if r.get("split", "dev") == split] if writer else records
                 if not chosen:
                     continue
-                result = evaluate(chosen, names, tagger=tagger, tagger_types=types)
+                result = evaluate(chosen, names, tagger=tagger, tagger_types=types, name_verifier=verifier)
                 if misses is not None and split == "dev":
                     for m in result["misses"]:
                         if m["type"] in misses:
@@ -134,7 +137,8 @@ def _mean(rows: list[dict], key: str, t: str) -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tagger", action="append", default=None,
-                    help="arm(s): '' = rules alone (always run), or a fitted tagger's registry name")
+                    help="arm(s): '' = rules alone (always run), or a fitted tagger's registry name; "
+                    "'ARM|verifier=NAME' adds a name verifier (registry name or folder) to that arm")
     ap.add_argument("--names", default="rules", choices=("rules", "ner", "cues"))
     ap.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
     ap.add_argument("--misses", default=None, help="comma-separated types: print their dev misses and dev false alarms")

@@ -179,6 +179,10 @@ class RedactConfig(Section):
     # stages need ("This is ridiculous" -> "This is [NAME]"); benchmarks/results/pii_tagger_refit.md.
     tagger_types: tuple[str, ...] = ("ID", "ACCOUNT", "SSN", "CARD", "PHONE", "POSTCODE", "IBAN", "SORT_CODE",
                                      "ADDRESS", "EMAIL")
+    # A fitted check on every NAME span (registry name or folder; scripts/train_name_verifier.py): a
+    # candidate is redacted only if it reads as a name, and uncommon words no cue introduces may be
+    # added ("and you are marcus bell"). "" = every name the finders give (models/name-verifier/CARD.md).
+    name_verifier: str = ""
 
     @field_validator("entities", "hash_entities", "tagger_types")
     @classmethod

@@ -194,6 +194,14 @@ class RedactStage(Stage):
 
         return load_tagger(resolve(self.options.tagger).path)
 
+    def _name_verifier(self):
+        if not self.options.name_verifier or "NAME" not in self.options.entities:
+            return None
+        from wocas.models.registry import resolve
+        from wocas.text.name_verifier import load_verifier
+
+        return load_verifier(resolve(self.options.name_verifier).path)
+
     def _uses_ner(self) -> bool:
         return self.options.names != "rules" and "NAME" in self.options.entities
 
@@ -214,7 +222,7 @@ class RedactStage(Stage):
                                   names=self.options.names, agent_names=self.options.agent_names,
                                   roles=[t.role.value for t in call.turns], name_docs=name_docs,
                                   digit_ids=self.options.digit_ids, tagger=self._tagger(),
-                                  tagger_types=self.options.tagger_types)
+                                  tagger_types=self.options.tagger_types, name_verifier=self._name_verifier())
         by_turn: dict[int, list[PiiSpan]] = {}
         for span in spans:
             by_turn.setdefault(span.turn, []).append(span)

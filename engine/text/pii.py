@@ -971,7 +971,7 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                       entities: Iterable[str] = ENTITY_TYPES, names: str = "rules",
                       agent_names: str = "redact", roles: Sequence[str] | None = None,
                       name_docs: list | None = None, digit_ids: bool = True, tagger=None,
-                      tagger_types: Iterable[str] | None = None) -> list[PiiSpan]:
+                      tagger_types: Iterable[str] | None = None, name_verifier=None) -> list[PiiSpan]:
     """Every PII span in a conversation given as (speaker, text) turns, in turn order.
 
     ``names = "ner"`` adds the NER model's person names (optional ``pii`` extra). With
@@ -986,7 +986,9 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
     ``tagger`` (``[redact] tagger``, a ``wocas.text.pii_tagger.PiiTagger``): the fitted token tagger's
     spans are added where the rules found nothing. ``tagger_types`` (``[redact] tagger_types``): only
     the tagger's spans of these types are added (empty or None = every wanted type); the rules' and
-    the NER names' spans are not affected."""
+    the NER names' spans are not affected. ``name_verifier`` (``[redact] name_verifier``, a
+    ``wocas.text.name_verifier.NameVerifier``): every NAME span found so far is kept only if the
+    fitted verifier reads it as a name, and the uncommon words it proposes are added where it does."""
     found = _find(turns, entities, digit_ids)
     wanted = set(entities)
     if names != "rules" and "NAME" in wanted:
@@ -1010,6 +1012,8 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                     found = [x for x in found if x not in same] + [
                         PiiSpan("NAME", ti, a, b, texts[ti][a:b], texts[ti][a:b].lower())]
         found.sort(key=lambda x: (x.turn, x.start))
+    if name_verifier is not None and "NAME" in wanted:
+        found = _verified_names(turns, found, name_verifier)
     if tagger is not None:
         from_tagger = wanted & set(tagger_types) if tagger_types else wanted
         extra = [x for x in tagger.spans(turns, found, from_tagger)  # digit_ids off keeps digits-only IDs for all
@@ -1024,6 +1028,23 @@ def find_pii_in_turns(turns: Sequence[tuple[str, str]],
                and (AGENT_INTRO.search(turns[x.turn][1][:x.start]) or AGENT_INTRO_AFTER.match(turns[x.turn][1], x.end))}
         found = [x for x in found if not (x.type == "NAME" and x.value in own)]
     return found
+
+
+def _verified_names(turns: Sequence[tuple[str, str]], found: list[PiiSpan], verifier) -> list[PiiSpan]:
+    """``found`` with its NAME spans replaced by those the name verifier keeps (and proposes)."""
+    from wocas.text.name_verifier import Candidate
+    from wocas.text.names import is_asked
+
+    texts = [text for _, text in turns]
+    asked = [i > 0 and is_asked(texts[i - 1]) for i in range(len(texts))]
+    taken: dict[int, list[tuple[int, int]]] = {}
+    for x in found:
+        taken.setdefault(x.turn, []).append((x.start, x.end))
+    candidates = [Candidate(x.turn, x.start, x.end) for x in found if x.type == "NAME"]
+    kept = verifier.names(turns, candidates, taken, asked)
+    names = [PiiSpan("NAME", c.turn, c.start, c.end, texts[c.turn][c.start:c.end], texts[c.turn][c.start:c.end].lower())
+             for c in kept]
+    return sorted([x for x in found if x.type != "NAME"] + names, key=lambda x: (x.turn, x.start))
 
 
 def _digit_words_out(text: str) -> str:

@@ -181,8 +181,9 @@ class RedactConfig(Section):
                                      "ADDRESS", "EMAIL")
     # A fitted check on every NAME span (registry name or folder; scripts/train_name_verifier.py): a
     # candidate is redacted only if it reads as a name, and uncommon words no cue introduces may be
-    # added ("and you are marcus bell"). "" = every name the finders give (models/name-verifier/CARD.md).
-    name_verifier: str = ""
+    # added ("and you are marcus bell"). "name-verifier" (the default; models/name-verifier/CARD.md); "" = every
+    # name the finders give.
+    name_verifier: str = "name-verifier"
 
     @field_validator("entities", "hash_entities", "tagger_types")
     @classmethod

@@ -67,3 +67,34 @@ def test_the_verifier_decides_which_names_are_redacted_and_leaves_identifiers_al
     assert (0, "devon") in names(plain) and names(kept) == names(plain)
     assert names(dropped) == [] and others(dropped) == others(plain) != []
     assert (2, "marcus") in names(every) and len(names(every)) > len(names(plain))
+
+
+def test_the_shipped_verifier_is_pinned_and_is_the_default():
+    import hashlib
+    import tomllib
+    from pathlib import Path
+
+    from wocas.config import RedactConfig
+
+    models = Path(__file__).resolve().parents[1] / "models"
+    spec = tomllib.loads((models / "registry.toml").read_text())["models"]["name-verifier"]
+    for name, digest in spec["files"].items():
+        assert hashlib.sha256((models / spec["path"] / name).read_bytes()).hexdigest() == digest
+    assert RedactConfig().name_verifier == "name-verifier"
+
+
+def test_the_shipped_verifier_drops_greetings_and_keeps_and_finds_names():
+    from wocas.models.registry import resolve
+
+    verifier = load_verifier(resolve("name-verifier").path)
+    call = [("agent", "good morning thank you for calling harimau bank my name is farid how can i help you"),
+            ("customer", "morning i want to report my debit card was swallowed by the atm"),
+            ("agent", "okay and you are marcus bell")]
+
+    def names(spans):
+        return [(x.turn, x.text) for x in spans if x.type == "NAME"]
+
+    before = names(find_pii_in_turns(call, names="ner"))
+    after = names(find_pii_in_turns(call, names="ner", name_verifier=verifier))
+    assert (1, "morning i want") in before and (0, "morning") in before
+    assert after == [(0, "farid"), (2, "marcus")]

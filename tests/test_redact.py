@@ -17,8 +17,8 @@ from wocas.io.ingest import iter_calls, transcript_to_call
 from wocas.text.pii import find_pii
 from wocas.pipeline import build_stages
 from wocas.schema import CallAnalysis, Role, Turn, Word
-from wocas.stages.redact import RedactStage, redact_turn, redacted_ranges
-from wocas.text.pii import find_pii_in_turns
+from wocas.stages.redact import RedactStage, redact_turn, redacted_ranges, tag_spans
+from wocas.text.pii import PiiSpan, find_pii_in_turns
 from wocas.stages.roles import RolesStage
 
 # Test calls: real-sounding contact-centre exchanges with PII read out the ways ASR writes it.
@@ -217,6 +217,17 @@ def test_a_spoken_number_becomes_one_tag_spanning_its_digits():
     assert (tag.text, tag.start, tag.end) == ("[ACCOUNT]", turn.words[5].start, turn.words[12].end)
     assert [w.text for w in out.words] == out.text.split()
     assert redacted_ranges(turn, spans) == [(w.start, w.end) for w in turn.words[5:13]]
+
+
+def test_a_number_ending_in_punctuation_is_one_tag_and_its_offsets_hold():
+    # ASR writes "4 -4 -7," : the last word runs past the span, its comma must stay outside one tag
+    turn = _worded_turn("Yes, it's 4 -4 -7, and I'm 1 -2 -8.")
+    spans = [PiiSpan("ACCOUNT", 0, 10, 17, "4 -4 -7", "447"), PiiSpan("ACCOUNT", 0, 27, 34, "1 -2 -8", "128")]
+    out = redact_turn(turn, spans)
+    assert out.text == "Yes, it's [ACCOUNT], and I'm [ACCOUNT]."
+    assert [w.text for w in out.words] == out.text.split()
+    for tag in tag_spans({0: spans}):
+        assert out.text[tag.start:tag.end] == "[ACCOUNT]"
 
 
 def test_redacted_audio_is_silent_exactly_where_the_tags_are(billing_run, samples_dir):

@@ -67,31 +67,39 @@ def redact_turn(turn: Turn, spans: list[PiiSpan]) -> Turn:
             words = tuple(w.replace(text="[REDACTED]") for w in turn.words)
             return turn.replace(text=redact_text(turn.text, spans), words=words)
         return turn.replace(text=redact_text(turn.text, spans))
-    words = merge_tag_runs([(redact_word(w, start, spans), span_of(start, start + len(w.text), spans))
+    words = merge_tag_runs([(redact_word(w, start, spans), *span_touch(start, start + len(w.text), spans))
                             for w, (start, _) in zip(turn.words, offsets)])
     joined = " ".join(w.text for w in turn.words) == turn.text
     text = " ".join(w.text for w in words) if joined else redact_text(turn.text, spans)
     return turn.replace(text=text, words=words)
 
 
-def span_of(start: int, end: int, spans: list[PiiSpan]) -> int | None:
-    """The index of the one span that covers this word whole, else None."""
-    inside = [i for i, s in enumerate(spans) if s.start <= start and end <= s.end]
-    return inside[0] if len(inside) == 1 else None
+def span_touch(start: int, end: int, spans: list[PiiSpan]) -> tuple[int | None, bool, bool]:
+    """The index of the one span this word touches (None if none or several), and whether the word
+    starts and ends inside it ("-7," of "4 -4 -7," ends after the span: its comma stays)."""
+    hit = [i for i, s in enumerate(spans) if s.start < end and start < s.end]
+    if len(hit) != 1:
+        return None, False, False
+    s = spans[hit[0]]
+    return hit[0], s.start <= start, end <= s.end
 
 
-def merge_tag_runs(words: list[tuple[Word, int | None]]) -> tuple[Word, ...]:
+def merge_tag_runs(words: list[tuple[Word, int | None, bool, bool]]) -> tuple[Word, ...]:
     """Words of one span become one tag word from the first's start to the last's end, so a
     spoken account number reads '[ACCOUNT]' once, not once per digit, and the text keeps one
-    tag per span as ``tag_spans`` counts them. A word only partly inside a span stays its own."""
+    tag per span as ``tag_spans`` counts them. A word that starts inside the span joins the tag
+    before it with what it has after the span ('[ACCOUNT]' + '-7,' -> '[ACCOUNT],')."""
     out: list[Word] = []
     previous: int | None = None
-    for word, span in words:
-        if span is not None and span == previous:
-            out[-1] = out[-1].replace(end=word.end, probability=min(out[-1].probability, word.probability))
+    previous_ends_inside = False
+    for word, span, starts_inside, ends_inside in words:
+        if span is not None and span == previous and previous_ends_inside and starts_inside:
+            tail = word.text[word.text.index("]") + 1:] if "]" in word.text else ""
+            out[-1] = out[-1].replace(text=out[-1].text + tail, end=word.end,
+                                      probability=min(out[-1].probability, word.probability))
         else:
             out.append(word)
-        previous = span
+        previous, previous_ends_inside = span, ends_inside
     return tuple(out)
 
 
@@ -138,7 +146,8 @@ def tag_spans(by_turn: dict[int, list[PiiSpan]]) -> tuple[RedactedSpan, ...]:
 
 @lru_cache(maxsize=4)
 def _weights_digest(tagger: str) -> str:
-    """A short digest of the tagger's weights: a refitted tagger is a new redaction version."""
+    """A short digest of a fitted head's weights (the tagger's, the name verifier's): a refit is a new
+    redaction version."""
     from wocas.models.registry import resolve
 
     return hashlib.sha256((resolve(tagger).path / "head.npz").read_bytes()).hexdigest()[:12]
@@ -161,13 +170,18 @@ class RedactStage(Stage):
     @classmethod
     def identity(cls, section, encoder) -> str:
         tagger = getattr(section, "tagger", "")
-        return f"pii{DETECTOR_VERSION}" + (f"+tagger-{_weights_digest(tagger)}" if tagger else "")
+        verifier = getattr(section, "name_verifier", "")
+        return (f"pii{DETECTOR_VERSION}" + (f"+tagger-{_weights_digest(tagger)}" if tagger else "")
+                + (f"+names-{_weights_digest(verifier)}" if verifier else ""))
 
     @classmethod
     def results_settings(cls, section) -> dict:
         """The section's settings, less ``tagger_types`` where it changes nothing (no tagger, or empty:
-        every type), so that a store redacted before the field existed keeps its version."""
+        every type), and ``name_verifier`` where it is off, so that a store redacted before those fields existed
+        keeps its version."""
         settings = super().results_settings(section)
+        if not settings.get("name_verifier"):
+            settings.pop("name_verifier", None)
         if not settings.get("tagger") or not settings.get("tagger_types"):
             settings.pop("tagger_types", None)
         else:  # a set of types: their order changes nothing

@@ -63,7 +63,13 @@ def _word_kind(word: str) -> str:
     return tag[:2] if tag else "none"
 
 
-def span_features(turns: Sequence[tuple[str, str]], cand: Candidate, asked: bool) -> dict[str, float]:
+def turn_words(turns: Sequence[tuple[str, str]]) -> list[set[str]]:
+    """The lower-case words of each turn (for ``said_elsewhere``), computed once per conversation."""
+    return [set(re.findall(r"\w+", text.lower())) for _, text in turns]
+
+
+def span_features(turns: Sequence[tuple[str, str]], cand: Candidate, asked: bool,
+                  words_by_turn: list[set[str]] | None = None) -> dict[str, float]:
     """The features of one candidate span (names of binary features, value 1)."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -118,8 +124,12 @@ def span_features(turns: Sequence[tuple[str, str]], cand: Candidate, asked: bool
         f["next1=$"] = 1.0
     if re.match(r"\s*\d", text[cand.end:]) or re.search(r"\d\s*$", text[:cand.start]):
         f["digit_near"] = 1.0
-    others = " ".join(t.lower() for i, (_, t) in enumerate(turns) if i != cand.turn)
-    if len(words[0]) >= 3 and re.search(rf"(?<!\w){re.escape(words[0].lower())}(?!\w)", others):
+    words_by_turn = words_by_turn if words_by_turn is not None else turn_words(turns)
+    first = words[0].lower()
+    if len(first) >= 3 and (
+            any(first in ws for i, ws in enumerate(words_by_turn) if i != cand.turn) if re.fullmatch(r"\w+", first)
+            else any(re.search(rf"(?<!\w){re.escape(first)}(?!\w)", t.lower())
+                     for i, (_, t) in enumerate(turns) if i != cand.turn)):
         f["said_elsewhere"] = 1.0
     return f
 
@@ -169,8 +179,9 @@ class NameVerifier:
     def probabilities(self, turns: Sequence[tuple[str, str]], candidates: Sequence[Candidate],
                       asked: Sequence[bool]) -> np.ndarray:
         scores = np.zeros(len(candidates))
+        words_by_turn = turn_words(turns)
         for k, cand in enumerate(candidates):
-            for name, value in span_features(turns, cand, asked[cand.turn]).items():
+            for name, value in span_features(turns, cand, asked[cand.turn], words_by_turn).items():
                 j = self.index.get(name)
                 if j is not None:
                     scores[k] += self.weights[j] * value

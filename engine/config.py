@@ -333,7 +333,7 @@ def _toml_value(value) -> str:
 # (section, key) of every field naming a model (registry name or path) or a file to read.
 MODEL_FIELDS = (("asr", "model"), ("text_encoder", "model"), ("emotion", "text_model"),
                 ("emotion", "audio_model"), ("jobs", "taxonomy"), ("jobs", "head"),
-                ("signals", "complaint_head"), ("emotion", "context_model"), ("redact", "tagger"),
+                ("signals", "complaint_head"), ("emotion", "context_model"), ("redact", "tagger"), ("redact", "name_verifier"),
                 ("resolution", "model"), ("customers", "risk_weights"))
 PATH_FIELDS = (("satisfaction", "model"), ("satisfaction", "call_model"), ("diarization", "pyannote_path"))
 REGISTERED_FILES = {("satisfaction", "model"), ("satisfaction", "call_model")}  # a path or a registered name

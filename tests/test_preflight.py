@@ -81,7 +81,7 @@ def test_every_default_model_matches_its_pins():
     config = load_config()
     wanted = models_to_check(config, audio=True)
     assert {"tiny.en", "silero-vad", "resemblyzer", "minilm", "spacy-en-sm", "trust-context",
-            "resolution-lexical", "churn-risk"} <= set(wanted)
+            "resolution-lexical", "churn-risk", "pii-tagger-crf", "name-verifier"} <= set(wanted)
     for name in wanted:
         registry.verify(name)
 

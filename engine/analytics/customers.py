@@ -109,13 +109,13 @@ WITH per_reason AS (
 )
 SELECT customer_id, reason, count(*) AS contacts, max(ts) AS last_contact,
        arg_max(unresolved, n) AS open, arg_max(call_id, n) AS last_call
-FROM per_reason GROUP BY ALL ORDER BY customer_id, last_contact
+FROM per_reason GROUP BY ALL ORDER BY customer_id, last_contact, reason
 """
 
 SIGNALS_SQL = """
 SELECT c.customer_id, s.kind, s.strength, s.quote, s.call_id, c.p_satisfied
 FROM signals s JOIN _contacts c USING (call_id)
-ORDER BY c.customer_id, s.kind, s.strength DESC
+ORDER BY c.customer_id, s.kind, s.strength DESC, s.call_id, s.quote
 """
 
 # The customer's last contact and how it ended: an open issue with no detected reason is still open.

@@ -31,6 +31,7 @@ from wocas.stages.base import Stage
 log = logging.getLogger(__name__)
 
 DETECTOR_VERSION = "5"  # 4: the fitted tagger's spans join the rules'; 5: one tag word per span
+AUDIO_VERSION = "2"  # the redacted copy of the audio; 2: the silence covers the gaps between a span's words
 
 
 def word_offsets(text: str, words: tuple[Word, ...]) -> list[tuple[int, int]] | None:
@@ -104,12 +105,23 @@ def merge_tag_runs(words: list[tuple[Word, int | None, bool, bool]]) -> tuple[Wo
 
 
 def redacted_ranges(turn: Turn, spans: list[PiiSpan]) -> list[tuple[float, float]]:
-    """The (start, end) seconds of each of the turn's words that a span touches: the audio to silence."""
+    """The (start, end) seconds of the audio to silence: each run of consecutive words that spans
+    touch, from its first word's start to its last word's end, so the gaps ASR leaves between the
+    words of one spoken number (where its digits often are) are silenced with them and the silence
+    covers exactly what the tag word's times say."""
     offsets = word_offsets(turn.text, turn.words) if turn.words and spans else None
     if offsets is None:
-        return [(w.start, w.end) for w in turn.words] if spans else []
-    return [(w.start, w.end) for w, (a, b) in zip(turn.words, offsets)
-            if any(s.start < b and a < s.end for s in spans)]
+        return [(turn.words[0].start, turn.words[-1].end)] if spans and turn.words else []
+    ranges: list[tuple[float, float]] = []
+    previous_touched = False
+    for w, (a, b) in zip(turn.words, offsets):
+        touched = any(s.start < b and a < s.end for s in spans)
+        if touched and previous_touched:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], w.end))
+        elif touched:
+            ranges.append((w.start, w.end))
+        previous_touched = touched
+    return ranges
 
 
 def silence(audio: Audio, spans: list[tuple[float, float]], start: int = 0, end: int | None = None) -> np.ndarray:
@@ -172,7 +184,8 @@ class RedactStage(Stage):
         tagger = getattr(section, "tagger", "")
         verifier = getattr(section, "name_verifier", "")
         return (f"pii{DETECTOR_VERSION}" + (f"+tagger-{_weights_digest(tagger)}" if tagger else "")
-                + (f"+names-{_weights_digest(verifier)}" if verifier else ""))
+                + (f"+names-{_weights_digest(verifier)}" if verifier else "")
+                + (f"+audio{AUDIO_VERSION}" if getattr(section, "audio", False) else ""))
 
     @classmethod
     def results_settings(cls, section) -> dict:

@@ -4,8 +4,10 @@ customer-helpdesk dialogues whose speaker labels are hidden.
 - calls: calls_synthetic (stereo without a channel map, mono) and the bundled samples
   (without their channel map): share of reference turns whose midpoint lands in a turn of
   the right role.
-- stc3: STC-3 customer-helpdesk dialogues (real text, translated Weibo threads) and the
-  ABCD sample chats, speakers renamed S1/S2: share of dialogues whose roles come out right.
+- stc3: STC-3 customer-helpdesk dialogues (real text, translated Weibo threads; the role head is fitted on
+  the ones the satisfaction model does not hold out, so only the held-out ones are a test), USS's MWOZ and
+  SGD user/system dialogues (evaluation only) and the ABCD sample chats, speakers renamed S1/S2: share of
+  dialogues whose roles come out right.
 
     .venv/bin/python -m benchmarks.roles [--data ../shared/data] [--config my.toml]
 """
@@ -32,10 +34,19 @@ def hidden_label_dialogues(data: Path) -> dict[str, list[list[tuple[str, str]]]]
     """set -> dialogues as [(true role, text)]: STC-3 files (``*_data_en.json``) and ABCD files
     (``abcd*.json``) found under ``data``."""
     dialogues: dict[str, list] = {}
+    held = set(json.loads((ROOT / "models" / "satisfaction" / "model.json").read_text())["training"]["holdout_ids"])
     for path in sorted(data.rglob("*_data_en.json")):
         stc = json.loads(path.read_text())
-        dialogues[f"stc3/{path.stem}"] = [[("customer" if t["sender"] == "customer" else "agent",
-                                            " ".join(t["utterances"])) for t in d["turns"]] for d in stc]
+        for part, keep in (("held out", True), ("the role head's training dialogues", False)):
+            dialogues[f"stc3/{path.stem} {part}"] = [
+                [("customer" if t["sender"] == "customer" else "agent", " ".join(t["utterances"])) for t in d["turns"]]
+                for d in stc if (str(d["id"]) in held) == keep]
+    from benchmarks.satisfaction import find_uss, load_uss
+
+    for path in find_uss(data):  # user / system dialogues: evaluation only
+        if path.stem in ("MWOZ", "SGD"):
+            dialogues[f"uss/{path.stem}"] = [[("customer" if who == "customer" else "agent", text)
+                                              for who, text in d.turns] for d in load_uss(path)[0]]
     for path in sorted(data.rglob("abcd*.json")):
         abcd = json.loads(path.read_text())
         items = abcd if isinstance(abcd, list) else next(iter(abcd.values()))

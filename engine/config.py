@@ -100,6 +100,7 @@ class TextEncoderConfig(Section):
 
 class RolesConfig(Section):
     min_confidence: float = 0.55  # below this the role is "unknown"
+    model: str = "role-head"  # fitted turn reader (models/role-head); "" = the hand-set cue rules
 
 
 class EmotionConfig(Section):
@@ -334,7 +335,7 @@ def _toml_value(value) -> str:
 MODEL_FIELDS = (("asr", "model"), ("text_encoder", "model"), ("emotion", "text_model"),
                 ("emotion", "audio_model"), ("jobs", "taxonomy"), ("jobs", "head"),
                 ("signals", "complaint_head"), ("emotion", "context_model"), ("redact", "tagger"), ("redact", "name_verifier"),
-                ("resolution", "model"), ("customers", "risk_weights"))
+                ("resolution", "model"), ("customers", "risk_weights"), ("roles", "model"))
 PATH_FIELDS = (("satisfaction", "model"), ("satisfaction", "call_model"), ("diarization", "pyannote_path"))
 REGISTERED_FILES = {("satisfaction", "model"), ("satisfaction", "call_model")}  # a path or a registered name
 

@@ -1,9 +1,16 @@
 """Stage 5: which speaker is the agent and which the customer.
 
 A channel map (or transcript labels) decides outright. Otherwise each speaker is scored by
-what they say: agents greet with the company name, offer help, ask for the account and
-close the call; customers explain why they are calling. Who speaks first adds a little.
-The confidence is a logistic squash of the score margin between the two best speakers.
+what they say: by default the fitted role head (engine/text/role_head.py), each turn's log-odds
+of being the agent's averaged over the speaker's turns; with ``[roles] model = ""`` the hand-set
+cues below (agents greet with the company name, offer help, ask for the account and close the
+call; customers explain why they are calling). Who speaks first adds a little.
+
+The highest-scoring speaker is the agent and the lowest the customer. Any other speaker (a
+recorded IVR prompt, a supervisor or another department after a transfer, a voice the diarizer
+split in two) takes the side its score falls on: above 0 (more likely the agent's words than the
+customer's) with the head, above the midpoint of the agent's and the customer's scores with the
+cues. The confidence is a logistic squash of the margin between the two sides.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ import re
 from wocas.config import RolesConfig
 from wocas.kinds import Role
 from wocas.schema import CallAnalysis, Turn
-from wocas.stages.base import Stage
+from wocas.stages.base import Stage, file_digest
+from wocas.text.role_head import load_role_head
 
 AGENT_CUES: dict[str, float] = {
     r"thank(s| you) for (calling|contacting|holding|waiting)": 3.0,
@@ -59,6 +67,12 @@ _AGENT = [(re.compile(p), w) for p, w in AGENT_CUES.items()]
 _CUSTOMER = [(re.compile(p), w) for p, w in CUSTOMER_CUES.items()]
 
 
+def _head_folder(name: str):
+    from wocas.models.registry import resolve
+
+    return resolve(name).path
+
+
 def agentness(turns: list[Turn]) -> float:
     text = " ".join(t.text.lower() for t in turns)
     words = max(1, len(text.split()))
@@ -68,23 +82,48 @@ def agentness(turns: list[Turn]) -> float:
             + PRONOUN_WEIGHT * pronouns)
 
 
-def infer_roles(turns: tuple[Turn, ...], spoken: bool = True) -> tuple[dict[str, Role], float]:
-    """(speaker -> role, confidence) from what each speaker says and, on calls, who speaks first."""
-    by_speaker: dict[str, list[Turn]] = {}
-    for t in turns:
-        by_speaker.setdefault(t.speaker, []).append(t)
-    if not by_speaker:
-        return {}, 0.0
-    scores = {s: agentness(ts) for s, ts in by_speaker.items()}
-    if spoken:
-        scores[turns[0].speaker] += FIRST_SPEAKER_BONUS
+FIRST_SPEAKER_LOG_ODDS = 0.5  # the same prior for the role head, on its mean log-odds scale
+
+
+def head_scores(turns: tuple[Turn, ...], head) -> dict[str, float]:
+    """Each speaker's mean log-odds (role head) that their turns are the agent's."""
+    log_odds = head.turn_log_odds([t.text for t in turns])
+    by_speaker: dict[str, list[float]] = {}
+    for t, v in zip(turns, log_odds):
+        by_speaker.setdefault(t.speaker, []).append(float(v))
+    return {s: sum(vs) / len(vs) for s, vs in by_speaker.items()}
+
+
+def assign_roles(scores: dict[str, float], boundary: float | None) -> tuple[dict[str, Role], float]:
+    """(speaker -> role, confidence): the top score is the agent, the bottom the customer, any other
+    speaker the agent's side when its score is above ``boundary`` (None: the midpoint of the two)."""
     ranked = sorted(scores, key=scores.get, reverse=True)
-    agent = ranked[0]
-    roles = {s: (Role.AGENT if s == agent else Role.CUSTOMER) for s in by_speaker}
     if len(ranked) == 1:
-        return roles, 0.5
-    margin = scores[ranked[0]] - scores[ranked[1]]
+        return {ranked[0]: Role.AGENT}, 0.5
+    top, bottom = scores[ranked[0]], scores[ranked[-1]]
+    cut = (top + bottom) / 2 if boundary is None else boundary
+    roles = {s: Role.AGENT if s == ranked[0] or (s != ranked[-1] and scores[s] > cut) else Role.CUSTOMER
+             for s in ranked}
+    margin = (min(scores[s] for s in ranked if roles[s] == Role.AGENT)
+              - max(scores[s] for s in ranked if roles[s] == Role.CUSTOMER))
     return roles, round(1 / (1 + math.exp(-margin)), 3)
+
+
+def infer_roles(turns: tuple[Turn, ...], spoken: bool = True, head=None) -> tuple[dict[str, Role], float]:
+    """(speaker -> role, confidence) from what each speaker says (the role head's reading, or the
+    hand-set cues when ``head`` is None) and, on calls, who speaks first."""
+    if not turns:
+        return {}, 0.0
+    if head is not None:
+        scores, bonus, boundary = head_scores(turns, head), FIRST_SPEAKER_LOG_ODDS, 0.0
+    else:
+        by_speaker: dict[str, list[Turn]] = {}
+        for t in turns:
+            by_speaker.setdefault(t.speaker, []).append(t)
+        scores, bonus, boundary = {s: agentness(ts) for s, ts in by_speaker.items()}, FIRST_SPEAKER_BONUS, None
+    if spoken:
+        scores[turns[0].speaker] += bonus
+    return assign_roles(scores, boundary)
 
 
 class RolesStage(Stage):
@@ -95,8 +134,16 @@ class RolesStage(Stage):
     def __init__(self, options: RolesConfig):
         self.options = options
 
+    @classmethod
+    def identity(cls, section, encoder) -> str:
+        model = (section or RolesConfig()).model
+        return f"roles-2+head-{file_digest(_head_folder(model) / 'head.npz')}" if model else "roles-2"
+
     def version(self) -> str:
         return self.version_for(self.options)
+
+    def head(self):
+        return load_role_head(str(_head_folder(self.options.model))) if self.options.model else None
 
     def process_call(self, call: CallAnalysis) -> CallAnalysis:
         speakers = {t.speaker for t in call.turns}
@@ -104,7 +151,7 @@ class RolesStage(Stage):
         if mapped and len(mapped) == len(speakers):
             roles, confidence = mapped, 1.0
         else:
-            roles, confidence = infer_roles(call.turns, spoken=call.call.kind == "audio")
+            roles, confidence = infer_roles(call.turns, spoken=call.call.kind == "audio", head=self.head())
             if confidence < self.options.min_confidence:
                 roles = {s: Role.UNKNOWN for s in roles}
         turns = tuple(t.replace(role=roles.get(t.speaker, Role.UNKNOWN)) for t in call.turns)

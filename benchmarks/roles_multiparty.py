@@ -18,7 +18,9 @@ Variants of each conversation:
   "supervisor", "manager", "team leader", "colleague", "specialist") and is followed by at least two
   more agent turns, the later agent turns are a third speaker, S3;
 - ``ivr``: a recorded IVR prompt (one of ``IVR_PROMPTS``, written by the team) is the first turn, S0;
-- ``ivr+transfer``: both (four speakers).
+- ``ivr+transfer``: both (four speakers);
+- ``customer split``: the customer's short replies (5 words or fewer) are a speaker of their own, S4, as when
+  the diarizer splits one voice in two (built where at least two such replies and two longer turns exist).
 
 Arms: ``before`` (the hand-set cues, every speaker but the top one read as the customer: the stage
 until this benchmark), ``cues`` (the same cues, other speakers on the side of the midpoint) and
@@ -58,7 +60,8 @@ IVR_PROMPTS = (
     "Your call is important to us. Please continue to hold.",
     "To continue in English, press one. Para español, oprima dos.",
 )
-VARIANTS = ("two", "transfer", "ivr", "ivr+transfer")
+VARIANTS = ("two", "transfer", "ivr", "ivr+transfer", "customer split")
+SHORT_REPLY_WORDS = 5  # "customer split": the customer's replies this short form a voice of their own
 ARMS = ("before", "cues", "head")
 
 
@@ -83,6 +86,11 @@ def stc3_conversations(data: Path) -> list[Conversation]:
 def variant_turns(conv: Conversation, variant: str) -> list[tuple[str, str, str]] | None:
     """(speaker, truth role, text) of the conversation as ``variant`` builds it; None when it cannot be built."""
     turns = [("S1" if who == "agent" else "S2", who, text) for who, text in conv.turns]
+    if variant == "customer split":
+        short = [i for i, (_, who, text) in enumerate(turns) if who == "customer" and len(text.split()) <= SHORT_REPLY_WORDS]
+        if len(short) < 2 or sum(who == "customer" for _, who, _ in turns) - len(short) < 2:
+            return None
+        return [("S4", who, text) if i in short else (s, who, text) for i, (s, who, text) in enumerate(turns)]
     if "transfer" in variant:
         agent_at = [i for i, (_, who, _) in enumerate(turns) if who == "agent"]
         handover = next((i for k, i in enumerate(agent_at) if HANDOVER.search(turns[i][2])
@@ -152,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"set": name, "variant": v, "arm": arm,
              **score_variant(convs, v, arm, head, RolesConfig().min_confidence)}
             for name, convs in sets.items() if convs for v in VARIANTS for arm in ARMS]
+    rows = [r for r in rows if r["conversations"]]  # a variant no conversation of the set can build
     notes = (f"{time.perf_counter() - t:.1f} s. Turn accuracy: a customer turn read as the customer, any "
              "other turn (agent, second agent, IVR) as not the customer; a conversation under min_confidence "
              "counts all its turns wrong. The role head never read these conversations; the cues were written "

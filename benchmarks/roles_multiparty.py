@@ -18,6 +18,8 @@ Variants of each conversation:
   "supervisor", "manager", "team leader", "colleague", "specialist") and is followed by at least two
   more agent turns, the later agent turns are a third speaker, S3;
 - ``ivr``: a recorded IVR prompt (one of ``IVR_PROMPTS``, written by the team) is the first turn, S0;
+- ``ivr (other writer)``: the same with one of the 40 held-out lines of models/training/ivr_prompts.txt (written
+  by a helper; the role head is fitted on the other 80 lines, never on the team's ``IVR_PROMPTS``);
 - ``ivr+transfer``: both (four speakers);
 - ``customer split``: the customer's short replies (5 words or fewer) are a speaker of their own, S4, as when
   the diarizer splits one voice in two (built where at least two such replies and two longer turns exist).
@@ -60,7 +62,7 @@ IVR_PROMPTS = (
     "Your call is important to us. Please continue to hold.",
     "To continue in English, press one. Para español, oprima dos.",
 )
-VARIANTS = ("two", "transfer", "ivr", "ivr+transfer", "customer split")
+VARIANTS = ("two", "transfer", "ivr", "ivr (other writer)", "ivr+transfer", "customer split")
 SHORT_REPLY_WORDS = 5  # "customer split": the customer's replies this short form a voice of their own
 ARMS = ("before", "cues", "head")
 
@@ -83,6 +85,12 @@ def stc3_conversations(data: Path) -> list[Conversation]:
             if str(d["id"]) in ids]
 
 
+def held_out_ivr_prompts() -> list[str]:
+    """Every third line of models/training/ivr_prompts.txt: the role head is fitted on the others."""
+    lines = [x.strip() for x in (ROOT / "models" / "training" / "ivr_prompts.txt").read_text().splitlines() if x.strip()]
+    return lines[2::3]
+
+
 def variant_turns(conv: Conversation, variant: str) -> list[tuple[str, str, str]] | None:
     """(speaker, truth role, text) of the conversation as ``variant`` builds it; None when it cannot be built."""
     turns = [("S1" if who == "agent" else "S2", who, text) for who, text in conv.turns]
@@ -100,7 +108,8 @@ def variant_turns(conv: Conversation, variant: str) -> list[tuple[str, str, str]
         turns = [("S3", who, text) if who == "agent" and i > handover else (s, who, text)
                  for i, (s, who, text) in enumerate(turns)]
     if "ivr" in variant:
-        prompt = IVR_PROMPTS[zlib.crc32(conv.conversation_id.encode()) % len(IVR_PROMPTS)]
+        prompts = held_out_ivr_prompts() if "other writer" in variant else IVR_PROMPTS
+        prompt = prompts[zlib.crc32(conv.conversation_id.encode()) % len(prompts)]
         turns = [("S0", "ivr", prompt)] + turns
     return turns
 

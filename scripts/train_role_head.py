@@ -21,9 +21,7 @@ rewrites its sha256 pins in models/registry.toml.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -89,20 +87,9 @@ def accuracy(head: RoleHead, turns: list[tuple[str, bool]]) -> float:
     return float(np.mean([(s > 0) == agent for s, (_, agent) in zip(scores, turns)])) if turns else float("nan")
 
 
-def pin(folder: Path) -> None:
-    registry = ROOT / "models" / "registry.toml"
-    text = registry.read_text()
-    for name in ("head.npz", "config.json"):
-        digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()
-        text, n = re.subn(rf'(\[models\."{REGISTRY_NAME}"\.files\][^\[]*?"{re.escape(name)}" = ")[0-9a-f]+(")',
-                          rf"\g<1>{digest}\g<2>", text)
-        if n != 1:
-            raise SystemExit(f"models/registry.toml: no pin for {REGISTRY_NAME} {name} to rewrite")
-    registry.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     from lowo import default_sources
+    from train_resolution import pin_registry
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -129,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                        {"C": C, "min_count": MIN_COUNT, "training": report,
                         "sources": [p.name for p in sources] + ["stc3 train_data_en less holdout_ids",
                                                                 "ivr_prompts.txt less every third line"]})
-        pin(args.write)
+        pin_registry(REGISTRY_NAME, args.write)
         print(f"wrote {args.write}")
     return 0
 

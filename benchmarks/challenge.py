@@ -25,8 +25,8 @@ from pathlib import Path
 from benchmarks.common import ROOT, write_results
 
 CALLS = ROOT / "benchmarks" / "challenge" / "calls.txt"
-# heldout2..heldout13: one file per later writer, each split named after its file
-HELDOUT_FILES = tuple(ROOT / "benchmarks" / "challenge" / f"heldout{k}.txt" for k in range(2, 16))
+# heldout2..heldout17: one file per later writer, each split named after its file
+HELDOUT_FILES = tuple(ROOT / "benchmarks" / "challenge" / f"heldout{k}.txt" for k in range(2, 18))
 HELDOUT2, HELDOUT3 = HELDOUT_FILES[:2]
 SPLITS = ("tune", "heldout") + tuple(p.stem for p in HELDOUT_FILES)
 # arm -> config TOML (None: defaults); "no context" is the earlier reading: per-turn trust, zero-shot resolution
@@ -255,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
              "of the heads too (their figures here are in-sample), and heldout9-11 are the unseen writers. "
              "`heldout12` and `heldout13` (two more blind writers) were scored once, with the twenty- and the "
              "twenty-four-writer chain (trust_writers24.md); `heldout14` and `heldout15` (two more) once, with the "
-             "twenty-four- and the twenty-eight-writer chain (trust_writers28.md); heldout9-15 are unseen writers. "
+             "twenty-four- and the twenty-eight-writer chain (trust_writers28.md); `heldout16` and `heldout17` (two more) "
+             "once, with the twenty-eight- and the thirty-five-writer chain (trust_writers35.md), after which heldout9-15 "
+             "are training writers if that chain is adopted. "
              "Arms, in one run: `context` = the defaults (customer turns read in context by models/trust-context, "
              "shape from its fitted classifier averaged with the lexical shape head, band from the band model averaged with "
              "the lexical band head); `no context` = `[emotion] context_model = \"\"` and "

@@ -18,7 +18,11 @@ Variants of each conversation:
   "supervisor", "manager", "team leader", "colleague", "specialist") and is followed by at least two
   more agent turns, the later agent turns are a third speaker, S3;
 - ``ivr``: a recorded IVR prompt (one of ``IVR_PROMPTS``, written by the team) is the first turn, S0;
-- ``ivr+transfer``: both (four speakers).
+- ``ivr (other writer)``: the same with one of the 40 held-out lines of models/training/ivr_prompts.txt (written
+  by a helper; the role head is fitted on the other 80 lines, never on the team's ``IVR_PROMPTS``);
+- ``ivr+transfer``: both (four speakers);
+- ``customer split``: the customer's short replies (5 words or fewer) are a speaker of their own, S4, as when
+  the diarizer splits one voice in two (built where at least two such replies and two longer turns exist).
 
 Arms: ``before`` (the hand-set cues, every speaker but the top one read as the customer: the stage
 until this benchmark), ``cues`` (the same cues, other speakers on the side of the midpoint) and
@@ -58,7 +62,8 @@ IVR_PROMPTS = (
     "Your call is important to us. Please continue to hold.",
     "To continue in English, press one. Para español, oprima dos.",
 )
-VARIANTS = ("two", "transfer", "ivr", "ivr+transfer")
+VARIANTS = ("two", "transfer", "ivr", "ivr (other writer)", "ivr+transfer", "customer split")
+SHORT_REPLY_WORDS = 5  # "customer split": the customer's replies this short form a voice of their own
 ARMS = ("before", "cues", "head")
 
 
@@ -80,9 +85,20 @@ def stc3_conversations(data: Path) -> list[Conversation]:
             if str(d["id"]) in ids]
 
 
+def held_out_ivr_prompts() -> list[str]:
+    """Every third line of models/training/ivr_prompts.txt: the role head is fitted on the others."""
+    lines = [x.strip() for x in (ROOT / "models" / "training" / "ivr_prompts.txt").read_text().splitlines() if x.strip()]
+    return lines[2::3]
+
+
 def variant_turns(conv: Conversation, variant: str) -> list[tuple[str, str, str]] | None:
     """(speaker, truth role, text) of the conversation as ``variant`` builds it; None when it cannot be built."""
     turns = [("S1" if who == "agent" else "S2", who, text) for who, text in conv.turns]
+    if variant == "customer split":
+        short = [i for i, (_, who, text) in enumerate(turns) if who == "customer" and len(text.split()) <= SHORT_REPLY_WORDS]
+        if len(short) < 2 or sum(who == "customer" for _, who, _ in turns) - len(short) < 2:
+            return None
+        return [("S4", who, text) if i in short else (s, who, text) for i, (s, who, text) in enumerate(turns)]
     if "transfer" in variant:
         agent_at = [i for i, (_, who, _) in enumerate(turns) if who == "agent"]
         handover = next((i for k, i in enumerate(agent_at) if HANDOVER.search(turns[i][2])
@@ -92,7 +108,8 @@ def variant_turns(conv: Conversation, variant: str) -> list[tuple[str, str, str]
         turns = [("S3", who, text) if who == "agent" and i > handover else (s, who, text)
                  for i, (s, who, text) in enumerate(turns)]
     if "ivr" in variant:
-        prompt = IVR_PROMPTS[zlib.crc32(conv.conversation_id.encode()) % len(IVR_PROMPTS)]
+        prompts = held_out_ivr_prompts() if "other writer" in variant else IVR_PROMPTS
+        prompt = prompts[zlib.crc32(conv.conversation_id.encode()) % len(prompts)]
         turns = [("S0", "ivr", prompt)] + turns
     return turns
 
@@ -152,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"set": name, "variant": v, "arm": arm,
              **score_variant(convs, v, arm, head, RolesConfig().min_confidence)}
             for name, convs in sets.items() if convs for v in VARIANTS for arm in ARMS]
+    rows = [r for r in rows if r["conversations"]]  # a variant no conversation of the set can build
     notes = (f"{time.perf_counter() - t:.1f} s. Turn accuracy: a customer turn read as the customer, any "
              "other turn (agent, second agent, IVR) as not the customer; a conversation under min_confidence "
              "counts all its turns wrong. The role head never read these conversations; the cues were written "

@@ -7,7 +7,10 @@ Training turns (every turn's speaker is known):
   models/training/trust_calls*.txt; ours, Apache-2.0), less heldout9-15 (``UNSEEN``), which stay unseen
   writers for benchmarks/roles_multiparty.py; heldout16 and later are never read here;
 - STC-3's English customer-helpdesk dialogues (CC BY 4.0), less the dialogues the satisfaction model holds
-  out (``holdout_ids`` in models/satisfaction/model.json), which are the role benchmark's real test.
+  out (``holdout_ids`` in models/satisfaction/model.json), which are the role benchmark's real test;
+- two thirds of models/training/ivr_prompts.txt (recorded phone-system messages, ours), as agent-side turns:
+  an IVR prompt that forms a speaker of its own belongs with the agent, not the customer. Every third line
+  (``ivr_prompts(held_out=True)``) is left out for the benchmark.
 
 A logistic regression (scikit-learn, C 1.0, features seen in at least 3 training turns; both fixed before
 the first fit, nothing chosen on a test set) over binary word, word-pair and length features. Prints the
@@ -18,9 +21,7 @@ rewrites its sha256 pins in models/registry.toml.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -56,6 +57,11 @@ def stc3_turns(data: Path, held_out: bool) -> list[tuple[str, bool]]:
     return out
 
 
+def ivr_prompts(held_out: bool) -> list[str]:
+    lines = [x.strip() for x in (ROOT / "models" / "training" / "ivr_prompts.txt").read_text().splitlines() if x.strip()]
+    return [x for i, x in enumerate(lines) if (i % 3 == 2) == held_out]
+
+
 def fit(turns: list[tuple[str, bool]]) -> RoleHead:
     from scipy.sparse import csr_matrix
     from sklearn.linear_model import LogisticRegression
@@ -81,20 +87,9 @@ def accuracy(head: RoleHead, turns: list[tuple[str, bool]]) -> float:
     return float(np.mean([(s > 0) == agent for s, (_, agent) in zip(scores, turns)])) if turns else float("nan")
 
 
-def pin(folder: Path) -> None:
-    registry = ROOT / "models" / "registry.toml"
-    text = registry.read_text()
-    for name in ("head.npz", "config.json"):
-        digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()
-        text, n = re.subn(rf'(\[models\."{REGISTRY_NAME}"\.files\][^\[]*?"{re.escape(name)}" = ")[0-9a-f]+(")',
-                          rf"\g<1>{digest}\g<2>", text)
-        if n != 1:
-            raise SystemExit(f"models/registry.toml: no pin for {REGISTRY_NAME} {name} to rewrite")
-    registry.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     from lowo import default_sources
+    from train_resolution import pin_registry
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -105,10 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     stc3 = stc3_turns(args.data, held_out=False)
     if not stc3:
         raise SystemExit(f"no STC-3 file (*_data_en.json) under {args.data}")
-    head = fit(written + stc3)
+    ivr = [(text, True) for text in ivr_prompts(held_out=False)]
+    head = fit(written + stc3 + ivr)
     unseen = [ROOT / "benchmarks" / "challenge" / f"{name}.txt" for name in UNSEEN]
-    report = {"training_turns": {"written": len(written), "stc3": len(stc3)}, "features": len(head.index),
-              "turn_accuracy": {"training": round(accuracy(head, written + stc3), 4),
+    report = {"training_turns": {"written": len(written), "stc3": len(stc3), "ivr": len(ivr)},
+              "features": len(head.index),
+              "turn_accuracy": {"training": round(accuracy(head, written + stc3 + ivr), 4),
+                                "ivr_held_out": round(accuracy(head, [(t, True) for t in ivr_prompts(True)]), 4),
                                 "stc3_held_out": round(accuracy(head, stc3_turns(args.data, held_out=True)), 4),
                                 "unseen_writers": round(accuracy(head, written_turns(unseen)), 4)},
               "unseen_writer_files": [p.name for p in unseen]}
@@ -116,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         save_role_head(args.write, list(head.index), head.weights, head.bias,
                        {"C": C, "min_count": MIN_COUNT, "training": report,
-                        "sources": [p.name for p in sources] + ["stc3 train_data_en less holdout_ids"]})
-        pin(args.write)
+                        "sources": [p.name for p in sources] + ["stc3 train_data_en less holdout_ids",
+                                                                "ivr_prompts.txt less every third line"]})
+        pin_registry(REGISTRY_NAME, args.write)
         print(f"wrote {args.write}")
     return 0
 

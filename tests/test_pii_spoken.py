@@ -27,6 +27,16 @@ def test_spelled_id_split_over_two_turns_after_a_claim_question():
     assert _types(turns) == [(1, "ID", "k l"), (3, "ID", "seven seven four zero nine")]
 
 
+def test_a_digit_written_as_its_homophone_stays_inside_the_number():
+    # Whisper writes "for", "to", "won" for spoken digits inside a number; alone they are words
+    turns = [("agent", "and the account number"), ("customer", "it's won two oh oh for eight seven seven three")]
+    assert _types(turns) == [(1, "ACCOUNT", "won two oh oh for eight seven seven three")]
+    turns = [("agent", "what's your phone number"), ("customer", "nine eight for five oh to two six won seven")]
+    assert [t for _, _, t in _types(turns)] == ["nine eight for five oh to two six won seven"]
+    for line in ("it's a two for one offer on the nine to five plan", "i've waited for two weeks for three parcels"):
+        assert _types([("customer", line)]) == []
+
+
 def test_spelling_alphabet_reads_as_letters_but_not_alone():
     assert _types([("agent", "what's the ticket reference"),
                    ("customer", "bravo kilo seven seven four zero nine")]) == [

@@ -64,6 +64,9 @@ NATO = {w: w[0].upper() for w in ("alpha", "alfa", "bravo", "charlie", "delta", 
                                   "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "whisky",
                                   "x-ray", "xray", "yankee", "zulu")}
 REPEAT = {"double": 2, "triple": 3, "treble": 3}
+# Words a recogniser writes for a spoken digit inside a number ("nine eight for five oh to two six won seven").
+DIGIT_HOMOPHONES = {"for": "4", "fore": "4", "to": "2", "too": "2", "won": "1", "ate": "8"}
+HOMOPHONE_RUN_DIGITS = 4  # read so only inside a run of code tokens holding at least this many digit tokens
 # Words that do not break a run of digits being read out: the hesitation fillers, "em" (a
 # filler here, "them" elsewhere), and what people say between groups of digits.
 DIGIT_GAP_WORDS = normalize.FILLERS | {"em", "dash", "hyphen", "space", "slash", "then", "sorry", "like", "apostrophe",
@@ -362,6 +365,7 @@ def tokenize(text: str) -> list[Token]:
     _nato_letters(tokens)
     _join_tens(tokens)
     _resolve_repeats(tokens)
+    _digit_homophones(tokens)
     spoken.hundreds_and(tokens)
     _spoken_plus(tokens)
     return tokens
@@ -411,6 +415,28 @@ def _join_tens(tokens: list[Token]) -> None:
                 and b.lower not in ("oh", "o", "nought", "nil", "zero")):
             a.digits = a.digits[0] + b.digits
             b.kind, b.digits = "joined", ""
+
+
+def _digit_homophones(tokens: list[Token]) -> None:
+    """'o d for two seven seven too won nine oh': inside a run of spoken code (digits and letters, fillers
+    skipped) that holds at least ``HOMOPHONE_RUN_DIGITS`` digits, a digit's homophone is that digit. Outside
+    such a run ("two for one", "for two weeks", "nine to five") it stays a word."""
+    code = ("num", "numword", "letter", "alnum")
+    run: list[int] = []
+
+    def close() -> None:
+        if sum(tokens[k].kind in ("num", "numword") for k in run) >= HOMOPHONE_RUN_DIGITS:
+            for k in run:
+                if tokens[k].kind == "word":
+                    tokens[k].kind, tokens[k].digits = "numword", DIGIT_HOMOPHONES[tokens[k].lower]
+        run.clear()
+
+    for i, t in enumerate(tokens):
+        if t.kind in code or t.kind == "word" and t.lower in DIGIT_HOMOPHONES:
+            run.append(i)
+        elif t.kind not in ("filler", "joined", "lead"):
+            close()
+    close()
 
 
 def _resolve_repeats(tokens: list[Token]) -> None:

@@ -33,7 +33,10 @@ def test_a_digit_written_as_its_homophone_stays_inside_the_number():
     assert _types(turns) == [(1, "ACCOUNT", "won two oh oh for eight seven seven three")]
     turns = [("agent", "what's your phone number"), ("customer", "nine eight for five oh to two six won seven")]
     assert [t for _, _, t in _types(turns)] == ["nine eight for five oh to two six won seven"]
-    for line in ("it's a two for one offer on the nine to five plan", "i've waited for two weeks for three parcels"):
+    turns = [("agent", "and the account number"), ("customer", "it's won won oh too ate four")]
+    assert _types(turns) == [(1, "ACCOUNT", "won won oh too ate four")]
+    for line in ("it's a two for one offer on the nine to five plan", "i've waited for two weeks for three parcels",
+                 "i won to for one ticket"):
         assert _types([("customer", line)]) == []
 
 

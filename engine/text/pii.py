@@ -66,7 +66,8 @@ NATO = {w: w[0].upper() for w in ("alpha", "alfa", "bravo", "charlie", "delta", 
 REPEAT = {"double": 2, "triple": 3, "treble": 3}
 # Words a recogniser writes for a spoken digit inside a number ("nine eight for five oh to two six won seven").
 DIGIT_HOMOPHONES = {"for": "4", "fore": "4", "to": "2", "too": "2", "won": "1", "ate": "8"}
-HOMOPHONE_RUN_DIGITS = 4  # read so only inside a run of code tokens holding at least this many digit tokens
+HOMOPHONE_RUN_DIGITS = 4  # read so inside a run of code tokens holding at least this many digit tokens,
+HOMOPHONE_RUN_SYMBOLS = 5  # or at least one digit token and this many digit tokens and homophones together
 # Words that do not break a run of digits being read out: the hesitation fillers, "em" (a
 # filler here, "them" elsewhere), and what people say between groups of digits.
 DIGIT_GAP_WORDS = normalize.FILLERS | {"em", "dash", "hyphen", "space", "slash", "then", "sorry", "like", "apostrophe",
@@ -418,14 +419,17 @@ def _join_tens(tokens: list[Token]) -> None:
 
 
 def _digit_homophones(tokens: list[Token]) -> None:
-    """'o d for two seven seven too won nine oh': inside a run of spoken code (digits and letters, fillers
-    skipped) that holds at least ``HOMOPHONE_RUN_DIGITS`` digits, a digit's homophone is that digit. Outside
-    such a run ("two for one", "for two weeks", "nine to five") it stays a word."""
+    """'o d for two seven seven too won nine oh', 'won won oh too ate four': inside a run of spoken code
+    (digits and letters, fillers skipped) that holds at least ``HOMOPHONE_RUN_DIGITS`` digits, or a digit and
+    ``HOMOPHONE_RUN_SYMBOLS`` digits and homophones together, a digit's homophone is that digit. Outside such a
+    run ("two for one", "for two weeks", "nine to five") it stays a word."""
     code = ("num", "numword", "letter", "alnum")
     run: list[int] = []
 
     def close() -> None:
-        if sum(tokens[k].kind in ("num", "numword") for k in run) >= HOMOPHONE_RUN_DIGITS:
+        digits = sum(tokens[k].kind in ("num", "numword") for k in run)
+        homophones = sum(tokens[k].kind == "word" for k in run)
+        if digits >= HOMOPHONE_RUN_DIGITS or digits >= 1 and digits + homophones >= HOMOPHONE_RUN_SYMBOLS:
             for k in run:
                 if tokens[k].kind == "word":
                     tokens[k].kind, tokens[k].digits = "numword", DIGIT_HOMOPHONES[tokens[k].lower]

@@ -203,7 +203,7 @@ def write_report(data: dict, path: Path = RESULT) -> None:
              f"(`scripts/lowo.py`, candidate `{CANDIDATE}`), both arms in the same run (`scripts/fit_churn.py "
              "--evaluate`). Leavers in top k: of a writer's k leavers, how many are among its k riskiest "
              "customers (customers tied at the cut share the places left, so it may be fractional). "
-             "Its writers are scripts/lowo.py's training sources; heldout9 and later sets are never read.", "",
+             "Its writers are scripts/lowo.py's training sources; heldout16 and later sets are never read.", "",
              f"**Adoption rule.** {ADOPTION_RULE}", "",
              "| writer | customers | leavers | ROC-AUC hand-set | ROC-AUC fitted | top k hand-set | top k fitted |",
              "|---|---|---|---|---|---|---|"]

@@ -46,10 +46,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 CHALLENGE = ROOT / "benchmarks" / "challenge"
 TRAINING = ROOT / "models" / "training"
 # The challenge files that are training data now (heldout4-8 joined on 2026-12-07, after many looks:
-# benchmarks/results/trust_writers20.md); heldout9 and every later held-out file is never read.
+# benchmarks/results/trust_writers20.md; heldout9-15 later the same day, trust_writers35.md); heldout16 and
+# every later held-out file is never read.
 CHALLENGE_SOURCES = ("calls.txt", "heldout2.txt", "heldout3.txt", "heldout4.txt", "heldout5.txt", "heldout6.txt",
-                     "heldout7.txt", "heldout8.txt")
-FIRST_UNREAD_HELDOUT = 9
+                     "heldout7.txt", "heldout8.txt", "heldout9.txt", "heldout10.txt", "heldout11.txt", "heldout12.txt",
+                     "heldout13.txt", "heldout14.txt", "heldout15.txt")
+FIRST_UNREAD_HELDOUT = 16  # heldout9-15 joined training: benchmarks/results/trust_writers35.md
 CONTEXT_ALPHAS = (1.0, 3.0, 10.0, 30.0)
 RESOLUTION_CS = (0.01, 0.03, 0.1, 0.3)
 SHAPE_WEIGHTS = (0.0, 0.35)
@@ -1318,7 +1320,8 @@ def write_report(data: dict, path: Path = RESULT) -> None:
              "customer-turn trust against the writer's -2..2 label (calls.txt has no per-turn labels). "
              "Blocks before \"twenty writers\" read 15 writers (calls.txt, heldout2-3, models/training/trust_calls*.txt); "
              "from it on, heldout4-8 are training writers too (20 writers), and from \"twenty-four writers\" on, "
-             "trust_calls13-16 (24 writers). heldout9.txt and every later held-out "
+             "trust_calls13-16 (24 writers), from \"twenty-eight writers\" on trust_calls17-20 (28 writers), and "
+             "from \"thirty-five writers\" on heldout9-15 (35 writers). heldout16.txt and every later held-out "
              "set (the unseen writers' sets) are never read.", "",
              f"**Adoption rule.** {ADOPTION_RULE}", ""]
     for run_name, block in data["runs"].items():

@@ -37,8 +37,9 @@ def hidden_label_dialogues(data: Path) -> dict[str, list[list[tuple[str, str]]]]
     held = set(json.loads((ROOT / "models" / "satisfaction" / "model.json").read_text())["training"]["holdout_ids"])
     for path in sorted(data.rglob("*_data_en.json")):
         stc = json.loads(path.read_text())
-        for part, keep in (("held out", True), ("the role head's training dialogues", False)):
-            dialogues[f"stc3/{path.stem} {part}"] = [
+        # the dialogues the role head never read keep the set's own name; the rest are its training data
+        for name, keep in ((f"stc3/{path.stem}", True), (f"stc3/{path.stem}, the role head's training dialogues", False)):
+            dialogues[name] = [
                 [("customer" if t["sender"] == "customer" else "agent", " ".join(t["utterances"])) for t in d["turns"]]
                 for d in stc if (str(d["id"]) in held) == keep]
     from benchmarks.satisfaction import find_uss, load_uss
@@ -109,6 +110,8 @@ def main() -> None:
     stage = RolesStage(config.roles)
     for set_name, dialogues in hidden_label_dialogues(args.data).items():
         dialogues = dialogues[:args.max_dialogues] if args.max_dialogues else dialogues
+        if not dialogues:
+            continue
         right = decided = 0
         confidences = []
         for i, dialogue in enumerate(dialogues):

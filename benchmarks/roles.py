@@ -34,7 +34,9 @@ def hidden_label_dialogues(data: Path) -> dict[str, list[list[tuple[str, str]]]]
     """set -> dialogues as [(true role, text)]: STC-3 files (``*_data_en.json``) and ABCD files
     (``abcd*.json``) found under ``data``."""
     dialogues: dict[str, list] = {}
-    held = set(json.loads((ROOT / "models" / "satisfaction" / "model.json").read_text())["training"]["holdout_ids"])
+    from benchmarks.roles_multiparty import stc3_holdout_ids
+
+    held = stc3_holdout_ids()
     for path in sorted(data.rglob("*_data_en.json")):
         stc = json.loads(path.read_text())
         # the dialogues the role head never read keep the set's own name; the rest are its training data

@@ -77,18 +77,23 @@ def written_conversations() -> list[Conversation]:
     return [Conversation(c.call_id, c.turns) for p in UNSEEN for c in read_calls(p)]
 
 
+def stc3_holdout_ids() -> set[str]:
+    """The STC-3 dialogues the satisfaction model holds out: the role head never reads them either."""
+    return set(json.loads((ROOT / "models" / "satisfaction" / "model.json").read_text())["training"]["holdout_ids"])
+
+
+def ivr_prompt_lines(held_out: bool) -> list[str]:
+    """models/training/ivr_prompts.txt: every third line (``held_out``) is the benchmark's, the rest the role head's."""
+    lines = [x.strip() for x in (ROOT / "models" / "training" / "ivr_prompts.txt").read_text().splitlines() if x.strip()]
+    return [x for i, x in enumerate(lines) if (i % 3 == 2) == held_out]
+
+
 def stc3_conversations(data: Path) -> list[Conversation]:
-    ids = set(json.loads((ROOT / "models" / "satisfaction" / "model.json").read_text())["training"]["holdout_ids"])
+    ids = stc3_holdout_ids()
     return [Conversation(str(d["id"]), tuple(("customer" if t["sender"] == "customer" else "agent",
                                               " ".join(t["utterances"])) for t in d["turns"]))
             for path in sorted(data.rglob("*_data_en.json")) for d in json.loads(path.read_text())
             if str(d["id"]) in ids]
-
-
-def held_out_ivr_prompts() -> list[str]:
-    """Every third line of models/training/ivr_prompts.txt: the role head is fitted on the others."""
-    lines = [x.strip() for x in (ROOT / "models" / "training" / "ivr_prompts.txt").read_text().splitlines() if x.strip()]
-    return lines[2::3]
 
 
 def variant_turns(conv: Conversation, variant: str) -> list[tuple[str, str, str]] | None:
@@ -108,7 +113,7 @@ def variant_turns(conv: Conversation, variant: str) -> list[tuple[str, str, str]
         turns = [("S3", who, text) if who == "agent" and i > handover else (s, who, text)
                  for i, (s, who, text) in enumerate(turns)]
     if "ivr" in variant:
-        prompts = held_out_ivr_prompts() if "other writer" in variant else IVR_PROMPTS
+        prompts = ivr_prompt_lines(held_out=True) if "other writer" in variant else IVR_PROMPTS
         prompt = prompts[zlib.crc32(conv.conversation_id.encode()) % len(prompts)]
         turns = [("S0", "ivr", prompt)] + turns
     return turns

@@ -10,7 +10,7 @@ Training turns (every turn's speaker is known):
   out (``holdout_ids`` in models/satisfaction/model.json), which are the role benchmark's real test;
 - two thirds of models/training/ivr_prompts.txt (recorded phone-system messages, ours), as agent-side turns:
   an IVR prompt that forms a speaker of its own belongs with the agent, not the customer. Every third line
-  (``ivr_prompts(held_out=True)``) is left out for the benchmark.
+  (``benchmarks.roles_multiparty.ivr_prompt_lines(held_out=True)``) is left out for the benchmark.
 
 A logistic regression (scikit-learn, C 1.0, features seen in at least 3 training turns; both fixed before
 the first fit, nothing chosen on a test set) over binary word, word-pair and length features. Prints the
@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from benchmarks.roles_multiparty import ivr_prompt_lines, stc3_holdout_ids  # noqa: E402
 from wocas.text.role_head import RoleHead, save_role_head, turn_features  # noqa: E402
 
 C = 1.0
@@ -47,7 +48,7 @@ def written_turns(paths: list[Path]) -> list[tuple[str, bool]]:
 
 
 def stc3_turns(data: Path, held_out: bool) -> list[tuple[str, bool]]:
-    ids = set(json.loads((ROOT / "models" / "satisfaction" / "model.json").read_text())["training"]["holdout_ids"])
+    ids = stc3_holdout_ids()
     out = []
     for path in sorted(data.rglob("*_data_en.json")):
         for d in json.loads(path.read_text()):
@@ -55,11 +56,6 @@ def stc3_turns(data: Path, held_out: bool) -> list[tuple[str, bool]]:
                 continue
             out += [(" ".join(t["utterances"]), t["sender"] != "customer") for t in d["turns"]]
     return out
-
-
-def ivr_prompts(held_out: bool) -> list[str]:
-    lines = [x.strip() for x in (ROOT / "models" / "training" / "ivr_prompts.txt").read_text().splitlines() if x.strip()]
-    return [x for i, x in enumerate(lines) if (i % 3 == 2) == held_out]
 
 
 def fit(turns: list[tuple[str, bool]]) -> RoleHead:
@@ -100,13 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     stc3 = stc3_turns(args.data, held_out=False)
     if not stc3:
         raise SystemExit(f"no STC-3 file (*_data_en.json) under {args.data}")
-    ivr = [(text, True) for text in ivr_prompts(held_out=False)]
+    ivr = [(text, True) for text in ivr_prompt_lines(held_out=False)]
     head = fit(written + stc3 + ivr)
     unseen = [ROOT / "benchmarks" / "challenge" / f"{name}.txt" for name in UNSEEN]
     report = {"training_turns": {"written": len(written), "stc3": len(stc3), "ivr": len(ivr)},
               "features": len(head.index),
               "turn_accuracy": {"training": round(accuracy(head, written + stc3 + ivr), 4),
-                                "ivr_held_out": round(accuracy(head, [(t, True) for t in ivr_prompts(True)]), 4),
+                                "ivr_held_out": round(accuracy(head, [(t, True) for t in ivr_prompt_lines(held_out=True)]), 4),
                                 "stc3_held_out": round(accuracy(head, stc3_turns(args.data, held_out=True)), 4),
                                 "unseen_writers": round(accuracy(head, written_turns(unseen)), 4)},
               "unseen_writer_files": [p.name for p in unseen]}

@@ -25,8 +25,8 @@ from pathlib import Path
 from benchmarks.common import ROOT, write_results
 
 CALLS = ROOT / "benchmarks" / "challenge" / "calls.txt"
-# heldout2..heldout17: one file per later writer, each split named after its file
-HELDOUT_FILES = tuple(ROOT / "benchmarks" / "challenge" / f"heldout{k}.txt" for k in range(2, 18))
+# heldout2..heldout19: one file per later writer, each split named after its file
+HELDOUT_FILES = tuple(ROOT / "benchmarks" / "challenge" / f"heldout{k}.txt" for k in range(2, 20))
 HELDOUT2, HELDOUT3 = HELDOUT_FILES[:2]
 SPLITS = ("tune", "heldout") + tuple(p.stem for p in HELDOUT_FILES)
 # arm -> config TOML (None: defaults); "no context" is the earlier reading: per-turn trust, zero-shot resolution

@@ -39,6 +39,7 @@ C = 1.0
 MIN_COUNT = 3
 REGISTRY_NAME = "role-head"
 UNSEEN = tuple(f"heldout{k}" for k in range(9, 16))  # the role benchmark's unseen writers
+LATER = ("heldout16", "heldout17")  # joined the trust chain after the role head was fitted; not read here
 
 
 def written_turns(paths: list[Path]) -> list[tuple[str, bool]]:
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args(argv)
-    sources = [p for p in default_sources() if p.stem not in UNSEEN]
+    sources = [p for p in default_sources() if p.stem not in UNSEEN + LATER]
     written = written_turns(sources)
     stc3 = stc3_turns(args.data, held_out=False)
     if not stc3:

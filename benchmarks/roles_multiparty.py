@@ -20,15 +20,25 @@ Variants of each conversation:
 - ``ivr``: a recorded IVR prompt (one of ``IVR_PROMPTS``, written by the team) is the first turn, S0;
 - ``ivr (other writer)``: the same with one of the 40 held-out lines of models/training/ivr_prompts.txt (written
   by a helper; the role head is fitted on the other 80 lines, never on the team's ``IVR_PROMPTS``);
+- ``ivr (third writer)``: the same with one of the 50 held-out lines of models/training/ivr_prompts2.txt (a second
+  helper's; the head is fitted on the other 100);
 - ``ivr+transfer``: both (four speakers);
 - ``customer split``: the customer's short replies (5 words or fewer) are a speaker of their own, S4, as when
-  the diarizer splits one voice in two (built where at least two such replies and two longer turns exist).
+  the diarizer splits one voice in two (built where at least two such replies and two longer turns exist);
+- ``transfer, scripted``: the transfer variant with one held-out line of models/training/live_agent_lines.txt
+  (a live agent's scripted words that could pass for a recording: "bear with me, I'll put you on a short
+  hold", "this call is recorded", written by the second helper) said by the second agent first: a live
+  speaker that must not read as a recording.
 
 Arms: ``before`` (the hand-set cues, every speaker but the top one read as the customer: the stage
-until this benchmark), ``cues`` (the same cues, other speakers on the side of the midpoint) and
-``head`` (the fitted role head, the default). A turn is right when a customer turn is read as the
-customer, and an agent's, a second agent's or the IVR's turn as not the customer; a conversation
-below the stage's ``min_confidence`` has every role unknown, so all its turns are wrong.
+until this benchmark), ``cues`` (the same cues, other speakers on the side of the midpoint),
+``head`` (the fitted role head's agent reading alone: the default until the recorded-prompt reading)
+and ``head + prompts`` (the shipped head with its recorded-prompt reading, the default). A turn is
+right when a customer turn is read as the customer, and an agent's, a second agent's or the IVR's
+turn as not the customer; a conversation below the stage's ``min_confidence`` has every role unknown
+(a recorded prompt keeps ``system``), so all its turns are wrong. ``prompt read as system``: of the
+conversations with an IVR prompt, the share whose prompt speaker is ``system``; ``live read as
+system``: conversations where a live speaker (agent, second agent or customer) is read as ``system``.
 Writes benchmarks/results/<name>.json and .md.
 """
 
@@ -45,6 +55,7 @@ from pathlib import Path
 
 from benchmarks.challenge import read_calls
 from benchmarks.common import DEFAULT_DATA, ROOT, write_results
+from wocas.text.role_head import RoleHead
 
 UNSEEN = tuple(ROOT / "benchmarks" / "challenge" / f"heldout{k}.txt" for k in range(9, 16))
 HANDOVER = re.compile(r"\b(transfer\w*|put you through|supervisor|manager|team leader|colleague|specialist)\b", re.I)
@@ -62,9 +73,12 @@ IVR_PROMPTS = (
     "Your call is important to us. Please continue to hold.",
     "To continue in English, press one. Para español, oprima dos.",
 )
-VARIANTS = ("two", "transfer", "ivr", "ivr (other writer)", "ivr+transfer", "customer split")
+VARIANTS = ("two", "transfer", "ivr", "ivr (other writer)", "ivr (third writer)", "ivr+transfer", "customer split",
+            "transfer, scripted")
 SHORT_REPLY_WORDS = 5  # "customer split": the customer's replies this short form a voice of their own
-ARMS = ("before", "cues", "head")
+ARMS = ("before", "cues", "head", "head + prompts")
+IVR_FILES = ("ivr_prompts.txt", "ivr_prompts2.txt")  # recorded prompts by two helpers (models/training/)
+LIVE_AGENT_FILE = "live_agent_lines.txt"  # a live agent's scripted words, by the second helper
 
 
 @dataclass(frozen=True)
@@ -82,9 +96,11 @@ def stc3_holdout_ids() -> set[str]:
     return set(json.loads((ROOT / "models" / "satisfaction" / "model.json").read_text())["training"]["holdout_ids"])
 
 
-def ivr_prompt_lines(held_out: bool) -> list[str]:
-    """models/training/ivr_prompts.txt: every third line (``held_out``) is the benchmark's, the rest the role head's."""
-    lines = [x.strip() for x in (ROOT / "models" / "training" / "ivr_prompts.txt").read_text().splitlines() if x.strip()]
+def ivr_prompt_lines(held_out: bool, name: str = IVR_FILES[0]) -> list[str]:
+    """A file of models/training (recorded prompts, or a live agent's scripted lines): every third line
+    (``held_out``) is the benchmark's, the rest the role head's."""
+    path = ROOT / "models" / "training" / name
+    lines = [x.strip() for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
     return [x for i, x in enumerate(lines) if (i % 3 == 2) == held_out]
 
 
@@ -112,11 +128,23 @@ def variant_turns(conv: Conversation, variant: str) -> list[tuple[str, str, str]
             return None
         turns = [("S3", who, text) if who == "agent" and i > handover else (s, who, text)
                  for i, (s, who, text) in enumerate(turns)]
+        if "scripted" in variant:
+            lines = ivr_prompt_lines(held_out=True, name=LIVE_AGENT_FILE)
+            if not lines:
+                return None
+            first = next(i for i, (s, _, _) in enumerate(turns) if s == "S3")
+            turns.insert(first, ("S3", "agent", _pick(lines, conv)))
     if "ivr" in variant:
-        prompts = ivr_prompt_lines(held_out=True) if "other writer" in variant else IVR_PROMPTS
-        prompt = prompts[zlib.crc32(conv.conversation_id.encode()) % len(prompts)]
-        turns = [("S0", "ivr", prompt)] + turns
+        prompts = (ivr_prompt_lines(held_out=True) if "other writer" in variant
+                   else ivr_prompt_lines(held_out=True, name=IVR_FILES[1]) if "third writer" in variant else IVR_PROMPTS)
+        if not prompts:
+            return None
+        turns = [("S0", "ivr", _pick(prompts, conv))] + turns
     return turns
+
+
+def _pick(lines, conv: Conversation) -> str:
+    return lines[zlib.crc32(conv.conversation_id.encode()) % len(lines)]
 
 
 def read_roles(turns, arm: str, head):
@@ -127,14 +155,17 @@ def read_roles(turns, arm: str, head):
         scores = {s: agentness([t for t in turns if t.speaker == s]) for s in speakers}
         scores[turns[0].speaker] += FIRST_SPEAKER_BONUS
         return assign_roles(scores, math.inf)
-    return infer_roles(turns, spoken=True, head=head if arm == "head" else None)
+    if arm == "head":
+        head = RoleHead(list(head.index), head.weights, head.bias)  # the agent reading alone
+    return infer_roles(turns, spoken=True, head=head if arm.startswith("head") else None)
 
 
 def score_variant(conversations: list[Conversation], variant: str, arm: str, head, min_confidence: float) -> dict:
     from wocas.kinds import Role
     from wocas.schema import Turn
 
-    built = right = turns_n = all_right = unsure = customer_right = customer_n = 0
+    built = right = turns_n = all_right = unsure = customer_right = customer_n = prompts = prompt_system = 0
+    live_system = 0
     for conv in conversations:
         spec = variant_turns(conv, variant)
         if spec is None:
@@ -144,8 +175,13 @@ def score_variant(conversations: list[Conversation], variant: str, arm: str, hea
                       for i, (s, _, text) in enumerate(spec))
         roles, confidence = read_roles(turns, arm, head)
         if confidence < min_confidence:
-            roles = {s: Role.UNKNOWN for s in roles}
+            roles = {s: r if r == Role.SYSTEM else Role.UNKNOWN for s, r in roles.items()}
             unsure += 1
+        truth_of = {s: truth for s, truth, _ in spec}
+        if "ivr" in truth_of.values():
+            prompts += 1
+            prompt_system += all(roles[s] == Role.SYSTEM for s, truth in truth_of.items() if truth == "ivr")
+        live_system += any(roles[s] == Role.SYSTEM for s, truth in truth_of.items() if truth != "ivr")
         ok = [roles[s] != Role.UNKNOWN and (roles[s] == Role.CUSTOMER) == (truth == "customer")
               for s, truth, _ in spec]
         right += sum(ok)
@@ -156,7 +192,9 @@ def score_variant(conversations: list[Conversation], variant: str, arm: str, hea
         customer_n += len(customer)
     return {"conversations": built, "turn_accuracy": round(right / max(1, turns_n), 4),
             "customer_turns_right": round(customer_right / max(1, customer_n), 4),
-            "all_roles_right": round(all_right / max(1, built), 4), "unknown": unsure}
+            "all_roles_right": round(all_right / max(1, built), 4), "unknown": unsure,
+            "prompt_read_as_system": round(prompt_system / prompts, 4) if prompts else None,
+            "live_read_as_system": live_system}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,7 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     notes = (f"{time.perf_counter() - t:.1f} s. Turn accuracy: a customer turn read as the customer, any "
              "other turn (agent, second agent, IVR) as not the customer; a conversation under min_confidence "
              "counts all its turns wrong. The role head never read these conversations; the cues were written "
-             "by hand earlier; the midpoint rule of the cues arm was chosen on the team's training calls.")
+             "by hand earlier; the midpoint rule of the cues arm was chosen on the team's training calls. "
+             "prompt_read_as_system: of the conversations with an IVR prompt, the share whose prompt speaker is "
+             "read as `system` (a recording, not a party); live_read_as_system: conversations where a live "
+             "speaker is. The recorded-prompt reading was fitted on two thirds of two helpers' prompt files and "
+             "of the second helper's scripted live-agent lines; the prompts and the scripted line used here are "
+             "the held-out thirds (the team's IVR_PROMPTS were never read by it).")
     write_results(args.name, {"rows": rows, "notes": notes}, rows,
                   "Roles on conversations with more than two speakers", notes)
     for r in rows:

@@ -92,6 +92,7 @@ FLAG_LABELS: dict[FlagKind, str] = {
 class Role(StrEnum):
     AGENT = "agent"
     CUSTOMER = "customer"
+    SYSTEM = "system"  # a recorded or automated voice (an IVR menu, a hold message): neither party
     UNKNOWN = "unknown"
 
 

@@ -46,12 +46,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 CHALLENGE = ROOT / "benchmarks" / "challenge"
 TRAINING = ROOT / "models" / "training"
 # The challenge files that are training data now (heldout4-8 joined on 2026-12-07, after many looks:
-# benchmarks/results/trust_writers20.md; heldout9-15 later the same day, trust_writers35.md); heldout16 and
-# every later held-out file is never read.
+# benchmarks/results/trust_writers20.md; heldout9-15 later the same day, trust_writers35.md; heldout16-17 on
+# 2026-12-08, trust_writers37.md); heldout18 and every later held-out file is never read.
 CHALLENGE_SOURCES = ("calls.txt", "heldout2.txt", "heldout3.txt", "heldout4.txt", "heldout5.txt", "heldout6.txt",
                      "heldout7.txt", "heldout8.txt", "heldout9.txt", "heldout10.txt", "heldout11.txt", "heldout12.txt",
-                     "heldout13.txt", "heldout14.txt", "heldout15.txt")
-FIRST_UNREAD_HELDOUT = 16  # heldout9-15 joined training: benchmarks/results/trust_writers35.md
+                     "heldout13.txt", "heldout14.txt", "heldout15.txt", "heldout16.txt",
+                     "heldout17.txt")
+FIRST_UNREAD_HELDOUT = 18  # heldout16-17 joined training: benchmarks/results/trust_writers37.md
 CONTEXT_ALPHAS = (1.0, 3.0, 10.0, 30.0)
 RESOLUTION_CS = (0.01, 0.03, 0.1, 0.3)
 SHAPE_WEIGHTS = (0.0, 0.35)

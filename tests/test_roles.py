@@ -34,11 +34,27 @@ def _call(lines, kind="audio"):
     return call.replace(call=call.call.model_copy(update={"kind": kind}))
 
 
-def test_the_shipped_head_reads_an_ivr_an_agent_a_second_agent_and_the_customer():
+def test_the_shipped_head_reads_an_ivr_prompt_an_agent_a_second_agent_and_the_customer():
     call = RolesStage(RolesConfig()).process_call(_call(IVR_TRANSFER_CALL))
-    assert call.roles == {"S0": "agent", "S1": "agent", "S2": "customer", "S3": "agent"}
+    assert call.roles == {"S0": "system", "S1": "agent", "S2": "customer", "S3": "agent"}
     assert call.role_confidence > 0.9
     assert {t.role for t in call.turns if t.speaker == "S2"} == {"customer"}
+    assert call.turns[0].role == "system"
+
+
+def test_a_recorded_prompt_is_not_read_by_the_heads_that_follow():
+    from wocas.text.lexical import closing_turns, says
+
+    said = [("system", "your call is important to us please hold"), ("agent", "hi how can i help"),
+            ("customer", "my bill is wrong"), ("system", "")]
+    assert [says(r, t) for r, t in said] == [False, True, True, False]
+    assert closing_turns(said) == said[1:3]
+
+
+def test_two_speakers_are_the_two_parties_even_when_one_sounds_recorded():
+    lines = [IVR_TRANSFER_CALL[0], ("S2", "hi yeah my bill is wrong, can you check it"), IVR_TRANSFER_CALL[0]]
+    call = RolesStage(RolesConfig()).process_call(_call(lines))
+    assert set(call.roles.values()) == {"agent", "customer"}
 
 
 def test_the_shipped_head_reads_agent_turns_positive_and_customer_turns_negative():
@@ -85,6 +101,41 @@ def test_role_head_files_load_and_score_as_written(tmp_path):
     expected = 0.25 + sum(float(weights[features.index(f)]) for f in turn_features(text) if f in features)
     assert head.turn_log_odds([text])[0] == pytest.approx(expected, abs=1e-5)
     assert head.turn_log_odds(["zzz qqq"])[0] == pytest.approx(0.25, abs=1e-6)  # no known feature: the bias
+
+
+def test_the_recorded_prompt_reading_loads_scores_and_leaves_two_live_speakers(tmp_path):
+    from wocas.schema import Turn
+    from wocas.stages.roles import infer_roles, recorded_speakers
+
+    features = sorted(turn_features("press one for billing") | turn_features("i want a refund"))
+    agent = np.array([1.0 if f in ("w=press", "w=billing") else -1.0 for f in features])
+    prompt = np.array([2.0 if f == "w=press" else -0.5 for f in features])
+    save_role_head(tmp_path, features, agent, 0.0, {}, prompt, -0.25)
+    load_role_head.cache_clear()
+    head = load_role_head(str(tmp_path))
+    assert head.reads_prompts
+    text = "press one"
+    expected = -0.25 + sum(float(prompt[features.index(f)]) for f in turn_features(text) if f in features)
+    assert head.prompt_log_odds([text])[0] == pytest.approx(expected, abs=1e-5)
+
+    def turns(lines):
+        return tuple(Turn(index=i, speaker=s, start=float(i), end=i + 0.5, text=t) for i, (s, t) in enumerate(lines))
+
+    three = turns([("S0", "press one"), ("S1", "billing"), ("S2", "i want a refund")])
+    assert recorded_speakers(three, head) == {"S0"}
+    roles, _ = infer_roles(three, head=head)
+    assert roles == {"S0": "system", "S1": "agent", "S2": "customer"}
+    every = turns([("S0", "press one"), ("S1", "press"), ("S2", "press press")])  # all read as recordings
+    assert len(recorded_speakers(every, head)) == 1  # two live speakers stay
+    assert recorded_speakers(three[:2], head) == set()  # two speakers: the two parties
+
+    save_role_head(tmp_path, features, agent, 0.0, {})  # a head of the agent reading alone
+    load_role_head.cache_clear()
+    plain = load_role_head(str(tmp_path))
+    assert not plain.reads_prompts and recorded_speakers(three, plain) == set()
+    with pytest.raises(ValueError, match="train_role_head.py"):
+        plain.prompt_log_odds(["press one"])
+    load_role_head.cache_clear()
 
 
 def test_a_role_head_of_other_features_is_refused_with_the_fix(tmp_path):

@@ -183,8 +183,8 @@ def test_leave_one_writer_out_groups_by_file_and_never_splits_a_customer(tmp_pat
     assert block_name("twenty writers", "mpnet") == "twenty writers [encoder mpnet]"
     assert block_name("twenty writers [encoder mpnet]", "mpnet") == "twenty writers [encoder mpnet]"
 
-    assert not any(p.stem in ("heldout16", "heldout17") for p in default_sources())
-    assert {"heldout4", "heldout8", "heldout9", "heldout15"} <= {p.stem for p in default_sources()}
+    assert not any(p.stem in ("heldout18", "heldout19") for p in default_sources())
+    assert {"heldout4", "heldout8", "heldout9", "heldout15", "heldout17"} <= {p.stem for p in default_sources()}
     a = _calls_file(tmp_path / "writer_a.txt", [("a1", "X1"), ("a2", "X2")])
     b = _calls_file(tmp_path / "writer_b.txt", [("b1", "Y1")])
     calls, writers = read_sources([a, b])

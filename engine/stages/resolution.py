@@ -28,7 +28,7 @@ from wocas.resolution.head import (
     AGENT_TURNS, CUSTOMER_SCAN, CUSTOMER_TURNS, CallReading, ResolutionHead, load_resolution_head, place_numbers,
     trust_numbers,
 )
-from wocas.text.lexical import LexicalHead, is_lexical, load_lexical_head
+from wocas.text.lexical import LexicalHead, is_lexical, load_lexical_head, says
 from wocas.schema import CallAnalysis, Resolution, ResolutionState, Turn
 from wocas.stages.base import Stage, file_digest
 from wocas.text.utterance import parse_utterance
@@ -215,7 +215,7 @@ class ResolutionStage(Stage):
     def read_words(calls: list[CallAnalysis], head: LexicalHead) -> list[CallAnalysis]:
         """The lexical head's state for each call; a call with nothing said keeps none."""
         sides = [[(t.role.value, t.text) for t in c.turns] for c in calls]
-        said = [k for k, s in enumerate(sides) if any(text.strip() for _, text in s)]
+        said = [k for k, s in enumerate(sides) if any(says(role, text) for role, text in s)]
         out = list(calls)
         if not said:
             return out

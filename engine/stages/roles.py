@@ -7,10 +7,17 @@ cues below (agents greet with the company name, offer help, ask for the account 
 call; customers explain why they are calling). Who speaks first adds a little.
 
 The highest-scoring speaker is the agent and the lowest the customer. Any other speaker (a
-recorded IVR prompt, a supervisor or another department after a transfer, a voice the diarizer
-split in two) takes the side its score falls on: above 0 (more likely the agent's words than the
-customer's) with the head, above the midpoint of the agent's and the customer's scores with the
-cues. The confidence is a logistic squash of the margin between the two sides.
+supervisor or another department after a transfer, a voice the diarizer split in two) takes the
+side its score falls on: above 0 (more likely the agent's words than the customer's) with the
+head, above the midpoint of the agent's and the customer's scores with the cues. The confidence is
+a logistic squash of the margin between the two sides.
+
+A recorded voice is not a party to the call. On a call with three or more speakers, a speaker
+whose turns the head reads as recorded prompts (an IVR menu, "your call is important to us"; mean
+log-odds above ``PROMPT_LOG_ODDS``) is ``Role.SYSTEM``, and the two sides are read among the
+others; who speaks first then means the first live speaker. Later stages read only the agent's
+and the customer's turns. The cues have no such reading: with ``[roles] model = ""`` a prompt
+stays on the agent's side.
 """
 
 from __future__ import annotations
@@ -109,21 +116,43 @@ def assign_roles(scores: dict[str, float], boundary: float | None) -> tuple[dict
     return roles, round(1 / (1 + math.exp(-margin)), 3)
 
 
+PROMPT_LOG_ODDS = 0.0  # a speaker whose turns average above this reads as a recorded prompt
+MIN_SPEAKERS_WITH_PROMPT = 3  # a prompt, an agent and a customer
+
+
+def recorded_speakers(turns: tuple[Turn, ...], head) -> set[str]:
+    """The speakers whose turns the head reads as recorded prompts (none on a call of fewer than
+    three speakers, and never so many that fewer than two live speakers are left)."""
+    speakers = list(dict.fromkeys(t.speaker for t in turns))
+    if head is None or not head.reads_prompts or len(speakers) < MIN_SPEAKERS_WITH_PROMPT:
+        return set()
+    log_odds = head.prompt_log_odds([t.text for t in turns])
+    by_speaker: dict[str, list[float]] = {}
+    for t, v in zip(turns, log_odds):
+        by_speaker.setdefault(t.speaker, []).append(float(v))
+    means = {s: sum(vs) / len(vs) for s, vs in by_speaker.items()}
+    recorded = sorted((s for s in speakers if means[s] > PROMPT_LOG_ODDS), key=means.get, reverse=True)
+    return set(recorded[:len(speakers) - 2])
+
+
 def infer_roles(turns: tuple[Turn, ...], spoken: bool = True, head=None) -> tuple[dict[str, Role], float]:
     """(speaker -> role, confidence) from what each speaker says (the role head's reading, or the
     hand-set cues when ``head`` is None) and, on calls, who speaks first."""
     if not turns:
         return {}, 0.0
+    recorded = recorded_speakers(turns, head)
+    live = tuple(t for t in turns if t.speaker not in recorded)
     if head is not None:
-        scores, bonus, boundary = head_scores(turns, head), FIRST_SPEAKER_LOG_ODDS, 0.0
+        scores, bonus, boundary = head_scores(live, head), FIRST_SPEAKER_LOG_ODDS, 0.0
     else:
         by_speaker: dict[str, list[Turn]] = {}
-        for t in turns:
+        for t in live:
             by_speaker.setdefault(t.speaker, []).append(t)
         scores, bonus, boundary = {s: agentness(ts) for s, ts in by_speaker.items()}, FIRST_SPEAKER_BONUS, None
     if spoken:
-        scores[turns[0].speaker] += bonus
-    return assign_roles(scores, boundary)
+        scores[live[0].speaker] += bonus
+    roles, confidence = assign_roles(scores, boundary)
+    return {**roles, **{s: Role.SYSTEM for s in recorded}}, confidence
 
 
 class RolesStage(Stage):
@@ -137,7 +166,7 @@ class RolesStage(Stage):
     @classmethod
     def identity(cls, section, encoder) -> str:
         model = (section or RolesConfig()).model
-        return f"roles-2+head-{file_digest(_head_folder(model) / 'head.npz')}" if model else "roles-2"
+        return f"roles-3+head-{file_digest(_head_folder(model) / 'head.npz')}" if model else "roles-2"
 
     def version(self) -> str:
         return self.version_for(self.options)
@@ -153,6 +182,6 @@ class RolesStage(Stage):
         else:
             roles, confidence = infer_roles(call.turns, spoken=call.call.kind == "audio", head=self.head())
             if confidence < self.options.min_confidence:
-                roles = {s: Role.UNKNOWN for s in roles}
+                roles = {s: r if r == Role.SYSTEM else Role.UNKNOWN for s, r in roles.items()}
         turns = tuple(t.replace(role=roles.get(t.speaker, Role.UNKNOWN)) for t in call.turns)
         return call.replace(turns=turns, roles=roles, role_confidence=confidence)

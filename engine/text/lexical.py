@@ -46,6 +46,12 @@ MIN_DF = 2  # a term must appear in two training calls
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")  # "can't" and "didn't" stay one word: they carry the outcome
 
 SaidTurn = tuple[str, str]  # (role, text): role "agent" or "customer"
+NOT_A_PARTY = "system"  # a recorded prompt's turns (Role.SYSTEM): the heads were fitted on the two parties' words
+
+
+def says(role: str, text: str) -> bool:
+    """Whether a turn counts for the heads: a party's turn with words in it."""
+    return role != NOT_A_PARTY and bool(text.strip())
 
 
 def turn_terms(role: str, text: str) -> list[str]:
@@ -57,7 +63,7 @@ def turn_terms(role: str, text: str) -> list[str]:
 
 def closing_turns(turns: Sequence[SaidTurn], window: int = WINDOW) -> list[SaidTurn]:
     """The last ``window`` turns that say something."""
-    return [(r, t) for r, t in turns if t.strip()][-window:]
+    return [(r, t) for r, t in turns if says(r, t)][-window:]
 
 
 def closing_terms(turns: Sequence[SaidTurn], window: int = WINDOW) -> list[str]:
@@ -66,7 +72,7 @@ def closing_terms(turns: Sequence[SaidTurn], window: int = WINDOW) -> list[str]:
 
 def thirds_terms(turns: Sequence[SaidTurn]) -> list[str]:
     """Every turn's terms, each marked with the third of the call (by turn) it falls in."""
-    said = [(r, t) for r, t in turns if t.strip()]
+    said = [(r, t) for r, t in turns if says(r, t)]
     n = len(said)
     return [f"{'ome'[min(2, 3 * i // n)]}{term}" for i, (role, text) in enumerate(said)
             for term in turn_terms(role, text)]
@@ -145,7 +151,7 @@ class LexicalHead:
         ``x`` is the call's row of ``vectors`` when the caller has it already."""
         if self.layout != CLOSING:
             raise ValueError(f"lexical head: evidence turns are read only by a {CLOSING!r} head, not {self.layout!r}")
-        closing = [i for i, (_, t) in enumerate(turns) if t.strip()][-self.window:]
+        closing = [i for i, (r, t) in enumerate(turns) if says(r, t)][-self.window:]
         if not closing:
             return None
         x = self.vectors([turns])[0] if x is None else x

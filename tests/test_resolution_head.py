@@ -166,8 +166,8 @@ def test_the_training_scripts_read_every_training_file_and_refuse_a_call_twice()
     files = training_args("train", []).calls
     challenge = MODELS.parent / "benchmarks" / "challenge"
     assert {p.name for p in files} == ({p.name for p in (MODELS / "training").glob("trust_calls*.txt")}
-                                       | {"calls.txt"} | {f"heldout{k}.txt" for k in range(2, 16)})
-    assert not any(p.name in ("heldout16.txt", "heldout17.txt") for p in files)
+                                       | {"calls.txt"} | {f"heldout{k}.txt" for k in range(2, 18)})
+    assert not any(p.name in ("heldout18.txt", "heldout19.txt") for p in files)
     assert (challenge / "calls.txt") in files
     calls = read_training(files)
     assert len({c.call_id for c in calls}) == len(calls)

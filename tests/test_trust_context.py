@@ -192,7 +192,7 @@ def test_leave_one_writer_out_groups_by_file_and_never_splits_a_customer(tmp_pat
     c = _calls_file(tmp_path / "writer_c.txt", [("c1", "X1")])
     with pytest.raises(SystemExit, match="customer X1"):
         read_sources([a, c])
-    for name in ("heldout16", "heldout17", "heldout23"):
+    for name in ("heldout18", "heldout19", "heldout23"):
         with pytest.raises(SystemExit, match="never read"):
             read_sources([_calls_file(tmp_path / f"{name}.txt", [("h1", "Z1")])])
     base = {"shape": 0.60, "band": 0.66, "resolution": 0.60}

@@ -35,7 +35,8 @@ from wocas.text.pii import TAGGER_IDENTIFIER_TYPES, find_pii_in_turns  # noqa: E
 from wocas.text.pii_tagger import load_tagger  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-WRITERS = [f"pii_writer{k}" for k in range(3, 17)]  # 12-13 joined: pii_writer14.md; 14-16: pii_writer17.md
+WRITERS = [f"pii_writer{k}" for k in range(3, 19)]  # 12-13 joined: pii_writer14.md; 14-16: pii_writer17.md;
+# 17-18: pii_writer19.md
 TEAM = ["pii_lines", "pii_spoken"]
 C = 1.0
 

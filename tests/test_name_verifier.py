@@ -98,3 +98,43 @@ def test_the_shipped_verifier_drops_greetings_and_keeps_and_finds_names():
     after = names(find_pii_in_turns(call, names="ner", name_verifier=verifier))
     assert (1, "morning i want") in before and (0, "morning") in before
     assert after == [(0, "farid"), (2, "marcus")]
+
+
+def test_written_correspondence_puts_names_after_sign_offs_and_person_fields():
+    from wocas.text.names import written_name_slots
+
+    def slots(text):
+        return [(text[s:e], how) for s, e, how in written_name_slots(text)]
+
+    assert slots("Ok, done.\n\nBest,\nTomás | FlowDesk Billing") == [("Tomás", "signoff")]
+    assert slots("Mit freundlichen Grüßen\nMehmet Demir\nVenloer Str. 311") == [("Mehmet Demir", "signoff")]
+    assert slots("Kind regards,\n\nMarie-Claude, Card Services") == [("Marie-Claude", "signoff")]
+    assert slots("Thanks, Chloe Ng\nSupport Engineer") == [("Chloe Ng", "signoff")]
+    assert slots("Tenant: Oluwaseun Adeyemi (pref. Seun)\nProp: 2F1") == [("Oluwaseun Adeyemi", "field")]
+    assert slots("Patient name: Halima Abdi Mohamed\nDate of birth: 1987-04-19") == [("Halima Abdi Mohamed", "field")]
+    # after a sign-off only capitalised words: "thanks, that's great" is no signature
+    assert slots("thanks, that's great") == [] and slots("Order: 4471 2201") == []
+
+
+def test_the_features_say_where_a_candidate_sits_on_its_line():
+    from wocas.text.name_verifier import line_features
+
+    text = "Ok.\n\nBest,\nTomás | FlowDesk"
+    at = text.index("Tomás")
+    assert line_features(text, at, at + 5) == {"multiline": 1.0, "line_start": 1.0, "after_signoff": 1.0}
+    text = "x\nTenant: Oluwaseun Adeyemi (pref)"
+    at = text.index("Olu")
+    assert line_features(text, at, at + 17) == {"multiline": 1.0, "after_person_field": 1.0}
+    assert line_features("hi my name is sam", 14, 17) == {"line_end": 1.0}
+
+
+def test_the_shipped_verifier_keeps_a_signature_and_a_form_field_name():
+    from wocas.models.registry import resolve
+
+    verifier = load_verifier(resolve("name-verifier").path)
+    mail = [("customer", "Hello,\n\nMy invoice went to the old address, could you fix it?\n\nBest regards,\nSarah-Jane Okafor"),
+            ("agent", "Done, a new invoice is on its way.\n\nKind regards,\nTomás\nBilling team"),
+            ("customer", "ORDER FORM\nPatient name: Halima Abdi Mohamed\nDate of birth: 1987-04-19")]
+    names = [x.text for x in find_pii_in_turns(mail, names="ner", name_verifier=verifier) if x.type == "NAME"]
+    assert {"Sarah-Jane Okafor", "Tomás", "Halima Abdi Mohamed"} <= set(names)
+    assert not any(w in " ".join(names) for w in ("invoice", "Billing", "ORDER"))

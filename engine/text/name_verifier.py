@@ -10,7 +10,8 @@ a name found once is then redacted wherever it is said. They also miss names no 
 The verifier is a logistic regression over each candidate span and what is around it: whether its
 words are common English words (and which), their tags in the English lexicon, their spelling
 (prefix and suffix letters), capitals, the words before and after, the speaker, whether the
-previous turn asked for a name. ``propose`` adds every run of uncommon words (no English word, no
+previous turn asked for a name, and its place on its line (starts or fills a line, follows a
+sign-off or a person's field label: where letters and forms put names). ``propose`` adds every run of uncommon words (no English word, no
 filler, no spelling-alphabet word) as a candidate too, so a name with no cue can be found; the
 same model decides. It is fitted on the team's labelled PII sets by scripts/train_name_verifier.py
 (card: models/name-verifier/CARD.md).
@@ -29,7 +30,7 @@ import numpy as np
 
 from wocas.models.npz_head import read_npz_head
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: the candidate's place on its line (written correspondence)
 WORD = re.compile(r"[^\W\d_][^\W\d_'’-]*")
 
 
@@ -66,6 +67,34 @@ def _word_kind(word: str) -> str:
 def turn_words(turns: Sequence[tuple[str, str]]) -> list[set[str]]:
     """The lower-case words of each turn (for ``said_elsewhere``), computed once per conversation."""
     return [set(re.findall(r"\w+", text.lower())) for _, text in turns]
+
+
+def line_features(text: str, start: int, end: int) -> dict[str, float]:
+    """Where a span sits on its line: what written correspondence says about names (a signature line
+    after a sign-off, a labelled field, a line of its own)."""
+    from wocas.text.names import PERSON_FIELD, SIGN_OFF_INLINE, SIGN_OFF_LINE
+
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    before, after = text[line_start:start], text[end:line_end]
+    f = {}
+    if "\n" in text:
+        f["multiline"] = 1.0
+    if not before.strip(" \t>*-"):
+        f["line_start"] = 1.0
+        earlier = [x for x in text[:line_start].split("\n") if x.strip()]
+        if earlier and SIGN_OFF_LINE.match(earlier[-1]):
+            f["after_signoff"] = 1.0
+    elif (m := SIGN_OFF_INLINE.match(text, line_start)) and m.end() == start:
+        f["after_signoff"] = 1.0
+    elif (m := PERSON_FIELD.match(text, line_start)) and m.end() == start:
+        f["after_person_field"] = 1.0
+    elif before.rstrip().endswith(":"):
+        f["after_colon"] = 1.0
+    if not after.strip(" \t.,;!"):
+        f["line_end"] = 1.0
+    return f
 
 
 def span_features(turns: Sequence[tuple[str, str]], cand: Candidate, asked: bool,
@@ -124,6 +153,7 @@ def span_features(turns: Sequence[tuple[str, str]], cand: Candidate, asked: bool
         f["next1=$"] = 1.0
     if re.match(r"\s*\d", text[cand.end:]) or re.search(r"\d\s*$", text[:cand.start]):
         f["digit_near"] = 1.0
+    f.update(line_features(text, cand.start, cand.end))
     words_by_turn = words_by_turn if words_by_turn is not None else turn_words(turns)
     first = words[0].lower()
     if len(first) >= 3 and (

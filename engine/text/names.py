@@ -63,6 +63,28 @@ OTHER = re.compile(r"\b(?:called|named|spoke to|speak to|speaking to|talk to|tal
                    r"put me through to|transfer me to|through to|booked under|under|in the name of|"
                    + TITLES + r")\.?\s+|\b[Nn]ame:?\s+(?=[A-Z])", re.I)
 ANSWER = re.compile(r"^\W*(?:(?:yes|yeah|sure|ok|okay|um|uh)\W+)*(?:it's|it is|its|this is)?\s*", re.I)
+# Written correspondence puts names where a letter does. A sign-off line ("Best,", "Kind regards",
+# "Mit freundlichen Grüßen") is followed by the writer's name; a labelled field ("Patient name:",
+# "Tenant:", "Titular:") by the person it names. Sign-offs and labels of the languages contact centres
+# commonly see, not only English: a chat or an e-mail may be written in the customer's own language.
+SIGN_OFFS = (r"best|best wishes|best regards|kind regards|kindest regards|warm regards|warmest regards|regards|"
+             r"many thanks|thanks|thanks again|thanks so much|thank you|cheers|sincerely|yours|yours sincerely|"
+             r"yours faithfully|yours truly|all the best|take care|ngā mihi|nga mihi|saludos|saludos cordiales|"
+             r"un saludo|atentamente|atenciosamente|abraços|cumprimentos|obrigado|obrigada|gracias|"
+             r"mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|liebe grüße|grüße|danke|"
+             r"cordialement|bien cordialement|bien à vous|merci|cordiali saluti|distinti saluti|grazie|"
+             r"met vriendelijke groet|met vriendelijke groeten|vriendelijke groet|groeten|dank u|bedankt")
+SIGN_OFF_LINE = re.compile(rf"^[^\w\n]*(?:{SIGN_OFFS})[^\w\n]*$", re.I)
+SIGN_OFF_INLINE = re.compile(rf"^[^\w\n]*(?:{SIGN_OFFS}),[ \t]+(?=\S)", re.I | re.M)
+PERSON_FIELD = re.compile(r"^[ \t>*-]*(?:[\w'’/. ]{0,24}\b)?(?:name|holder|tenant|patient|customer|client|member|nominee|"
+                          r"beneficiary|contact|passenger|guest|employee|insured|policyholder|owner|applicant|student|"
+                          r"caller|titular|nome|nombre|nom|naam|attn|attention|signed|driver|landlord|payee|sender|"
+                          r"requested by|submitted by|reported by|prepared by)[ \t]*:[ \t]*(?=\S)", re.I | re.M)
+# the name on such a line: one to four words of letters (an apostrophe, a dot or a hyphen inside), before a
+# comma, a bracket, a digit, a bar or the line's end; after a sign-off each word starts with a capital
+# (or is a particle: "van", "da", "bin")
+_WORD = r"[^\W\d_](?:[^\W\d_]|['’.-])*"
+LINE_NAME = re.compile(rf"{_WORD}(?:[ \t]+{_WORD}){{0,3}}(?=[ \t]*(?:$|[,(|/\d]|\s-\s))", re.M)
 EXTRA_COMMON = {"calling", "here", "speaking", "sorry", "again", "everyone", "there", "team", "guys", "mate",
                 "love", "sir", "madam", "for", "the", "a", "an", "customer", "services", "service", "billing",
                 "support", "about", "from", "just", "still", "really", "very", "so", "not", "trying", "having",
@@ -370,7 +392,8 @@ def parse(texts: list[str]) -> list:
 
 def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, asked: list[bool] | None = None,
                docs: list | None = None) -> list[list[tuple[int, int, str]]]:
-    """(start, end, how) name spans per text; ``how`` is 'ner', 'intro', 'greeting' or 'answer'.
+    """(start, end, how) name spans per text; ``how`` is 'ner', 'truecase', 'intro', 'relation', 'other',
+    'speaking', 'greeting', 'answer', 'signoff' or 'field'.
     ``docs``: the texts already parsed by ``parse`` (a caller batching several conversations)."""
     nlp = load()
     asked = asked or [False] * len(texts)
@@ -405,6 +428,7 @@ def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, 
                     if tok is not None and _plain_word(tok):
                         spans.append((m.end(), m.end() + word.end(), "intro"))
             cues += [(m.end(), "greeting") for m in GREETING.finditer(text)]
+            spans += written_name_slots(text)
             if was_asked:
                 m = ANSWER.match(text)
                 if m:
@@ -424,6 +448,26 @@ def find_names(texts: list[str], use_model: bool = True, use_cues: bool = True, 
                 merged.append((s, e, how))
         out.append(merged)
     return out
+
+
+def written_name_slots(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, how) of the names a written text puts after a sign-off ('signoff': the next line, or
+    the rest of the sign-off's own line) or after a person's field label ('field')."""
+    out = []
+    lines = list(re.finditer(r"[^\n]*", text))
+    lines = [m for m in lines if m.group().strip()]
+    for line, following in zip(lines, lines[1:]):
+        if SIGN_OFF_LINE.match(line.group()):
+            m = LINE_NAME.match(text, following.start() + len(following.group()) - len(following.group().lstrip()))
+            if m:
+                out.append((m.start(), m.end(), "signoff"))
+    for how, cue in (("signoff", SIGN_OFF_INLINE), ("field", PERSON_FIELD)):
+        for c in cue.finditer(text):
+            m = LINE_NAME.match(text, c.end())
+            if m:
+                out.append((m.start(), m.end(), how))
+    return [(s, e, how) for s, e, how in out
+            if how == "field" or all(w[:1].isupper() or w.lower() in PARTICLES for w in text[s:e].split())]
 
 
 def is_asked(text: str) -> bool:

@@ -384,3 +384,19 @@ def test_a_verb_after_my_wife_and_chat_shorthand_are_no_name():
     # a name in the same places still is one
     assert _types([("customer", "the second person is my son will")], names="ner") == [(0, "NAME", "will")]
     assert _types([("customer", "ok thanks dave")], names="ner") == [(0, "NAME", "dave")]
+
+
+@pytest.mark.parametrize("text, address", [
+    ("Prop: 2F1, 17 Dalmeny Street, Edinburgh EH6 8PG", "2F1, 17 Dalmeny Street, Edinburgh"),
+    ("Ngā mihi,\n27 Kowhai Street, Naenae, Lower Hutt\nThanks", "27 Kowhai Street, Naenae, Lower Hutt"),
+    ("14 Pohutukawa Drive, Ōpōtiki", "14 Pohutukawa Drive, Ōpōtiki"),
+    ("I moved to 14 Bhejane Street, Glenwood. Thanks for checking", "14 Bhejane Street, Glenwood"),
+    ("it's forty won lakeshore road west oakville", "forty won lakeshore road west oakville"),
+    ("flat three forty two carrow road norwich and the postcode is", "flat three forty two carrow road norwich"),
+    ("i live at fourteen high street and i've been here ten years", "fourteen high street"),
+    ("it's 4 Main Road, Please call me", "4 Main Road"),
+])
+def test_an_address_runs_on_over_its_locality_and_stops_at_an_ordinary_word(text, address):
+    from wocas.text.pii import _addresses
+
+    assert [text[s:e] for s, e in _addresses(text)] == [address]

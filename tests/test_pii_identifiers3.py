@@ -51,7 +51,7 @@ def test_no_postcode_out_of_prices_and_quantities_after_an_address():
 
 def test_unit_block_and_estate_are_part_of_the_address():
     found = spans("what's the delivery address", "block twelve lot three acacia street san pedro")
-    assert ("ADDRESS", 1, "block twelve lot three acacia street") in found
+    assert ("ADDRESS", 1, "block twelve lot three acacia street san pedro") in found  # its locality too
     found = spans("and the work address", "unit seven riverside trading estate")
     assert ("ADDRESS", 1, "unit seven riverside trading estate") in found
     found = spans("Please send it to Building 9, 31 Harbour Road.")

@@ -938,6 +938,48 @@ ADDRESS_ESTATE = re.compile(rf"\b(?:(?:unit|block|building)\s+(?:\d{{1,4}}[A-Za-
                             r"(?:estate|park)\b", re.I)
 
 
+# A postal address runs on over the locality said or written after the street ("17 Dalmeny Street, Edinburgh",
+# "forty one lakeshore road west oakville", "twelve the paddocks ballincollig county cork") up to a postcode, a
+# digit, a sentence's end or an ordinary word. Written: capitalised words (a particle inside) and a state or
+# province code, in up to three comma-separated groups on the same line. Spoken: up to four words, each a word
+# of no English dictionary (a place name) or one of the words places are made of.
+PLACE_WORDS = {"east", "west", "north", "south", "upper", "lower", "city", "county", "mount", "saint", "st", "isle",
+               "new", "old", "port", "fort", "park", "heights", "gardens", "village", "town", "centro"}
+PLACE_PARTICLES = {"of", "de", "del", "la", "da", "do", "das", "dos", "the", "an", "na", "am", "im", "sur"}
+_PLACE_WORD = r"[^\W\d_]+(?:['’.-][^\W\d_]+)*"
+LOCALITY_CASED = re.compile(rf"(?:,?[ \t]+)({_PLACE_WORD}(?:[ \t]+{_PLACE_WORD}){{0,3}})"
+                            r"(?=$|[ \t]*[,\n.;)]|[ \t]+\d|[ \t]+[A-Z]{1,2}\d)", re.M)
+UNIT_BEFORE_WRITTEN = re.compile(r"(?:\b\d{1,3}[A-Z]\d{0,2}|\b\d{1,4}[A-Za-z]?/|\b(?:house|tower|plot|croft|blk|block)"
+                                 r"[ \t]+[\w-]{1,5})[, \t]*$", re.I)
+
+
+def _locality_end(text: str, end: int) -> int:
+    """Where an address that ends at ``end`` really ends: after the locality that follows it (see PLACE_WORDS)."""
+    if any(c.isupper() for c in text):
+        for _ in range(3):
+            m = LOCALITY_CASED.match(text, end)
+            words = m.group(1).split() if m else []
+            if not words or words[0] in ("I", "My", "The", "Thanks", "Thank", "Please", "And", "But") or not all(
+                    w[0].isupper() or w in PLACE_PARTICLES for w in words) or not words[-1][0].isupper():
+                break
+            end = m.end()
+        return end
+    from wocas.text.names import word_tag
+
+    last, at = end, end
+    for k, w in enumerate(re.finditer(r"[a-z][a-z'’-]*", text[end:end + 80])):
+        if k == 4 or text[at:end + w.start()].strip(" ,"):
+            break
+        low = w.group()
+        place = len(low) >= 3 and word_tag(low) is None and low not in normalize.FILLERS and low not in NATO
+        if not (place or low in PLACE_WORDS or low in PLACE_PARTICLES):
+            break
+        at = end + w.end()
+        if place or low in PLACE_WORDS:
+            last = at  # a particle ("of", "de") is kept only inside the locality, never at its end
+    return last
+
+
 def _addresses(text: str) -> list[tuple[int, int]]:
     spans = [(m.start(), m.end()) for m in ADDRESS_CAP.finditer(text)]
     spans += [(m.start(), m.end()) for m in ADDRESS_ESTATE.finditer(text)
@@ -955,10 +997,10 @@ def _addresses(text: str) -> list[tuple[int, int]]:
         chunk = text[s:e]
         if re.match(r"(?:at|on|in|to)\s", chunk, re.I) or BUSINESS_PLACE.search(text[:s]):
             continue
-        unit = ADDRESS_UNIT_BEFORE.search(text[max(0, s - 30):s])
+        unit = ADDRESS_UNIT_BEFORE.search(text[max(0, s - 30):s]) or UNIT_BEFORE_WRITTEN.search(text[max(0, s - 20):s])
         if unit and not _overlaps(s - len(unit.group()), s, cleaned):
             s -= len(unit.group())
-        cleaned.append((s, e))
+        cleaned.append((s, _locality_end(text, e)))
     return cleaned
 
 

@@ -30,7 +30,7 @@ from wocas.stages.base import Stage
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "7"  # 4: the fitted tagger's spans join the rules'; 5: one tag word per span; 6: digit homophones; 7: also in longer runs
+DETECTOR_VERSION = "8"  # 4: the fitted tagger's spans join the rules'; 5: one tag word per span; 6: digit homophones; 7: also in longer runs; 8: names after sign-offs and in person fields, addresses with their locality
 AUDIO_VERSION = "2"  # the redacted copy of the audio; 2: the silence covers the gaps between a span's words
 
 

@@ -939,10 +939,10 @@ ADDRESS_ESTATE = re.compile(rf"\b(?:(?:unit|block|building)\s+(?:\d{{1,4}}[A-Za-
 
 
 # A postal address runs on over the locality said or written after the street ("17 Dalmeny Street, Edinburgh",
-# "forty one lakeshore road west oakville", "twelve the paddocks ballincollig county cork") up to a postcode, a
-# digit, a sentence's end or an ordinary word. Written: capitalised words (a particle inside) and a state or
-# province code, in up to three comma-separated groups on the same line. Spoken: up to four words, each a word
-# of no English dictionary (a place name) or one of the words places are made of.
+# "forty one lakeshore road west oakville", "four ballymun road glasnevin dublin") up to a postcode, a digit, a
+# sentence's end or an ordinary word. Written: capitalised words (a particle inside; a state code like "BC"), in
+# up to three comma-separated groups on the same line. Spoken: up to four words, each a word of no English
+# dictionary (a place name) or one of the words places are made of.
 PLACE_WORDS = {"east", "west", "north", "south", "upper", "lower", "city", "county", "mount", "saint", "st", "isle",
                "new", "old", "port", "fort", "park", "heights", "gardens", "village", "town", "centro"}
 PLACE_PARTICLES = {"of", "de", "del", "la", "da", "do", "das", "dos", "the", "an", "na", "am", "im", "sur"}

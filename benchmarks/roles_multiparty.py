@@ -21,14 +21,15 @@ Variants of each conversation:
 - ``ivr (other writer)``: the same with one of the 40 held-out lines of models/training/ivr_prompts.txt (written
   by a helper; the role head is fitted on the other 80 lines, never on the team's ``IVR_PROMPTS``);
 - ``ivr (third writer)``: the same with one of the 50 held-out lines of models/training/ivr_prompts2.txt (a second
-  helper's; the head is fitted on the other 100);
+  helper's; the head is fitted on the other 100); ``ivr (fourth writer)``: of ivr_prompts3.txt (a third helper's);
 - ``ivr+transfer``: both (four speakers);
 - ``customer split``: the customer's short replies (5 words or fewer) are a speaker of their own, S4, as when
   the diarizer splits one voice in two (built where at least two such replies and two longer turns exist);
 - ``transfer, scripted``: the transfer variant with one held-out line of models/training/live_agent_lines.txt
   (a live agent's scripted words that could pass for a recording: "bear with me, I'll put you on a short
   hold", "this call is recorded", written by the second helper) said by the second agent first: a live
-  speaker that must not read as a recording.
+  speaker that must not read as a recording; ``transfer, scripted (second file)``: the same with a held-out line
+  of live_agent_lines2.txt (the third helper's).
 
 Arms: ``before`` (the hand-set cues, every speaker but the top one read as the customer: the stage
 until this benchmark), ``cues`` (the same cues, other speakers on the side of the midpoint),
@@ -73,12 +74,12 @@ IVR_PROMPTS = (
     "Your call is important to us. Please continue to hold.",
     "To continue in English, press one. Para español, oprima dos.",
 )
-VARIANTS = ("two", "transfer", "ivr", "ivr (other writer)", "ivr (third writer)", "ivr+transfer", "customer split",
-            "transfer, scripted")
+VARIANTS = ("two", "transfer", "ivr", "ivr (other writer)", "ivr (third writer)", "ivr (fourth writer)", "ivr+transfer",
+            "customer split", "transfer, scripted", "transfer, scripted (second file)")
 SHORT_REPLY_WORDS = 5  # "customer split": the customer's replies this short form a voice of their own
 ARMS = ("before", "cues", "head", "head + prompts")
-IVR_FILES = ("ivr_prompts.txt", "ivr_prompts2.txt")  # recorded prompts by two helpers (models/training/)
-LIVE_AGENT_FILE = "live_agent_lines.txt"  # a live agent's scripted words, by the second helper
+IVR_FILES = ("ivr_prompts.txt", "ivr_prompts2.txt", "ivr_prompts3.txt")  # recorded prompts by three helpers
+LIVE_AGENT_FILES = ("live_agent_lines.txt", "live_agent_lines2.txt")  # a live agent's scripted words (helpers 2, 3)
 
 
 @dataclass(frozen=True)
@@ -129,14 +130,15 @@ def variant_turns(conv: Conversation, variant: str) -> list[tuple[str, str, str]
         turns = [("S3", who, text) if who == "agent" and i > handover else (s, who, text)
                  for i, (s, who, text) in enumerate(turns)]
         if "scripted" in variant:
-            lines = ivr_prompt_lines(held_out=True, name=LIVE_AGENT_FILE)
+            lines = ivr_prompt_lines(held_out=True, name=LIVE_AGENT_FILES[1 if "second file" in variant else 0])
             if not lines:
                 return None
             first = next(i for i, (s, _, _) in enumerate(turns) if s == "S3")
             turns.insert(first, ("S3", "agent", _pick(lines, conv)))
     if "ivr" in variant:
-        prompts = (ivr_prompt_lines(held_out=True) if "other writer" in variant
-                   else ivr_prompt_lines(held_out=True, name=IVR_FILES[1]) if "third writer" in variant else IVR_PROMPTS)
+        helper = {"other writer": 0, "third writer": 1, "fourth writer": 2}
+        which = next((k for w, k in helper.items() if w in variant), None)
+        prompts = IVR_PROMPTS if which is None else ivr_prompt_lines(held_out=True, name=IVR_FILES[which])
         if not prompts:
             return None
         turns = [("S0", "ivr", _pick(prompts, conv))] + turns

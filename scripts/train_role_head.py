@@ -18,9 +18,9 @@ per-turn accuracy on the held-out STC-3 dialogues and the unseen writers; ``--wr
 rewrites its sha256 pins in models/registry.toml.
 
 The recorded-prompt reading: a second logistic regression over the same features (C 1.0, classes
-weighted to balance), two thirds of the recorded prompts of two helpers (models/training/ivr_prompts.txt
-and ivr_prompts2.txt) against every live turn above (agents' and customers') and two thirds of a live
-agent's scripted lines (models/training/live_agent_lines.txt). The agent reading is fitted on exactly the
+weighted to balance), two thirds of the helpers' recorded prompts (models/training/ivr_prompts*.txt,
+``IVR_FILES``) against every live turn above (agents' and customers') and two thirds of live agents'
+scripted lines (models/training/live_agent_lines*.txt, ``LIVE_AGENT_FILES``). The agent reading is fitted on exactly the
 turns it was fitted on before, so it does not change. Prints the share read as recorded prompts of the
 held-out thirds, of the unseen writers' and STC-3's held-out live turns.
 """
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from benchmarks.roles_multiparty import IVR_FILES, LIVE_AGENT_FILE, ivr_prompt_lines, stc3_holdout_ids  # noqa: E402
+from benchmarks.roles_multiparty import IVR_FILES, LIVE_AGENT_FILES, ivr_prompt_lines, stc3_holdout_ids  # noqa: E402
 from wocas.text.role_head import RoleHead, save_role_head, turn_features  # noqa: E402
 
 C = 1.0
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no STC-3 file (*_data_en.json) under {args.data}")
     ivr = [(text, True) for text in ivr_prompt_lines(held_out=False)]
     recorded = [text for name in IVR_FILES for text in ivr_prompt_lines(held_out=False, name=name)]
-    scripted = ivr_prompt_lines(held_out=False, name=LIVE_AGENT_FILE)
+    scripted = [text for name in LIVE_AGENT_FILES for text in ivr_prompt_lines(held_out=False, name=name)]
     live = [text for text, _ in written + stc3] + scripted
     head = fit(written + stc3 + ivr, [(t, True) for t in recorded] + [(t, False) for t in live])
     unseen = [ROOT / "benchmarks" / "challenge" / f"{name}.txt" for name in UNSEEN]
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
               "read_as_recorded_prompt": {"training_live": prompt_rate(head, live),
                                           "training_recorded": prompt_rate(head, recorded),
                                           **{f"held_out {name}": prompt_rate(head, ivr_prompt_lines(True, name))
-                                             for name in IVR_FILES + (LIVE_AGENT_FILE,)},
+                                             for name in IVR_FILES + LIVE_AGENT_FILES},
                                           "stc3_held_out_live": prompt_rate(head, [t for t, _ in stc3_held]),
                                           "unseen_writers_live": prompt_rate(head, [t for t, _ in unseen_turns])},
               "unseen_writer_files": [p.name for p in unseen]}
@@ -147,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                        {"C": C, "min_count": MIN_COUNT, "prompt_class_weight": "balanced", "training": report,
                         "sources": [p.name for p in sources] + ["stc3 train_data_en less holdout_ids",
                                                                 "ivr_prompts.txt less every third line",
-                                                                "prompt reading: ivr_prompts.txt, ivr_prompts2.txt and "
-                                                                "live_agent_lines.txt less every third line"]},
+                                                                "prompt reading: " + ", ".join(IVR_FILES + LIVE_AGENT_FILES)
+                                                                + " less every third line"]},
                        head.prompt_weights, head.prompt_bias)
         pin_registry(REGISTRY_NAME, args.write)
         print(f"wrote {args.write}")

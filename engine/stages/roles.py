@@ -92,13 +92,17 @@ def agentness(turns: list[Turn]) -> float:
 FIRST_SPEAKER_LOG_ODDS = 0.5  # the same prior for the role head, on its mean log-odds scale
 
 
-def head_scores(turns: tuple[Turn, ...], head) -> dict[str, float]:
-    """Each speaker's mean log-odds (role head) that their turns are the agent's."""
-    log_odds = head.turn_log_odds([t.text for t in turns])
+def speaker_means(turns: tuple[Turn, ...], values) -> dict[str, float]:
+    """Each speaker's mean of a per-turn reading (``values``, one per turn)."""
     by_speaker: dict[str, list[float]] = {}
-    for t, v in zip(turns, log_odds):
+    for t, v in zip(turns, values):
         by_speaker.setdefault(t.speaker, []).append(float(v))
     return {s: sum(vs) / len(vs) for s, vs in by_speaker.items()}
+
+
+def head_scores(turns: tuple[Turn, ...], head) -> dict[str, float]:
+    """Each speaker's mean log-odds (role head) that their turns are the agent's."""
+    return speaker_means(turns, head.turn_log_odds([t.text for t in turns]))
 
 
 def assign_roles(scores: dict[str, float], boundary: float | None) -> tuple[dict[str, Role], float]:
@@ -126,11 +130,7 @@ def recorded_speakers(turns: tuple[Turn, ...], head) -> set[str]:
     speakers = list(dict.fromkeys(t.speaker for t in turns))
     if head is None or not head.reads_prompts or len(speakers) < MIN_SPEAKERS_WITH_PROMPT:
         return set()
-    log_odds = head.prompt_log_odds([t.text for t in turns])
-    by_speaker: dict[str, list[float]] = {}
-    for t, v in zip(turns, log_odds):
-        by_speaker.setdefault(t.speaker, []).append(float(v))
-    means = {s: sum(vs) / len(vs) for s, vs in by_speaker.items()}
+    means = speaker_means(turns, head.prompt_log_odds([t.text for t in turns]))
     recorded = sorted((s for s in speakers if means[s] > PROMPT_LOG_ODDS), key=means.get, reverse=True)
     return set(recorded[:len(speakers) - 2])
 
